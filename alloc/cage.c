@@ -1,0 +1,180 @@
+/*
+ * cage.c -- one reserved address range under every glassheap arena.
+ *
+ * At start-up we reserve a large range (PROT_READ|PROT_WRITE, MAP_NORESERVE,
+ * default 64 GiB, GLASSHEAP_CAGE_SIZE) and give jemalloc extent hooks that
+ * carve extents from it with a lock-free bump pointer. The hooks refuse to
+ * unmap or decommit (jemalloc then retains the range) and purge with
+ * MADV_DONTNEED, so every cage address stays mapped and readable for the
+ * life of the process: "is p in our heap" is one range check, and the
+ * reachability scanner may read any cage byte without faulting.
+ *
+ *   base                         top (bump, atomic)               base+size
+ *   |== extents given to jemalloc ==|.......... never touched ..........|
+ *
+ * When the reservation fails (RLIMIT_AS, strict overcommit, valgrind) we
+ * halve the size down to 16 MiB. When the cage is full the alloc hook
+ * fails and the allocation returns NULL with errno = ENOMEM.
+ *
+ * The hooks run with jemalloc's locks held: they take no lock and never
+ * allocate, so they cannot deadlock with fork or with the rest of glassheap.
+ */
+#include "internal.h"
+
+#include <sys/mman.h>
+
+struct gh_cage gh__cage;
+
+/* Mirror of jemalloc's struct extent_hooks_s (jemalloc/jemalloc.h, 5.x). */
+typedef struct cage_hooks cage_hooks_t;
+struct cage_hooks {
+	void *(*alloc)(cage_hooks_t *, void *, size_t, size_t, bool *, bool *, unsigned);
+	bool (*dalloc)(cage_hooks_t *, void *, size_t, bool, unsigned);
+	void (*destroy)(cage_hooks_t *, void *, size_t, bool, unsigned);
+	bool (*commit)(cage_hooks_t *, void *, size_t, size_t, size_t, unsigned);
+	bool (*decommit)(cage_hooks_t *, void *, size_t, size_t, size_t, unsigned);
+	bool (*purge_lazy)(cage_hooks_t *, void *, size_t, size_t, size_t, unsigned);
+	bool (*purge_forced)(cage_hooks_t *, void *, size_t, size_t, size_t, unsigned);
+	bool (*split)(cage_hooks_t *, void *, size_t, size_t, size_t, bool, unsigned);
+	bool (*merge)(cage_hooks_t *, void *, size_t, void *, size_t, bool, unsigned);
+};
+
+/* Fault injection: successes left before failing; < 0 = never fail. */
+static _Atomic long inject_after = -1;
+
+void gh__cage_inject_failure(long after)
+{
+	atomic_store(&inject_after, after);
+}
+
+static bool injected_failure(void)
+{
+	long n = atomic_load_explicit(&inject_after, memory_order_relaxed);
+	while (n >= 0) {
+		if (n == 0)
+			return true;
+		if (atomic_compare_exchange_weak(&inject_after, &n, n - 1))
+			return false;
+	}
+	return false;
+}
+
+static void *hook_alloc(cage_hooks_t *hooks, void *new_addr, size_t size, size_t alignment, bool *zero,
+			bool *commit, unsigned arena)
+{
+	(void)hooks;
+	(void)arena;
+	if (injected_failure())
+		return NULL;
+	if (alignment < 4096)
+		alignment = 4096;
+	uintptr_t limit = gh__cage.base + gh__cage.size;
+	uintptr_t cur = atomic_load_explicit(&gh__cage.top, memory_order_relaxed);
+	for (;;) {
+		uintptr_t start;
+		if (new_addr) {
+			/* jemalloc wants to grow an extent in place: only possible
+			 * when new_addr is exactly where the bump pointer stands. */
+			start = (uintptr_t)new_addr;
+			if (start != cur)
+				return NULL;
+		} else {
+			start = (cur + alignment - 1) & ~(alignment - 1);
+		}
+		if (start < cur || start > limit || limit - start < size)
+			return NULL;
+		if (atomic_compare_exchange_weak_explicit(&gh__cage.top, &cur, start + size,
+							  memory_order_relaxed, memory_order_relaxed)) {
+			/* Fresh cage memory has never been handed out: it is zero. */
+			*zero = true;
+			*commit = true;
+			return (void *)start;
+		}
+	}
+}
+
+/* Refuse: jemalloc keeps the extent as "retained" and reuses it later. */
+static bool hook_dalloc(cage_hooks_t *h, void *addr, size_t size, bool committed, unsigned arena)
+{
+	(void)h, (void)addr, (void)size, (void)committed, (void)arena;
+	return true;
+}
+
+static void hook_destroy(cage_hooks_t *h, void *addr, size_t size, bool committed, unsigned arena)
+{
+	(void)h, (void)committed, (void)arena;
+	madvise(addr, size, MADV_DONTNEED);
+}
+
+static bool hook_commit(cage_hooks_t *h, void *addr, size_t size, size_t off, size_t len, unsigned arena)
+{
+	(void)h, (void)addr, (void)size, (void)off, (void)len, (void)arena;
+	return false; /* cage memory is always committed */
+}
+
+static bool hook_refuse(cage_hooks_t *h, void *addr, size_t size, size_t off, size_t len, unsigned arena)
+{
+	(void)h, (void)addr, (void)size, (void)off, (void)len, (void)arena;
+	return true;
+}
+
+static bool hook_purge_forced(cage_hooks_t *h, void *addr, size_t size, size_t off, size_t len, unsigned arena)
+{
+	(void)h, (void)size, (void)arena;
+	/* Pages read back as zero afterwards; the range stays mapped. */
+	return madvise((char *)addr + off, len, MADV_DONTNEED) != 0;
+}
+
+static bool hook_split(cage_hooks_t *h, void *addr, size_t size, size_t a, size_t b, bool committed, unsigned arena)
+{
+	(void)h, (void)addr, (void)size, (void)a, (void)b, (void)committed, (void)arena;
+	return false;
+}
+
+static bool hook_merge(cage_hooks_t *h, void *a, size_t sa, void *b, size_t sb, bool committed, unsigned arena)
+{
+	(void)h, (void)a, (void)sa, (void)b, (void)sb, (void)committed, (void)arena;
+	return false; /* one contiguous mapping: any two neighbours may merge */
+}
+
+static cage_hooks_t cage_hooks = {
+	.alloc = hook_alloc,
+	.dalloc = hook_dalloc,
+	.destroy = hook_destroy,
+	.commit = hook_commit,
+	.decommit = hook_refuse,
+	.purge_lazy = hook_refuse,
+	.purge_forced = hook_purge_forced,
+	.split = hook_split,
+	.merge = hook_merge,
+};
+void *gh__cage_hooks = &cage_hooks;
+
+int gh__cage_init(size_t want)
+{
+	size_t target = want & ~(((size_t)1 << 21) - 1);
+	/* The page map stores granule indexes in 32 bits: at most 64 GiB. */
+	if (target > ((size_t)64 << 30))
+		target = (size_t)64 << 30;
+	size_t size = target;
+	for (; size >= ((size_t)16 << 20); size /= 2) {
+		/* Over-reserve 2 MiB so the base can be 2 MiB aligned. */
+		size_t len = size + ((size_t)2 << 20);
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			continue;
+		uintptr_t base = ((uintptr_t)p + ((size_t)2 << 20) - 1) & ~(((uintptr_t)2 << 20) - 1);
+		gh__cage.base = base;
+		gh__cage.size = size;
+		atomic_store(&gh__cage.top, base);
+		if (size != target)
+			gh__log("cage reduced to %zu MiB (could not reserve %zu MiB)", size >> 20, target >> 20);
+		return 0;
+	}
+	return ENOMEM;
+}
+
+size_t gh__cage_used(void)
+{
+	return atomic_load_explicit(&gh__cage.top, memory_order_relaxed) - gh__cage.base;
+}

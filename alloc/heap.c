@@ -1,0 +1,601 @@
+/*
+ * heap.c -- the allocator core: every allocation goes through gh__alloc,
+ * gh__alloc_aligned, gh__realloc and gh__free.
+ *
+ * An allocation is a jemalloc block from a cage arena with a 16-byte header
+ * in front of the user pointer (see struct gh_hdr in internal.h). Three
+ * pieces of state describe the live heap, all updated here:
+ *   - the header: type, site, requested size, a live/freed check byte;
+ *   - the object-start byte map: 1 at the granule of every live user pointer
+ *     (plain byte stores, no read-modify-write on the hot path);
+ *   - the page map, for jemalloc "large" blocks only: every page they cover
+ *     names their start, so interior lookups stay O(1) however big they are;
+ * plus the calling thread's counter shard (types.c).
+ *
+ * Publication order: the header is written before the start byte is set,
+ * and the start byte is cleared before the block goes back to jemalloc, so
+ * an enumerator that sees a start byte reads a header that was live.
+ *
+ * Also here: lazy initialization (the first malloc may come before our
+ * constructor, from any library), the bootstrap buffer that serves
+ * allocations made while initializing, and fork handling.
+ */
+#include "internal.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
+
+uint8_t *gh__startmap;
+uint32_t *gh__pagemap;
+size_t gh__small_max;
+_Atomic int gh__state;
+
+enum { ST_NONE, ST_INIT, ST_READY, ST_FAILED };
+
+static GH_TLS bool tl_in_init;
+static unsigned arena_ids[256];
+static unsigned arena_n;
+static _Atomic unsigned arena_rr;
+
+/* ---- Bootstrap buffer ----------------------------------------------------
+ * Allocations made by the initializing thread while glassheap initializes
+ * (pthread_atfork, dlsym and jemalloc's own start-up may call malloc) come
+ * from this static buffer. They are never freed; free() ignores them. */
+#define BOOT_SIZE ((size_t)256 << 10)
+static _Alignas(4096) unsigned char boot_buf[BOOT_SIZE];
+static _Atomic size_t boot_top;
+
+static bool is_boot(uintptr_t p)
+{
+	return p - (uintptr_t)boot_buf < BOOT_SIZE;
+}
+
+static void *boot_alloc(size_t size, size_t align, bool zero)
+{
+	(void)zero; /* static memory is zero and never reused */
+	if (align < 16)
+		align = 16;
+	if (size > BOOT_SIZE)
+		goto nomem;
+	size_t cur = atomic_load(&boot_top);
+	for (;;) {
+		size_t user = (cur + 16 + align - 1) & ~(align - 1);
+		if (user + size > BOOT_SIZE)
+			goto nomem;
+		if (atomic_compare_exchange_weak(&boot_top, &cur, user + size)) {
+			*(size_t *)(boot_buf + user - 16) = size;
+			return boot_buf + user;
+		}
+	}
+nomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+static size_t boot_size(uintptr_t p)
+{
+	return *(size_t *)(p - 16);
+}
+
+/* ---- Start map and page map ---------------------------------------------- */
+
+GH_INLINE size_t granule_of(uintptr_t user)
+{
+	return (user - gh__cage.base) >> GH_GRANULE_LG;
+}
+
+GH_INLINE void start_set(uintptr_t user, uint8_t v)
+{
+	__atomic_store_n(&gh__startmap[granule_of(user)], v, __ATOMIC_RELEASE);
+}
+
+static void pagemap_fill(uintptr_t user, size_t size, uint32_t v)
+{
+	size_t first = (user - gh__cage.base) >> GH_PAGE_LG;
+	size_t last = (user + (size ? size : 1) - 1 - gh__cage.base) >> GH_PAGE_LG;
+	for (size_t p = first; p <= last; p++)
+		GH_STORE(&gh__pagemap[p], v);
+}
+
+GH_INLINE void pagemap_set(uintptr_t user, size_t size)
+{
+	pagemap_fill(user, size, (uint32_t)granule_of(user) + 1);
+}
+
+GH_INLINE void pagemap_clear(uintptr_t user, size_t size)
+{
+	pagemap_fill(user, size, 0);
+}
+
+/* ---- Counting -------------------------------------------------------------- */
+
+GH_INLINE void count(struct gh_ctr *c, gh_type_t t, int64_t dcount, int64_t dbytes, int64_t dallocs,
+		     int64_t dfrees)
+{
+	if (gh_likely(c != NULL))
+		gh__ctr_add(&c[t], dcount, dbytes, dallocs, dfrees);
+	else
+		gh__count_global(t, dcount, dbytes, dallocs, dfrees);
+}
+
+static GH_NOINLINE struct gh_ctr *thread_slow(void)
+{
+	if (!gh__init())
+		return NULL;
+	return gh__thread_setup();
+}
+
+/* ---- Allocation -------------------------------------------------------------- */
+
+/* Writes the header, publishes the start, counts. raw is jemalloc's block,
+ * align_lg 0 for ordinary blocks (user = raw + 16). */
+GH_INLINE void *finish_alloc(struct gh_ctr *c, uintptr_t raw, size_t size, bool large, gh_type_t type,
+			     uintptr_t ra, unsigned align_lg)
+{
+	uintptr_t user = raw + (align_lg ? ((uintptr_t)1 << align_lg) : GH_HDR_SIZE);
+	struct gh_hdr *h = gh__hdr_of(user);
+	uint64_t meta = (uint64_t)size | ((uint64_t)align_lg << GH_ALIGN_SHIFT) | gh__hdr_check(user, GH_STATE_LIVE);
+	h->type = type;
+	h->site = gh__site_intern(ra);
+	if (gh_unlikely(large)) {
+		meta |= GH_FLAG_LARGE;
+		pagemap_set(user, size);
+	}
+	GH_STORE(&h->meta, meta);
+	start_set(user, 1);
+	count(c, type, 1, (int64_t)size, 1, 0);
+	return (void *)user;
+}
+
+/* Threads without a shard (in set-up, exiting) or before initialization. */
+static GH_NOINLINE void *alloc_slow(size_t size, gh_type_t type, uintptr_t ra, bool zero)
+{
+	struct gh_ctr *c = thread_slow();
+	if (c)
+		return gh__alloc(size, type, ra, zero);
+	int st = atomic_load_explicit(&gh__state, memory_order_acquire);
+	if (st != ST_READY) {
+		if (tl_in_init)
+			return boot_alloc(size, 16, zero);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (size > GH_SIZE_MAX_REQ) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t total = size + GH_HDR_SIZE;
+	/* An explicit arena and no thread cache: this thread may be past
+	 * jemalloc's own thread teardown. */
+	void *raw = ghje_mallocx(total, GHJE_MALLOCX_ARENA(arena_ids[0]) | GHJE_MALLOCX_TCACHE_NONE |
+						(zero ? GHJE_MALLOCX_ZERO : 0));
+	if (!raw) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return finish_alloc(NULL, (uintptr_t)raw, size, total > gh__small_max, type, ra, 0);
+}
+
+void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
+{
+	struct gh_ctr *c = gh__tl_ctr;
+	if (gh_unlikely(c == NULL))
+		return alloc_slow(size, type, ra, zero);
+	if (gh_unlikely(size > GH_SIZE_MAX_REQ)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t total = size + GH_HDR_SIZE;
+	void *raw = zero ? ghje_calloc(1, total) : ghje_malloc(total);
+	if (gh_unlikely(raw == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return finish_alloc(c, (uintptr_t)raw, size, total > gh__small_max, type, ra, 0);
+}
+
+void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
+{
+	if (align <= GH_HDR_SIZE)
+		return gh__alloc(size, type, ra, false);
+	/* align is a power of two above 16: the header sits in the gap
+	 * before user = raw + align. */
+	struct gh_ctr *c = gh__tl_ctr;
+	if (gh_unlikely(c == NULL)) {
+		c = thread_slow();
+		if (!c && atomic_load(&gh__state) != ST_READY && tl_in_init)
+			return boot_alloc(size, align, false);
+	}
+	if (size > GH_SIZE_MAX_REQ || align > ((size_t)1 << 30)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	unsigned lg = (unsigned)__builtin_ctzl(align);
+	size_t total = size + align;
+	void *raw = NULL;
+	if (c) {
+		if (ghje_posix_memalign(&raw, align, total) != 0)
+			raw = NULL;
+	} else if (atomic_load(&gh__state) == ST_READY) {
+		raw = ghje_mallocx(total, GHJE_MALLOCX_ARENA(arena_ids[0]) | GHJE_MALLOCX_TCACHE_NONE |
+						  GHJE_MALLOCX_LG_ALIGN(lg));
+	}
+	if (!raw) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	bool large = ghje_sallocx(raw, 0) > gh__small_max;
+	return finish_alloc(c, (uintptr_t)raw, size, large, type, ra, lg);
+}
+
+/* ---- Free ------------------------------------------------------------------------ */
+
+/* A pointer that failed the fast checks: say precisely what is wrong. */
+static GH_NOINLINE void report_bad(const void *p, const char *op)
+{
+	uintptr_t u = (uintptr_t)p;
+	if (gh__cage_contains(u) && (u & 15) == 0 && u - gh__cage.base >= GH_HDR_SIZE) {
+		struct gh_hdr *h = gh__hdr_of(u);
+		uint64_t meta = GH_LOAD(&h->meta);
+		uint8_t start = GH_LOAD(&gh__startmap[granule_of(u)]);
+		uint64_t chk = meta & (UINT64_C(0xff) << GH_CHECK_SHIFT);
+		if (start && chk != gh__hdr_check(u, GH_STATE_LIVE)) {
+			gh__misuse(GH_ERR_CORRUPT, p, op, NULL, NULL);
+			return;
+		}
+		if (!start && chk == gh__hdr_check(u, GH_STATE_FREED)) {
+			gh__misuse(GH_ERR_DOUBLE_FREE, p, op, NULL, h);
+			return;
+		}
+	}
+	uintptr_t obj = gh__heap_lookup(u);
+	if (obj && obj != u) {
+		gh__misuse(GH_ERR_INTERIOR_FREE, p, op, (void *)obj, gh__hdr_of(obj));
+		return;
+	}
+	gh__misuse(GH_ERR_INVALID_FREE, p, op, NULL, NULL);
+}
+
+/* Validates p as the start of a live allocation; reports misuse and returns
+ * NULL otherwise. Bootstrap pointers are the caller's business. */
+GH_INLINE struct gh_hdr *checked_hdr(uintptr_t u, const char *op)
+{
+	if (gh_unlikely(!gh__cage_contains(u) || (u & 15) != 0)) {
+		report_bad((void *)u, op);
+		return NULL;
+	}
+	struct gh_hdr *h = gh__hdr_of(u);
+	if (gh_unlikely(GH_LOAD(&gh__startmap[granule_of(u)]) != 1 || !gh__hdr_is_live(h, u))) {
+		report_bad((void *)u, op);
+		return NULL;
+	}
+	return h;
+}
+
+static GH_NOINLINE void free_odd(void *p, const char *op)
+{
+	if (p == NULL || is_boot((uintptr_t)p))
+		return;
+	report_bad(p, op);
+}
+
+void gh__free(void *p, const char *op)
+{
+	uintptr_t u = (uintptr_t)p;
+	if (gh_unlikely(!gh__cage_contains(u))) {
+		free_odd(p, op);
+		return;
+	}
+	struct gh_hdr *h = checked_hdr(u, op);
+	if (gh_unlikely(!h))
+		return;
+	uint64_t meta = h->meta;
+	size_t size = gh__hdr_size(meta);
+	gh_type_t type = h->type;
+	unsigned lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
+	/* Unpublish before jemalloc may hand the block to another thread. */
+	start_set(u, 0);
+	GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_check(u, GH_STATE_FREED));
+	if (gh_unlikely(meta & GH_FLAG_LARGE))
+		pagemap_clear(u, size);
+	struct gh_ctr *c = gh__tl_ctr;
+	if (gh_unlikely(c == NULL))
+		c = thread_slow();
+	count(c, type, -1, -(int64_t)size, 0, 1);
+	if (gh_likely(c != NULL)) {
+		if (gh_likely(lg == 0))
+			ghje_sdallocx((void *)(u - GH_HDR_SIZE), size + GH_HDR_SIZE, 0);
+		else
+			ghje_free((void *)(u - ((uintptr_t)1 << lg)));
+	} else {
+		ghje_dallocx((void *)(u - (lg ? ((uintptr_t)1 << lg) : GH_HDR_SIZE)), GHJE_MALLOCX_TCACHE_NONE);
+	}
+}
+
+/* ---- Realloc ----------------------------------------------------------------------- */
+
+static void *realloc_by_copy(uintptr_t u, size_t old, size_t size, gh_type_t type, uintptr_t ra, const char *op)
+{
+	void *n = gh__alloc(size, type, ra, false);
+	if (!n)
+		return NULL;
+	memcpy(n, (void *)u, old < size ? old : size);
+	gh__free((void *)u, op);
+	return n;
+}
+
+void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char *op)
+{
+	uintptr_t u = (uintptr_t)p;
+	if (p == NULL)
+		return gh__alloc(size, type, ra, false);
+	if (gh_unlikely(is_boot(u))) {
+		void *n = gh__alloc(size, type, ra, false);
+		if (n) {
+			size_t old = boot_size(u);
+			memcpy(n, p, old < size ? old : size);
+		}
+		return n;
+	}
+	struct gh_hdr *h = checked_hdr(u, op);
+	if (gh_unlikely(!h)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (size == 0) { /* glibc: realloc(p, 0) frees p and returns NULL */
+		gh__free(p, op);
+		return NULL;
+	}
+	uint64_t meta = h->meta;
+	size_t old = gh__hdr_size(meta);
+	gh_type_t old_type = h->type;
+	if (type == GH_TYPE_NONE)
+		type = old_type;
+	unsigned lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
+	struct gh_ctr *c = gh__tl_ctr;
+	if (gh_unlikely(c == NULL))
+		c = thread_slow();
+	if (lg != 0 || c == NULL)
+		return realloc_by_copy(u, old, size, type, ra, op);
+	if (size > GH_SIZE_MAX_REQ) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Unpublish first: once jemalloc moves the block, the old address may
+	 * belong to another thread's new allocation. */
+	start_set(u, 0);
+	if (meta & GH_FLAG_LARGE)
+		pagemap_clear(u, old);
+	void *raw = ghje_realloc((void *)(u - GH_HDR_SIZE), size + GH_HDR_SIZE);
+	if (!raw) {
+		if (meta & GH_FLAG_LARGE)
+			pagemap_set(u, old);
+		start_set(u, 1);
+		errno = ENOMEM;
+		return NULL;
+	}
+	uintptr_t nu = (uintptr_t)raw + GH_HDR_SIZE;
+	struct gh_hdr *nh = gh__hdr_of(nu);
+	uint64_t nmeta = (uint64_t)size | gh__hdr_check(nu, GH_STATE_LIVE);
+	nh->type = type;
+	nh->site = gh__site_intern(ra);
+	if (size + GH_HDR_SIZE > gh__small_max) {
+		nmeta |= GH_FLAG_LARGE;
+		pagemap_set(nu, size);
+	}
+	GH_STORE(&nh->meta, nmeta);
+	start_set(nu, 1);
+	if (type == old_type) {
+		gh__ctr_add(&c[type], 0, (int64_t)size - (int64_t)old, 1, 1);
+	} else {
+		gh__ctr_add(&c[old_type], -1, -(int64_t)old, 0, 1);
+		gh__ctr_add(&c[type], 1, (int64_t)size, 1, 0);
+	}
+	return (void *)nu;
+}
+
+size_t gh__usable_size(const void *p)
+{
+	uintptr_t u = (uintptr_t)p;
+	if (p == NULL)
+		return 0;
+	if (is_boot(u))
+		return boot_size(u);
+	if (!gh__cage_contains(u) || (u & 15) || GH_LOAD(&gh__startmap[granule_of(u)]) != 1)
+		return 0;
+	struct gh_hdr *h = gh__hdr_of(u);
+	if (!gh__hdr_is_live(h, u))
+		return 0;
+	unsigned lg = (unsigned)(h->meta >> GH_ALIGN_SHIFT) & 63;
+	uintptr_t raw = u - (lg ? ((uintptr_t)1 << lg) : GH_HDR_SIZE);
+	return ghje_malloc_usable_size((void *)raw) - (u - raw);
+}
+
+/* ---- Lookup and enumeration ---------------------------------------------------------- */
+
+/* Does the live allocation at user contain addr? */
+static bool covers(uintptr_t user, uintptr_t addr)
+{
+	if (GH_LOAD(&gh__startmap[granule_of(user)]) != 1)
+		return false;
+	const struct gh_hdr *h = gh__hdr_of(user);
+	if (!gh__hdr_is_live(h, user))
+		return false;
+	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
+	return addr - user < (size ? size : 1);
+}
+
+uintptr_t gh__heap_lookup(uintptr_t addr)
+{
+	if (!gh__cage_contains(addr) || addr >= atomic_load_explicit(&gh__cage.top, memory_order_relaxed))
+		return 0;
+	size_t off = addr - gh__cage.base;
+	uint32_t pe = GH_LOAD(&gh__pagemap[off >> GH_PAGE_LG]);
+	if (pe) {
+		uintptr_t user = gh__cage.base + ((uintptr_t)(pe - 1) << GH_GRANULE_LG);
+		return covers(user, addr) ? user : 0;
+	}
+	/* A small allocation starts at most small_max bytes before addr: the
+	 * nearest start at or below addr is the only candidate. */
+	size_t g = off >> GH_GRANULE_LG;
+	size_t span = gh__small_max >> GH_GRANULE_LG;
+	size_t lo = g > span ? g - span : 0;
+	size_t i = g + 1; /* scan [lo, i) downwards */
+	while (i > lo) {
+		if ((i & 7) == 0 && i - lo >= 8) {
+			uint64_t w;
+			memcpy(&w, &gh__startmap[i - 8], 8);
+			if (w == 0) {
+				i -= 8;
+				continue;
+			}
+			i = i - 8 + (size_t)((63 - __builtin_clzll(w)) >> 3) + 1;
+		}
+		i--;
+		if (GH_LOAD(&gh__startmap[i])) {
+			uintptr_t user = gh__cage.base + ((uintptr_t)i << GH_GRANULE_LG);
+			return covers(user, addr) ? user : 0;
+		}
+	}
+	return 0;
+}
+
+void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
+{
+	if (atomic_load(&gh__state) != ST_READY)
+		return;
+	size_t n = (atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG;
+	for (size_t g = 0; g < n;) {
+		if ((g & 7) == 0 && n - g >= 8) {
+			uint64_t w;
+			memcpy(&w, &gh__startmap[g], 8);
+			if (w == 0) {
+				g += 8;
+				continue;
+			}
+			g += (size_t)(__builtin_ctzll(w) >> 3);
+		}
+		if (GH_LOAD(&gh__startmap[g]) != 1) {
+			g++;
+			continue;
+		}
+		uintptr_t user = gh__cage.base + ((uintptr_t)g << GH_GRANULE_LG);
+		const struct gh_hdr *h = gh__hdr_of(user);
+		uint64_t meta = GH_LOAD(&h->meta);
+		if (!gh__hdr_is_live(h, user)) {
+			g++;
+			continue;
+		}
+		if (!fn(user, h, arg))
+			return;
+		size_t size = gh__hdr_size(meta);
+		g += 1 + (size > 0 ? (size - 1) >> GH_GRANULE_LG : 0);
+	}
+}
+
+/* ---- Arenas, initialization, fork ------------------------------------------------------ */
+
+void gh__heap_bind_arena(void)
+{
+	unsigned idx = arena_ids[atomic_fetch_add_explicit(&arena_rr, 1, memory_order_relaxed) % arena_n];
+	ghje_mallctl("thread.arena", NULL, NULL, &idx, sizeof idx);
+}
+
+static void atfork_prepare(void)
+{
+	gh__types_atfork_prepare();
+	gh__meta_atfork_prepare();
+}
+
+static void atfork_parent(void)
+{
+	gh__meta_atfork_parent();
+	gh__types_atfork_parent();
+}
+
+static void atfork_child(void)
+{
+	gh__meta_atfork_child();
+	gh__types_atfork_child();
+}
+
+static bool init_jemalloc(void)
+{
+	unsigned nbins;
+	size_t sz = sizeof nbins;
+	if (ghje_mallctl("arenas.nbins", &nbins, &sz, NULL, 0) != 0 || nbins == 0)
+		return false;
+	char name[64];
+	size_t binsize;
+	sz = sizeof binsize;
+	snprintf(name, sizeof name, "arenas.bin.%u.size", nbins - 1);
+	if (ghje_mallctl(name, &binsize, &sz, NULL, 0) != 0)
+		return false;
+	gh__small_max = binsize;
+
+	unsigned n = gh__opt.arenas;
+	if (n == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		unsigned idx;
+		sz = sizeof idx;
+		void *hooks = gh__cage_hooks;
+		if (ghje_mallctl("arenas.create", &idx, &sz, &hooks, sizeof hooks) != 0)
+			break;
+		arena_ids[arena_n++] = idx;
+	}
+	return arena_n > 0;
+}
+
+static bool init_all(void)
+{
+	gh__options_init();
+	gh__sites_init();
+	gh__types_init();
+	if (gh__cage_init(gh__opt.cage_size) != 0) {
+		gh__log("cannot reserve the heap's address range; every allocation will fail");
+		return false;
+	}
+	gh__startmap = gh__meta_map(gh__cage.size >> GH_GRANULE_LG);
+	gh__pagemap = gh__meta_map((gh__cage.size >> GH_PAGE_LG) * sizeof(uint32_t));
+	if (!gh__startmap || !gh__pagemap) {
+		gh__log("cannot map the object-start tables; every allocation will fail");
+		return false;
+	}
+	if (!init_jemalloc()) {
+		gh__log("cannot create the cage arenas; every allocation will fail");
+		return false;
+	}
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	return true;
+}
+
+bool gh__init(void)
+{
+	int st = atomic_load_explicit(&gh__state, memory_order_acquire);
+	if (gh_likely(st == ST_READY))
+		return true;
+	if (st == ST_FAILED || tl_in_init)
+		return false;
+	int expect = ST_NONE;
+	if (!atomic_compare_exchange_strong(&gh__state, &expect, ST_INIT)) {
+		while ((st = atomic_load_explicit(&gh__state, memory_order_acquire)) == ST_INIT)
+			sched_yield();
+		return st == ST_READY;
+	}
+	tl_in_init = true;
+	bool ok = init_all();
+	atomic_store_explicit(&gh__state, ok ? ST_READY : ST_FAILED, memory_order_release);
+	tl_in_init = false;
+	return ok;
+}
+
+/* Initialize at load time too, so that the first allocation of the host
+ * does not pay for it (it may still come earlier, from another library). */
+__attribute__((constructor(101))) static void heap_constructor(void)
+{
+	gh__init();
+}

@@ -1,0 +1,273 @@
+/*
+ * internal.h -- the one private header of glassheap's core, grouped by file.
+ *
+ * Everything declared here is hidden (built with -fvisibility=hidden): only
+ * GH_API functions of include/glassheap.h and the malloc family leave the
+ * shared library. Cross-file internals are named gh__<module>_<verb>.
+ */
+#ifndef GH_INTERNAL_H
+#define GH_INTERNAL_H
+
+#include "glassheap.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef GH_DEBUG
+#define GH_DEBUG 0
+#endif
+static const int gh_config_debug = GH_DEBUG;
+
+#define gh_likely(x) __builtin_expect(!!(x), 1)
+#define gh_unlikely(x) __builtin_expect(!!(x), 0)
+#define GH_TLS __thread __attribute__((tls_model("initial-exec")))
+#define GH_NOINLINE __attribute__((noinline))
+#define GH_INLINE static inline __attribute__((always_inline))
+
+/* Level-1 assertions: cheap, compiled always, checked when GH_DEBUG >= 1. */
+#define gh_assert(c)                                                                      \
+	do {                                                                              \
+		if (gh_config_debug >= 1 && gh_unlikely(!(c)))                            \
+			gh__assert_fail(__FILE__, __LINE__, #c);                          \
+	} while (0)
+
+/* Relaxed loads/stores of words other threads may read concurrently. */
+#define GH_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define GH_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/* ==== options.c: GLASSHEAP_* environment, logging, misuse reports ======== */
+
+struct gh_options {
+	size_t cage_size;        /* GLASSHEAP_CAGE_SIZE, bytes */
+	unsigned arenas;         /* GLASSHEAP_ARENAS, 0 = one per CPU */
+	bool on_error_log;       /* GLASSHEAP_ON_ERROR=log (default abort) */
+	const char *report_path; /* GLASSHEAP_REPORT, or NULL */
+};
+extern struct gh_options gh__opt;
+
+/* Reads the environment once. Runs inside the first malloc: no allocation. */
+void gh__options_init(void);
+/* Parses "123", "64M", "2g"... into bytes; false when malformed or overflowing. */
+bool gh__parse_size(const char *s, size_t *out);
+/* One "glassheap: ..." line to stderr with write(2); never allocates. */
+void gh__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void gh__assert_fail(const char *file, int line, const char *expr);
+
+struct gh_hdr;
+/*
+ * The single misuse-reporting path (invalid/double/interior free, corrupt
+ * header). Formats the message on the stack, calls the host's handler or
+ * writes to stderr, then aborts unless GLASSHEAP_ON_ERROR=log. Never
+ * allocates and takes no allocator lock. obj is the live allocation the
+ * pointer falls into (interior frees), or NULL.
+ */
+void gh__misuse(gh_error_kind_t kind, const void *ptr, const char *op, const void *obj,
+		const struct gh_hdr *h);
+
+/* ==== meta.c: glassheap's own metadata memory ============================= */
+
+/* Zeroed, 16-byte aligned, never freed; from mmap, never from the heap.
+ * Thread-safe (meta lock, held only around pointer bumps and mmap).
+ * Returns NULL when the system is out of memory. */
+void *gh__meta_alloc(size_t size);
+/* A fresh private mapping (MAP_NORESERVE) for large sparse tables. */
+void *gh__meta_map(size_t size);
+/* Bytes of metadata: mapped (reserved address space) and handed out. */
+void gh__meta_stats(size_t *mapped, size_t *used);
+void gh__meta_atfork_prepare(void);
+void gh__meta_atfork_parent(void);
+void gh__meta_atfork_child(void);
+
+/* ==== cage.c: the reserved address range under every arena ================ */
+
+struct gh_cage {
+	uintptr_t base;      /* first byte of the reservation */
+	size_t size;         /* reserved bytes (0 until gh__cage_init succeeds) */
+	_Atomic uintptr_t top; /* bump pointer: [base, top) has been handed to jemalloc */
+};
+extern struct gh_cage gh__cage;
+
+/* Reserves the cage (falling back to smaller sizes), returns 0 or ENOMEM. */
+int gh__cage_init(size_t want);
+/* The jemalloc extent hooks carving extents from the cage. */
+extern void *gh__cage_hooks;
+/* Test hook: fail the next n cage extent allocations after `after` more succeed
+ * (after < 0: never). Used by fault-injection tests. */
+void gh__cage_inject_failure(long after);
+/* Bytes handed to jemalloc so far. */
+size_t gh__cage_used(void);
+
+GH_INLINE bool gh__cage_contains(uintptr_t p)
+{
+	return p - gh__cage.base < gh__cage.size;
+}
+
+/* ==== heap.c: the allocator core ========================================== */
+
+/*
+ * The 16-byte header in front of every allocation:
+ *
+ *    raw (from jemalloc)              user pointer (returned to the caller)
+ *    |<- alignment gap ->|<- hdr 16 ->|<------------- size bytes ------------->|
+ *                         type  site  meta = size:48 | align_lg:6 | flags:2 | check:8
+ *
+ * align_lg is 0 for ordinary allocations (raw == hdr); for alignments above 16
+ * it is log2(alignment) and raw = user - alignment. check is a function of the
+ * user address and the state (live or freed), so a stale or foreign header
+ * does not pass for a live one.
+ */
+struct gh_hdr {
+	uint32_t type;
+	uint32_t site;
+	uint64_t meta;
+};
+
+#define GH_HDR_SIZE 16u
+#define GH_GRANULE_LG 4
+#define GH_PAGE_LG 12
+#define GH_SIZE_BITS 48
+#define GH_SIZE_MASK ((UINT64_C(1) << GH_SIZE_BITS) - 1)
+#define GH_ALIGN_SHIFT 48
+#define GH_FLAGS_SHIFT 54
+#define GH_FLAG_LARGE (UINT64_C(1) << GH_FLAGS_SHIFT)  /* pagemap entries set */
+#define GH_FLAG_SPARE (UINT64_C(2) << GH_FLAGS_SHIFT)  /* reserved (tracing) */
+#define GH_CHECK_SHIFT 56
+#define GH_STATE_LIVE 0xA7u
+#define GH_STATE_FREED 0x5Eu
+/* The largest request glassheap accepts (the cage is far smaller anyway). */
+#define GH_SIZE_MAX_REQ (GH_SIZE_MASK - 4096)
+
+GH_INLINE uint64_t gh__hdr_check(uintptr_t user, unsigned state)
+{
+	return (uint64_t)((state ^ (unsigned)(user >> 4) ^ (unsigned)(user >> 12)) & 0xffu) << GH_CHECK_SHIFT;
+}
+GH_INLINE struct gh_hdr *gh__hdr_of(uintptr_t user)
+{
+	return (struct gh_hdr *)(user - GH_HDR_SIZE);
+}
+GH_INLINE bool gh__hdr_is_live(const struct gh_hdr *h, uintptr_t user)
+{
+	return (GH_LOAD(&h->meta) & (UINT64_C(0xff) << GH_CHECK_SHIFT)) == gh__hdr_check(user, GH_STATE_LIVE);
+}
+GH_INLINE size_t gh__hdr_size(uint64_t meta)
+{
+	return (size_t)(meta & GH_SIZE_MASK);
+}
+
+/* Object-start byte map: one byte per 16-byte granule of the cage, 1 where a
+ * live allocation's user pointer starts. Page map: for large allocations
+ * (jemalloc "large" extents, exclusive pages), one entry per 4 KiB page they
+ * cover, holding (granule index of the user pointer) + 1. */
+extern uint8_t *gh__startmap;
+extern uint32_t *gh__pagemap;
+extern size_t gh__small_max; /* largest jemalloc small size class */
+
+/* Allocation entry points used by the shim and the typed API. ra is the
+ * caller's return address (interned to a site). They return NULL with
+ * errno = ENOMEM on failure. */
+void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero);
+void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra);
+/* type GH_TYPE_NONE keeps the object's type. */
+void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char *op);
+void gh__free(void *p, const char *op);
+size_t gh__usable_size(const void *p);
+
+/* The live allocation containing addr (interior pointers included), or 0.
+ * Never faults. Never allocates. Safe while the world is stopped. */
+uintptr_t gh__heap_lookup(uintptr_t addr);
+/* Calls fn(user, hdr, arg) for every live allocation, in address order,
+ * until fn returns false. Concurrent allocation may be seen or missed;
+ * each reported object was live when its header was read. */
+typedef bool (*gh_heap_visit_fn)(uintptr_t user, const struct gh_hdr *h, void *arg);
+void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg);
+
+/* Binds the calling thread to the next cage arena (round robin). */
+void gh__heap_bind_arena(void);
+
+/* Lazily initializes glassheap (first malloc); true when ready. */
+bool gh__init(void);
+extern _Atomic int gh__state; /* 0 none, 1 initializing, 2 ready, 3 failed */
+
+/* ==== types.c: type registry, scopes and per-thread counter shards ========= */
+
+/* One type's counters in one shard. Only the owning thread writes a live
+ * shard (relaxed stores); readers sum every shard under the shard lock. */
+struct gh_ctr {
+	int64_t live_count;
+	int64_t live_bytes;
+	int64_t allocs;
+	int64_t frees;
+};
+
+/* The calling thread's counter array, NULL until the thread is set up and
+ * again once it has exited (then counts go to the atomic global shard). */
+extern GH_TLS struct gh_ctr *gh__tl_ctr;
+/* The type untyped allocations of this thread are counted under (0: none). */
+extern GH_TLS gh_type_t gh__tl_scope_type;
+
+void gh__types_init(void);
+/* Sets up the calling thread (binds its arena, gives it a shard). Returns
+ * its counters, or NULL when the thread cannot have a shard (exiting, or
+ * inside its own set-up): then use gh__count_global. */
+struct gh_ctr *gh__thread_setup(void);
+/* Moves one live allocation's count from type `from` to type `to`. */
+void gh__count_retag(gh_type_t from, gh_type_t to, size_t size);
+/* Counting for threads without a shard (atomic). */
+void gh__count_global(gh_type_t type, int64_t dcount, int64_t dbytes, int64_t dallocs, int64_t dfrees);
+/* Is type a registered id? */
+GH_INLINE bool gh__type_valid(gh_type_t type);
+extern _Atomic uint32_t gh__ntypes;
+GH_INLINE bool gh__type_valid(gh_type_t type)
+{
+	return type != GH_TYPE_NONE && type <= atomic_load_explicit(&gh__ntypes, memory_order_acquire);
+}
+/* A registered type's description (flags, offsets, formatter). */
+const gh_type_desc_t *gh__type_desc(gh_type_t type);
+void gh__types_atfork_prepare(void);
+void gh__types_atfork_parent(void);
+void gh__types_atfork_child(void);
+
+GH_INLINE void gh__ctr_add(struct gh_ctr *c, int64_t dcount, int64_t dbytes, int64_t dallocs, int64_t dfrees)
+{
+	GH_STORE(&c->live_count, GH_LOAD(&c->live_count) + dcount);
+	GH_STORE(&c->live_bytes, GH_LOAD(&c->live_bytes) + dbytes);
+	GH_STORE(&c->allocs, GH_LOAD(&c->allocs) + dallocs);
+	GH_STORE(&c->frees, GH_LOAD(&c->frees) + dfrees);
+}
+
+/* ==== sites.c: call sites ================================================== */
+
+/* Interns a return address to a 32-bit site id (0 = unknown). Lock-free,
+ * never allocates after gh__sites_init. */
+uint32_t gh__site_intern(uintptr_t ra);
+uintptr_t gh__site_address(uint32_t site);
+uint32_t gh__site_count(void);
+void gh__sites_init(void);
+/* "module+0xoffset" for an address, into buf; never allocates. */
+void gh__site_describe(uintptr_t addr, char *buf, size_t len);
+
+/* ==== private jemalloc (renamed, see cmake/rename_jemalloc.sh) ============= */
+
+void *ghje_malloc(size_t size);
+void *ghje_calloc(size_t n, size_t size);
+void *ghje_realloc(void *p, size_t size);
+void ghje_free(void *p);
+int ghje_posix_memalign(void **out, size_t align, size_t size);
+void *ghje_mallocx(size_t size, int flags);
+void ghje_dallocx(void *p, int flags);
+void ghje_sdallocx(void *p, size_t size, int flags);
+size_t ghje_sallocx(const void *p, int flags);
+size_t ghje_malloc_usable_size(const void *p);
+int ghje_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+
+#define GHJE_MALLOCX_LG_ALIGN(la) ((int)(la))
+#define GHJE_MALLOCX_ZERO ((int)0x40)
+#define GHJE_MALLOCX_TCACHE_NONE ((int)((-1 + 2) << 8))
+#define GHJE_MALLOCX_ARENA(a) ((int)(((unsigned)(a) + 1) << 20))
+
+#endif /* GH_INTERNAL_H */

@@ -1,0 +1,178 @@
+/*
+ * options.c -- GLASSHEAP_* environment options, logging and the one path
+ * that reports heap misuse (invalid, double and interior frees).
+ *
+ * Everything here may run inside the first malloc of the process or inside
+ * free() on a corrupted heap, so nothing here allocates: messages are
+ * formatted on the stack and written with write(2).
+ *
+ * Entry points: gh__options_init, gh__log, gh__misuse, gh_set_error_handler.
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct gh_options gh__opt = {
+	.cage_size = (size_t)64 << 30,
+	.arenas = 0,
+	.on_error_log = false,
+	.report_path = NULL,
+};
+
+static _Atomic(gh_error_fn) error_handler;
+static _Atomic uint64_t error_count;
+
+bool gh__parse_size(const char *s, size_t *out)
+{
+	if (!s || !*s)
+		return false;
+	uint64_t v = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return false;
+	unsigned shift = 0;
+	switch (*p) {
+	case 'k': case 'K': shift = 10; p++; break;
+	case 'm': case 'M': shift = 20; p++; break;
+	case 'g': case 'G': shift = 30; p++; break;
+	case 't': case 'T': shift = 40; p++; break;
+	default: break;
+	}
+	if (*p == 'i' && shift) /* accept "64MiB" */
+		p++;
+	if ((*p == 'b' || *p == 'B') && shift)
+		p++;
+	if (*p != '\0')
+		return false;
+	if (shift && v > (UINT64_MAX >> shift))
+		return false;
+	*out = (size_t)(v << shift);
+	return true;
+}
+
+void gh__options_init(void)
+{
+	const char *s;
+	size_t v;
+	if ((s = getenv("GLASSHEAP_CAGE_SIZE")) != NULL) {
+		if (gh__parse_size(s, &v) && v >= ((size_t)16 << 20))
+			gh__opt.cage_size = v;
+		else
+			gh__log("GLASSHEAP_CAGE_SIZE=%s ignored: want a size of at least 16M (e.g. 8G)", s);
+	}
+	if ((s = getenv("GLASSHEAP_ARENAS")) != NULL) {
+		if (gh__parse_size(s, &v) && v >= 1 && v <= 256)
+			gh__opt.arenas = (unsigned)v;
+		else
+			gh__log("GLASSHEAP_ARENAS=%s ignored: want 1..256", s);
+	}
+	if ((s = getenv("GLASSHEAP_ON_ERROR")) != NULL) {
+		if (strcmp(s, "log") == 0)
+			gh__opt.on_error_log = true;
+		else if (strcmp(s, "abort") != 0)
+			gh__log("GLASSHEAP_ON_ERROR=%s ignored: want abort or log", s);
+	}
+	if ((s = getenv("GLASSHEAP_REPORT")) != NULL && *s)
+		gh__opt.report_path = s;
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void gh__log(const char *fmt, ...)
+{
+	char buf[512];
+	int saved = errno;
+	size_t n = (size_t)snprintf(buf, sizeof buf, "glassheap: ");
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(buf + n, sizeof buf - n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += (size_t)m;
+	if (n > sizeof buf - 2)
+		n = sizeof buf - 2;
+	buf[n++] = '\n';
+	write_all(2, buf, n);
+	errno = saved;
+}
+
+void gh__assert_fail(const char *file, int line, const char *expr)
+{
+	gh__log("assertion failed at %s:%d: %s", file, line, expr);
+	abort();
+}
+
+static const char *kind_name(gh_error_kind_t kind)
+{
+	switch (kind) {
+	case GH_ERR_INVALID_FREE: return "invalid pointer";
+	case GH_ERR_DOUBLE_FREE: return "double free";
+	case GH_ERR_INTERIOR_FREE: return "interior pointer";
+	case GH_ERR_CORRUPT: return "corrupted allocation header";
+	}
+	return "heap misuse";
+}
+
+void gh__misuse(gh_error_kind_t kind, const void *ptr, const char *op, const void *obj,
+		const struct gh_hdr *h)
+{
+	char msg[768];
+	char where[256] = "";
+	int saved = errno;
+	atomic_fetch_add_explicit(&error_count, 1, memory_order_relaxed);
+	if (h) {
+		char site[200];
+		uintptr_t ra = gh__site_address(h->site);
+		if (ra)
+			gh__site_describe(ra, site, sizeof site);
+		else
+			snprintf(site, sizeof site, "an unknown site");
+		const char *tname = gh_type_name(h->type);
+		snprintf(where, sizeof where, "; %s %p (%zu bytes, type %s) was allocated at %s",
+			 obj ? "it lies inside allocation" : "allocation", obj ? obj : ptr,
+			 gh__hdr_size(h->meta), tname ? tname : "?", site);
+	}
+	snprintf(msg, sizeof msg, "%s: %s %p%s", op, kind_name(kind), ptr, where);
+	gh_error_fn fn = atomic_load_explicit(&error_handler, memory_order_acquire);
+	if (fn) {
+		fn(kind, ptr, op, msg);
+	} else {
+		gh__log("%s%s", msg, gh__opt.on_error_log ? " (ignored: GLASSHEAP_ON_ERROR=log)" : "");
+	}
+	if (!gh__opt.on_error_log) {
+		if (!fn)
+			gh__log("aborting (set GLASSHEAP_ON_ERROR=log to log and continue)");
+		abort();
+	}
+	errno = saved;
+}
+
+gh_error_fn gh_set_error_handler(gh_error_fn fn)
+{
+	return atomic_exchange_explicit(&error_handler, fn, memory_order_acq_rel);
+}
+
+uint64_t gh_error_count(void)
+{
+	return atomic_load_explicit(&error_count, memory_order_relaxed);
+}

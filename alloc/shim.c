@@ -1,0 +1,138 @@
+/*
+ * shim.c -- makes glassheap the process's malloc: the C allocation
+ * functions and glibc's __libc_* aliases, exported from libglassheap
+ * (linked first, or under LD_PRELOAD). C++ operator new/delete live in
+ * shim_cxx.cc.
+ *
+ * Untyped allocations are counted under the calling thread's scope type
+ * (gh_scope_push) or under GH_TYPE_MALLOC; every allocation records its
+ * caller's return address as its site. Semantics follow glibc where the
+ * standards leave room: malloc(0) returns a unique pointer, realloc(p, 0)
+ * frees p and returns NULL, memalign rounds a non-power-of-two alignment up.
+ */
+#include "internal.h"
+
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define CALLER() ((uintptr_t)__builtin_return_address(0))
+
+GH_INLINE gh_type_t untyped(void)
+{
+	gh_type_t t = gh__tl_scope_type;
+	return t ? t : GH_TYPE_MALLOC;
+}
+
+EXPORT void *malloc(size_t size)
+{
+	return gh__alloc(size, untyped(), CALLER(), false);
+}
+
+EXPORT void free(void *ptr)
+{
+	gh__free(ptr, "free");
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return gh__alloc(total, untyped(), CALLER(), true);
+}
+
+EXPORT void *realloc(void *ptr, size_t size)
+{
+	return gh__realloc(ptr, size, ptr ? GH_TYPE_NONE : untyped(), CALLER(), "realloc");
+}
+
+EXPORT void *reallocarray(void *ptr, size_t n, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return gh__realloc(ptr, total, ptr ? GH_TYPE_NONE : untyped(), CALLER(), "reallocarray");
+}
+
+static bool pow2(size_t a)
+{
+	return a != 0 && (a & (a - 1)) == 0;
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	if (!pow2(align) || align % sizeof(void *) != 0)
+		return EINVAL;
+	int saved = errno;
+	void *p = gh__alloc_aligned(align, size, untyped(), CALLER());
+	errno = saved;
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+	if (!pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return gh__alloc_aligned(align, size, untyped(), CALLER());
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+	if (align > ((size_t)1 << 30)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t a = 1;
+	while (a < align)
+		a <<= 1;
+	return gh__alloc_aligned(a, size, untyped(), CALLER());
+}
+
+static size_t page_size(void)
+{
+	static size_t ps;
+	if (!ps)
+		ps = (size_t)sysconf(_SC_PAGESIZE);
+	return ps;
+}
+
+EXPORT void *valloc(size_t size)
+{
+	return gh__alloc_aligned(page_size(), size, untyped(), CALLER());
+}
+
+EXPORT void *pvalloc(size_t size)
+{
+	size_t ps = page_size();
+	if (size > SIZE_MAX - ps) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t rounded = size ? (size + ps - 1) & ~(ps - 1) : ps;
+	return gh__alloc_aligned(ps, rounded, untyped(), CALLER());
+}
+
+EXPORT size_t malloc_usable_size(void *ptr)
+{
+	return gh__usable_size(ptr);
+}
+
+/* glibc's internal names, called directly by some programs and libraries.
+ * Their attributes match what <stdlib.h> declares for the targets. */
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+EXPORT void *__libc_malloc(size_t) __attribute__((alias("malloc")));
+EXPORT void __libc_free(void *) __attribute__((alias("free")));
+EXPORT void *__libc_calloc(size_t, size_t) __attribute__((alias("calloc")));
+EXPORT void *__libc_realloc(void *, size_t) __attribute__((alias("realloc")));
+EXPORT void *__libc_memalign(size_t, size_t) __attribute__((alias("memalign")));
+EXPORT void *__libc_valloc(size_t) __attribute__((alias("valloc")));
+EXPORT void *__libc_pvalloc(size_t) __attribute__((alias("pvalloc")));

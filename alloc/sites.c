@@ -1,0 +1,191 @@
+/*
+ * sites.c -- call sites: the return address of every allocation, interned
+ * to a 32-bit id so that the header stays 16 bytes (a raw address's low
+ * 32 bits would be ambiguous across libraries).
+ *
+ * The table is a lock-free open-addressing hash from address to id, in
+ * MAP_NORESERVE memory mapped once at start-up (only touched pages cost
+ * memory). Inserting claims a slot with one CAS on the key and then
+ * publishes the id; a reader that finds the key before the id spins for
+ * the few instructions in between. The common case -- a known site -- is a
+ * multiply, a load and a compare.
+ *
+ * Entry points: gh__site_intern (hot path), gh__site_address,
+ * gh_site_resolve, gh__site_describe.
+ */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define SITE_LG 21                         /* 2M slots */
+#define SITE_SLOTS ((size_t)1 << SITE_LG)
+#define SITES_MAX ((uint32_t)(SITE_SLOTS / 2)) /* keep the load factor <= 1/2 */
+
+static _Atomic uintptr_t *site_keys; /* [SITE_SLOTS] return addresses, 0 = empty */
+static _Atomic uint32_t *site_ids;   /* [SITE_SLOTS] */
+static uintptr_t *site_addr;         /* [SITES_MAX + 1] id -> address */
+static _Atomic uint32_t site_n;
+
+void gh__sites_init(void)
+{
+	site_keys = gh__meta_map(SITE_SLOTS * sizeof *site_keys);
+	site_ids = gh__meta_map(SITE_SLOTS * sizeof *site_ids);
+	site_addr = gh__meta_map(((size_t)SITES_MAX + 1) * sizeof *site_addr);
+	if (!site_keys || !site_ids || !site_addr)
+		site_keys = NULL;
+}
+
+uint32_t gh__site_intern(uintptr_t ra)
+{
+	if (gh_unlikely(site_keys == NULL || ra == 0))
+		return 0;
+	size_t i = (size_t)((ra * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - SITE_LG));
+	for (;;) {
+		uintptr_t k = atomic_load_explicit(&site_keys[i], memory_order_acquire);
+		if (gh_likely(k == ra)) {
+			uint32_t id;
+			while ((id = atomic_load_explicit(&site_ids[i], memory_order_acquire)) == 0)
+				;
+			return id;
+		}
+		if (k == 0) {
+			uintptr_t expect = 0;
+			if (atomic_compare_exchange_strong(&site_keys[i], &expect, ra)) {
+				uint32_t id = atomic_fetch_add(&site_n, 1) + 1;
+				if (id > SITES_MAX)
+					id = UINT32_MAX; /* table full: "unknown site" */
+				else
+					site_addr[id] = ra;
+				atomic_store_explicit(&site_ids[i], id, memory_order_release);
+				return id == UINT32_MAX ? 0 : id;
+			}
+			if (expect == ra)
+				continue; /* another thread just inserted it */
+		}
+		i = (i + 1) & (SITE_SLOTS - 1);
+	}
+}
+
+uintptr_t gh__site_address(uint32_t site)
+{
+	if (!site_keys || site == 0 || site > atomic_load(&site_n) || site > SITES_MAX)
+		return 0;
+	return site_addr[site];
+}
+
+uint32_t gh__site_count(void)
+{
+	uint32_t n = atomic_load(&site_n);
+	return n > SITES_MAX ? SITES_MAX : n;
+}
+
+/* ---- Resolution: address -> module + offset ---------------------------------------- */
+
+struct find_ctx {
+	uintptr_t addr;
+	uintptr_t base;
+	const char *name;
+	bool found;
+};
+
+static int find_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct find_ctx *f = arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (f->addr - lo < ph->p_memsz) {
+			f->base = info->dlpi_addr;
+			f->name = info->dlpi_name;
+			f->found = true;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static char exe_path[4096];
+
+static const char *main_program_path(void)
+{
+	if (exe_path[0] == '\0') {
+		ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+		if (n <= 0)
+			strcpy(exe_path, "<main>");
+		else
+			exe_path[n] = '\0';
+	}
+	return exe_path;
+}
+
+/* Module names are copied into metadata: the loader's copy dies at dlclose. */
+static const char *intern_module(const char *name)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static const char *names[256];
+	static int n;
+	const char *r = NULL;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < n && !r; i++)
+		if (strcmp(names[i], name) == 0)
+			r = names[i];
+	if (!r) {
+		size_t len = strlen(name);
+		char *copy = gh__meta_alloc(len + 1);
+		if (copy) {
+			memcpy(copy, name, len + 1);
+			if (n < 256)
+				names[n++] = copy;
+			r = copy;
+		} else {
+			r = "";
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+static bool resolve(uintptr_t addr, const char **module, uintptr_t *offset)
+{
+	struct find_ctx f = {.addr = addr};
+	dl_iterate_phdr(find_module, &f);
+	if (!f.found)
+		return false;
+	*module = (f.name && f.name[0]) ? f.name : main_program_path();
+	*offset = addr - f.base;
+	return true;
+}
+
+int gh_site_resolve(uint32_t site, gh_site_info_t *info)
+{
+	uintptr_t addr = gh__site_address(site);
+	if (!addr)
+		return ENOENT;
+	const char *module;
+	uintptr_t off;
+	info->address = addr;
+	if (resolve(addr, &module, &off)) {
+		info->module = intern_module(module);
+		info->offset = off;
+	} else {
+		info->module = "";
+		info->offset = addr;
+	}
+	return 0;
+}
+
+void gh__site_describe(uintptr_t addr, char *buf, size_t len)
+{
+	const char *module;
+	uintptr_t off;
+	if (resolve(addr, &module, &off))
+		snprintf(buf, len, "%s+0x%lx", module, (unsigned long)off);
+	else
+		snprintf(buf, len, "0x%lx", (unsigned long)addr);
+}

@@ -1,0 +1,343 @@
+/*
+ * types.c -- the type registry, scoped default types, and exact per-type
+ * counters kept in per-thread shards.
+ *
+ * Counters: each thread owns a shard, an array of struct gh_ctr indexed by
+ * type id, which only it writes (relaxed stores, no atomic read-modify-write
+ * on the malloc/free path). Readers sum every shard under shard_lock. When a
+ * thread exits, its shard is folded into the global shard and recycled;
+ * threads that allocate after that (late TLS destructors) count directly
+ * into the global shard with atomic adds.
+ *
+ *   thread A: tl_ctr ──▶ shard A [type 1..n]──┐
+ *   thread B: tl_ctr ──▶ shard B [type 1..n]──┼──▶ sum on read (shard_lock)
+ *   exited threads ───▶ global  [type 1..n]──┘      (+ free shards, all zero)
+ *
+ * A cross-thread free decrements the freeing thread's shard, so one shard's
+ * live_count can be negative; only the sum is meaningful.
+ *
+ * Entry points: gh_type_register/find/name/count, gh_scope_push/pop,
+ * gh_type_stats, gh_stats_all, gh__thread_setup, gh__count_global.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+struct type_rec {
+	const char *name;
+	gh_type_desc_t desc;
+};
+
+struct shard {
+	struct shard *next_all;
+	struct shard *next_free;
+	bool in_use;
+	struct gh_ctr ctr[GH_TYPES_MAX];
+};
+
+#define NAME_SLOTS (2 * GH_TYPES_MAX) /* open addressing, power of two */
+#define SCOPE_MAX 32
+
+_Atomic uint32_t gh__ntypes;
+static struct type_rec *types;  /* [GH_TYPES_MAX] */
+static uint32_t *name_slots;    /* [NAME_SLOTS] type ids, 0 = empty */
+static pthread_mutex_t type_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct shard *all_shards, *free_shards;
+static struct gh_ctr *global_ctr; /* [GH_TYPES_MAX], atomic adds */
+static pthread_mutex_t shard_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t exit_key;
+
+GH_TLS struct gh_ctr *gh__tl_ctr;
+GH_TLS gh_type_t gh__tl_scope_type;
+static GH_TLS bool tl_setting_up, tl_dead;
+static GH_TLS gh_type_t tl_scope[SCOPE_MAX];
+static GH_TLS int tl_scope_depth;
+
+/* ---- Registry ---------------------------------------------------------------- */
+
+static uint32_t name_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* Slot of name, or of the empty slot where it would go. Caller holds type_lock. */
+static uint32_t *name_slot(const char *name, size_t len)
+{
+	uint32_t i = name_hash(name, len) & (NAME_SLOTS - 1);
+	for (;;) {
+		uint32_t id = name_slots[i];
+		if (id == 0 || strcmp(types[id].name, name) == 0)
+			return &name_slots[i];
+		i = (i + 1) & (NAME_SLOTS - 1);
+	}
+}
+
+static gh_type_t register_locked(const char *name, size_t len, const gh_type_desc_t *desc)
+{
+	uint32_t *slot = name_slot(name, len);
+	if (*slot)
+		return *slot;
+	uint32_t n = atomic_load_explicit(&gh__ntypes, memory_order_relaxed);
+	if (n + 1 >= GH_TYPES_MAX) {
+		errno = ENOSPC;
+		return GH_TYPE_NONE;
+	}
+	char *copy = gh__meta_alloc(len + 1);
+	size_t *offs = NULL;
+	if (desc && desc->n_ptr_offsets) {
+		offs = gh__meta_alloc(desc->n_ptr_offsets * sizeof *offs);
+		if (offs)
+			memcpy(offs, desc->ptr_offsets, desc->n_ptr_offsets * sizeof *offs);
+	}
+	if (!copy || (desc && desc->n_ptr_offsets && !offs)) {
+		errno = ENOMEM;
+		return GH_TYPE_NONE;
+	}
+	memcpy(copy, name, len);
+	gh_type_t id = n + 1;
+	types[id].name = copy;
+	if (desc) {
+		types[id].desc = *desc;
+		types[id].desc.ptr_offsets = offs;
+	}
+	*slot = id;
+	atomic_store_explicit(&gh__ntypes, id, memory_order_release);
+	return id;
+}
+
+gh_type_t gh_type_register(const char *name, const gh_type_desc_t *desc)
+{
+	size_t len = name ? strnlen(name, GH_TYPE_NAME_MAX + 1) : 0;
+	if (len == 0 || len > GH_TYPE_NAME_MAX) {
+		errno = EINVAL;
+		return GH_TYPE_NONE;
+	}
+	if (desc && (desc->n_ptr_offsets > 64 || (desc->n_ptr_offsets && !desc->ptr_offsets))) {
+		errno = EINVAL;
+		return GH_TYPE_NONE;
+	}
+	if (!gh__init()) {
+		errno = ENOMEM;
+		return GH_TYPE_NONE;
+	}
+	pthread_mutex_lock(&type_lock);
+	gh_type_t id = register_locked(name, len, desc);
+	pthread_mutex_unlock(&type_lock);
+	return id;
+}
+
+gh_type_t gh_type_find(const char *name)
+{
+	size_t len = name ? strnlen(name, GH_TYPE_NAME_MAX + 1) : 0;
+	if (len == 0 || len > GH_TYPE_NAME_MAX || !gh__init())
+		return GH_TYPE_NONE;
+	pthread_mutex_lock(&type_lock);
+	gh_type_t id = *name_slot(name, len);
+	pthread_mutex_unlock(&type_lock);
+	return id;
+}
+
+const char *gh_type_name(gh_type_t type)
+{
+	return gh__type_valid(type) ? types[type].name : NULL;
+}
+
+uint32_t gh_type_count(void)
+{
+	return atomic_load_explicit(&gh__ntypes, memory_order_acquire);
+}
+
+const gh_type_desc_t *gh__type_desc(gh_type_t type)
+{
+	return gh__type_valid(type) ? &types[type].desc : NULL;
+}
+
+/* ---- Scopes ------------------------------------------------------------------- */
+
+int gh_scope_push(gh_type_t type)
+{
+	if (!gh__type_valid(type))
+		return EINVAL;
+	if (tl_scope_depth >= SCOPE_MAX)
+		return EOVERFLOW;
+	tl_scope[tl_scope_depth++] = type;
+	gh__tl_scope_type = type;
+	return 0;
+}
+
+int gh_scope_pop(void)
+{
+	if (tl_scope_depth == 0)
+		return EINVAL;
+	tl_scope_depth--;
+	gh__tl_scope_type = tl_scope_depth ? tl_scope[tl_scope_depth - 1] : GH_TYPE_NONE;
+	return 0;
+}
+
+/* ---- Shards ------------------------------------------------------------------- */
+
+void gh__count_global(gh_type_t t, int64_t dcount, int64_t dbytes, int64_t dallocs, int64_t dfrees)
+{
+	if (!global_ctr)
+		return;
+	struct gh_ctr *c = &global_ctr[t];
+	__atomic_fetch_add(&c->live_count, dcount, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->live_bytes, dbytes, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->allocs, dallocs, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->frees, dfrees, __ATOMIC_RELAXED);
+}
+
+/* pthread key destructor: the thread is exiting. Later allocations of this
+ * thread (other destructors) count into the global shard. */
+static void thread_exit(void *arg)
+{
+	struct shard *s = arg;
+	gh__tl_ctr = NULL;
+	tl_dead = true;
+	pthread_mutex_lock(&shard_lock);
+	uint32_t n = atomic_load(&gh__ntypes);
+	for (uint32_t t = 1; t <= n; t++) {
+		struct gh_ctr *c = &s->ctr[t];
+		gh__count_global(t, c->live_count, c->live_bytes, c->allocs, c->frees);
+		memset(c, 0, sizeof *c);
+	}
+	s->in_use = false;
+	s->next_free = free_shards;
+	free_shards = s;
+	pthread_mutex_unlock(&shard_lock);
+}
+
+struct gh_ctr *gh__thread_setup(void)
+{
+	if (gh__tl_ctr)
+		return gh__tl_ctr;
+	if (tl_setting_up || tl_dead)
+		return NULL;
+	tl_setting_up = true;
+	gh__heap_bind_arena();
+	pthread_mutex_lock(&shard_lock);
+	struct shard *s = free_shards;
+	if (s) {
+		free_shards = s->next_free;
+	} else if ((s = gh__meta_map(sizeof *s)) != NULL) {
+		s->next_all = all_shards;
+		all_shards = s;
+	}
+	if (s)
+		s->in_use = true;
+	pthread_mutex_unlock(&shard_lock);
+	if (s) {
+		/* May allocate (keys past the first 32): we are still marked as
+		 * setting up, so such allocations count globally. */
+		pthread_setspecific(exit_key, s);
+		gh__tl_ctr = s->ctr;
+	}
+	tl_setting_up = false;
+	return gh__tl_ctr;
+}
+
+void gh__types_init(void)
+{
+	types = gh__meta_map(sizeof(struct type_rec) * GH_TYPES_MAX);
+	name_slots = gh__meta_map(sizeof(uint32_t) * NAME_SLOTS);
+	global_ctr = gh__meta_map(sizeof(struct gh_ctr) * GH_TYPES_MAX);
+	pthread_key_create(&exit_key, thread_exit);
+	if (!types || !name_slots)
+		return;
+	static const char *const builtin[] = {"malloc", "operator new", "glassheap"};
+	for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+		register_locked(builtin[i], strlen(builtin[i]), NULL);
+}
+
+/* ---- Reading the counters ----------------------------------------------------- */
+
+static void add_ctr(gh_type_stats_t *o, const struct gh_ctr *c)
+{
+	o->live_count += (uint64_t)GH_LOAD(&c->live_count);
+	o->live_bytes += (uint64_t)GH_LOAD(&c->live_bytes);
+	o->total_allocs += (uint64_t)GH_LOAD(&c->allocs);
+	o->total_frees += (uint64_t)GH_LOAD(&c->frees);
+}
+
+/* Sums were accumulated in two's complement; a transiently negative live
+ * figure (a free counted before its allocation) reads as 0. */
+static void finish_stats(gh_type_stats_t *o, gh_type_t t)
+{
+	if ((int64_t)o->live_count < 0)
+		o->live_count = 0;
+	if ((int64_t)o->live_bytes < 0)
+		o->live_bytes = 0;
+	o->type = t;
+	o->name = types[t].name;
+}
+
+int gh_type_stats(gh_type_t type, gh_type_stats_t *out)
+{
+	if (!gh__init() || !gh__type_valid(type))
+		return ENOENT;
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&shard_lock);
+	for (struct shard *s = all_shards; s; s = s->next_all)
+		add_ctr(out, &s->ctr[type]);
+	add_ctr(out, &global_ctr[type]);
+	pthread_mutex_unlock(&shard_lock);
+	finish_stats(out, type);
+	return 0;
+}
+
+size_t gh_stats_all(gh_type_stats_t *out, size_t cap)
+{
+	if (!gh__init())
+		return 0;
+	uint32_t n = gh_type_count();
+	size_t m = n < cap ? n : cap;
+	memset(out, 0, m * sizeof *out);
+	pthread_mutex_lock(&shard_lock);
+	for (struct shard *s = all_shards; s; s = s->next_all)
+		for (size_t i = 0; i < m; i++)
+			add_ctr(&out[i], &s->ctr[i + 1]);
+	for (size_t i = 0; i < m; i++)
+		add_ctr(&out[i], &global_ctr[i + 1]);
+	pthread_mutex_unlock(&shard_lock);
+	for (size_t i = 0; i < m; i++)
+		finish_stats(&out[i], (gh_type_t)(i + 1));
+	return n;
+}
+
+/* ---- Retag ----------------------------------------------------------------------- */
+
+void gh__count_retag(gh_type_t from, gh_type_t to, size_t size)
+{
+	struct gh_ctr *c = gh__tl_ctr ? gh__tl_ctr : gh__thread_setup();
+	if (c) {
+		gh__ctr_add(&c[from], -1, -(int64_t)size, 0, 0);
+		gh__ctr_add(&c[to], 1, (int64_t)size, 0, 0);
+	} else {
+		gh__count_global(from, -1, -(int64_t)size, 0, 0);
+		gh__count_global(to, 1, (int64_t)size, 0, 0);
+	}
+}
+
+/* ---- Fork ------------------------------------------------------------------------ */
+
+void gh__types_atfork_prepare(void)
+{
+	pthread_mutex_lock(&type_lock);
+	pthread_mutex_lock(&shard_lock);
+}
+
+void gh__types_atfork_parent(void)
+{
+	pthread_mutex_unlock(&shard_lock);
+	pthread_mutex_unlock(&type_lock);
+}
+
+void gh__types_atfork_child(void)
+{
+	pthread_mutex_init(&shard_lock, NULL);
+	pthread_mutex_init(&type_lock, NULL);
+}

@@ -1,0 +1,128 @@
+/* Unit tests for heap.c: header, start map, interior lookup, enumeration,
+ * realloc paths, misuse detection. Linked with libglassheap.a: glassheap is
+ * this program's malloc. */
+#include "internal.h"
+#include "test.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+
+TEST(malloc_has_live_header)
+{
+	char *p = malloc(100);
+	ASSERT_TRUE(p != NULL);
+	EXPECT_EQ((uintptr_t)p % 16, 0);
+	EXPECT_TRUE(gh__cage_contains((uintptr_t)p));
+	EXPECT_EQ(gh_ptr_size(p), 100);
+	EXPECT_EQ(gh_ptr_type(p), GH_TYPE_MALLOC);
+	EXPECT_NE(gh_ptr_site(p), 0);
+	EXPECT_EQ(gh__startmap[((uintptr_t)p - gh__cage.base) >> 4], 1);
+	free(p);
+	EXPECT_EQ(gh__startmap[((uintptr_t)p - gh__cage.base) >> 4], 0);
+}
+
+TEST(interior_lookup_small_and_large)
+{
+	size_t sizes[] = {0, 1, 16, 17, 100, 4096, 14000, 14337, 20000, 1 << 20, 9 << 20};
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t n = sizes[i];
+		char *p = malloc(n);
+		ASSERT_TRUE(p != NULL);
+		uintptr_t u = (uintptr_t)p;
+		EXPECT_EQ(gh__heap_lookup(u), u);
+		if (n > 1) {
+			EXPECT_EQ(gh__heap_lookup(u + n - 1), u);
+			EXPECT_EQ(gh__heap_lookup(u + n / 2), u);
+		}
+		EXPECT_NE(gh__heap_lookup(u + (n ? n : 1) + 4096 * 4), u);
+		/* the header itself is not part of the object */
+		EXPECT_NE(gh__heap_lookup(u - 8), u);
+		gh_ptr_info_t info;
+		EXPECT_EQ(gh_ptr_info(p + (n ? n - 1 : 0), &info), 0);
+		EXPECT_EQ((uintptr_t)info.base, u);
+		EXPECT_EQ(info.size, n);
+		free(p);
+		EXPECT_EQ(gh__heap_lookup(u), 0);
+	}
+}
+
+TEST(lookup_outside_heap)
+{
+	int x;
+	EXPECT_EQ(gh__heap_lookup((uintptr_t)&x), 0);
+	EXPECT_EQ(gh__heap_lookup(0), 0);
+	EXPECT_EQ(gh__heap_lookup(UINTPTR_MAX), 0);
+	EXPECT_EQ(gh__heap_lookup(gh__cage.base + gh__cage.size - 1), 0);
+	gh_ptr_info_t info;
+	EXPECT_EQ(gh_ptr_info(&x, &info), ENOENT);
+}
+
+struct enum_ctx {
+	uintptr_t want[64];
+	int found[64];
+	int n;
+	size_t visited;
+};
+
+static bool visit(uintptr_t user, const struct gh_hdr *h, void *arg)
+{
+	struct enum_ctx *c = arg;
+	(void)h;
+	c->visited++;
+	for (int i = 0; i < c->n; i++)
+		if (c->want[i] == user)
+			c->found[i]++;
+	return true;
+}
+
+TEST(enumeration_finds_every_live_object_once)
+{
+	struct enum_ctx c = {.n = 64};
+	void *ps[64];
+	for (int i = 0; i < 64; i++) {
+		ps[i] = malloc((size_t)(i * 977) % 70000);
+		c.want[i] = (uintptr_t)ps[i];
+	}
+	free(ps[10]);
+	gh__heap_enumerate(visit, &c);
+	for (int i = 0; i < 64; i++)
+		EXPECT_EQ(c.found[i], i == 10 ? 0 : 1);
+	for (int i = 0; i < 64; i++)
+		if (i != 10)
+			free(ps[i]);
+}
+
+TEST(realloc_keeps_contents_and_type)
+{
+	gh_type_t t = gh_type_register("test.realloc", NULL);
+	char *p = gh_malloc_typed(t, 10);
+	memcpy(p, "0123456789", 10);
+	for (size_t n = 20; n < (4u << 20); n *= 3) {
+		p = realloc(p, n);
+		ASSERT_TRUE(p != NULL);
+		EXPECT_EQ(memcmp(p, "0123456789", 10), 0);
+		EXPECT_EQ(gh_ptr_size(p), n);
+		EXPECT_EQ(gh_ptr_type(p), t);
+		EXPECT_EQ(gh__heap_lookup((uintptr_t)p + n - 1), (uintptr_t)p);
+	}
+	p = realloc(p, 5);
+	EXPECT_EQ(memcmp(p, "01234", 5), 0);
+	EXPECT_EQ(gh_ptr_size(p), 5);
+	free(p);
+}
+
+TEST(usable_size_at_least_requested)
+{
+	for (size_t n = 0; n < 100000; n = n * 2 + 1) {
+		char *p = malloc(n);
+		EXPECT_GE(malloc_usable_size(p), n);
+		memset(p, 1, malloc_usable_size(p));
+		free(p);
+	}
+	EXPECT_EQ(malloc_usable_size(NULL), 0);
+}
+
+int main(void)
+{
+	return RUN_TESTS();
+}
