@@ -260,6 +260,26 @@ GH_API uint64_t gh_error_count(void);
  */
 GH_API int gh_report_write(const char *path);
 
+/* ---- Debug server ----------------------------------------------------- */
+
+/*
+ * Starts the embedded HTTP debug server (h2o, its own thread) listening on
+ * listen: "[host:]port" (host defaults to 127.0.0.1; port 0 picks a free
+ * port) or "unix:/path" (socket created with mode 0600). A non-loopback host
+ * is refused (EPERM) unless GLASSHEAP_TOKEN is set; with a token every
+ * request needs "Authorization: Bearer <token>". Also started at load time
+ * when GLASSHEAP_HTTP is set. Returns 0, EALREADY when running, EINVAL for a
+ * malformed address, EADDRINUSE/EACCES/... when the bind fails (one line is
+ * logged); the host keeps running in every case. The server's own
+ * allocations are counted under GH_TYPE_INTERNAL.
+ */
+GH_API int gh_server_start(const char *listen);
+/* The bound TCP port (useful after starting on port 0), 0 when not running
+ * or listening on a Unix socket. */
+GH_API int gh_server_port(void);
+/* Stops the server and joins its thread; no-op when not running. */
+GH_API void gh_server_stop(void);
+
 #ifdef __cplusplus
 }
 #endif
