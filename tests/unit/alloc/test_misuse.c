@@ -1,0 +1,163 @@
+/* Unit tests for misuse detection: invalid, interior, double frees and
+ * corrupted headers are reported through one path, with the pointer, the
+ * operation and the allocation site; the default aborts like glibc, and
+ * GLASSHEAP_ON_ERROR=log ignores the call. */
+#include "internal.h"
+#include "test.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* volatile: the compiler assumes free() cannot call back into this file */
+static volatile gh_error_kind_t last_kind;
+static const void *volatile last_ptr;
+static char last_msg[1024];
+static volatile int calls;
+
+static void capture(gh_error_kind_t kind, const void *ptr, const char *op, const char *msg)
+{
+	(void)op;
+	last_kind = kind;
+	last_ptr = ptr;
+	snprintf(last_msg, sizeof last_msg, "%s", msg);
+	calls++;
+}
+
+/* Hides a pointer's provenance from the optimizer: the tests misuse memory
+ * on purpose and the compiler must not drop or rewrite those calls. */
+static void *launder(const void *p)
+{
+	void *q = (void *)p;
+	__asm__ volatile("" : "+r"(q) : : "memory");
+	return q;
+}
+
+static void setup_log_mode(void)
+{
+	gh__opt.on_error_log = true;
+	gh_set_error_handler(capture);
+	calls = 0;
+	last_msg[0] = '\0';
+}
+
+static __attribute__((noinline)) char *alloc_here(size_t n)
+{
+	char *p = malloc(n);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+TEST(invalid_free_of_stack_pointer)
+{
+	setup_log_mode();
+	int local;
+	uint64_t before = gh_error_count();
+	free(launder(&local));
+	EXPECT_EQ(calls, 1);
+	EXPECT_EQ(last_kind, GH_ERR_INVALID_FREE);
+	EXPECT_TRUE(last_ptr == &local);
+	EXPECT_TRUE(strstr(last_msg, "free: invalid pointer 0x") != NULL);
+	EXPECT_EQ(gh_error_count(), before + 1);
+}
+
+TEST(interior_free_names_the_allocation_and_site)
+{
+	setup_log_mode();
+	char *p = alloc_here(100);
+	free(launder(p + 32));
+	EXPECT_EQ(last_kind, GH_ERR_INTERIOR_FREE);
+	EXPECT_TRUE(strstr(last_msg, "interior pointer") != NULL);
+	EXPECT_TRUE(strstr(last_msg, "100 bytes") != NULL);
+	EXPECT_TRUE(strstr(last_msg, "test_misuse+0x") != NULL);
+	free(launder(p + 3)); /* unaligned */
+	EXPECT_EQ(last_kind, GH_ERR_INTERIOR_FREE);
+	EXPECT_EQ(calls, 2);
+	/* the object survived both */
+	EXPECT_EQ(gh_ptr_size(p), 100);
+	free(p);
+	EXPECT_EQ(calls, 2);
+}
+
+TEST(double_free_is_detected)
+{
+	setup_log_mode();
+	char *p = alloc_here(48);
+	free(p);
+	free(launder(p));
+	EXPECT_EQ(calls, 1);
+	EXPECT_EQ(last_kind, GH_ERR_DOUBLE_FREE);
+	EXPECT_TRUE(strstr(last_msg, "double free") != NULL);
+	EXPECT_TRUE(strstr(last_msg, "test_misuse+0x") != NULL);
+	/* the heap still works */
+	void *q = malloc(48);
+	EXPECT_TRUE(q != NULL);
+	free(q);
+}
+
+TEST(double_delete_via_realloc_and_invalid_realloc)
+{
+	setup_log_mode();
+	int local;
+	errno = 0;
+	EXPECT_TRUE(realloc(launder(&local), 10) == NULL);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(last_kind, GH_ERR_INVALID_FREE);
+	EXPECT_TRUE(strstr(last_msg, "realloc:") != NULL);
+}
+
+TEST(corrupted_header_is_detected)
+{
+	setup_log_mode();
+	char *p = alloc_here(64);
+	memset(launder(p - 16), 0x41, 16); /* a buffer underflow over the header */
+	free(launder(p));
+	EXPECT_EQ(last_kind, GH_ERR_CORRUPT);
+	EXPECT_TRUE(strstr(last_msg, "corrupted allocation header") != NULL);
+}
+
+TEST(free_null_and_foreign_mmap)
+{
+	setup_log_mode();
+	free(NULL);
+	EXPECT_EQ(calls, 0);
+	char buf[64];
+	free(launder(buf + 16));
+	EXPECT_EQ(last_kind, GH_ERR_INVALID_FREE);
+}
+
+TEST(default_aborts_with_a_clear_message)
+{
+	int fds[2];
+	ASSERT_EQ(pipe(fds), 0);
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		gh__opt.on_error_log = false;
+		gh_set_error_handler(NULL);
+		char *p = alloc_here(32);
+		free(p);
+		free(launder(p));
+		_exit(0); /* not reached */
+	}
+	close(fds[1]);
+	char out[2048] = "";
+	size_t n = 0;
+	ssize_t r;
+	while ((r = read(fds[0], out + n, sizeof out - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(fds[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+	EXPECT_TRUE(strstr(out, "glassheap: free: double free 0x") != NULL);
+	EXPECT_TRUE(strstr(out, "aborting") != NULL);
+}
+
+int main(void)
+{
+	return RUN_TESTS();
+}

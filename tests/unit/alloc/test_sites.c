@@ -1,0 +1,87 @@
+/* Unit tests for sites.c: interning, distinct ids per call site, resolution. */
+#include "internal.h"
+#include "test.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+static __attribute__((noinline)) void *site_a(void)
+{
+	void *p = malloc(8);
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+static __attribute__((noinline)) void *site_b(void)
+{
+	void *p = malloc(24); /* differs from site_a so the two are not folded */
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+TEST(same_site_same_id_distinct_sites_distinct_ids)
+{
+	void *a1 = site_a(), *a2 = site_a(), *b = site_b();
+	EXPECT_NE(gh_ptr_site(a1), 0);
+	EXPECT_EQ(gh_ptr_site(a1), gh_ptr_site(a2));
+	EXPECT_NE(gh_ptr_site(a1), gh_ptr_site(b));
+	free(a1), free(a2), free(b);
+}
+
+TEST(resolve_names_this_executable)
+{
+	void *a = site_a();
+	gh_site_info_t info;
+	ASSERT_EQ(gh_site_resolve(gh_ptr_site(a), &info), 0);
+	EXPECT_TRUE(strstr(info.module, "test_sites") != NULL);
+	/* the return address lies inside site_a */
+	EXPECT_GE(info.address, (uintptr_t)site_a);
+	EXPECT_LT(info.address, (uintptr_t)site_a + 64);
+	EXPECT_EQ(gh_site_resolve(0, &info), ENOENT);
+	EXPECT_EQ(gh_site_resolve(UINT32_MAX - 1, &info), ENOENT);
+	char buf[256];
+	gh__site_describe(info.address, buf, sizeof buf);
+	EXPECT_TRUE(strstr(buf, "test_sites+0x") != NULL);
+	free(a);
+}
+
+TEST(intern_direct)
+{
+	uint32_t n0 = gh__site_count();
+	uint32_t x = gh__site_intern(0x123456);
+	EXPECT_NE(x, 0);
+	EXPECT_EQ(gh__site_intern(0x123456), x);
+	EXPECT_EQ(gh__site_address(x), 0x123456);
+	EXPECT_EQ(gh__site_count(), n0 + 1);
+	EXPECT_EQ(gh__site_intern(0), 0);
+}
+
+static void *intern_many(void *arg)
+{
+	uintptr_t base = (uintptr_t)arg;
+	uint32_t *ids = malloc(sizeof(uint32_t) * 5000);
+	for (uintptr_t i = 0; i < 5000; i++)
+		ids[i] = gh__site_intern(base + i * 16);
+	return ids;
+}
+
+TEST(concurrent_interning_agrees)
+{
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, intern_many, (void *)(uintptr_t)0x7000000);
+	uint32_t *res[4];
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], (void **)&res[i]);
+	for (int i = 1; i < 4; i++)
+		EXPECT_EQ(memcmp(res[0], res[i], 5000 * sizeof(uint32_t)), 0);
+	for (int k = 0; k < 5000; k++)
+		EXPECT_EQ(gh__site_address(res[0][k]), 0x7000000 + (uintptr_t)k * 16);
+	for (int i = 0; i < 4; i++)
+		free(res[i]);
+}
+
+int main(void)
+{
+	return RUN_TESTS();
+}
