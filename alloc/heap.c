@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 uint8_t *gh__startmap;
+uint8_t *gh__startmap_at;
 uint32_t *gh__pagemap;
 size_t gh__small_max;
 _Atomic int gh__state;
@@ -87,7 +88,7 @@ GH_INLINE size_t granule_of(uintptr_t user)
 
 GH_INLINE void start_set(uintptr_t user, uint8_t v)
 {
-	__atomic_store_n(&gh__startmap[granule_of(user)], v, __ATOMIC_RELEASE);
+	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], v, __ATOMIC_RELEASE);
 }
 
 static void pagemap_fill(uintptr_t user, size_t size, uint32_t v)
@@ -110,13 +111,20 @@ GH_INLINE void pagemap_clear(uintptr_t user, size_t size)
 
 /* ---- Counting -------------------------------------------------------------- */
 
-GH_INLINE void count(struct gh_ctr *c, gh_type_t t, int64_t dcount, int64_t dbytes, int64_t dallocs,
-		     int64_t dfrees)
+GH_INLINE void count_alloc(struct gh_ctr *c, gh_type_t t, size_t size)
 {
 	if (gh_likely(c != NULL))
-		gh__ctr_add(&c[t], dcount, dbytes, dallocs, dfrees);
+		gh__ctr_alloc(&c[t], size);
 	else
-		gh__count_global(t, dcount, dbytes, dallocs, dfrees);
+		gh__count_global(t, 1, 0, (int64_t)size, 0);
+}
+
+GH_INLINE void count_free(struct gh_ctr *c, gh_type_t t, size_t size)
+{
+	if (gh_likely(c != NULL))
+		gh__ctr_free(&c[t], size);
+	else
+		gh__count_global(t, 0, 1, -(int64_t)size, 0);
 }
 
 static GH_NOINLINE struct gh_ctr *thread_slow(void)
@@ -144,16 +152,18 @@ GH_INLINE void *finish_alloc(struct gh_ctr *c, uintptr_t raw, size_t size, bool 
 	}
 	GH_STORE(&h->meta, meta);
 	start_set(user, 1);
-	count(c, type, 1, (int64_t)size, 1, 0);
+	count_alloc(c, type, size);
 	return (void *)user;
 }
+
+static void *alloc_general(size_t size, gh_type_t type, uintptr_t ra, bool zero);
 
 /* Threads without a shard (in set-up, exiting) or before initialization. */
 static GH_NOINLINE void *alloc_slow(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
 	struct gh_ctr *c = thread_slow();
 	if (c)
-		return gh__alloc(size, type, ra, zero);
+		return alloc_general(size, type, ra, zero);
 	int st = atomic_load_explicit(&gh__state, memory_order_acquire);
 	if (st != ST_READY) {
 		if (tl_in_init)
@@ -177,7 +187,8 @@ static GH_NOINLINE void *alloc_slow(size_t size, gh_type_t type, uintptr_t ra, b
 	return finish_alloc(NULL, (uintptr_t)raw, size, total > gh__small_max, type, ra, 0);
 }
 
-void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
+/* Every case: calloc, large blocks, threads not set up yet. */
+static GH_NOINLINE void *alloc_general(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
 	struct gh_ctr *c = gh__tl_ctr;
 	if (gh_unlikely(c == NULL))
@@ -193,6 +204,30 @@ void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 		return NULL;
 	}
 	return finish_alloc(c, (uintptr_t)raw, size, total > gh__small_max, type, ra, 0);
+}
+
+/*
+ * The fast path: a small, uninitialized block on a thread that is set up.
+ * It makes no call but the one into jemalloc, so the compiler needs almost
+ * no saved registers; everything else goes to alloc_general.
+ */
+void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
+{
+	if (gh_unlikely(zero || gh__tl_ctr == NULL || size > gh__small_max - GH_HDR_SIZE))
+		return alloc_general(size, type, ra, zero);
+	uint64_t word0 = (uint64_t)type | ((uint64_t)gh__site_intern(ra) << 32);
+	char *raw = ghje_malloc(size + GH_HDR_SIZE);
+	if (gh_unlikely(raw == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uintptr_t user = (uintptr_t)raw + GH_HDR_SIZE;
+	struct gh_hdr *h = (struct gh_hdr *)raw;
+	memcpy(h, &word0, sizeof word0); /* type, then site (little endian) */
+	GH_STORE(&h->meta, (uint64_t)size | gh__hdr_check(user, GH_STATE_LIVE));
+	start_set(user, 1);
+	gh__ctr_alloc(&gh__tl_ctr[type], size);
+	return (void *)user;
 }
 
 void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
@@ -266,7 +301,7 @@ GH_INLINE struct gh_hdr *checked_hdr(uintptr_t u, const char *op)
 		return NULL;
 	}
 	struct gh_hdr *h = gh__hdr_of(u);
-	if (gh_unlikely(GH_LOAD(&gh__startmap[granule_of(u)]) != 1 || !gh__hdr_is_live(h, u))) {
+	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 || !gh__hdr_is_live(h, u))) {
 		report_bad((void *)u, op);
 		return NULL;
 	}
@@ -280,16 +315,19 @@ static GH_NOINLINE void free_odd(void *p, const char *op)
 	report_bad(p, op);
 }
 
-void gh__free(void *p, const char *op)
+/* Every case of free: misuse, large or aligned blocks, threads without a shard. */
+static GH_NOINLINE void free_general(void *p, const char *op)
 {
 	uintptr_t u = (uintptr_t)p;
-	if (gh_unlikely(!gh__cage_contains(u))) {
+	if (gh_unlikely(!gh__cage_contains(u) || (u & 15) != 0)) {
 		free_odd(p, op);
 		return;
 	}
-	struct gh_hdr *h = checked_hdr(u, op);
-	if (gh_unlikely(!h))
+	struct gh_hdr *h = gh__hdr_of(u);
+	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 || !gh__hdr_is_live(h, u))) {
+		report_bad(p, op);
 		return;
+	}
 	uint64_t meta = h->meta;
 	size_t size = gh__hdr_size(meta);
 	gh_type_t type = h->type;
@@ -302,15 +340,42 @@ void gh__free(void *p, const char *op)
 	struct gh_ctr *c = gh__tl_ctr;
 	if (gh_unlikely(c == NULL))
 		c = thread_slow();
-	count(c, type, -1, -(int64_t)size, 0, 1);
+	count_free(c, type, size);
 	if (gh_likely(c != NULL)) {
 		if (gh_likely(lg == 0))
-			ghje_sdallocx((void *)(u - GH_HDR_SIZE), size + GH_HDR_SIZE, 0);
+			ghje_free((void *)(u - GH_HDR_SIZE));
 		else
 			ghje_free((void *)(u - ((uintptr_t)1 << lg)));
 	} else {
 		ghje_dallocx((void *)(u - (lg ? ((uintptr_t)1 << lg) : GH_HDR_SIZE)), GHJE_MALLOCX_TCACHE_NONE);
 	}
+}
+
+/* The fast path: a live, ordinary small block freed by a thread that is set
+ * up; the only call is the tail call into jemalloc. */
+void gh__free(void *p, const char *op)
+{
+	uintptr_t u = (uintptr_t)p;
+	struct gh_ctr *c = gh__tl_ctr;
+	if (gh_unlikely(!gh__cage_contains(u) || (u & 15) != 0 || c == NULL)) {
+		free_general(p, op);
+		return;
+	}
+	struct gh_hdr *h = gh__hdr_of(u);
+	uint64_t meta = GH_LOAD(&h->meta);
+	const uint64_t mask = (UINT64_C(0xff) << GH_CHECK_SHIFT) | GH_FLAG_LARGE | (UINT64_C(63) << GH_ALIGN_SHIFT);
+	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 ||
+			(meta & mask) != gh__hdr_check(u, GH_STATE_LIVE))) {
+		free_general(p, op);
+		return;
+	}
+	size_t size = gh__hdr_size(meta);
+	gh_type_t type = h->type;
+	/* Unpublish before jemalloc may hand the block to another thread. */
+	start_set(u, 0);
+	GH_STORE(&h->meta, (meta & GH_SIZE_MASK) | gh__hdr_check(u, GH_STATE_FREED));
+	gh__ctr_free(&c[type], size);
+	ghje_free(h);
 }
 
 /* ---- Realloc ----------------------------------------------------------------------- */
@@ -387,10 +452,10 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 	GH_STORE(&nh->meta, nmeta);
 	start_set(nu, 1);
 	if (type == old_type) {
-		gh__ctr_add(&c[type], 0, (int64_t)size - (int64_t)old, 1, 1);
+		gh__ctr_realloc(&c[type], old, size);
 	} else {
-		gh__ctr_add(&c[old_type], -1, -(int64_t)old, 0, 1);
-		gh__ctr_add(&c[type], 1, (int64_t)size, 1, 0);
+		gh__ctr_free(&c[old_type], old);
+		gh__ctr_alloc(&c[type], size);
 	}
 	return (void *)nu;
 }
@@ -560,6 +625,7 @@ static bool init_all(void)
 		return false;
 	}
 	gh__startmap = gh__meta_map(gh__cage.size >> GH_GRANULE_LG);
+	gh__startmap_at = gh__startmap - (gh__cage.base >> GH_GRANULE_LG);
 	gh__pagemap = gh__meta_map((gh__cage.size >> GH_PAGE_LG) * sizeof(uint32_t));
 	if (!gh__startmap || !gh__pagemap) {
 		gh__log("cannot map the object-start tables; every allocation will fail");

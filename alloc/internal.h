@@ -117,9 +117,10 @@ GH_INLINE bool gh__cage_contains(uintptr_t p)
  *                         type  site  meta = size:48 | align_lg:6 | flags:2 | check:8
  *
  * align_lg is 0 for ordinary allocations (raw == hdr); for alignments above 16
- * it is log2(alignment) and raw = user - alignment. check is a function of the
- * user address and the state (live or freed), so a stale or foreign header
- * does not pass for a live one.
+ * it is log2(alignment) and raw = user - alignment. check is the state byte
+ * (live or freed); the start map, not the header, is the authority on which
+ * addresses are live allocations, so the byte only has to catch headers that
+ * were overwritten (underflows) or already freed.
  */
 struct gh_hdr {
 	uint32_t type;
@@ -144,7 +145,8 @@ struct gh_hdr {
 
 GH_INLINE uint64_t gh__hdr_check(uintptr_t user, unsigned state)
 {
-	return (uint64_t)((state ^ (unsigned)(user >> 4) ^ (unsigned)(user >> 12)) & 0xffu) << GH_CHECK_SHIFT;
+	(void)user;
+	return (uint64_t)state << GH_CHECK_SHIFT;
 }
 GH_INLINE struct gh_hdr *gh__hdr_of(uintptr_t user)
 {
@@ -164,6 +166,9 @@ GH_INLINE size_t gh__hdr_size(uint64_t meta)
  * (jemalloc "large" extents, exclusive pages), one entry per 4 KiB page they
  * cover, holding (granule index of the user pointer) + 1. */
 extern uint8_t *gh__startmap;
+/* gh__startmap biased by the cage base: gh__startmap_at[user >> 4] is the
+ * byte of user's granule (one load and no subtraction on the hot path). */
+extern uint8_t *gh__startmap_at;
 extern uint32_t *gh__pagemap;
 extern size_t gh__small_max; /* largest jemalloc small size class */
 
@@ -196,12 +201,14 @@ extern _Atomic int gh__state; /* 0 none, 1 initializing, 2 ready, 3 failed */
 /* ==== types.c: type registry, scopes and per-thread counter shards ========= */
 
 /* One type's counters in one shard. Only the owning thread writes a live
- * shard (relaxed stores); readers sum every shard under the shard lock. */
+ * shard (relaxed stores); readers sum every shard under the shard lock.
+ * The live count is derived: allocs - frees + moved, where moved counts
+ * retags in and out, so malloc and free each update two words. */
 struct gh_ctr {
-	int64_t live_count;
-	int64_t live_bytes;
 	int64_t allocs;
 	int64_t frees;
+	int64_t live_bytes;
+	int64_t moved;
 };
 
 /* The calling thread's counter array, NULL until the thread is set up and
@@ -218,7 +225,7 @@ struct gh_ctr *gh__thread_setup(void);
 /* Moves one live allocation's count from type `from` to type `to`. */
 void gh__count_retag(gh_type_t from, gh_type_t to, size_t size);
 /* Counting for threads without a shard (atomic). */
-void gh__count_global(gh_type_t type, int64_t dcount, int64_t dbytes, int64_t dallocs, int64_t dfrees);
+void gh__count_global(gh_type_t type, int64_t dallocs, int64_t dfrees, int64_t dbytes, int64_t dmoved);
 /* Is type a registered id? */
 GH_INLINE bool gh__type_valid(gh_type_t type);
 extern _Atomic uint32_t gh__ntypes;
@@ -232,19 +239,48 @@ void gh__types_atfork_prepare(void);
 void gh__types_atfork_parent(void);
 void gh__types_atfork_child(void);
 
-GH_INLINE void gh__ctr_add(struct gh_ctr *c, int64_t dcount, int64_t dbytes, int64_t dallocs, int64_t dfrees)
+GH_INLINE void gh__ctr_alloc(struct gh_ctr *c, size_t size)
 {
-	GH_STORE(&c->live_count, GH_LOAD(&c->live_count) + dcount);
-	GH_STORE(&c->live_bytes, GH_LOAD(&c->live_bytes) + dbytes);
-	GH_STORE(&c->allocs, GH_LOAD(&c->allocs) + dallocs);
-	GH_STORE(&c->frees, GH_LOAD(&c->frees) + dfrees);
+	GH_STORE(&c->allocs, GH_LOAD(&c->allocs) + 1);
+	GH_STORE(&c->live_bytes, GH_LOAD(&c->live_bytes) + (int64_t)size);
+}
+
+GH_INLINE void gh__ctr_free(struct gh_ctr *c, size_t size)
+{
+	GH_STORE(&c->frees, GH_LOAD(&c->frees) + 1);
+	GH_STORE(&c->live_bytes, GH_LOAD(&c->live_bytes) - (int64_t)size);
+}
+
+/* A realloc that kept the type: one allocation and one free. */
+GH_INLINE void gh__ctr_realloc(struct gh_ctr *c, size_t old, size_t size)
+{
+	GH_STORE(&c->allocs, GH_LOAD(&c->allocs) + 1);
+	GH_STORE(&c->frees, GH_LOAD(&c->frees) + 1);
+	GH_STORE(&c->live_bytes, GH_LOAD(&c->live_bytes) + (int64_t)size - (int64_t)old);
 }
 
 /* ==== sites.c: call sites ================================================== */
 
 /* Interns a return address to a 32-bit site id (0 = unknown). Lock-free,
- * never allocates after gh__sites_init. */
-uint32_t gh__site_intern(uintptr_t ra);
+ * never allocates after gh__sites_init. The lookup of a known site is
+ * inline; inserting a new one is gh__site_insert. */
+#define GH_SITE_LG 21
+#define GH_SITE_SLOTS ((size_t)1 << GH_SITE_LG)
+extern _Atomic uintptr_t *gh__site_keys; /* [GH_SITE_SLOTS] addresses, 0 = empty */
+extern _Atomic uint32_t *gh__site_ids;   /* [GH_SITE_SLOTS] */
+uint32_t gh__site_insert(uintptr_t ra, size_t slot);
+GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
+{
+	size_t i = (size_t)((ra * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - GH_SITE_LG));
+	_Atomic uintptr_t *keys = gh__site_keys;
+	if (gh_likely(keys != NULL) &&
+	    gh_likely(atomic_load_explicit(&keys[i], memory_order_acquire) == ra)) {
+		uint32_t id = atomic_load_explicit(&gh__site_ids[i], memory_order_acquire);
+		if (gh_likely(id != 0))
+			return id;
+	}
+	return gh__site_insert(ra, i);
+}
 uintptr_t gh__site_address(uint32_t site);
 uint32_t gh__site_count(void);
 void gh__sites_init(void);

@@ -20,12 +20,13 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define SITE_LG 21                         /* 2M slots */
-#define SITE_SLOTS ((size_t)1 << SITE_LG)
+#define SITE_SLOTS GH_SITE_SLOTS
 #define SITES_MAX ((uint32_t)(SITE_SLOTS / 2)) /* keep the load factor <= 1/2 */
 
-static _Atomic uintptr_t *site_keys; /* [SITE_SLOTS] return addresses, 0 = empty */
-static _Atomic uint32_t *site_ids;   /* [SITE_SLOTS] */
+_Atomic uintptr_t *gh__site_keys;
+_Atomic uint32_t *gh__site_ids;
+#define site_keys gh__site_keys
+#define site_ids gh__site_ids
 static uintptr_t *site_addr;         /* [SITES_MAX + 1] id -> address */
 static _Atomic uint32_t site_n;
 
@@ -38,11 +39,11 @@ void gh__sites_init(void)
 		site_keys = NULL;
 }
 
-uint32_t gh__site_intern(uintptr_t ra)
+/* The slow path of gh__site_intern: probe from slot i, insert if absent. */
+uint32_t gh__site_insert(uintptr_t ra, size_t i)
 {
 	if (gh_unlikely(site_keys == NULL || ra == 0))
 		return 0;
-	size_t i = (size_t)((ra * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - SITE_LG));
 	for (;;) {
 		uintptr_t k = atomic_load_explicit(&site_keys[i], memory_order_acquire);
 		if (gh_likely(k == ra)) {

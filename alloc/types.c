@@ -180,15 +180,15 @@ int gh_scope_pop(void)
 
 /* ---- Shards ------------------------------------------------------------------- */
 
-void gh__count_global(gh_type_t t, int64_t dcount, int64_t dbytes, int64_t dallocs, int64_t dfrees)
+void gh__count_global(gh_type_t t, int64_t dallocs, int64_t dfrees, int64_t dbytes, int64_t dmoved)
 {
 	if (!global_ctr)
 		return;
 	struct gh_ctr *c = &global_ctr[t];
-	__atomic_fetch_add(&c->live_count, dcount, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&c->live_bytes, dbytes, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&c->allocs, dallocs, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&c->frees, dfrees, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->live_bytes, dbytes, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&c->moved, dmoved, __ATOMIC_RELAXED);
 }
 
 /* pthread key destructor: the thread is exiting. Later allocations of this
@@ -202,7 +202,7 @@ static void thread_exit(void *arg)
 	uint32_t n = atomic_load(&gh__ntypes);
 	for (uint32_t t = 1; t <= n; t++) {
 		struct gh_ctr *c = &s->ctr[t];
-		gh__count_global(t, c->live_count, c->live_bytes, c->allocs, c->frees);
+		gh__count_global(t, c->allocs, c->frees, c->live_bytes, c->moved);
 		memset(c, 0, sizeof *c);
 	}
 	s->in_use = false;
@@ -257,10 +257,11 @@ void gh__types_init(void)
 
 static void add_ctr(gh_type_stats_t *o, const struct gh_ctr *c)
 {
-	o->live_count += (uint64_t)GH_LOAD(&c->live_count);
+	int64_t allocs = GH_LOAD(&c->allocs), frees = GH_LOAD(&c->frees);
+	o->live_count += (uint64_t)(allocs - frees + GH_LOAD(&c->moved));
 	o->live_bytes += (uint64_t)GH_LOAD(&c->live_bytes);
-	o->total_allocs += (uint64_t)GH_LOAD(&c->allocs);
-	o->total_frees += (uint64_t)GH_LOAD(&c->frees);
+	o->total_allocs += (uint64_t)allocs;
+	o->total_frees += (uint64_t)frees;
 }
 
 /* Sums were accumulated in two's complement; a transiently negative live
@@ -314,11 +315,13 @@ void gh__count_retag(gh_type_t from, gh_type_t to, size_t size)
 {
 	struct gh_ctr *c = gh__tl_ctr ? gh__tl_ctr : gh__thread_setup();
 	if (c) {
-		gh__ctr_add(&c[from], -1, -(int64_t)size, 0, 0);
-		gh__ctr_add(&c[to], 1, (int64_t)size, 0, 0);
+		GH_STORE(&c[from].moved, GH_LOAD(&c[from].moved) - 1);
+		GH_STORE(&c[from].live_bytes, GH_LOAD(&c[from].live_bytes) - (int64_t)size);
+		GH_STORE(&c[to].moved, GH_LOAD(&c[to].moved) + 1);
+		GH_STORE(&c[to].live_bytes, GH_LOAD(&c[to].live_bytes) + (int64_t)size);
 	} else {
-		gh__count_global(from, -1, -(int64_t)size, 0, 0);
-		gh__count_global(to, 1, (int64_t)size, 0, 0);
+		gh__count_global(from, 0, 0, -(int64_t)size, -1);
+		gh__count_global(to, 0, 0, (int64_t)size, 1);
 	}
 }
 
