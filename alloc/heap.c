@@ -428,7 +428,9 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 		return NULL;
 	}
 	/* Unpublish first: once jemalloc moves the block, the old address may
-	 * belong to another thread's new allocation. */
+	 * belong to another thread's new allocation. Until the block is
+	 * published again a world stop must not observe this thread. */
+	gh__tl_unsafe++;
 	start_set(u, 0);
 	if (meta & GH_FLAG_LARGE)
 		pagemap_clear(u, old);
@@ -437,6 +439,7 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 		if (meta & GH_FLAG_LARGE)
 			pagemap_set(u, old);
 		start_set(u, 1);
+		gh__tl_unsafe--;
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -451,6 +454,7 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 	}
 	GH_STORE(&nh->meta, nmeta);
 	start_set(nu, 1);
+	gh__tl_unsafe--;
 	if (type == old_type) {
 		gh__ctr_realloc(&c[type], old, size);
 	} else {

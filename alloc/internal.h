@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #ifndef GH_DEBUG
 #define GH_DEBUG 0
@@ -286,6 +287,117 @@ uint32_t gh__site_count(void);
 void gh__sites_init(void);
 /* "module+0xoffset" for an address, into buf; never allocates. */
 void gh__site_describe(uintptr_t addr, char *buf, size_t len);
+
+/* ==== world.c: stopping and resuming every thread ============================ */
+
+#define GH_WORLD_MAX_THREADS 8192
+#define GH_WORLD_MAX_MAPS 65536
+
+enum { GH_SLOT_SIGNAL, GH_SLOT_SENT, GH_SLOT_RETRY, GH_SLOT_STOPPED, GH_SLOT_GONE };
+
+/* One thread of a stop: filled by the requester (tid) and the handler. */
+struct gh_thread_slot {
+	pid_t tid;
+	_Atomic int state;
+	uint64_t sent_ns;
+	uintptr_t sp;        /* interrupted stack pointer */
+	uintptr_t tp;        /* thread pointer (TCB / static TLS end) */
+	long long regs[23];  /* interrupted general registers (gregset_t) */
+};
+
+struct gh_range {
+	uintptr_t lo, hi;
+};
+
+struct gh_world {
+	struct gh_thread_slot *slots; /* [GH_WORLD_MAX_THREADS], prepared */
+	_Atomic int nslots;
+	_Atomic uint32_t stop_epoch;
+	char *maps_buf;               /* raw /proc/self/maps */
+	size_t maps_cap;
+	struct gh_range *ranges;      /* readable mappings, sorted */
+	size_t nranges;
+	uint64_t timeout_ns;
+};
+extern struct gh_world gh__world;
+
+/* Nonzero while the thread is inside an allocator window that a stop must
+ * not observe (e.g. realloc between unpublishing and republishing a block). */
+extern GH_TLS int gh__tl_unsafe;
+
+/* Takes the world lock (one stop at a time), installs the signal handler
+ * and prepares the slot and map buffers. May allocate metadata. Returns 0
+ * or an errno; on success gh__world_finish must follow. */
+int gh__world_prepare(void);
+void gh__world_finish(void);
+/* True when a stop is being prepared or is running (for "busy" answers). */
+bool gh__world_trylock_pending(void);
+/* Reads /proc/self/maps into the prepared buffer (no allocation). */
+int gh__world_read_maps(void);
+/* The readable mapping holding addr, from the last gh__world_read_maps. */
+bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
+/* Stops every other thread; 0, or ETIMEDOUT (*unresponsive = its tid) /
+ * EIO, with every thread running again. Must not allocate. */
+int gh__world_stop(pid_t *unresponsive);
+void gh__world_resume(void);
+uint64_t gh__now_ns(void);
+
+/* ==== mark.c: reachability, leak classes, referrers, collection ============== */
+
+enum gh_leak_class {
+	GH_REACHABLE,       /* a chain of start pointers from a root */
+	GH_POSSIBLY_LOST,   /* reached only through interior pointers */
+	GH_INDIRECTLY_LOST, /* unreachable, pointed to by other lost objects */
+	GH_DEFINITELY_LOST, /* unreachable, no lost object points to it */
+	GH_LEAK_CLASSES
+};
+
+enum gh_root_kind { GH_ROOT_REGISTERED, GH_ROOT_STACK, GH_ROOT_TLS, GH_ROOT_GLOBAL, GH_ROOT_KINDS };
+
+#define GH_GC_COLLECT 0x1   /* free unreachable objects of collectable types */
+#define GH_GC_REFERRERS 0x2 /* aggregate referrer edges */
+
+struct gh_gc_class_stats {
+	uint64_t count, bytes;
+};
+struct gh_gc_type_row {
+	gh_type_t type;
+	struct gh_gc_class_stats cls[GH_LEAK_CLASSES];
+};
+struct gh_gc_site_row {
+	uint32_t site, type;
+	uint64_t count[GH_LEAK_CLASSES], bytes[GH_LEAK_CLASSES];
+};
+/* src: a type id below GH_TYPES_MAX, else GH_TYPES_MAX + root index. */
+struct gh_gc_ref_row {
+	uint32_t src, dst;
+	uint64_t count;
+};
+struct gh_gc_result {
+	uint64_t objects_before, objects_after, collected_objects, collected_bytes;
+	uint64_t pause_ns, mark_ns, scanned_bytes;
+	uint32_t threads;
+	bool truncated; /* a work table overflowed: counts are lower bounds */
+	struct gh_gc_class_stats cls[GH_LEAK_CLASSES];
+	struct gh_gc_class_stats root_kind[GH_ROOT_KINDS]; /* ranges, bytes */
+	size_t ntypes, nsites, nrefs, nroots;
+	struct gh_gc_type_row *types;  /* types with any object, by id */
+	struct gh_gc_site_row *sites;  /* (site, type) of non-reachable objects, by lost bytes */
+	struct gh_gc_ref_row *refs;    /* by count, descending */
+	char (*root_names)[96];
+};
+struct gh_gc_totals {
+	uint64_t runs, collections, collected_objects, garbage_count;
+};
+
+/* One reachability pass. Heap-allocates *out (gh__gc_result_free). Returns
+ * 0, EBUSY (stop signal taken), ETIMEDOUT (*unresponsive = the tid that did
+ * not stop), ENOMEM. Serialized with other stops (blocks while one runs). */
+int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive);
+void gh__gc_result_free(struct gh_gc_result *r);
+struct gh_gc_totals gh__gc_totals(void);
+/* "struct Foo", "stack:1234", "global:libc.so.6", "root:name", ... */
+const char *gh__gc_source_name(const struct gh_gc_result *r, uint32_t src);
 
 /* ==== private jemalloc (renamed, see cmake/rename_jemalloc.sh) ============= */
 

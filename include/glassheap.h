@@ -251,6 +251,20 @@ GH_API gh_error_fn gh_set_error_handler(gh_error_fn fn);
 /* Number of misuse errors detected since start. */
 GH_API uint64_t gh_error_count(void);
 
+/* ---- Roots ------------------------------------------------------------ */
+
+/*
+ * Registers [addr, addr + len) as a root for reachability analysis
+ * (POST /debug/memory/gc, /debug/memory/referrers): pointers stored there
+ * keep heap objects reachable. Use it for memory glassheap cannot see, such
+ * as your own mmap'd regions; thread stacks, TLS and modules' globals are
+ * roots already. name (1..63 bytes) labels it "root:<name>" in reports.
+ * Registering the same addr again replaces the entry. Returns 0, EINVAL,
+ * or ENOSPC (1024 roots). gh_root_remove returns 0 or ENOENT.
+ */
+GH_API int gh_root_add(const void *addr, size_t len, const char *name);
+GH_API int gh_root_remove(const void *addr);
+
 /* ---- Reports ---------------------------------------------------------- */
 
 /*

@@ -1,0 +1,792 @@
+/*
+ * mark.c -- reachability: roots, marking, leak classes, referrers, and
+ * collection of unreachable objects of collectable types.
+ *
+ * gh__gc_run stops the world (world.c) inside a dl_iterate_phdr callback,
+ * so no module can be unmapped while its globals are scanned, then:
+ *
+ *   pass 1  from the roots, follow pointers to object STARTS: "reachable";
+ *           interior pointers met on the way are remembered (bitmap C)
+ *   pass 2  from objects hit only by interior pointers, follow everything:
+ *           "possibly lost" (valgrind's term)
+ *   walk    every live object: classify, count by type, list the lost ones
+ *   pass 3  cliques among the lost (valgrind's algorithm): a lost object
+ *           pointed to by another lost object is "indirectly lost"; the
+ *           rest are "definitely lost" (a leaked cycle has one leader)
+ *
+ * Roots: registered ranges (gh_root_add), every thread's registers, stack
+ * (from its interrupted stack pointer, red zone included, to the end of its
+ * mapping) and static TLS / thread control block, and the writable segments
+ * of every loaded module. Scanning is conservative (any aligned word that
+ * points into a live object), precise for types registered with pointer
+ * offsets, and skips GH_TYPE_NO_SCAN types.
+ *
+ * While the world is stopped nothing here allocates: bitmaps, mark stack,
+ * lost list and result tables live in a work area mapped once (MAP_NORESERVE)
+ * before the first stop and released (MADV_DONTNEED) after each run. The
+ * result is copied to heap memory, collectable garbage is freed, and
+ * everything that can allocate (names, symbolization) happens after resume.
+ */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MAX_REG_ROOTS 1024
+#define MAX_ROOTS 32768
+#define STACK_SLOTS ((size_t)1 << 27)   /* mark stack entries (virtual) */
+#define LOST_SLOTS ((size_t)1 << 26)
+#define REF_SLOTS ((size_t)1 << 20)
+#define SITE_SLOTS ((size_t)1 << 16)
+#define PTHREAD_TCB_SPAN 2560            /* struct pthread after the thread pointer */
+#define RED_ZONE 128
+
+/* ---- Registered roots ------------------------------------------------------------- */
+
+struct reg_root {
+	uintptr_t addr;
+	size_t len;
+	char name[64];
+};
+
+static struct reg_root reg_roots[MAX_REG_ROOTS];
+static int n_reg_roots;
+static pthread_mutex_t roots_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int gh_root_add(const void *addr, size_t len, const char *name)
+{
+	if (!addr || len == 0 || !name || !*name || strlen(name) >= sizeof reg_roots[0].name)
+		return EINVAL;
+	pthread_mutex_lock(&roots_lock);
+	int i = 0;
+	while (i < n_reg_roots && reg_roots[i].addr != (uintptr_t)addr)
+		i++;
+	if (i == n_reg_roots) {
+		if (n_reg_roots == MAX_REG_ROOTS) {
+			pthread_mutex_unlock(&roots_lock);
+			return ENOSPC;
+		}
+		n_reg_roots++;
+	}
+	reg_roots[i].addr = (uintptr_t)addr;
+	reg_roots[i].len = len;
+	snprintf(reg_roots[i].name, sizeof reg_roots[i].name, "%s", name);
+	pthread_mutex_unlock(&roots_lock);
+	return 0;
+}
+
+int gh_root_remove(const void *addr)
+{
+	int rc = ENOENT;
+	pthread_mutex_lock(&roots_lock);
+	for (int i = 0; i < n_reg_roots; i++)
+		if (reg_roots[i].addr == (uintptr_t)addr) {
+			reg_roots[i] = reg_roots[--n_reg_roots];
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&roots_lock);
+	return rc;
+}
+
+/* ---- Work area (mapped before the first stop) ------------------------------------------ */
+
+struct ref_slot {
+	uint32_t src; /* type id, or GH_TYPES_MAX + root index */
+	uint32_t dst; /* type id */
+	uint64_t count;
+};
+
+struct site_slot {
+	uint32_t site; /* 0 = empty; site 0 stored as UINT32_MAX */
+	uint32_t type;
+	uint64_t count[GH_LEAK_CLASSES];
+	uint64_t bytes[GH_LEAK_CLASSES];
+};
+
+struct root_rec {
+	int kind;
+	int tid;
+	char name[96];
+	uintptr_t lo, hi;
+};
+
+struct work {
+	size_t bitmap_words;         /* per bitmap, covering the whole cage */
+	uint64_t *reach, *possible, *interior, *indirect, *scanned;
+	uintptr_t *stack;
+	size_t sp;
+	uintptr_t *lost;
+	size_t nlost;
+	bool lost_overflow, stack_overflow;
+	struct ref_slot *refs;
+	size_t nrefs;
+	bool refs_full;
+	struct site_slot *sites;
+	size_t nsites;
+	struct gh_gc_class_stats (*by_type)[GH_LEAK_CLASSES]; /* [GH_TYPES_MAX] */
+	struct root_rec *roots;
+	size_t nroots;
+	uint64_t scanned_bytes;
+	struct gh_gc_class_stats root_kind[GH_ROOT_KINDS];
+	bool want_refs;
+	int pass;
+	uintptr_t base, top;
+};
+
+static struct work W;
+static size_t tls_static_size = 8192;
+static char exe_name[256] = "main";
+static struct gh_gc_totals totals;
+
+static void *work_map(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int work_init(void)
+{
+	if (W.reach)
+		return 0;
+	size_t granules = gh__cage.size >> GH_GRANULE_LG;
+	W.bitmap_words = (granules + 63) / 64;
+	size_t bm = W.bitmap_words * sizeof(uint64_t);
+	W.reach = work_map(bm);
+	W.possible = work_map(bm);
+	W.interior = work_map(bm);
+	W.indirect = work_map(bm);
+	W.scanned = work_map(bm);
+	W.stack = work_map(STACK_SLOTS * sizeof(uintptr_t));
+	W.lost = work_map(LOST_SLOTS * sizeof(uintptr_t));
+	W.refs = work_map(REF_SLOTS * sizeof(struct ref_slot));
+	W.sites = work_map(SITE_SLOTS * sizeof(struct site_slot));
+	W.by_type = work_map(sizeof(*W.by_type) * GH_TYPES_MAX);
+	W.roots = work_map(sizeof(struct root_rec) * MAX_ROOTS);
+	if (!W.reach || !W.possible || !W.interior || !W.indirect || !W.scanned || !W.stack || !W.lost ||
+	    !W.refs || !W.sites || !W.by_type || !W.roots) {
+		W.reach = NULL;
+		return ENOMEM;
+	}
+	ssize_t n = readlink("/proc/self/exe", exe_name, sizeof exe_name - 1);
+	exe_name[n > 0 ? n : 0] = '\0';
+	if (n <= 0)
+		strcpy(exe_name, "main");
+	void (*info)(size_t *, size_t *) = (void (*)(size_t *, size_t *))dlsym(RTLD_DEFAULT, "_dl_get_tls_static_info");
+	if (info) {
+		size_t sz = 0, al = 0;
+		info(&sz, &al);
+		if (sz > 0 && sz < ((size_t)16 << 20))
+			tls_static_size = sz;
+	}
+	return 0;
+}
+
+/* Gives the touched pages back; they read as zero next time. */
+static void work_reset(void)
+{
+	size_t used_words = ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1;
+	size_t bm = (used_words * sizeof(uint64_t) + 4095) & ~(size_t)4095;
+	madvise(W.reach, bm, MADV_DONTNEED);
+	madvise(W.possible, bm, MADV_DONTNEED);
+	madvise(W.interior, bm, MADV_DONTNEED);
+	madvise(W.indirect, bm, MADV_DONTNEED);
+	madvise(W.scanned, bm, MADV_DONTNEED);
+	madvise(W.stack, STACK_SLOTS * sizeof(uintptr_t), MADV_DONTNEED);
+	madvise(W.lost, LOST_SLOTS * sizeof(uintptr_t), MADV_DONTNEED);
+	madvise(W.refs, REF_SLOTS * sizeof(struct ref_slot), MADV_DONTNEED);
+	madvise(W.sites, SITE_SLOTS * sizeof(struct site_slot), MADV_DONTNEED);
+	madvise(W.by_type, sizeof(*W.by_type) * GH_TYPES_MAX, MADV_DONTNEED);
+	W.sp = W.nlost = W.nrefs = W.nsites = W.nroots = 0;
+	W.scanned_bytes = 0;
+	W.lost_overflow = W.stack_overflow = W.refs_full = false;
+	memset(W.root_kind, 0, sizeof W.root_kind);
+}
+
+/* ---- Bitmaps ------------------------------------------------------------------------------ */
+
+GH_INLINE size_t gran(uintptr_t user)
+{
+	return (user - W.base) >> GH_GRANULE_LG;
+}
+GH_INLINE bool bit_get(const uint64_t *bm, uintptr_t user)
+{
+	size_t g = gran(user);
+	return (bm[g >> 6] >> (g & 63)) & 1;
+}
+GH_INLINE void bit_set(uint64_t *bm, uintptr_t user)
+{
+	size_t g = gran(user);
+	bm[g >> 6] |= UINT64_C(1) << (g & 63);
+}
+
+/* ---- Referrer edges ------------------------------------------------------------------------ */
+
+static void refer(uint32_t src, uint32_t dst)
+{
+	size_t i = ((size_t)src * 2654435761u ^ (size_t)dst * 40503u) & (REF_SLOTS - 1);
+	for (size_t probes = 0; probes < REF_SLOTS; probes++) {
+		struct ref_slot *r = &W.refs[i];
+		if (r->count == 0) {
+			if (W.nrefs * 4 >= REF_SLOTS * 3) {
+				W.refs_full = true;
+				return;
+			}
+			r->src = src;
+			r->dst = dst;
+			r->count = 1;
+			W.nrefs++;
+			return;
+		}
+		if (r->src == src && r->dst == dst) {
+			r->count++;
+			return;
+		}
+		i = (i + 1) & (REF_SLOTS - 1);
+	}
+}
+
+/* ---- Scanning ------------------------------------------------------------------------------- */
+
+static void push(uintptr_t u)
+{
+	if (W.sp < STACK_SLOTS)
+		W.stack[W.sp++] = u;
+	else
+		W.stack_overflow = true;
+}
+
+/* One candidate word found in a source (an object of type src, or a root). */
+GH_INLINE void consider(uintptr_t w, uint32_t src)
+{
+	if (w - W.base >= W.top - W.base)
+		return;
+	uintptr_t u = gh__heap_lookup(w);
+	if (!u)
+		return;
+	if (W.want_refs)
+		refer(src, GH_LOAD(&gh__hdr_of(u)->type));
+	switch (W.pass) {
+	case 1:
+		if (w == u) {
+			if (!bit_get(W.reach, u)) {
+				bit_set(W.reach, u);
+				push(u);
+			}
+		} else {
+			bit_set(W.interior, u);
+		}
+		break;
+	case 2:
+		if (!bit_get(W.reach, u) && !bit_get(W.possible, u)) {
+			bit_set(W.possible, u);
+			push(u);
+		}
+		break;
+	case 3:
+		if (!bit_get(W.reach, u) && !bit_get(W.possible, u) && !bit_get(W.indirect, u)) {
+			bit_set(W.indirect, u);
+			push(u);
+		}
+		break;
+	}
+}
+
+/* Conservative scan of [lo, hi). Reads memory that other code owns: not
+ * instrumented by the sanitizers (bdwgc's GC_mark_from does the same). */
+__attribute__((no_sanitize("address", "thread"))) static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	if (hi < lo + 8)
+		return;
+	W.scanned_bytes += hi - lo;
+	for (uintptr_t p = lo; p + 8 <= hi; p += 8)
+		consider(*(const volatile uintptr_t *)p, src);
+}
+
+__attribute__((no_sanitize("address", "thread"))) static void scan_object(uintptr_t u)
+{
+	const struct gh_hdr *h = gh__hdr_of(u);
+	uint32_t type = GH_LOAD(&h->type);
+	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
+	const gh_type_desc_t *d = gh__type_desc(type);
+	if (d && (d->flags & GH_TYPE_NO_SCAN))
+		return;
+	if (d && d->n_ptr_offsets) {
+		size_t stride = d->stride ? d->stride : size;
+		W.scanned_bytes += size;
+		for (size_t base = 0; base < size && stride; base += stride)
+			for (size_t k = 0; k < d->n_ptr_offsets; k++) {
+				size_t off = base + d->ptr_offsets[k];
+				if (off + sizeof(uintptr_t) <= size)
+					consider(*(const volatile uintptr_t *)(u + off), type);
+			}
+		return;
+	}
+	scan_range(u, u + size, type);
+}
+
+static void drain(void)
+{
+	while (W.sp > 0)
+		scan_object(W.stack[--W.sp]);
+}
+
+/* ---- Roots ------------------------------------------------------------------------------------ */
+
+static struct root_rec *add_root(int kind, int tid, uintptr_t lo, uintptr_t hi, const char *name)
+{
+	if (W.nroots >= MAX_ROOTS || hi <= lo)
+		return NULL;
+	struct root_rec *r = &W.roots[W.nroots++];
+	r->kind = kind;
+	r->tid = tid;
+	r->lo = lo;
+	r->hi = hi;
+	snprintf(r->name, sizeof r->name, "%s", name);
+	return r;
+}
+
+static uint32_t root_src(const struct root_rec *r)
+{
+	return GH_TYPES_MAX + (uint32_t)(r - W.roots);
+}
+
+struct module_ctx {
+	int n;
+};
+
+static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	const char *name = info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name : exe_name;
+	const char *slash = strrchr(name, '/');
+	char label[96];
+	snprintf(label, sizeof label, "global:%.80s", slash ? slash + 1 : name);
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		add_root(GH_ROOT_GLOBAL, 0, lo, lo + ph->p_memsz, label);
+	}
+	return 0;
+}
+
+/* The ranges of one thread: registers are scanned from the slot copy. */
+static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp)
+{
+	char label[96];
+	uintptr_t slo, shi, tlo = 0, thi = 0;
+	bool have_tls = tp && gh__world_mapping_of(tp, &tlo, &thi);
+	uintptr_t tls_lo = 0, tls_hi = 0;
+	if (have_tls) {
+		tls_lo = tp - tls_static_size > tlo && tp > tls_static_size ? tp - tls_static_size : tlo;
+		tls_hi = tp + PTHREAD_TCB_SPAN < thi ? tp + PTHREAD_TCB_SPAN : thi;
+	}
+	if (sp && gh__world_mapping_of(sp - RED_ZONE, &slo, &shi)) {
+		uintptr_t lo = sp - RED_ZONE;
+		uintptr_t hi = shi;
+		/* pthread stacks hold the TLS block and TCB above the stack */
+		if (have_tls && tlo == slo && tls_lo > lo && tls_lo < hi)
+			hi = tls_lo;
+		snprintf(label, sizeof label, "stack:%d", (int)tid);
+		add_root(GH_ROOT_STACK, tid, lo, hi, label);
+	}
+	if (have_tls) {
+		snprintf(label, sizeof label, "tls:%d", (int)tid);
+		add_root(GH_ROOT_TLS, tid, tls_lo, tls_hi, label);
+	}
+}
+
+static void scan_roots(void)
+{
+	for (size_t i = 0; i < W.nroots; i++) {
+		struct root_rec *r = &W.roots[i];
+		uint64_t before = W.scanned_bytes;
+		scan_range(r->lo, r->hi, root_src(r));
+		W.root_kind[r->kind].count++;
+		W.root_kind[r->kind].bytes += W.scanned_bytes - before;
+		drain();
+	}
+}
+
+/* Registers of stopped threads, scanned as part of their stack root. */
+static void scan_registers(void)
+{
+	int ns = atomic_load(&gh__world.nslots);
+	for (int i = 0; i < ns; i++) {
+		struct gh_thread_slot *s = &gh__world.slots[i];
+		if (atomic_load(&s->state) != GH_SLOT_STOPPED)
+			continue;
+		struct root_rec *owner = NULL;
+		for (size_t k = 0; k < W.nroots && !owner; k++)
+			if (W.roots[k].kind == GH_ROOT_STACK && W.roots[k].tid == s->tid)
+				owner = &W.roots[k];
+		uint32_t src = owner ? root_src(owner) : GH_TYPES_MAX;
+		for (int k = 0; k < 23; k++)
+			consider((uintptr_t)s->regs[k], src);
+		W.root_kind[GH_ROOT_STACK].bytes += sizeof s->regs;
+		drain();
+	}
+}
+
+/* ---- Classification ----------------------------------------------------------------------------- */
+
+static void count_site(const struct gh_hdr *h, int cls, size_t size)
+{
+	uint32_t site = GH_LOAD(&h->site);
+	uint32_t type = GH_LOAD(&h->type);
+	uint32_t key = site ? site : UINT32_MAX;
+	size_t i = ((size_t)key * 2654435761u ^ type) & (SITE_SLOTS - 1);
+	for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
+		struct site_slot *s = &W.sites[i];
+		if (s->site == 0) {
+			if (W.nsites * 4 >= SITE_SLOTS * 3)
+				return;
+			s->site = key;
+			s->type = type;
+			W.nsites++;
+		}
+		if (s->site == key && s->type == type) {
+			s->count[cls]++;
+			s->bytes[cls] += size;
+			return;
+		}
+		i = (i + 1) & (SITE_SLOTS - 1);
+	}
+}
+
+static bool classify_visit(uintptr_t u, const struct gh_hdr *h, void *arg)
+{
+	(void)arg;
+	if (u >= W.top)
+		return false;
+	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
+	uint32_t type = GH_LOAD(&h->type);
+	int cls;
+	if (bit_get(W.reach, u)) {
+		cls = GH_REACHABLE;
+	} else if (bit_get(W.possible, u)) {
+		cls = GH_POSSIBLY_LOST;
+	} else {
+		cls = GH_DEFINITELY_LOST; /* refined by pass 3 */
+		if (W.nlost < LOST_SLOTS)
+			W.lost[W.nlost++] = u;
+		else
+			W.lost_overflow = true;
+		return true;
+	}
+	W.by_type[type][cls].count++;
+	W.by_type[type][cls].bytes += size;
+	if (cls != GH_REACHABLE)
+		count_site(h, cls, size);
+	return true;
+}
+
+/* Valgrind's cliques: every lost object reachable from another lost object
+ * is indirectly lost; a leaked cycle keeps one leader. */
+static void pass3(void)
+{
+	W.pass = 3;
+	for (size_t i = 0; i < W.nlost; i++) {
+		uintptr_t leader = W.lost[i];
+		if (bit_get(W.indirect, leader) || bit_get(W.scanned, leader))
+			continue;
+		bit_set(W.scanned, leader);
+		scan_object(leader);
+		while (W.sp > 0) {
+			uintptr_t u = W.stack[--W.sp];
+			if (u == leader) { /* a cycle back to the leader: it stays the leader */
+				u = 0;
+			}
+			if (u && !bit_get(W.scanned, u)) {
+				bit_set(W.scanned, u);
+				scan_object(u);
+			}
+		}
+		/* A cycle may have marked the leader itself indirect: undo. */
+		size_t g = gran(leader);
+		W.indirect[g >> 6] &= ~(UINT64_C(1) << (g & 63));
+	}
+	for (size_t i = 0; i < W.nlost; i++) {
+		uintptr_t u = W.lost[i];
+		const struct gh_hdr *h = gh__hdr_of(u);
+		size_t size = gh__hdr_size(GH_LOAD(&h->meta));
+		int cls = bit_get(W.indirect, u) ? GH_INDIRECTLY_LOST : GH_DEFINITELY_LOST;
+		W.by_type[GH_LOAD(&h->type)][cls].count++;
+		W.by_type[GH_LOAD(&h->type)][cls].bytes += size;
+		count_site(h, cls, size);
+	}
+}
+
+/* ---- The run ----------------------------------------------------------------------------------- */
+
+struct run_ctx {
+	int flags;
+	int rc;
+	pid_t unresponsive;
+	uint64_t pause_ns, mark_ns;
+	uint32_t threads;
+	uint64_t objects_before;
+};
+
+static bool count_objects(uintptr_t u, const struct gh_hdr *h, void *arg)
+{
+	(void)u;
+	(void)h;
+	(*(uint64_t *)arg)++;
+	return true;
+}
+
+/* Runs with the loader's lock held (inside dl_iterate_phdr): no module can
+ * be unmapped while we scan. */
+static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
+{
+	dl_iterate_phdr(collect_module, NULL);
+	struct reg_root snapshot[MAX_REG_ROOTS];
+	pthread_mutex_lock(&roots_lock);
+	int nreg = n_reg_roots;
+	memcpy(snapshot, reg_roots, sizeof(struct reg_root) * (size_t)nreg);
+	pthread_mutex_unlock(&roots_lock);
+	for (int i = 0; i < nreg; i++) {
+		char label[96];
+		snprintf(label, sizeof label, "root:%s", snapshot[i].name);
+		add_root(GH_ROOT_REGISTERED, 0, snapshot[i].addr, snapshot[i].addr + snapshot[i].len, label);
+	}
+
+	uint64_t t0 = gh__now_ns();
+	c->rc = gh__world_stop(&c->unresponsive);
+	if (c->rc != 0)
+		return;
+	uint64_t t1 = gh__now_ns();
+	/* Everything from here to resume must not allocate. */
+	gh__world_read_maps();
+	W.base = gh__cage.base;
+	W.top = atomic_load(&gh__cage.top);
+	int ns = atomic_load(&gh__world.nslots);
+	for (int i = 0; i < ns; i++) {
+		struct gh_thread_slot *s = &gh__world.slots[i];
+		if (atomic_load(&s->state) == GH_SLOT_STOPPED) {
+			add_thread_roots(s->tid, s->sp, s->tp);
+			c->threads++;
+		}
+	}
+	/* This thread: __builtin_unwind_init spills the callee-saved registers
+	 * into this frame, which the scan from the stack pointer covers. */
+	__builtin_unwind_init();
+	uintptr_t here, tp;
+	__asm__ volatile("mov %%rsp, %0" : "=r"(here));
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+	add_thread_roots(gettid(), here, tp);
+	c->threads++;
+
+	gh__heap_enumerate(count_objects, &c->objects_before);
+	W.pass = 1;
+	scan_roots();
+	scan_registers();
+	/* pass 2: objects only interior pointers reach */
+	W.pass = 2;
+	for (size_t w = 0; w < ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1; w++) {
+		uint64_t cand = W.interior[w] & ~W.reach[w];
+		while (cand) {
+			int b = __builtin_ctzll(cand);
+			cand &= cand - 1;
+			uintptr_t u = W.base + (((uintptr_t)w * 64 + (uintptr_t)b) << GH_GRANULE_LG);
+			if (!bit_get(W.possible, u)) {
+				bit_set(W.possible, u);
+				push(u);
+			}
+		}
+	}
+	drain();
+	gh__heap_enumerate(classify_visit, NULL);
+	pass3();
+	uint64_t t2 = gh__now_ns();
+	gh__world_resume();
+	uint64_t t3 = gh__now_ns();
+	c->mark_ns = t2 - t1;
+	c->pause_ns = t3 - t0;
+}
+
+static int phdr_trampoline(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)info;
+	(void)size;
+	stop_and_mark(arg);
+	return 1; /* once */
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct gh_gc_ref_row *x = a, *y = b;
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+static int cmp_site(const void *a, const void *b)
+{
+	const struct gh_gc_site_row *x = a, *y = b;
+	uint64_t bx = x->bytes[GH_DEFINITELY_LOST] + x->bytes[GH_INDIRECTLY_LOST] + x->bytes[GH_POSSIBLY_LOST];
+	uint64_t by = y->bytes[GH_DEFINITELY_LOST] + y->bytes[GH_INDIRECTLY_LOST] + y->bytes[GH_POSSIBLY_LOST];
+	return bx < by ? 1 : bx > by ? -1 : 0;
+}
+
+/* Copies the work tables into a heap result (after resume). */
+static struct gh_gc_result *build_result(const struct run_ctx *c)
+{
+	struct gh_gc_result *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->objects_before = c->objects_before;
+	r->pause_ns = c->pause_ns;
+	r->mark_ns = c->mark_ns;
+	r->threads = c->threads;
+	r->scanned_bytes = W.scanned_bytes;
+	r->truncated = W.lost_overflow || W.stack_overflow || W.refs_full;
+	memcpy(r->root_kind, W.root_kind, sizeof r->root_kind);
+	uint32_t nt = gh_type_count();
+	r->types = calloc(nt + 1, sizeof *r->types);
+	r->sites = calloc(W.nsites + 1, sizeof *r->sites);
+	r->refs = calloc(W.nrefs + 1, sizeof *r->refs);
+	r->root_names = calloc(W.nroots + 1, sizeof *r->root_names);
+	if (!r->types || !r->sites || !r->refs || !r->root_names) {
+		gh__gc_result_free(r);
+		return NULL;
+	}
+	for (uint32_t t = 1; t <= nt; t++) {
+		bool any = false;
+		for (int k = 0; k < GH_LEAK_CLASSES; k++) {
+			r->cls[k].count += W.by_type[t][k].count;
+			r->cls[k].bytes += W.by_type[t][k].bytes;
+			any |= W.by_type[t][k].count != 0;
+		}
+		if (any) {
+			r->types[r->ntypes].type = t;
+			memcpy(r->types[r->ntypes].cls, W.by_type[t], sizeof r->types[0].cls);
+			r->ntypes++;
+		}
+	}
+	for (size_t i = 0; i < SITE_SLOTS; i++) {
+		struct site_slot *s = &W.sites[i];
+		if (!s->site)
+			continue;
+		struct gh_gc_site_row *row = &r->sites[r->nsites++];
+		row->site = s->site == UINT32_MAX ? 0 : s->site;
+		row->type = s->type;
+		memcpy(row->count, s->count, sizeof row->count);
+		memcpy(row->bytes, s->bytes, sizeof row->bytes);
+	}
+	qsort(r->sites, r->nsites, sizeof *r->sites, cmp_site);
+	for (size_t i = 0; i < REF_SLOTS && W.want_refs; i++) {
+		struct ref_slot *s = &W.refs[i];
+		if (!s->count)
+			continue;
+		struct gh_gc_ref_row *row = &r->refs[r->nrefs++];
+		row->src = s->src;
+		row->dst = s->dst;
+		row->count = s->count;
+	}
+	qsort(r->refs, r->nrefs, sizeof *r->refs, cmp_ref);
+	r->nroots = W.nroots;
+	for (size_t i = 0; i < W.nroots; i++)
+		memcpy(r->root_names[i], W.roots[i].name, sizeof r->root_names[i]);
+	return r;
+}
+
+/* Frees unreachable objects (definitely or indirectly lost, never "possibly")
+ * of collectable types. Runs after resume: nothing can reach them. */
+static void collect(struct gh_gc_result *r)
+{
+	for (size_t i = 0; i < W.nlost; i++) {
+		uintptr_t u = W.lost[i];
+		const struct gh_hdr *h = gh__hdr_of(u);
+		uint32_t type = GH_LOAD(&h->type);
+		const gh_type_desc_t *d = gh__type_desc(type);
+		if (!d || !(d->flags & GH_TYPE_COLLECTABLE))
+			continue;
+		size_t size = gh__hdr_size(GH_LOAD(&h->meta));
+		gh__free((void *)u, "gc");
+		r->collected_objects++;
+		r->collected_bytes += size;
+	}
+}
+
+int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
+{
+	*out = NULL;
+	if (!gh__init())
+		return ENOMEM;
+	int rc = gh__world_prepare();
+	if (rc)
+		return rc;
+	rc = work_init();
+	if (rc) {
+		gh__world_finish();
+		return rc;
+	}
+	W.want_refs = (flags & GH_GC_REFERRERS) != 0;
+	struct run_ctx c = {.flags = flags};
+	dl_iterate_phdr(phdr_trampoline, &c);
+	if (c.rc != 0) {
+		if (unresponsive)
+			*unresponsive = c.unresponsive;
+		work_reset();
+		gh__world_finish();
+		return c.rc;
+	}
+	struct gh_gc_result *r = build_result(&c);
+	if (r && (flags & GH_GC_COLLECT))
+		collect(r);
+	uint64_t garbage = 0;
+	if (r) {
+		garbage = r->cls[GH_DEFINITELY_LOST].count + r->cls[GH_INDIRECTLY_LOST].count +
+			  r->cls[GH_POSSIBLY_LOST].count - r->collected_objects;
+		r->objects_after = r->objects_before - r->collected_objects;
+	}
+	work_reset();
+	pthread_mutex_lock(&roots_lock);
+	if (flags & GH_GC_COLLECT) {
+		totals.collections++;
+		totals.collected_objects += r ? r->collected_objects : 0;
+	}
+	totals.runs++;
+	totals.garbage_count = garbage;
+	pthread_mutex_unlock(&roots_lock);
+	gh__world_finish();
+	if (!r)
+		return ENOMEM;
+	*out = r;
+	return 0;
+}
+
+void gh__gc_result_free(struct gh_gc_result *r)
+{
+	if (!r)
+		return;
+	free(r->types);
+	free(r->sites);
+	free(r->refs);
+	free(r->root_names);
+	free(r);
+}
+
+struct gh_gc_totals gh__gc_totals(void)
+{
+	pthread_mutex_lock(&roots_lock);
+	struct gh_gc_totals t = totals;
+	pthread_mutex_unlock(&roots_lock);
+	return t;
+}
+
+const char *gh__gc_source_name(const struct gh_gc_result *r, uint32_t src)
+{
+	if (src < GH_TYPES_MAX)
+		return gh_type_name(src);
+	size_t i = src - GH_TYPES_MAX;
+	return i < r->nroots ? r->root_names[i] : "root:?";
+}
