@@ -499,6 +499,11 @@ uintptr_t gh__heap_lookup(uintptr_t addr)
 {
 	if (!gh__cage_contains(addr) || addr >= atomic_load_explicit(&gh__cage.top, memory_order_relaxed))
 		return 0;
+	/* A zero-size allocation's user pointer is the end of its jemalloc block:
+	 * it may lie on a page of the next block, even of a large one (page map
+	 * entry set). A live start at exactly addr is the answer. */
+	if ((addr & 15) == 0 && covers(addr, addr))
+		return addr;
 	size_t off = addr - gh__cage.base;
 	uint32_t pe = GH_LOAD(&gh__pagemap[off >> GH_PAGE_LG]);
 	if (pe) {
@@ -565,32 +570,56 @@ void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
 
 /* ---- Arenas, initialization, fork ------------------------------------------------------ */
 
+/*
+ * jemalloc starts with thread caches off (ghje_malloc_conf below): a thread
+ * cache's bin stack comes from arena 0, and jemalloc creates the first one
+ * inside its own initialization, before init_jemalloc can give arena 0 the
+ * cage hooks -- arena 0 would then keep memory from outside the cage, and
+ * it serves every thread that allocates after jemalloc's thread clean-up
+ * ("reincarnated" threads: late pthread key destructors), whatever
+ * MALLOCX_ARENA asks for. Each thread turns its cache on here instead.
+ */
+const char *ghje_malloc_conf = "tcache:false";
+
 void gh__heap_bind_arena(void)
 {
 	unsigned idx = arena_ids[atomic_fetch_add_explicit(&arena_rr, 1, memory_order_relaxed) % arena_n];
 	ghje_mallctl("thread.arena", NULL, NULL, &idx, sizeof idx);
+	bool on = true;
+	ghje_mallctl("thread.tcache.enabled", NULL, NULL, &on, sizeof on);
 }
 
 static void atfork_prepare(void)
 {
 	gh__types_atfork_prepare();
+	gh__sites_atfork_prepare();
 	gh__meta_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
 	gh__meta_atfork_parent();
+	gh__sites_atfork_parent();
 	gh__types_atfork_parent();
 }
 
 static void atfork_child(void)
 {
 	gh__meta_atfork_child();
+	gh__sites_atfork_child();
 	gh__types_atfork_child();
 }
 
 static bool init_jemalloc(void)
 {
+	/* A thread that allocates after jemalloc's own thread clean-up (a
+	 * pthread key destructor that runs after jemalloc's) is "reincarnated":
+	 * jemalloc then serves it from arena 0 whatever MALLOCX_ARENA asks
+	 * for. Arena 0 must carve from the cage too. */
+	void *hooks0 = gh__cage_hooks;
+	if (ghje_mallctl("arena.0.extent_hooks", NULL, NULL, &hooks0, sizeof hooks0) != 0)
+		return false;
+
 	unsigned nbins;
 	size_t sz = sizeof nbins;
 	if (ghje_mallctl("arenas.nbins", &nbins, &sz, NULL, 0) != 0 || nbins == 0)
@@ -668,4 +697,16 @@ bool gh__init(void)
 __attribute__((constructor(101))) static void heap_constructor(void)
 {
 	gh__init();
+}
+
+/* GLASSHEAP_REPORT at exit. It lives here, in an object every program that
+ * uses glassheap links, and not in report.c: from libglassheap.a the linker
+ * takes report.o only when the program calls gh_report_write itself. */
+__attribute__((destructor)) static void report_at_exit(void)
+{
+	if (gh__opt.report_path) {
+		int rc = gh_report_write(gh__opt.report_path);
+		if (rc)
+			gh__log("cannot write the report to %s: %s", gh__opt.report_path, strerror(rc));
+	}
 }

@@ -277,7 +277,7 @@ GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
 	if (gh_likely(keys != NULL) &&
 	    gh_likely(atomic_load_explicit(&keys[i], memory_order_acquire) == ra)) {
 		uint32_t id = atomic_load_explicit(&gh__site_ids[i], memory_order_acquire);
-		if (gh_likely(id != 0))
+		if (gh_likely(id - 1 < UINT32_MAX - 1)) /* 0: not yet published; MAX: table full */
 			return id;
 	}
 	return gh__site_insert(ra, i);
@@ -285,6 +285,9 @@ GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
 uintptr_t gh__site_address(uint32_t site);
 uint32_t gh__site_count(void);
 void gh__sites_init(void);
+void gh__sites_atfork_prepare(void);
+void gh__sites_atfork_parent(void);
+void gh__sites_atfork_child(void);
 /* "module+0xoffset" for an address, into buf; never allocates. */
 void gh__site_describe(uintptr_t addr, char *buf, size_t len);
 
@@ -339,6 +342,9 @@ bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 /* Stops every other thread; 0, or ETIMEDOUT (*unresponsive = its tid) /
  * EIO, with every thread running again. Must not allocate. */
 int gh__world_stop(pid_t *unresponsive);
+/* The signal used to stop threads (GLASSHEAP_STOP_SIGNAL, default SIGRTMIN+7).
+ * Threads that block every signal must leave this one unblocked. */
+int gh__world_stop_signal(void);
 void gh__world_resume(void);
 uint64_t gh__now_ns(void);
 

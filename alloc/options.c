@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,29 +59,60 @@ bool gh__parse_size(const char *s, size_t *out)
 	return true;
 }
 
+/*
+ * getenv() that also works before libc has set environ: the first malloc
+ * may come from .preinit_array or from a constructor that runs before
+ * libc's, where getenv() finds nothing. Then the initial environment is read
+ * from /proc/self/environ into a static buffer. Never allocates.
+ */
+static char proc_env[64 << 10];
+static size_t proc_env_len;
+
+static const char *env_get(const char *name)
+{
+	extern char **environ;
+	if (environ)
+		return getenv(name);
+	if (proc_env_len == 0) {
+		int fd = open("/proc/self/environ", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n;
+			while (proc_env_len < sizeof proc_env - 1 &&
+			       (n = read(fd, proc_env + proc_env_len, sizeof proc_env - 1 - proc_env_len)) > 0)
+				proc_env_len += (size_t)n;
+			close(fd);
+		}
+	}
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < proc_env_len; i += strlen(proc_env + i) + 1)
+		if (strncmp(proc_env + i, name, nl) == 0 && proc_env[i + nl] == '=')
+			return proc_env + i + nl + 1;
+	return NULL;
+}
+
 void gh__options_init(void)
 {
 	const char *s;
 	size_t v;
-	if ((s = getenv("GLASSHEAP_CAGE_SIZE")) != NULL) {
+	if ((s = env_get("GLASSHEAP_CAGE_SIZE")) != NULL) {
 		if (gh__parse_size(s, &v) && v >= ((size_t)16 << 20))
 			gh__opt.cage_size = v;
 		else
 			gh__log("GLASSHEAP_CAGE_SIZE=%s ignored: want a size of at least 16M (e.g. 8G)", s);
 	}
-	if ((s = getenv("GLASSHEAP_ARENAS")) != NULL) {
+	if ((s = env_get("GLASSHEAP_ARENAS")) != NULL) {
 		if (gh__parse_size(s, &v) && v >= 1 && v <= 256)
 			gh__opt.arenas = (unsigned)v;
 		else
 			gh__log("GLASSHEAP_ARENAS=%s ignored: want 1..256", s);
 	}
-	if ((s = getenv("GLASSHEAP_ON_ERROR")) != NULL) {
+	if ((s = env_get("GLASSHEAP_ON_ERROR")) != NULL) {
 		if (strcmp(s, "log") == 0)
 			gh__opt.on_error_log = true;
 		else if (strcmp(s, "abort") != 0)
 			gh__log("GLASSHEAP_ON_ERROR=%s ignored: want abort or log", s);
 	}
-	if ((s = getenv("GLASSHEAP_REPORT")) != NULL && *s)
+	if ((s = env_get("GLASSHEAP_REPORT")) != NULL && *s)
 		gh__opt.report_path = s;
 }
 

@@ -219,12 +219,3 @@ int gh_report_write(const char *path)
 	munmap(o, sizeof *o);
 	return rc;
 }
-
-__attribute__((destructor)) static void report_at_exit(void)
-{
-	if (gh__opt.report_path) {
-		int rc = gh_report_write(gh__opt.report_path);
-		if (rc)
-			gh__log("cannot write the report to %s: %s", gh__opt.report_path, strerror(rc));
-	}
-}

@@ -17,6 +17,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <sched.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -39,6 +40,26 @@ void gh__sites_init(void)
 		site_keys = NULL;
 }
 
+/* Inserts are rare (once per call site) and serialized by this lock, which
+ * fork handlers also take: a child never inherits a slot whose key is set
+ * but whose id is not. Lookups never take it. */
+static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void gh__sites_atfork_prepare(void)
+{
+	pthread_mutex_lock(&insert_lock);
+}
+
+void gh__sites_atfork_parent(void)
+{
+	pthread_mutex_unlock(&insert_lock);
+}
+
+void gh__sites_atfork_child(void)
+{
+	pthread_mutex_init(&insert_lock, NULL);
+}
+
 /* The slow path of gh__site_intern: probe from slot i, insert if absent. */
 uint32_t gh__site_insert(uintptr_t ra, size_t i)
 {
@@ -46,25 +67,35 @@ uint32_t gh__site_insert(uintptr_t ra, size_t i)
 		return 0;
 	for (;;) {
 		uintptr_t k = atomic_load_explicit(&site_keys[i], memory_order_acquire);
-		if (gh_likely(k == ra)) {
-			uint32_t id;
-			while ((id = atomic_load_explicit(&site_ids[i], memory_order_acquire)) == 0)
-				;
-			return id;
+		if (k == ra) {
+			/* Published under insert_lock right after the key: a reader
+			 * that sees the key first waits a few instructions -- unless
+			 * the inserter was preempted; yield, bounded. */
+			for (int spins = 0; spins < 100000; spins++) {
+				uint32_t id = atomic_load_explicit(&site_ids[i], memory_order_acquire);
+				if (id != 0)
+					return id == UINT32_MAX ? 0 : id;
+				if (spins > 100)
+					sched_yield();
+			}
+			return 0;
 		}
 		if (k == 0) {
+			pthread_mutex_lock(&insert_lock);
 			uintptr_t expect = 0;
+			uint32_t id = 0;
 			if (atomic_compare_exchange_strong(&site_keys[i], &expect, ra)) {
-				uint32_t id = atomic_fetch_add(&site_n, 1) + 1;
+				id = atomic_fetch_add(&site_n, 1) + 1;
 				if (id > SITES_MAX)
 					id = UINT32_MAX; /* table full: "unknown site" */
 				else
 					site_addr[id] = ra;
 				atomic_store_explicit(&site_ids[i], id, memory_order_release);
-				return id == UINT32_MAX ? 0 : id;
 			}
-			if (expect == ra)
-				continue; /* another thread just inserted it */
+			pthread_mutex_unlock(&insert_lock);
+			if (id)
+				return id == UINT32_MAX ? 0 : id;
+			continue; /* lost the race for this slot: look again */
 		}
 		i = (i + 1) & (SITE_SLOTS - 1);
 	}

@@ -119,21 +119,29 @@ static void stop_handler(int sig, siginfo_t *si, void *ucv)
 
 /* ---- Set-up (may allocate: runs before the stop) -------------------------------- */
 
-static int install_handler(void)
+int gh__world_stop_signal(void)
 {
-	if (handler_installed)
-		return 0;
-	stop_signal = SIGRTMIN + 7;
+	static int logged;
+	int sig = SIGRTMIN + 7;
 	const char *s = getenv("GLASSHEAP_STOP_SIGNAL");
 	if (s && *s) {
 		char *end;
 		long v = strtol(s, &end, 10);
 		if (*end || v < 1 || v > SIGRTMAX || v == SIGKILL || v == SIGSTOP) {
-			gh__log("GLASSHEAP_STOP_SIGNAL=%s ignored: want a signal number 1..%d", s, SIGRTMAX);
+			if (!logged++)
+				gh__log("GLASSHEAP_STOP_SIGNAL=%s ignored: want a signal number 1..%d", s, SIGRTMAX);
 		} else {
-			stop_signal = (int)v;
+			sig = (int)v;
 		}
 	}
+	return sig;
+}
+
+static int install_handler(void)
+{
+	if (handler_installed)
+		return 0;
+	stop_signal = gh__world_stop_signal();
 	struct sigaction old;
 	if (sigaction(stop_signal, NULL, &old) == 0 && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
 		gh__log("signal %d already has a handler: set GLASSHEAP_STOP_SIGNAL to a free signal", stop_signal);

@@ -1,0 +1,407 @@
+/*
+ * ep_memory.c -- the read-only endpoints of the GC family:
+ *
+ *   GET /debug/memory        per-type counters ranked by size or count, plus
+ *                            glassheap's "allocator" reconciliation (header,
+ *                            rounding, jemalloc, metadata, cage, RSS)
+ *   GET /debug/memory/types  one type's counters and a few live objects
+ *                            rendered as text ("samples")
+ *
+ * Figures come from the per-type counters (gh_stats_all): exact, and read in
+ * time that grows with the number of types and threads, never with the
+ * number of objects. Only the samples walk the heap (gh__heap_enumerate),
+ * stopping as soon as enough are found.
+ *
+ * Runs on the server thread (see http/internal.h): allocations here count
+ * under "glassheap".
+ */
+#include "internal.h"
+
+#include "../alloc/internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The longest sample text, NUL included; longer renderings end in "...". */
+#define SAMPLE_MAX 512
+/* Object bytes shown by GLASSHEAP_PREVIEW=1. */
+#define PREVIEW_BYTES 16
+
+static const char *const SORT_CHOICES[] = {"size", "count"};
+enum { SORT_SIZE, SORT_COUNT };
+
+/* ---- Counters ------------------------------------------------------------------ */
+
+/* Every type's counters, in a malloc'd array; NULL when out of memory. Types
+ * registered during the call beyond the room left are seen by the next one. */
+static gh_type_stats_t *read_stats(size_t *n)
+{
+	size_t cap = (size_t)gh_type_count() + 64;
+	gh_type_stats_t *st = malloc(cap * sizeof *st);
+	if (!st)
+		return NULL;
+	size_t got = gh_stats_all(st, cap);
+	*n = got < cap ? got : cap;
+	return st;
+}
+
+static int by_size(const void *pa, const void *pb)
+{
+	const gh_type_stats_t *a = *(gh_type_stats_t *const *)pa, *b = *(gh_type_stats_t *const *)pb;
+	if (a->live_bytes != b->live_bytes)
+		return a->live_bytes > b->live_bytes ? -1 : 1;
+	if (a->live_count != b->live_count)
+		return a->live_count > b->live_count ? -1 : 1;
+	return a->type < b->type ? -1 : a->type > b->type;
+}
+
+static int by_count(const void *pa, const void *pb)
+{
+	const gh_type_stats_t *a = *(gh_type_stats_t *const *)pa, *b = *(gh_type_stats_t *const *)pb;
+	if (a->live_count != b->live_count)
+		return a->live_count > b->live_count ? -1 : 1;
+	if (a->live_bytes != b->live_bytes)
+		return a->live_bytes > b->live_bytes ? -1 : 1;
+	return a->type < b->type ? -1 : a->type > b->type;
+}
+
+static uint64_t avg(uint64_t bytes, uint64_t count)
+{
+	return count ? bytes / count : 0;
+}
+
+/*
+ * glassheap's only collection is a full reachability pass (POST
+ * /debug/memory/gc and the core's gh__gc_run); it has no generations and
+ * never collects by itself. In Python's terms a full pass is a collection of
+ * the oldest generation, so the three-entry lists keep Python's shape (scripts
+ * index [0..2]) and say what is true here:
+ *   collections    [0, 0, passes that collected so far]
+ *   thresholds     [0, 0, 0]: never triggered by allocation counts
+ *   garbage_count  unreachable objects the last pass left allocated (leak
+ *                  suspects), 0 before any pass
+ */
+void gh__http_emit_gc_stats(gh_emit_t *e)
+{
+	struct gh_gc_totals t = gh__gc_totals();
+	gh__emit_map_begin(e, 3);
+	gh__emit_key(e, "collections");
+	gh__emit_array_begin(e, 3);
+	gh__emit_uint(e, 0);
+	gh__emit_uint(e, 0);
+	gh__emit_uint(e, t.collections);
+	gh__emit_array_end(e);
+	gh__emit_key(e, "thresholds");
+	gh__emit_array_begin(e, 3);
+	for (int i = 0; i < 3; i++)
+		gh__emit_uint(e, 0);
+	gh__emit_array_end(e);
+	gh__emit_key(e, "garbage_count");
+	gh__emit_uint(e, t.garbage_count);
+	gh__emit_map_end(e);
+}
+
+/* ---- The allocator reconciliation ---------------------------------------------- */
+
+static uint64_t je_stat(const char *name)
+{
+	size_t v = 0, len = sizeof v;
+	return ghje_mallctl(name, &v, &len, NULL, 0) == 0 ? (uint64_t)v : 0;
+}
+
+/* Resident set size from /proc/self/statm (pages), 0 if unreadable. */
+static uint64_t process_rss(void)
+{
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	unsigned long long size, resident;
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return 0;
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ *  requested  +  headers  +  rounding  =  jemalloc "allocated"  <=  active  <=  resident
+ *  (counters)   (16 B each)  (size classes,                       (whole pages)
+ *                             alignment, thread caches)
+ */
+static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes)
+{
+	uint64_t epoch = 1;
+	size_t len = sizeof epoch;
+	ghje_mallctl("epoch", &epoch, &len, &epoch, sizeof epoch);
+	uint64_t allocated = je_stat("stats.allocated");
+	uint64_t headers = objects * GH_HDR_SIZE;
+	size_t meta_mapped = 0, meta_used = 0;
+	gh__meta_stats(&meta_mapped, &meta_used);
+	uint64_t rss = process_rss();
+
+	gh__emit_map_begin(e, 8);
+	gh__emit_key(e, "requested_bytes");
+	gh__emit_uint(e, bytes);
+	gh__emit_key(e, "header_bytes");
+	gh__emit_uint(e, headers);
+	gh__emit_key(e, "rounding_bytes");
+	gh__emit_int(e, (int64_t)allocated - (int64_t)bytes - (int64_t)headers);
+	gh__emit_key(e, "jemalloc");
+	gh__emit_map_begin(e, 6);
+	gh__emit_key(e, "allocated");
+	gh__emit_uint(e, allocated);
+	gh__emit_key(e, "active");
+	gh__emit_uint(e, je_stat("stats.active"));
+	gh__emit_key(e, "metadata");
+	gh__emit_uint(e, je_stat("stats.metadata"));
+	gh__emit_key(e, "resident");
+	gh__emit_uint(e, je_stat("stats.resident"));
+	gh__emit_key(e, "mapped");
+	gh__emit_uint(e, je_stat("stats.mapped"));
+	gh__emit_key(e, "retained");
+	gh__emit_uint(e, je_stat("stats.retained"));
+	gh__emit_map_end(e);
+	gh__emit_key(e, "metadata");
+	gh__emit_map_begin(e, 2);
+	gh__emit_key(e, "mapped_bytes");
+	gh__emit_uint(e, meta_mapped);
+	gh__emit_key(e, "used_bytes");
+	gh__emit_uint(e, meta_used);
+	gh__emit_map_end(e);
+	gh__emit_key(e, "cage");
+	gh__emit_map_begin(e, 2);
+	gh__emit_key(e, "reserved_bytes");
+	gh__emit_uint(e, gh__cage.size);
+	gh__emit_key(e, "used_bytes");
+	gh__emit_uint(e, gh__cage_used());
+	gh__emit_map_end(e);
+	gh__emit_key(e, "rss_bytes");
+	gh__emit_uint(e, rss);
+	gh__emit_key(e, "rss_mb");
+	gh__emit_mb(e, rss);
+	gh__emit_map_end(e);
+}
+
+/* ---- GET /debug/memory ------------------------------------------------------------- */
+
+void gh__ep_memory(struct gh_http_call *call)
+{
+	int64_t top_n = 20;
+	size_t sort_by = SORT_SIZE;
+	gh__query_int(call->q, "top_n", 1, 100, 20, &top_n);
+	gh__query_enum(call->q, "sort_by", SORT_CHOICES, 2, SORT_SIZE, &sort_by);
+	if (gh__query_failed(call->q)) {
+		gh__http_invalid(call);
+		return;
+	}
+
+	size_t n = 0;
+	gh_type_stats_t *st = read_stats(&n);
+	gh_type_stats_t **live = st ? malloc((n ? n : 1) * sizeof *live) : NULL;
+	if (!live) {
+		free(st);
+		gh__http_detail(call, 500, "out of memory");
+		return;
+	}
+	uint64_t objects = 0, bytes = 0;
+	size_t nlive = 0;
+	for (size_t i = 0; i < n; i++) {
+		objects += st[i].live_count;
+		bytes += st[i].live_bytes;
+		if (st[i].live_count > 0)
+			live[nlive++] = &st[i];
+	}
+	qsort(live, nlive, sizeof *live, sort_by == SORT_SIZE ? by_size : by_count);
+	size_t shown = nlive < (size_t)top_n ? nlive : (size_t)top_n;
+
+	gh_emit_t *e = call->e;
+	gh__emit_map_begin(e, 5);
+	gh__emit_key(e, "summary");
+	gh__emit_map_begin(e, 4);
+	gh__emit_key(e, "total_objects");
+	gh__emit_uint(e, objects);
+	gh__emit_key(e, "total_size_bytes");
+	gh__emit_uint(e, bytes);
+	gh__emit_key(e, "total_size_mb");
+	gh__emit_mb(e, bytes);
+	gh__emit_key(e, "unique_types");
+	gh__emit_uint(e, nlive);
+	gh__emit_map_end(e);
+
+	gh__emit_key(e, "top_objects");
+	gh__emit_array_begin(e, shown);
+	for (size_t i = 0; i < shown; i++) {
+		const gh_type_stats_t *t = live[i];
+		gh__emit_map_begin(e, 5);
+		gh__emit_key(e, "type");
+		gh__emit_cstr(e, t->name ? t->name : "");
+		gh__emit_key(e, "count");
+		gh__emit_uint(e, t->live_count);
+		gh__emit_key(e, "total_size_bytes");
+		gh__emit_uint(e, t->live_bytes);
+		gh__emit_key(e, "avg_size_bytes");
+		gh__emit_uint(e, avg(t->live_bytes, t->live_count));
+		gh__emit_key(e, "total_size_mb");
+		gh__emit_mb(e, t->live_bytes);
+		gh__emit_map_end(e);
+	}
+	gh__emit_array_end(e);
+
+	gh__emit_key(e, "gc_stats");
+	gh__http_emit_gc_stats(e);
+	gh__emit_key(e, "sort_by");
+	gh__emit_cstr(e, SORT_CHOICES[sort_by]);
+	gh__emit_key(e, "allocator");
+	emit_allocator(e, objects, bytes);
+	gh__emit_map_end(e);
+
+	free(live);
+	free(st);
+}
+
+/* ---- GET /debug/memory/types ---------------------------------------------------------- */
+
+struct sampler {
+	gh_type_t type;
+	const char *type_name;
+	gh_format_fn format;
+	size_t want, have;
+	char (*text)[SAMPLE_MAX];
+};
+
+static void mark_truncated(char *buf)
+{
+	memcpy(buf + SAMPLE_MAX - 4, "...", 4);
+}
+
+/* "<type> at 0x... size N allocated at module+0xoff" [+ " bytes: .."] */
+static void render_default(const struct sampler *s, uintptr_t user, size_t size, uint32_t site, char *buf)
+{
+	char where[256] = "an unknown site";
+	uintptr_t addr = site ? gh__site_address(site) : 0;
+	if (addr)
+		gh__site_describe(addr, where, sizeof where);
+	int n = snprintf(buf, SAMPLE_MAX, "%s at 0x%lx size %zu allocated at %s", s->type_name,
+			 (unsigned long)user, size, where);
+	if (n < 0) {
+		buf[0] = '\0';
+		return;
+	}
+	if ((size_t)n >= SAMPLE_MAX) {
+		mark_truncated(buf);
+		return;
+	}
+	if (!gh__http_opt.preview)
+		return;
+	/* " bytes: xx xx ... ..." needs at most 8 + 3 * PREVIEW_BYTES + 4 more. */
+	static const char hex[] = "0123456789abcdef";
+	size_t k = (size_t)n;
+	const unsigned char *p = (const unsigned char *)user;
+	size_t show = size < PREVIEW_BYTES ? size : PREVIEW_BYTES;
+	if (k + 8 + 3 * PREVIEW_BYTES + 4 >= SAMPLE_MAX)
+		return;
+	memcpy(buf + k, " bytes:", 7);
+	k += 7;
+	for (size_t i = 0; i < show; i++) {
+		buf[k++] = ' ';
+		buf[k++] = hex[p[i] >> 4];
+		buf[k++] = hex[p[i] & 15];
+	}
+	if (size > show) {
+		memcpy(buf + k, " ...", 4);
+		k += 4;
+	}
+	buf[k] = '\0';
+}
+
+static bool still_ours(const struct sampler *s, uintptr_t user, const struct gh_hdr *h)
+{
+	return gh__hdr_is_live(h, user) && GH_LOAD(&h->type) == s->type;
+}
+
+static bool visit_sample(uintptr_t user, const struct gh_hdr *h, void *arg)
+{
+	struct sampler *s = arg;
+	if (GH_LOAD(&h->type) != s->type)
+		return true;
+	uint64_t meta = GH_LOAD(&h->meta);
+	size_t size = gh__hdr_size(meta);
+	uint32_t site = GH_LOAD(&h->site);
+	char *buf = s->text[s->have];
+	bool done = false;
+	if (s->format) {
+		buf[0] = '\0';
+		int n = s->format((const void *)user, size, buf, SAMPLE_MAX);
+		buf[SAMPLE_MAX - 1] = '\0';
+		if (n >= SAMPLE_MAX)
+			mark_truncated(buf);
+		done = n >= 0;
+	}
+	if (!done)
+		render_default(s, user, size, site, buf);
+	/* The object may have died while we read it: then the text is not its. */
+	if (still_ours(s, user, h))
+		s->have++;
+	return s->have < s->want;
+}
+
+void gh__ep_memory_types(struct gh_http_call *call)
+{
+	const char *name = NULL;
+	size_t name_len = 0;
+	int64_t samples = 10;
+	gh__query_str(call->q, "type_name", 0, GH_QUERY_MAX_LEN, &name, &name_len);
+	gh__query_int(call->q, "samples", 0, 100, 10, &samples);
+	if (gh__query_failed(call->q)) {
+		gh__http_invalid(call);
+		return;
+	}
+
+	gh_type_t type = GH_TYPE_NONE;
+	if (name_len > 0 && name_len <= GH_TYPE_NAME_MAX)
+		type = gh_type_find(name);
+	gh_type_stats_t st;
+	memset(&st, 0, sizeof st);
+	if (type != GH_TYPE_NONE && gh_type_stats(type, &st) != 0)
+		type = GH_TYPE_NONE;
+
+	struct sampler s = {.type = type, .want = (size_t)samples};
+	if (type != GH_TYPE_NONE && s.want > 0 && st.live_count > 0) {
+		s.text = malloc(s.want * sizeof *s.text);
+		if (!s.text) {
+			gh__http_detail(call, 500, "out of memory");
+			return;
+		}
+		const gh_type_desc_t *d = gh__type_desc(type);
+		s.format = d ? d->format : NULL;
+		s.type_name = gh_type_name(type);
+		gh__heap_enumerate(visit_sample, &s);
+	}
+
+	gh_emit_t *e = call->e;
+	gh__emit_map_begin(e, 6);
+	gh__emit_key(e, "type");
+	gh__emit_str(e, name, name_len);
+	gh__emit_key(e, "count");
+	gh__emit_uint(e, st.live_count);
+	gh__emit_key(e, "total_size_bytes");
+	gh__emit_uint(e, st.live_bytes);
+	gh__emit_key(e, "total_size_mb");
+	gh__emit_mb(e, st.live_bytes);
+	gh__emit_key(e, "avg_size_bytes");
+	gh__emit_uint(e, avg(st.live_bytes, st.live_count));
+	gh__emit_key(e, "samples");
+	gh__emit_array_begin(e, s.have);
+	for (size_t i = 0; i < s.have; i++)
+		gh__emit_cstr(e, s.text[i]);
+	gh__emit_array_end(e);
+	gh__emit_map_end(e);
+	free(s.text);
+}

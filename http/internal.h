@@ -1,0 +1,95 @@
+/*
+ * internal.h -- the private header of the debug server (http/): what
+ * server.c offers to the endpoint files (ep_*.c) and what they offer back.
+ *
+ * An endpoint is a plain function that reads its parameters from the decoded
+ * query, writes one document through the emitter and sets the status:
+ *
+ *     server.c (h2o thread)                         ep_memory.c
+ *     auth -> route -> negotiate -> parse query --> gh__ep_memory(call)
+ *                                                     gh__query_int(call->q, ...)
+ *                                                     gh__emit_map_begin(call->e, ...)
+ *     h2o_send_inline(body) <-- emitter bytes <----- call->status = 200
+ *
+ * Endpoints run on the server thread only, one at a time, with every
+ * allocation counted under GH_TYPE_INTERNAL ("glassheap"). They may allocate
+ * and may walk the heap, but must be bounded in time and memory whatever the
+ * request says. Nothing here is exported from libglassheap.
+ */
+#ifndef GH_HTTP_INTERNAL_H
+#define GH_HTTP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "emit.h"
+#include "query.h"
+
+/* ---- Limits of server.c ------------------------------------------------------ */
+
+/* Open client connections at most; past it the listener stops accepting
+ * (clients wait in the kernel's backlog) until one closes. */
+#define GH_HTTP_MAX_CONNS 128
+/* Reading a request (and a keep-alive connection's idle time), milliseconds. */
+#define GH_HTTP_REQ_TIMEOUT_MS 10000
+/* A connection that neither reads nor writes a byte for this long is shut
+ * down (h2o 2.2.5 has no write timeout of its own), milliseconds. */
+#define GH_HTTP_STALL_TIMEOUT_MS 30000
+/* Buffered request bytes per connection; more is shut down. h2o itself
+ * answers 400 to a header block over ~417 KiB; our requests are a line. */
+#define GH_HTTP_MAX_REQ_BYTES (64 * 1024)
+/* Request bodies (no endpoint takes one): larger ones get h2o's 413. */
+#define GH_HTTP_MAX_BODY_BYTES 4096
+/* How long gh_server_stop waits for open connections to close, ms. */
+#define GH_HTTP_STOP_DRAIN_MS 2000
+
+/* ---- Options read at server start ------------------------------------------- */
+
+struct gh_http_opts {
+	bool preview; /* GLASSHEAP_PREVIEW=1: samples may show an object's first bytes */
+};
+extern struct gh_http_opts gh__http_opt;
+
+/* ---- One call of an endpoint ------------------------------------------------- */
+
+struct gh_http_call {
+	gh_query_t *q;        /* the decoded query string (parsed successfully) */
+	gh_emit_t *e;         /* empty emitter in the negotiated format */
+	int status;           /* HTTP status; 200 unless the endpoint sets another */
+	int retry_after;      /* > 0: a "Retry-After: <seconds>" header (503 busy) */
+	const char *path_arg; /* the {name} of a ".../{name}" route: h2o's normalized
+	                         (percent-decoded) path segment, NOT NUL-terminated,
+	                         unvalidated (gh__query_path_name); else NULL */
+	size_t path_arg_len;
+};
+
+typedef void (*gh_http_endpoint_fn)(struct gh_http_call *call);
+
+/* server.c: error documents. Both reset the emitter first, so an endpoint
+ * may call them after emitting part of its document. */
+/* {"detail": msg} with the given status. */
+void gh__http_detail(struct gh_http_call *call, int status, const char *msg);
+/* The 422 document of every validation error recorded in call->q. */
+void gh__http_invalid(struct gh_http_call *call);
+
+/* ---- ep_memory.c: the GC family's read-only endpoints ----------------------- */
+
+/* GET /debug/memory (top_n, sort_by). Counters only: never walks the heap. */
+void gh__ep_memory(struct gh_http_call *call);
+/* GET /debug/memory/types (type_name, samples). Counters for the figures;
+ * a bounded heap walk for the samples. */
+void gh__ep_memory_types(struct gh_http_call *call);
+/* The "gc_stats" value shared with POST /debug/memory/gc:
+ * {"collections":[..],"thresholds":[..],"garbage_count":n}. */
+void gh__http_emit_gc_stats(gh_emit_t *e);
+
+/* ---- ep_gc.c: the GC family's reachability endpoints ------------------------ */
+
+/* POST /debug/memory/gc: one reachability pass; frees unreachable objects of
+ * collectable types; a live leak report. 503 + Retry-After while another
+ * stop-the-world operation runs. */
+void gh__ep_memory_gc(struct gh_http_call *call);
+/* GET /debug/memory/referrers (type_name, max_referrers). */
+void gh__ep_memory_referrers(struct gh_http_call *call);
+
+#endif /* GH_HTTP_INTERNAL_H */

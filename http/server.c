@@ -1,0 +1,985 @@
+/*
+ * server.c -- the embedded debug server: an h2o 2.2.5 event loop on its own
+ * thread, its listener, its connections, authentication and routing.
+ *
+ * Entry points: gh_server_start, gh_server_port, gh_server_stop (public), and
+ * the GLASSHEAP_HTTP constructor that starts the server at load time.
+ *
+ * Life of a server (one at a time per process):
+ *
+ *   host thread: gh_server_start("127.0.0.1:0")
+ *     parse, check loopback/token, socket+bind+listen    (errors: errno + one log line)
+ *     pthread_create with every signal blocked --------> server thread
+ *     wait for "ready"                                     scope GH_TYPE_INTERNAL
+ *                                                          h2o config, context, listener
+ *                                      <-----------------  "ready"
+ *   host thread: gh_server_stop()                          loop: h2o_evloop_run
+ *     h2o_multithread_send_message(stop) -------------->   control message: stop flag
+ *     pthread_join                                         close listener, shut down
+ *                                                          connections, drain, dispose
+ *
+ * Every request goes to one h2o handler (on_req) that authenticates, routes
+ * by exact path against a table of api.md's routes (the GC and tracemalloc
+ * families, the not-yet-implemented ones answering 501), negotiates the
+ * format and calls the endpoint (ep_*.c). All of it runs on the server thread;
+ * whatever it allocates is counted under "glassheap".
+ *
+ * Traps of h2o 2.2.5 handled here (design.md section 6): it writes without
+ * MSG_NOSIGNAL (the thread blocks every signal but world.c's stop signal, so
+ * a reset client cannot raise SIGPIPE in the host); HTTP/2 upgrade is off
+ * (2.2.5 predates the rapid-reset fix); HTTP/1 has no shutdown hook and no
+ * write timeout (we track connections ourselves, shut them down at stop and
+ * cut stalled ones); the HTTP/2 graceful-shutdown timer must be unlinked
+ * before h2o_context_dispose; the evloop build forgets its epoll descriptor,
+ * its queue and its per-thread caches at destruction (released here, so
+ * start/stop cycles do not leak).
+ */
+#include "internal.h"
+
+#include "../alloc/internal.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <h2o.h>
+
+struct gh_http_opts gh__http_opt;
+
+/* The longest GLASSHEAP_TOKEN accepted. */
+#define TOKEN_MAX 1024
+
+/* ---- Server state -------------------------------------------------------------- */
+
+struct conn {
+	h2o_socket_t *sock; /* NULL: free slot */
+	int fd;
+	size_t progress;       /* bytes read + written at the last watchdog tick */
+	uint64_t progress_at;  /* loop time of the last change */
+	struct server *srv;
+};
+
+struct server {
+	/* Set by the starting thread before the server thread runs. */
+	int listen_fd;
+	int family;
+	char desc[160];              /* "127.0.0.1:8000" or "unix:/path", for logs */
+	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t unix_dev;
+	ino_t unix_ino;
+	char token[TOKEN_MAX + 1];
+	size_t token_len;            /* 0: no token, every request is allowed */
+	pthread_t thread;
+
+	/* start handshake (mu, cv): 0 pending, 1 running */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int ready;
+
+	/* Owned by the server thread. */
+	h2o_globalconf_t config;
+	h2o_context_t ctx;
+	h2o_accept_ctx_t accept_ctx;
+	h2o_evloop_t *loop;
+	h2o_socket_t *listener;
+	bool listener_paused;
+	h2o_multithread_receiver_t control;
+	h2o_multithread_message_t stop_msg;
+	bool stop;                   /* set only by the control message */
+	h2o_timeout_t watchdog;
+	h2o_timeout_entry_t watchdog_entry;
+	size_t nconns;
+	struct conn conns[GH_HTTP_MAX_CONNS];
+	gh_query_t query;            /* one request at a time: reused */
+	gh_emit_t *emit[2];          /* per format, created on first use, reused */
+};
+
+struct handler {
+	h2o_handler_t super;
+	struct server *srv;
+};
+
+/*
+ * api_lock serializes start and stop; `running` and `bound_port` are read
+ * without it (gh_server_port). A fork child keeps neither the thread nor the
+ * right to the parent's socket: see atfork_child.
+ */
+static pthread_mutex_t api_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct server *running;
+static _Atomic int bound_port;
+static GH_TLS bool tl_server_thread;
+
+/* ---- Routes ---------------------------------------------------------------------- */
+
+/*
+ * Every path of api.md. A NULL endpoint answers 501 until its issue lands.
+ * h2o sees a single handler at "/" (its own routing is by prefix, first
+ * registration wins); the decision is made here, exactly on the normalized
+ * path, so "/debug/memory/typesX" or "/debug/memory/" are 404 whatever the
+ * order (longer paths still come first, as they would have to in h2o). A
+ * route with `arg` matches its prefix followed by one non-empty segment
+ * ({name}). A path that matches only with another method gets 405 + Allow.
+ */
+struct route {
+	const char *path;
+	const char *method;
+	gh_http_endpoint_fn fn;
+	bool arg;
+};
+
+static const struct route routes[] = {
+	{"/debug/memory/types", "GET", gh__ep_memory_types, false},
+	{"/debug/memory", "GET", gh__ep_memory, false},
+	{"/debug/memory/gc", "POST", gh__ep_memory_gc, false},
+	{"/debug/memory/referrers", "GET", gh__ep_memory_referrers, false},
+	{"/debug/tracemalloc/start", "POST", NULL, false},
+	{"/debug/tracemalloc/status", "GET", NULL, false},
+	{"/debug/tracemalloc/top", "GET", NULL, false},
+	{"/debug/tracemalloc/snapshot", "POST", NULL, false},
+	{"/debug/tracemalloc/compare", "GET", NULL, false},
+	{"/debug/tracemalloc/traceback", "GET", NULL, false},
+	{"/debug/tracemalloc/snapshot/", "DELETE", NULL, true},
+	{"/debug/tracemalloc/stop", "POST", NULL, false},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+static bool route_matches(const struct route *r, const char *path, size_t len, const char **arg,
+			  size_t *arg_len)
+{
+	size_t n = strlen(r->path);
+	if (!r->arg)
+		return len == n && memcmp(path, r->path, n) == 0;
+	if (len <= n || memcmp(path, r->path, n) != 0 || memchr(path + n, '/', len - n))
+		return false;
+	*arg = path + n;
+	*arg_len = len - n;
+	return true;
+}
+
+/* ---- Responses ------------------------------------------------------------------- */
+
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 422: return "Unprocessable Entity";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	default: return status < 500 ? "Error" : "Internal Server Error";
+	}
+}
+
+void gh__http_detail(struct gh_http_call *call, int status, const char *msg)
+{
+	gh__emit_reset(call->e);
+	gh__emit_map_begin(call->e, 1);
+	gh__emit_key(call->e, "detail");
+	gh__emit_cstr(call->e, msg);
+	gh__emit_map_end(call->e);
+	call->status = status;
+}
+
+void gh__http_invalid(struct gh_http_call *call)
+{
+	gh__emit_reset(call->e);
+	gh__query_emit_errors(call->q, call->e);
+	call->status = 422;
+}
+
+static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *value)
+{
+	h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, strlen(value));
+}
+
+/* Sends the emitter's document (copied into the request's pool by h2o). */
+static void send_document(h2o_req_t *req, struct gh_http_call *call, const char *allow, bool challenge)
+{
+	size_t len;
+	const char *body = gh__emit_data(call->e, &len);
+	if (!body) {
+		gh__http_detail(call, 500, "Internal Server Error");
+		body = gh__emit_data(call->e, &len);
+		if (!body) {
+			h2o_send_error_generic(req, 500, "Internal Server Error", "out of memory\n", 0);
+			return;
+		}
+	}
+	req->res.status = call->status;
+	req->res.reason = reason_phrase(call->status);
+	req->res.content_length = len;
+	add_header(req, H2O_TOKEN_CONTENT_TYPE, gh__emit_content_type(call->e));
+	add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
+	if (allow)
+		add_header(req, H2O_TOKEN_ALLOW, allow);
+	if (challenge)
+		add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer");
+	if (call->retry_after > 0) {
+		char secs[16];
+		snprintf(secs, sizeof secs, "%d", call->retry_after);
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+			       h2o_strdup(&req->pool, secs, SIZE_MAX).base, strlen(secs));
+	}
+	h2o_send_inline(req, body, len);
+}
+
+/* ---- Requests -------------------------------------------------------------------- */
+
+/* Compares in time that depends only on the configured token's length. */
+static bool token_equal(const char *got, size_t got_len, const char *want, size_t want_len)
+{
+	unsigned diff = got_len != want_len;
+	for (size_t i = 0; i < want_len; i++) {
+		unsigned char g = i < got_len ? (unsigned char)got[i] : 0;
+		diff |= g ^ (unsigned char)want[i];
+	}
+	return diff == 0;
+}
+
+static bool authorized(const struct server *srv, h2o_req_t *req)
+{
+	if (srv->token_len == 0)
+		return true;
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+	if (i < 0)
+		return false;
+	const char *v = req->headers.entries[i].value.base;
+	size_t n = req->headers.entries[i].value.len;
+	if (n < 7 || strncasecmp(v, "bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
+		return false;
+	v += 7;
+	n -= 7;
+	while (n && (*v == ' ' || *v == '\t'))
+		v++, n--;
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	return token_equal(v, n, srv->token, srv->token_len);
+}
+
+static gh_emit_t *emitter_for(struct server *srv, enum gh_emit_format fmt)
+{
+	int i = fmt == GH_EMIT_MSGPACK;
+	if (!srv->emit[i])
+		srv->emit[i] = gh__emit_new(fmt);
+	else
+		gh__emit_reset(srv->emit[i]);
+	return srv->emit[i];
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct server *srv = ((struct handler *)self)->srv;
+	struct gh_http_call call = {.q = &srv->query, .status = 200};
+
+	const char *qs = NULL;
+	size_t qs_len = 0;
+	if (req->query_at != SIZE_MAX) {
+		qs = req->path.base + req->query_at;
+		qs_len = req->path.len - req->query_at;
+	}
+	int qrc = gh__query_parse(&srv->query, qs, qs_len);
+
+	const char *accept = NULL;
+	size_t accept_len = 0;
+	ssize_t hi = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+	if (hi >= 0) {
+		accept = req->headers.entries[hi].value.base;
+		accept_len = req->headers.entries[hi].value.len;
+	}
+	const char *fmt_param = qrc == 0 ? gh__query_get(&srv->query, "format", NULL) : NULL;
+	call.e = emitter_for(srv, gh__emit_negotiate(accept, accept_len, fmt_param));
+	if (!call.e) {
+		h2o_send_error_generic(req, 500, "Internal Server Error", "out of memory\n", 0);
+		return 0;
+	}
+
+	if (!authorized(srv, req)) {
+		gh__http_detail(&call, 401, "Not authenticated");
+		send_document(req, &call, NULL, true);
+		return 0;
+	}
+
+	const char *path = req->path_normalized.base;
+	size_t path_len = req->path_normalized.len;
+	const struct route *found = NULL, *other = NULL;
+	for (size_t i = 0; i < NROUTES && !found; i++) {
+		const char *arg = NULL;
+		size_t arg_len = 0;
+		if (!route_matches(&routes[i], path, path_len, &arg, &arg_len))
+			continue;
+		if (h2o_memis(req->method.base, req->method.len, routes[i].method, strlen(routes[i].method))) {
+			found = &routes[i];
+			call.path_arg = arg;
+			call.path_arg_len = arg_len;
+		} else if (!other) {
+			other = &routes[i];
+		}
+	}
+
+	if (!found && other) {
+		gh__http_detail(&call, 405, "Method Not Allowed");
+		send_document(req, &call, other->method, false);
+		return 0;
+	}
+	if (!found) {
+		gh__http_detail(&call, 404, "Not Found");
+		send_document(req, &call, NULL, false);
+		return 0;
+	}
+	if (qrc != 0) {
+		gh__http_detail(&call, 400, gh__query_strerror(qrc));
+	} else if (!found->fn) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "%s %s is not implemented yet in this glassheap build",
+			 found->method, found->arg ? "/debug/tracemalloc/snapshot/{name}" : found->path);
+		gh__http_detail(&call, 501, msg);
+	} else {
+		found->fn(&call);
+	}
+	send_document(req, &call, NULL, false);
+	return 0;
+}
+
+/* ---- Connections ----------------------------------------------------------------- */
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void listener_resume(struct server *srv)
+{
+	if (srv->listener && srv->listener_paused && !srv->stop && srv->nconns < GH_HTTP_MAX_CONNS) {
+		srv->listener_paused = false;
+		h2o_socket_read_start(srv->listener, on_accept);
+	}
+}
+
+static void on_conn_close(void *data)
+{
+	struct conn *c = data;
+	struct server *srv = c->srv;
+	c->sock = NULL;
+	c->fd = -1;
+	srv->nconns--;
+	listener_resume(srv);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+	struct server *srv = listener->data;
+	if (err != NULL)
+		return;
+	for (int n = 0; n < 16; n++) {
+		if (srv->nconns >= GH_HTTP_MAX_CONNS) {
+			h2o_socket_read_stop(listener);
+			srv->listener_paused = true;
+			return;
+		}
+		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* Out of descriptors: pause, the watchdog retries next second
+				 * (level-triggered epoll would spin otherwise). */
+				h2o_socket_read_stop(listener);
+				srv->listener_paused = true;
+			}
+			return;
+		}
+		if (srv->family != AF_UNIX) {
+			int one = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		}
+		struct conn *c = NULL;
+		for (size_t i = 0; i < GH_HTTP_MAX_CONNS && !c; i++)
+			if (!srv->conns[i].sock)
+				c = &srv->conns[i];
+		if (!c) { /* cannot happen: nconns < GH_HTTP_MAX_CONNS */
+			close(fd);
+			return;
+		}
+		h2o_socket_t *sock = h2o_evloop_socket_create(srv->loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
+		c->sock = sock;
+		c->fd = fd;
+		c->srv = srv;
+		c->progress = 0;
+		c->progress_at = h2o_now(srv->loop);
+		srv->nconns++;
+		sock->on_close.cb = on_conn_close;
+		sock->on_close.data = c;
+		h2o_accept(&srv->accept_ctx, sock);
+	}
+}
+
+/* Once a second: cut connections that stall or buffer too much, and retry a
+ * listener paused for lack of descriptors. */
+static void on_watchdog(h2o_timeout_entry_t *entry)
+{
+	struct server *srv = H2O_STRUCT_FROM_MEMBER(struct server, watchdog_entry, entry);
+	uint64_t now = h2o_now(srv->loop);
+	for (size_t i = 0; i < GH_HTTP_MAX_CONNS; i++) {
+		struct conn *c = &srv->conns[i];
+		if (!c->sock)
+			continue;
+		size_t progress = c->sock->bytes_read + c->sock->bytes_written;
+		if (progress != c->progress) {
+			c->progress = progress;
+			c->progress_at = now;
+		}
+		bool stalled = now - c->progress_at > GH_HTTP_STALL_TIMEOUT_MS;
+		bool too_big = c->sock->input && c->sock->input->size > GH_HTTP_MAX_REQ_BYTES;
+		if (stalled || too_big)
+			shutdown(c->fd, SHUT_RDWR);
+	}
+	listener_resume(srv);
+	h2o_timeout_link(srv->loop, &srv->watchdog, &srv->watchdog_entry);
+}
+
+static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+	struct server *srv = H2O_STRUCT_FROM_MEMBER(struct server, control, receiver);
+	while (!h2o_linklist_is_empty(messages)) {
+		h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+		h2o_linklist_unlink(&m->link);
+		if (m == &srv->stop_msg)
+			srv->stop = true;
+	}
+}
+
+/* ---- The server thread ------------------------------------------------------------- */
+
+static void setup(struct server *srv)
+{
+	h2o_config_init(&srv->config);
+	srv->config.server_name = h2o_iovec_init(H2O_STRLIT("glassheap"));
+	srv->config.http1.req_timeout = GH_HTTP_REQ_TIMEOUT_MS;
+	srv->config.http1.upgrade_to_http2 = 0;
+	srv->config.max_request_entity_size = GH_HTTP_MAX_BODY_BYTES;
+	h2o_hostconf_t *host = h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+	h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+	struct handler *h = (struct handler *)h2o_create_handler(path, sizeof *h);
+	h->super.on_req = on_req;
+	h->srv = srv;
+
+	srv->loop = h2o_evloop_create();
+	h2o_context_init(&srv->ctx, srv->loop, &srv->config);
+	srv->accept_ctx.ctx = &srv->ctx;
+	srv->accept_ctx.hosts = srv->config.hosts;
+	h2o_multithread_register_receiver(srv->ctx.queue, &srv->control, on_control);
+
+	srv->listener = h2o_evloop_socket_create(srv->loop, srv->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+	srv->listener->data = srv;
+	h2o_socket_read_start(srv->listener, on_accept);
+
+	h2o_timeout_init(srv->loop, &srv->watchdog, 1000);
+	srv->watchdog_entry.cb = on_watchdog;
+	h2o_timeout_link(srv->loop, &srv->watchdog, &srv->watchdog_entry);
+}
+
+/* The epoll descriptor of an evloop: h2o 2.2.5's h2o_evloop_destroy does not
+ * close it. The layout is that of lib/common/socket/evloop/epoll.c.h; the
+ * descriptor is closed only if /proc confirms it is an epoll instance. */
+struct evloop_epoll_layout {
+	h2o_evloop_t super;
+	int ep;
+};
+
+static int evloop_epoll_fd(h2o_evloop_t *loop)
+{
+	int fd = ((struct evloop_epoll_layout *)loop)->ep;
+	char link[64], target[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof target - 1);
+	if (n < 0)
+		return -1;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventpoll]") == 0 ? fd : -1;
+}
+
+/* h2o 2.2.5 keeps up to 16 memory-pool chunks (a static thread-local) and
+ * 16 socket buffers per thread and never frees them at thread exit. Drain
+ * both, so that a start/stop cycle gives back what it took: the buffers
+ * through their public recycler, the pool chunks by taking every cached
+ * chunk into a pool (1008-byte requests: four per chunk, none "direct") and
+ * freeing the chunk list ourselves instead of recycling it. */
+static void drain_h2o_thread_caches(void)
+{
+	h2o_mem_recycle_t *r = &h2o_socket_buffer_prototype.allocator;
+	while (r->cnt > 0)
+		free(h2o_mem_alloc_recycle(r, 0));
+	h2o_mem_pool_t pool;
+	h2o_mem_init_pool(&pool);
+	for (int i = 0; i < 16 * 4; i++)
+		h2o_mem_alloc_pool(&pool, 1008);
+	for (void *c = pool.chunks; c;) {
+		void *next = *(void **)c; /* st_h2o_mem_pool_chunk_t starts with next */
+		free(c);
+		c = next;
+	}
+}
+
+/* Returns true when every connection closed and h2o was disposed. */
+static bool teardown(struct server *srv)
+{
+	h2o_timeout_unlink(&srv->watchdog_entry);
+
+	/* No new connections; a Unix socket's path goes with its listener (only
+	 * if the path still names our socket). */
+	h2o_socket_read_stop(srv->listener);
+	h2o_socket_close(srv->listener);
+	srv->listener = NULL;
+	if (srv->family == AF_UNIX) {
+		struct stat st;
+		if (lstat(srv->unix_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == srv->unix_dev &&
+		    st.st_ino == srv->unix_ino)
+			unlink(srv->unix_path);
+	}
+
+	/* HTTP/1 has no shutdown hook in 2.2.5: shut every socket down so that
+	 * h2o's own read/write paths see the end and close the connection. */
+	h2o_context_request_shutdown(&srv->ctx);
+	for (size_t i = 0; i < GH_HTTP_MAX_CONNS; i++)
+		if (srv->conns[i].sock)
+			shutdown(srv->conns[i].fd, SHUT_RDWR);
+	uint64_t deadline = h2o_now(srv->loop) + GH_HTTP_STOP_DRAIN_MS;
+	while (srv->nconns > 0 && h2o_now(srv->loop) < deadline)
+		h2o_evloop_run(srv->loop, 50);
+
+	if (srv->nconns > 0) {
+		/* Disposing now would trip h2o's assertions on linked timeouts:
+		 * abandon the loop (never run again) and only release the sockets. */
+		gh__log("debug server on %s: %zu connection(s) did not close; leaving them", srv->desc, srv->nconns);
+		for (size_t i = 0; i < GH_HTTP_MAX_CONNS; i++)
+			if (srv->conns[i].sock)
+				close(srv->conns[i].fd);
+		int ep = evloop_epoll_fd(srv->loop);
+		if (ep >= 0)
+			close(ep);
+		return false;
+	}
+
+	if (h2o_timeout_is_linked(&srv->ctx.http2._graceful_shutdown_timeout))
+		h2o_timeout_unlink(&srv->ctx.http2._graceful_shutdown_timeout);
+	h2o_timeout_dispose(srv->loop, &srv->watchdog);
+	h2o_multithread_unregister_receiver(srv->ctx.queue, &srv->control);
+	h2o_multithread_queue_t *queue = srv->ctx.queue;
+	h2o_context_dispose(&srv->ctx);
+	free(queue); /* h2o_multithread_destroy_queue (evloop) does not */
+	int ep = evloop_epoll_fd(srv->loop);
+	h2o_evloop_destroy(srv->loop);
+	if (ep >= 0)
+		close(ep);
+	h2o_config_dispose(&srv->config);
+	for (int i = 0; i < 2; i++)
+		gh__emit_free(srv->emit[i]);
+	drain_h2o_thread_caches();
+	return true;
+}
+
+static void *server_main(void *arg)
+{
+	struct server *srv = arg;
+	tl_server_thread = true;
+	gh_scope_push(GH_TYPE_INTERNAL);
+	setup(srv);
+
+	pthread_mutex_lock(&srv->mu);
+	srv->ready = 1;
+	pthread_cond_broadcast(&srv->cv);
+	pthread_mutex_unlock(&srv->mu);
+
+	while (!srv->stop)
+		h2o_evloop_run(srv->loop, INT32_MAX);
+
+	bool clean = teardown(srv);
+	gh_scope_pop();
+	return (void *)(uintptr_t)clean;
+}
+
+/* ---- Listen addresses ------------------------------------------------------------- */
+
+struct listen_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	bool loopback;
+};
+
+static bool parse_port(const char *s, size_t n, unsigned *port)
+{
+	if (n == 0 || n > 5)
+		return false;
+	unsigned v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v > 65535)
+		return false;
+	*port = v;
+	return true;
+}
+
+/* "[host:]port", "[v6]:port" or "unix:/path" -> address; false when malformed.
+ * Hosts are numeric (IPv4, IPv6 in brackets) or "localhost": no resolver runs
+ * inside the host process. */
+static bool parse_listen(const char *s, struct listen_addr *a)
+{
+	memset(a, 0, sizeof *a);
+	if (strncmp(s, "unix:", 5) == 0) {
+		struct sockaddr_un *un = (struct sockaddr_un *)&a->ss;
+		size_t n = strlen(s + 5);
+		if (n == 0 || n >= sizeof un->sun_path)
+			return false;
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, s + 5, n + 1);
+		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+		a->loopback = true;
+		return true;
+	}
+
+	char host[64] = "127.0.0.1";
+	const char *port_s;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof host)
+			return false;
+		memcpy(host, s + 1, (size_t)(end - s - 1));
+		host[end - s - 1] = '\0';
+		port_s = end + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (colon && memchr(s, ':', (size_t)(colon - s)))
+			return false; /* an IPv6 address needs brackets */
+		if (colon && colon != s) {
+			if ((size_t)(colon - s) >= sizeof host)
+				return false;
+			memcpy(host, s, (size_t)(colon - s));
+			host[colon - s] = '\0';
+		}
+		port_s = colon ? colon + 1 : s;
+	}
+	unsigned port;
+	if (!parse_port(port_s, strlen(port_s), &port))
+		return false;
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
+	if (s[0] != '[' && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		a->len = sizeof *in4;
+		a->loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
+		return true;
+	}
+	if (s[0] == '[' && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		a->len = sizeof *in6;
+		const uint8_t *b = in6->sin6_addr.s6_addr;
+		a->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+			      (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && b[12] == 127);
+		return true;
+	}
+	return false;
+}
+
+/* Opens the listening socket. Returns 0 or an errno value (and logs). */
+static int open_listener(struct server *srv, const struct listen_addr *a, const char *what)
+{
+	int family = a->ss.ss_family;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int err = errno;
+		gh__log("debug server: %s: cannot create a socket: %s", what, strerror(err));
+		return err;
+	}
+	const char *step = "bind";
+	if (family == AF_UNIX) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&a->ss;
+		struct stat st;
+		/* A socket file left by a dead process is replaced; a live one or
+		 * any other kind of file is not. */
+		if (lstat(un->sun_path, &st) == 0) {
+			if (!S_ISSOCK(st.st_mode)) {
+				close(fd);
+				gh__log("debug server: %s: the path exists and is not a socket", what);
+				return EEXIST;
+			}
+			int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			bool live = probe >= 0 && connect(probe, (const struct sockaddr *)un, a->len) == 0;
+			if (probe >= 0)
+				close(probe);
+			if (live) {
+				close(fd);
+				gh__log("debug server: %s: %s", what, strerror(EADDRINUSE));
+				return EADDRINUSE;
+			}
+			unlink(un->sun_path);
+		}
+	} else {
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	}
+	int rc = bind(fd, (const struct sockaddr *)&a->ss, a->len);
+	if (rc == 0 && family == AF_UNIX) {
+		/* Nobody can connect before listen(): mode 0600 is set in time. */
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&a->ss;
+		struct stat st;
+		step = "chmod 0600";
+		rc = chmod(un->sun_path, 0600);
+		if (rc == 0)
+			rc = lstat(un->sun_path, &st);
+		if (rc == 0) {
+			srv->unix_dev = st.st_dev;
+			srv->unix_ino = st.st_ino;
+			snprintf(srv->unix_path, sizeof srv->unix_path, "%s", un->sun_path);
+		} else {
+			int err = errno;
+			unlink(un->sun_path);
+			errno = err;
+		}
+	}
+	if (rc == 0) {
+		step = "listen";
+		rc = listen(fd, 128);
+	}
+	if (rc != 0) {
+		int err = errno;
+		close(fd);
+		if (family == AF_UNIX && srv->unix_path[0])
+			unlink(srv->unix_path);
+		gh__log("debug server: cannot listen on %s (%s): %s", what, step, strerror(err));
+		return err;
+	}
+	srv->listen_fd = fd;
+	srv->family = family;
+	return 0;
+}
+
+static void describe(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof ip);
+		snprintf(buf, len, "%s:%u", ip, ntohs(in4->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, len, "unix:%s", ((const struct sockaddr_un *)ss)->sun_path);
+	}
+}
+
+/* ---- Public API ------------------------------------------------------------------- */
+
+static int start_locked(const char *listen, const char *origin)
+{
+	if (running)
+		return EALREADY;
+	if (!listen)
+		listen = "";
+
+	struct listen_addr a;
+	if (!parse_listen(listen, &a)) {
+		gh__log("debug server: %s\"%.100s\" is not an address: want [host:]port, [ipv6]:port or unix:/path",
+			origin, listen);
+		return EINVAL;
+	}
+	const char *token = getenv("GLASSHEAP_TOKEN");
+	size_t token_len = token ? strlen(token) : 0;
+	if (token_len > TOKEN_MAX) {
+		gh__log("debug server: GLASSHEAP_TOKEN is longer than %d bytes", TOKEN_MAX);
+		return EINVAL;
+	}
+	if (!a.loopback && token_len == 0) {
+		gh__log("debug server: refusing to listen on %.100s: not a loopback address and GLASSHEAP_TOKEN is not set",
+			listen);
+		return EPERM;
+	}
+	const char *preview = getenv("GLASSHEAP_PREVIEW");
+	gh__http_opt.preview = preview && strcmp(preview, "1") == 0;
+
+	struct server *srv = gh_calloc_typed(GH_TYPE_INTERNAL, 1, sizeof *srv);
+	if (!srv) {
+		gh__log("debug server: out of memory");
+		return ENOMEM;
+	}
+	srv->listen_fd = -1;
+	memcpy(srv->token, token ? token : "", token_len + 1);
+	srv->token_len = token_len;
+	describe(&a.ss, srv->desc, sizeof srv->desc);
+
+	int rc = open_listener(srv, &a, srv->desc);
+	if (rc != 0) {
+		gh_free(srv);
+		return rc;
+	}
+	int port = 0;
+	if (a.ss.ss_family != AF_UNIX) {
+		struct sockaddr_storage bound;
+		socklen_t blen = sizeof bound;
+		if (getsockname(srv->listen_fd, (struct sockaddr *)&bound, &blen) == 0) {
+			describe(&bound, srv->desc, sizeof srv->desc);
+			port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+								: ((struct sockaddr_in6 *)&bound)->sin6_port);
+		}
+	}
+
+	pthread_mutex_init(&srv->mu, NULL);
+	pthread_cond_init(&srv->cv, NULL);
+	for (size_t i = 0; i < GH_HTTP_MAX_CONNS; i++)
+		srv->conns[i].fd = -1;
+
+	/* The thread inherits a mask with every signal blocked but the
+	 * stop-the-world one: h2o's writes cannot raise SIGPIPE in the host, host
+	 * signals go elsewhere, and a reachability pass can still pause it. */
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, gh__world_stop_signal());
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, (size_t)1 << 20);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&srv->thread, &attr, server_main, srv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		gh__log("debug server: cannot start its thread: %s", strerror(rc));
+		close(srv->listen_fd);
+		if (srv->unix_path[0])
+			unlink(srv->unix_path);
+		gh_free(srv);
+		return rc;
+	}
+	pthread_mutex_lock(&srv->mu);
+	while (!srv->ready)
+		pthread_cond_wait(&srv->cv, &srv->mu);
+	pthread_mutex_unlock(&srv->mu);
+
+	running = srv;
+	atomic_store(&bound_port, port);
+	return 0;
+}
+
+int gh_server_start(const char *listen)
+{
+	if (tl_server_thread)
+		return EDEADLK;
+	pthread_mutex_lock(&api_lock);
+	int rc = start_locked(listen, "");
+	pthread_mutex_unlock(&api_lock);
+	return rc;
+}
+
+int gh_server_port(void)
+{
+	return atomic_load(&bound_port);
+}
+
+/* wait_ms < 0: wait as long as it takes. Returns false if the thread did
+ * not finish in time (it is then left running, detached from the API). */
+static bool stop_locked(long wait_ms)
+{
+	struct server *srv = running;
+	if (!srv)
+		return true;
+	running = NULL;
+	atomic_store(&bound_port, 0);
+	h2o_multithread_send_message(&srv->control, &srv->stop_msg);
+	void *clean = NULL;
+	if (wait_ms < 0) {
+		pthread_join(srv->thread, &clean);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(srv->thread, &clean, &ts) != 0)
+			return false;
+	}
+	pthread_mutex_destroy(&srv->mu);
+	pthread_cond_destroy(&srv->cv);
+	/* An abandoned loop may still point into srv: keep it then. */
+	if (clean)
+		gh_free(srv);
+	return true;
+}
+
+void gh_server_stop(void)
+{
+	if (tl_server_thread)
+		return; /* from a formatter on the server thread: cannot join itself */
+	pthread_mutex_lock(&api_lock);
+	stop_locked(-1);
+	pthread_mutex_unlock(&api_lock);
+}
+
+/* ---- Process life: GLASSHEAP_HTTP, exit, fork ------------------------------------------ */
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&api_lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&api_lock);
+}
+
+/* The child has no server thread. Release the inherited listening socket
+ * (so the port or path frees when the parent stops) and forget the server. */
+static void atfork_child(void)
+{
+	if (running) {
+		close(running->listen_fd);
+		running = NULL;
+		atomic_store(&bound_port, 0);
+	}
+	pthread_mutex_init(&api_lock, NULL);
+}
+
+/* After the allocator's constructor (101): the heap is ready. */
+__attribute__((constructor(200))) static void server_autostart(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	const char *listen = getenv("GLASSHEAP_HTTP");
+	if (!listen || !*listen)
+		return;
+	pthread_mutex_lock(&api_lock);
+	int rc = start_locked(listen, "GLASSHEAP_HTTP=");
+	if (rc == 0)
+		gh__log("debug server listening on %s (GLASSHEAP_HTTP)", running->desc);
+	pthread_mutex_unlock(&api_lock);
+}
+
+/* A server still running at exit is stopped (its Unix socket path removed)
+ * before the libraries it uses are torn down; a stuck one is abandoned. */
+__attribute__((destructor)) static void server_at_exit(void)
+{
+	if (tl_server_thread || pthread_mutex_trylock(&api_lock) != 0)
+		return;
+	stop_locked(3000);
+	pthread_mutex_unlock(&api_lock);
+}

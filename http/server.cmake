@@ -1,0 +1,55 @@
+# http/server.cmake -- the debug server folded into libglassheap.
+#
+# Included by the top-level CMakeLists.txt after add_subdirectory(http), in the
+# top-level scope (so it can extend the glassheap and glassheap_static targets
+# defined there).
+#
+#   gh_http_server_obj  OBJECT library: server.c (h2o context, listener,
+#                       thread, auth, routing), ep_*.c (endpoints), and the
+#                       wire layer (emit.c, query.c) compiled once more with the
+#                       library's flags, so that libglassheap.so and .a need no
+#                       other glassheap archive.
+#
+# Dependencies: h2o 2.2.5 evloop (pkg-config libh2o-evloop; H2O_USE_LIBUV=0 is
+# not in its .pc file), OpenSSL (h2o.h includes it), msgpack-c.
+
+pkg_check_modules(GH_H2O REQUIRED libh2o-evloop)
+find_package(OpenSSL REQUIRED)
+# The msgpack target found in http/ is scoped to that directory: look again.
+find_package(msgpack 4 CONFIG QUIET)
+if(TARGET msgpackc)
+  get_target_property(GH_SERVER_MSGPACK_INC msgpackc INTERFACE_INCLUDE_DIRECTORIES)
+else()
+  find_path(GH_SERVER_MSGPACK_INC msgpack.h)
+endif()
+
+set(GH_SERVER_SRCS
+  ${CMAKE_SOURCE_DIR}/http/server.c
+  ${CMAKE_SOURCE_DIR}/http/ep_memory.c
+  ${CMAKE_SOURCE_DIR}/http/ep_gc.c
+  ${CMAKE_SOURCE_DIR}/http/emit.c
+  ${CMAKE_SOURCE_DIR}/http/query.c)
+
+add_library(gh_http_server_obj OBJECT ${GH_SERVER_SRCS})
+target_include_directories(gh_http_server_obj PRIVATE
+  ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/http
+  ${GH_H2O_INCLUDE_DIRS} ${OPENSSL_INCLUDE_DIR})
+if(GH_SERVER_MSGPACK_INC)
+  target_include_directories(gh_http_server_obj PRIVATE ${GH_SERVER_MSGPACK_INC})
+endif()
+target_compile_options(gh_http_server_obj PRIVATE ${GH_WARN} ${GH_COMMON_FLAGS}
+  ${GH_H2O_CFLAGS_OTHER} -DH2O_USE_LIBUV=0)
+add_dependencies(gh_http_server_obj gh_jemalloc_private)
+
+# Plain library names (not imported targets) so that the exported
+# glassheap_static carries them to users of the installed package too.
+set(GH_SERVER_LIBS ${GH_H2O_LIBRARIES} ssl crypto msgpackc)
+
+target_sources(glassheap PRIVATE $<TARGET_OBJECTS:gh_http_server_obj>)
+target_sources(glassheap_static PRIVATE $<TARGET_OBJECTS:gh_http_server_obj>)
+target_link_directories(glassheap PRIVATE ${GH_H2O_LIBRARY_DIRS})
+target_link_libraries(glassheap PRIVATE ${GH_SERVER_LIBS})
+target_link_libraries(glassheap_static PUBLIC ${GH_SERVER_LIBS})
+# GLASSHEAP_HTTP is honoured by a constructor in server.o; a static link only
+# pulls that member in when something references it.
+target_link_options(glassheap_static INTERFACE "LINKER:-u,gh_server_start")

@@ -1,0 +1,145 @@
+/*
+ * server_host.c -- the host program of the debug-server integration tests
+ * (driven by test_server.py).
+ *
+ * Registers known types, creates a known number of objects of each, starts
+ * the server (on --listen, default 127.0.0.1:0, unless --no-start) and prints
+ * one line:   ready rc=<errno> port=<port> pid=<pid>
+ * then obeys commands read from stdin, one per line, answering one line each:
+ *   start ADDR   -> "start rc=<errno> port=<port>"
+ *   stop         -> "stopped"
+ *   port         -> "port <port>"
+ *   ping         -> "pong"            (the host is alive and serving its loop)
+ *   churn N      -> "churned N"       (N malloc/free pairs on this thread)
+ *   gc           -> "gc rc=<errno>"   (one reachability pass, which stops every
+ *                                      thread, the server's included; only in
+ *                                      the static build, GH_TEST_INTERNALS)
+ *   quit / EOF   -> exit 0
+ *
+ * Known objects (sizes chosen so every figure is exact):
+ *   TestAlpha     100 x 48 bytes, formatter "TestAlpha{index=i}"
+ *   TestBeta      7 objects of 1000 + i bytes (i = 0..6), no formatter,
+ *                 every byte 0x42 ('B')
+ *   Test "Gamma" π  3 x 10 bytes (a name that needs escaping and %-encoding)
+ *   TestEmpty     registered, no objects
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glassheap.h>
+#ifdef GH_TEST_INTERNALS
+#include "internal.h"
+#endif
+
+#define N_ALPHA 100
+#define N_BETA 7
+#define N_GAMMA 3
+
+struct alpha {
+	uint32_t index;
+	char pad[44];
+};
+
+static int fmt_alpha(const void *obj, size_t size, char *buf, size_t len)
+{
+	const struct alpha *a = obj;
+	if (size < sizeof *a)
+		return -1;
+	return snprintf(buf, len, "TestAlpha{index=%u}", a->index);
+}
+
+static void *keep[N_ALPHA + N_BETA + N_GAMMA];
+
+static void reply(const char *fmt, int a, int b)
+{
+	printf(fmt, a, b);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	const char *listen = "127.0.0.1:0";
+	int start = 1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+			listen = argv[++i];
+		else if (strcmp(argv[i], "--no-start") == 0)
+			start = 0;
+	}
+
+	gh_type_desc_t d;
+	memset(&d, 0, sizeof d);
+	d.format = fmt_alpha;
+	gh_type_t alpha = gh_type_register("TestAlpha", &d);
+	gh_type_t beta = gh_type_register("TestBeta", NULL);
+	gh_type_t gamma = gh_type_register("Test \"Gamma\" \xcf\x80", NULL);
+	gh_type_t empty = gh_type_register("TestEmpty", NULL);
+	if (!alpha || !beta || !gamma || !empty) {
+		fprintf(stderr, "server_host: type registration failed\n");
+		return 1;
+	}
+	size_t k = 0;
+	for (uint32_t i = 0; i < N_ALPHA; i++) {
+		struct alpha *a = gh_malloc_typed(alpha, sizeof *a);
+		memset(a, 0, sizeof *a);
+		a->index = i;
+		keep[k++] = a;
+	}
+	for (size_t i = 0; i < N_BETA; i++) {
+		void *p = gh_malloc_typed(beta, 1000 + i);
+		memset(p, 'B', 1000 + i);
+		keep[k++] = p;
+	}
+	for (size_t i = 0; i < N_GAMMA; i++)
+		keep[k++] = gh_calloc_typed(gamma, 1, 10);
+
+	int rc = start ? gh_server_start(listen) : 0;
+	printf("ready rc=%d port=%d pid=%d\n", rc, gh_server_port(), (int)getpid());
+	fflush(stdout);
+
+	char line[512];
+	while (fgets(line, sizeof line, stdin)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (strncmp(line, "start ", 6) == 0) {
+			rc = gh_server_start(line + 6);
+			reply("start rc=%d port=%d", rc, gh_server_port());
+		} else if (strcmp(line, "stop") == 0) {
+			gh_server_stop();
+			reply("stopped", 0, 0);
+		} else if (strcmp(line, "port") == 0) {
+			reply("port %d", gh_server_port(), 0);
+		} else if (strcmp(line, "ping") == 0) {
+			reply("pong", 0, 0);
+		} else if (strncmp(line, "churn ", 6) == 0) {
+			int n = atoi(line + 6);
+			for (int i = 0; i < n; i++) {
+				void *p = malloc((size_t)(16 + i % 512));
+				if (p)
+					memset(p, 0, 16);
+				free(p);
+			}
+			reply("churned %d", n, 0);
+#ifdef GH_TEST_INTERNALS
+		} else if (strcmp(line, "gc") == 0) {
+			struct gh_gc_result *r = NULL;
+			pid_t stuck = 0;
+			int grc = gh__gc_run(0, &r, &stuck);
+			if (r)
+				gh__gc_result_free(r);
+			reply("gc rc=%d stuck=%d", grc, (int)stuck);
+#endif
+		} else if (strcmp(line, "quit") == 0) {
+			break;
+		} else {
+			reply("unknown command", 0, 0);
+		}
+	}
+	for (size_t i = 0; i < k; i++)
+		free(keep[i]);
+	return 0;
+}
