@@ -54,6 +54,56 @@ static int fmt_alpha(const void *obj, size_t size, char *buf, size_t len)
 
 static void *keep[N_ALPHA + N_BETA + N_GAMMA];
 
+#ifdef GH_TEST_INTERNALS
+#include <pthread.h>
+#include <time.h>
+
+/* Overwrites dead stack so stale copies of dropped pointers do not keep
+ * "leaked" objects reachable (scanning is conservative). */
+static __attribute__((noinline)) void clobber_stack(void)
+{
+	volatile char buf[16384];
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = 0;
+}
+
+/* n unreachable TestLeak objects and n collectable TestCollect ones, made
+ * in a frame of their own that clobber_stack then overwrites. */
+static __attribute__((noinline)) void leak_some(int n)
+{
+	gh_type_desc_t cd;
+	memset(&cd, 0, sizeof cd);
+	cd.flags = GH_TYPE_COLLECTABLE;
+	gh_type_t leak = gh_type_register("TestLeak", NULL);
+	gh_type_t coll = gh_type_register("TestCollect", &cd);
+	for (int i = 0; i < n; i++) {
+		void *volatile a = gh_malloc_typed(leak, 64);
+		void *volatile b = gh_malloc_typed(coll, 32);
+		(void)a;
+		(void)b;
+	}
+}
+
+/* Runs reachability passes back to back for gcloop_ms (the 503 test). */
+static int gcloop_ms;
+static void *gcloop(void *arg)
+{
+	(void)arg;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 100000; i++) {
+		struct gh_gc_result *r = NULL;
+		pid_t stuck = 0;
+		if (gh__gc_run(0, &r, &stuck) == 0)
+			gh__gc_result_free(r);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > gcloop_ms)
+			break;
+	}
+	return NULL;
+}
+#endif
+
 static void reply(const char *fmt, int a, int b)
 {
 	printf(fmt, a, b);
@@ -125,6 +175,18 @@ int main(int argc, char **argv)
 			}
 			reply("churned %d", n, 0);
 #ifdef GH_TEST_INTERNALS
+		} else if (strncmp(line, "leak ", 5) == 0) {
+			/* n unreachable TestLeak objects and n collectable TestCollect */
+			int n = atoi(line + 5);
+			leak_some(n);
+			clobber_stack();
+			reply("leaked %d", n, 0);
+		} else if (strncmp(line, "gcloop ", 7) == 0) {
+			gcloop_ms = atoi(line + 7);
+			pthread_t th;
+			pthread_create(&th, NULL, gcloop, NULL);
+			pthread_detach(th);
+			reply("gcloop started", 0, 0);
 		} else if (strcmp(line, "gc") == 0) {
 			struct gh_gc_result *r = NULL;
 			pid_t stuck = 0;

@@ -1036,10 +1036,112 @@ def case_demo():
     check(rc == 0, "demo exits 0 on SIGTERM (rc=%r)" % rc)
 
 
+# ---- Case: gc (POST /debug/memory/gc, GET /debug/memory/referrers) -------------------------------
+
+CLASS = {"count": int, "bytes": int}
+GC = {
+    "collected_objects": int, "objects_before": int, "objects_after": int, "objects_freed": int,
+    "gc_stats": {"collections": [int], "thresholds": [int], "garbage_count": int},
+    # glassheap's additions (docs/api.md)
+    "collected_bytes": int, "pause_ms": float, "mark_ms": float, "threads_stopped": int, "scanned_bytes": int,
+    "roots": {k: {"ranges": int, "bytes": int} for k in ("registered", "stack", "tls", "global")},
+    "unreachable": {
+        "summary": {"definitely_lost": CLASS, "indirectly_lost": CLASS, "possibly_lost": CLASS, "reachable": CLASS},
+        "by_type": [{"type": str, "definitely_lost": CLASS, "indirectly_lost": CLASS, "possibly_lost": CLASS}],
+        "by_site": [{"site": str, "type": str, "class": str, "count": int, "bytes": int}],
+        "truncated": bool,
+    },
+}
+REFERRERS = {"type": str, "object_count": int, "analyzed_sample_size": int,
+             "top_referrers": [{"type": str, "count": int}], "pause_ms": float}
+
+
+def case_gc():
+    section("POST /debug/memory/gc: fields, JSON == msgpack, leak report, collection")
+    h = Host(static=True)
+    port = h.port
+    r = curl("/debug/memory/gc", port, method="POST")
+    check(r.status == 200, "gc -> 200 (got %d %r)" % (r.status, r.body[:200]))
+    d0 = r.doc()
+    conforms(d0, GC, "gc")
+    m = curl("/debug/memory/gc", port, method="POST", headers=MSGPACK)
+    check(m.status == 200 and m.headers.get("content-type") == "application/msgpack", "gc in msgpack")
+    conforms(msgpack_decodings_agree(m, "gc msgpack"), GC, "gc msgpack")
+    fm = curl("/debug/memory/gc?format=msgpack", port, method="POST")
+    check(same_shape(fm.doc(), d0), "?format=msgpack carries the same document shape")
+    runs0 = d0["gc_stats"]["collections"][2]
+
+    check(h.cmd("leak 25") == "leaked 25", "host leaked 25 + 25 objects")
+    d = get_doc(port, "/debug/memory/gc", GC, method="POST")
+    if d:
+        by_type = {t["type"]: t for t in d["unreachable"]["by_type"]}
+        leak = by_type.get("TestLeak")
+        check(leak is not None and leak["definitely_lost"] == {"count": 25, "bytes": 25 * 64},
+              "TestLeak: 25 definitely lost, 1600 bytes: %r" % leak)
+        check(d["collected_objects"] == 25 and d["collected_bytes"] == 25 * 32,
+              "the 25 collectable TestCollect objects were freed: %r" % d["collected_objects"])
+        check(d["objects_before"] - d["objects_after"] == 25 == d["objects_freed"], "objects_before/after/freed")
+        check(d["gc_stats"]["collections"][2] >= runs0 + 2, "collections count the passes")
+        check(d["gc_stats"]["garbage_count"] >= 25, "garbage_count counts what stays")
+        sites = [x for x in d["unreachable"]["by_site"] if x["type"] == "TestLeak"]
+        check(len(sites) == 1 and sites[0]["class"] == "definitely_lost" and sites[0]["count"] == 25 and
+              "gh_test_server_host_static+0x" in sites[0]["site"], "one TestLeak site: %r" % sites)
+        check(d["threads_stopped"] >= 2 and d["pause_ms"] > 0 and d["roots"]["global"]["ranges"] > 0,
+              "pause figures and roots")
+    t = get_doc(port, "/debug/memory/types?type_name=TestCollect&samples=0", TYPES)
+    check(t is not None and t["count"] == 0, "TestCollect counters dropped to 0")
+    t = get_doc(port, "/debug/memory/types?type_name=TestLeak&samples=0", TYPES)
+    check(t is not None and t["count"] == 25, "TestLeak objects stay (not collectable)")
+
+    section("GET /debug/memory/referrers")
+    d = get_doc(port, "/debug/memory/referrers?type_name=TestAlpha&max_referrers=20", REFERRERS)
+    if d:
+        check(d["type"] == "TestAlpha" and d["object_count"] == 100 and d["analyzed_sample_size"] == 100,
+              "100 TestAlpha analyzed: %r" % {k: d[k] for k in ("object_count", "analyzed_sample_size")})
+        refs = {x["type"]: x["count"] for x in d["top_referrers"]}
+        check(refs.get("global:gh_test_server_host_static") == 100,
+              "the host's keep[] array (a global) refers to all 100: %r" % refs)
+        counts = [x["count"] for x in d["top_referrers"]]
+        check(counts == sorted(counts, reverse=True), "sorted by count")
+    m = curl("/debug/memory/referrers?type_name=TestAlpha", port, headers=MSGPACK)
+    check(m.status == 200, "referrers in msgpack")
+    conforms(msgpack_decodings_agree(m, "referrers msgpack"), REFERRERS, "referrers msgpack")
+    d = get_doc(port, "/debug/memory/referrers?type_name=NoSuchType", REFERRERS)
+    check(d is not None and d["object_count"] == 0 and d["top_referrers"] == [], "unknown type: 0 and []")
+    d = get_doc(port, "/debug/memory/referrers?type_name=TestAlpha&max_referrers=1", REFERRERS)
+    check(d is not None and len(d["top_referrers"]) <= 1, "max_referrers bounds the list")
+    for q, param in (("", "type_name"), ("?type_name=TestAlpha&max_referrers=0", "max_referrers"),
+                     ("?type_name=TestAlpha&max_referrers=21", "max_referrers"),
+                     ("?type_name=TestAlpha&max_referrers=x", "max_referrers")):
+        r = curl("/debug/memory/referrers" + q, port)
+        d = r.doc() if r.status == 422 else None
+        check(r.status == 422 and d is not None and conforms(d, ERROR_422) and
+              [e["loc"] for e in d["detail"]] == [["query", param]], "referrers%s -> 422 naming %s" % (q, param))
+
+    section("a second stop-the-world request while one runs -> 503 + Retry-After")
+    check(h.cmd("gcloop 3000") == "gcloop started", "host runs passes back to back for 3 s")
+    statuses = []
+    retry = set()
+    deadline = time.time() + 2.5
+    while time.time() < deadline and len(statuses) < 200:
+        r = curl("/debug/memory/gc", port, method="POST")
+        statuses.append(r.status)
+        if r.status == 503:
+            retry.add(r.headers.get("retry-after"))
+            check(isinstance(r.doc().get("detail"), str), "503 has a detail")
+    check(503 in statuses, "some requests got 503 while passes ran: %r" % statuses[:20])
+    check(retry == {"1"} or not retry, "Retry-After: 1 (%r)" % retry)
+    check(set(statuses) <= {200, 503}, "only 200 and 503: %r" % set(statuses))
+    time.sleep(0.7)
+    check(curl("/debug/memory/gc", port, method="POST").status == 200, "200 again once the loop ended")
+    check(h.alive(), "host alive")
+    h.close()
+
+
 # ---- Main --------------------------------------------------------------------------------------------
 
 CASES = {"endpoints": case_endpoints, "auth": case_auth, "lifecycle": case_lifecycle, "load": case_load,
-         "preload": case_preload, "demo": case_demo}
+         "preload": case_preload, "demo": case_demo, "gc": case_gc}
 
 
 def main():
