@@ -1,0 +1,611 @@
+/*
+ * views.c -- one human rendering per endpoint document of api.md: the tables
+ * `glassheap memory`, `types`, `gc`, `referrers` and `trace ...` print.
+ *
+ * Entry points: gh__view_<endpoint> (one per response shape) and
+ * gh__view_detail (error documents: {"detail": str} and the 422 list).
+ *
+ * A view reads the decoded tree (decode.c) with the shape-tolerant lookups
+ * of table.c: a missing or ill-typed field prints "?", an unexpected list
+ * entry is skipped, and fields glassheap adds to api.md's documents (the
+ * `allocator` of /debug/memory, the reachability details of gc) are shown
+ * when present. Counts are printed exactly; byte figures human-readable
+ * ("11.8 MiB"), with the exact byte count beside the headline ones; `*_mb`
+ * floats as the server rounded them ("45.23 MiB").
+ */
+#include "client.h"
+
+#include <string.h>
+
+#define NUM 64 /* room for one formatted number */
+
+/* Document text printed outside a table, made terminal-safe (table.c); the
+ * buffer lives until the end of the enclosing block. */
+#define SAFE(s) gh__fmt_safe((char[1024]){0}, 1024, (s))
+
+/* ---- Cells -------------------------------------------------------------------------- */
+
+static const char *int_or_q(char *buf, const json_t *o, const char *key, bool sign)
+{
+	long long v;
+	return gh__doc_int(o, key, &v) ? gh__fmt_int(buf, NUM, v, sign) : "?";
+}
+
+static const char *size_or_q(char *buf, const json_t *o, const char *key, bool sign)
+{
+	double v;
+	return gh__doc_num(o, key, &v) ? gh__fmt_size(buf, NUM, v, sign) : "?";
+}
+
+/* "802.2 KiB (821468 bytes)" */
+static const char *size_exact(char *buf, size_t len, const json_t *o, const char *key)
+{
+	long long v;
+	char h[NUM];
+	if (!gh__doc_int(o, key, &v))
+		return "?";
+	snprintf(buf, len, "%s (%lld bytes)", gh__fmt_size(h, sizeof h, (double)v, false), v);
+	return buf;
+}
+
+/* A *_mb float as sent: "45.23 MiB". */
+static const char *mb_or_q(char *buf, const json_t *o, const char *key, bool sign)
+{
+	double v;
+	if (!gh__doc_num(o, key, &v))
+		return "?";
+	snprintf(buf, NUM, sign && v > 0 ? "+%.2f MiB" : "%.2f MiB", v);
+	return buf;
+}
+
+static const char *str_or_q(const json_t *o, const char *key)
+{
+	const char *s = gh__doc_str(o, key);
+	return s ? s : "?";
+}
+
+/* "a, b, c" from a list of strings, "(none)" when empty. */
+static void join_strings(char *buf, size_t len, const json_t *list)
+{
+	size_t k = 0;
+	buf[0] = '\0';
+	if (!json_is_array(list)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	size_t i;
+	const json_t *v;
+	json_array_foreach (list, i, v) {
+		const char *s = json_is_string(v) ? json_string_value(v) : "?";
+		int n = snprintf(buf + k, len - k, "%s%s", i ? ", " : "", s);
+		if (n < 0 || (size_t)n >= len - k) {
+			if (len > 4)
+				memcpy(buf + len - 4, "...", 4);
+			return;
+		}
+		k += (size_t)n;
+	}
+	if (k == 0)
+		snprintf(buf, len, "(none)");
+}
+
+/* "0 0 3" from a list of integers. */
+static void join_ints(char *buf, size_t len, const json_t *list)
+{
+	size_t k = 0;
+	buf[0] = '\0';
+	if (!json_is_array(list)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	size_t i;
+	const json_t *v;
+	json_array_foreach (list, i, v) {
+		int n = json_is_integer(v) ? snprintf(buf + k, len - k, "%s%lld", i ? " " : "",
+						      (long long)json_integer_value(v))
+					   : snprintf(buf + k, len - k, "%s?", i ? " " : "");
+		if (n < 0 || (size_t)n >= len - k)
+			return;
+		k += (size_t)n;
+	}
+}
+
+/* "file.c:145", or the file alone when lineno is 0 (group_by=filename). */
+static const char *location(char *buf, size_t len, const json_t *o)
+{
+	long long line = 0;
+	const char *file = str_or_q(o, "filename");
+	if (gh__doc_int(o, "lineno", &line) && line > 0)
+		snprintf(buf, len, "%s:%lld", file, line);
+	else
+		snprintf(buf, len, "%s", file);
+	return buf;
+}
+
+/* A key/value block: two columns, keys left, values left. */
+static gh_table_t *kv_new(void)
+{
+	return gh__table_new(2, NULL, "ll");
+}
+
+static void kv(gh_table_t *t, const char *key, const char *value)
+{
+	gh__table_cell(t, "%s", key);
+	gh__table_cell(t, "%s", value);
+}
+
+static void kv_print(gh_table_t *t, FILE *out)
+{
+	gh__table_print(t, out, 0);
+	gh__table_free(t);
+}
+
+/* ---- GET /debug/memory --------------------------------------------------------------- */
+
+static void print_gc_stats(FILE *out, const char *label, const json_t *gs)
+{
+	char coll[256], thr[256], n[NUM];
+	join_ints(coll, sizeof coll, json_object_get(gs, "collections"));
+	join_ints(thr, sizeof thr, json_object_get(gs, "thresholds"));
+	fprintf(out, "%scollections [%s], thresholds [%s], garbage %s\n", label, coll, thr,
+		int_or_q(n, gs, "garbage_count", false));
+}
+
+/* glassheap's addition: where the requested bytes sit in the allocator. */
+static void print_allocator(FILE *out, const json_t *a)
+{
+	const json_t *je = json_object_get(a, "jemalloc");
+	char r[NUM], h[NUM], rd[NUM], al[NUM], ac[NUM], rs[NUM], rss[NUM];
+	fprintf(out,
+		"allocator: requested %s + headers %s + rounding %s = jemalloc allocated %s;"
+		" active %s, resident %s; process RSS %s\n",
+		size_or_q(r, a, "requested_bytes", false), size_or_q(h, a, "header_bytes", false),
+		size_or_q(rd, a, "rounding_bytes", false), size_or_q(al, je, "allocated", false),
+		size_or_q(ac, je, "active", false), size_or_q(rs, je, "resident", false),
+		size_or_q(rss, a, "rss_bytes", false));
+}
+
+int gh__view_memory(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	const json_t *sum = json_object_get(doc, "summary");
+	const json_t *top = json_object_get(doc, "top_objects");
+	long long total = 0;
+	bool have_total = gh__doc_int(sum, "total_size_bytes", &total);
+	char objs[NUM], types[NUM], size[NUM * 2];
+	fprintf(out, "%s objects, %s, %s types; top %zu by %s\n\n", int_or_q(objs, sum, "total_objects", false),
+		size_exact(size, sizeof size, sum, "total_size_bytes"), int_or_q(types, sum, "unique_types", false),
+		json_is_array(top) ? json_array_size(top) : 0, SAFE(str_or_q(doc, "sort_by")));
+
+	static const char *const hdr[] = {"TYPE", "COUNT", "SIZE", "SHARE", "AVG SIZE"};
+	gh_table_t *t = gh__table_new(5, hdr, "lrrrr");
+	size_t i;
+	const json_t *row;
+	json_array_foreach (top, i, row) {
+		if (!json_is_object(row))
+			continue;
+		char c[NUM], s[NUM], a[NUM];
+		long long bytes;
+		gh__table_cell(t, "%s", str_or_q(row, "type"));
+		gh__table_cell(t, "%s", int_or_q(c, row, "count", false));
+		gh__table_cell(t, "%s", size_or_q(s, row, "total_size_bytes", false));
+		if (have_total && total > 0 && gh__doc_int(row, "total_size_bytes", &bytes))
+			gh__table_cell(t, "%.1f%%", 100.0 * (double)bytes / (double)total);
+		else
+			gh__table_cell(t, "?");
+		gh__table_cell(t, "%s", size_or_q(a, row, "avg_size_bytes", false));
+	}
+	if (gh__table_rows(t) > 0)
+		gh__table_print(t, out, 0);
+	else
+		fprintf(out, "(no live objects)\n");
+	gh__table_free(t);
+
+	const json_t *gs = json_object_get(doc, "gc_stats");
+	fprintf(out, "\n");
+	if (json_is_object(gs))
+		print_gc_stats(out, "gc: ", gs);
+	const json_t *alloc = json_object_get(doc, "allocator");
+	if (json_is_object(alloc))
+		print_allocator(out, alloc);
+	return 0;
+}
+
+/* ---- GET /debug/memory/types ---------------------------------------------------------- */
+
+int gh__view_types(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	char c[NUM], s[NUM * 2], a[NUM * 2];
+	gh_table_t *t = kv_new();
+	kv(t, "type", str_or_q(doc, "type"));
+	kv(t, "count", int_or_q(c, doc, "count", false));
+	kv(t, "size", size_exact(s, sizeof s, doc, "total_size_bytes"));
+	kv(t, "avg size", size_exact(a, sizeof a, doc, "avg_size_bytes"));
+	kv_print(t, out);
+
+	const json_t *samples = json_object_get(doc, "samples");
+	size_t n = json_is_array(samples) ? json_array_size(samples) : 0;
+	if (n == 0) {
+		fprintf(out, "\nsamples: none\n");
+		return 0;
+	}
+	fprintf(out, "\nsamples (%zu):\n", n);
+	size_t i;
+	const json_t *v;
+	json_array_foreach (samples, i, v) {
+		char safe[2048];
+		fprintf(out, "  %s\n", gh__fmt_safe(safe, sizeof safe, json_is_string(v) ? json_string_value(v) : "?"));
+	}
+	return 0;
+}
+
+/* ---- POST /debug/memory/gc -------------------------------------------------------------- */
+
+/* "3 (1.2 KiB)" from {"count": n, "bytes": n}. */
+static const char *count_bytes(char *buf, size_t len, const json_t *o)
+{
+	char c[NUM], b[NUM];
+	if (!json_is_object(o))
+		return "?";
+	snprintf(buf, len, "%s (%s)", int_or_q(c, o, "count", false), size_or_q(b, o, "bytes", false));
+	return buf;
+}
+
+static void print_roots(FILE *out, const json_t *roots)
+{
+	static const char *const hdr[] = {"ROOTS", "RANGES", "SIZE"};
+	gh_table_t *t = gh__table_new(3, hdr, "lrr");
+	const char *key;
+	const json_t *v;
+	json_object_foreach ((json_t *)roots, key, v) {
+		char r[NUM], b[NUM];
+		gh__table_cell(t, "%s", key);
+		gh__table_cell(t, "%s", int_or_q(r, v, "ranges", false));
+		gh__table_cell(t, "%s", size_or_q(b, v, "bytes", false));
+	}
+	fprintf(out, "\n");
+	gh__table_print(t, out, 0);
+	gh__table_free(t);
+}
+
+/* glassheap's leak report: objects the pass found unreachable, by class,
+ * type and allocation site. */
+static void print_unreachable(FILE *out, const json_t *u)
+{
+	const json_t *sum = json_object_get(u, "summary");
+	if (json_is_object(sum)) {
+		fprintf(out, "\nunreachable:");
+		const char *key;
+		const json_t *v;
+		bool first = true;
+		json_object_foreach ((json_t *)sum, key, v) {
+			char cb[NUM * 2];
+			fprintf(out, "%s %s %s", first ? "" : ",", SAFE(key), count_bytes(cb, sizeof cb, v));
+			first = false;
+		}
+		fprintf(out, "\n");
+	}
+
+	static const char *const classes[] = {"definitely_lost", "indirectly_lost", "possibly_lost"};
+	const json_t *by_type = json_object_get(u, "by_type");
+	if (json_is_array(by_type) && json_array_size(by_type) > 0) {
+		static const char *const hdr[] = {"TYPE", "DEFINITELY LOST", "INDIRECTLY LOST", "POSSIBLY LOST"};
+		gh_table_t *t = gh__table_new(4, hdr, "lrrr");
+		size_t i;
+		const json_t *row;
+		json_array_foreach (by_type, i, row) {
+			if (!json_is_object(row))
+				continue;
+			gh__table_cell(t, "%s", str_or_q(row, "type"));
+			for (int k = 0; k < 3; k++) {
+				char cb[NUM * 2];
+				gh__table_cell(t, "%s", count_bytes(cb, sizeof cb, json_object_get(row, classes[k])));
+			}
+		}
+		fprintf(out, "\n");
+		gh__table_print(t, out, 0);
+		gh__table_free(t);
+	}
+
+	const json_t *by_site = json_object_get(u, "by_site");
+	if (json_is_array(by_site) && json_array_size(by_site) > 0) {
+		static const char *const hdr[] = {"SITE", "TYPE", "CLASS", "COUNT", "SIZE"};
+		gh_table_t *t = gh__table_new(5, hdr, "lllrr");
+		size_t i;
+		const json_t *row;
+		json_array_foreach (by_site, i, row) {
+			if (!json_is_object(row))
+				continue;
+			char c[NUM], b[NUM];
+			gh__table_cell(t, "%s", str_or_q(row, "site"));
+			gh__table_cell(t, "%s", str_or_q(row, "type"));
+			gh__table_cell(t, "%s", str_or_q(row, "class"));
+			gh__table_cell(t, "%s", int_or_q(c, row, "count", false));
+			gh__table_cell(t, "%s", size_or_q(b, row, "bytes", false));
+		}
+		fprintf(out, "\n");
+		gh__table_print(t, out, 0);
+		gh__table_free(t);
+	}
+	if (json_is_true(json_object_get(u, "truncated")))
+		fprintf(out, "(the leak report was truncated)\n");
+}
+
+int gh__view_gc(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	char a[NUM], b[NUM], c[NUM], d[NUM], e[NUM], f[NUM];
+	gh_table_t *t = kv_new();
+	kv(t, "collected objects", int_or_q(a, doc, "collected_objects", false));
+	kv(t, "objects before", int_or_q(b, doc, "objects_before", false));
+	kv(t, "objects after", int_or_q(c, doc, "objects_after", false));
+	kv(t, "objects freed", int_or_q(d, doc, "objects_freed", false));
+	if (json_object_get(doc, "collected_bytes"))
+		kv(t, "collected size", size_or_q(e, doc, "collected_bytes", false));
+	double pause, mark;
+	if (gh__doc_num(doc, "pause_ms", &pause)) {
+		char p[NUM * 2], m[NUM] = "", th[NUM] = "";
+		long long threads;
+		if (gh__doc_num(doc, "mark_ms", &mark))
+			snprintf(m, sizeof m, " (marking %.2f ms)", mark);
+		if (gh__doc_int(doc, "threads_stopped", &threads))
+			snprintf(th, sizeof th, ", %lld threads stopped", threads);
+		snprintf(p, sizeof p, "%.2f ms%s%s", pause, m, th);
+		kv(t, "pause", p);
+	}
+	if (json_object_get(doc, "scanned_bytes"))
+		kv(t, "scanned", size_or_q(f, doc, "scanned_bytes", false));
+	kv_print(t, out);
+
+	const json_t *gs = json_object_get(doc, "gc_stats");
+	if (json_is_object(gs))
+		print_gc_stats(out, "gc stats: ", gs);
+	const json_t *roots = json_object_get(doc, "roots");
+	if (json_is_object(roots) && json_object_size(roots) > 0)
+		print_roots(out, roots);
+	const json_t *u = json_object_get(doc, "unreachable");
+	if (json_is_object(u))
+		print_unreachable(out, u);
+	return 0;
+}
+
+/* ---- GET /debug/memory/referrers --------------------------------------------------------- */
+
+int gh__view_referrers(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	char n[NUM], s[NUM];
+	fprintf(out, "%s: %s objects, %s analyzed", SAFE(str_or_q(doc, "type")), int_or_q(n, doc, "object_count", false),
+		int_or_q(s, doc, "analyzed_sample_size", false));
+	double pause;
+	if (gh__doc_num(doc, "pause_ms", &pause))
+		fprintf(out, " (pause %.2f ms)", pause);
+	fprintf(out, "\n\n");
+
+	const json_t *refs = json_object_get(doc, "top_referrers");
+	static const char *const hdr[] = {"REFERRER", "COUNT"};
+	gh_table_t *t = gh__table_new(2, hdr, "lr");
+	size_t i;
+	const json_t *row;
+	json_array_foreach (refs, i, row) {
+		if (!json_is_object(row))
+			continue;
+		char c[NUM];
+		gh__table_cell(t, "%s", str_or_q(row, "type"));
+		gh__table_cell(t, "%s", int_or_q(c, row, "count", false));
+	}
+	if (gh__table_rows(t) > 0)
+		gh__table_print(t, out, 0);
+	else
+		fprintf(out, "(no referrers found)\n");
+	gh__table_free(t);
+	return 0;
+}
+
+/* ---- Tracemalloc -------------------------------------------------------------------------- */
+
+int gh__view_trace_start(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	char f[NUM];
+	gh_table_t *t = kv_new();
+	kv(t, "status", str_or_q(doc, "status"));
+	kv(t, "frames", int_or_q(f, doc, "frames", false));
+	kv(t, "message", str_or_q(doc, "message"));
+	kv_print(t, out);
+	return 0;
+}
+
+int gh__view_trace_stop(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	gh_table_t *t = kv_new();
+	kv(t, "status", str_or_q(doc, "status"));
+	kv_print(t, out);
+	return 0;
+}
+
+int gh__view_trace_status(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	const json_t *on = json_object_get(doc, "is_tracing");
+	char f[NUM], c[NUM], p[NUM], snaps[4096];
+	join_strings(snaps, sizeof snaps, json_object_get(doc, "available_snapshots"));
+	gh_table_t *t = kv_new();
+	kv(t, "tracing", json_is_boolean(on) ? (json_is_true(on) ? "yes" : "no") : "?");
+	kv(t, "frames", int_or_q(f, doc, "frames", false));
+	kv(t, "current", mb_or_q(c, doc, "current_mb", false));
+	kv(t, "peak", mb_or_q(p, doc, "peak_mb", false));
+	kv(t, "snapshots", snaps);
+	kv_print(t, out);
+	return 0;
+}
+
+int gh__view_trace_top(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	const json_t *sum = json_object_get(doc, "summary");
+	char c[NUM], p[NUM];
+	fprintf(out, "grouped by %s; traced now %s, peak %s\n\n", SAFE(str_or_q(doc, "group_by")),
+		mb_or_q(c, sum, "current_mb", false), mb_or_q(p, sum, "peak_mb", false));
+	static const char *const hdr[] = {"SIZE", "COUNT", "LOCATION", "LINE"};
+	gh_table_t *t = gh__table_new(4, hdr, "rrll");
+	size_t i;
+	const json_t *row;
+	json_array_foreach (json_object_get(doc, "top_allocations"), i, row) {
+		if (!json_is_object(row))
+			continue;
+		char s[NUM], n[NUM], loc[1024];
+		gh__table_cell(t, "%s", size_or_q(s, row, "size_bytes", false));
+		gh__table_cell(t, "%s", int_or_q(n, row, "count", false));
+		gh__table_cell(t, "%s", location(loc, sizeof loc, row));
+		gh__table_cell(t, "%s", str_or_q(row, "line"));
+	}
+	if (gh__table_rows(t) > 0)
+		gh__table_print(t, out, 0);
+	else
+		fprintf(out, "(no traced allocations)\n");
+	gh__table_free(t);
+	return 0;
+}
+
+int gh__view_trace_snapshot(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	char c[NUM], p[NUM], snaps[4096];
+	join_strings(snaps, sizeof snaps, json_object_get(doc, "available_snapshots"));
+	gh_table_t *t = kv_new();
+	kv(t, "status", str_or_q(doc, "status"));
+	kv(t, "name", str_or_q(doc, "name"));
+	kv(t, "current", mb_or_q(c, doc, "current_mb", false));
+	kv(t, "peak", mb_or_q(p, doc, "peak_mb", false));
+	kv(t, "snapshots", snaps);
+	kv_print(t, out);
+	return 0;
+}
+
+int gh__view_trace_compare(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	fprintf(out, "%s -> %s, grouped by %s\n\n", SAFE(str_or_q(doc, "snapshot1")),
+		SAFE(str_or_q(doc, "snapshot2")), SAFE(str_or_q(doc, "group_by")));
+	static const char *const hdr[] = {"SIZE DIFF", "COUNT DIFF", "LOCATION", "LINE"};
+	gh_table_t *t = gh__table_new(4, hdr, "rrll");
+	size_t i;
+	const json_t *row;
+	json_array_foreach (json_object_get(doc, "differences"), i, row) {
+		if (!json_is_object(row))
+			continue;
+		char s[NUM], n[NUM], loc[1024];
+		gh__table_cell(t, "%s", size_or_q(s, row, "size_diff_bytes", true));
+		gh__table_cell(t, "%s", int_or_q(n, row, "count_diff", true));
+		gh__table_cell(t, "%s", location(loc, sizeof loc, row));
+		gh__table_cell(t, "%s", str_or_q(row, "line"));
+	}
+	if (gh__table_rows(t) > 0)
+		gh__table_print(t, out, 0);
+	else
+		fprintf(out, "(no differences)\n");
+	gh__table_free(t);
+	return 0;
+}
+
+int gh__view_trace_traceback(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	const json_t *top = json_object_get(doc, "top_allocations");
+	size_t i;
+	const json_t *row;
+	size_t shown = 0;
+	json_array_foreach (top, i, row) {
+		if (!json_is_object(row))
+			continue;
+		char s[NUM], n[NUM];
+		fprintf(out, "%s#%zu  %s in %s blocks\n", shown ? "\n" : "", i + 1,
+			size_or_q(s, row, "size_bytes", false), int_or_q(n, row, "count", false));
+		gh_table_t *t = gh__table_new(2, NULL, "ll");
+		size_t j;
+		const json_t *fr;
+		json_array_foreach (json_object_get(row, "traceback"), j, fr) {
+			if (!json_is_object(fr))
+				continue;
+			char loc[1024];
+			gh__table_cell(t, "%s", location(loc, sizeof loc, fr));
+			gh__table_cell(t, "%s", str_or_q(fr, "line"));
+		}
+		gh__table_print(t, out, 4);
+		gh__table_free(t);
+		shown++;
+	}
+	if (!shown)
+		fprintf(out, "(no traced allocations)\n");
+	return 0;
+}
+
+int gh__view_trace_delete(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	char snaps[4096];
+	join_strings(snaps, sizeof snaps, json_object_get(doc, "available_snapshots"));
+	gh_table_t *t = kv_new();
+	kv(t, "status", str_or_q(doc, "status"));
+	kv(t, "name", str_or_q(doc, "name"));
+	kv(t, "snapshots", snaps);
+	kv_print(t, out);
+	return 0;
+}
+
+/* ---- Error documents ------------------------------------------------------------------------ */
+
+int gh__view_detail(FILE *out, const json_t *doc, const char *prefix)
+{
+	const json_t *detail = json_is_object(doc) ? json_object_get(doc, "detail") : NULL;
+	char safe[2048];
+	if (json_is_string(detail)) {
+		fprintf(out, "%s%s\n", prefix, gh__fmt_safe(safe, sizeof safe, json_string_value(detail)));
+		return 1;
+	}
+	if (!json_is_array(detail))
+		return 0;
+	/* FastAPI's validation list: {"loc": ["query", "top_n"], "msg": ..., "type": ...} */
+	int lines = 0;
+	size_t i;
+	const json_t *e;
+	json_array_foreach (detail, i, e) {
+		char loc[512] = "";
+		size_t k = 0;
+		size_t j;
+		const json_t *part;
+		json_array_foreach (json_object_get(e, "loc"), j, part) {
+			int n;
+			if (json_is_string(part))
+				n = snprintf(loc + k, sizeof loc - k, "%s%s", j ? "." : "", json_string_value(part));
+			else if (json_is_integer(part))
+				n = snprintf(loc + k, sizeof loc - k, "%s%lld", j ? "." : "",
+					     (long long)json_integer_value(part));
+			else
+				n = snprintf(loc + k, sizeof loc - k, "%s?", j ? "." : "");
+			if (n < 0 || (size_t)n >= sizeof loc - k)
+				break;
+			k += (size_t)n;
+		}
+		char line[3072];
+		snprintf(line, sizeof line, "%s: %s", k ? loc : "?", str_or_q(e, "msg"));
+		fprintf(out, "%s%s\n", prefix, gh__fmt_safe(safe, sizeof safe, line));
+		lines++;
+	}
+	return lines;
+}
