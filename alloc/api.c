@@ -78,7 +78,7 @@ int gh_ptr_info(const void *ptr, gh_ptr_info_t *info)
 	info->base = (void *)u;
 	info->size = gh__hdr_size(GH_LOAD(&h->meta));
 	info->type = GH_LOAD(&h->type);
-	info->site = GH_LOAD(&h->site);
+	info->site = gh__hdr_site(h);
 	return 0;
 }
 
@@ -91,7 +91,7 @@ gh_type_t gh_ptr_type(const void *ptr)
 uint32_t gh_ptr_site(const void *ptr)
 {
 	struct gh_hdr *h = live_start(ptr);
-	return h ? GH_LOAD(&h->site) : 0;
+	return h ? gh__hdr_site(h) : 0;
 }
 
 size_t gh_ptr_size(const void *ptr)

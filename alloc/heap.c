@@ -10,7 +10,11 @@
  *     (plain byte stores, no read-modify-write on the hot path);
  *   - the page map, for jemalloc "large" blocks only: every page they cover
  *     names their start, so interior lookups stay O(1) however big they are;
- * plus the calling thread's counter shard (types.c).
+ * plus the calling thread's counter shard (types.c), and while tracing is
+ * on (trace.c) the block's stack: every allocation then takes the general
+ * path, which records it, and a traced block (GH_FLAG_TRACED, its site word
+ * holding the stack id) always takes the general free path, which releases
+ * it, even after tracing stopped.
  *
  * Publication order: the header is written before the start byte is set,
  * and the start byte is cleared before the block goes back to jemalloc, so
@@ -145,7 +149,15 @@ GH_INLINE void *finish_alloc(struct gh_ctr *c, uintptr_t raw, size_t size, bool 
 	struct gh_hdr *h = gh__hdr_of(user);
 	uint64_t meta = (uint64_t)size | ((uint64_t)align_lg << GH_ALIGN_SHIFT) | gh__hdr_check(user, GH_STATE_LIVE);
 	h->type = type;
-	h->site = gh__site_intern(ra);
+	uint32_t stack = 0;
+	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed)))
+		stack = gh__trace_record(size, ra);
+	if (stack) {
+		h->site = stack;
+		meta |= GH_FLAG_TRACED;
+	} else {
+		h->site = gh__site_intern(ra);
+	}
 	if (gh_unlikely(large)) {
 		meta |= GH_FLAG_LARGE;
 		pagemap_set(user, size);
@@ -207,13 +219,14 @@ static GH_NOINLINE void *alloc_general(size_t size, gh_type_t type, uintptr_t ra
 }
 
 /*
- * The fast path: a small, uninitialized block on a thread that is set up.
- * It makes no call but the one into jemalloc, so the compiler needs almost
- * no saved registers; everything else goes to alloc_general.
+ * The fast path: a small, uninitialized block on a thread that is set up,
+ * tracing off. It makes no call but the one into jemalloc, so the compiler
+ * needs almost no saved registers; everything else goes to alloc_general.
  */
 void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
-	if (gh_unlikely(zero || gh__tl_ctr == NULL || size > gh__small_max - GH_HDR_SIZE))
+	if (gh_unlikely(zero || gh__tl_ctr == NULL || size > gh__small_max - GH_HDR_SIZE ||
+			atomic_load_explicit(&gh__trace_on, memory_order_relaxed)))
 		return alloc_general(size, type, ra, zero);
 	uint64_t word0 = (uint64_t)type | ((uint64_t)gh__site_intern(ra) << 32);
 	char *raw = ghje_malloc(size + GH_HDR_SIZE);
@@ -332,6 +345,8 @@ static GH_NOINLINE void free_general(void *p, const char *op)
 	size_t size = gh__hdr_size(meta);
 	gh_type_t type = h->type;
 	unsigned lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
+	if (gh_unlikely(meta & GH_FLAG_TRACED))
+		gh__trace_release(h->site, size);
 	/* Unpublish before jemalloc may hand the block to another thread. */
 	start_set(u, 0);
 	GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_check(u, GH_STATE_FREED));
@@ -351,8 +366,8 @@ static GH_NOINLINE void free_general(void *p, const char *op)
 	}
 }
 
-/* The fast path: a live, ordinary small block freed by a thread that is set
- * up; the only call is the tail call into jemalloc. */
+/* The fast path: a live, ordinary (untraced) small block freed by a thread
+ * that is set up; the only call is the tail call into jemalloc. */
 void gh__free(void *p, const char *op)
 {
 	uintptr_t u = (uintptr_t)p;
@@ -363,7 +378,8 @@ void gh__free(void *p, const char *op)
 	}
 	struct gh_hdr *h = gh__hdr_of(u);
 	uint64_t meta = GH_LOAD(&h->meta);
-	const uint64_t mask = (UINT64_C(0xff) << GH_CHECK_SHIFT) | GH_FLAG_LARGE | (UINT64_C(63) << GH_ALIGN_SHIFT);
+	const uint64_t mask =
+		(UINT64_C(0xff) << GH_CHECK_SHIFT) | GH_FLAG_LARGE | GH_FLAG_TRACED | (UINT64_C(63) << GH_ALIGN_SHIFT);
 	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 ||
 			(meta & mask) != gh__hdr_check(u, GH_STATE_LIVE))) {
 		free_general(p, op);
@@ -415,6 +431,7 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 	uint64_t meta = h->meta;
 	size_t old = gh__hdr_size(meta);
 	gh_type_t old_type = h->type;
+	uint32_t old_site = h->site; /* a stack id when GH_FLAG_TRACED */
 	if (type == GH_TYPE_NONE)
 		type = old_type;
 	unsigned lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
@@ -427,6 +444,12 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* Tracing sees a realloc as a free and a new allocation at ra. The
+	 * stack is captured before the window below: unwinding may wait for the
+	 * loader's lock, which a world stop holds while it waits for us. */
+	uint32_t stack = 0;
+	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed)))
+		stack = gh__trace_record(size, ra);
 	/* Unpublish first: once jemalloc moves the block, the old address may
 	 * belong to another thread's new allocation. Until the block is
 	 * published again a world stop must not observe this thread. */
@@ -440,6 +463,8 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 			pagemap_set(u, old);
 		start_set(u, 1);
 		gh__tl_unsafe--;
+		if (stack)
+			gh__trace_release(stack, size);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -447,7 +472,9 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 	struct gh_hdr *nh = gh__hdr_of(nu);
 	uint64_t nmeta = (uint64_t)size | gh__hdr_check(nu, GH_STATE_LIVE);
 	nh->type = type;
-	nh->site = gh__site_intern(ra);
+	nh->site = stack ? stack : gh__site_intern(ra);
+	if (stack)
+		nmeta |= GH_FLAG_TRACED;
 	if (size + GH_HDR_SIZE > gh__small_max) {
 		nmeta |= GH_FLAG_LARGE;
 		pagemap_set(nu, size);
@@ -455,6 +482,8 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 	GH_STORE(&nh->meta, nmeta);
 	start_set(nu, 1);
 	gh__tl_unsafe--;
+	if (gh_unlikely(meta & GH_FLAG_TRACED))
+		gh__trace_release(old_site, old);
 	if (type == old_type) {
 		gh__ctr_realloc(&c[type], old, size);
 	} else {

@@ -9,6 +9,7 @@
 #define GH_INTERNAL_H
 
 #include "glassheap.h"
+#include "trace.h" /* trace.c, unwind.c, symbols.c: tracing */
 
 #include <errno.h>
 #include <pthread.h>
@@ -118,7 +119,9 @@ GH_INLINE bool gh__cage_contains(uintptr_t p)
  *                         type  site  meta = size:48 | align_lg:6 | flags:2 | check:8
  *
  * align_lg is 0 for ordinary allocations (raw == hdr); for alignments above 16
- * it is log2(alignment) and raw = user - alignment. check is the state byte
+ * it is log2(alignment) and raw = user - alignment. With GH_FLAG_TRACED the
+ * site word holds the block's trace stack id instead of its site id (read
+ * the site with gh__hdr_site). check is the state byte
  * (live or freed); the start map, not the header, is the authority on which
  * addresses are live allocations, so the byte only has to catch headers that
  * were overwritten (underflows) or already freed.
@@ -137,7 +140,7 @@ struct gh_hdr {
 #define GH_ALIGN_SHIFT 48
 #define GH_FLAGS_SHIFT 54
 #define GH_FLAG_LARGE (UINT64_C(1) << GH_FLAGS_SHIFT)  /* pagemap entries set */
-#define GH_FLAG_SPARE (UINT64_C(2) << GH_FLAGS_SHIFT)  /* reserved (tracing) */
+#define GH_FLAG_TRACED (UINT64_C(2) << GH_FLAGS_SHIFT) /* site holds a trace stack id (trace.h) */
 #define GH_CHECK_SHIFT 56
 #define GH_STATE_LIVE 0xA7u
 #define GH_STATE_FREED 0x5Eu
@@ -160,6 +163,15 @@ GH_INLINE bool gh__hdr_is_live(const struct gh_hdr *h, uintptr_t user)
 GH_INLINE size_t gh__hdr_size(uint64_t meta)
 {
 	return (size_t)(meta & GH_SIZE_MASK);
+}
+/* The site id of a live block, traced or not (a traced block's site word is
+ * its stack id; the stack remembers the site of its first frame). */
+GH_INLINE uint32_t gh__hdr_site(const struct gh_hdr *h)
+{
+	uint32_t site = GH_LOAD(&h->site);
+	if (gh_unlikely(GH_LOAD(&h->meta) & GH_FLAG_TRACED))
+		return gh__trace_stack_site(site);
+	return site;
 }
 
 /* Object-start byte map: one byte per 16-byte granule of the cage, 1 where a

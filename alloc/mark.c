@@ -440,7 +440,7 @@ static void scan_registers(void)
 
 static void count_site(const struct gh_hdr *h, int cls, size_t size)
 {
-	uint32_t site = GH_LOAD(&h->site);
+	uint32_t site = gh__hdr_site(h);
 	uint32_t type = GH_LOAD(&h->type);
 	uint32_t key = site ? site : UINT32_MAX;
 	size_t i = ((size_t)key * 2654435761u ^ type) & (SITE_SLOTS - 1);

@@ -174,7 +174,7 @@ void gh__misuse(gh_error_kind_t kind, const void *ptr, const char *op, const voi
 	atomic_fetch_add_explicit(&error_count, 1, memory_order_relaxed);
 	if (h) {
 		char site[200];
-		uintptr_t ra = gh__site_address(h->site);
+		uintptr_t ra = gh__site_address(gh__hdr_site(h));
 		if (ra)
 			gh__site_describe(ra, site, sizeof site);
 		else

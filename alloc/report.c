@@ -91,7 +91,7 @@ static bool visit_site(uintptr_t user, const struct gh_hdr *h, void *arg)
 {
 	(void)user;
 	struct site_table *t = arg;
-	uint32_t site = GH_LOAD(&h->site);
+	uint32_t site = gh__hdr_site(h);
 	uint32_t key = site ? site : UINT32_MAX;
 	size_t i = (key * 2654435761u) & t->mask;
 	while (t->slots[i].site && t->slots[i].site != key)

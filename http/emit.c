@@ -641,6 +641,15 @@ void gh__emit_mb(gh_emit_t *e, uint64_t bytes)
 	gh__emit_dbl(e, mb_value(bytes));
 }
 
+void gh__emit_mb_signed(gh_emit_t *e, int64_t bytes)
+{
+	/* Python's round() is symmetric: round(-x, 2) == -round(x, 2) */
+	if (bytes < 0)
+		gh__emit_dbl(e, -mb_value((uint64_t)0 - (uint64_t)bytes));
+	else
+		gh__emit_dbl(e, mb_value((uint64_t)bytes));
+}
+
 void gh__emit_bool(gh_emit_t *e, bool b)
 {
 	if (!value_slot(e))

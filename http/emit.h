@@ -110,6 +110,9 @@ void gh__emit_dbl(gh_emit_t *e, double v);
 /* bytes as MiB rounded to 2 decimals, as Python's round(bytes / 1024 / 1024, 2)
  * (half-to-even on the exact value), emitted as a float: 0.0, 11.77. */
 void gh__emit_mb(gh_emit_t *e, uint64_t bytes);
+/* The same for a signed byte count (differences): negative values round like
+ * Python's round(), symmetrically. */
+void gh__emit_mb_signed(gh_emit_t *e, int64_t bytes);
 void gh__emit_bool(gh_emit_t *e, bool b);
 void gh__emit_null(gh_emit_t *e);
 

@@ -333,7 +333,7 @@ static bool visit_sample(uintptr_t user, const struct gh_hdr *h, void *arg)
 		return true;
 	uint64_t meta = GH_LOAD(&h->meta);
 	size_t size = gh__hdr_size(meta);
-	uint32_t site = GH_LOAD(&h->site);
+	uint32_t site = gh__hdr_site(h);
 	char *buf = s->text[s->have];
 	bool done = false;
 	if (s->format) {

@@ -92,4 +92,15 @@ void gh__ep_memory_gc(struct gh_http_call *call);
 /* GET /debug/memory/referrers (type_name, max_referrers). */
 void gh__ep_memory_referrers(struct gh_http_call *call);
 
+/* ---- ep_trace.c: the tracemalloc family --------------------------------------- */
+
+void gh__ep_trace_start(struct gh_http_call *call);
+void gh__ep_trace_status(struct gh_http_call *call);
+void gh__ep_trace_top(struct gh_http_call *call);
+void gh__ep_trace_snapshot(struct gh_http_call *call);
+void gh__ep_trace_compare(struct gh_http_call *call);
+void gh__ep_trace_traceback(struct gh_http_call *call);
+void gh__ep_trace_delete(struct gh_http_call *call);
+void gh__ep_trace_stop(struct gh_http_call *call);
+
 #endif /* GH_HTTP_INTERNAL_H */

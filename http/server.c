@@ -144,14 +144,14 @@ static const struct route routes[] = {
 	{"/debug/memory", "GET", gh__ep_memory, false},
 	{"/debug/memory/gc", "POST", gh__ep_memory_gc, false},
 	{"/debug/memory/referrers", "GET", gh__ep_memory_referrers, false},
-	{"/debug/tracemalloc/start", "POST", NULL, false},
-	{"/debug/tracemalloc/status", "GET", NULL, false},
-	{"/debug/tracemalloc/top", "GET", NULL, false},
-	{"/debug/tracemalloc/snapshot", "POST", NULL, false},
-	{"/debug/tracemalloc/compare", "GET", NULL, false},
-	{"/debug/tracemalloc/traceback", "GET", NULL, false},
-	{"/debug/tracemalloc/snapshot/", "DELETE", NULL, true},
-	{"/debug/tracemalloc/stop", "POST", NULL, false},
+	{"/debug/tracemalloc/start", "POST", gh__ep_trace_start, false},
+	{"/debug/tracemalloc/status", "GET", gh__ep_trace_status, false},
+	{"/debug/tracemalloc/top", "GET", gh__ep_trace_top, false},
+	{"/debug/tracemalloc/snapshot", "POST", gh__ep_trace_snapshot, false},
+	{"/debug/tracemalloc/compare", "GET", gh__ep_trace_compare, false},
+	{"/debug/tracemalloc/traceback", "GET", gh__ep_trace_traceback, false},
+	{"/debug/tracemalloc/snapshot/", "DELETE", gh__ep_trace_delete, true},
+	{"/debug/tracemalloc/stop", "POST", gh__ep_trace_stop, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

@@ -177,7 +177,8 @@ typedef struct gh_ptr_info {
 	void *base;        /* the allocation's start (what malloc returned) */
 	size_t size;       /* requested size in bytes */
 	gh_type_t type;    /* type id */
-	uint32_t site;     /* site id (see gh_site_resolve) */
+	uint32_t site;     /* site id (see gh_site_resolve); the allocating call
+	                    * site whether or not the block was traced */
 } gh_ptr_info_t;
 
 /*
@@ -264,6 +265,38 @@ GH_API uint64_t gh_error_count(void);
  */
 GH_API int gh_root_add(const void *addr, size_t len, const char *name);
 GH_API int gh_root_remove(const void *addr);
+
+/* ---- Tracing ---------------------------------------------------------- */
+
+/*
+ * Call-stack tracing, like Python's tracemalloc (the debug server's
+ * /debug/tracemalloc endpoints drive the same machinery, and
+ * GLASSHEAP_TRACE=<frames> starts it at load time).
+ *
+ * gh_trace_start begins a session: every allocation from then on records up
+ * to `frames` (1..100) return addresses, innermost first, glassheap's own
+ * frames left out, and is counted under that stack until it is freed.
+ * sample_bytes 0 traces every allocation; otherwise allocations are sampled
+ * as a Poisson process with one sample every sample_bytes bytes on average
+ * (an allocation of s bytes with probability 1 - exp(-s / sample_bytes)),
+ * and statistics are scaled to unbiased estimates. The unwinder follows
+ * frame pointers unless the program looks built without them, or as
+ * GLASSHEAP_UNWIND=fp|dwarf says. Returns 0, EINVAL (frames out of range),
+ * EALREADY (already tracing: the running session is unchanged), ENOMEM.
+ *
+ * gh_trace_stop ends the session (0, or ESRCH when not tracing). Blocks
+ * traced so far stay attributed to it and never count in a later session.
+ *
+ * gh_trace_get_memory: the live bytes of the session's traced blocks and
+ * their peak since start (estimates when sampling), both 0 when not tracing.
+ *
+ * Thread-safe. start/stop may allocate and must not be called from a
+ * signal handler or an allocation hook.
+ */
+GH_API int gh_trace_start(unsigned frames, size_t sample_bytes);
+GH_API int gh_trace_stop(void);
+GH_API int gh_trace_is_tracing(void);
+GH_API void gh_trace_get_memory(uint64_t *current, uint64_t *peak);
 
 /* ---- Reports ---------------------------------------------------------- */
 

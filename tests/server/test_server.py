@@ -487,7 +487,7 @@ def case_endpoints():
         r = curl("/debug/memory?" + q, port)
         check(r.status == 400 and isinstance(r.doc().get("detail"), str), "?%s -> 400 with a detail string" % q)
 
-    section("404, 405, 501")
+    section("404, 405")
     for path in ("/", "/debug", "/debug/", "/debug/memory/", "/debug/memory/typesX", "/debug/memoryX",
                  "/debug/memory/types/x", "/debug/tracemalloc", "/debug/tracemalloc/snapshot/",
                  "/debug/tracemalloc/snapshot/a/b", "/nope?top_n=1", "/DEBUG/MEMORY"):
@@ -506,18 +506,6 @@ def case_endpoints():
         check(r.status == 405 and r.headers.get("allow") == allow and
               same(r.doc(), {"detail": "Method Not Allowed"}),
               "%s %s -> 405 Allow: %s (got %d %r)" % (method, path, allow, r.status, r.headers.get("allow")))
-    for method, path in [("POST", "/debug/tracemalloc/start"), ("GET", "/debug/tracemalloc/status"),
-                         ("GET", "/debug/tracemalloc/top"), ("POST", "/debug/tracemalloc/snapshot?name=a"),
-                         ("GET", "/debug/tracemalloc/compare?snapshot1=a&snapshot2=b"),
-                         ("GET", "/debug/tracemalloc/traceback"), ("DELETE", "/debug/tracemalloc/snapshot/a"),
-                         ("POST", "/debug/tracemalloc/stop")]:
-        r = curl(path, port, method=method)
-        d = r.doc() if r.status == 501 else {}
-        check(r.status == 501 and list(d) == ["detail"] and isinstance(d["detail"], str),
-              "%s %s -> 501 with a detail (got %d)" % (method, path, r.status))
-        m = curl(path, port, method=method, headers=MSGPACK)
-        check(m.status == 501 and same(msgpack_decodings_agree(m, "501"), d), "%s %s: 501 in msgpack" % (method, path))
-
     check(h.alive(), "host alive after the endpoint checks")
     check(h.glassheap_lines() == [], "no glassheap log lines: %r" % h.glassheap_lines())
     h.close()
@@ -1138,10 +1126,127 @@ def case_gc():
     h.close()
 
 
+# ---- Case: trace (the tracemalloc family) ---------------------------------------------------------
+
+TRACE_START = {"status": str, "message": str, "frames": int, "sample_bytes": int, "unwinder": str}
+TRACE_STATUS = {"is_tracing": bool, "frames": int, "current_mb": float, "peak_mb": float,
+                "available_snapshots": [str], "current_bytes": int, "peak_bytes": int, "sample_bytes": int,
+                "unwinder": str, "stacks": int, "snapshots_max": int}
+FRAME = {"filename": str, "lineno": int, "line": str, "function": str}
+TRACE_TOP = {"group_by": str,
+             "top_allocations": [dict({"size_bytes": int, "size_mb": float, "count": int}, **FRAME)],
+             "summary": {"current_mb": float, "peak_mb": float}}
+TRACE_SNAP = {"status": str, "name": str, "current_mb": float, "peak_mb": float, "available_snapshots": [str]}
+TRACE_CMP = {"snapshot1": str, "snapshot2": str, "group_by": str,
+             "differences": [dict({"size_diff_bytes": int, "size_diff_mb": float, "count_diff": int}, **FRAME)]}
+TRACE_TB = {"top_allocations": [{"size_bytes": int, "size_mb": float, "count": int, "traceback": [FRAME]}]}
+NOT_TRACING = {"detail": "tracemalloc is not running; POST /debug/tracemalloc/start first"}
+
+
+def both(port, path, schema, method="GET", status=200):
+    """JSON and msgpack, same document shape; returns the JSON document."""
+    r = curl(path, port, method=method)
+    check(r.status == status, "%s %s -> %d (got %d %r)" % (method, path, status, r.status, r.body[:200]))
+    d = r.doc() if r.status == status else None
+    if d is not None and schema is not None:
+        conforms(d, schema, path)
+    m = curl(path, port, method=method, headers=MSGPACK)
+    if m.status == status and d is not None:
+        check(same_shape(msgpack_decodings_agree(m, path), d), "%s: msgpack shape == JSON shape" % path)
+    return d
+
+
+def case_trace():
+    h = Host(static=True)
+    port = h.port
+    section("not tracing: 400 for top/snapshot/traceback/stop; status, compare and delete answer")
+    for method, path in (("GET", "/debug/tracemalloc/top"), ("POST", "/debug/tracemalloc/snapshot?name=a"),
+                         ("GET", "/debug/tracemalloc/traceback"), ("POST", "/debug/tracemalloc/stop")):
+        r = curl(path, port, method=method)
+        check(r.status == 400 and same(r.doc(), NOT_TRACING), "%s %s -> 400 %r" % (method, path, r.body[:120]))
+    d = both(port, "/debug/tracemalloc/status", TRACE_STATUS)
+    check(d is not None and d["is_tracing"] is False, "status: not tracing")
+    r = curl("/debug/tracemalloc/compare?snapshot1=nope&snapshot2=nope2", port)
+    check(r.status == 404 and "nope" in r.doc().get("detail", ""), "compare of unknown snapshots -> 404 naming it")
+    r = curl("/debug/tracemalloc/snapshot/nope", port, method="DELETE")
+    check(r.status == 404 and "nope" in r.doc().get("detail", ""), "delete unknown -> 404 naming it")
+
+    section("start, snapshots, growth, compare, top, traceback, delete, stop")
+    d = both(port, "/debug/tracemalloc/start?frames=10", TRACE_START, method="POST")
+    check(d is not None and d["status"] == "started" and d["frames"] == 10, "started with 10 frames")
+    d = both(port, "/debug/tracemalloc/snapshot?name=before", TRACE_SNAP, method="POST")
+    check(d is not None and d["status"] == "created" and "before" in d["available_snapshots"], "snapshot before")
+    check(h.cmd("leak 40") == "leaked 40", "host allocated 40 + 40 traced objects")
+    d = both(port, "/debug/tracemalloc/snapshot?name=after", TRACE_SNAP, method="POST")
+    check(d is not None and d["available_snapshots"] == ["before", "after"], "snapshot after, in order")
+    d = both(port, "/debug/tracemalloc/compare?snapshot1=before&snapshot2=after&top_n=100", TRACE_CMP)
+    if d:
+        rows = [x for x in d["differences"] if x["function"] == "leak_some"]
+        check(len(rows) == 2 and sorted((x["count_diff"], x["size_diff_bytes"]) for x in rows) ==
+              [(40, 40 * 32), (40, 40 * 64)], "compare: the two leak_some lines grew by exactly 40 each: %r" % rows)
+        check(all(x["filename"].endswith("server_host.c") and x["lineno"] > 0 and "gh_malloc_typed" in x["line"]
+                  for x in rows), "file, line and source text of the allocation sites")
+        diffs = [abs(x["size_diff_bytes"]) for x in d["differences"]]
+        check(diffs == sorted(diffs, reverse=True), "sorted by absolute size difference")
+    d = both(port, "/debug/tracemalloc/compare?snapshot1=before&snapshot2=after&group_by=filename", TRACE_CMP)
+    check(d is not None and d["group_by"] == "filename" and
+          any(x["filename"].endswith("server_host.c") and x["lineno"] == 0 for x in d["differences"]),
+          "compare by filename")
+    d = both(port, "/debug/tracemalloc/top?top_n=100", TRACE_TOP)
+    if d:
+        rows = [x for x in d["top_allocations"] if x["function"] == "leak_some"]
+        check(sorted((x["count"], x["size_bytes"]) for x in rows) == [(40, 40 * 32), (40, 40 * 64)],
+              "top: exact counts and sizes per line: %r" % rows)
+    d = both(port, "/debug/tracemalloc/traceback?top_n=50", TRACE_TB)
+    if d:
+        chains = [[f["function"] for f in a["traceback"]] for a in d["top_allocations"]]
+        check(any(c[:2] == ["leak_some", "main"] for c in chains), "traceback: leak_some <- main: %r" % chains[:3])
+    d = both(port, "/debug/tracemalloc/status", TRACE_STATUS)
+    check(d is not None and d["is_tracing"] and d["current_bytes"] >= 40 * 96, "status: tracing, bytes counted")
+
+    section("errors: names, ranges, cap")
+    for path, param in (("/debug/tracemalloc/snapshot", "name"), ("/debug/tracemalloc/snapshot?name=a%20b", "name"),
+                        ("/debug/tracemalloc/snapshot?name=" + "x" * 65, "name")):
+        r = curl(path, port, method="POST")
+        check(r.status == 422 and [e["loc"] for e in r.doc()["detail"]] == [["query", param]],
+              "POST %s -> 422 naming %s" % (path[:60], param))
+    for path, param in (("/debug/tracemalloc/top?top_n=0", "top_n"), ("/debug/tracemalloc/top?group_by=x", "group_by"),
+                        ("/debug/tracemalloc/traceback?top_n=51", "top_n"),
+                        ("/debug/tracemalloc/start?frames=101", "frames"),
+                        ("/debug/tracemalloc/compare?snapshot1=before", "snapshot2")):
+        r = curl(path, port, method="POST" if "start" in path else "GET")
+        check(r.status == 422 and [e["loc"] for e in r.doc()["detail"]] == [["query", param]],
+              "%s -> 422 naming %s" % (path, param))
+    r = curl("/debug/tracemalloc/snapshot/a%20b", port, method="DELETE")
+    check(r.status == 422 and [e["loc"] for e in r.doc()["detail"]] == [["path", "name"]], "DELETE bad name -> 422")
+    for i in range(16):
+        curl("/debug/tracemalloc/snapshot?name=s%d" % i, port, method="POST")
+    r = curl("/debug/tracemalloc/snapshot?name=overflow", port, method="POST")
+    check(r.status == 409 and isinstance(r.doc().get("detail"), str), "past the snapshot bound -> 409")
+    r = curl("/debug/tracemalloc/snapshot?name=after", port, method="POST")
+    check(r.status == 200, "re-taking an existing name replaces it even at the bound")
+    d = both(port, "/debug/tracemalloc/snapshot/before", {"status": str, "name": str, "available_snapshots": [str]},
+             method="DELETE")
+    check(d is not None and d["status"] == "deleted" and "before" not in d["available_snapshots"], "delete")
+
+    section("stop: snapshots survive, compare still works")
+    d = both(port, "/debug/tracemalloc/stop", {"status": str}, method="POST")
+    check(d == {"status": "stopped"}, "stopped")
+    r = curl("/debug/tracemalloc/top", port)
+    check(r.status == 400, "top after stop -> 400")
+    d = both(port, "/debug/tracemalloc/compare?snapshot1=s0&snapshot2=after", TRACE_CMP)
+    check(d is not None, "compare after stop")
+    d = both(port, "/debug/tracemalloc/status", TRACE_STATUS)
+    check(d is not None and not d["is_tracing"] and "after" in d["available_snapshots"], "snapshots survive stop")
+    check(h.alive(), "host alive")
+    h.close()
+
+
 # ---- Main --------------------------------------------------------------------------------------------
 
 CASES = {"endpoints": case_endpoints, "auth": case_auth, "lifecycle": case_lifecycle, "load": case_load,
-         "preload": case_preload, "demo": case_demo, "gc": case_gc}
+         "preload": case_preload, "demo": case_demo, "gc": case_gc,
+         "trace": case_trace}
 
 
 def main():
