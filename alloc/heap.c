@@ -168,14 +168,13 @@ GH_INLINE void *finish_alloc(struct gh_ctr *c, uintptr_t raw, size_t size, bool 
 	return (void *)user;
 }
 
-static void *alloc_general(size_t size, gh_type_t type, uintptr_t ra, bool zero);
 
 /* Threads without a shard (in set-up, exiting) or before initialization. */
 static GH_NOINLINE void *alloc_slow(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
 	struct gh_ctr *c = thread_slow();
 	if (c)
-		return alloc_general(size, type, ra, zero);
+		return gh__alloc_general(size, type, ra, zero);
 	int st = atomic_load_explicit(&gh__state, memory_order_acquire);
 	if (st != ST_READY) {
 		if (tl_in_init)
@@ -200,7 +199,7 @@ static GH_NOINLINE void *alloc_slow(size_t size, gh_type_t type, uintptr_t ra, b
 }
 
 /* Every case: calloc, large blocks, threads not set up yet. */
-static GH_NOINLINE void *alloc_general(size_t size, gh_type_t type, uintptr_t ra, bool zero)
+GH_NOINLINE void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
 	struct gh_ctr *c = gh__tl_ctr;
 	if (gh_unlikely(c == NULL))
@@ -218,29 +217,9 @@ static GH_NOINLINE void *alloc_general(size_t size, gh_type_t type, uintptr_t ra
 	return finish_alloc(c, (uintptr_t)raw, size, total > gh__small_max, type, ra, 0);
 }
 
-/*
- * The fast path: a small, uninitialized block on a thread that is set up,
- * tracing off. It makes no call but the one into jemalloc, so the compiler
- * needs almost no saved registers; everything else goes to alloc_general.
- */
 void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
-	if (gh_unlikely(zero || gh__tl_ctr == NULL || size > gh__small_max - GH_HDR_SIZE ||
-			atomic_load_explicit(&gh__trace_on, memory_order_relaxed)))
-		return alloc_general(size, type, ra, zero);
-	uint64_t word0 = (uint64_t)type | ((uint64_t)gh__site_intern(ra) << 32);
-	char *raw = ghje_malloc(size + GH_HDR_SIZE);
-	if (gh_unlikely(raw == NULL)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	uintptr_t user = (uintptr_t)raw + GH_HDR_SIZE;
-	struct gh_hdr *h = (struct gh_hdr *)raw;
-	memcpy(h, &word0, sizeof word0); /* type, then site (little endian) */
-	GH_STORE(&h->meta, (uint64_t)size | gh__hdr_check(user, GH_STATE_LIVE));
-	start_set(user, 1);
-	gh__ctr_alloc(&gh__tl_ctr[type], size);
-	return (void *)user;
+	return gh__alloc_fast(size, type, ra, zero);
 }
 
 void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
@@ -329,7 +308,7 @@ static GH_NOINLINE void free_odd(void *p, const char *op)
 }
 
 /* Every case of free: misuse, large or aligned blocks, threads without a shard. */
-static GH_NOINLINE void free_general(void *p, const char *op)
+GH_NOINLINE void gh__free_general(void *p, const char *op)
 {
 	uintptr_t u = (uintptr_t)p;
 	if (gh_unlikely(!gh__cage_contains(u) || (u & 15) != 0)) {
@@ -366,32 +345,9 @@ static GH_NOINLINE void free_general(void *p, const char *op)
 	}
 }
 
-/* The fast path: a live, ordinary (untraced) small block freed by a thread
- * that is set up; the only call is the tail call into jemalloc. */
 void gh__free(void *p, const char *op)
 {
-	uintptr_t u = (uintptr_t)p;
-	struct gh_ctr *c = gh__tl_ctr;
-	if (gh_unlikely(!gh__cage_contains(u) || (u & 15) != 0 || c == NULL)) {
-		free_general(p, op);
-		return;
-	}
-	struct gh_hdr *h = gh__hdr_of(u);
-	uint64_t meta = GH_LOAD(&h->meta);
-	const uint64_t mask =
-		(UINT64_C(0xff) << GH_CHECK_SHIFT) | GH_FLAG_LARGE | GH_FLAG_TRACED | (UINT64_C(63) << GH_ALIGN_SHIFT);
-	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 ||
-			(meta & mask) != gh__hdr_check(u, GH_STATE_LIVE))) {
-		free_general(p, op);
-		return;
-	}
-	size_t size = gh__hdr_size(meta);
-	gh_type_t type = h->type;
-	/* Unpublish before jemalloc may hand the block to another thread. */
-	start_set(u, 0);
-	GH_STORE(&h->meta, (meta & GH_SIZE_MASK) | gh__hdr_check(u, GH_STATE_FREED));
-	gh__ctr_free(&c[type], size);
-	ghje_free(h);
+	gh__free_fast(p, op);
 }
 
 /* ---- Realloc ----------------------------------------------------------------------- */

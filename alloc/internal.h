@@ -9,7 +9,6 @@
 #define GH_INTERNAL_H
 
 #include "glassheap.h"
-#include "trace.h" /* trace.c, unwind.c, symbols.c: tracing */
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +18,13 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+
+/* Everything declared below is hidden: with the declarations marked too (not
+ * only the definitions, which -fvisibility=hidden covers), the compiler
+ * reaches globals directly instead of through the GOT on the hot path. */
+#pragma GCC visibility push(hidden)
+
+#include "trace.h" /* trace.c, unwind.c, symbols.c: tracing */
 
 #ifndef GH_DEBUG
 #define GH_DEBUG 0
@@ -194,6 +200,12 @@ void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
 void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char *op);
 void gh__free(void *p, const char *op);
 size_t gh__usable_size(const void *p);
+
+/* Everything the inline fast paths below do not handle (calloc, large and
+ * aligned blocks, tracing, threads not set up, misuse). */
+void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, bool zero);
+void gh__free_general(void *p, const char *op);
+
 
 /* The live allocation containing addr (interior pointers included), or 0.
  * Never faults. Never allocates. Safe while the world is stopped. */
@@ -435,5 +447,63 @@ int ghje_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size
 #define GHJE_MALLOCX_ZERO ((int)0x40)
 #define GHJE_MALLOCX_TCACHE_NONE ((int)((-1 + 2) << 8))
 #define GHJE_MALLOCX_ARENA(a) ((int)(((unsigned)(a) + 1) << 20))
+
+/* ==== heap.c: the inline fast paths (used by the shim and gh__alloc/gh__free) ===== */
+
+/*
+ * The fast path: a small, uninitialized block on a thread that is set up,
+ * tracing off. It makes no call but the one into jemalloc, so the compiler
+ * needs almost no saved registers; everything else goes to gh__alloc_general.
+ */
+GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool zero)
+{
+	if (gh_unlikely(zero || gh__tl_ctr == NULL || size > gh__small_max - GH_HDR_SIZE ||
+			atomic_load_explicit(&gh__trace_on, memory_order_relaxed)))
+		return gh__alloc_general(size, type, ra, zero);
+	uint64_t word0 = (uint64_t)type | ((uint64_t)gh__site_intern(ra) << 32);
+	char *raw = ghje_malloc(size + GH_HDR_SIZE);
+	if (gh_unlikely(raw == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uintptr_t user = (uintptr_t)raw + GH_HDR_SIZE;
+	struct gh_hdr *h = (struct gh_hdr *)raw;
+	memcpy(h, &word0, sizeof word0); /* type, then site (little endian) */
+	GH_STORE(&h->meta, (uint64_t)size | gh__hdr_check(user, GH_STATE_LIVE));
+	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], 1, __ATOMIC_RELEASE);
+	/* type read back from word0: one value kept across the jemalloc call */
+	gh__ctr_alloc(&gh__tl_ctr[(uint32_t)word0], size);
+	return (void *)user;
+}
+
+/* The fast path: a live, ordinary (untraced) small block freed by a thread
+ * that is set up; the only call is the tail call into jemalloc. */
+GH_INLINE void gh__free_fast(void *p, const char *op)
+{
+	uintptr_t u = (uintptr_t)p;
+	struct gh_ctr *c = gh__tl_ctr;
+	if (gh_unlikely(!gh__cage_contains(u) || (u & 15) != 0 || c == NULL)) {
+		gh__free_general(p, op);
+		return;
+	}
+	struct gh_hdr *h = gh__hdr_of(u);
+	uint64_t meta = GH_LOAD(&h->meta);
+	const uint64_t mask =
+		(UINT64_C(0xff) << GH_CHECK_SHIFT) | GH_FLAG_LARGE | GH_FLAG_TRACED | (UINT64_C(63) << GH_ALIGN_SHIFT);
+	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 ||
+			(meta & mask) != gh__hdr_check(u, GH_STATE_LIVE))) {
+		gh__free_general(p, op);
+		return;
+	}
+	size_t size = gh__hdr_size(meta);
+	gh_type_t type = h->type;
+	/* Unpublish before jemalloc may hand the block to another thread. */
+	__atomic_store_n(&gh__startmap_at[u >> GH_GRANULE_LG], 0, __ATOMIC_RELEASE);
+	GH_STORE(&h->meta, (meta & GH_SIZE_MASK) | gh__hdr_check(u, GH_STATE_FREED));
+	gh__ctr_free(&c[type], size);
+	ghje_free(h);
+}
+
+#pragma GCC visibility pop
 
 #endif /* GH_INTERNAL_H */

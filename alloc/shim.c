@@ -25,12 +25,12 @@ GH_INLINE gh_type_t untyped(void)
 
 EXPORT void *malloc(size_t size)
 {
-	return gh__alloc(size, untyped(), CALLER(), false);
+	return gh__alloc_fast(size, untyped(), CALLER(), false);
 }
 
 EXPORT void free(void *ptr)
 {
-	gh__free(ptr, "free");
+	gh__free_fast(ptr, "free");
 }
 
 EXPORT void *calloc(size_t n, size_t size)
