@@ -135,10 +135,25 @@ static void emit_unreachable(gh_emit_t *e, struct gh_gc_result *r)
 			gh_site_info_t info;
 			if (s->site && gh_site_resolve(s->site, &info) == 0)
 				snprintf(where, sizeof where, "%s+0x%lx", info.module, (unsigned long)info.offset);
+			/* symbolized: function, file, line of the allocating call */
+			const struct gh_trace_frame *f = NULL;
+			size_t nf = 0;
+			uintptr_t addr = s->site ? gh__site_address(s->site) : 0;
+			if (addr) {
+				int q = gh__trace_quiet_begin();
+				nf = gh__sym_frames(addr, &f);
+				gh__trace_quiet_end(q);
+			}
 			const char *name = gh_type_name(s->type);
-			gh__emit_map_begin(e, 5);
+			gh__emit_map_begin(e, 5 + 3);
 			gh__emit_key(e, "site");
 			gh__emit_cstr(e, where);
+			gh__emit_key(e, "function");
+			gh__emit_cstr(e, nf && f[0].function ? f[0].function : "");
+			gh__emit_key(e, "filename");
+			gh__emit_cstr(e, nf && f[0].lineno && f[0].filename ? f[0].filename : "");
+			gh__emit_key(e, "lineno");
+			gh__emit_uint(e, nf ? f[0].lineno : 0);
 			gh__emit_key(e, "type");
 			gh__emit_cstr(e, name ? name : "?");
 			gh__emit_key(e, "class");

@@ -281,13 +281,33 @@ static void mark_truncated(char *buf)
 	memcpy(buf + SAMPLE_MAX - 4, "...", 4);
 }
 
-/* "<type> at 0x... size N allocated at module+0xoff" [+ " bytes: .."] */
+void gh__http_site_text(uint32_t site, char *buf, size_t len)
+{
+	uintptr_t addr = gh__site_address(site);
+	if (!addr) {
+		snprintf(buf, len, "an unknown site");
+		return;
+	}
+	const struct gh_trace_frame *f = NULL;
+	int q = gh__trace_quiet_begin();
+	size_t n = gh__sym_frames(addr, &f);
+	gh__trace_quiet_end(q);
+	if (n > 0 && f[0].lineno > 0)
+		snprintf(buf, len, "%s (%s:%u)", f[0].function && f[0].function[0] ? f[0].function : "?", f[0].filename,
+			 f[0].lineno);
+	else if (n > 0 && f[0].function && f[0].function[0])
+		snprintf(buf, len, "%s (%s+0x%lx)", f[0].function, f[0].module, (unsigned long)f[0].offset);
+	else
+		gh__site_describe(addr, buf, len);
+}
+
+/* "<type> at 0x... size N allocated at function (file:line)", or at
+ * module+0xoff without debug information [+ " bytes: .."] */
 static void render_default(const struct sampler *s, uintptr_t user, size_t size, uint32_t site, char *buf)
 {
-	char where[256] = "an unknown site";
-	uintptr_t addr = site ? gh__site_address(site) : 0;
-	if (addr)
-		gh__site_describe(addr, where, sizeof where);
+	char where[512] = "an unknown site";
+	if (site)
+		gh__http_site_text(site, where, sizeof where);
 	int n = snprintf(buf, SAMPLE_MAX, "%s at 0x%lx size %zu allocated at %s", s->type_name,
 			 (unsigned long)user, size, where);
 	if (n < 0) {

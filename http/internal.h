@@ -83,6 +83,11 @@ void gh__ep_memory_types(struct gh_http_call *call);
  * {"collections":[..],"thresholds":[..],"garbage_count":n}. */
 void gh__http_emit_gc_stats(gh_emit_t *e);
 
+/* "function (file:line)" for a site id, symbolized with libdw (symbols.c);
+ * "function (module+0xoff)" or "module+0xoff" without debug information.
+ * Allocates (outside malloc): server thread only. */
+void gh__http_site_text(uint32_t site, char *buf, size_t len);
+
 /* ---- ep_gc.c: the GC family's reachability endpoints ------------------------ */
 
 /* POST /debug/memory/gc: one reachability pass; frees unreachable objects of
