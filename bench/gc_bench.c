@@ -1,0 +1,113 @@
+/*
+ * gc_bench.c -- pause and mark time of a reachability pass at a given heap
+ * size, against LeakSanitizer's leak check on the same heap.
+ *
+ *   gh-bench-gc N [RUNS]        linked with glassheap: N live objects, RUNS passes
+ *   gh-bench-gc-lsan N [RUNS]   the same program built with clang -fsanitize=leak:
+ *                               RUNS calls of __lsan_do_recoverable_leak_check()
+ *   gh-bench-gc-plain N 0       the same heap with glibc (run under valgrind by
+ *                               bench/introspection.py: leak check at exit)
+ *
+ * The heap: N objects of 16..256 bytes (log-uniform), each holding two
+ * pointers into the heap (a random earlier object and a list link), reachable
+ * from one global array of roots every 64 objects, plus ~1% leaked objects.
+ * Prints one line per run: "run K pause_ms X mark_ms Y scanned_mb Z objects N".
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(GH_BENCH_GLASSHEAP)
+#include "internal.h"
+#elif defined(GH_BENCH_LSAN)
+#include <sanitizer/lsan_interface.h>
+#endif
+
+struct obj {
+	struct obj *link;
+	struct obj *other;
+	uint64_t payload[];
+};
+
+static struct obj **volatile roots;
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static __attribute__((noinline)) void build(size_t n)
+{
+	size_t nroots = n / 64 + 1;
+	roots = calloc(nroots, sizeof *roots);
+	struct obj *prev = NULL;
+	struct obj **all = malloc(n * sizeof *all);
+	for (size_t i = 0; i < n; i++) {
+		/* 16..256 bytes, log-uniform */
+		size_t size = (size_t)16 << (next_rand() % 5);
+		size += next_rand() % size;
+		if (size < sizeof(struct obj))
+			size = sizeof(struct obj);
+		struct obj *o = malloc(size);
+		memset(o, 0, size);
+		all[i] = o;
+		if (next_rand() % 100 == 0)
+			continue; /* leaked: nothing points to it */
+		o->link = prev;
+		o->other = i ? all[next_rand() % i] : NULL;
+		prev = o;
+		if (i % 64 == 63) {
+			roots[i / 64] = prev;
+			prev = NULL;
+		}
+	}
+	roots[nroots - 1] = prev;
+	free(all);
+}
+
+int main(int argc, char **argv)
+{
+	size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 100000;
+	int runs = argc > 2 ? atoi(argv[2]) : 5;
+	double t0 = now_ms();
+	build(n);
+	fprintf(stderr, "built %zu objects in %.0f ms\n", n, now_ms() - t0);
+	for (int k = 0; k < runs; k++) {
+#if defined(GH_BENCH_GLASSHEAP)
+		struct gh_gc_result *r = NULL;
+		pid_t bad = 0;
+		double t = now_ms();
+		if (gh__gc_run(0, &r, &bad) != 0) {
+			fprintf(stderr, "pass failed\n");
+			return 1;
+		}
+		double total = now_ms() - t;
+		printf("run %d pause_ms %.2f mark_ms %.2f total_ms %.2f scanned_mb %.1f objects %llu lost %llu\n", k,
+		       (double)r->pause_ns / 1e6, (double)r->mark_ns / 1e6, total, (double)r->scanned_bytes / 1048576.0,
+		       (unsigned long long)r->objects_before,
+		       (unsigned long long)(r->cls[GH_DEFINITELY_LOST].count + r->cls[GH_INDIRECTLY_LOST].count));
+		gh__gc_result_free(r);
+#elif defined(GH_BENCH_LSAN)
+		double t = now_ms();
+		__lsan_do_recoverable_leak_check();
+		double total = now_ms() - t;
+		printf("run %d pause_ms %.2f mark_ms %.2f total_ms %.2f scanned_mb 0 objects %zu lost 0\n", k, total,
+		       total, total, n);
+#endif
+		fflush(stdout);
+	}
+	return 0;
+}
