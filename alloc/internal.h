@@ -501,7 +501,14 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	__atomic_store_n(&gh__startmap_at[u >> GH_GRANULE_LG], 0, __ATOMIC_RELEASE);
 	GH_STORE(&h->meta, (meta & GH_SIZE_MASK) | gh__hdr_check(u, GH_STATE_FREED));
 	gh__ctr_free(&c[type], size);
-	ghje_free(h);
+	/* The size saves jemalloc its radix-tree lookup (a cache miss per free
+	 * on large heaps). jemalloc 5.3 sends page-aligned pointers given with a
+	 * size down its slow path (they could be profiling samples): those go
+	 * through plain free, whose fast path does the lookup instead. */
+	if (gh_likely(((uintptr_t)h & 4095) != 0))
+		ghje_sdallocx(h, size + GH_HDR_SIZE, 0);
+	else
+		ghje_free(h);
 }
 
 #pragma GCC visibility pop
