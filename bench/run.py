@@ -1,0 +1,620 @@
+#!/usr/bin/python3
+"""run.py -- runs the gh-bench-alloc workloads under glibc, jemalloc,
+tcmalloc_minimal, mimalloc and glassheap side by side and reports.
+
+    python3 bench/run.py [--quick] [--runs N] [--out DIR]
+
+Each round runs every allocator once (glibc, jemalloc, tcmalloc, mimalloc,
+glassheap, then again), so that drift on a shared machine spreads over all
+of them. For every run it records wall time, user+sys CPU time and peak RSS
+(ru_maxrss of the child from os.wait4). Then callgrind counts instructions
+of the tight 64-byte loop at N iterations and at 0, and reports
+(Ir(N) - Ir(0)) / N per malloc/free pair, with a per-function breakdown.
+
+Writes report.md, results.csv and callgrind.csv into the output directory
+(default bench/results/<YYYY-MM-DD>/) and prints the report. Callgrind's
+own files go to a temporary directory that is removed at the end.
+
+Exit status: 1 if any workload run exited non-zero, was killed or timed
+out (so the ctest smoke test catches crashes), 0 otherwise. Timing never
+fails a run. A missing peer library or valgrind is skipped with a note.
+
+Python 3 standard library only.
+"""
+import argparse
+import csv
+import datetime
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+
+WORKLOADS = ["mixed1", "mixed2", "tight64"]
+MIXED = ["mixed1", "mixed2"]
+PACKAGES = ["libc6", "libjemalloc2", "libtcmalloc-minimal4", "libmimalloc2.0", "valgrind"]
+
+# The targets of issue 2 (glassheap with types + callsites + counters on).
+WALL_VS_JEMALLOC_MAX = 1.30
+RSS_VS_JEMALLOC_MAX = 1.25
+
+# (ops scale, live objects of the mixed workloads or None for the default,
+#  callgrind iterations, runs, per-run timeout in seconds)
+MODES = {
+    "full": (1.0, None, 1_000_000, 5, 600),
+    "quick": (0.25, None, 200_000, 3, 300),
+    "smoke": (0.002, 10_000, 20_000, 3, 30),
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="3 runs, 1/4 of the default operation counts, 200k callgrind iterations")
+    ap.add_argument("--smoke", action="store_true",
+                    help="with --quick: tiny counts, for the ctest smoke test (figures are meaningless)")
+    ap.add_argument("--runs", type=int, help="runs per workload and allocator (default 5; --quick 3)")
+    ap.add_argument("--scale", type=float, help="multiplier on the default operation counts (GH_BENCH_SCALE)")
+    ap.add_argument("--callgrind-iters", type=int, help="tight64 iterations under callgrind (default 1000000)")
+    ap.add_argument("--no-callgrind", action="store_true", help="skip the callgrind pass")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of %s" % WORKLOADS)
+    ap.add_argument("--out", help="output directory (default bench/results/<YYYY-MM-DD>/)")
+    ap.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "gh-bench-alloc"),
+                    help="the gh-bench-alloc executable (default build/bench/gh-bench-alloc)")
+    ap.add_argument("--glassheap", default=os.path.join(ROOT, "build", "libglassheap.so"),
+                    help="libglassheap.so to preload (default build/libglassheap.so)")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line for the report's machine section (e.g. which commit the library was built from)")
+    a = ap.parse_args()
+    mode = "smoke" if a.smoke else "quick" if a.quick else "full"
+    scale, a.live, cg_iters, runs, timeout = MODES[mode]
+    a.mode = mode
+    a.scale = a.scale if a.scale is not None else scale
+    a.callgrind_iters = a.callgrind_iters if a.callgrind_iters is not None else cg_iters
+    a.runs = a.runs if a.runs is not None else runs
+    a.timeout = timeout
+    a.workloads = [w for w in a.workloads.split(",") if w]
+    for w in a.workloads:
+        if w not in WORKLOADS:
+            ap.error("unknown workload %r" % w)
+    if a.runs < 1 or a.scale <= 0 or a.callgrind_iters < 1:
+        ap.error("--runs, --scale and --callgrind-iters must be positive")
+    if a.out is None:
+        a.out = os.path.join(HERE, "results", datetime.date.today().isoformat())
+    return a
+
+
+# ---- Allocators ---------------------------------------------------------------
+
+def allocators(args):
+    """[(name, preload path or None)] for the installed ones, and notes on the rest."""
+    cands = [
+        ("glibc", None),
+        ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2")),
+        ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4")),
+        ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2")),
+        ("glassheap", os.path.abspath(args.glassheap)),
+    ]
+    have, notes = [], []
+    tuning = sorted(k for k in os.environ
+                    if k.startswith(("GLASSHEAP_", "MALLOC_", "MIMALLOC_", "TCMALLOC_", "JE_MALLOC_CONF", "GLIBC_TUNABLES")))
+    if tuning:
+        notes.append("allocator settings in the environment, passed to every run: " +
+                     ", ".join("%s=%s" % (k, os.environ[k]) for k in tuning))
+    for name, lib in cands:
+        if lib is not None and not os.path.exists(lib):
+            notes.append("%s skipped: %s not found" % (name, lib))
+            continue
+        have.append((name, lib))
+    return have, notes
+
+
+def child_env(lib, args):
+    env = dict(os.environ)
+    for k in ("LD_PRELOAD", "GH_BENCH_LIVE"):
+        env.pop(k, None)
+    if lib:
+        env["LD_PRELOAD"] = lib
+    env["GH_BENCH_SCALE"] = repr(args.scale)
+    if args.live:
+        env["GH_BENCH_LIVE"] = str(args.live)
+    return env
+
+
+# ---- Running one child ---------------------------------------------------------
+
+def run_child(cmd, env, timeout):
+    """Runs cmd; returns a dict with wall/user/sys/maxrss, exit code and output.
+
+    os.wait4 gives the rusage of exactly this child (ru_maxrss in KiB on
+    Linux). A timer kills the child after timeout seconds."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        killed = []
+
+        def kill(pid):
+            killed.append(True)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        timer = threading.Timer(timeout, kill, [p.pid])
+        timer.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+    problem = None
+    if killed:
+        problem = "timed out after %ds" % timeout
+    elif p.returncode < 0:
+        problem = "killed by signal %s" % signal.Signals(-p.returncode).name
+    elif p.returncode != 0:
+        problem = "exit status %d" % p.returncode
+    elif "cannot be preloaded" in stderr:
+        problem = "LD_PRELOAD failed"
+    return {
+        "wall": wall, "user": ru.ru_utime, "sys": ru.ru_stime, "cpu": ru.ru_utime + ru.ru_stime,
+        "maxrss_kb": ru.ru_maxrss, "exit": p.returncode, "problem": problem,
+        "stdout": stdout, "stderr": stderr,
+    }
+
+
+def field(stdout, name, conv):
+    """A "name=value" field of the workload's output line, or None."""
+    m = re.search(r"\b%s=(-?[0-9.]+)" % name, stdout)
+    return conv(m.group(1)) if m else None
+
+
+# ---- Machine info -----------------------------------------------------------------
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def own_rss_mib():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def machine_info(args):
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    pkgs = sh(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n"] + PACKAGES)
+    lib = os.path.realpath(args.glassheap)
+    if lib.startswith(ROOT + os.sep):
+        rev = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]) or "unknown"
+        if sh(["git", "-C", ROOT, "status", "--porcelain", "--", "alloc", "include", "CMakeLists.txt", "cmake"]):
+            rev += " + uncommitted changes in alloc/include/cmake"
+    else:
+        rev = "built outside this checkout"
+    cc = sh(["cc", "--version"]).split("\n")[0]
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "kernel": "%s %s" % (platform.system(), platform.release()),
+        "packages": pkgs.replace("\n", ", ") if pkgs else "(dpkg-query failed)",
+        "compiler": cc,
+        "glassheap": "%s (%s)" % (rev, lib),
+        "loadavg": "%.2f %.2f %.2f" % os.getloadavg(),
+    }
+
+
+# ---- Timed runs ----------------------------------------------------------------------
+
+def timed_runs(args, allocs, failures):
+    rows = []
+    for w in args.workloads:
+        for rnd in range(1, args.runs + 1):
+            for name, lib in allocs:
+                r = run_child([args.bench, w], child_env(lib, args), args.timeout)
+                hwm = field(r["stdout"], "peak_rss_kb", int)
+                row = {"workload": w, "allocator": name, "run": rnd, "wall_s": r["wall"], "user_s": r["user"],
+                       "sys_s": r["sys"], "cpu_s": r["cpu"],
+                       "peak_kb": hwm if hwm and hwm > 0 else r["maxrss_kb"],
+                       "maxrss_kb": r["maxrss_kb"], "vmhwm_kb": hwm, "exit": r["exit"],
+                       "inner_s": field(r["stdout"], "seconds", float), "problem": r["problem"] or ""}
+                rows.append(row)
+                status = "ok" if not r["problem"] else "FAILED (%s)" % r["problem"]
+                log("  %-8s %-10s run %d: wall %.3fs cpu %.3fs rss %.1f MiB  %s" %
+                    (w, name, rnd, r["wall"], r["cpu"], row["peak_kb"] / 1024, status))
+                if r["problem"]:
+                    failures.append("%s under %s, run %d: %s\n%s" %
+                                    (w, name, rnd, r["problem"], r["stderr"].strip()[-2000:]))
+    return rows
+
+
+def summarize(rows, allocs):
+    """{workload: {allocator: {metric: (median, min, max)}}} over successful runs."""
+    out = {}
+    for w in dict.fromkeys(r["workload"] for r in rows):
+        out[w] = {}
+        for name, _ in allocs:
+            ok = [r for r in rows if r["workload"] == w and r["allocator"] == name and not r["problem"]]
+            if not ok:
+                continue
+            out[w][name] = {}
+            for m in ("wall_s", "cpu_s", "peak_kb"):
+                v = [r[m] for r in ok]
+                out[w][name][m] = (statistics.median(v), min(v), max(v))
+    return out
+
+
+# ---- Callgrind --------------------------------------------------------------------------
+
+ANNOTATE_LINE = re.compile(r"^\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(\S.*)$")
+
+
+def callgrind_total(path):
+    total = None
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("totals:") or (total is None and line.startswith("summary:")):
+                total = int(line.split()[1])
+    return total
+
+
+def short_src(name):
+    """/any/checkout/alloc/heap.c... -> alloc/heap.c...: the same names whichever tree was built."""
+    return re.sub(r"^\S*/((?:alloc|bench|include|http)/)", r"\1", name)
+
+
+def annotate(path):
+    """callgrind_annotate's self-cost per function: (raw text, {function: Ir})."""
+    text = sh(["callgrind_annotate", "--threshold=100", "--inclusive=no", path])
+    funcs = {}
+    in_table = False
+    for line in text.split("\n"):
+        if re.match(r"^Ir\s+file:function", line):
+            in_table = True
+            continue
+        if not in_table or line.startswith("---"):
+            continue
+        m = ANNOTATE_LINE.match(line)
+        if m:
+            name = short_src(re.sub(r"\s+\[[^\]]*\]$", "", m.group(2)))
+            funcs[name] = funcs.get(name, 0) + int(m.group(1).replace(",", ""))
+        elif line.strip() == "" and funcs:
+            break
+    return text, funcs
+
+
+def annotate_lines(path, iters, min_per_iter=0.5):
+    """Source lines executed at least min_per_iter times per iteration, from
+    callgrind_annotate --auto=yes: [(Ir per iteration, "file:line", text)].
+    Lines this hot are the loop's; start-up cannot reach them."""
+    text = sh(["callgrind_annotate", "--auto=yes", "--show-percs=no", "--threshold=100", path])
+    out, src, line, fresh, skip_blank = [], None, None, False, False
+    for ln in text.split("\n"):
+        m = re.match(r"^-- Auto-annotated source: (.*)$", ln)
+        if m:
+            src, line, fresh = m.group(1).strip(), None, True
+            continue
+        m = re.match(r"^-- line (\d+) -+$", ln)
+        if m:
+            line = int(m.group(1))
+            continue
+        if ln.startswith("----"):
+            line = None  # end of a section or of the whole listing
+            continue
+        if fresh and ln.startswith("Ir"):
+            # A file listed from its first line has no "-- line" marker.
+            line, fresh, skip_blank = 1, False, True
+            continue
+        if skip_blank and ln.strip() == "":
+            skip_blank = False
+            continue
+        skip_blank = False
+        if src is None or line is None or ln.startswith("@"):
+            continue
+        m = re.match(r"^\s*([\d,]+|\.)\s(.*)$", ln)
+        if not m or m.group(2).lstrip().startswith("=> "):
+            continue
+        if m.group(1) != "." and int(m.group(1).replace(",", "")) >= min_per_iter * iters:
+            out.append((int(m.group(1).replace(",", "")) / iters, "%s:%d" % (short_src(src), line), m.group(2).strip()))
+        line += 1
+    return sorted(out, key=lambda t: -t[0])
+
+
+def callgrind_pass(args, allocs, tmp, failures):
+    """Returns ([(allocator, Ir(N), Ir(0), per pair)], {allocator: per-function rows}, annotate text)."""
+    results, per_func, raw = [], {}, {"lines": []}
+    # The smoke test only needs to know that the callgrind runs work.
+    cg_allocs = [a for a in allocs if args.mode != "smoke" or a[0] in ("jemalloc", "glassheap")]
+    for name, lib in cg_allocs:
+        irs = {}
+        for iters in (args.callgrind_iters, 0):
+            outf = os.path.join(tmp, "callgrind.%s.%d.out" % (name, iters))
+            cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + outf, args.bench, "tight64", str(iters)]
+            r = run_child(cmd, child_env(lib, args), max(args.timeout, 300))
+            if r["problem"] or not os.path.exists(outf):
+                failures.append("tight64 %d under callgrind with %s: %s\n%s" %
+                                (iters, name, r["problem"] or "no output file", r["stderr"].strip()[-2000:]))
+                break
+            irs[iters] = (callgrind_total(outf), outf)
+        if len(irs) != 2 or None in (irs[args.callgrind_iters][0], irs[0][0]):
+            log("  callgrind %-10s failed" % name)
+            continue
+        n_ir, z_ir = irs[args.callgrind_iters][0], irs[0][0]
+        pair = (n_ir - z_ir) / args.callgrind_iters
+        results.append((name, n_ir, z_ir, pair))
+        log("  callgrind %-10s Ir(%d)=%d Ir(0)=%d -> %.1f Ir per malloc/free pair" %
+            (name, args.callgrind_iters, n_ir, z_ir, pair))
+        if name in ("glassheap", "jemalloc") and shutil.which("callgrind_annotate"):
+            text_n, f_n = annotate(irs[args.callgrind_iters][1])
+            _, f_0 = annotate(irs[0][1])
+            diff = [(fn, (ir - f_0.get(fn, 0)) / args.callgrind_iters) for fn, ir in f_n.items()]
+            diff = sorted([d for d in diff if d[1] >= 0.05], key=lambda d: -d[1])
+            per_func[name] = diff
+            raw[name] = text_n
+            if name == "glassheap":
+                raw["lines"] = annotate_lines(irs[args.callgrind_iters][1], args.callgrind_iters)
+    return results, per_func, raw
+
+
+def annotate_top(text, n):
+    """The header and the first n function lines of callgrind_annotate's output."""
+    lines = text.split("\n")
+    keep, in_table, count = [], False, 0
+    for line in lines:
+        if line.startswith("Ir ") and "file:function" in line:
+            in_table = True
+        if in_table:
+            if line.strip() == "" and count:
+                break
+            keep.append(line)
+            if ANNOTATE_LINE.match(line) and not line.startswith("Ir"):
+                count += 1
+                if count >= n:
+                    break
+        elif line.startswith("Ir") or re.match(r"^[\d,]+\s+\(", line) or line.startswith("Events shown"):
+            keep.append(line)
+    return "\n".join(keep)
+
+
+# ---- Report ----------------------------------------------------------------------------
+
+def fmt_range(t, scale=1.0, digits=3):
+    med, lo, hi = (x * scale for x in t)
+    f = "%%.%df" % digits
+    return (f + " (" + f + "–" + f + ")") % (med, lo, hi)
+
+
+def ratio(summ, name, metric, ref="jemalloc", which=0):
+    """Ratio of medians (which=0) or of minimums (which=1) of name to ref."""
+    if ref not in summ or name not in summ:
+        return None
+    return summ[name][metric][which] / summ[ref][metric][which]
+
+
+def fmt_ratio(x):
+    return "—" if x is None else "%.2fx" % x
+
+
+def targets(summary):
+    """[(target, ratio of medians, ratio of minimums, met by the medians or None)]."""
+    out = []
+    for w in MIXED:
+        s = summary.get(w, {})
+        for text, metric, ref, limit, strict in (
+                ("%s: wall ≤ %.2fx jemalloc" % (w, WALL_VS_JEMALLOC_MAX), "wall_s", "jemalloc",
+                 WALL_VS_JEMALLOC_MAX, False),
+                ("%s: wall < glibc (1.00x)" % w, "wall_s", "glibc", 1.0, True),
+                ("%s: peak RSS ≤ %.2fx jemalloc" % (w, RSS_VS_JEMALLOC_MAX), "peak_kb", "jemalloc",
+                 RSS_VS_JEMALLOC_MAX, False)):
+            med = ratio(s, "glassheap", metric, ref)
+            low = ratio(s, "glassheap", metric, ref, which=1)
+            met = None if med is None else med < limit if strict else med <= limit
+            out.append((text, fmt_ratio(med), fmt_ratio(low), met))
+    return out
+
+
+def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures):
+    md = []
+    add = md.append
+    add("# glassheap allocator benchmark — %s" % datetime.date.today().isoformat())
+    add("")
+    if args.mode == "smoke":
+        add("**Smoke run (tiny counts): the figures below are not meaningful.**")
+        add("")
+    add("Command: `%s` (mode %s: ops scale %g, %s live objects, %d runs, %s)" %
+        (shlex.join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)] + sys.argv[1:]),
+         args.mode, args.scale, args.live or "100000", args.runs,
+         "no callgrind" if args.no_callgrind else "callgrind %d iterations" % args.callgrind_iters))
+    add("")
+    add("## Machine")
+    add("")
+    for k in ("nproc", "cpu", "kernel", "compiler", "packages", "glassheap"):
+        add("- %s: %s" % (k, info[k]))
+    add("- load average at start: %s; at end: %.2f %.2f %.2f" % ((info["loadavg"],) + os.getloadavg()))
+    add("- allocators: %s (glassheap with types + callsites + counters on, which it always is)" %
+        ", ".join(n for n, _ in allocs))
+    for n in args.note + notes:
+        add("- note: %s" % n)
+    add("")
+    add("## Targets (issue 2)")
+    add("")
+    add("| target | glassheap (medians) | met | ratio of minimums |")
+    add("|---|---|---|---|")
+    for t, med, low, met in targets(summary):
+        add("| %s | %s | %s | %s |" % (t, med, "n/a" if met is None else "yes" if met else "**no**", low))
+    add("")
+    add("Met or not is judged on the ratio of medians. On a shared or virtualized machine, noise only adds "
+        "time, so the ratio of the fastest runs is a check: when the two disagree about a target, the run "
+        "cannot settle it.")
+    add("")
+    add("## Workloads")
+    add("")
+    add("Median (min–max) of %d runs; ratios are of medians, to jemalloc. Wall and CPU (user+sys) time cover "
+        "the whole process (start-up, working-set fill, replacement loop, teardown), from the driver and "
+        "wait4(). Peak RSS is the workload's own VmHWM: wait4()'s ru_maxrss (kept in results.csv) cannot go "
+        "below the driver's own RSS (~%d MiB here), because Linux folds the forked, pre-exec image's high-water "
+        "mark into it; for the mixed workloads the two agree." % (args.runs, own_rss_mib()))
+    for w in args.workloads:
+        s = summary.get(w, {})
+        add("")
+        add("### %s" % w)
+        add("")
+        add("| allocator | wall s | wall ×je | CPU s | CPU ×je | peak RSS MiB | RSS ×je |")
+        add("|---|---|---|---|---|---|---|")
+        for name, _ in allocs:
+            if name not in s:
+                add("| %s | failed | | | | | |" % name)
+                continue
+            m = s[name]
+            add("| %s | %s | %s | %s | %s | %s | %s |" % (
+                name, fmt_range(m["wall_s"]), fmt_ratio(ratio(s, name, "wall_s")),
+                fmt_range(m["cpu_s"]), fmt_ratio(ratio(s, name, "cpu_s")),
+                fmt_range(m["peak_kb"], 1 / 1024, 1), fmt_ratio(ratio(s, name, "peak_kb"))))
+    add("")
+    add("## Callgrind: tight64 instructions per malloc/free pair")
+    add("")
+    if not cg:
+        add("(not run%s)" % (": " + "; ".join(n for n in notes if "callgrind" in n) if notes else ""))
+    else:
+        ir_je = dict((n, p) for n, _, _, p in cg).get("jemalloc")
+        add("(Ir(%d iterations) − Ir(0 iterations)) / %d, so start-up cost cancels out." %
+            (args.callgrind_iters, args.callgrind_iters))
+        add("")
+        add("| allocator | Ir total (N) | Ir total (0) | Ir per pair | ×je |")
+        add("|---|---|---|---|---|")
+        for n, tn, tz, p in cg:
+            add("| %s | %d | %d | %.1f | %s |" % (n, tn, tz, p, fmt_ratio(p / ir_je if ir_je else None)))
+        for n in ("glassheap", "jemalloc"):
+            if n not in per_func:
+                continue
+            add("")
+            add("### %s: self Ir per pair by function" % n)
+            add("")
+            add("Per-function self cost of the N-iteration run minus the 0-iteration run, divided by N "
+                "(callgrind_annotate --inclusive=no; functions ≥ 0.05 Ir/pair).")
+            add("")
+            add("| Ir/pair | function |")
+            add("|---|---|")
+            for fn, v in per_func[n][:20]:
+                add("| %.1f | `%s` |" % (v, fn))
+        if raw.get("lines"):
+            add("")
+            add("### glassheap: hottest source lines (self Ir per pair)")
+            add("")
+            add("From `callgrind_annotate --auto=yes` on the N-iteration run: lines executed at least once every "
+                "two iterations; a line of a header counts where it was inlined. Sums per pair may exceed the "
+                "function totals above only by rounding.")
+            add("")
+            add("| Ir/pair | where | source |")
+            add("|---|---|---|")
+            for v, where, src in raw["lines"][:30]:
+                add("| %.1f | %s | `%s` |" % (v, where, src.replace("|", "\\|").replace("`", "'")))
+        if "glassheap" in raw:
+            add("")
+            add("### glassheap: callgrind_annotate top lines (N-iteration run, start-up included)")
+            add("")
+            add("```")
+            add(annotate_top(raw["glassheap"], 15))
+            add("```")
+    if failures:
+        add("")
+        add("## Failures")
+        add("")
+        for f in failures:
+            add("```")
+            add(f)
+            add("```")
+    add("")
+    return "\n".join(md)
+
+
+def write_csv(path, rows, fields):
+    with open(path, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=fields)
+        wr.writeheader()
+        for r in rows:
+            wr.writerow({k: ("%.6f" % v if isinstance(v, float) else v) for k, v in r.items() if k in fields})
+
+
+def main():
+    args = parse_args()
+    if not os.access(args.bench, os.X_OK):
+        log("run.py: %s is not an executable: build it first (cmake --build build)" % args.bench)
+        return 2
+    allocs, notes = allocators(args)
+    info = machine_info(args)
+    os.makedirs(args.out, exist_ok=True)
+    failures = []
+
+    log("run.py: %s mode, %d runs, allocators: %s" % (args.mode, args.runs, ", ".join(n for n, _ in allocs)))
+    rows = timed_runs(args, allocs, failures)
+    summary = summarize(rows, allocs)
+
+    cg, per_func, raw = [], {}, {}
+    if args.no_callgrind:
+        notes.append("callgrind pass skipped (--no-callgrind)")
+    elif not shutil.which("valgrind"):
+        notes.append("callgrind pass skipped: valgrind not installed")
+    else:
+        tmp = tempfile.mkdtemp(prefix="gh-bench-callgrind-")
+        try:
+            cg, per_func, raw = callgrind_pass(args, allocs, tmp, failures)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    md = report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures)
+    with open(os.path.join(args.out, "report.md"), "w") as f:
+        f.write(md)
+    write_csv(os.path.join(args.out, "results.csv"), rows,
+              ["workload", "allocator", "run", "wall_s", "user_s", "sys_s", "cpu_s", "peak_kb", "vmhwm_kb", "maxrss_kb",
+               "exit", "problem", "inner_s"])
+    write_csv(os.path.join(args.out, "callgrind.csv"),
+              [{"allocator": n, "iterations": args.callgrind_iters, "ir_n": tn, "ir_0": tz, "ir_per_pair": p}
+               for n, tn, tz, p in cg],
+              ["allocator", "iterations", "ir_n", "ir_0", "ir_per_pair"])
+    print(md)
+    log("run.py: wrote %s/{report.md,results.csv,callgrind.csv}" % args.out)
+    if failures:
+        log("run.py: %d failed run(s)" % len(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
