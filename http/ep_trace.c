@@ -72,6 +72,34 @@ static void emit_frame_fields(gh_emit_t *e, const struct gh_trace_frame *f, bool
 	}
 }
 
+/* "size_bytes", "size_mb", "count" (or the *_diff names of compare). */
+static void emit_sizes(gh_emit_t *e, bool diff, int64_t size, int64_t count)
+{
+	gh__emit_key(e, diff ? "size_diff_bytes" : "size_bytes");
+	gh__emit_int(e, size);
+	gh__emit_key(e, diff ? "size_diff_mb" : "size_mb");
+	gh__emit_mb_signed(e, size);
+	gh__emit_key(e, diff ? "count_diff" : "count");
+	gh__emit_int(e, count);
+}
+
+/* The rows of top (sizes) or compare (differences), grouped by source line
+ * or file. */
+static void emit_stat_rows(gh_emit_t *e, const struct gh_trace_stat *rows, size_t n, bool diff)
+{
+	gh__emit_array_begin(e, n);
+	for (size_t i = 0; i < n; i++) {
+		gh__emit_map_begin(e, 7);
+		if (diff)
+			emit_sizes(e, true, rows[i].size_diff, rows[i].count_diff);
+		else
+			emit_sizes(e, false, rows[i].size, rows[i].count);
+		emit_frame_fields(e, &rows[i].frame, true);
+		gh__emit_map_end(e);
+	}
+	gh__emit_array_end(e);
+}
+
 static const char *unwinder_name(enum gh_unwinder u)
 {
 	return u == GH_UNWIND_DWARF ? "dwarf" : u == GH_UNWIND_FP ? "fp" : "auto";
@@ -177,19 +205,7 @@ void gh__ep_trace_top(struct gh_http_call *call)
 	gh__emit_key(e, "group_by");
 	gh__emit_cstr(e, group_names[group]);
 	gh__emit_key(e, "top_allocations");
-	gh__emit_array_begin(e, n);
-	for (size_t i = 0; i < n; i++) {
-		gh__emit_map_begin(e, 7);
-		gh__emit_key(e, "size_bytes");
-		gh__emit_int(e, rows[i].size);
-		gh__emit_key(e, "size_mb");
-		gh__emit_mb_signed(e, rows[i].size);
-		gh__emit_key(e, "count");
-		gh__emit_int(e, rows[i].count);
-		emit_frame_fields(e, &rows[i].frame, true);
-		gh__emit_map_end(e);
-	}
-	gh__emit_array_end(e);
+	emit_stat_rows(e, rows, n, false);
 	gh__emit_key(e, "summary");
 	gh__emit_map_begin(e, 2);
 	gh__emit_key(e, "current_mb");
@@ -292,19 +308,7 @@ void gh__ep_trace_compare(struct gh_http_call *call)
 	gh__emit_key(e, "group_by");
 	gh__emit_cstr(e, group_names[group]);
 	gh__emit_key(e, "differences");
-	gh__emit_array_begin(e, n);
-	for (size_t i = 0; i < n; i++) {
-		gh__emit_map_begin(e, 7);
-		gh__emit_key(e, "size_diff_bytes");
-		gh__emit_int(e, rows[i].size_diff);
-		gh__emit_key(e, "size_diff_mb");
-		gh__emit_mb_signed(e, rows[i].size_diff);
-		gh__emit_key(e, "count_diff");
-		gh__emit_int(e, rows[i].count_diff);
-		emit_frame_fields(e, &rows[i].frame, true);
-		gh__emit_map_end(e);
-	}
-	gh__emit_array_end(e);
+	emit_stat_rows(e, rows, n, true);
 	gh__emit_map_end(e);
 	free(rows);
 }
@@ -332,12 +336,7 @@ void gh__ep_trace_traceback(struct gh_http_call *call)
 	gh__emit_array_begin(e, n);
 	for (size_t i = 0; i < n; i++) {
 		gh__emit_map_begin(e, 4);
-		gh__emit_key(e, "size_bytes");
-		gh__emit_int(e, rows[i].size);
-		gh__emit_key(e, "size_mb");
-		gh__emit_mb_signed(e, rows[i].size);
-		gh__emit_key(e, "count");
-		gh__emit_int(e, rows[i].count);
+		emit_sizes(e, false, rows[i].size, rows[i].count);
 		gh__emit_key(e, "traceback");
 		gh__emit_array_begin(e, rows[i].nframes);
 		for (size_t k = 0; k < rows[i].nframes; k++) {
