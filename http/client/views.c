@@ -449,6 +449,30 @@ int gh__view_trace_status(FILE *out, const json_t *doc)
 	return 0;
 }
 
+/* The rows of trace top (sizes) or compare (signed differences): size,
+ * count, file:line (function), source line. */
+static void print_location_rows(FILE *out, const json_t *rows, const char *const hdr[4], bool diff,
+				const char *empty)
+{
+	gh_table_t *t = gh__table_new(4, hdr, "rrll");
+	size_t i;
+	const json_t *row;
+	json_array_foreach (rows, i, row) {
+		if (!json_is_object(row))
+			continue;
+		char s[NUM], n[NUM], loc[1024];
+		gh__table_cell(t, "%s", size_or_q(s, row, diff ? "size_diff_bytes" : "size_bytes", diff));
+		gh__table_cell(t, "%s", int_or_q(n, row, diff ? "count_diff" : "count", diff));
+		gh__table_cell(t, "%s", location(loc, sizeof loc, row));
+		gh__table_cell(t, "%s", str_or_q(row, "line"));
+	}
+	if (gh__table_rows(t) > 0)
+		gh__table_print(t, out, 0);
+	else
+		fprintf(out, "%s\n", empty);
+	gh__table_free(t);
+}
+
 int gh__view_trace_top(FILE *out, const json_t *doc)
 {
 	if (!json_is_object(doc))
@@ -458,23 +482,7 @@ int gh__view_trace_top(FILE *out, const json_t *doc)
 	fprintf(out, "grouped by %s; traced now %s, peak %s\n\n", SAFE(str_or_q(doc, "group_by")),
 		mb_or_q(c, sum, "current_mb", false), mb_or_q(p, sum, "peak_mb", false));
 	static const char *const hdr[] = {"SIZE", "COUNT", "LOCATION", "LINE"};
-	gh_table_t *t = gh__table_new(4, hdr, "rrll");
-	size_t i;
-	const json_t *row;
-	json_array_foreach (json_object_get(doc, "top_allocations"), i, row) {
-		if (!json_is_object(row))
-			continue;
-		char s[NUM], n[NUM], loc[1024];
-		gh__table_cell(t, "%s", size_or_q(s, row, "size_bytes", false));
-		gh__table_cell(t, "%s", int_or_q(n, row, "count", false));
-		gh__table_cell(t, "%s", location(loc, sizeof loc, row));
-		gh__table_cell(t, "%s", str_or_q(row, "line"));
-	}
-	if (gh__table_rows(t) > 0)
-		gh__table_print(t, out, 0);
-	else
-		fprintf(out, "(no traced allocations)\n");
-	gh__table_free(t);
+	print_location_rows(out, json_object_get(doc, "top_allocations"), hdr, false, "(no traced allocations)");
 	return 0;
 }
 
@@ -501,23 +509,7 @@ int gh__view_trace_compare(FILE *out, const json_t *doc)
 	fprintf(out, "%s -> %s, grouped by %s\n\n", SAFE(str_or_q(doc, "snapshot1")),
 		SAFE(str_or_q(doc, "snapshot2")), SAFE(str_or_q(doc, "group_by")));
 	static const char *const hdr[] = {"SIZE DIFF", "COUNT DIFF", "LOCATION", "LINE"};
-	gh_table_t *t = gh__table_new(4, hdr, "rrll");
-	size_t i;
-	const json_t *row;
-	json_array_foreach (json_object_get(doc, "differences"), i, row) {
-		if (!json_is_object(row))
-			continue;
-		char s[NUM], n[NUM], loc[1024];
-		gh__table_cell(t, "%s", size_or_q(s, row, "size_diff_bytes", true));
-		gh__table_cell(t, "%s", int_or_q(n, row, "count_diff", true));
-		gh__table_cell(t, "%s", location(loc, sizeof loc, row));
-		gh__table_cell(t, "%s", str_or_q(row, "line"));
-	}
-	if (gh__table_rows(t) > 0)
-		gh__table_print(t, out, 0);
-	else
-		fprintf(out, "(no differences)\n");
-	gh__table_free(t);
+	print_location_rows(out, json_object_get(doc, "differences"), hdr, true, "(no differences)");
 	return 0;
 }
 
