@@ -150,7 +150,8 @@ GH_INLINE void *finish_alloc(struct gh_ctr *c, uintptr_t raw, size_t size, bool 
 	uint64_t meta = (uint64_t)size | ((uint64_t)align_lg << GH_ALIGN_SHIFT) | gh__hdr_check(user, GH_STATE_LIVE);
 	h->type = type;
 	uint32_t stack = 0;
-	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed)))
+	/* glassheap's own allocations (the debug server's thread) are not traced */
+	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed)) && type != GH_TYPE_INTERNAL)
 		stack = gh__trace_record(size, ra);
 	if (stack) {
 		h->site = stack;
@@ -404,7 +405,7 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 	 * stack is captured before the window below: unwinding may wait for the
 	 * loader's lock, which a world stop holds while it waits for us. */
 	uint32_t stack = 0;
-	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed)))
+	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed)) && type != GH_TYPE_INTERNAL)
 		stack = gh__trace_record(size, ra);
 	/* Unpublish first: once jemalloc moves the block, the old address may
 	 * belong to another thread's new allocation. Until the block is
