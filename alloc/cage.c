@@ -39,6 +39,19 @@ struct cage_hooks {
 	bool (*merge)(cage_hooks_t *, void *, size_t, void *, size_t, bool, unsigned);
 };
 
+/* Headroom: ordinary arenas stop this many bytes before the end of the cage;
+ * only glassheap's own arena (headroom_arena: the debug server's thread) may
+ * use them. A host that fills its cage then gets ENOMEM, while the server,
+ * whose library (h2o) aborts the process when malloc fails, keeps working. */
+static size_t headroom;
+static _Atomic unsigned headroom_arena = UINT32_MAX;
+
+void gh__cage_set_headroom(unsigned arena, size_t bytes)
+{
+	headroom = bytes;
+	atomic_store(&headroom_arena, arena);
+}
+
 /* Fault injection: successes left before failing; < 0 = never fail. */
 static _Atomic long inject_after = -1;
 
@@ -63,12 +76,13 @@ static void *hook_alloc(cage_hooks_t *hooks, void *new_addr, size_t size, size_t
 			bool *commit, unsigned arena)
 {
 	(void)hooks;
-	(void)arena;
 	if (injected_failure())
 		return NULL;
 	if (alignment < 4096)
 		alignment = 4096;
 	uintptr_t limit = gh__cage.base + gh__cage.size;
+	if (arena != atomic_load_explicit(&headroom_arena, memory_order_relaxed))
+		limit -= headroom;
 	uintptr_t cur = atomic_load_explicit(&gh__cage.top, memory_order_relaxed);
 	for (;;) {
 		uintptr_t start;
@@ -163,6 +177,19 @@ int gh__cage_init(size_t want)
 		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED)
 			continue;
+		if (size != target && size >= ((size_t)32 << 20)) {
+			/* The address space is limited (RLIMIT_AS): the largest range
+			 * that fits would leave nothing for the start map (1/16 of
+			 * it), jemalloc's own metadata, thread stacks and libraries
+			 * loaded later -- and jemalloc crashes, rather than failing,
+			 * when a new thread's cache cannot be set up. Keep half. */
+			munmap(p, len);
+			size /= 2;
+			len = size + ((size_t)2 << 20);
+			p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			if (p == MAP_FAILED)
+				continue;
+		}
 		uintptr_t base = ((uintptr_t)p + ((size_t)2 << 20) - 1) & ~(((uintptr_t)2 << 20) - 1);
 		gh__cage.base = base;
 		gh__cage.size = size;

@@ -469,8 +469,19 @@ size_t gh__usable_size(const void *p)
 
 /* ---- Lookup and enumeration ---------------------------------------------------------- */
 
+/*
+ * Lookup and enumeration read start bytes and headers that other threads are
+ * writing: a block may be freed, and its memory reused as another block's
+ * user data, between reading its start byte and reading its header. That is
+ * by design (the state byte validates what was read; the cage stays mapped),
+ * so ThreadSanitizer must not instrument these readers, like the marker's
+ * scanner (mark.c). Their callers (gh_ptr_info, the samples of
+ * /debug/memory/types) get values that were true at some instant of the call.
+ */
+#define GH_RACY_READER __attribute__((no_sanitize("thread")))
+
 /* Does the live allocation at user contain addr? */
-static bool covers(uintptr_t user, uintptr_t addr)
+GH_RACY_READER static bool covers(uintptr_t user, uintptr_t addr)
 {
 	if (GH_LOAD(&gh__startmap[granule_of(user)]) != 1)
 		return false;
@@ -481,7 +492,7 @@ static bool covers(uintptr_t user, uintptr_t addr)
 	return addr - user < (size ? size : 1);
 }
 
-uintptr_t gh__heap_lookup(uintptr_t addr)
+GH_RACY_READER uintptr_t gh__heap_lookup(uintptr_t addr)
 {
 	if (!gh__cage_contains(addr) || addr >= atomic_load_explicit(&gh__cage.top, memory_order_relaxed))
 		return 0;
@@ -521,7 +532,7 @@ uintptr_t gh__heap_lookup(uintptr_t addr)
 	return 0;
 }
 
-void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
+GH_RACY_READER void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
 {
 	if (atomic_load(&gh__state) != ST_READY)
 		return;
@@ -566,6 +577,17 @@ void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
  * MALLOCX_ARENA asks for. Each thread turns its cache on here instead.
  */
 const char *ghje_malloc_conf = "tcache:false";
+
+/* The arena of glassheap's own server thread (UINT32_MAX: none). */
+static unsigned internal_arena = UINT32_MAX;
+
+int gh__heap_bind_internal_arena(void)
+{
+	if (gh__thread_setup() == NULL || internal_arena == UINT32_MAX)
+		return ENOMEM;
+	unsigned idx = internal_arena;
+	return ghje_mallctl("thread.arena", NULL, NULL, &idx, sizeof idx) == 0 ? 0 : ENOMEM;
+}
 
 void gh__heap_bind_arena(void)
 {
@@ -630,6 +652,21 @@ static bool init_jemalloc(void)
 		if (ghje_mallctl("arenas.create", &idx, &sz, &hooks, sizeof hooks) != 0)
 			break;
 		arena_ids[arena_n++] = idx;
+	}
+	/* One more arena for the debug server's thread, with the cage's last
+	 * 1/64 (4..256 MiB, at most a quarter of the cage) to itself: the
+	 * server's worst case is ~64 MiB of request buffers (128 connections
+	 * of at most ~512 KiB, http/internal.h) plus its responses. */
+	unsigned idx;
+	sz = sizeof idx;
+	void *hooks = gh__cage_hooks;
+	if (arena_n > 0 && ghje_mallctl("arenas.create", &idx, &sz, &hooks, sizeof hooks) == 0) {
+		size_t room = gh__cage.size / 64;
+		room = room < ((size_t)4 << 20) ? (size_t)4 << 20 : room > ((size_t)256 << 20) ? (size_t)256 << 20 : room;
+		if (room > gh__cage.size / 4)
+			room = gh__cage.size / 4;
+		internal_arena = idx;
+		gh__cage_set_headroom(idx, room);
 	}
 	return arena_n > 0;
 }

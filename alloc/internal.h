@@ -109,6 +109,9 @@ extern void *gh__cage_hooks;
 void gh__cage_inject_failure(long after);
 /* Bytes handed to jemalloc so far. */
 size_t gh__cage_used(void);
+/* Keeps the last `bytes` of the cage for arena `arena` alone (heap.c's
+ * internal arena). Called once, at initialization. */
+void gh__cage_set_headroom(unsigned arena, size_t bytes);
 
 GH_INLINE bool gh__cage_contains(uintptr_t p)
 {
@@ -218,6 +221,11 @@ void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg);
 
 /* Binds the calling thread to the next cage arena (round robin). */
 void gh__heap_bind_arena(void);
+/* Binds the calling thread to glassheap's internal arena, the only one that
+ * may use the cage's headroom (for the debug server's thread: its allocations
+ * keep succeeding when the host has filled the cage). Sets the thread up
+ * first. Returns 0 or ENOMEM. */
+int gh__heap_bind_internal_arena(void);
 
 /* Lazily initializes glassheap (first malloc); true when ready. */
 bool gh__init(void);
@@ -371,6 +379,10 @@ int gh__world_stop(pid_t *unresponsive);
 int gh__world_stop_signal(void);
 void gh__world_resume(void);
 uint64_t gh__now_ns(void);
+/* Test hook: stops leave thread tid alone (not signalled, not scanned); 0
+ * restores the default. For a sanitizer runtime's own thread, which blocks
+ * every signal and never touches the heap (TSan's background thread). */
+void gh__world_ignore_thread(pid_t tid);
 
 /* ==== mark.c: reachability, leak classes, referrers, collection ============== */
 

@@ -36,6 +36,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/*
+ * The marker reads memory other threads own: their stacks, heap objects, and
+ * the headers of blocks written by threads that have exited unjoined
+ * (detached), whose writes no sanitizer sees synchronized with us. The
+ * functions that do so are not instrumented (bdwgc's GC_mark_from does the
+ * same); the stop protocol (world.c) is what orders these reads.
+ */
+#define GH_MARKER __attribute__((no_sanitize("address", "thread")))
+
 #define MAX_REG_ROOTS 1024
 #define MAX_ROOTS 32768
 #define STACK_SLOTS ((size_t)1 << 27)   /* mark stack entries (virtual) */
@@ -306,7 +315,7 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 
 /* Conservative scan of [lo, hi). Reads memory that other code owns: not
  * instrumented by the sanitizers (bdwgc's GC_mark_from does the same). */
-__attribute__((no_sanitize("address", "thread"))) static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
+GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
 	if (hi < lo + 8)
@@ -330,7 +339,7 @@ __attribute__((no_sanitize("address", "thread"))) static void scan_range(uintptr
 		consider(*(const volatile uintptr_t *)p, src);
 }
 
-__attribute__((no_sanitize("address", "thread"))) static void scan_object(uintptr_t u)
+GH_MARKER static void scan_object(uintptr_t u)
 {
 	const struct gh_hdr *h = gh__hdr_of(u);
 	uint32_t type = GH_LOAD(&h->type);
@@ -479,7 +488,7 @@ static void scan_registers(void)
 
 /* ---- Classification ----------------------------------------------------------------------------- */
 
-static void count_site(const struct gh_hdr *h, int cls, size_t size)
+GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size)
 {
 	uint32_t site = gh__hdr_site(h);
 	uint32_t type = GH_LOAD(&h->type);
@@ -503,7 +512,7 @@ static void count_site(const struct gh_hdr *h, int cls, size_t size)
 	}
 }
 
-static bool classify_visit(uintptr_t u, const struct gh_hdr *h, void *arg)
+GH_MARKER static bool classify_visit(uintptr_t u, const struct gh_hdr *h, void *arg)
 {
 	if (u >= W.top)
 		return false;
@@ -532,7 +541,7 @@ static bool classify_visit(uintptr_t u, const struct gh_hdr *h, void *arg)
 
 /* Valgrind's cliques: every lost object reachable from another lost object
  * is indirectly lost; a leaked cycle keeps one leader. */
-static void pass3(void)
+GH_MARKER static void pass3(void)
 {
 	W.pass = 3;
 	for (size_t i = 0; i < W.nlost; i++) {
@@ -733,7 +742,7 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 
 /* Frees unreachable objects (definitely or indirectly lost, never "possibly")
  * of collectable types. Runs after resume: nothing can reach them. */
-static void collect(struct gh_gc_result *r)
+GH_MARKER static void collect(struct gh_gc_result *r)
 {
 	for (size_t i = 0; i < W.nlost; i++) {
 		uintptr_t u = W.lost[i];

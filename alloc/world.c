@@ -53,6 +53,12 @@ static _Atomic int in_handler;     /* handlers not yet returned */
 static int stop_signal;
 static pthread_mutex_t world_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool handler_installed;
+static _Atomic pid_t ignored_tid;   /* test hook: a thread stops leave alone */
+
+void gh__world_ignore_thread(pid_t tid)
+{
+	atomic_store(&ignored_tid, tid);
+}
 
 static long sys_futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
 {
@@ -162,14 +168,18 @@ int gh__world_prepare(void)
 {
 	pthread_mutex_lock(&world_lock);
 	int rc = install_handler();
-	if (rc == 0 && !gh__world.slots) {
+	/* Each table is mapped until it exists: after a failed attempt (out of
+	 * address space) the next one maps what is still missing. */
+	if (rc == 0 && !gh__world.slots)
 		gh__world.slots = gh__meta_map(sizeof(struct gh_thread_slot) * GH_WORLD_MAX_THREADS);
-		gh__world.maps_cap = (size_t)4 << 20;
-		gh__world.maps_buf = gh__meta_map(gh__world.maps_cap);
-		gh__world.ranges = gh__meta_map(sizeof(struct gh_range) * GH_WORLD_MAX_MAPS);
-		if (!gh__world.slots || !gh__world.maps_buf || !gh__world.ranges)
-			rc = ENOMEM;
+	if (rc == 0 && !gh__world.maps_buf) {
+		gh__world.maps_buf = gh__meta_map((size_t)4 << 20);
+		gh__world.maps_cap = gh__world.maps_buf ? (size_t)4 << 20 : 0;
 	}
+	if (rc == 0 && !gh__world.ranges)
+		gh__world.ranges = gh__meta_map(sizeof(struct gh_range) * GH_WORLD_MAX_MAPS);
+	if (rc == 0 && (!gh__world.slots || !gh__world.maps_buf || !gh__world.ranges))
+		rc = ENOMEM;
 	if (rc == 0) {
 		const char *t = getenv("GLASSHEAP_STOP_TIMEOUT_MS");
 		long ms = t ? strtol(t, NULL, 10) : 0;
@@ -222,7 +232,7 @@ static int add_new_threads(pid_t self)
 			if (d->d_name[0] < '0' || d->d_name[0] > '9')
 				continue;
 			pid_t tid = (pid_t)strtol(d->d_name, NULL, 10);
-			if (tid == self)
+			if (tid == self || tid == atomic_load_explicit(&ignored_tid, memory_order_relaxed))
 				continue;
 			int ns = atomic_load(&gh__world.nslots);
 			bool known = false;

@@ -38,6 +38,9 @@
 /* Buffered request bytes per connection; more is shut down. h2o itself
  * answers 400 to a header block over ~417 KiB; our requests are a line. */
 #define GH_HTTP_MAX_REQ_BYTES (64 * 1024)
+/* Kernel receive buffer of a client connection (SO_RCVBUF; the kernel
+ * doubles it): what one read event may add to a connection's input. */
+#define GH_HTTP_RCVBUF (16 * 1024)
 /* Request bodies (no endpoint takes one): larger ones get h2o's 413. */
 #define GH_HTTP_MAX_BODY_BYTES 4096
 /* How long gh_server_stop waits for open connections to close, ms. */

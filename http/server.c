@@ -50,6 +50,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +177,7 @@ static const char *reason_phrase(int status)
 	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
@@ -272,6 +274,54 @@ static bool authorized(const struct server *srv, h2o_req_t *req)
 	return token_equal(v, n, srv->token, srv->token_len);
 }
 
+/* The host part of "host[:port]" or "[v6]:port": is it an IP literal,
+ * "localhost", or a name without a dot (one label: no public DNS name)? */
+static bool local_host_name(const char *h, size_t n, bool loopback_only)
+{
+	if (n > 0 && h[0] == '[') { /* IPv6 literal */
+		const char *end = memchr(h, ']', n);
+		return end && (!loopback_only || ((size_t)(end - h) == 4 && memcmp(h, "[::1", 4) == 0));
+	}
+	const char *colon = memchr(h, ':', n);
+	if (colon)
+		n = (size_t)(colon - h);
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return true;
+	bool digits_dots = n > 0, dot = false;
+	for (size_t i = 0; i < n; i++) {
+		dot |= h[i] == '.';
+		digits_dots &= (h[i] >= '0' && h[i] <= '9') || h[i] == '.';
+	}
+	if (loopback_only)
+		return digits_dots && n > 4 && memcmp(h, "127.", 4) == 0;
+	return digits_dots || !dot;
+}
+
+/*
+ * Without a token, a web browser can be turned against a loopback server: a
+ * page on any site can POST a form to http://127.0.0.1:port/... (no CORS
+ * preflight for that), and a DNS name rebound to 127.0.0.1 lets a page read
+ * the answers. Browsers say who is asking: refuse an Origin that is not
+ * loopback, and a Host that is a DNS name (DNS rebinding). curl, the client
+ * and scripts send no Origin and an address, "localhost" or a one-label Host.
+ */
+static const char *browser_request(const struct server *srv, h2o_req_t *req)
+{
+	if (srv->token_len != 0 || srv->family == AF_UNIX)
+		return NULL; /* a browser cannot add the token, nor reach a Unix socket */
+	ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+	if (i >= 0) {
+		const h2o_iovec_t *o = &req->headers.entries[i].value;
+		const char *sep = o->len > 3 ? memchr(o->base, ':', o->len) : NULL;
+		if (!sep || (size_t)(o->base + o->len - sep) < 3 || sep[1] != '/' || sep[2] != '/' ||
+		    !local_host_name(sep + 3, (size_t)(o->base + o->len - sep - 3), true))
+			return "a cross-site request (Origin) to a server without GLASSHEAP_TOKEN";
+	}
+	if (!local_host_name(req->input.authority.base, req->input.authority.len, false))
+		return "a Host that is a DNS name (DNS rebinding?) to a server without GLASSHEAP_TOKEN";
+	return NULL;
+}
+
 static gh_emit_t *emitter_for(struct server *srv, enum gh_emit_format fmt)
 {
 	int i = fmt == GH_EMIT_MSGPACK;
@@ -312,6 +362,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	if (!authorized(srv, req)) {
 		gh__http_detail(&call, 401, "Not authenticated");
 		send_document(req, &call, NULL, true);
+		return 0;
+	}
+	const char *why = browser_request(srv, req);
+	if (why) {
+		gh__http_detail(&call, 403, why);
+		send_document(req, &call, NULL, false);
 		return 0;
 	}
 
@@ -403,6 +459,12 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 			int one = 1;
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		}
+		/* h2o reads until the kernel has nothing more, growing the input
+		 * buffer as it goes, and only then parses: a small receive buffer
+		 * bounds what one read event can add, so h2o's own limit on a
+		 * request (~417 KiB) is what bounds a connection's buffer. */
+		int rcvbuf = GH_HTTP_RCVBUF;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 		struct conn *c = NULL;
 		for (size_t i = 0; i < GH_HTTP_MAX_CONNS && !c; i++)
 			if (!srv->conns[i].sock)
@@ -593,6 +655,9 @@ static void *server_main(void *arg)
 {
 	struct server *srv = arg;
 	tl_server_thread = true;
+	/* The internal arena may use the cage's headroom: h2o aborts the process
+	 * when malloc fails, so the server must not run out when the host does. */
+	gh__heap_bind_internal_arena();
 	gh_scope_push(GH_TYPE_INTERNAL);
 	setup(srv);
 
@@ -948,12 +1013,60 @@ static void atfork_parent(void)
 	pthread_mutex_unlock(&api_lock);
 }
 
-/* The child has no server thread. Release the inherited listening socket
- * (so the port or path frees when the parent stops) and forget the server. */
+/* Is fd a connection the server accepted (the listener's local address)?
+ * Async-signal-safe. */
+static bool server_socket(const struct server *srv, int fd, const struct sockaddr_storage *local, socklen_t llen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (fd == srv->listen_fd)
+		return false; /* closed by the caller last */
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 || len != llen)
+		return false;
+	return memcmp(&ss, local, len) == 0;
+}
+
+/*
+ * The child has no server thread. Release every descriptor of the server --
+ * the listener (so the port or path frees when the parent stops) and the
+ * client connections (or a client waiting for the end of a response, or for
+ * the close after "Connection: close", would wait until the child exits) --
+ * and forget the server. Connections are recognized by their local address,
+ * never by the table the server thread may have been updating at the fork.
+ * Raw system calls only: we are in the child of a multi-threaded fork.
+ */
 static void atfork_child(void)
 {
 	if (running) {
-		close(running->listen_fd);
+		struct server *srv = running;
+		struct sockaddr_storage local;
+		socklen_t llen = sizeof local;
+		bool have_local = getsockname(srv->listen_fd, (struct sockaddr *)&local, &llen) == 0;
+		int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		char buf[4096];
+		long n;
+		while (dir >= 0 && have_local && (n = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+			for (long off = 0; off < n;) {
+				struct {
+					uint64_t ino;
+					int64_t off;
+					unsigned short reclen;
+					unsigned char type;
+					char name[];
+				} *d = (void *)(buf + off);
+				off += d->reclen;
+				if (d->name[0] < '0' || d->name[0] > '9')
+					continue;
+				int fd = 0;
+				for (const char *c = d->name; *c; c++)
+					fd = fd * 10 + (*c - '0');
+				if (fd != dir && server_socket(srv, fd, &local, llen))
+					close(fd);
+			}
+		}
+		if (dir >= 0)
+			close(dir);
+		close(srv->listen_fd);
 		running = NULL;
 		atomic_store(&bound_port, 0);
 	}

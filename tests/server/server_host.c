@@ -202,6 +202,6 @@ int main(int argc, char **argv)
 		}
 	}
 	for (size_t i = 0; i < k; i++)
-		free(keep[i]);
+		gh_free(keep[i]); /* typed blocks: also right when glassheap is not the malloc */
 	return 0;
 }
