@@ -67,12 +67,18 @@ TEST(thousand_gcs_during_allocation_storm)
 	for (long i = 0; i < WORKERS; i++)
 		pthread_create(&th[i], NULL, worker, (void *)i);
 	time_t start = time(NULL);
-	int runs = 0;
+	int runs = 0, timeouts = 0;
 	uint64_t lost_held = 0;
 	for (; runs < GC_RUNS && time(NULL) - start < TIME_LIMIT_S; runs++) {
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
 		int rc = gh__gc_run(runs % 10 == 0 ? GH_GC_REFERRERS : 0, &r, &bad);
+		if (rc == ETIMEDOUT) {
+			/* a thread waiting in jemalloc inside realloc's unpublished
+			 * window cannot park: a defined, bounded failure */
+			timeouts++;
+			continue;
+		}
 		ASSERT_EQ(rc, 0);
 		for (size_t k = 0; k < r->ntypes; k++)
 			if (r->types[k].type == held_type)
@@ -83,8 +89,9 @@ TEST(thousand_gcs_during_allocation_storm)
 	atomic_store(&stop, 1);
 	for (int i = 0; i < WORKERS; i++)
 		pthread_join(th[i], NULL);
-	fprintf(stderr, "  %d gc runs, %ld allocator ops\n", runs, atomic_load(&ops));
-	EXPECT_GE(runs, 100);
+	fprintf(stderr, "  %d gc runs (%d timed out), %ld allocator ops\n", runs, timeouts, atomic_load(&ops));
+	EXPECT_GE(runs - timeouts, 100);
+	EXPECT_LE(timeouts * 10, runs); /* rare, not the rule */
 	EXPECT_EQ(lost_held, 0);
 	/* counters: the live objects are exactly those left in the pools */
 	uint64_t n = 0, bytes = 0;
