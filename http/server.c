@@ -20,7 +20,7 @@
  *
  * Every request goes to one h2o handler (on_req) that authenticates, routes
  * by exact path against a table of api.md's routes (the GC and tracemalloc
- * families, the not-yet-implemented ones answering 501), negotiates the
+ * families), negotiates the
  * format and calls the endpoint (ep_*.c). All of it runs on the server thread;
  * whatever it allocates is counted under "glassheap".
  *
@@ -125,7 +125,7 @@ static GH_TLS bool tl_server_thread;
 /* ---- Routes ---------------------------------------------------------------------- */
 
 /*
- * Every path of api.md. A NULL endpoint answers 501 until its issue lands.
+ * Every path of api.md, each with its endpoint.
  * h2o sees a single handler at "/" (its own routing is by prefix, first
  * registration wins); the decision is made here, exactly on the normalized
  * path, so "/debug/memory/typesX" or "/debug/memory/" are 404 whatever the
@@ -182,7 +182,6 @@ static const char *reason_phrase(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 422: return "Unprocessable Entity";
-	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	default: return status < 500 ? "Error" : "Internal Server Error";
 	}
@@ -400,11 +399,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	}
 	if (qrc != 0) {
 		gh__http_detail(&call, 400, gh__query_strerror(qrc));
-	} else if (!found->fn) {
-		char msg[160];
-		snprintf(msg, sizeof msg, "%s %s is not implemented yet in this glassheap build",
-			 found->method, found->arg ? "/debug/tracemalloc/snapshot/{name}" : found->path);
-		gh__http_detail(&call, 501, msg);
 	} else {
 		found->fn(&call);
 	}
