@@ -363,6 +363,38 @@ static void *realloc_by_copy(uintptr_t u, size_t old, size_t size, gh_type_t typ
 	return n;
 }
 
+/* Resizes u's block in place when jemalloc can (same small size class, or a
+ * large extent that grows or shrinks where it is); true when it did. The
+ * block stays published throughout and its header never claims more bytes
+ * than the block holds, so no window is needed around the jemalloc call:
+ * a world stop may take this thread anywhere in here, even waiting for a
+ * jemalloc lock that a parked thread holds (a window would then deadlock
+ * the stop). The caller writes the new size into the header afterwards. */
+static bool resize_in_place(uintptr_t u, struct gh_hdr *h, uint64_t meta, size_t old, size_t size)
+{
+	void *raw = (void *)(u - GH_HDR_SIZE);
+	size_t need = size + GH_HDR_SIZE;
+	if (!(meta & GH_FLAG_LARGE))
+		return need <= gh__small_max && ghje_nallocx(need, 0) == ghje_sallocx(raw, 0);
+	if (need <= gh__small_max)
+		return false; /* a small size class now: move it to a slab */
+	if (size < old) {
+		/* Shrinking: jemalloc may hand the tail out at once, so the header
+		 * and the page map give it up first. */
+		GH_STORE(&h->meta, (meta & ~GH_SIZE_MASK) | (uint64_t)size);
+		size_t keep_end = ((u + size - 1) >> GH_PAGE_LG) + 1; /* first page past the new end */
+		size_t old_end = ((u + old - 1) >> GH_PAGE_LG) + 1;
+		for (size_t pg = keep_end; pg < old_end; pg++)
+			GH_STORE(&gh__pagemap[pg - (gh__cage.base >> GH_PAGE_LG)], 0);
+		(void)ghje_xallocx(raw, need, 0, 0); /* keeps at least need bytes */
+		return true;
+	}
+	if (ghje_xallocx(raw, need, 0, 0) < need)
+		return false;
+	pagemap_set(u, size); /* before the header admits the new bytes */
+	return true;
+}
+
 void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char *op)
 {
 	uintptr_t u = (uintptr_t)p;
@@ -401,43 +433,24 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (!resize_in_place(u, h, meta, old, size))
+		return realloc_by_copy(u, old, size, type, ra, op);
 	/* Tracing sees a realloc as a free and a new allocation at ra. The
-	 * stack is captured before the window below: unwinding may wait for the
-	 * loader's lock, which a world stop holds while it waits for us. */
+	 * stack is captured outside the window below: unwinding may wait for
+	 * the loader's lock, which a world stop holds while it waits for us. */
 	uint32_t stack = 0;
 	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed)) && type != GH_TYPE_INTERNAL)
 		stack = gh__trace_record(size, ra);
-	/* Unpublish first: once jemalloc moves the block, the old address may
-	 * belong to another thread's new allocation. Until the block is
-	 * published again a world stop must not observe this thread. */
-	gh__tl_unsafe++;
-	start_set(u, 0);
-	if (meta & GH_FLAG_LARGE)
-		pagemap_clear(u, old);
-	void *raw = ghje_realloc((void *)(u - GH_HDR_SIZE), size + GH_HDR_SIZE);
-	if (!raw) {
-		if (meta & GH_FLAG_LARGE)
-			pagemap_set(u, old);
-		start_set(u, 1);
-		gh__tl_unsafe--;
-		if (stack)
-			gh__trace_release(stack, size);
-		errno = ENOMEM;
-		return NULL;
-	}
-	uintptr_t nu = (uintptr_t)raw + GH_HDR_SIZE;
-	struct gh_hdr *nh = gh__hdr_of(nu);
-	uint64_t nmeta = (uint64_t)size | gh__hdr_check(nu, GH_STATE_LIVE);
-	nh->type = type;
-	nh->site = stack ? stack : gh__site_intern(ra);
+	/* The header's three words change together: a world stop waits until
+	 * they are consistent (a few stores, no call, no lock). */
+	uint32_t site = stack ? stack : gh__site_intern(ra); /* may take the sites lock */
+	uint64_t nmeta = (meta & ~(GH_SIZE_MASK | GH_FLAG_TRACED)) | (uint64_t)size;
 	if (stack)
 		nmeta |= GH_FLAG_TRACED;
-	if (size + GH_HDR_SIZE > gh__small_max) {
-		nmeta |= GH_FLAG_LARGE;
-		pagemap_set(nu, size);
-	}
-	GH_STORE(&nh->meta, nmeta);
-	start_set(nu, 1);
+	gh__tl_unsafe++;
+	GH_STORE(&h->type, type);
+	GH_STORE(&h->site, site);
+	GH_STORE(&h->meta, nmeta);
 	gh__tl_unsafe--;
 	if (gh_unlikely(meta & GH_FLAG_TRACED))
 		gh__trace_release(old_site, old);
@@ -447,7 +460,7 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 		gh__ctr_free(&c[old_type], old);
 		gh__ctr_alloc(&c[type], size);
 	}
-	return (void *)nu;
+	return p;
 }
 
 size_t gh__usable_size(const void *p)

@@ -357,7 +357,8 @@ struct gh_world {
 extern struct gh_world gh__world;
 
 /* Nonzero while the thread is inside an allocator window that a stop must
- * not observe (e.g. realloc between unpublishing and republishing a block). */
+ * not observe (realloc rewriting a header in place). A window holds no lock
+ * and calls nothing that may wait: its thread must reach the end quickly. */
 extern GH_TLS int gh__tl_unsafe;
 
 /* Takes the world lock (one stop at a time), installs the signal handler
@@ -452,6 +453,8 @@ void *ghje_mallocx(size_t size, int flags);
 void ghje_dallocx(void *p, int flags);
 void ghje_sdallocx(void *p, size_t size, int flags);
 size_t ghje_sallocx(const void *p, int flags);
+size_t ghje_xallocx(void *p, size_t size, size_t extra, int flags);
+size_t ghje_nallocx(size_t size, int flags);
 size_t ghje_malloc_usable_size(const void *p);
 int ghje_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 

@@ -20,7 +20,7 @@
  *   wait until every handler left
  *
  * A thread inside one of the allocator's non-atomic windows (gh__tl_unsafe,
- * e.g. a realloc between unpublishing and republishing the block) does not
+ * e.g. realloc rewriting a header in place: a few stores, never a call) does not
  * park: its handler returns at once and the requester signals it again a
  * moment later. A thread that never answers (signal blocked) makes the stop
  * fail with ETIMEDOUT after GLASSHEAP_STOP_TIMEOUT_MS (default 2000): every

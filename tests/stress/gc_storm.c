@@ -74,8 +74,9 @@ TEST(thousand_gcs_during_allocation_storm)
 		pid_t bad = 0;
 		int rc = gh__gc_run(runs % 10 == 0 ? GH_GC_REFERRERS : 0, &r, &bad);
 		if (rc == ETIMEDOUT) {
-			/* a thread waiting in jemalloc inside realloc's unpublished
-			 * window cannot park: a defined, bounded failure */
+			/* every allocator window is a few stores, never a wait: a
+			 * stop that times out here is a bug (counted, then failed) */
+			fprintf(stderr, "  gc run %d: ETIMEDOUT, thread %d did not stop\n", runs, (int)bad);
 			timeouts++;
 			continue;
 		}
@@ -91,7 +92,7 @@ TEST(thousand_gcs_during_allocation_storm)
 		pthread_join(th[i], NULL);
 	fprintf(stderr, "  %d gc runs (%d timed out), %ld allocator ops\n", runs, timeouts, atomic_load(&ops));
 	EXPECT_GE(runs - timeouts, 100);
-	EXPECT_LE(timeouts * 10, runs); /* rare, not the rule */
+	EXPECT_EQ(timeouts, 0);
 	EXPECT_EQ(lost_held, 0);
 	/* counters: the live objects are exactly those left in the pools */
 	uint64_t n = 0, bytes = 0;

@@ -111,6 +111,74 @@ TEST(realloc_keeps_contents_and_type)
 	free(p);
 }
 
+/* The page map entries of [lo, hi) (cage addresses, page-aligned range). */
+static size_t pages_naming(uintptr_t user, uintptr_t lo, uintptr_t hi)
+{
+	size_t n = 0;
+	for (uintptr_t a = lo & ~(uintptr_t)4095; a < hi; a += 4096)
+		if (gh__pagemap[(a - gh__cage.base) >> 12] == (uint32_t)(((user - gh__cage.base) >> 4) + 1))
+			n++;
+	return n;
+}
+
+TEST(realloc_in_place_small_and_large)
+{
+	/* Same small size class: the block stays, the header follows. */
+	char *p = malloc(40);
+	ASSERT_TRUE(p != NULL);
+	volatile uintptr_t pa = (uintptr_t)p; /* (gcc: no use-after-realloc warning) */
+	char *q = realloc(p, 44);
+	EXPECT_EQ((uintptr_t)q, pa);
+	EXPECT_EQ(gh_ptr_size(q), 44);
+	free(q);
+
+	/* A large block grows and shrinks; wherever it ends up, its page map
+	 * names exactly the pages it covers and the lookups follow. Blocks
+	 * after it are freed so that jemalloc can extend it in place. */
+	gh_type_t t = gh_type_register("test.realloc_large", NULL);
+	gh_type_stats_t st0, st1;
+	gh_type_stats(t, &st0);
+	char *b = gh_malloc_typed(t, 64 << 10);
+	ASSERT_TRUE(b != NULL);
+	memset(b, 7, 64 << 10);
+	size_t sizes[] = {200 << 10, 1 << 20, 300 << 10, 33 << 10, 2 << 20, 20000, 16 << 10};
+	size_t prev = 64 << 10;
+	int in_place = 0;
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t n = sizes[i];
+		volatile uintptr_t old = (uintptr_t)b;
+		b = realloc((void *)old, n);
+		ASSERT_TRUE(b != NULL);
+		size_t keep = prev < n ? prev : n;
+		EXPECT_EQ(b[0], 7);
+		EXPECT_EQ(b[keep - 1], 7);
+		memset(b, 7, n);
+		uintptr_t u = (uintptr_t)b;
+		EXPECT_EQ(gh_ptr_size(b), n);
+		EXPECT_EQ(gh_ptr_type(b), t);
+		EXPECT_EQ(gh__heap_lookup(u + n - 1), u);
+		EXPECT_EQ(gh__heap_lookup(u + n), 0);
+		size_t want = ((u + n - 1) >> 12) - (u >> 12) + 1;
+		EXPECT_EQ(pages_naming(u, u, u + n), want);
+		/* nothing past the end, nor of the old extent, names the block */
+		EXPECT_EQ(pages_naming(u, u + n + 4095, u + (4u << 20)), 0);
+		if (old != u)
+			EXPECT_EQ(pages_naming(old, old, old + prev), 0);
+		else
+			in_place++;
+		prev = n;
+	}
+	EXPECT_GE(in_place, 1); /* shrinking a large extent stays where it is */
+	gh_type_stats(t, &st1);
+	EXPECT_EQ(st1.live_count - st0.live_count, 1);
+	EXPECT_EQ(st1.live_bytes - st0.live_bytes, (int64_t)prev);
+	EXPECT_EQ(st1.total_allocs - st0.total_allocs, 1 + sizeof sizes / sizeof sizes[0]);
+	free(b);
+	gh_type_stats(t, &st1);
+	EXPECT_EQ(st1.live_count, st0.live_count);
+	EXPECT_EQ(st1.live_bytes, st0.live_bytes);
+}
+
 TEST(usable_size_at_least_requested)
 {
 	for (size_t n = 0; n < 100000; n = n * 2 + 1) {
