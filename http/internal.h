@@ -5,16 +5,18 @@
  * An endpoint is a plain function that reads its parameters from the decoded
  * query, writes one document through the emitter and sets the status:
  *
- *     server.c (h2o thread)                         ep_memory.c
- *     auth -> route -> negotiate -> parse query --> gh__ep_memory(call)
- *                                                     gh__query_int(call->q, ...)
- *                                                     gh__emit_map_begin(call->e, ...)
- *     h2o_send_inline(body) <-- emitter bytes <----- call->status = 200
+ *     server.c (h2o thread)    router.c                       ep_memory.c
+ *     h2o_req_t -> request --> negotiate -> auth -> route
+ *                              -> parse query -------------> gh__ep_memory(call)
+ *                                                              gh__query_int(call->q, ...)
+ *                                                              gh__emit_map_begin(call->e, ...)
+ *     h2o_send_inline <------- response <- emitter bytes <--- call->status = 200
  *
  * Endpoints run on the server thread only, one at a time, with every
- * allocation counted under GH_TYPE_INTERNAL ("glassheap"). They may allocate
- * and may walk the heap, but must be bounded in time and memory whatever the
- * request says. Nothing here is exported from libglassheap.
+ * allocation counted under GH_TYPE_INTERNAL ("glassheap") (the router fuzzer,
+ * tests/fuzz/fuzz_router.c, calls them on its own single thread). They may
+ * allocate and may walk the heap, but must be bounded in time and memory
+ * whatever the request says. Nothing here is exported from libglassheap.
  */
 #ifndef GH_HTTP_INTERNAL_H
 #define GH_HTTP_INTERNAL_H
@@ -68,12 +70,71 @@ struct gh_http_call {
 
 typedef void (*gh_http_endpoint_fn)(struct gh_http_call *call);
 
-/* server.c: error documents. Both reset the emitter first, so an endpoint
+/* router.c: error documents. Both reset the emitter first, so an endpoint
  * may call them after emitting part of its document. */
 /* {"detail": msg} with the given status. */
 void gh__http_detail(struct gh_http_call *call, int status, const char *msg);
 /* The 422 document of every validation error recorded in call->q. */
 void gh__http_invalid(struct gh_http_call *call);
+
+/* ---- router.c: one request in, one response out ---------------------------- */
+
+struct gh_http_header {
+	const char *name, *value; /* not NUL-terminated; any bytes */
+	size_t name_len, value_len;
+};
+
+/* A request as h2o parsed it (server.c) or as a fuzzer makes it up. Every
+ * field may hold any bytes; none is NUL-terminated. */
+struct gh_http_request {
+	const char *method;
+	size_t method_len;
+	const char *path;      /* normalized (percent-decoded), without the query */
+	size_t path_len;
+	const char *query;     /* from the '?' on (one leading '?' is skipped); NULL: none */
+	size_t query_len;
+	const char *authority; /* the Host (h2o: Host header, absolute target, or its default) */
+	size_t authority_len;
+	const struct gh_http_header *headers; /* looked up by name without case; first wins */
+	size_t nheaders;
+	const char *body;      /* no endpoint reads it */
+	size_t body_len;
+};
+
+/* Headers of a response besides Content-Type: Cache-Control, Allow,
+ * WWW-Authenticate, Retry-After (in that order, each when it applies). */
+#define GH_HTTP_RES_HEADERS_MAX 4
+
+struct gh_http_response {
+	int status;
+	const char *reason;       /* static */
+	const char *content_type; /* static */
+	const char *body;         /* owned by the router: valid until its next dispatch */
+	size_t body_len;
+	size_t nheaders;
+	struct gh_http_header headers[GH_HTTP_RES_HEADERS_MAX]; /* lower-case names */
+	char retry_after[16];     /* the Retry-After value's storage */
+};
+
+/* What answers requests: the server's token and socket kind (set by the
+ * owner before the first dispatch), and the state reused between requests. */
+struct gh_http_router {
+	const char *token;   /* GLASSHEAP_TOKEN, token_len bytes; token_len 0: none */
+	size_t token_len;
+	bool unix_socket;    /* no browser checks: a browser cannot reach it */
+	gh_query_t query;    /* one request at a time: reused */
+	gh_emit_t *emit[2];  /* per format, created on first use, reused */
+};
+
+/* Answers one request: negotiation, authentication (401), browser checks
+ * (403), routing (404, 405), query decoding (400), then the endpoint. Never
+ * fails: out of memory is a 500 (text/plain as a last resort). One thread
+ * at a time per router; may allocate, walk the heap and stop the world (the
+ * endpoints do). */
+void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *req,
+		       struct gh_http_response *res);
+/* Frees the router's emitters (the last response's body with them). */
+void gh__http_router_dispose(struct gh_http_router *r);
 
 /* ---- ep_memory.c: the GC family's read-only endpoints ----------------------- */
 

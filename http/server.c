@@ -18,11 +18,11 @@
  *     pthread_join                                         close listener, shut down
  *                                                          connections, drain, dispose
  *
- * Every request goes to one h2o handler (on_req) that authenticates, routes
- * by exact path against a table of api.md's routes (the GC and tracemalloc
- * families), negotiates the
- * format and calls the endpoint (ep_*.c). All of it runs on the server thread;
- * whatever it allocates is counted under "glassheap".
+ * Every request goes to one h2o handler (on_req) that hands a plain
+ * description of it to router.c (authentication, routing by exact path
+ * against api.md's routes, format negotiation, the endpoint call: ep_*.c)
+ * and sends back what the router answers. All of it runs on the server
+ * thread; whatever it allocates is counted under "glassheap".
  *
  * Traps of h2o 2.2.5 handled here (design.md section 6): it writes without
  * MSG_NOSIGNAL (the thread blocks every signal but world.c's stop signal, so
@@ -47,7 +47,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -56,8 +55,6 @@
 #include <unistd.h>
 
 #include <h2o.h>
-
-struct gh_http_opts gh__http_opt;
 
 /* The longest GLASSHEAP_TOKEN accepted. */
 #define TOKEN_MAX 1024
@@ -80,8 +77,7 @@ struct server {
 	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t unix_dev;
 	ino_t unix_ino;
-	char token[TOKEN_MAX + 1];
-	size_t token_len;            /* 0: no token, every request is allowed */
+	char token[TOKEN_MAX + 1];   /* router.token points here */
 	pthread_t thread;
 
 	/* start handshake (mu, cv): 0 pending, 1 running */
@@ -103,8 +99,7 @@ struct server {
 	h2o_timeout_entry_t watchdog_entry;
 	size_t nconns;
 	struct conn conns[GH_HTTP_MAX_CONNS];
-	gh_query_t query;            /* one request at a time: reused */
-	gh_emit_t *emit[2];          /* per format, created on first use, reused */
+	struct gh_http_router router; /* token, socket kind; reused query and emitters */
 };
 
 struct handler {
@@ -122,287 +117,47 @@ static struct server *running;
 static _Atomic int bound_port;
 static GH_TLS bool tl_server_thread;
 
-/* ---- Routes ---------------------------------------------------------------------- */
-
-/*
- * Every path of api.md, each with its endpoint.
- * h2o sees a single handler at "/" (its own routing is by prefix, first
- * registration wins); the decision is made here, exactly on the normalized
- * path, so "/debug/memory/typesX" or "/debug/memory/" are 404 whatever the
- * order (longer paths still come first, as they would have to in h2o). A
- * route with `arg` matches its prefix followed by one non-empty segment
- * ({name}). A path that matches only with another method gets 405 + Allow.
- */
-struct route {
-	const char *path;
-	const char *method;
-	gh_http_endpoint_fn fn;
-	bool arg;
-};
-
-static const struct route routes[] = {
-	{"/debug/memory/types", "GET", gh__ep_memory_types, false},
-	{"/debug/memory", "GET", gh__ep_memory, false},
-	{"/debug/memory/gc", "POST", gh__ep_memory_gc, false},
-	{"/debug/memory/referrers", "GET", gh__ep_memory_referrers, false},
-	{"/debug/tracemalloc/start", "POST", gh__ep_trace_start, false},
-	{"/debug/tracemalloc/status", "GET", gh__ep_trace_status, false},
-	{"/debug/tracemalloc/top", "GET", gh__ep_trace_top, false},
-	{"/debug/tracemalloc/snapshot", "POST", gh__ep_trace_snapshot, false},
-	{"/debug/tracemalloc/compare", "GET", gh__ep_trace_compare, false},
-	{"/debug/tracemalloc/traceback", "GET", gh__ep_trace_traceback, false},
-	{"/debug/tracemalloc/snapshot/", "DELETE", gh__ep_trace_delete, true},
-	{"/debug/tracemalloc/stop", "POST", gh__ep_trace_stop, false},
-};
-#define NROUTES (sizeof routes / sizeof routes[0])
-
-static bool route_matches(const struct route *r, const char *path, size_t len, const char **arg,
-			  size_t *arg_len)
-{
-	size_t n = strlen(r->path);
-	if (!r->arg)
-		return len == n && memcmp(path, r->path, n) == 0;
-	if (len <= n || memcmp(path, r->path, n) != 0 || memchr(path + n, '/', len - n))
-		return false;
-	*arg = path + n;
-	*arg_len = len - n;
-	return true;
-}
-
-/* ---- Responses ------------------------------------------------------------------- */
-
-static const char *reason_phrase(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 422: return "Unprocessable Entity";
-	case 503: return "Service Unavailable";
-	default: return status < 500 ? "Error" : "Internal Server Error";
-	}
-}
-
-void gh__http_detail(struct gh_http_call *call, int status, const char *msg)
-{
-	gh__emit_reset(call->e);
-	gh__emit_map_begin(call->e, 1);
-	gh__emit_key(call->e, "detail");
-	gh__emit_cstr(call->e, msg);
-	gh__emit_map_end(call->e);
-	call->status = status;
-}
-
-void gh__http_invalid(struct gh_http_call *call)
-{
-	gh__emit_reset(call->e);
-	gh__query_emit_errors(call->q, call->e);
-	call->status = 422;
-}
-
-static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *value)
-{
-	h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, strlen(value));
-}
-
-/* Sends the emitter's document (copied into the request's pool by h2o). */
-static void send_document(h2o_req_t *req, struct gh_http_call *call, const char *allow, bool challenge)
-{
-	size_t len;
-	const char *body = gh__emit_data(call->e, &len);
-	if (!body) {
-		gh__http_detail(call, 500, "Internal Server Error");
-		body = gh__emit_data(call->e, &len);
-		if (!body) {
-			h2o_send_error_generic(req, 500, "Internal Server Error", "out of memory\n", 0);
-			return;
-		}
-	}
-	req->res.status = call->status;
-	req->res.reason = reason_phrase(call->status);
-	req->res.content_length = len;
-	add_header(req, H2O_TOKEN_CONTENT_TYPE, gh__emit_content_type(call->e));
-	add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-store");
-	if (allow)
-		add_header(req, H2O_TOKEN_ALLOW, allow);
-	if (challenge)
-		add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, "Bearer");
-	if (call->retry_after > 0) {
-		char secs[16];
-		snprintf(secs, sizeof secs, "%d", call->retry_after);
-		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
-			       h2o_strdup(&req->pool, secs, SIZE_MAX).base, strlen(secs));
-	}
-	h2o_send_inline(req, body, len);
-}
-
 /* ---- Requests -------------------------------------------------------------------- */
 
-/* Compares in time that depends only on the configured token's length. */
-static bool token_equal(const char *got, size_t got_len, const char *want, size_t want_len)
-{
-	unsigned diff = got_len != want_len;
-	for (size_t i = 0; i < want_len; i++) {
-		unsigned char g = i < got_len ? (unsigned char)got[i] : 0;
-		diff |= g ^ (unsigned char)want[i];
-	}
-	return diff == 0;
-}
-
-static bool authorized(const struct server *srv, h2o_req_t *req)
-{
-	if (srv->token_len == 0)
-		return true;
-	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-	if (i < 0)
-		return false;
-	const char *v = req->headers.entries[i].value.base;
-	size_t n = req->headers.entries[i].value.len;
-	if (n < 7 || strncasecmp(v, "bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
-		return false;
-	v += 7;
-	n -= 7;
-	while (n && (*v == ' ' || *v == '\t'))
-		v++, n--;
-	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	return token_equal(v, n, srv->token, srv->token_len);
-}
-
-/* The host part of "host[:port]" or "[v6]:port": is it an IP literal,
- * "localhost", or a name without a dot (one label: no public DNS name)? */
-static bool local_host_name(const char *h, size_t n, bool loopback_only)
-{
-	if (n > 0 && h[0] == '[') { /* IPv6 literal */
-		const char *end = memchr(h, ']', n);
-		return end && (!loopback_only || ((size_t)(end - h) == 4 && memcmp(h, "[::1", 4) == 0));
-	}
-	const char *colon = memchr(h, ':', n);
-	if (colon)
-		n = (size_t)(colon - h);
-	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
-		return true;
-	bool digits_dots = n > 0, dot = false;
-	for (size_t i = 0; i < n; i++) {
-		dot |= h[i] == '.';
-		digits_dots &= (h[i] >= '0' && h[i] <= '9') || h[i] == '.';
-	}
-	if (loopback_only)
-		return digits_dots && n > 4 && memcmp(h, "127.", 4) == 0;
-	return digits_dots || !dot;
-}
-
-/*
- * Without a token, a web browser can be turned against a loopback server: a
- * page on any site can POST a form to http://127.0.0.1:port/... (no CORS
- * preflight for that), and a DNS name rebound to 127.0.0.1 lets a page read
- * the answers. Browsers say who is asking: refuse an Origin that is not
- * loopback, and a Host that is a DNS name (DNS rebinding). curl, the client
- * and scripts send no Origin and an address, "localhost" or a one-label Host.
- */
-static const char *browser_request(const struct server *srv, h2o_req_t *req)
-{
-	if (srv->token_len != 0 || srv->family == AF_UNIX)
-		return NULL; /* a browser cannot add the token, nor reach a Unix socket */
-	ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
-	if (i >= 0) {
-		const h2o_iovec_t *o = &req->headers.entries[i].value;
-		const char *sep = o->len > 3 ? memchr(o->base, ':', o->len) : NULL;
-		if (!sep || (size_t)(o->base + o->len - sep) < 3 || sep[1] != '/' || sep[2] != '/' ||
-		    !local_host_name(sep + 3, (size_t)(o->base + o->len - sep - 3), true))
-			return "a cross-site request (Origin) to a server without GLASSHEAP_TOKEN";
-	}
-	if (!local_host_name(req->input.authority.base, req->input.authority.len, false))
-		return "a Host that is a DNS name (DNS rebinding?) to a server without GLASSHEAP_TOKEN";
-	return NULL;
-}
-
-static gh_emit_t *emitter_for(struct server *srv, enum gh_emit_format fmt)
-{
-	int i = fmt == GH_EMIT_MSGPACK;
-	if (!srv->emit[i])
-		srv->emit[i] = gh__emit_new(fmt);
-	else
-		gh__emit_reset(srv->emit[i]);
-	return srv->emit[i];
-}
-
+/* h2o's request -> router.c -> h2o's response. h2o has lower-cased the
+ * header names and normalized the path; the body is already bounded
+ * (GH_HTTP_MAX_BODY_BYTES). */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct server *srv = ((struct handler *)self)->srv;
-	struct gh_http_call call = {.q = &srv->query, .status = 200};
-
-	const char *qs = NULL;
-	size_t qs_len = 0;
+	size_t nh = req->headers.size;
+	struct gh_http_header *hs = h2o_mem_alloc_pool(&req->pool, (nh ? nh : 1) * sizeof *hs);
+	for (size_t i = 0; i < nh; i++) {
+		const h2o_header_t *h = &req->headers.entries[i];
+		hs[i] = (struct gh_http_header){.name = h->name->base, .name_len = h->name->len,
+						.value = h->value.base, .value_len = h->value.len};
+	}
+	struct gh_http_request in = {
+		.method = req->method.base, .method_len = req->method.len,
+		.path = req->path_normalized.base, .path_len = req->path_normalized.len,
+		.authority = req->input.authority.base, .authority_len = req->input.authority.len,
+		.headers = hs, .nheaders = nh,
+		.body = req->entity.base, .body_len = req->entity.len,
+	};
 	if (req->query_at != SIZE_MAX) {
-		qs = req->path.base + req->query_at;
-		qs_len = req->path.len - req->query_at;
-	}
-	int qrc = gh__query_parse(&srv->query, qs, qs_len);
-
-	const char *accept = NULL;
-	size_t accept_len = 0;
-	ssize_t hi = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
-	if (hi >= 0) {
-		accept = req->headers.entries[hi].value.base;
-		accept_len = req->headers.entries[hi].value.len;
-	}
-	const char *fmt_param = qrc == 0 ? gh__query_get(&srv->query, "format", NULL) : NULL;
-	call.e = emitter_for(srv, gh__emit_negotiate(accept, accept_len, fmt_param));
-	if (!call.e) {
-		h2o_send_error_generic(req, 500, "Internal Server Error", "out of memory\n", 0);
-		return 0;
+		in.query = req->path.base + req->query_at;
+		in.query_len = req->path.len - req->query_at;
 	}
 
-	if (!authorized(srv, req)) {
-		gh__http_detail(&call, 401, "Not authenticated");
-		send_document(req, &call, NULL, true);
-		return 0;
-	}
-	const char *why = browser_request(srv, req);
-	if (why) {
-		gh__http_detail(&call, 403, why);
-		send_document(req, &call, NULL, false);
-		return 0;
-	}
+	struct gh_http_response out;
+	gh__http_dispatch(&srv->router, &in, &out);
 
-	const char *path = req->path_normalized.base;
-	size_t path_len = req->path_normalized.len;
-	const struct route *found = NULL, *other = NULL;
-	for (size_t i = 0; i < NROUTES && !found; i++) {
-		const char *arg = NULL;
-		size_t arg_len = 0;
-		if (!route_matches(&routes[i], path, path_len, &arg, &arg_len))
-			continue;
-		if (h2o_memis(req->method.base, req->method.len, routes[i].method, strlen(routes[i].method))) {
-			found = &routes[i];
-			call.path_arg = arg;
-			call.path_arg_len = arg_len;
-		} else if (!other) {
-			other = &routes[i];
-		}
+	req->res.status = out.status;
+	req->res.reason = out.reason;
+	req->res.content_length = out.body_len;
+	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, out.content_type,
+		       strlen(out.content_type));
+	for (size_t i = 0; i < out.nheaders; i++) {
+		const struct gh_http_header *h = &out.headers[i];
+		h2o_iovec_t v = h2o_strdup(&req->pool, h->value, h->value_len);
+		h2o_add_header_by_str(&req->pool, &req->res.headers, h->name, h->name_len, 1, NULL, v.base, v.len);
 	}
-
-	if (!found && other) {
-		gh__http_detail(&call, 405, "Method Not Allowed");
-		send_document(req, &call, other->method, false);
-		return 0;
-	}
-	if (!found) {
-		gh__http_detail(&call, 404, "Not Found");
-		send_document(req, &call, NULL, false);
-		return 0;
-	}
-	if (qrc != 0) {
-		gh__http_detail(&call, 400, gh__query_strerror(qrc));
-	} else {
-		found->fn(&call);
-	}
-	send_document(req, &call, NULL, false);
+	h2o_send_inline(req, out.body, out.body_len);
 	return 0;
 }
 
@@ -639,8 +394,7 @@ static bool teardown(struct server *srv)
 	if (ep >= 0)
 		close(ep);
 	h2o_config_dispose(&srv->config);
-	for (int i = 0; i < 2; i++)
-		gh__emit_free(srv->emit[i]);
+	gh__http_router_dispose(&srv->router);
 	drain_h2o_thread_caches();
 	return true;
 }
@@ -883,7 +637,6 @@ static int start_locked(const char *listen, const char *origin)
 	}
 	srv->listen_fd = -1;
 	memcpy(srv->token, token ? token : "", token_len + 1);
-	srv->token_len = token_len;
 	describe(&a.ss, srv->desc, sizeof srv->desc);
 
 	int rc = open_listener(srv, &a, srv->desc);
@@ -891,6 +644,9 @@ static int start_locked(const char *listen, const char *origin)
 		gh_free(srv);
 		return rc;
 	}
+	srv->router.token = srv->token;
+	srv->router.token_len = token_len; /* 0: no token, every request is allowed */
+	srv->router.unix_socket = srv->family == AF_UNIX;
 	int port = 0;
 	if (a.ss.ss_family != AF_UNIX) {
 		struct sockaddr_storage bound;

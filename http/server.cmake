@@ -5,7 +5,8 @@
 # defined there).
 #
 #   gh_http_server_obj  OBJECT library: server.c (h2o context, listener,
-#                       thread, auth, routing), ep_*.c (endpoints), and the
+#                       thread), router.c (auth, routing, negotiation; no
+#                       h2o), ep_*.c (endpoints), and the
 #                       wire layer (emit.c, query.c) compiled once more with the
 #                       library's flags, so that libglassheap.so and .a need no
 #                       other glassheap archive.
@@ -25,6 +26,7 @@ endif()
 
 set(GH_SERVER_SRCS
   ${CMAKE_SOURCE_DIR}/http/server.c
+  ${CMAKE_SOURCE_DIR}/http/router.c
   ${CMAKE_SOURCE_DIR}/http/ep_memory.c
   ${CMAKE_SOURCE_DIR}/http/ep_gc.c
   ${CMAKE_SOURCE_DIR}/http/ep_trace.c
