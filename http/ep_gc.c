@@ -229,10 +229,12 @@ void gh__ep_memory_referrers(struct gh_http_call *call)
 		gh__http_invalid(call);
 		return;
 	}
-	char tname[GH_TYPE_NAME_MAX + 1];
-	memcpy(tname, name, name_len);
-	tname[name_len] = '\0';
-	gh_type_t type = memchr(name, '\0', name_len) ? GH_TYPE_NONE : gh_type_find(tname);
+	/* The limit above counts characters, the registry's bytes: a name of
+	 * more than GH_TYPE_NAME_MAX bytes (multi-byte characters) names no
+	 * type. name is NUL-terminated (gh__query_str). */
+	gh_type_t type = GH_TYPE_NONE;
+	if (name_len <= GH_TYPE_NAME_MAX && !memchr(name, '\0', name_len))
+		type = gh_type_find(name);
 	struct gh_gc_result *r = NULL;
 	uint64_t count = 0;
 	if (type != GH_TYPE_NONE) {

@@ -1104,6 +1104,11 @@ def case_gc():
     check(d is not None and d["object_count"] == 0 and d["top_referrers"] == [], "unknown type: 0 and []")
     d = get_doc(port, "/debug/memory/referrers?type_name=TestAlpha&max_referrers=1", REFERRERS)
     check(d is not None and len(d["top_referrers"]) <= 1, "max_referrers bounds the list")
+    # 255 characters are allowed, 1020 bytes of them: once a stack overflow
+    # on the server thread (found by fuzz_router)
+    d = get_doc(port, "/debug/memory/referrers?type_name=" + "%F0%9F%98%80" * 255, REFERRERS)
+    check(d is not None and d["object_count"] == 0 and len(d["type"]) == 255,
+          "255 four-byte characters: an unknown type, 200")
     for q, param in (("", "type_name"), ("?type_name=TestAlpha&max_referrers=0", "max_referrers"),
                      ("?type_name=TestAlpha&max_referrers=21", "max_referrers"),
                      ("?type_name=TestAlpha&max_referrers=x", "max_referrers")):
