@@ -693,7 +693,7 @@ static bool init_all(void)
 		gh__log("cannot reserve the heap's address range; every allocation will fail");
 		return false;
 	}
-	gh__startmap = gh__meta_map(gh__cage.size >> GH_GRANULE_LG);
+	gh__startmap = gh__meta_map_huge(gh__cage.size >> GH_GRANULE_LG);
 	gh__startmap_at = gh__startmap - (gh__cage.base >> GH_GRANULE_LG);
 	gh__pagemap = gh__meta_map((gh__cage.size >> GH_PAGE_LG) * sizeof(uint32_t));
 	if (!gh__startmap || !gh__pagemap) {

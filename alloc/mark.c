@@ -9,7 +9,8 @@
  *           interior pointers met on the way are remembered (bitmap C)
  *   pass 2  from objects hit only by interior pointers, follow everything:
  *           "possibly lost" (valgrind's term)
- *   walk    every live object: classify, count by type, list the lost ones
+ *   walk    count every live object, list the ones neither pass reached (the
+ *           passes counted what they reached, by type, as they scanned it)
  *   pass 3  cliques among the lost (valgrind's algorithm): a lost object
  *           pointed to by another lost object is "indirectly lost"; the
  *           rest are "definitely lost" (a leaked cycle has one leader)
@@ -124,11 +125,19 @@ struct root_rec {
 	uintptr_t lo, hi;
 };
 
+enum { CAND_N = 32, OBJ_N = 16 }; /* the marking pipeline's FIFOs (see offer) */
+
+struct cand {
+	uintptr_t w;
+	uint32_t src;
+};
+
 struct work {
 	size_t bitmap_words;         /* per bitmap, covering the whole cage */
 	uint64_t *reach, *possible, *interior, *indirect, *scanned;
 	uintptr_t *stack;
 	size_t sp;
+	struct cand *cand; /* [CAND_N]: in here, so that no root holds its stale words */
 	uintptr_t *lost;
 	size_t nlost;
 	bool lost_overflow, stack_overflow;
@@ -165,18 +174,20 @@ static int work_init(void)
 	size_t granules = gh__cage.size >> GH_GRANULE_LG;
 	W.bitmap_words = (granules + 63) / 64;
 	size_t bm = W.bitmap_words * sizeof(uint64_t);
-	W.reach = work_map(bm);
-	W.possible = work_map(bm);
-	W.interior = work_map(bm);
-	W.indirect = work_map(bm);
-	W.scanned = work_map(bm);
-	W.stack = work_map(STACK_SLOTS * sizeof(uintptr_t));
+	/* Bitmaps and mark stack are read at random: huge pages if THP allows */
+	W.reach = gh__map_huge(bm);
+	W.possible = gh__map_huge(bm);
+	W.interior = gh__map_huge(bm);
+	W.indirect = gh__map_huge(bm);
+	W.scanned = gh__map_huge(bm);
+	W.stack = gh__map_huge(STACK_SLOTS * sizeof(uintptr_t));
+	W.cand = work_map(CAND_N * sizeof(struct cand));
 	W.lost = work_map(LOST_SLOTS * sizeof(uintptr_t));
 	W.refs = work_map(REF_SLOTS * sizeof(struct ref_slot));
 	W.sites = work_map(SITE_SLOTS * sizeof(struct site_slot));
 	W.by_type = work_map(sizeof(*W.by_type) * GH_TYPES_MAX);
 	W.roots = work_map(sizeof(struct root_rec) * MAX_ROOTS);
-	if (!W.reach || !W.possible || !W.interior || !W.indirect || !W.scanned || !W.stack || !W.lost ||
+	if (!W.reach || !W.possible || !W.interior || !W.indirect || !W.scanned || !W.stack || !W.cand || !W.lost ||
 	    !W.refs || !W.sites || !W.by_type || !W.roots) {
 		W.reach = NULL;
 		return ENOMEM;
@@ -261,12 +272,33 @@ static void refer(uint32_t src, uint32_t dst)
 
 /* ---- Scanning ------------------------------------------------------------------------------- */
 
-static void push(uintptr_t u)
+static void count_site(const struct gh_hdr *h, int cls, size_t size);
+
+/* Passes 1 and 2 count each object they reach (reachable, possibly lost)
+ * while its header is at hand, so that the classification walk afterwards
+ * reads the headers of unreached objects only. */
+GH_INLINE void count_reached(const struct gh_hdr *h, uint32_t type, size_t size)
 {
-	if (W.sp < STACK_SLOTS)
+	int cls = W.pass == 1 ? GH_REACHABLE : GH_POSSIBLY_LOST;
+	W.by_type[type][cls].count++;
+	W.by_type[type][cls].bytes += size;
+	if (cls != GH_REACHABLE)
+		count_site(h, cls, size);
+}
+
+GH_MARKER static void push(uintptr_t u)
+{
+	if (W.sp < STACK_SLOTS) {
 		W.stack[W.sp++] = u;
-	else
-		W.stack_overflow = true;
+		return;
+	}
+	/* Marked but never scanned: the result says truncated; the counts
+	 * still include the object. */
+	W.stack_overflow = true;
+	if (W.pass != 3) {
+		const struct gh_hdr *h = gh__hdr_of(u);
+		count_reached(h, GH_LOAD(&h->type), gh__hdr_size(GH_LOAD(&h->meta)));
+	}
 }
 
 /* One candidate word found in a source (an object of type src, or a root). */
@@ -313,6 +345,53 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 	}
 }
 
+/*
+ * The marking pipeline. Every load the marker makes is a likely cache miss
+ * (the start-map byte and mark-bit word of each candidate pointer, the
+ * header and lines of each object to scan), and a straight loop would wait
+ * for them one at a time. So work passes through two small FIFOs whose
+ * entry prefetches what its exit will read, keeping a few dozen misses in
+ * flight:
+ *
+ *   scan_object --words in the cage--> cand FIFO --consider--> mark stack
+ *        ^   (prefetch start byte, mark word)          |
+ *        |                                             v
+ *        +------------ obj ring (prefetch header, first lines) <-- pop
+ *
+ * Deferring a candidate changes only when it is looked at, not the outcome:
+ * every pass computes a set (and referrer counts, a sum).
+ */
+static unsigned cand_head, cand_n; /* the FIFO itself is W.cand: not a root */
+
+GH_INLINE void offer(uintptr_t w, uint32_t src)
+{
+	if (w - W.base >= W.top - W.base)
+		return;
+	__builtin_prefetch(&gh__startmap_at[w >> GH_GRANULE_LG]);
+	__builtin_prefetch(&W.reach[gran(w) >> 6]);
+	struct cand *c = &W.cand[(cand_head + cand_n) % CAND_N];
+	if (cand_n == CAND_N) {
+		/* full: the oldest (c, at the head) is considered, w takes its place */
+		consider(c->w, c->src);
+		cand_head = (cand_head + 1) % CAND_N;
+	} else {
+		cand_n++;
+	}
+	c->w = w;
+	c->src = src;
+}
+
+/* Considers every deferred candidate (they may push objects). */
+GH_MARKER static void cand_flush(void)
+{
+	while (cand_n > 0) {
+		struct cand *c = &W.cand[cand_head];
+		cand_head = (cand_head + 1) % CAND_N;
+		cand_n--;
+		consider(c->w, c->src);
+	}
+}
+
 /* Conservative scan of [lo, hi). Reads memory that other code owns: not
  * instrumented by the sanitizers (bdwgc's GC_mark_from does the same). */
 GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
@@ -321,22 +400,8 @@ GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
 	if (hi < lo + 8)
 		return;
 	W.scanned_bytes += hi - lo;
-	uintptr_t p = lo;
-	/* Blocks of 16 words: first prefetch the start-map bytes of the words
-	 * that point into the heap, then look at them. The start-map reads are
-	 * random and miss the cache; issuing them together overlaps the misses. */
-	for (; p + 16 * 8 <= hi; p += 16 * 8) {
-		uintptr_t w[16];
-		for (int k = 0; k < 16; k++) {
-			w[k] = *(const volatile uintptr_t *)(p + 8 * (uintptr_t)k);
-			if (w[k] - W.base < W.top - W.base)
-				__builtin_prefetch(&gh__startmap_at[w[k] >> GH_GRANULE_LG]);
-		}
-		for (int k = 0; k < 16; k++)
-			consider(w[k], src);
-	}
-	for (; p + 8 <= hi; p += 8)
-		consider(*(const volatile uintptr_t *)p, src);
+	for (uintptr_t p = lo; p + 8 <= hi; p += 8)
+		offer(*(const volatile uintptr_t *)p, src);
 }
 
 GH_MARKER static void scan_object(uintptr_t u)
@@ -344,6 +409,8 @@ GH_MARKER static void scan_object(uintptr_t u)
 	const struct gh_hdr *h = gh__hdr_of(u);
 	uint32_t type = GH_LOAD(&h->type);
 	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
+	if (W.pass != 3)
+		count_reached(h, type, size);
 	const gh_type_desc_t *d = gh__type_desc(type);
 	if (d && (d->flags & GH_TYPE_NO_SCAN))
 		return;
@@ -354,35 +421,44 @@ GH_MARKER static void scan_object(uintptr_t u)
 			for (size_t k = 0; k < d->n_ptr_offsets; k++) {
 				size_t off = base + d->ptr_offsets[k];
 				if (off + sizeof(uintptr_t) <= size)
-					consider(*(const volatile uintptr_t *)(u + off), type);
+					offer(*(const volatile uintptr_t *)(u + off), type);
 			}
 		return;
 	}
 	scan_range(u, u + size, type);
 }
 
-static void drain(void)
+/* Scans until the mark stack and both FIFOs are empty. */
+GH_MARKER static void drain(void)
 {
-	/* Objects move from the mark stack through a small ring before they are
-	 * scanned; entering the ring prefetches their header and first lines,
-	 * so several cache misses are in flight while earlier objects are
-	 * scanned (a plain LIFO pop would scan each object right after its
-	 * miss). */
-	enum { RING = 16 };
-	uintptr_t ring[RING];
+	uintptr_t ring[OBJ_N];
 	unsigned head = 0, n = 0;
-	while (W.sp > 0 || n > 0) {
-		while (n < RING && W.sp > 0) {
-			uintptr_t u = W.stack[--W.sp];
-			__builtin_prefetch((const char *)u - GH_HDR_SIZE);
-			__builtin_prefetch((const char *)u + 48);
-			ring[(head + n) % RING] = u;
-			n++;
+	for (;;) {
+		while (W.sp > 0 || n > 0) {
+			while (n < OBJ_N && W.sp > 0) {
+				uintptr_t u = W.stack[--W.sp];
+				__builtin_prefetch((const char *)u - GH_HDR_SIZE);
+				__builtin_prefetch((const char *)u + 48);
+				ring[(head + n) % OBJ_N] = u;
+				n++;
+			}
+			uintptr_t u = ring[head];
+			head = (head + 1) % OBJ_N;
+			n--;
+			if (n >= OBJ_N / 2) {
+				/* Half-way through the ring an object's header has
+				 * arrived: fetch the rest of its body (up to 8 lines). */
+				uintptr_t v = ring[(head + OBJ_N / 2 - 1) % OBJ_N];
+				size_t size = gh__hdr_size(GH_LOAD(&gh__hdr_of(v)->meta));
+				uintptr_t end = v + (size < 512 ? size : 512);
+				for (uintptr_t line = (v & ~(uintptr_t)63) + 64; line < end; line += 64)
+					__builtin_prefetch((const void *)line);
+			}
+			scan_object(u);
 		}
-		uintptr_t u = ring[head];
-		head = (head + 1) % RING;
-		n--;
-		scan_object(u);
+		if (cand_n == 0)
+			return;
+		cand_flush();
 	}
 }
 
@@ -512,31 +588,33 @@ GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size)
 	}
 }
 
-GH_MARKER static bool classify_visit(uintptr_t u, const struct gh_hdr *h, void *arg)
+/* The walk after passes 1 and 2: counts every live object (a start byte is
+ * set exactly for the published ones while the world is stopped) and lists
+ * those neither pass reached, reading only their headers. Eight granules
+ * at a time: their start bytes (0 or 1) as an 8-bit mask against the same
+ * eight bits of the reach and possible bitmaps. */
+GH_MARKER static uint64_t walk_unreached(void)
 {
-	if (u >= W.top)
-		return false;
-	(*(uint64_t *)arg)++; /* objects_before */
-	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
-	uint32_t type = GH_LOAD(&h->type);
-	int cls;
-	if (bit_get(W.reach, u)) {
-		cls = GH_REACHABLE;
-	} else if (bit_get(W.possible, u)) {
-		cls = GH_POSSIBLY_LOST;
-	} else {
-		cls = GH_DEFINITELY_LOST; /* refined by pass 3 */
-		if (W.nlost < LOST_SLOTS)
-			W.lost[W.nlost++] = u;
-		else
-			W.lost_overflow = true;
-		return true;
+	uint64_t objects = 0;
+	size_t n = (W.top - W.base) >> GH_GRANULE_LG;
+	const uint8_t *sm = gh__startmap; /* granule 0 is W.base (the cage base) */
+	for (size_t g = 0; g < n; g += 8) {
+		uint64_t w;
+		memcpy(&w, sm + g, 8);
+		if (w == 0)
+			continue;
+		objects += (uint64_t)__builtin_popcountll(w);
+		unsigned starts = (unsigned)((w * UINT64_C(0x0102040810204080)) >> 56); /* bit i: byte i */
+		unsigned seen = (unsigned)(((W.reach[g >> 6] | W.possible[g >> 6]) >> (g & 63)) & 0xff);
+		for (unsigned lost = starts & ~seen; lost; lost &= lost - 1) {
+			uintptr_t u = W.base + ((uintptr_t)(g + (size_t)__builtin_ctz(lost)) << GH_GRANULE_LG);
+			if (W.nlost < LOST_SLOTS)
+				W.lost[W.nlost++] = u;
+			else
+				W.lost_overflow = true;
+		}
 	}
-	W.by_type[type][cls].count++;
-	W.by_type[type][cls].bytes += size;
-	if (cls != GH_REACHABLE)
-		count_site(h, cls, size);
-	return true;
+	return objects;
 }
 
 /* Valgrind's cliques: every lost object reachable from another lost object
@@ -550,6 +628,7 @@ GH_MARKER static void pass3(void)
 			continue;
 		bit_set(W.scanned, leader);
 		scan_object(leader);
+		cand_flush();
 		while (W.sp > 0) {
 			uintptr_t u = W.stack[--W.sp];
 			if (u == leader) { /* a cycle back to the leader: it stays the leader */
@@ -558,6 +637,7 @@ GH_MARKER static void pass3(void)
 			if (u && !bit_get(W.scanned, u)) {
 				bit_set(W.scanned, u);
 				scan_object(u);
+				cand_flush();
 			}
 		}
 		/* A cycle may have marked the leader itself indirect: undo. */
@@ -647,7 +727,7 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 		}
 	}
 	drain();
-	gh__heap_enumerate(classify_visit, &c->objects_before);
+	c->objects_before = walk_unreached();
 	pass3();
 	uint64_t t2 = gh__now_ns();
 	gh__world_resume();

@@ -27,6 +27,30 @@ void *gh__meta_map(size_t size)
 	return p;
 }
 
+void *gh__map_huge(size_t size)
+{
+	const size_t huge = (size_t)2 << 20;
+	size = (size + huge - 1) & ~(huge - 1);
+	uint8_t *p = mmap(NULL, size + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	uintptr_t a = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
+	if (a > (uintptr_t)p)
+		munmap(p, a - (uintptr_t)p);
+	munmap((void *)(a + size), (uintptr_t)p + huge - a);
+	madvise((void *)a, size, MADV_HUGEPAGE); /* a hint: without THP, plain pages */
+	return (void *)a;
+}
+
+void *gh__meta_map_huge(size_t size)
+{
+	void *p = gh__map_huge(size);
+	if (p)
+		atomic_fetch_add_explicit(&meta_mapped, (size + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1),
+					  memory_order_relaxed);
+	return p;
+}
+
 void *gh__meta_alloc(size_t size)
 {
 	size = (size + 15) & ~(size_t)15;
