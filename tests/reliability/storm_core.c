@@ -23,8 +23,8 @@
 
 #include "internal.h"
 #include "test.h"
+#include "tsan_thread.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -171,50 +171,10 @@ static void *reader_thread(void *arg)
 	return NULL;
 }
 
-#if STORM_TSAN
-static void *nothing(void *arg)
-{
-	return arg;
-}
-
-/* TSan's runtime starts a background thread at the first pthread_create; it
- * blocks every signal and never touches glassheap's heap: stops must leave
- * it alone (gh__world_ignore_thread), or every pass times out. */
-static void ignore_tsan_thread(void)
-{
-	pthread_t th;
-	pthread_create(&th, NULL, nothing, NULL);
-	pthread_join(th, NULL);
-	int sig = gh__world_stop_signal();
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	while (d && (e = readdir(d)) != NULL) {
-		pid_t tid = (pid_t)atoi(e->d_name);
-		if (tid <= 0 || tid == gettid())
-			continue;
-		char path[64], line[256];
-		snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-		FILE *f = fopen(path, "r");
-		unsigned long long blk = 0;
-		while (f && fgets(line, sizeof line, f))
-			if (sscanf(line, "SigBlk: %llx", &blk) == 1)
-				break;
-		if (f)
-			fclose(f);
-		if (blk & (1ull << (sig - 1))) {
-			fprintf(stderr, "  leaving thread %d (blocks signal %d: TSan's own) out of stops\n", (int)tid, sig);
-			gh__world_ignore_thread(tid);
-		}
-	}
-	if (d)
-		closedir(d);
-}
-#endif
-
 TEST(storm_against_the_core)
 {
 #if STORM_TSAN
-	ignore_tsan_thread();
+	gh_test_ignore_tsan_thread();
 #endif
 	ASSERT_TRUE(storm_setup());
 	const char *secs = getenv("STORM_SECONDS");
