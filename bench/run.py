@@ -2,14 +2,18 @@
 """run.py -- runs the gh-bench-alloc workloads under glibc, jemalloc,
 tcmalloc_minimal, mimalloc and glassheap side by side and reports.
 
-    python3 bench/run.py [--quick] [--runs N] [--out DIR]
+    python3 bench/run.py [--quick] [--runs N] [--out DIR] [--variants all]
 
 Each round runs every allocator once (glibc, jemalloc, tcmalloc, mimalloc,
 glassheap, then again), so that drift on a shared machine spreads over all
-of them. For every run it records wall time, user+sys CPU time and peak RSS
-(ru_maxrss of the child from os.wait4). Then callgrind counts instructions
-of the tight 64-byte loop at N iterations and at 0, and reports
-(Ir(N) - Ir(0)) / N per malloc/free pair, with a per-function breakdown.
+of them. --variants adds glassheap configurations to the round: tracing
+every allocation with frame-pointer or DWARF unwinding, and sampled
+tracing. For every run it records wall time, user+sys CPU time and peak RSS
+(the workload's VmHWM; ru_maxrss from os.wait4 is kept too). Then callgrind
+counts instructions of the tight 64-byte loop at N iterations and at 0, and
+reports (Ir(N) - Ir(0)) / N per malloc/free pair, with a per-function
+breakdown; --callgrind-workloads does the same per operation for other
+workloads.
 
 Writes report.md, results.csv and callgrind.csv into the output directory
 (default bench/results/<YYYY-MM-DD>/) and prints the report. Callgrind's
@@ -41,20 +45,39 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 
-WORKLOADS = ["mixed1", "mixed2", "tight64"]
+WORKLOADS = ["mixed1", "mixed2", "tight64", "larson", "prodcons"]
 MIXED = ["mixed1", "mixed2"]
+
+# glassheap configurations (--variants): name in the report, extra environment.
+TRACE_FRAMES = "25"
+SAMPLE_BYTES = "524288"
+VARIANTS = {
+    "tags": ("glassheap", {}),
+    "fp": ("glassheap+trace-fp", {"GLASSHEAP_TRACE": TRACE_FRAMES, "GLASSHEAP_UNWIND": "fp"}),
+    "dwarf": ("glassheap+trace-dwarf", {"GLASSHEAP_TRACE": TRACE_FRAMES, "GLASSHEAP_UNWIND": "dwarf"}),
+    "sampled": ("glassheap+sampled", {"GLASSHEAP_TRACE": TRACE_FRAMES, "GLASSHEAP_UNWIND": "fp",
+                                      "GLASSHEAP_TRACE_SAMPLE": SAMPLE_BYTES}),
+}
+VARIANT_TEXT = {
+    "glassheap": "types + callsites + counters (always on), no tracing",
+    "glassheap+trace-fp": "tracing every allocation, %s frames, frame-pointer unwinding" % TRACE_FRAMES,
+    "glassheap+trace-dwarf": "tracing every allocation, %s frames, DWARF unwinding (libunwind)" % TRACE_FRAMES,
+    "glassheap+sampled": "sampled tracing, one sample per %s KiB allocated on average, %s frames, frame pointers"
+                         % (int(SAMPLE_BYTES) // 1024, TRACE_FRAMES),
+}
 PACKAGES = ["libc6", "libjemalloc2", "libtcmalloc-minimal4", "libmimalloc2.0", "valgrind"]
 
 # The targets of issue 2 (glassheap with types + callsites + counters on).
 WALL_VS_JEMALLOC_MAX = 1.30
 RSS_VS_JEMALLOC_MAX = 1.25
 
-# (ops scale, live objects of the mixed workloads or None for the default,
-#  callgrind iterations, runs, per-run timeout in seconds)
+# (ops scale, live objects of the workloads or None for their defaults,
+#  callgrind iterations (tight64), callgrind operations (other workloads),
+#  runs, per-run timeout in seconds)
 MODES = {
-    "full": (1.0, None, 1_000_000, 5, 600),
-    "quick": (0.25, None, 200_000, 3, 300),
-    "smoke": (0.002, 10_000, 20_000, 3, 30),
+    "full": (1.0, None, 1_000_000, 200_000, 5, 600),
+    "quick": (0.25, None, 200_000, 50_000, 3, 300),
+    "smoke": (0.002, 10_000, 20_000, 2_000, 3, 60),
 }
 
 
@@ -72,8 +95,15 @@ def parse_args():
     ap.add_argument("--runs", type=int, help="runs per workload and allocator (default 5; --quick 3)")
     ap.add_argument("--scale", type=float, help="multiplier on the default operation counts (GH_BENCH_SCALE)")
     ap.add_argument("--callgrind-iters", type=int, help="tight64 iterations under callgrind (default 1000000)")
+    ap.add_argument("--callgrind-ops", type=int,
+                    help="operations of the other workloads under callgrind (default 200000)")
+    ap.add_argument("--callgrind-workloads", default="tight64",
+                    help="comma-separated workloads to count under callgrind (default tight64; 'all')")
     ap.add_argument("--no-callgrind", action="store_true", help="skip the callgrind pass")
     ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated subset of %s" % WORKLOADS)
+    ap.add_argument("--variants", default="tags",
+                    help="glassheap configurations, comma-separated subset of %s, or 'all' (default tags)"
+                         % ",".join(VARIANTS))
     ap.add_argument("--out", help="output directory (default bench/results/<YYYY-MM-DD>/)")
     ap.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "gh-bench-alloc"),
                     help="the gh-bench-alloc executable (default build/bench/gh-bench-alloc)")
@@ -83,18 +113,25 @@ def parse_args():
                     help="a line for the report's machine section (e.g. which commit the library was built from)")
     a = ap.parse_args()
     mode = "smoke" if a.smoke else "quick" if a.quick else "full"
-    scale, a.live, cg_iters, runs, timeout = MODES[mode]
+    scale, a.live, cg_iters, cg_ops, runs, timeout = MODES[mode]
     a.mode = mode
     a.scale = a.scale if a.scale is not None else scale
     a.callgrind_iters = a.callgrind_iters if a.callgrind_iters is not None else cg_iters
+    a.callgrind_ops = a.callgrind_ops if a.callgrind_ops is not None else cg_ops
     a.runs = a.runs if a.runs is not None else runs
     a.timeout = timeout
     a.workloads = [w for w in a.workloads.split(",") if w]
-    for w in a.workloads:
+    a.callgrind_workloads = (WORKLOADS if a.callgrind_workloads == "all" else
+                             [w for w in a.callgrind_workloads.split(",") if w])
+    for w in a.workloads + a.callgrind_workloads:
         if w not in WORKLOADS:
             ap.error("unknown workload %r" % w)
-    if a.runs < 1 or a.scale <= 0 or a.callgrind_iters < 1:
-        ap.error("--runs, --scale and --callgrind-iters must be positive")
+    a.variants = list(VARIANTS) if a.variants == "all" else [v for v in a.variants.split(",") if v]
+    for v in a.variants:
+        if v not in VARIANTS:
+            ap.error("unknown glassheap variant %r (want %s)" % (v, ",".join(VARIANTS)))
+    if a.runs < 1 or a.scale <= 0 or a.callgrind_iters < 1 or a.callgrind_ops < 1:
+        ap.error("--runs, --scale, --callgrind-iters and --callgrind-ops must be positive")
     if a.out is None:
         a.out = os.path.join(HERE, "results", datetime.date.today().isoformat())
     return a
@@ -103,35 +140,39 @@ def parse_args():
 # ---- Allocators ---------------------------------------------------------------
 
 def allocators(args):
-    """[(name, preload path or None)] for the installed ones, and notes on the rest."""
+    """[(name, preload path or None, extra environment)] for the installed
+    ones, and notes on the rest."""
+    gh = os.path.abspath(args.glassheap)
     cands = [
-        ("glibc", None),
-        ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2")),
-        ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4")),
-        ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2")),
-        ("glassheap", os.path.abspath(args.glassheap)),
-    ]
+        ("glibc", None, {}),
+        ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2"), {}),
+        ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4"), {}),
+        ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2"), {}),
+    ] + [(VARIANTS[v][0], gh, VARIANTS[v][1]) for v in args.variants]
     have, notes = [], []
     tuning = sorted(k for k in os.environ
                     if k.startswith(("GLASSHEAP_", "MALLOC_", "MIMALLOC_", "TCMALLOC_", "JE_MALLOC_CONF", "GLIBC_TUNABLES")))
     if tuning:
         notes.append("allocator settings in the environment, passed to every run: " +
                      ", ".join("%s=%s" % (k, os.environ[k]) for k in tuning))
-    for name, lib in cands:
+    for name, lib, extra in cands:
         if lib is not None and not os.path.exists(lib):
             notes.append("%s skipped: %s not found" % (name, lib))
             continue
-        have.append((name, lib))
+        have.append((name, lib, extra))
     return have, notes
 
 
-def child_env(lib, args):
+def child_env(cfg, args):
+    _, lib, extra = cfg
     env = dict(os.environ)
-    for k in ("LD_PRELOAD", "GH_BENCH_LIVE"):
+    for k in ("LD_PRELOAD", "GH_BENCH_LIVE", "GH_BENCH_LEAKCHECK"):
         env.pop(k, None)
     if lib:
         env["LD_PRELOAD"] = lib
+    env.update(extra)
     env["GH_BENCH_SCALE"] = repr(args.scale)
+    env["GH_BENCH_TIMEOUT"] = str(args.timeout + 30)
     if args.live:
         env["GH_BENCH_LIVE"] = str(args.live)
     return env
@@ -246,8 +287,9 @@ def timed_runs(args, allocs, failures):
     rows = []
     for w in args.workloads:
         for rnd in range(1, args.runs + 1):
-            for name, lib in allocs:
-                r = run_child([args.bench, w], child_env(lib, args), args.timeout)
+            for cfg in allocs:
+                name = cfg[0]
+                r = run_child([args.bench, w], child_env(cfg, args), args.timeout)
                 hwm = field(r["stdout"], "peak_rss_kb", int)
                 row = {"workload": w, "allocator": name, "run": rnd, "wall_s": r["wall"], "user_s": r["user"],
                        "sys_s": r["sys"], "cpu_s": r["cpu"],
@@ -269,7 +311,7 @@ def summarize(rows, allocs):
     out = {}
     for w in dict.fromkeys(r["workload"] for r in rows):
         out[w] = {}
-        for name, _ in allocs:
+        for name, _, _ in allocs:
             ok = [r for r in rows if r["workload"] == w and r["allocator"] == name and not r["problem"]]
             if not ok:
                 continue
@@ -357,38 +399,46 @@ def annotate_lines(path, iters, min_per_iter=0.5):
 
 
 def callgrind_pass(args, allocs, tmp, failures):
-    """Returns ([(allocator, Ir(N), Ir(0), per pair)], {allocator: per-function rows}, annotate text)."""
+    """Counts instructions under callgrind at N operations and at 0 for every
+    workload of --callgrind-workloads. Returns ([(workload, allocator, N,
+    Ir(N), Ir(0), Ir per operation)], {allocator: per-function rows of
+    tight64}, annotate text)."""
     results, per_func, raw = [], {}, {"lines": []}
     # The smoke test only needs to know that the callgrind runs work.
     cg_allocs = [a for a in allocs if args.mode != "smoke" or a[0] in ("jemalloc", "glassheap")]
-    for name, lib in cg_allocs:
-        irs = {}
-        for iters in (args.callgrind_iters, 0):
-            outf = os.path.join(tmp, "callgrind.%s.%d.out" % (name, iters))
-            cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + outf, args.bench, "tight64", str(iters)]
-            r = run_child(cmd, child_env(lib, args), max(args.timeout, 300))
-            if r["problem"] or not os.path.exists(outf):
-                failures.append("tight64 %d under callgrind with %s: %s\n%s" %
-                                (iters, name, r["problem"] or "no output file", r["stderr"].strip()[-2000:]))
-                break
-            irs[iters] = (callgrind_total(outf), outf)
-        if len(irs) != 2 or None in (irs[args.callgrind_iters][0], irs[0][0]):
-            log("  callgrind %-10s failed" % name)
-            continue
-        n_ir, z_ir = irs[args.callgrind_iters][0], irs[0][0]
-        pair = (n_ir - z_ir) / args.callgrind_iters
-        results.append((name, n_ir, z_ir, pair))
-        log("  callgrind %-10s Ir(%d)=%d Ir(0)=%d -> %.1f Ir per malloc/free pair" %
-            (name, args.callgrind_iters, n_ir, z_ir, pair))
-        if name in ("glassheap", "jemalloc") and shutil.which("callgrind_annotate"):
-            text_n, f_n = annotate(irs[args.callgrind_iters][1])
-            _, f_0 = annotate(irs[0][1])
-            diff = [(fn, (ir - f_0.get(fn, 0)) / args.callgrind_iters) for fn, ir in f_n.items()]
-            diff = sorted([d for d in diff if d[1] >= 0.05], key=lambda d: -d[1])
-            per_func[name] = diff
-            raw[name] = text_n
-            if name == "glassheap":
-                raw["lines"] = annotate_lines(irs[args.callgrind_iters][1], args.callgrind_iters)
+    for w in args.callgrind_workloads:
+        n_ops = args.callgrind_iters if w == "tight64" else args.callgrind_ops
+        for cfg in cg_allocs:
+            name = cfg[0]
+            irs = {}
+            for ops in (n_ops, 0):
+                outf = os.path.join(tmp, "callgrind.%s.%s.%d.out" % (w, name, ops))
+                cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + outf, args.bench, w, str(ops)]
+                r = run_child(cmd, child_env(cfg, args), max(args.timeout, 300))
+                if r["problem"] or not os.path.exists(outf):
+                    failures.append("%s %d under callgrind with %s: %s\n%s" %
+                                    (w, ops, name, r["problem"] or "no output file", r["stderr"].strip()[-2000:]))
+                    break
+                irs[ops] = (callgrind_total(outf), outf)
+            if len(irs) != 2 or None in (irs[n_ops][0], irs[0][0]):
+                log("  callgrind %-8s %-22s failed" % (w, name))
+                continue
+            n_ir, z_ir = irs[n_ops][0], irs[0][0]
+            per_op = (n_ir - z_ir) / n_ops
+            results.append((w, name, n_ops, n_ir, z_ir, per_op))
+            log("  callgrind %-8s %-22s Ir(%d)=%d Ir(0)=%d -> %.1f Ir per operation" %
+                (w, name, n_ops, n_ir, z_ir, per_op))
+            if w == "tight64" and name in ("glassheap", "jemalloc") and shutil.which("callgrind_annotate"):
+                text_n, f_n = annotate(irs[n_ops][1])
+                _, f_0 = annotate(irs[0][1])
+                diff = [(fn, (ir - f_0.get(fn, 0)) / n_ops) for fn, ir in f_n.items()]
+                diff = sorted([d for d in diff if d[1] >= 0.05], key=lambda d: -d[1])
+                per_func[name] = diff
+                raw[name] = text_n
+                if name == "glassheap":
+                    raw["lines"] = annotate_lines(irs[n_ops][1], n_ops)
+            for ops in irs:
+                os.unlink(irs[ops][1])
     return results, per_func, raw
 
 
@@ -460,7 +510,8 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
     add("Command: `%s` (mode %s: ops scale %g, %s live objects, %d runs, %s)" %
         (shlex.join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)] + sys.argv[1:]),
          args.mode, args.scale, args.live or "100000", args.runs,
-         "no callgrind" if args.no_callgrind else "callgrind %d iterations" % args.callgrind_iters))
+         "no callgrind" if args.no_callgrind else "callgrind: tight64 %d iterations, other workloads %d operations"
+         % (args.callgrind_iters, args.callgrind_ops)))
     add("")
     add("## Machine")
     add("")
@@ -468,7 +519,11 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
         add("- %s: %s" % (k, info[k]))
     add("- load average at start: %s; at end: %.2f %.2f %.2f" % ((info["loadavg"],) + os.getloadavg()))
     add("- allocators: %s (glassheap with types + callsites + counters on, which it always is)" %
-        ", ".join(n for n, _ in allocs))
+        ", ".join(n for n, _, _ in allocs))
+    for n, _, extra in allocs:
+        if n in VARIANT_TEXT:
+            add("- configuration %s: %s%s" % (n, VARIANT_TEXT[n], " (`%s`)" % " ".join("%s=%s" % kv for kv in sorted(extra.items()))
+                                if extra else ""))
     for n in args.note + notes:
         add("- note: %s" % n)
     add("")
@@ -497,7 +552,7 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
         add("")
         add("| allocator | wall s | wall ×je | CPU s | CPU ×je | peak RSS MiB | RSS ×je |")
         add("|---|---|---|---|---|---|---|")
-        for name, _ in allocs:
+        for name, _, _ in allocs:
             if name not in s:
                 add("| %s | failed | | | | | |" % name)
                 continue
@@ -507,24 +562,49 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
                 fmt_range(m["cpu_s"]), fmt_ratio(ratio(s, name, "cpu_s")),
                 fmt_range(m["peak_kb"], 1 / 1024, 1), fmt_ratio(ratio(s, name, "peak_kb"))))
     add("")
-    add("## Callgrind: tight64 instructions per malloc/free pair")
+    add("## Callgrind: instructions per operation")
     add("")
     if not cg:
         add("(not run%s)" % (": " + "; ".join(n for n in notes if "callgrind" in n) if notes else ""))
     else:
-        ir_je = dict((n, p) for n, _, _, p in cg).get("jemalloc")
-        add("(Ir(%d iterations) − Ir(0 iterations)) / %d, so start-up cost cancels out." %
-            (args.callgrind_iters, args.callgrind_iters))
-        add("")
-        add("| allocator | Ir total (N) | Ir total (0) | Ir per pair | ×je |")
-        add("|---|---|---|---|---|")
-        for n, tn, tz, p in cg:
-            add("| %s | %d | %d | %.1f | %s |" % (n, tn, tz, p, fmt_ratio(p / ir_je if ir_je else None)))
+        tight = [c for c in cg if c[0] == "tight64"]
+        ir_je = dict((c[1], c[5]) for c in tight).get("jemalloc")
+        if tight:
+            add("### tight64: per malloc/free pair")
+            add("")
+            add("(Ir(%d iterations) − Ir(0 iterations)) / %d, so start-up cost cancels out." %
+                (args.callgrind_iters, args.callgrind_iters))
+            add("")
+            add("| allocator | Ir total (N) | Ir total (0) | Ir per pair | ×je |")
+            add("|---|---|---|---|---|")
+            for _, n, _, tn, tz, p in tight:
+                add("| %s | %d | %d | %.1f | %s |" % (n, tn, tz, p, fmt_ratio(p / ir_je if ir_je else None)))
+        others = [w for w in dict.fromkeys(c[0] for c in cg) if w != "tight64"]
+        if others:
+            add("")
+            add("### Instructions per operation, every workload")
+            add("")
+            add("(Ir(N operations) − Ir(0)) / N: the fill, start-up and teardown cancel out; N = %d (tight64: %d). "
+                "One operation is a replacement (mixed, larson: free one object, allocate one) or a message "
+                "(prodcons: allocate, hand over, free or keep); the workload's own instructions (random numbers, "
+                "tag writes and checks) are included and the same for every allocator. Under valgrind the "
+                "threads run one at a time. Cells: Ir per operation (ratio to jemalloc)."
+                % (args.callgrind_ops, args.callgrind_iters))
+            add("")
+            names = list(dict.fromkeys(c[1] for c in cg))
+            add("| workload | " + " | ".join(names) + " |")
+            add("|---" * (len(names) + 1) + "|")
+            for w in dict.fromkeys(c[0] for c in cg):
+                per = dict((c[1], c[5]) for c in cg if c[0] == w)
+                je = per.get("jemalloc")
+                add("| %s | " % w + " | ".join(
+                    "%.0f (%s)" % (per[n], fmt_ratio(per[n] / je if je else None)) if n in per else "—"
+                    for n in names) + " |")
         for n in ("glassheap", "jemalloc"):
             if n not in per_func:
                 continue
             add("")
-            add("### %s: self Ir per pair by function" % n)
+            add("#### %s: self Ir per pair by function" % n)
             add("")
             add("Per-function self cost of the N-iteration run minus the 0-iteration run, divided by N "
                 "(callgrind_annotate --inclusive=no; functions ≥ 0.05 Ir/pair).")
@@ -535,7 +615,7 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
                 add("| %.1f | `%s` |" % (v, fn))
         if raw.get("lines"):
             add("")
-            add("### glassheap: hottest source lines (self Ir per pair)")
+            add("#### glassheap: hottest source lines (self Ir per pair)")
             add("")
             add("From `callgrind_annotate --auto=yes` on the N-iteration run: lines executed at least once every "
                 "two iterations; a line of a header counts where it was inlined. Sums per pair may exceed the "
@@ -547,7 +627,7 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
                 add("| %.1f | %s | `%s` |" % (v, where, src.replace("|", "\\|").replace("`", "'")))
         if "glassheap" in raw:
             add("")
-            add("### glassheap: callgrind_annotate top lines (N-iteration run, start-up included)")
+            add("#### glassheap: callgrind_annotate top lines (N-iteration run, start-up included)")
             add("")
             add("```")
             add(annotate_top(raw["glassheap"], 15))
@@ -582,7 +662,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     failures = []
 
-    log("run.py: %s mode, %d runs, allocators: %s" % (args.mode, args.runs, ", ".join(n for n, _ in allocs)))
+    log("run.py: %s mode, %d runs, allocators: %s" % (args.mode, args.runs, ", ".join(n for n, _, _ in allocs)))
     rows = timed_runs(args, allocs, failures)
     summary = summarize(rows, allocs)
 
@@ -605,9 +685,9 @@ def main():
               ["workload", "allocator", "run", "wall_s", "user_s", "sys_s", "cpu_s", "peak_kb", "vmhwm_kb", "maxrss_kb",
                "exit", "problem", "inner_s"])
     write_csv(os.path.join(args.out, "callgrind.csv"),
-              [{"allocator": n, "iterations": args.callgrind_iters, "ir_n": tn, "ir_0": tz, "ir_per_pair": p}
-               for n, tn, tz, p in cg],
-              ["allocator", "iterations", "ir_n", "ir_0", "ir_per_pair"])
+              [{"workload": w, "allocator": n, "iterations": ops, "ir_n": tn, "ir_0": tz, "ir_per_op": p}
+               for w, n, ops, tn, tz, p in cg],
+              ["workload", "allocator", "iterations", "ir_n", "ir_0", "ir_per_op"])
     print(md)
     log("run.py: wrote %s/{report.md,results.csv,callgrind.csv}" % args.out)
     if failures:

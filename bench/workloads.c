@@ -3,31 +3,51 @@
  * malloc implementations. It links no allocator of its own: the allocator
  * under test is swapped in with LD_PRELOAD (bench/run.py does that).
  *
- *   gh-bench-alloc mixed1  [ops]   one thread, ~100k live objects, random replacement
- *   gh-bench-alloc mixed2  [ops]   the same on 2 threads, ~10% of frees cross-thread
- *   gh-bench-alloc tight64 [iters] malloc(64)/free in a tight loop
+ *   gh-bench-alloc mixed1   [ops]   one thread, ~100k live objects, random replacement
+ *   gh-bench-alloc mixed2   [ops]   the same on 2 threads, ~10% of frees cross-thread
+ *   gh-bench-alloc tight64  [iters] malloc(64)/free in a tight loop
+ *   gh-bench-alloc larson   [ops]   8 lineages of threads, random replacement in a slot
+ *                                   array that each thread hands on to a new thread
+ *   gh-bench-alloc prodcons [msgs]  2 producers allocate messages, 2 consumers free
+ *                                   them; 1 in 16 is kept in a long-lived pool
  *
  * Without [ops] each workload runs its default count scaled by the
  * environment variable GH_BENCH_SCALE (a positive float, default 1).
- * GH_BENCH_LIVE changes the mixed workloads' live-object count (default
- * 100000; the smoke test uses fewer).
- * Everything is deterministic: fixed seeds, bounded loops. On success the
- * program prints one line "workload=... seconds=... peak_rss_kb=..." and
- * exits 0 (seconds covers the replacement phase or the loop only, without
- * the working-set fill and teardown; peak_rss_kb is VmHWM). A content check
- * failure (an allocator handed out overlapping memory) exits 2, a failed
- * malloc 3.
+ * GH_BENCH_LIVE changes the live-object count of mixed1/mixed2 (default
+ * 100000), larson (40000) and the prodcons pool (50000); the smoke test uses
+ * fewer. GH_BENCH_LEAKCHECK=1 runs one leak check of the whole heap halfway
+ * through (see leak_check()). GH_BENCH_TIMEOUT bounds a run (seconds,
+ * default 600; then exit 4).
+ * Everything is deterministic in what it allocates: fixed seeds, bounded
+ * loops (the interleaving of threads is not). On success the program prints
+ * one line "workload=... seconds=... peak_rss_kb=..." and exits 0 (seconds
+ * covers the replacement phase or the loop only, without the working-set
+ * fill and teardown; peak_rss_kb is VmHWM). A content check failure (an
+ * allocator handed out overlapping memory) exits 2, a failed malloc 3, the
+ * time bound 4, a failed leak check 5.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
+
+#if defined(GH_BENCH_LSAN)
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #define NOINLINE __attribute__((noinline))
 /* Keeps a call from becoming a tail call, so that every helper level is a
@@ -37,15 +57,18 @@
 
 enum {
 	MIXED_LIVE = 100000,          /* default live objects, all threads together */
+	LARSON_LIVE = 40000,          /* default live objects over all lineages */
+	LARSON_LINEAGES = 8,          /* threads alive at a time */
+	LARSON_GEN_OPS = 20000,       /* replacements before a thread hands its array on */
+	LARSON_MIN = 8,               /* larson's block sizes: uniform in [MIN, MAX] */
+	LARSON_MAX = 1000,
+	PRODCONS_POOL = 50000,        /* default long-lived objects, all consumers together */
+	PRODCONS_PAIRS = 2,           /* producer -> consumer pairs, one ring each */
 	SIZE_TABLE = 1 << 16,         /* pre-drawn small sizes */
 	QUEUE_CAP = 1024,             /* cross-thread hand-off ring, per direction */
 	PAGE = 4096,
 };
 
-/* Default counts: about 1-3 s per run under glibc on the reference machine. */
-static const uint64_t MIXED1_OPS = 5000000;   /* replacements */
-static const uint64_t MIXED2_OPS = 8000000;   /* replacements, both threads together */
-static const uint64_t TIGHT64_ITERS = 100000000;
 
 /* ---- PRNG: splitmix64 seeds xoshiro256** ------------------------------- */
 
@@ -161,10 +184,9 @@ static void *(*const sites[8])(size_t) = {
 
 static const uint64_t TAG_KEY = UINT64_C(0xA5A5F00DC0DEBEEF);
 
-static void *obj_new(struct rng *r, uint64_t seq, size_t *size_out)
+/* Allocates n >= 8 bytes from site (x >> 32) & 7 and writes its tag. */
+static void *obj_alloc(uint64_t x, size_t n, uint64_t seq)
 {
-	uint64_t x = rng_next(r);
-	size_t n = is_large(x) ? large_size(r) : small_sizes[(x >> 16) & (SIZE_TABLE - 1)];
 	unsigned char *p = sites[(x >> 32) & 7](n);
 	if (!p) {
 		fprintf(stderr, "gh-bench-alloc: malloc(%zu) failed: %s\n", n, strerror(errno));
@@ -173,9 +195,18 @@ static void *obj_new(struct rng *r, uint64_t seq, size_t *size_out)
 	*(uint64_t *)p = seq ^ TAG_KEY;
 	for (size_t off = PAGE; off < n; off += PAGE)
 		p[off] = (unsigned char)seq;
-	p[n - 1] = (unsigned char)seq;
-	*size_out = n;
+	if (n > sizeof(uint64_t)) /* larson's 8-byte blocks are all tag */
+		p[n - 1] = (unsigned char)seq;
 	return p;
+}
+
+/* An object of the mixed size distribution (99% small, 1% large). */
+static void *obj_new(struct rng *r, uint64_t seq, size_t *size_out)
+{
+	uint64_t x = rng_next(r);
+	size_t n = is_large(x) ? large_size(r) : small_sizes[(x >> 16) & (SIZE_TABLE - 1)];
+	*size_out = n;
+	return obj_alloc(x, n, seq);
 }
 
 static uint64_t obj_check(const void *p, uint64_t seq)
@@ -228,6 +259,17 @@ static uint64_t ring_drain(struct ring *q, unsigned max)
 	return sum;
 }
 
+/* Takes one item; 0 when the ring is empty. */
+static int ring_pop(struct ring *q, struct handoff *out)
+{
+	uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+	if (h == atomic_load_explicit(&q->tail, memory_order_acquire))
+		return 0;
+	*out = q->items[h & (QUEUE_CAP - 1)];
+	atomic_store_explicit(&q->head, h + 1, memory_order_release);
+	return 1;
+}
+
 /* ---- Peak RSS ------------------------------------------------------------------
  * VmHWM of this process's own address space. The driver's wait4() ru_maxrss
  * cannot show a peak below the driver's own RSS: Linux folds the high-water
@@ -250,6 +292,113 @@ static long peak_rss_kb(void)
 	return kb;
 }
 
+/* ---- Clock and time bound ------------------------------------------------------ */
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* SIGALRM after GH_BENCH_TIMEOUT seconds: a workload that stops making
+ * progress (a lost wake-up, a deadlocked allocator) ends with exit 4 instead
+ * of hanging the harness. */
+static void on_alarm(int sig)
+{
+	static const char msg[] = "gh-bench-alloc: time bound reached (GH_BENCH_TIMEOUT)\n";
+	(void)sig;
+	ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+	(void)w;
+	_exit(4);
+}
+
+/* ---- Leak check halfway (GH_BENCH_LEAKCHECK=1) ---------------------------------
+ * One check of the whole live heap while the workload runs, made by one
+ * workload thread halfway through its operations and timed here:
+ *  - gh-bench-alloc-lsan (this file built with clang -fsanitize=leak):
+ *    __lsan_do_recoverable_leak_check(), LeakSanitizer's stop-the-world scan;
+ *  - under LD_PRELOAD=libglassheap.so with GLASSHEAP_HTTP=127.0.0.1:0:
+ *    POST /debug/memory/gc to the library's own debug server on loopback
+ *    (its port from gh_server_port(), found with dlsym), glassheap's
+ *    reachability pass; the pause it reports is printed too.
+ * Anything else has no leak check to run: exit 5. */
+
+static int leakcheck_on;
+static double leakcheck_ms = -1.0;       /* wall time of the check, seen by the workload */
+static double leakcheck_pause_ms = -1.0; /* glassheap: threads paused, from the answer */
+
+#if !defined(GH_BENCH_LSAN)
+static char gc_answer[1 << 20];          /* static: the check itself allocates nothing here */
+
+static void leak_check_fail(const char *what)
+{
+	fprintf(stderr, "gh-bench-alloc: leak check: %s\n", what);
+	exit(5);
+}
+
+/* POST /debug/memory/gc on 127.0.0.1:port; HTTP/1.0, so the server closes
+ * the connection after the answer. */
+static void post_gc(int port)
+{
+	static const char req[] = "POST /debug/memory/gc HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+				  "Accept: application/json\r\nContent-Length: 0\r\n\r\n";
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+		leak_check_fail("cannot connect to the debug server");
+	for (size_t off = 0; off < sizeof req - 1;) {
+		ssize_t w = write(fd, req + off, sizeof req - 1 - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			leak_check_fail("cannot send the request");
+		off += (size_t)w;
+	}
+	size_t len = 0;
+	while (len < sizeof gc_answer - 1) {
+		ssize_t r = read(fd, gc_answer + len, sizeof gc_answer - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	gc_answer[len] = '\0';
+	if (strncmp(gc_answer, "HTTP/1.", 7) != 0 || strncmp(gc_answer + 8, " 200", 4) != 0)
+		leak_check_fail("the debug server did not answer 200");
+	const char *p = strstr(gc_answer, "\"pause_ms\":");
+	if (p)
+		leakcheck_pause_ms = strtod(p + 11, NULL);
+}
+#endif
+
+static void leak_check(void)
+{
+	double t0 = now();
+#if defined(GH_BENCH_LSAN)
+	__lsan_do_recoverable_leak_check();
+#else
+	int (*server_port)(void);
+	*(void **)&server_port = dlsym(RTLD_DEFAULT, "gh_server_port");
+	int port = server_port ? server_port() : 0;
+	if (port <= 0)
+		leak_check_fail("no glassheap debug server (want LD_PRELOAD=libglassheap.so GLASSHEAP_HTTP=127.0.0.1:0)");
+	post_gc(port);
+#endif
+	leakcheck_ms = (now() - t0) * 1e3;
+}
+
+/* The fields every workload appends to its output line. */
+static void print_tail(void)
+{
+	if (leakcheck_on)
+		printf(" leakcheck_ms=%.3f leakcheck_pause_ms=%.3f", leakcheck_ms, leakcheck_pause_ms);
+	printf(" peak_rss_kb=%ld\n", peak_rss_kb());
+}
+
 /* ---- mixed1 / mixed2 ----------------------------------------------------------- */
 
 struct slot {
@@ -268,13 +417,6 @@ struct mixed_thread {
 	uint64_t handed;        /* objects handed to the peer to free */
 	double t0, t1;          /* replacement phase: after the fill, before the teardown */
 };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void *mixed_run(void *arg)
 {
@@ -299,7 +441,10 @@ static void *mixed_run(void *arg)
 	uint64_t sum = 0;
 	/* 10% from 7 random bits: < 13/128 is 10.2%. */
 	unsigned cross_lim = t->cross_pct * 128 / 100 + (t->cross_pct ? 1 : 0);
+	uint64_t check_at = leakcheck_on && t->id == 0 ? t->ops / 2 : UINT64_MAX;
 	for (uint64_t op = 0; op < t->ops; op++) {
+		if (op == check_at)
+			leak_check();
 		uint64_t x = rng_next(&r);
 		struct slot *s = &slots[below((uint32_t)x, t->live)];
 		if (t->out && ((x >> 32) & 127) < cross_lim && ring_push(t->out, s->ptr, s->seq)) {
@@ -376,10 +521,10 @@ static int run_mixed(const char *name, unsigned nthreads, uint64_t ops, uint32_t
 		t0 = th[i].t0 < t0 ? th[i].t0 : t0;
 		t1 = th[i].t1 > t1 ? th[i].t1 : t1;
 	}
-	printf("workload=%s threads=%u ops=%llu live=%u cross_frees=%llu seconds=%.6f checksum=%016llx "
-	       "peak_rss_kb=%ld\n",
-	       name, nthreads, (unsigned long long)ops, (unsigned)live, (unsigned long long)handed, t1 - t0,
-	       (unsigned long long)sum, peak_rss_kb());
+	printf("workload=%s threads=%u ops=%llu live=%u cross_frees=%llu seconds=%.6f checksum=%016llx", name,
+	       nthreads, (unsigned long long)ops, (unsigned)live, (unsigned long long)handed, t1 - t0,
+	       (unsigned long long)sum);
+	print_tail();
 	return 0;
 }
 
@@ -387,30 +532,334 @@ static int run_mixed(const char *name, unsigned nthreads, uint64_t ops, uint32_t
 
 static void *volatile sink;
 
-static int run_tight64(uint64_t iters)
+static void tight64_loop(uint64_t iters)
 {
-	double t0 = now();
 	for (uint64_t i = 0; i < iters; i++) {
 		void *p = malloc(64);
 		sink = p;
 		free(p);
 	}
+}
+
+static int run_tight64(uint64_t iters)
+{
+	double t0 = now();
+	if (leakcheck_on) {
+		tight64_loop(iters / 2);
+		leak_check();
+		tight64_loop(iters - iters / 2);
+	} else {
+		tight64_loop(iters);
+	}
 	double t1 = now();
-	printf("workload=tight64 threads=1 ops=%llu seconds=%.6f peak_rss_kb=%ld\n", (unsigned long long)iters,
-	       t1 - t0, peak_rss_kb());
+	printf("workload=tight64 threads=1 ops=%llu seconds=%.6f", (unsigned long long)iters, t1 - t0);
+	print_tail();
+	return 0;
+}
+
+/* ---- larson ------------------------------------------------------------------------
+ * Modelled on Larson and Krishnan's server simulation (as mimalloc-bench runs
+ * it: blocks of 8..1000 bytes, a slot array per thread, threads replaced as
+ * they go). LARSON_LINEAGES threads run at a time; each owns a slot array and
+ * replaces random blocks (check and free the old one, allocate a new one of
+ * uniform random size). After LARSON_GEN_OPS replacements a thread starts a
+ * fresh thread, hands it the whole array and exits, so nearly every block is
+ * freed by a thread other than the one that allocated it, most often by one
+ * whose allocating thread has exited. The main thread fills the arrays
+ * before the timed phase.
+ *
+ *   main: fill ─▶ gen 0 ──create──▶ gen 1 ──create──▶ ... ─▶ last gen: last = self; post(done)
+ *                   (exits)   joins gen 0      joins gen n-1                     main: wait(done), join(last)
+ */
+
+struct lineage {
+	unsigned id;
+	uint32_t live;
+	struct slot *slots;
+	struct rng rng;
+	uint64_t seq;
+	uint64_t ops_left;
+	uint64_t check_gen;   /* generation (1-based) that runs the leak check, or 0 */
+	uint64_t gens;        /* threads run so far */
+	uint64_t checksum;
+	int has_prev;
+	pthread_t prev;       /* the thread this one takes over from: joined first */
+	pthread_t last;       /* the lineage's final thread, joined by main */
+	sem_t done;
+};
+
+static size_t larson_size(struct rng *r)
+{
+	return LARSON_MIN + below((uint32_t)rng_next(r), LARSON_MAX - LARSON_MIN + 1);
+}
+
+static void *larson_thread(void *arg)
+{
+	struct lineage *l = arg;
+	if (l->has_prev)
+		pthread_join(l->prev, NULL);
+	l->gens++;
+	uint64_t n = l->ops_left < LARSON_GEN_OPS ? l->ops_left : LARSON_GEN_OPS;
+	uint64_t check_at = l->gens == l->check_gen ? n / 2 : UINT64_MAX;
+	uint64_t sum = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		if (i == check_at)
+			leak_check();
+		uint64_t x = rng_next(&l->rng);
+		struct slot *s = &l->slots[below((uint32_t)x, l->live)];
+		sum += obj_check(s->ptr, s->seq);
+		free(s->ptr);
+		s->seq = ++l->seq;
+		s->ptr = obj_alloc(x, larson_size(&l->rng), s->seq);
+	}
+	l->checksum += sum;
+	l->ops_left -= n;
+	if (l->ops_left == 0) {
+		l->last = pthread_self();
+		sem_post(&l->done);
+		return NULL;
+	}
+	l->prev = pthread_self();
+	l->has_prev = 1;
+	pthread_t next;
+	int e = pthread_create(&next, NULL, larson_thread, l);
+	if (e) {
+		fprintf(stderr, "gh-bench-alloc: pthread_create: %s\n", strerror(e));
+		exit(3);
+	}
+	return NULL;
+}
+
+static int run_larson(uint64_t ops, uint32_t live)
+{
+	struct lineage *ls = calloc(LARSON_LINEAGES, sizeof *ls);
+	if (!ls) {
+		perror("gh-bench-alloc: calloc");
+		return 3;
+	}
+	uint32_t per = live / LARSON_LINEAGES ? live / LARSON_LINEAGES : 1;
+	uint64_t per_ops = ops / LARSON_LINEAGES;
+	uint64_t gens = (per_ops + LARSON_GEN_OPS - 1) / LARSON_GEN_OPS;
+	for (unsigned i = 0; i < LARSON_LINEAGES; i++) {
+		struct lineage *l = &ls[i];
+		l->id = i;
+		l->live = per;
+		l->ops_left = per_ops;
+		l->check_gen = leakcheck_on && i == 0 && gens ? gens / 2 + 1 : 0;
+		l->seq = (uint64_t)(i + 1) << 56;
+		rng_seed(&l->rng, UINT64_C(0x4C4152534F4E) + i);
+		sem_init(&l->done, 0, 0);
+		l->slots = calloc(per, sizeof *l->slots);
+		if (!l->slots) {
+			perror("gh-bench-alloc: calloc");
+			return 3;
+		}
+		for (uint32_t k = 0; k < per; k++) {
+			uint64_t x = rng_next(&l->rng);
+			l->slots[k].seq = ++l->seq;
+			l->slots[k].ptr = obj_alloc(x, larson_size(&l->rng), l->seq);
+		}
+	}
+	double t0 = now();
+	for (unsigned i = 0; i < LARSON_LINEAGES; i++) {
+		pthread_t tid;
+		int e = pthread_create(&tid, NULL, larson_thread, &ls[i]);
+		if (e) {
+			fprintf(stderr, "gh-bench-alloc: pthread_create: %s\n", strerror(e));
+			return 3;
+		}
+	}
+	for (unsigned i = 0; i < LARSON_LINEAGES; i++) {
+		while (sem_wait(&ls[i].done) != 0 && errno == EINTR)
+			;
+		pthread_join(ls[i].last, NULL);
+	}
+	double t1 = now();
+	uint64_t sum = 0, threads = 0;
+	for (unsigned i = 0; i < LARSON_LINEAGES; i++) {
+		struct lineage *l = &ls[i];
+		for (uint32_t k = 0; k < l->live; k++) {
+			sum += obj_check(l->slots[k].ptr, l->slots[k].seq);
+			free(l->slots[k].ptr);
+		}
+		free(l->slots);
+		sem_destroy(&l->done);
+		sum += l->checksum;
+		threads += l->gens;
+	}
+	free(ls);
+	printf("workload=larson threads=%u ops=%llu live=%u thread_starts=%llu seconds=%.6f checksum=%016llx",
+	       LARSON_LINEAGES, (unsigned long long)per_ops * LARSON_LINEAGES, per * LARSON_LINEAGES,
+	       (unsigned long long)threads, t1 - t0, (unsigned long long)sum);
+	print_tail();
+	return 0;
+}
+
+/* ---- prodcons ----------------------------------------------------------------------
+ * Producers and consumers with two lifetimes, like a message-passing server.
+ * PRODCONS_PAIRS producers allocate messages (the mixed workloads' sizes and
+ * sites) and pass each through a bounded SPSC ring to their consumer. The
+ * consumer checks a message and frees most at once (short-lived, freed on
+ * another thread); 1 in 16 goes to its pool of long-lived objects, and once
+ * the pool is full each new resident evicts (checks and frees) a random old
+ * one. A full or empty ring yields the CPU.
+ */
+
+struct prodcons {
+	unsigned id;
+	uint64_t msgs;        /* messages through this pair's ring */
+	uint32_t pool_cap;    /* the consumer's long-lived pool */
+	struct ring *q;
+	pthread_barrier_t *start;
+	uint64_t checksum;
+	uint64_t waits;       /* yields on a full (producer) or empty (consumer) ring */
+	uint64_t kept;        /* messages that went to the pool */
+	double t0, t1;
+};
+
+static void *producer(void *arg)
+{
+	struct prodcons *pc = arg;
+	struct rng r;
+	rng_seed(&r, UINT64_C(0x50524F44) + pc->id);
+	uint64_t seq = (uint64_t)(pc->id + 1) << 56;
+	uint64_t waits = 0;
+	size_t n;
+	pthread_barrier_wait(pc->start);
+	for (uint64_t i = 0; i < pc->msgs; i++) {
+		void *p = obj_new(&r, ++seq, &n);
+		while (!ring_push(pc->q, p, seq)) {
+			waits++;
+			sched_yield();
+		}
+	}
+	pc->waits += waits;
+	return NULL;
+}
+
+static void *consumer(void *arg)
+{
+	struct prodcons *pc = arg;
+	struct rng r;
+	rng_seed(&r, UINT64_C(0x434F4E53) + pc->id);
+	struct slot *pool = calloc(pc->pool_cap, sizeof *pool);
+	if (!pool) {
+		perror("gh-bench-alloc: calloc");
+		exit(3);
+	}
+	uint32_t used = 0;
+	uint64_t sum = 0, got = 0, waits = 0, kept = 0;
+	uint64_t check_at = leakcheck_on && pc->id == 0 ? pc->msgs / 2 : UINT64_MAX;
+	pthread_barrier_wait(pc->start);
+	pc->t0 = now();
+	while (got < pc->msgs) {
+		struct handoff it;
+		if (!ring_pop(pc->q, &it)) {
+			waits++;
+			sched_yield();
+			continue;
+		}
+		if (got++ == check_at)
+			leak_check();
+		sum += obj_check(it.ptr, it.seq);
+		uint64_t x = rng_next(&r);
+		if ((x & 15) != 0) {
+			free(it.ptr);
+			continue;
+		}
+		kept++;
+		if (used < pc->pool_cap) {
+			pool[used++] = (struct slot){it.ptr, it.seq};
+			continue;
+		}
+		struct slot *s = &pool[below((uint32_t)(x >> 32), used)];
+		sum += obj_check(s->ptr, s->seq);
+		free(s->ptr);
+		*s = (struct slot){it.ptr, it.seq};
+	}
+	pc->t1 = now();
+	for (uint32_t i = 0; i < used; i++) {
+		sum += obj_check(pool[i].ptr, pool[i].seq);
+		free(pool[i].ptr);
+	}
+	free(pool);
+	pc->checksum = sum;
+	pc->waits += waits;
+	pc->kept = kept;
+	return NULL;
+}
+
+static int run_prodcons(uint64_t msgs, uint32_t pool)
+{
+	struct prodcons pc[PRODCONS_PAIRS];
+	pthread_t tid[2 * PRODCONS_PAIRS];
+	pthread_barrier_t start;
+	struct ring *rings = aligned_alloc(64, PRODCONS_PAIRS * sizeof *rings);
+	if (!rings) {
+		perror("gh-bench-alloc: aligned_alloc");
+		return 3;
+	}
+	memset(rings, 0, PRODCONS_PAIRS * sizeof *rings);
+	pthread_barrier_init(&start, NULL, 2 * PRODCONS_PAIRS);
+	uint32_t cap = pool / PRODCONS_PAIRS ? pool / PRODCONS_PAIRS : 1;
+	for (unsigned i = 0; i < PRODCONS_PAIRS; i++)
+		pc[i] = (struct prodcons){
+			.id = i, .msgs = msgs / PRODCONS_PAIRS, .pool_cap = cap, .q = &rings[i], .start = &start,
+		};
+	for (unsigned i = 0; i < 2 * PRODCONS_PAIRS; i++) {
+		int e = pthread_create(&tid[i], NULL, i % 2 ? consumer : producer, &pc[i / 2]);
+		if (e) {
+			fprintf(stderr, "gh-bench-alloc: pthread_create: %s\n", strerror(e));
+			return 3;
+		}
+	}
+	for (unsigned i = 0; i < 2 * PRODCONS_PAIRS; i++)
+		pthread_join(tid[i], NULL);
+	pthread_barrier_destroy(&start);
+	free(rings);
+	uint64_t sum = 0, waits = 0, kept = 0;
+	double t0 = pc[0].t0, t1 = pc[0].t1;
+	for (unsigned i = 0; i < PRODCONS_PAIRS; i++) {
+		sum += pc[i].checksum;
+		waits += pc[i].waits;
+		kept += pc[i].kept;
+		t0 = pc[i].t0 < t0 ? pc[i].t0 : t0;
+		t1 = pc[i].t1 > t1 ? pc[i].t1 : t1;
+	}
+	printf("workload=prodcons threads=%u ops=%llu live=%u kept=%llu waits=%llu seconds=%.6f checksum=%016llx",
+	       2 * PRODCONS_PAIRS, (unsigned long long)pc[0].msgs * PRODCONS_PAIRS, cap * PRODCONS_PAIRS,
+	       (unsigned long long)kept, (unsigned long long)waits, t1 - t0, (unsigned long long)sum);
+	print_tail();
 	return 0;
 }
 
 /* ---- main -------------------------------------------------------------------------- */
 
+/* Default counts: about 1-3 s per run under glibc on the reference machine.
+ * ops counts replacements (mixed, larson; all threads together), loop
+ * iterations (tight64) or messages (prodcons, all producers together). */
+static const struct workload {
+	const char *name;
+	uint64_t ops;         /* default count */
+	uint32_t live;        /* default live objects (0: none) */
+} workloads[] = {
+	{"mixed1", 5000000, MIXED_LIVE},
+	{"mixed2", 8000000, MIXED_LIVE},
+	{"tight64", 100000000, 0},
+	{"larson", 10000000, LARSON_LIVE},
+	{"prodcons", 6000000, PRODCONS_POOL},
+};
+
 static int usage(void)
 {
-	fprintf(stderr,
-		"usage: gh-bench-alloc {mixed1|mixed2|tight64} [ops]\n"
-		"  ops defaults to mixed1 %llu, mixed2 %llu, tight64 %llu, times $GH_BENCH_SCALE (default 1)\n"
-		"  $GH_BENCH_LIVE: live objects of mixed1/mixed2 (default %d)\n",
-		(unsigned long long)MIXED1_OPS, (unsigned long long)MIXED2_OPS, (unsigned long long)TIGHT64_ITERS,
-		MIXED_LIVE);
+	fprintf(stderr, "usage: gh-bench-alloc {mixed1|mixed2|tight64|larson|prodcons} [ops]\n"
+			"  default ops (times $GH_BENCH_SCALE, default 1) and live objects ($GH_BENCH_LIVE):\n");
+	for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
+		fprintf(stderr, "    %-9s %10llu ops, %u live\n", workloads[i].name,
+			(unsigned long long)workloads[i].ops, (unsigned)workloads[i].live);
+	fprintf(stderr, "  $GH_BENCH_LEAKCHECK=1: one leak check of the whole heap halfway (LSan build, or\n"
+			"    glassheap preloaded with GLASSHEAP_HTTP=127.0.0.1:0)\n"
+			"  $GH_BENCH_TIMEOUT: time bound in seconds (default 600, then exit 4)\n");
 	return 64;
 }
 
@@ -429,15 +878,11 @@ int main(int argc, char **argv)
 {
 	if (argc < 2 || argc > 3)
 		return usage();
-	const char *w = argv[1];
-	uint64_t def;
-	if (strcmp(w, "mixed1") == 0)
-		def = MIXED1_OPS;
-	else if (strcmp(w, "mixed2") == 0)
-		def = MIXED2_OPS;
-	else if (strcmp(w, "tight64") == 0)
-		def = TIGHT64_ITERS;
-	else
+	const struct workload *w = NULL;
+	for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
+		if (strcmp(argv[1], workloads[i].name) == 0)
+			w = &workloads[i];
+	if (!w)
 		return usage();
 
 	uint64_t ops;
@@ -455,18 +900,32 @@ int main(int argc, char **argv)
 				return 64;
 			}
 		}
-		ops = (uint64_t)((double)def * scale);
+		ops = (uint64_t)((double)w->ops * scale);
 	}
 
-	if (strcmp(w, "tight64") == 0)
-		return run_tight64(ops);
+	uint64_t timeout = 600;
+	const char *s = getenv("GH_BENCH_TIMEOUT");
+	if (s && *s && (!parse_u64(s, &timeout) || timeout < 1 || timeout > 86400)) {
+		fprintf(stderr, "gh-bench-alloc: GH_BENCH_TIMEOUT=%s: want 1..86400 seconds\n", s);
+		return 64;
+	}
+	signal(SIGALRM, on_alarm);
+	alarm((unsigned)timeout);
+	s = getenv("GH_BENCH_LEAKCHECK");
+	leakcheck_on = s && strcmp(s, "1") == 0;
 
-	uint64_t live = MIXED_LIVE;
-	const char *s = getenv("GH_BENCH_LIVE");
+	uint64_t live = w->live;
+	s = getenv("GH_BENCH_LIVE");
 	if (s && *s && (!parse_u64(s, &live) || live < 2 || live > 10000000)) {
 		fprintf(stderr, "gh-bench-alloc: GH_BENCH_LIVE=%s: want 2..10000000\n", s);
 		return 64;
 	}
 	sizes_init();
-	return run_mixed(w, strcmp(w, "mixed1") == 0 ? 1 : 2, ops, (uint32_t)live);
+	if (strcmp(w->name, "tight64") == 0)
+		return run_tight64(ops);
+	if (strcmp(w->name, "larson") == 0)
+		return run_larson(ops, (uint32_t)live);
+	if (strcmp(w->name, "prodcons") == 0)
+		return run_prodcons(ops, (uint32_t)live);
+	return run_mixed(w->name, strcmp(w->name, "mixed1") == 0 ? 1 : 2, ops, (uint32_t)live);
 }
