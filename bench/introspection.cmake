@@ -15,7 +15,8 @@ target_compile_options(gh-bench-gc-plain PRIVATE ${GH_BENCH_FLAGS})
 set_target_properties(gh-bench-gc-plain PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
 
 add_executable(gh-bench-server ${CMAKE_SOURCE_DIR}/bench/server_bench.c)
-target_compile_options(gh-bench-server PRIVATE ${GH_BENCH_FLAGS})
+target_compile_options(gh-bench-server PRIVATE ${GH_BENCH_FLAGS} -Wall -Wextra
+  $<$<BOOL:${GLASSHEAP_WERROR}>:-Werror>)
 target_link_libraries(gh-bench-server PRIVATE glassheap_static)
 set_target_properties(gh-bench-server PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
 
