@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The storm test: allocation storm in the host, every endpoint hammered at once.
 
-    storm.py --host storm_host [--warmup 8] [--seconds 28] [--readers 3]
+    storm.py --host storm_host [--warmup 8] [--seconds 28] [--readers 3] [--tsan]
 
 storm_host (storm_host.c) runs lanes of short-lived worker threads that
 allocate, realloc, retag and free typed and untyped blocks with cross-thread
@@ -22,6 +22,14 @@ measured again at the same point of the cycle and must stay within bounds.
 Then the workers stop and the host compares glassheap's per-type counters
 with its workers' ground truth; the server must report exactly the same
 figures; finally every block is freed and the counters must read zero.
+
+--tsan: the host is the ThreadSanitizer build (storm_host.c, STORM_TSAN).
+TSan delivers the stop signal only at a thread's next intercepted call, so
+a pass may time out on a worker blocked in a lock whose holder is parked
+(504, counted, like rel_storm_core_tsan's timeouts) and the registers saved
+for a thread may be stale (so "no held block reported lost" is checked only
+once the workers have stopped); TSan's shadow and thread records add to the
+RSS bound.
 """
 import argparse
 import os
@@ -42,6 +50,7 @@ SLOTS = 8192
 MSGPACK = {"Accept": "application/msgpack"}
 GLASSHEAP_BYTES_GROWTH = 1 << 20   # the server's own live bytes, after warm-up
 RSS_GROWTH = 96 << 20              # the whole process, after warm-up
+RSS_GROWTH_TSAN = 512 << 20        # the same under TSan (shadow, thread records)
 
 
 class Client(threading.Thread):
@@ -172,7 +181,7 @@ class Reader(Client):
         elif r < 0.65:
             name = self.rnd.choice(TYPES)
             got = self.req("/debug/memory/referrers?type_name=%s&max_referrers=20" % name, msgpack=mp,
-                           allowed=(200, 503))
+                           allowed=(200, 503, 504) if ARGS.tsan else (200, 503))
             if got and got[1] == 200:
                 d = got[0]
                 refs = {x["type"]: x["count"] for x in d["top_referrers"]}
@@ -209,19 +218,22 @@ class Collector(Client):
         super().__init__(*a, **kw)
         self.passes = 0
         self.busy = 0
+        self.timeouts = 0
 
     def run_once(self):
-        got = self.req("/debug/memory/gc", method="POST", msgpack=self.rnd.random() < 0.3, allowed=(200, 503))
+        got = self.req("/debug/memory/gc", method="POST", msgpack=self.rnd.random() < 0.3,
+                       allowed=(200, 503, 504) if ARGS.tsan else (200, 503))
         if not got:
             return
-        if got[1] == 503:
-            self.busy += 1
+        if got[1] in (503, 504):
+            self.busy += got[1] == 503
+            self.timeouts += got[1] == 504
             time.sleep(0.05)
             return
         d = got[0]
         self.passes += 1
         check(d["collected_objects"] == 0, "gc freed %d objects: no type is collectable" % d["collected_objects"])
-        for t in d["unreachable"]["by_type"]:
+        for t in d["unreachable"]["by_type"] if not ARGS.tsan else ():
             if t["type"] in TYPES:
                 lost = t["definitely_lost"]["count"] + t["indirectly_lost"]["count"]
                 check(lost == 0, "gc reports %d held %s blocks lost: %r" % (lost, t["type"], t))
@@ -312,10 +324,13 @@ def main():
     ap.add_argument("--seconds", type=float, default=28)
     ap.add_argument("--readers", type=int, default=3)
     ap.add_argument("--req-timeout", type=float, default=30)
+    ap.add_argument("--tsan", action="store_true", help="the host is the ThreadSanitizer build")
     ARGS = ap.parse_args()
+    rss_growth = RSS_GROWTH_TSAN if ARGS.tsan else RSS_GROWTH
 
     section("start the host")
-    h = Proc([ARGS.host], env={"GLASSHEAP_STOP_TIMEOUT_MS": "10000", "STORM_HARD_LIMIT": "170"})
+    h = Proc([ARGS.host], env={"GLASSHEAP_STOP_TIMEOUT_MS": "400" if ARGS.tsan else "10000",
+                               "STORM_HARD_LIMIT": "170"})
     line = h.readline(20)
     m = re.match(r"ready port=(\d+) pid=(\d+)$", line or "")
     if not check(m is not None, "host ready: %r %r" % (line, h.stderr_lines())):
@@ -350,7 +365,7 @@ def main():
     check(fd1 == fd0, "no descriptor growth: %d -> %d" % (fd0, fd1))
     check(gb1 - gb0 < GLASSHEAP_BYTES_GROWTH, "the server's live bytes grew by %d (bound %d)"
           % (gb1 - gb0, GLASSHEAP_BYTES_GROWTH))
-    check(rss1 - rss0 < RSS_GROWTH, "RSS grew by %.1f MiB (bound %d MiB)" % ((rss1 - rss0) / 2**20, RSS_GROWTH >> 20))
+    check(rss1 - rss0 < rss_growth, "RSS grew by %.1f MiB (bound %d MiB)" % ((rss1 - rss0) / 2**20, rss_growth >> 20))
     ctl.done.set()
     ctl.resume()
     for c in clients:
@@ -360,8 +375,8 @@ def main():
     for c in clients:
         log("%s: %s" % (c.name, ", ".join("%s %s" % (k, v) for k, v in sorted(c.stats.items()))))
     nreq = sum(sum(v.values()) for c in clients for v in c.stats.values())
-    log("%d requests in %.1f s; %d gc passes (%d busy answers); %d trace cycles"
-        % (nreq, elapsed, collector.passes, collector.busy, tracer.cycles))
+    log("%d requests in %.1f s; %d gc passes (%d busy answers, %d timed out); %d trace cycles"
+        % (nreq, elapsed, collector.passes, collector.busy, collector.timeouts, tracer.cycles))
     check(collector.passes >= 5, "at least 5 gc passes ran (%d)" % collector.passes)
     check(tracer.cycles >= 3, "at least 3 trace cycles ran (%d)" % tracer.cycles)
 
