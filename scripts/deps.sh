@@ -11,4 +11,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
   libjemalloc-dev libjemalloc2 libh2o-evloop-dev libssl-dev libmsgpack-dev libjansson-dev \
   libdw-dev libunwind-dev libcurl4-openssl-dev \
   clang libclang-rt-14-dev valgrind \
-  libtcmalloc-minimal4 libmimalloc2.0 wrk heaptrack libgoogle-perftools4
+  libtcmalloc-minimal4 libmimalloc2.0 wrk heaptrack libgoogle-perftools4 gnuplot-nox
