@@ -55,7 +55,12 @@ struct gh_options {
 	unsigned arenas;         /* GLASSHEAP_ARENAS, 0 = one per CPU */
 	bool on_error_log;       /* GLASSHEAP_ON_ERROR=log (default abort) */
 	const char *report_path; /* GLASSHEAP_REPORT, or NULL */
+	size_t thp_from;         /* GLASSHEAP_THP: cage offset from which transparent
+	                            huge pages are advised (0: always, the default;
+	                            SIZE_MAX: never) */
 };
+/* GLASSHEAP_THP=auto: a heap that outgrows this gets huge pages past it. */
+#define GH_THP_AUTO_FROM ((size_t)32 << 20)
 extern struct gh_options gh__opt;
 
 /* Reads the environment once. Runs inside the first malloc: no allocation. */

@@ -21,6 +21,7 @@ struct gh_options gh__opt = {
 	.arenas = 0,
 	.on_error_log = false,
 	.report_path = NULL,
+	.thp_from = 0,
 };
 
 static _Atomic(gh_error_fn) error_handler;
@@ -114,6 +115,14 @@ void gh__options_init(void)
 	}
 	if ((s = env_get("GLASSHEAP_REPORT")) != NULL && *s)
 		gh__opt.report_path = s;
+	if ((s = env_get("GLASSHEAP_THP")) != NULL) {
+		if (strcmp(s, "auto") == 0)
+			gh__opt.thp_from = GH_THP_AUTO_FROM;
+		else if (strcmp(s, "never") == 0)
+			gh__opt.thp_from = SIZE_MAX;
+		else if (strcmp(s, "always") != 0)
+			gh__log("GLASSHEAP_THP=%s ignored: want auto, always or never", s);
+	}
 }
 
 static void write_all(int fd, const char *buf, size_t len)

@@ -1,0 +1,65 @@
+/* Unit test for GLASSHEAP_THP (cage.c, options.c): which parts of the cage
+ * are advised for transparent huge pages. The kernel shows the advice as
+ * "hg" in the VmFlags of /proc/self/smaps. ctest runs this program three
+ * times: default (always), GLASSHEAP_THP=auto and GLASSHEAP_THP=never. */
+#include "internal.h"
+#include "test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* 1 if the mapping holding addr has VM_HUGEPAGE, 0 if not, -1 if not found. */
+static int advised(uintptr_t addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	char line[512];
+	int in = 0, ret = -1;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = addr >= lo && addr < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			ret = strstr(line, " hg") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+TEST(cage_advice_follows_the_option)
+{
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0) {
+		fprintf(stderr, "  no THP in this kernel: nothing to check\n");
+		return;
+	}
+	void *p = malloc(64); /* initializes glassheap */
+	ASSERT_TRUE(p != NULL);
+	const char *mode = getenv("GLASSHEAP_THP");
+	uintptr_t base = gh__cage.base;
+	uintptr_t far = base + GH_THP_AUTO_FROM + ((size_t)8 << 20);
+	ASSERT_TRUE(gh__cage.size > GH_THP_AUTO_FROM + ((size_t)16 << 20));
+	if (!mode || strcmp(mode, "always") == 0) {
+		EXPECT_EQ(advised(base), 1);
+		EXPECT_EQ(advised(far), 1);
+	} else if (strcmp(mode, "auto") == 0) {
+		EXPECT_EQ(advised(base), 0);
+		EXPECT_EQ(advised(base + GH_THP_AUTO_FROM - 4096), 0);
+		EXPECT_EQ(advised(base + GH_THP_AUTO_FROM), 1);
+		EXPECT_EQ(advised(far), 1);
+	} else {
+		EXPECT_EQ(advised(base), 0);
+		EXPECT_EQ(advised(far), 0);
+	}
+	free(p);
+}
+
+int main(void)
+{
+	return RUN_TESTS();
+}
