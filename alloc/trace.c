@@ -297,6 +297,11 @@ uint32_t gh__trace_stack_site(uint32_t stack)
 {
 	if (stack == 0 || stack >= rec_max || recs == NULL)
 		return 0;
+	/* The id may come from a header read without synchronizing with the
+	 * allocating thread (the types samples): the record's nframes, stored
+	 * with release after the rest, says whether site is written yet. */
+	if (atomic_load_explicit(&recs[stack].nframes, memory_order_acquire) == 0)
+		return 0;
 	return recs[stack].site;
 }
 
