@@ -404,6 +404,19 @@ static const char *source_path(Dwarf_Die *cu, const char *file)
 	return r;
 }
 
+/* The compile unit holding pc when the module has no .debug_aranges (clang
+ * emits none by default, and elfutils 0.188's dwfl_module_addrdie relies on
+ * them): every unit's own address ranges are tested. Each address resolves
+ * once (the caller caches), so the walk is paid once per new address. */
+static Dwarf_Die *cu_by_ranges(Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Addr *bias)
+{
+	Dwarf_Die *cu = NULL;
+	while ((cu = dwfl_module_nextcu(mod, cu, bias)) != NULL)
+		if (dwarf_haspc(cu, pc - *bias) > 0)
+			return cu;
+	return NULL;
+}
+
 /* Fills f (room for LOGICAL_MAX) for one return address; returns the count. */
 static size_t resolve(uintptr_t address, struct gh_trace_frame *f)
 {
@@ -426,6 +439,8 @@ static size_t resolve(uintptr_t address, struct gh_trace_frame *f)
 
 	Dwarf_Addr cu_bias = 0;
 	Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &cu_bias);
+	if (!cu)
+		cu = cu_by_ranges(mod, pc, &cu_bias);
 	if (!cu) { /* no debug information: module, line 0, ELF symbol */
 		f[0] = base;
 		f[0].function = demangled(symbol);
@@ -434,8 +449,13 @@ static size_t resolve(uintptr_t address, struct gh_trace_frame *f)
 	const char *file = NULL;
 	int line = 0;
 	Dwfl_Line *l = dwfl_module_getsrc(mod, pc);
-	if (l)
+	if (l) {
 		file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+	} else { /* found by its ranges: the unit's own line table */
+		Dwarf_Line *dl = dwarf_getsrc_die(cu, pc - cu_bias);
+		if (dl && (file = dwarf_linesrc(dl, NULL, NULL)) != NULL && dwarf_lineno(dl, &line) != 0)
+			line = 0;
+	}
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
 	if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
