@@ -66,18 +66,6 @@ class Host(Proc):
             return None
 
 
-def known_bug(cond, what):
-    """A check that fails without the fixes proposed with issue 8 (cage back-off and
-    headroom, world.c table mapping, SO_RCVBUF, server sockets closed in a fork
-    child, browser requests refused without a token): strict once they are in
-    the tree."""
-    if ARGS.strict_fixes:
-        return check(cond, what)
-    if not cond:
-        log("KNOWN BUG (fixed by the issue-8 patches to alloc/ and http/): " + what)
-    return cond
-
-
 def status(r):
     return r.status if r is not None else None
 
@@ -119,13 +107,11 @@ def case_faults():
         m = re.search(r"ready rc=\d+ port=\d+ pid=\d+ cage=(\d+)", out)
         what = "RLIMIT_AS=%d MiB" % mb
         if r.returncode < 0:
-            # without the cage back-off, a cage that takes nearly all of the
-            # limit leaves jemalloc no room: a new thread cache is then set up
-            # half-way and the next malloc faults (jemalloc 5.3 ignores the
-            # failure in tcache_enabled_set)
-            known_bug(not any("cage reduced" in l for l in err),
-                      "%s: a crash after the cage took nearly all of the limit: %r" % (what, err))
-            check(any("cage reduced" in l for l in err), "%s: a crash: exit %d, %r" % (what, r.returncode, err))
+            # the cage backs off to leave jemalloc room: a cage that took
+            # nearly all of the limit would leave a new thread cache set up
+            # half-way, and the next malloc would fault (jemalloc 5.3 ignores
+            # the failure in tcache_enabled_set)
+            check(False, "%s: a crash: exit %d, %r" % (what, r.returncode, err))
             continue
         if not m:
             # the loader itself could not map the program: nothing of ours ran
@@ -142,7 +128,7 @@ def case_faults():
         else:
             if any("every allocation will fail" in l for l in err):
                 check(allocs == ["fail errno=12", "fail errno=12"], "%s: ENOMEM: %r" % (what, allocs))
-                known_bug(False, "%s: a cage of %d MiB left no room for the rest: %r" % (what, cage >> 20, err))
+                check(False, "%s: a cage of %d MiB left no room for the rest: %r" % (what, cage >> 20, err))
                 continue
             check(allocs[:1] == ["ok"], "%s, cage %d MiB: allocations work: %r %r" % (what, cage >> 20, allocs, err))
             check(all("cage reduced to" in l for l in err) and len(err) <= 1, "%s: at most one line: %r" % (what, err))
@@ -204,8 +190,8 @@ def case_faults():
         return got
 
     got = big_requests()
-    if not known_bug(h.alive(), "big requests with a full cage killed the host (%r): %r"
-                     % (h.p.returncode, h.stderr_lines()[-2:])):
+    if not check(h.alive(), "big requests with a full cage killed the host (%r): %r"
+                 % (h.p.returncode, h.stderr_lines()[-2:])):
         h.close()
     else:
         log("big requests with a full cage: %r" % got)
@@ -220,7 +206,7 @@ def case_faults():
         r = h.get("/debug/memory/types?type_name=Fault.Fill&samples=0")
         check(r is not None and r.doc()["count"] == filled, "the server counts the fill exactly")
         got = big_requests()
-        known_bug(h.alive(), "big requests after symbolization, full cage: the host died (%r)" % h.p.returncode)
+        check(h.alive(), "big requests after symbolization, full cage: the host died (%r)" % h.p.returncode)
         if h.alive():
             reply = h.cmd("unfill", 30) or ""
             check(reply == "unfilled live=0", "freed: %r" % reply)
@@ -247,9 +233,9 @@ def case_faults():
     check((h.cmd("gc") or "").startswith("gc rc=12"), "a pass from the host: ENOMEM")
     check((h.cmd("aslimit 0") or "").endswith("rc=0"), "limit lifted")
     r = h.get("/debug/memory/gc", "POST")
-    if known_bug(r is not None and r.status == 200 and h.alive(),
-                 "the first pass after a failed one: %r, host %s" % (status(r), "alive" if h.alive() else
-                                                                    "dead (%r)" % h.p.returncode)):
+    if check(r is not None and r.status == 200 and h.alive(),
+             "the first pass after a failed one: %r, host %s" % (status(r), "alive" if h.alive() else
+                                                                "dead (%r)" % h.p.returncode)):
         for method, path in (("GET", "/debug/memory/referrers?type_name=Fault.Fill"),
                              ("POST", "/debug/tracemalloc/start"), ("POST", "/debug/tracemalloc/stop")):
             r = h.get(path, method)
@@ -424,12 +410,12 @@ def case_defaults():
     section("a web page cannot drive a loopback server without a token")
     h = Host()
     r = h.get("/debug/memory", headers={"Host": "attacker.example"})
-    known_bug(status(r) == 403, "a DNS name in Host (DNS rebinding: a page could read the answers) -> %r" % status(r))
+    check(status(r) == 403, "a DNS name in Host (DNS rebinding: a page could read the answers) -> %r" % status(r))
     r = h.get("/debug/tracemalloc/start", "POST", headers={"Origin": "http://attacker.example",
                                                           "Content-Type": "application/x-www-form-urlencoded"})
-    known_bug(status(r) == 403, "a cross-site form POST (Origin of another site) -> %r" % status(r))
+    check(status(r) == 403, "a cross-site form POST (Origin of another site) -> %r" % status(r))
     r = h.get("/debug/tracemalloc/status")
-    known_bug(r is not None and r.doc()["is_tracing"] is False, "and tracing was not started")
+    check(r is not None and r.doc()["is_tracing"] is False, "and tracing was not started")
     h.get("/debug/tracemalloc/stop", "POST")
     for host in ("127.0.0.1:%d" % h.port, "localhost:%d" % h.port, "localhost", "x"):
         check(status(h.get("/debug/memory", headers={"Host": host})) == 200, "Host %r is served" % host)
@@ -599,8 +585,8 @@ def case_fork():
     head = raw_get(closing, close=True)
     eof = read_eof(closing, 5)
     check(head == b"HTTP/1.1 200", "answered")
-    known_bug(eof is not None and eof < 2, "'Connection: close' on a connection opened before the fork must end "
-              "promptly while the child lives (the child holds a copy of the socket): %r" % (eof,))
+    check(eof is not None and eof < 2, "'Connection: close' on a connection opened before the fork must end "
+          "promptly while the child lives (the child holds a copy of the socket): %r" % (eof,))
     closing.close()
 
     section("the parent stops: its port closes although the child is alive")
@@ -651,8 +637,6 @@ def main():
     ap.add_argument("--fault-host", required=True)
     ap.add_argument("--lib", required=True)
     ap.add_argument("--cli")
-    ap.add_argument("--strict-fixes", action="store_true",
-                    help="the tree has the issue-8 fixes: known bugs are failures")
     ARGS = ap.parse_args()
     t0 = time.time()
     CASES[ARGS.case]()

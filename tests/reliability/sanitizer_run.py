@@ -1,16 +1,14 @@
 #!/usr/bin/python3
 """Runs a test whose child processes are sanitizer builds, and fails on any report.
 
-    sanitizer_run.py [--timeout S] [--known-bug TEXT]... -- COMMAND ARGS...
+    sanitizer_run.py [--timeout S] -- COMMAND ARGS...
 
 A sanitizer report in a child process (a host started by test_server.py,
 say) goes to its stderr, which the driver may not look at, and ASan's exit
 code is lost when the driver kills or ignores the child. So every report is
 also written to a file (ASAN_OPTIONS / UBSAN_OPTIONS / TSAN_OPTIONS
 log_path=<fresh directory>/report): the run fails when the command fails or
-when any report file exists; the reports are printed. --known-bug prints a
-"KNOWN BUG" line (a race suppressed until its fix lands: the caller passes
-the suppression file in TSAN_OPTIONS).
+when any report file exists; the reports are printed.
 """
 import os
 import subprocess
@@ -21,15 +19,9 @@ import tempfile
 def main():
     argv = sys.argv[1:]
     timeout = 600
-    known = []
-    while argv[:1] in (["--timeout"], ["--known-bug"]):
-        if argv[0] == "--timeout":
-            timeout = float(argv[1])
-        else:
-            known.append(argv[1])
+    if argv[:1] == ["--timeout"]:
+        timeout = float(argv[1])
         argv = argv[2:]
-    for k in known:
-        print("KNOWN BUG (suppressed until fixed): %s" % k, flush=True)
     if argv[:1] == ["--"]:
         argv = argv[1:]
     with tempfile.TemporaryDirectory(prefix="gh-san-") as tmp:
