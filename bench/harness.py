@@ -33,6 +33,7 @@ a note in the report. Python 3 standard library only.
 import argparse
 import csv
 import datetime
+import json
 import os
 import platform
 import re
@@ -95,6 +96,8 @@ def parse_args():
                                   "<build>/bench/harness-quick)")
     ap.add_argument("--sections", default="1,2,3", help="comma-separated subset of 1,2,3 (default all)")
     ap.add_argument("--note", action="append", default=[], help="a line for the report's machine section")
+    ap.add_argument("--report-only", action="store_true",
+                    help="only redraw the charts and rewrite report.md from the sections' files in --out")
     a = ap.parse_args()
     a.mode = "quick" if a.quick else "full"
     a.build = os.path.abspath(a.build)
@@ -212,7 +215,7 @@ SVG = ("set terminal svg size 1000,480 dynamic enhanced font 'sans,11' backgroun
        "set linetype cycle %d\n" % len(COLOURS))
 
 
-def bar_chart(out, data, ncols, title, ylabel, notes, logscale=False, ref=1.0):
+def bar_chart(out, data, ncols, title, ylabel, notes, logscale=False, ref=1.0, ymin=0.1):
     script = SVG + """
 set output '{out}'
 set datafile separator ','
@@ -230,7 +233,7 @@ set yrange [{ymin}:*]
 set arrow from graph 0, first {ref} to graph 1, first {ref} nohead dt 2 lc rgb '#444444'
 plot for [i=2:{last}] '{data}' using i:xtic(1) title columnheader(i)
 """.format(out=out, data=data, title=title, ylabel=ylabel, last=ncols + 1, ref=ref,
-           ymin="0.1" if logscale else "0", log="set logscale y" if logscale else "")
+           ymin=ymin if logscale else "0", log="set logscale y" if logscale else "")
     return gnuplot(script, notes)
 
 
@@ -243,6 +246,7 @@ set title '{title}'
 set xlabel 'live objects'
 set ylabel '{ylabel}'
 set logscale x
+set xrange [500:20000000]
 {ylog}
 set format x '10^{{%L}}'
 set grid
@@ -273,14 +277,15 @@ def charts(a, notes):
         rss = medians(alloc, ("workload", "allocator"), "peak_kb", ok)
         wls = list(dict.fromkeys(r["workload"] for r in alloc))
         cfgs = list(dict.fromkeys(r["allocator"] for r in alloc))
-        for name, m, title, ylabel in (
-                ("allocators_wall", wall, "Allocator speed: wall time / plain jemalloc (medians, whole process)",
-                 "× jemalloc"),
-                ("allocators_rss", rss, "Peak RSS / plain jemalloc (medians)", "× jemalloc")):
+        for name, m, title, ylabel, logscale in (
+                ("allocators_wall", wall, "Allocator speed: wall time / plain jemalloc (medians, whole process, "
+                 "log scale)", "× jemalloc", True),
+                ("allocators_rss", rss, "Peak RSS / plain jemalloc (medians)", "× jemalloc", False)):
             data = os.path.join(out, name + ".csv")
             write_matrix(data, wls, cfgs, lambda w, c, m=m: (m[(w, c)] / m[(w, "jemalloc")]
                                                              if (w, c) in m and (w, "jemalloc") in m else None))
-            if bar_chart(os.path.join(out, name + ".svg"), data, len(cfgs), title, ylabel, notes):
+            if bar_chart(os.path.join(out, name + ".svg"), data, len(cfgs), title, ylabel, notes, logscale=logscale,
+                         ymin=0.25):
                 made.append((name + ".svg", title))
     cg = read_csv(os.path.join(out, "allocators", "callgrind.csv"))
     if cg:
@@ -433,7 +438,7 @@ def summary_rows(a):
     return rows
 
 
-def report(a, notes, times, made, rcs, started, load0):
+def report(a, mach, notes, times, made, rcs, minutes, load0, load1, argv):
     md = []
     add = md.append
     add("# glassheap benchmark report — %s" % datetime.date.today().isoformat())
@@ -442,14 +447,14 @@ def report(a, notes, times, made, rcs, started, load0):
         add("**Quick smoke run (tiny counts, one run each): the figures below are not meaningful.**")
         add("")
     add("One command: `python3 bench/harness.py` (this run: `%s`; %.0f min: %s)." % (
-        shlex.join(["python3", "bench/harness.py"] + sys.argv[1:]), (time.time() - started) / 60,
+        shlex.join(["python3", "bench/harness.py"] + argv), minutes,
         ", ".join("section %s %.0f s" % kv for kv in times.items())))
     add("")
     add("## Machine and versions")
     add("")
-    for k, v in machine(a):
+    for k, v in mach:
         add("- %s: %s" % (k, v))
-    add("- load average at start: %s; at end: %.2f %.2f %.2f" % ((load0,) + os.getloadavg()))
+    add("- load average at start: %s; at end: %s" % (load0, load1))
     add("- the machine is shared with other work (builds, tests): wall times are noisy; compare ratios within one "
         "section, which interleaves its configurations round by round")
     for n in a.note + notes:
@@ -510,9 +515,22 @@ def report(a, notes, times, made, rcs, started, load0):
 
 def main():
     a = parse_args()
+    state = os.path.join(a.out, "harness.json")
+    if a.report_only:
+        with open(state) as f:
+            st = json.load(f)
+        notes = [n for n in st["notes"] if not n.startswith(("charts skipped", "gnuplot failed"))]
+        made = charts(a, notes)
+        a.note = st["note"]
+        with open(os.path.join(a.out, "report.md"), "w") as f:
+            f.write(report(a, st["machine"], notes, st["times"], made, st["rcs"], st["minutes"], st["load0"],
+                           st["load1"], st["argv"]))
+        log("rewrote %s/report.md" % a.out)
+        return 0
     started, load0 = time.time(), "%.2f %.2f %.2f" % os.getloadavg()
     notes, times, rcs = [], {}, {}
     install(a, notes)
+    mach = machine(a)
     if not build(a):
         log("build failed")
         return 2
@@ -532,8 +550,14 @@ def main():
                                         "--out", os.path.join(a.out, "introspection")] + intro_args, times)
         else:
             notes.append("section 3 skipped: curl not installed")
+    load1 = "%.2f %.2f %.2f" % os.getloadavg()
+    minutes = (time.time() - started) / 60
+    # What the report needs besides the sections' files, for --report-only.
+    with open(state, "w") as f:
+        json.dump({"machine": mach, "notes": notes, "note": a.note, "times": times, "rcs": rcs, "minutes": minutes,
+                   "load0": load0, "load1": load1, "argv": sys.argv[1:]}, f, indent=1)
     made = charts(a, notes)
-    md = report(a, notes, times, made, rcs, started, load0)
+    md = report(a, mach, notes, times, made, rcs, minutes, load0, load1, sys.argv[1:])
     with open(os.path.join(a.out, "report.md"), "w") as f:
         f.write(md)
     log("wrote %s/report.md (%.0f s)" % (a.out, time.time() - started))
