@@ -520,6 +520,9 @@ def main():
         with open(state) as f:
             st = json.load(f)
         notes = [n for n in st["notes"] if not n.startswith(("charts skipped", "gnuplot failed"))]
+        if os.path.exists(os.path.join(a.out, "profilers", "profilers.csv")):
+            subprocess.run([sys.executable, os.path.join(HERE, "profilers.py"), "--report-only",
+                            "--out", os.path.join(a.out, "profilers")])
         made = charts(a, notes)
         a.note = st["note"]
         with open(os.path.join(a.out, "report.md"), "w") as f:

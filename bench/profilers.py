@@ -42,6 +42,7 @@ import argparse
 import csv
 import datetime
 import os
+import re
 import shlex
 import shutil
 import statistics
@@ -101,6 +102,8 @@ def parse_args():
     ap.add_argument("--timeout", type=int, default=300, help="seconds per run (default 300)")
     ap.add_argument("--out", help="output directory (default bench/results/<YYYY-MM-DD>/)")
     ap.add_argument("--smoke", action="store_true", help="figures are meaningless (say so in the report)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite profilers.md from the profilers.csv in --out (give the run's other options too)")
     a = ap.parse_args()
     a.workloads = [w for w in a.workloads.split(",") if w]
     for w in a.workloads:
@@ -170,8 +173,36 @@ def med_range(xs, digits=3):
     return (f + " (" + f + "–" + f + ")") % (statistics.median(xs), min(xs), max(xs))
 
 
+def load_rows(path):
+    """profilers.csv back into run rows."""
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            for k in ("wall_s", "inner_s", "peak_kb", "leakcheck_ms", "leakcheck_pause_ms"):
+                r[k] = float(r[k]) if r[k] != "" else None
+            for k in ("run", "ops", "exit"):
+                r[k] = int(r[k])
+            rows.append(r)
+    return rows
+
+
 def main():
     a = parse_args()
+    if a.report_only:
+        rows = load_rows(os.path.join(a.out, "profilers.csv"))
+        names = list(dict.fromkeys(r["config"] for r in rows))
+        failures = ["%s under %s, run %d: %s" % (r["workload"], r["config"], r["run"], r["problem"])
+                    for r in rows if r["problem"]]
+        a.runs = max(r["run"] for r in rows)
+        try:  # keep the command of the run that measured the figures
+            with open(os.path.join(a.out, "profilers.md")) as f:
+                m = re.search(r"^Command: `([^`]*)`", f.read(), re.M)
+                a.command = m.group(1) if m else None
+        except OSError:
+            pass
+        with open(os.path.join(a.out, "profilers.md"), "w") as f:
+            f.write(report(a, names, rows, [], failures))
+        return 0
     bench = os.path.join(a.build, "bench", "gh-bench-alloc")
     if not os.access(bench, os.X_OK):
         log("profilers.py: %s is not an executable: build it first" % bench)
@@ -208,7 +239,7 @@ def main():
                         failures.append("%s under %s, run %d: %s\n%s" % (
                             w, name, rnd, row["problem"], r["stderr"].strip()[-2000:]))
 
-    md = report(a, cfgs, rows, notes, failures)
+    md = report(a, [c[0] for c in cfgs], rows, notes, failures)
     with open(os.path.join(a.out, "profilers.md"), "w") as f:
         f.write(md)
     fields = ["workload", "config", "run", "ops", "wall_s", "inner_s", "peak_kb", "leakcheck_ms",
@@ -243,7 +274,7 @@ def ratio(s, name, metric):
         return None
 
 
-def report(a, cfgs, rows, notes, failures):
+def report(a, names, rows, notes, failures):
     md = []
     add = md.append
     add("# Heap profilers and leak checkers side by side — %s" % datetime.date.today().isoformat())
@@ -255,12 +286,13 @@ def report(a, cfgs, rows, notes, failures):
         "runs; ×je: ratio of medians to plain jemalloc in the same rounds. Wall: the whole process, start-up and "
         "the working-set fill included (for heaptrack, its interpreter too). Loop: the workload's own timer "
         "around its operations. RSS: the workload's VmHWM." % (
+            getattr(a, "command", None) or
             shlex.join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)] + sys.argv[1:]), a.runs,
             ", ".join("%s %d" % (w, max(1, int(PROFILER_OPS[w] * a.scale))) for w in a.workloads)))
     add("")
     add("| configuration | what |")
     add("|---|---|")
-    for name, _, _ in cfgs:
+    for name in names:
         add("| %s | %s |" % (name, NOTES.get(name, "")))
     for n in notes:
         add("")
@@ -273,7 +305,7 @@ def report(a, cfgs, rows, notes, failures):
         add("")
         add("| configuration | wall s | wall ×je | loop s | loop ×je | peak RSS MiB | RSS ×je | leak check ms |")
         add("|---|---|---|---|---|---|---|---|")
-        for name, _, _ in cfgs:
+        for name in names:
             m = s.get(name)
             if not m or "wall_s" not in m:
                 add("| %s | failed | | | | | | |" % name)
@@ -288,19 +320,21 @@ def report(a, cfgs, rows, notes, failures):
                 med_range(m["inner_s"]) if "inner_s" in m else "—", R.fmt_ratio(ratio(s, name, "inner_s")),
                 "%.1f" % (statistics.median(m["peak_kb"]) / 1024), R.fmt_ratio(ratio(s, name, "peak_kb")), lc))
     add("")
-    add("## Targets (issue 5)")
+    add("## Tracing every allocation at these counts")
     add("")
-    add("Tracing every allocation with %s frames and frame-pointer unwinding: wall ≤ %.1fx plain jemalloc and peak "
-        "RSS ≤ %.1fx (ratios of medians, whole process)." % (R.TRACE_FRAMES, TRACE_WALL_MAX, TRACE_RSS_MAX))
+    add("Issue 5's target for tracing every allocation with %s frames and frame-pointer unwinding is wall ≤ %.1fx plain "
+        "jemalloc and peak RSS ≤ %.1fx. At this section's small counts the working-set fill and its page faults are a "
+        "large part of the whole process (and transparent huge pages change them), so the loop ratio is the one to "
+        "read for the cost per operation; the harness judges the target on section 1's full-count runs."
+        % (R.TRACE_FRAMES, TRACE_WALL_MAX, TRACE_RSS_MAX))
     add("")
-    add("| workload | wall ×je | met | RSS ×je | met |")
-    add("|---|---|---|---|---|")
+    add("| workload | wall ×je | loop ×je | RSS ×je |")
+    add("|---|---|---|---|")
     for w in a.workloads:
         s = summ.get(w, {})
-        wr, rr = ratio(s, "glassheap+trace-fp", "wall_s"), ratio(s, "glassheap+trace-fp", "peak_kb")
-        add("| %s | %s | %s | %s | %s |" % (
-            w, R.fmt_ratio(wr), "n/a" if wr is None else "yes" if wr <= TRACE_WALL_MAX else "**no**",
-            R.fmt_ratio(rr), "n/a" if rr is None else "yes" if rr <= TRACE_RSS_MAX else "**no**"))
+        add("| %s | %s | %s | %s |" % (w, R.fmt_ratio(ratio(s, "glassheap+trace-fp", "wall_s")),
+                                     R.fmt_ratio(ratio(s, "glassheap+trace-fp", "inner_s")),
+                                     R.fmt_ratio(ratio(s, "glassheap+trace-fp", "peak_kb"))))
     if failures:
         add("")
         add("## Failures")

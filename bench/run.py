@@ -569,19 +569,8 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
     else:
         tight = [c for c in cg if c[0] == "tight64"]
         ir_je = dict((c[1], c[5]) for c in tight).get("jemalloc")
-        if tight:
-            add("### tight64: per malloc/free pair")
-            add("")
-            add("(Ir(%d iterations) − Ir(0 iterations)) / %d, so start-up cost cancels out." %
-                (args.callgrind_iters, args.callgrind_iters))
-            add("")
-            add("| allocator | Ir total (N) | Ir total (0) | Ir per pair | ×je |")
-            add("|---|---|---|---|---|")
-            for _, n, _, tn, tz, p in tight:
-                add("| %s | %d | %d | %.1f | %s |" % (n, tn, tz, p, fmt_ratio(p / ir_je if ir_je else None)))
         others = [w for w in dict.fromkeys(c[0] for c in cg) if w != "tight64"]
         if others:
-            add("")
             add("### Instructions per operation, every workload")
             add("")
             add("(Ir(N operations) − Ir(0)) / N: the fill, start-up and teardown cancel out; N = %d (tight64: %d). "
@@ -600,6 +589,17 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
                 add("| %s | " % w + " | ".join(
                     "%.0f (%s)" % (per[n], fmt_ratio(per[n] / je if je else None)) if n in per else "—"
                     for n in names) + " |")
+            add("")
+        if tight:
+            add("### tight64: per malloc/free pair")
+            add("")
+            add("(Ir(%d iterations) − Ir(0 iterations)) / %d, so start-up cost cancels out." %
+                (args.callgrind_iters, args.callgrind_iters))
+            add("")
+            add("| allocator | Ir total (N) | Ir total (0) | Ir per pair | ×je |")
+            add("|---|---|---|---|---|")
+            for _, n, _, tn, tz, p in tight:
+                add("| %s | %d | %d | %.1f | %s |" % (n, tn, tz, p, fmt_ratio(p / ir_je if ir_je else None)))
         for n in ("glassheap", "jemalloc"):
             if n not in per_func:
                 continue

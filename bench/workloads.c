@@ -1,7 +1,8 @@
 /*
  * workloads.c -- gh-bench-alloc: allocation-heavy workloads for comparing
  * malloc implementations. It links no allocator of its own: the allocator
- * under test is swapped in with LD_PRELOAD (bench/run.py does that).
+ * under test is swapped in with LD_PRELOAD (bench/run.py and bench/profilers.py
+ * do that; bench/harness.py runs them all).
  *
  *   gh-bench-alloc mixed1   [ops]   one thread, ~100k live objects, random replacement
  *   gh-bench-alloc mixed2   [ops]   the same on 2 threads, ~10% of frees cross-thread
