@@ -142,9 +142,11 @@ struct work {
 	size_t nlost;
 	bool lost_overflow, stack_overflow;
 	struct ref_slot *refs;
+	uint32_t *ref_used;          /* indexes of the claimed refs slots, in order */
 	size_t nrefs;
 	bool refs_full;
 	struct site_slot *sites;
+	uint32_t *site_used;         /* indexes of the claimed sites slots */
 	size_t nsites;
 	struct gh_gc_class_stats (*by_type)[GH_LEAK_CLASSES]; /* [GH_TYPES_MAX] */
 	struct root_rec *roots;
@@ -185,10 +187,12 @@ static int work_init(void)
 	W.lost = work_map(LOST_SLOTS * sizeof(uintptr_t));
 	W.refs = work_map(REF_SLOTS * sizeof(struct ref_slot));
 	W.sites = work_map(SITE_SLOTS * sizeof(struct site_slot));
+	W.ref_used = work_map(REF_SLOTS * sizeof(uint32_t));
+	W.site_used = work_map(SITE_SLOTS * sizeof(uint32_t));
 	W.by_type = work_map(sizeof(*W.by_type) * GH_TYPES_MAX);
 	W.roots = work_map(sizeof(struct root_rec) * MAX_ROOTS);
 	if (!W.reach || !W.possible || !W.interior || !W.indirect || !W.scanned || !W.stack || !W.cand || !W.lost ||
-	    !W.refs || !W.sites || !W.by_type || !W.roots) {
+	    !W.refs || !W.sites || !W.ref_used || !W.site_used || !W.by_type || !W.roots) {
 		W.reach = NULL;
 		return ENOMEM;
 	}
@@ -259,7 +263,7 @@ static void refer(uint32_t src, uint32_t dst)
 			r->src = src;
 			r->dst = dst;
 			r->count = 1;
-			W.nrefs++;
+			W.ref_used[W.nrefs++] = (uint32_t)i;
 			return;
 		}
 		if (r->src == src && r->dst == dst) {
@@ -577,7 +581,7 @@ GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size)
 				return;
 			s->site = key;
 			s->type = type;
-			W.nsites++;
+			W.site_used[W.nsites++] = (uint32_t)i;
 		}
 		if (s->site == key && s->type == type) {
 			s->count[cls]++;
@@ -793,10 +797,9 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 			r->ntypes++;
 		}
 	}
-	for (size_t i = 0; i < SITE_SLOTS; i++) {
-		struct site_slot *s = &W.sites[i];
-		if (!s->site)
-			continue;
+	/* Only the claimed slots: the tables are large and mostly never touched. */
+	for (size_t k = 0; k < W.nsites; k++) {
+		struct site_slot *s = &W.sites[W.site_used[k]];
 		struct gh_gc_site_row *row = &r->sites[r->nsites++];
 		row->site = s->site == UINT32_MAX ? 0 : s->site;
 		row->type = s->type;
@@ -804,10 +807,8 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 		memcpy(row->bytes, s->bytes, sizeof row->bytes);
 	}
 	qsort(r->sites, r->nsites, sizeof *r->sites, cmp_site);
-	for (size_t i = 0; i < REF_SLOTS && W.want_refs; i++) {
-		struct ref_slot *s = &W.refs[i];
-		if (!s->count)
-			continue;
+	for (size_t k = 0; k < W.nrefs; k++) {
+		struct ref_slot *s = &W.refs[W.ref_used[k]];
 		struct gh_gc_ref_row *row = &r->refs[r->nrefs++];
 		row->src = s->src;
 		row->dst = s->dst;
