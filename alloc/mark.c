@@ -210,6 +210,22 @@ static int work_init(void)
 	return 0;
 }
 
+/* Touches the bitmaps' pages for the heap as it is now (plus 1/8 for growth)
+ * before the world stops: a page fault inside the pause may wait for the
+ * kernel to zero, even compact, a huge page (THP defrag=madvise). They are
+ * zero already (fresh or MADV_DONTNEED): writing zeros only faults them in. */
+static void prefault_bitmaps(void)
+{
+	size_t heap = atomic_load(&gh__cage.top) - gh__cage.base;
+	heap += heap / 8;
+	size_t words = (heap >> GH_GRANULE_LG) / 64 + 1;
+	if (words > W.bitmap_words)
+		words = W.bitmap_words;
+	uint64_t *maps[] = {W.reach, W.possible, W.interior, W.indirect, W.scanned};
+	for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
+		memset(maps[i], 0, words * sizeof(uint64_t));
+}
+
 /* Gives the touched pages back; they read as zero next time. */
 static void work_reset(void)
 {
@@ -855,6 +871,7 @@ int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 		return rc;
 	}
 	W.want_refs = (flags & GH_GC_REFERRERS) != 0;
+	prefault_bitmaps();
 	struct run_ctx c = {.flags = flags};
 	dl_iterate_phdr(phdr_trampoline, &c);
 	if (c.rc != 0) {
