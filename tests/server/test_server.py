@@ -997,11 +997,15 @@ def case_demo():
         d = get_doc(port, "/debug/memory/types?type_name=%s&samples=0" % name)
         return d["count"] if d else 0
 
+    # The demo creates and destroys these all the time: wait for one document
+    # (one moment) that holds all three, rather than three counts at three moments.
+    names = ("Session", "CacheEntry", "SpeechRecognizer")
     deadline = time.time() + 15
-    while time.time() < deadline and not all(count(n) > 0 for n in ("Session", "CacheEntry", "SpeechRecognizer")):
-        time.sleep(0.3)
     d = get_doc(port, "/debug/memory?top_n=100", MEMORY)
-    for name in ("Session", "CacheEntry", "SpeechRecognizer"):
+    while time.time() < deadline and not (d and all(type_entry(d, n) is not None for n in names)):
+        time.sleep(0.3)
+        d = get_doc(port, "/debug/memory?top_n=100", MEMORY)
+    for name in names:
         check(d is not None and type_entry(d, name) is not None, "demo has live %s objects" % name)
     pats = {"Session": r"Session\{id=\d+, user=user-\d+, requests=\d+\}",
             "CacheEntry": r"CacheEntry\{key=transcript:\d+, bytes=\d+, hits=\d+\}",
