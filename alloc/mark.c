@@ -226,21 +226,46 @@ static void prefault_bitmaps(void)
 		memset(maps[i], 0, words * sizeof(uint64_t));
 }
 
-/* Gives the touched pages back; they read as zero next time. */
+/* Makes the work area zero again for the next pass. Small parts are zeroed
+ * in place and stay mapped, so that the next pause does not fault them in
+ * again (a huge page costs 2 MiB of zeroing per fault); large ones are given
+ * back (MADV_DONTNEED: they read as zero next time). */
+#define KEEP_BYTES ((size_t)2 << 20)
+
+/* used: the bytes a pass may have written (the cage top only grows, so no
+ * earlier pass wrote beyond it). */
+static void reset_range(void *p, size_t used, size_t all)
+{
+	if (used <= KEEP_BYTES)
+		memset(p, 0, used);
+	else
+		madvise(p, all, MADV_DONTNEED);
+}
+
 static void work_reset(void)
 {
 	size_t used_words = ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1;
-	size_t bm = (used_words * sizeof(uint64_t) + 4095) & ~(size_t)4095;
-	madvise(W.reach, bm, MADV_DONTNEED);
-	madvise(W.possible, bm, MADV_DONTNEED);
-	madvise(W.interior, bm, MADV_DONTNEED);
-	madvise(W.indirect, bm, MADV_DONTNEED);
-	madvise(W.scanned, bm, MADV_DONTNEED);
-	madvise(W.stack, STACK_SLOTS * sizeof(uintptr_t), MADV_DONTNEED);
-	madvise(W.lost, LOST_SLOTS * sizeof(uintptr_t), MADV_DONTNEED);
-	madvise(W.refs, REF_SLOTS * sizeof(struct ref_slot), MADV_DONTNEED);
-	madvise(W.sites, SITE_SLOTS * sizeof(struct site_slot), MADV_DONTNEED);
-	madvise(W.by_type, sizeof(*W.by_type) * GH_TYPES_MAX, MADV_DONTNEED);
+	size_t bm = used_words * sizeof(uint64_t);
+	size_t bm_all = (bm + 4095) & ~(size_t)4095;
+	uint64_t *maps[] = {W.reach, W.possible, W.interior, W.indirect, W.scanned};
+	for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
+		reset_range(maps[i], bm, bm_all);
+	/* The mark stack and lost list are read only below their tops: no zeroing. */
+	madvise((char *)W.stack + KEEP_BYTES, STACK_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
+	madvise((char *)W.lost + KEEP_BYTES, LOST_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
+	if (W.nrefs * sizeof(struct ref_slot) <= KEEP_BYTES / 8) {
+		for (size_t k = 0; k < W.nrefs; k++)
+			memset(&W.refs[W.ref_used[k]], 0, sizeof(struct ref_slot));
+	} else {
+		madvise(W.refs, REF_SLOTS * sizeof(struct ref_slot), MADV_DONTNEED);
+	}
+	if (W.nsites * sizeof(struct site_slot) <= KEEP_BYTES / 8) {
+		for (size_t k = 0; k < W.nsites; k++)
+			memset(&W.sites[W.site_used[k]], 0, sizeof(struct site_slot));
+	} else {
+		madvise(W.sites, SITE_SLOTS * sizeof(struct site_slot), MADV_DONTNEED);
+	}
+	memset(W.by_type, 0, sizeof(*W.by_type) * ((size_t)gh_type_count() + 1));
 	W.sp = W.nlost = W.nrefs = W.nsites = W.nroots = 0;
 	W.scanned_bytes = 0;
 	W.lost_overflow = W.stack_overflow = W.refs_full = false;
