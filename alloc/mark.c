@@ -447,8 +447,14 @@ GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
 	if (hi < lo + 8)
 		return;
 	W.scanned_bytes += hi - lo;
-	for (uintptr_t p = lo; p + 8 <= hi; p += 8)
-		offer(*(const volatile uintptr_t *)p, src);
+	/* The range test in registers: offer's stores to W.cand could alias W,
+	 * so the compiler would reload W.base and W.top for every word. */
+	const uintptr_t base = W.base, span = W.top - W.base;
+	for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
+		uintptr_t w = *(const volatile uintptr_t *)p;
+		if (w - base < span)
+			offer(w, src);
+	}
 }
 
 GH_MARKER static void scan_object(uintptr_t u)
