@@ -1134,7 +1134,12 @@ def case_gc():
             check(isinstance(r.doc().get("detail"), str), "503 has a detail")
     check(503 in statuses, "some requests got 503 while passes ran: %r" % statuses[:20])
     check(retry == {"1"} or not retry, "Retry-After: 1 (%r)" % retry)
-    check(set(statuses) <= {200, 503}, "only 200 and 503: %r" % set(statuses))
+    # Under TSan a thread blocked in pthread_mutex_lock (the host's own gcloop,
+    # waiting for the world lock a server pass holds) takes the stop signal
+    # only at its next intercepted call, so a pass may time out: 504, a
+    # defined outcome (the storms count it the same way under TSan).
+    allowed = {200, 503, 504} if ARGS.tsan else {200, 503}
+    check(set(statuses) <= allowed, "only %s: %r" % (sorted(allowed), set(statuses)))
     time.sleep(0.7)
     check(curl("/debug/memory/gc", port, method="POST").status == 200, "200 again once the loop ended")
     check(h.alive(), "host alive")
@@ -1273,6 +1278,8 @@ def main():
     ap.add_argument("--lib", required=True)
     ap.add_argument("--msgpack2json", required=True)
     ap.add_argument("--demo")
+    ap.add_argument("--tsan", action="store_true",
+                    help="the host is a ThreadSanitizer build (see the gc case's 503 check)")
     ARGS = ap.parse_args()
     try:
         CASES[ARGS.case]()
