@@ -335,14 +335,7 @@ def report(a, names, rows, notes, failures):
         add("| %s | %s | %s | %s |" % (w, R.fmt_ratio(ratio(s, "glassheap+trace-fp", "wall_s")),
                                      R.fmt_ratio(ratio(s, "glassheap+trace-fp", "inner_s")),
                                      R.fmt_ratio(ratio(s, "glassheap+trace-fp", "peak_kb"))))
-    if failures:
-        add("")
-        add("## Failures")
-        add("")
-        for f in failures:
-            add("```")
-            add(f)
-            add("```")
+    md.extend(R.failures_md(failures))
     add("")
     return "\n".join(md)
 

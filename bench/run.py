@@ -632,16 +632,19 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
             add("```")
             add(annotate_top(raw["glassheap"], 15))
             add("```")
-    if failures:
-        add("")
-        add("## Failures")
-        add("")
-        for f in failures:
-            add("```")
-            add(f)
-            add("```")
+    md.extend(failures_md(failures))
     add("")
     return "\n".join(md)
+
+
+def failures_md(failures):
+    """A report's "Failures" section as lines (none when nothing failed)."""
+    out = []
+    if failures:
+        out += ["", "## Failures", ""]
+        for f in failures:
+            out += ["```", f, "```"]
+    return out
 
 
 def write_csv(path, rows, fields):
