@@ -708,6 +708,17 @@ static int group_rows(struct row *rows, size_t n, enum gh_trace_group group, siz
 	return 0;
 }
 
+/* collect() of the active session under the control lock; ESRCH when
+ * tracing is off. */
+static int collect_active(struct snap_entry **out, size_t *n)
+{
+	pthread_mutex_lock(&ctl_lock);
+	struct session *s = active_session();
+	int err = s ? collect(s, out, n) : ESRCH;
+	pthread_mutex_unlock(&ctl_lock);
+	return err;
+}
+
 int gh__trace_top(enum gh_trace_group group, size_t top_n, struct gh_trace_stat **out, size_t *nout)
 {
 	*out = NULL;
@@ -715,10 +726,7 @@ int gh__trace_top(enum gh_trace_group group, size_t top_n, struct gh_trace_stat 
 	int q = gh__trace_quiet_begin();
 	struct snap_entry *e = NULL;
 	size_t n = 0;
-	pthread_mutex_lock(&ctl_lock);
-	struct session *s = active_session();
-	int err = s ? collect(s, &e, &n) : ESRCH;
-	pthread_mutex_unlock(&ctl_lock);
+	int err = collect_active(&e, &n);
 	struct row *rows = NULL;
 	if (!err && !(rows = malloc((n ? n : 1) * sizeof *rows)))
 		err = ENOMEM;
@@ -858,10 +866,7 @@ int gh__trace_traceback(size_t top_n, struct gh_trace_tb **out, size_t *nout)
 	int q = gh__trace_quiet_begin();
 	struct snap_entry *e = NULL;
 	size_t n = 0;
-	pthread_mutex_lock(&ctl_lock);
-	struct session *s = active_session();
-	int err = s ? collect(s, &e, &n) : ESRCH;
-	pthread_mutex_unlock(&ctl_lock);
+	int err = collect_active(&e, &n);
 	struct tb_item *items = NULL;
 	if (!err && !(items = calloc(n ? n : 1, sizeof *items)))
 		err = ENOMEM;
