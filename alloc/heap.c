@@ -351,6 +351,36 @@ void gh__free(void *p, const char *op)
 	gh__free_fast(p, op);
 }
 
+/* The first half of a free, for collection while the world is stopped:
+ * plain stores and lock-free trace accounting, no call that may wait. The
+ * caller has proven the block unreachable during this stop. */
+size_t gh__heap_unpublish(uintptr_t u, struct gh_ctr *c)
+{
+	struct gh_hdr *h = gh__hdr_of(u);
+	uint64_t meta = GH_LOAD(&h->meta);
+	size_t size = gh__hdr_size(meta);
+	if (meta & GH_FLAG_TRACED)
+		gh__trace_release(GH_LOAD(&h->site), size);
+	start_set(u, 0);
+	GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_check(u, GH_STATE_FREED));
+	if (meta & GH_FLAG_LARGE)
+		pagemap_clear(u, size);
+	count_free(c, GH_LOAD(&h->type), size);
+	return size;
+}
+
+/* The second half: the block goes back to jemalloc. */
+void gh__heap_release_unpublished(uintptr_t u)
+{
+	uint64_t meta = GH_LOAD(&gh__hdr_of(u)->meta);
+	unsigned lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
+	void *raw = (void *)(u - (lg ? ((uintptr_t)1 << lg) : GH_HDR_SIZE));
+	if (gh__tl_ctr != NULL)
+		ghje_free(raw);
+	else
+		ghje_dallocx(raw, GHJE_MALLOCX_TCACHE_NONE);
+}
+
 /* ---- Realloc ----------------------------------------------------------------------- */
 
 static void *realloc_by_copy(uintptr_t u, size_t old, size_t size, gh_type_t type, uintptr_t ra, const char *op)
@@ -610,8 +640,12 @@ void gh__heap_bind_arena(void)
 	ghje_mallctl("thread.tcache.enabled", NULL, NULL, &on, sizeof on);
 }
 
+/* Lock order: a pass first (the world lock is held for its whole length,
+ * so fork waits for it to end), then its roots, then the allocator's own. */
 static void atfork_prepare(void)
 {
+	gh__world_atfork_prepare();
+	gh__mark_atfork_prepare();
 	gh__types_atfork_prepare();
 	gh__sites_atfork_prepare();
 	gh__meta_atfork_prepare();
@@ -622,6 +656,8 @@ static void atfork_parent(void)
 	gh__meta_atfork_parent();
 	gh__sites_atfork_parent();
 	gh__types_atfork_parent();
+	gh__mark_atfork_parent();
+	gh__world_atfork_parent();
 }
 
 static void atfork_child(void)
@@ -629,6 +665,8 @@ static void atfork_child(void)
 	gh__meta_atfork_child();
 	gh__sites_atfork_child();
 	gh__types_atfork_child();
+	gh__mark_atfork_child();
+	gh__world_atfork_child();
 }
 
 static bool init_jemalloc(void)

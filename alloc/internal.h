@@ -220,6 +220,15 @@ void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, bool zero);
 void gh__free_general(void *p, const char *op);
 
 
+/* Collection (mark.c): unpublishes the live block at user as if freed --
+ * start byte, header state, page map, counters (into c, or the global
+ * shard when NULL), trace stack -- with plain stores only, so that it can
+ * run while the world is stopped. Returns its size. The memory stays
+ * allocated in jemalloc until gh__heap_release_unpublished(user). */
+struct gh_ctr;
+size_t gh__heap_unpublish(uintptr_t user, struct gh_ctr *c);
+void gh__heap_release_unpublished(uintptr_t user);
+
 /* The live allocation containing addr (interior pointers included), or 0.
  * Never faults. Never allocates. Safe while the world is stopped. */
 uintptr_t gh__heap_lookup(uintptr_t addr);
@@ -309,6 +318,10 @@ GH_INLINE void gh__ctr_realloc(struct gh_ctr *c, size_t old, size_t size)
  * inline; inserting a new one is gh__site_insert. */
 #define GH_SITE_LG 21
 #define GH_SITE_SLOTS ((size_t)1 << GH_SITE_LG)
+/* Capacity: distinct call sites with an id of their own (the table's load
+ * factor stays <= 1/2). Past it every new call site shares GH_SITE_OTHER. */
+#define GH_SITES_MAX ((uint32_t)(GH_SITE_SLOTS / 2))
+#define GH_SITE_OTHER (GH_SITES_MAX + 1)
 extern _Atomic uintptr_t *gh__site_keys; /* [GH_SITE_SLOTS] addresses, 0 = empty */
 extern _Atomic uint32_t *gh__site_ids;   /* [GH_SITE_SLOTS] */
 uint32_t gh__site_insert(uintptr_t ra, size_t slot);
@@ -319,13 +332,17 @@ GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
 	if (gh_likely(keys != NULL) &&
 	    gh_likely(atomic_load_explicit(&keys[i], memory_order_acquire) == ra)) {
 		uint32_t id = atomic_load_explicit(&gh__site_ids[i], memory_order_acquire);
-		if (gh_likely(id - 1 < UINT32_MAX - 1)) /* 0: not yet published; MAX: table full */
+		if (gh_likely(id != 0)) /* 0: not yet published */
 			return id;
 	}
 	return gh__site_insert(ra, i);
 }
+/* The address of a site id; 0 for 0, GH_SITE_OTHER and unknown ids. */
 uintptr_t gh__site_address(uint32_t site);
+/* Sites interned so far (ids 1..n; GH_SITE_OTHER is not counted). */
 uint32_t gh__site_count(void);
+/* Allocations attributed to GH_SITE_OTHER since start (table full). */
+uint64_t gh__site_other_count(void);
 void gh__sites_init(void);
 void gh__sites_atfork_prepare(void);
 void gh__sites_atfork_parent(void);
@@ -335,19 +352,35 @@ void gh__site_describe(uintptr_t addr, char *buf, size_t len);
 
 /* ==== world.c: stopping and resuming every thread ============================ */
 
-#define GH_WORLD_MAX_THREADS 8192
-#define GH_WORLD_MAX_MAPS 65536
+/* How a stop reaches the threads (GLASSHEAP_STOP=auto|ptrace|signal). */
+enum gh_stop_method { GH_STOP_AUTO, GH_STOP_PTRACE, GH_STOP_SIGNAL };
 
 enum { GH_SLOT_SIGNAL, GH_SLOT_SENT, GH_SLOT_RETRY, GH_SLOT_STOPPED, GH_SLOT_GONE };
 
-/* One thread of a stop: filled by the requester (tid) and the handler. */
+/* How a thread in state GH_SLOT_STOPPED was stopped. */
+enum {
+	GH_HELD_SIGNAL = 1, /* parked in the stop signal's handler: registers known */
+	GH_HELD_PTRACE,     /* in a ptrace stop: registers known */
+	GH_HELD_BLOCKED     /* not stopped: it blocks the stop signal and sleeps in a
+	                       futex wait without timeout, which no running thread can
+	                       end; stack pointer known (/proc), registers not */
+};
+
+#define GH_WORLD_NREGS 27 /* general registers kept per thread (user_regs_struct) */
+
+/* One thread of a stop: filled by the requester (tid), the handler or the tracer. */
 struct gh_thread_slot {
 	pid_t tid;
 	_Atomic int state;
+	int held;            /* GH_HELD_*, once stopped */
+	int pending_sig;     /* ptrace: a signal the stop intercepted, delivered at resume */
 	uint64_t sent_ns;
 	uintptr_t sp;        /* interrupted stack pointer */
-	uintptr_t tp;        /* thread pointer (TCB / static TLS end) */
-	long long regs[23];  /* interrupted general registers (gregset_t) */
+	uintptr_t tp;        /* thread pointer (TCB / static TLS end); 0 if unknown */
+	uintptr_t pc;
+	unsigned nregs;
+	uintptr_t regs[GH_WORLD_NREGS]; /* interrupted general registers */
+	uint64_t switches;   /* GH_HELD_BLOCKED: context switches when parked */
 };
 
 struct gh_range {
@@ -355,14 +388,18 @@ struct gh_range {
 };
 
 struct gh_world {
-	struct gh_thread_slot *slots; /* [GH_WORLD_MAX_THREADS], prepared */
+	struct gh_thread_slot *slots; /* [cap], prepared */
+	size_t cap;                   /* slots mapped: the kernel's threads-max */
 	_Atomic int nslots;
 	_Atomic uint32_t stop_epoch;
 	char *maps_buf;               /* raw /proc/self/maps */
 	size_t maps_cap;
 	struct gh_range *ranges;      /* readable mappings, sorted */
-	size_t nranges;
+	size_t nranges, ranges_cap;
+	struct gh_range main_stack;   /* the [stack] mapping, from the last read */
 	uint64_t timeout_ns;
+	enum gh_stop_method method;   /* the method of the last successful stop */
+	int nblocked;                 /* threads held GH_HELD_BLOCKED in the last stop */
 };
 extern struct gh_world gh__world;
 
@@ -377,23 +414,36 @@ extern GH_TLS int gh__tl_unsafe;
 int gh__world_prepare(void);
 void gh__world_finish(void);
 /* True when a stop is being prepared or is running (for "busy" answers). */
-bool gh__world_trylock_pending(void);
-/* Reads /proc/self/maps into the prepared buffer (no allocation). */
+bool gh__world_busy(void);
+/* Reads /proc/self/maps into the prepared buffer (no allocation). Returns
+ * 0, or E2BIG when the map does not fit (the pass must not go on: a stack
+ * it cannot bound would be missed). */
 int gh__world_read_maps(void);
 /* The readable mapping holding addr, from the last gh__world_read_maps. */
 bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 /* Stops every other thread; 0, or ETIMEDOUT (*unresponsive = its tid) /
- * EIO, with every thread running again. Must not allocate. */
+ * EIO / E2BIG (more threads than slots), with every thread running again.
+ * Must not allocate. */
 int gh__world_stop(pid_t *unresponsive);
+/* After gh__world_stop: true when every GH_HELD_BLOCKED thread is still in
+ * the very wait it was parked in (it ran no code meanwhile). */
+bool gh__world_blocked_still(void);
 /* The signal used to stop threads (GLASSHEAP_STOP_SIGNAL, default SIGRTMIN+7).
  * Threads that block every signal must leave this one unblocked. */
 int gh__world_stop_signal(void);
 void gh__world_resume(void);
 uint64_t gh__now_ns(void);
+/* "ptrace" or "signal": the method of the last stop. */
+const char *gh__world_method_name(void);
 /* Test hook: stops leave thread tid alone (not signalled, not scanned); 0
  * restores the default. For a sanitizer runtime's own thread, which blocks
  * every signal and never touches the heap (TSan's background thread). */
 void gh__world_ignore_thread(pid_t tid);
+/* Test hook: the method of the next stops (overrides GLASSHEAP_STOP). */
+void gh__world_set_method(enum gh_stop_method m);
+void gh__world_atfork_prepare(void);
+void gh__world_atfork_parent(void);
+void gh__world_atfork_child(void);
 
 /* ==== mark.c: reachability, leak classes, referrers, collection ============== */
 
@@ -430,6 +480,10 @@ struct gh_gc_result {
 	uint64_t objects_before, objects_after, collected_objects, collected_bytes;
 	uint64_t pause_ns, mark_ns, scanned_bytes;
 	uint32_t threads;
+	uint32_t threads_blocked; /* held without registers (world.c GH_HELD_BLOCKED) */
+	const char *stop_method;  /* "ptrace" or "signal" */
+	bool collect_skipped;     /* COLLECT asked, nothing freed: a thread was held
+	                             without its registers, or a table overflowed */
 	bool truncated; /* a work table overflowed: counts are lower bounds */
 	struct gh_gc_class_stats cls[GH_LEAK_CLASSES];
 	struct gh_gc_class_stats root_kind[GH_ROOT_KINDS]; /* ranges, bytes */
@@ -445,10 +499,14 @@ struct gh_gc_totals {
 
 /* One reachability pass. Heap-allocates *out (gh__gc_result_free). Returns
  * 0, EBUSY (stop signal taken), ETIMEDOUT (*unresponsive = the tid that did
- * not stop), ENOMEM. Serialized with other stops (blocks while one runs). */
+ * not stop), E2BIG (more threads or mappings than the tables hold: nothing
+ * is marked), ENOMEM. Serialized with other stops (blocks while one runs). */
 int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive);
 void gh__gc_result_free(struct gh_gc_result *r);
 struct gh_gc_totals gh__gc_totals(void);
+void gh__mark_atfork_prepare(void);
+void gh__mark_atfork_parent(void);
+void gh__mark_atfork_child(void);
 /* "struct Foo", "stack:1234", "global:libc.so.6", "root:name", ... */
 const char *gh__gc_source_name(const struct gh_gc_result *r, uint32_t src);
 

@@ -14,11 +14,21 @@
  *   pass 3  cliques among the lost (valgrind's algorithm): a lost object
  *           pointed to by another lost object is "indirectly lost"; the
  *           rest are "definitely lost" (a leaked cycle has one leader)
+ *   collect the lost objects of collectable types are unpublished (start
+ *           byte, header state, counters) while the world is still stopped,
+ *           so that what is freed is exactly what was proven unreachable;
+ *           their memory goes back to jemalloc after resume (jemalloc takes
+ *           locks a stopped thread may hold). Nothing is collected when a
+ *           thread could not be stopped precisely (world.c, GH_HELD_BLOCKED).
  *
  * Roots: registered ranges (gh_root_add), every thread's registers, stack
- * (from its interrupted stack pointer, red zone included, to the end of its
- * mapping) and static TLS / thread control block, and the writable segments
- * of every loaded module. Scanning is conservative (any aligned word that
+ * and static TLS / thread control block, and the writable segments of every
+ * loaded module. A stack is scanned from the interrupted stack pointer (red
+ * zone included) to the end of what holds it: the thread's own stack below
+ * its TLS, the mapping, or -- for a coroutine or green thread running on a
+ * heap block -- that block. A thread found running off its own stack (on a
+ * signal alternate stack, or a coroutine's) has its own stack scanned too,
+ * whole (its resident pages), since its suspended frames hold pointers. Scanning is conservative (any aligned word that
  * points into a live object), precise for types registered with pointer
  * offsets, and skips GH_TYPE_NO_SCAN types.
  *
@@ -47,13 +57,14 @@
 #define GH_MARKER __attribute__((no_sanitize("address", "thread")))
 
 #define MAX_REG_ROOTS 1024
-#define MAX_ROOTS 32768
 #define STACK_SLOTS ((size_t)1 << 27)   /* mark stack entries (virtual) */
 #define LOST_SLOTS ((size_t)1 << 26)
 #define REF_SLOTS ((size_t)1 << 20)
 #define SITE_SLOTS ((size_t)1 << 16)
 #define PTHREAD_TCB_SPAN 2560            /* struct pthread after the thread pointer */
 #define RED_ZONE 128
+#define RESIDENT_PAGES 16384             /* a whole-stack scan asks mincore 64 MiB at a time */
+#define LOOSE_STACK_SPAN ((uintptr_t)64 << 10) /* a stack pointer in the cage outside any block */
 
 /* ---- Registered roots ------------------------------------------------------------- */
 
@@ -87,6 +98,21 @@ int gh_root_add(const void *addr, size_t len, const char *name)
 	snprintf(reg_roots[i].name, sizeof reg_roots[i].name, "%s", name);
 	pthread_mutex_unlock(&roots_lock);
 	return 0;
+}
+
+void gh__mark_atfork_prepare(void)
+{
+	pthread_mutex_lock(&roots_lock);
+}
+
+void gh__mark_atfork_parent(void)
+{
+	pthread_mutex_unlock(&roots_lock);
+}
+
+void gh__mark_atfork_child(void)
+{
+	pthread_mutex_init(&roots_lock, NULL);
 }
 
 int gh_root_remove(const void *addr)
@@ -134,6 +160,14 @@ struct cand {
 
 struct work {
 	size_t bitmap_words;         /* per bitmap, covering the whole cage */
+	size_t max_roots;            /* roots table entries: 3 per thread slot + modules */
+	bool roots_full;             /* a root did not fit: the pass fails (E2BIG) */
+	uintptr_t *collected;        /* [LOST_SLOTS] unpublished while stopped, freed after */
+	size_t ncollected;
+	uint64_t collected_bytes;
+	bool no_collect;             /* a thread held without registers: collect nothing */
+	unsigned char *resident;     /* mincore() vector for a whole-stack scan */
+	uint32_t *slot_root;         /* [world cap] index of each thread slot's first root */
 	uint64_t *reach, *possible, *interior, *indirect, *scanned;
 	uintptr_t *stack;
 	size_t sp;
@@ -190,9 +224,14 @@ static int work_init(void)
 	W.ref_used = work_map(REF_SLOTS * sizeof(uint32_t));
 	W.site_used = work_map(SITE_SLOTS * sizeof(uint32_t));
 	W.by_type = work_map(sizeof(*W.by_type) * GH_TYPES_MAX);
-	W.roots = work_map(sizeof(struct root_rec) * MAX_ROOTS);
+	W.max_roots = gh__world.cap * 3 + 65536;
+	W.roots = work_map(sizeof(struct root_rec) * W.max_roots);
+	W.collected = work_map(LOST_SLOTS * sizeof(uintptr_t));
+	W.resident = work_map(RESIDENT_PAGES);
+	W.slot_root = work_map(gh__world.cap * sizeof(uint32_t));
 	if (!W.reach || !W.possible || !W.interior || !W.indirect || !W.scanned || !W.stack || !W.cand || !W.lost ||
-	    !W.refs || !W.sites || !W.ref_used || !W.site_used || !W.by_type || !W.roots) {
+	    !W.refs || !W.sites || !W.ref_used || !W.site_used || !W.by_type || !W.roots || !W.collected ||
+	    !W.resident || !W.slot_root) {
 		W.reach = NULL;
 		return ENOMEM;
 	}
@@ -253,6 +292,11 @@ static void work_reset(void)
 	/* The mark stack and lost list are read only below their tops: no zeroing. */
 	madvise((char *)W.stack + KEEP_BYTES, STACK_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
 	madvise((char *)W.lost + KEEP_BYTES, LOST_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
+	if (W.ncollected * sizeof(uintptr_t) > KEEP_BYTES)
+		madvise(W.collected, LOST_SLOTS * sizeof(uintptr_t), MADV_DONTNEED);
+	W.ncollected = 0;
+	W.collected_bytes = 0;
+	W.no_collect = W.roots_full = false;
 	if (W.nrefs * sizeof(struct ref_slot) <= KEEP_BYTES / 8) {
 		for (size_t k = 0; k < W.nrefs; k++)
 			memset(&W.refs[W.ref_used[k]], 0, sizeof(struct ref_slot));
@@ -519,8 +563,12 @@ GH_MARKER static void drain(void)
 
 static struct root_rec *add_root(int kind, int tid, uintptr_t lo, uintptr_t hi, const char *name)
 {
-	if (W.nroots >= MAX_ROOTS || hi <= lo)
+	if (hi <= lo)
 		return NULL;
+	if (W.nroots >= W.max_roots) {
+		W.roots_full = true; /* never drop a root silently */
+		return NULL;
+	}
 	struct root_rec *r = &W.roots[W.nroots++];
 	r->kind = kind;
 	r->tid = tid;
@@ -557,31 +605,108 @@ static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-/* The ranges of one thread: registers are scanned from the slot copy. */
-static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp)
+/* ---- Thread roots ------------------------------------------------------------------------------ */
+
+/* What can hold a stack that addr points into: the live heap block around
+ * it (a coroutine's or green thread's stack allocated with malloc), a small
+ * window when addr is in the cage but in no live block, else addr's mapping.
+ * Never the whole cage. Runs while the world is stopped. */
+static bool stack_region(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 {
-	char label[96];
-	uintptr_t slo, shi, tlo = 0, thi = 0;
-	bool have_tls = tp && gh__world_mapping_of(tp, &tlo, &thi);
-	uintptr_t tls_lo = 0, tls_hi = 0;
-	if (have_tls) {
-		tls_lo = tp - tls_static_size > tlo && tp > tls_static_size ? tp - tls_static_size : tlo;
-		tls_hi = tp + PTHREAD_TCB_SPAN < thi ? tp + PTHREAD_TCB_SPAN : thi;
+	if (gh__cage_contains(addr)) {
+		uintptr_t u = gh__heap_lookup(addr);
+		if (u) {
+			*lo = u;
+			*hi = u + gh__hdr_size(GH_LOAD(&gh__hdr_of(u)->meta));
+		} else {
+			*lo = addr;
+			*hi = addr + LOOSE_STACK_SPAN < W.top ? addr + LOOSE_STACK_SPAN : W.top;
+		}
+		return *hi > *lo;
 	}
-	if (sp && gh__world_mapping_of(sp - RED_ZONE, &slo, &shi)) {
-		uintptr_t lo = sp - RED_ZONE;
-		uintptr_t hi = shi;
-		/* pthread stacks hold the TLS block and TCB above the stack */
-		if (have_tls && tlo == slo && tls_lo > lo && tls_lo < hi)
-			hi = tls_lo;
-		snprintf(label, sizeof label, "stack:%d", (int)tid);
-		add_root(GH_ROOT_STACK, tid, lo, hi, label);
-	}
-	if (have_tls) {
-		snprintf(label, sizeof label, "tls:%d", (int)tid);
-		add_root(GH_ROOT_TLS, tid, tls_lo, tls_hi, label);
+	return gh__world_mapping_of(addr, lo, hi);
+}
+
+/* Adds a range whose pages may be mostly untouched (a thread's own stack
+ * while it runs elsewhere): only its resident pages become roots, so a
+ * large, barely used stack costs what it holds. */
+static void add_resident(int kind, int tid, uintptr_t lo, uintptr_t hi, const char *name)
+{
+	lo &= ~(uintptr_t)4095;
+	while (lo < hi) {
+		size_t pages = (hi - lo + 4095) >> 12;
+		if (pages > RESIDENT_PAGES)
+			pages = RESIDENT_PAGES;
+		if (mincore((void *)lo, pages << 12, W.resident) != 0) {
+			add_root(kind, tid, lo, hi, name); /* cannot tell: all of it */
+			return;
+		}
+		for (size_t i = 0; i < pages;) {
+			if (!(W.resident[i] & 1)) {
+				i++;
+				continue;
+			}
+			size_t j = i;
+			while (j < pages && (W.resident[j] & 1))
+				j++;
+			uintptr_t a = lo + (i << 12), b = lo + (j << 12);
+			add_root(kind, tid, a, b < hi ? b : hi, name);
+			i = j;
+		}
+		lo += pages << 12;
 	}
 }
+
+/*
+ * The ranges of one stopped thread: its stack and its static TLS / thread
+ * control block. Registers are scanned from the slot (scan_registers).
+ *
+ *   own stack (pthread)   [mapping or heap block ........ | static TLS | TCB ]
+ *                                   sp ^ scanned from here    ^ tp
+ *   own stack (main)      the [stack] mapping
+ *
+ * When sp is not on the thread's own stack (a signal handler running on a
+ * sigaltstack, a coroutine, a green thread), the region around sp is
+ * scanned from sp, and the own stack whole (resident pages): the frames
+ * suspended there are live and nothing says where their stack pointer is.
+ */
+static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid)
+{
+	char label[96], tls_label[96];
+	snprintf(label, sizeof label, "stack:%d", (int)tid);
+	snprintf(tls_label, sizeof tls_label, "tls:%d", (int)tid);
+	/* the thread's own stack, and its TLS block */
+	uintptr_t own_lo = 0, own_hi = 0, tls_lo = 0, tls_hi = 0;
+	if (tp && stack_region(tp, &own_lo, &own_hi)) {
+		tls_lo = tp - tls_static_size > own_lo && tp > tls_static_size ? tp - tls_static_size : own_lo;
+		tls_hi = tp + PTHREAD_TCB_SPAN < own_hi ? tp + PTHREAD_TCB_SPAN : own_hi;
+		own_hi = tls_lo; /* pthread stacks end where the static TLS starts */
+	}
+	if (tid == pid && gh__world.main_stack.hi) {
+		/* the main thread's TCB is not on its stack */
+		own_lo = gh__world.main_stack.lo;
+		own_hi = gh__world.main_stack.hi;
+	}
+	bool on_own = own_hi > own_lo && sp - RED_ZONE >= own_lo && sp < own_hi;
+	if (on_own) {
+		add_root(GH_ROOT_STACK, tid, sp - RED_ZONE, own_hi, label);
+	} else {
+		uintptr_t lo, hi;
+		if (sp && stack_region(sp, &lo, &hi)) {
+			uintptr_t from = sp - RED_ZONE > lo ? sp - RED_ZONE : lo;
+			/* a pthread stack's region ends at its TLS */
+			if (tls_lo > from && tls_lo < hi && tp >= lo && tp < hi)
+				hi = tls_lo;
+			add_root(GH_ROOT_STACK, tid, from, hi, label);
+		}
+		if (own_hi > own_lo)
+			add_resident(GH_ROOT_STACK, tid, own_lo, own_hi, label);
+	}
+	if (tls_hi > tls_lo)
+		add_root(GH_ROOT_TLS, tid, tls_lo, tls_hi, tls_label);
+}
+
+GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t src);
 
 static void scan_roots(void)
 {
@@ -589,10 +714,31 @@ static void scan_roots(void)
 		struct root_rec *r = &W.roots[i];
 		uint64_t before = W.scanned_bytes;
 		scan_range(r->lo, r->hi, root_src(r));
+		if (r->kind == GH_ROOT_STACK)
+			scan_stack_headers(r->lo, r->hi, root_src(r));
 		W.root_kind[r->kind].count++;
 		W.root_kind[r->kind].bytes += W.scanned_bytes - before;
 		drain();
 	}
+}
+
+/* A thread stopped inside free or realloc may hold only a pointer to the
+ * header of the block it is releasing (user - 16), in a register or on its
+ * stack. That block must not look unreachable (collecting it under the
+ * thread's feet would free it twice). So on stacks and in registers a word
+ * that points exactly at a live block's header reaches that block. */
+GH_INLINE void consider_header(uintptr_t w, uint32_t src)
+{
+	uintptr_t u = w + GH_HDR_SIZE;
+	if ((w & 15) == 0 && u - W.base < W.top - W.base && GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) == 1)
+		consider(u, src);
+}
+
+GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t src)
+{
+	lo = (lo + 7) & ~(uintptr_t)7;
+	for (uintptr_t p = lo; p + 8 <= hi; p += 8)
+		consider_header(*(const volatile uintptr_t *)p, src);
 }
 
 /* Registers of stopped threads, scanned as part of their stack root. */
@@ -603,14 +749,14 @@ static void scan_registers(void)
 		struct gh_thread_slot *s = &gh__world.slots[i];
 		if (atomic_load(&s->state) != GH_SLOT_STOPPED)
 			continue;
-		struct root_rec *owner = NULL;
-		for (size_t k = 0; k < W.nroots && !owner; k++)
-			if (W.roots[k].kind == GH_ROOT_STACK && W.roots[k].tid == s->tid)
-				owner = &W.roots[k];
-		uint32_t src = owner ? root_src(owner) : GH_TYPES_MAX;
-		for (int k = 0; k < 23; k++)
-			consider((uintptr_t)s->regs[k], src);
-		W.root_kind[GH_ROOT_STACK].bytes += sizeof s->regs;
+		/* the thread's first root is its stack (add_thread_roots) */
+		uint32_t r = W.slot_root[i];
+		uint32_t src = r < W.nroots && W.roots[r].kind == GH_ROOT_STACK ? GH_TYPES_MAX + r : GH_TYPES_MAX;
+		for (unsigned k = 0; k < s->nregs; k++) {
+			consider(s->regs[k], src);
+			consider_header(s->regs[k], src);
+		}
+		W.root_kind[GH_ROOT_STACK].bytes += s->nregs * sizeof s->regs[0];
 		drain();
 	}
 }
@@ -715,10 +861,26 @@ struct run_ctx {
 	int rc;
 	pid_t unresponsive;
 	uint64_t pause_ns, mark_ns;
-	uint32_t threads;
+	uint32_t threads, threads_blocked;
 	uint64_t objects_before;
 };
 
+/* Unpublishes the lost objects of collectable types (never "possibly
+ * lost" ones): they were proven unreachable in this very stop, and after
+ * this no thread can see them as live. Stores only (heap.c). */
+GH_MARKER static void collect_stopped(void)
+{
+	struct gh_ctr *c = gh__tl_ctr;
+	for (size_t i = 0; i < W.nlost; i++) {
+		uintptr_t u = W.lost[i];
+		const struct gh_hdr *h = gh__hdr_of(u);
+		const gh_type_desc_t *d = gh__type_desc(GH_LOAD(&h->type));
+		if (!d || !(d->flags & GH_TYPE_COLLECTABLE))
+			continue;
+		W.collected_bytes += gh__heap_unpublish(u, c);
+		W.collected[W.ncollected++] = u;
+	}
+}
 
 /* Runs with the loader's lock held (inside dl_iterate_phdr): no module can
  * be unmapped while we scan. */
@@ -742,15 +904,24 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 		return;
 	uint64_t t1 = gh__now_ns();
 	/* Everything from here to resume must not allocate. */
-	gh__world_read_maps();
+	c->rc = gh__world_read_maps();
+	if (c->rc != 0) {
+		gh__world_resume();
+		return;
+	}
 	W.base = gh__cage.base;
 	W.top = atomic_load(&gh__cage.top);
+	pid_t pid = getpid();
 	int ns = atomic_load(&gh__world.nslots);
 	for (int i = 0; i < ns; i++) {
 		struct gh_thread_slot *s = &gh__world.slots[i];
+		W.slot_root[i] = UINT32_MAX;
 		if (atomic_load(&s->state) == GH_SLOT_STOPPED) {
-			add_thread_roots(s->tid, s->sp, s->tp);
+			W.slot_root[i] = (uint32_t)W.nroots;
+			add_thread_roots(s->tid, s->sp, s->tp, pid);
 			c->threads++;
+			if (s->held == GH_HELD_BLOCKED)
+				c->threads_blocked++;
 		}
 	}
 	/* This thread: __builtin_unwind_init spills the callee-saved registers
@@ -759,8 +930,15 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	uintptr_t here, tp;
 	__asm__ volatile("mov %%rsp, %0" : "=r"(here));
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
-	add_thread_roots(gettid(), here, tp);
+	add_thread_roots(gettid(), here, tp, pid);
 	c->threads++;
+	if (W.roots_full) {
+		/* more roots than the table holds: marking without them could
+		 * call live objects lost */
+		gh__world_resume();
+		c->rc = E2BIG;
+		return;
+	}
 
 	W.pass = 1;
 	scan_roots();
@@ -782,6 +960,11 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	drain();
 	c->objects_before = walk_unreached();
 	pass3();
+	/* A thread held without its registers (world.c, GH_HELD_BLOCKED) may
+	 * keep a pointer in a register: nothing is freed on this pass's word. */
+	W.no_collect = c->threads_blocked > 0 || W.lost_overflow || W.stack_overflow;
+	if ((c->flags & GH_GC_COLLECT) && !W.no_collect)
+		collect_stopped();
 	uint64_t t2 = gh__now_ns();
 	gh__world_resume();
 	uint64_t t3 = gh__now_ns();
@@ -821,6 +1004,9 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	r->pause_ns = c->pause_ns;
 	r->mark_ns = c->mark_ns;
 	r->threads = c->threads;
+	r->threads_blocked = c->threads_blocked;
+	r->stop_method = gh__world_method_name();
+	r->collect_skipped = (c->flags & GH_GC_COLLECT) && W.no_collect;
 	r->scanned_bytes = W.scanned_bytes;
 	r->truncated = W.lost_overflow || W.stack_overflow || W.refs_full;
 	memcpy(r->root_kind, W.root_kind, sizeof r->root_kind);
@@ -870,21 +1056,15 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	return r;
 }
 
-/* Frees unreachable objects (definitely or indirectly lost, never "possibly")
- * of collectable types. Runs after resume: nothing can reach them. */
-GH_MARKER static void collect(struct gh_gc_result *r)
+/* Gives the blocks collect_stopped unpublished back to jemalloc (after
+ * resume: jemalloc may take locks a stopped thread held). */
+static void release_collected(struct gh_gc_result *r)
 {
-	for (size_t i = 0; i < W.nlost; i++) {
-		uintptr_t u = W.lost[i];
-		const struct gh_hdr *h = gh__hdr_of(u);
-		uint32_t type = GH_LOAD(&h->type);
-		const gh_type_desc_t *d = gh__type_desc(type);
-		if (!d || !(d->flags & GH_TYPE_COLLECTABLE))
-			continue;
-		size_t size = gh__hdr_size(GH_LOAD(&h->meta));
-		gh__free((void *)u, "gc");
-		r->collected_objects++;
-		r->collected_bytes += size;
+	for (size_t i = 0; i < W.ncollected; i++)
+		gh__heap_release_unpublished(W.collected[i]);
+	if (r) {
+		r->collected_objects = W.ncollected;
+		r->collected_bytes = W.collected_bytes;
 	}
 }
 
@@ -913,8 +1093,7 @@ int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 		return c.rc;
 	}
 	struct gh_gc_result *r = build_result(&c);
-	if (r && (flags & GH_GC_COLLECT))
-		collect(r);
+	release_collected(r);
 	uint64_t garbage = 0;
 	if (r) {
 		garbage = r->cls[GH_DEFINITELY_LOST].count + r->cls[GH_INDIRECTLY_LOST].count +

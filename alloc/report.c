@@ -146,6 +146,8 @@ static void write_sites(struct out *o)
 		uintptr_t ra = best->site == UINT32_MAX ? 0 : gh__site_address(best->site);
 		if (ra)
 			gh__site_describe(ra, where, sizeof where);
+		else if (best->site == GH_SITE_OTHER)
+			snprintf(where, sizeof where, "%s", GH_SITE_OTHER_NAME);
 		else
 			snprintf(where, sizeof where, "unknown");
 		out_printf(o, "site\t%llu\t%llu\t%s\n", (unsigned long long)best->count,

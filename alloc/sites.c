@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #define SITE_SLOTS GH_SITE_SLOTS
-#define SITES_MAX ((uint32_t)(SITE_SLOTS / 2)) /* keep the load factor <= 1/2 */
+#define SITES_MAX GH_SITES_MAX
 
 _Atomic uintptr_t *gh__site_keys;
 _Atomic uint32_t *gh__site_ids;
@@ -30,12 +30,14 @@ _Atomic uint32_t *gh__site_ids;
 #define site_ids gh__site_ids
 static uintptr_t *site_addr;         /* [SITES_MAX + 1] id -> address */
 static _Atomic uint32_t site_n;
+/* Allocations attributed to GH_SITE_OTHER because the table was full. */
+static _Atomic uint64_t other_allocs;
 
 void gh__sites_init(void)
 {
 	site_keys = gh__meta_map(SITE_SLOTS * sizeof *site_keys);
 	site_ids = gh__meta_map(SITE_SLOTS * sizeof *site_ids);
-	site_addr = gh__meta_map(((size_t)SITES_MAX + 1) * sizeof *site_addr);
+	site_addr = gh__meta_map(((size_t)SITES_MAX + 2) * sizeof *site_addr);
 	if (!site_keys || !site_ids || !site_addr)
 		site_keys = NULL;
 }
@@ -60,12 +62,15 @@ void gh__sites_atfork_child(void)
 	pthread_mutex_init(&insert_lock, NULL);
 }
 
-/* The slow path of gh__site_intern: probe from slot i, insert if absent. */
+/* The slow path of gh__site_intern: probe from slot i, insert if absent.
+ * Once SITES_MAX sites exist no slot is claimed any more: the table's load
+ * factor stays at most 1/2, so every probe ends at an empty slot, and a new
+ * address gets GH_SITE_OTHER (counted) instead of an id of its own. */
 uint32_t gh__site_insert(uintptr_t ra, size_t i)
 {
 	if (gh_unlikely(site_keys == NULL || ra == 0))
 		return 0;
-	for (;;) {
+	for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
 		uintptr_t k = atomic_load_explicit(&site_keys[i], memory_order_acquire);
 		if (k == ra) {
 			/* Published under insert_lock right after the key: a reader
@@ -74,44 +79,51 @@ uint32_t gh__site_insert(uintptr_t ra, size_t i)
 			for (int spins = 0; spins < 100000; spins++) {
 				uint32_t id = atomic_load_explicit(&site_ids[i], memory_order_acquire);
 				if (id != 0)
-					return id == UINT32_MAX ? 0 : id;
+					return id;
 				if (spins > 100)
 					sched_yield();
 			}
 			return 0;
 		}
 		if (k == 0) {
+			if (atomic_load_explicit(&site_n, memory_order_relaxed) >= SITES_MAX) {
+				atomic_fetch_add_explicit(&other_allocs, 1, memory_order_relaxed);
+				return GH_SITE_OTHER;
+			}
 			pthread_mutex_lock(&insert_lock);
 			uintptr_t expect = 0;
 			uint32_t id = 0;
-			if (atomic_compare_exchange_strong(&site_keys[i], &expect, ra)) {
+			if (atomic_load_explicit(&site_n, memory_order_relaxed) < SITES_MAX &&
+			    atomic_compare_exchange_strong(&site_keys[i], &expect, ra)) {
 				id = atomic_fetch_add(&site_n, 1) + 1;
-				if (id > SITES_MAX)
-					id = UINT32_MAX; /* table full: "unknown site" */
-				else
-					site_addr[id] = ra;
+				site_addr[id] = ra;
 				atomic_store_explicit(&site_ids[i], id, memory_order_release);
 			}
 			pthread_mutex_unlock(&insert_lock);
 			if (id)
-				return id == UINT32_MAX ? 0 : id;
-			continue; /* lost the race for this slot: look again */
+				return id;
+			continue; /* lost the race for this slot, or the table filled: look again */
 		}
 		i = (i + 1) & (SITE_SLOTS - 1);
 	}
+	return GH_SITE_OTHER; /* not reached: at most half the slots are ever used */
+}
+
+uint64_t gh__site_other_count(void)
+{
+	return atomic_load_explicit(&other_allocs, memory_order_relaxed);
 }
 
 uintptr_t gh__site_address(uint32_t site)
 {
 	if (!site_keys || site == 0 || site > atomic_load(&site_n) || site > SITES_MAX)
-		return 0;
+		return 0; /* GH_SITE_OTHER included: it has no address */
 	return site_addr[site];
 }
 
 uint32_t gh__site_count(void)
 {
-	uint32_t n = atomic_load(&site_n);
-	return n > SITES_MAX ? SITES_MAX : n;
+	return atomic_load(&site_n);
 }
 
 /* ---- Resolution: address -> module + offset ---------------------------------------- */
@@ -196,6 +208,13 @@ static bool resolve(uintptr_t addr, const char **module, uintptr_t *offset)
 
 int gh_site_resolve(uint32_t site, gh_site_info_t *info)
 {
+	if (site == GH_SITE_OTHER && site_keys) {
+		/* Every call site that found the table full (GH_SITES_MAX). */
+		info->address = 0;
+		info->module = GH_SITE_OTHER_NAME;
+		info->offset = 0;
+		return 0;
+	}
 	uintptr_t addr = gh__site_address(site);
 	if (!addr)
 		return ENOENT;

@@ -1,47 +1,78 @@
 /*
- * world.c -- stopping and resuming every thread of the process, without
- * ptrace (which fails in containers and under SELinux).
+ * world.c -- stopping and resuming every thread of the process.
  *
- * gh__world_stop lists the threads from /proc/self/task (getdents64 into a
- * prepared buffer: nothing here allocates), sends each a real-time signal
- * (GLASSHEAP_STOP_SIGNAL, default SIGRTMIN+7; never SIGPWR, which container
- * managers use) with tgkill, and waits, bounded, until each has parked in
- * the handler. The handler saves the interrupted registers and stack pointer
- * and the thread pointer into the thread's slot, then sleeps on a futex
- * until gh__world_resume bumps the epoch. It re-lists until no new thread
- * appears, so threads started during the stop are caught; threads that exit
- * meanwhile (ESRCH, or gone from /proc) are dropped.
+ * Two methods (GLASSHEAP_STOP=auto|ptrace|signal, default auto):
  *
- *   requester                         every other thread
- *   list tids ── tgkill ─────────────▶ handler: save regs, sp, tp
- *   wait for acks (bounded) ◀──────── ack; futex_wait(epoch)
+ * ptrace (preferred). A tracer task -- a clone of the requesting thread
+ * that shares the address space (CLONE_VM) but is a process of its own, as
+ * the kernel requires of a tracer -- seizes every thread (PTRACE_SEIZE +
+ * PTRACE_INTERRUPT), reads its registers (PTRACE_GETREGSET), and holds it
+ * until the requester has marked; then it lets them go (PTRACE_DETACH). A
+ * ptrace stop needs no cooperation from the thread: it reaches threads
+ * that block every signal, threads exiting inside glibc with signals
+ * blocked, and it runs no handler, so a blocking call the stop interrupted
+ * is restarted by the kernel with its remaining time (nanosleep, poll,
+ * select, read, futex...). The few calls the kernel ends with EINTR after
+ * any stop (epoll_wait, epoll_pwait, rt_sigtimedwait, semtimedop) are
+ * re-issued by the tracer, which rewrites the thread's registers before
+ * letting it go, unless a real signal is pending for that thread.
+ *
+ *   requester (server thread)          tracer (CLONE_VM task)        threads
+ *   clone ──────────────────────────▶ seize + interrupt ──────────▶ ptrace stop
+ *   PR_SET_PTRACER, "go"               getregset, slots filled
+ *   wait ◀──────────────────────────── "stopped"
  *   ... mark (must not allocate) ...
- *   epoch++ ; futex_wake ────────────▶ return from the handler
- *   wait until every handler left
+ *   "resume" ─────────────────────────▶ fix EINTR calls, detach ───▶ run
+ *   reap the tracer ◀───────────────── exit
  *
- * A thread inside one of the allocator's non-atomic windows (gh__tl_unsafe,
- * e.g. realloc rewriting a header in place: a few stores, never a call) does not
- * park: its handler returns at once and the requester signals it again a
- * moment later. A thread that never answers (signal blocked) makes the stop
- * fail with ETIMEDOUT after GLASSHEAP_STOP_TIMEOUT_MS (default 2000): every
- * thread already stopped is resumed.
+ * The tracer shares the requester's thread pointer (no CLONE_SETTLS): it
+ * calls no libc function (raw syscalls only), so it never touches errno,
+ * locks or the heap.
  *
- * The process's memory map is read here too (raw read of /proc/self/maps) so
- * that stack scans are bounded by the mapping that holds each stack pointer.
+ * signal (fallback: ptrace refused -- a debugger already attached, seccomp,
+ * a security module). Each thread gets a real-time signal
+ * (GLASSHEAP_STOP_SIGNAL, default SIGRTMIN+7) with tgkill; the handler
+ * saves the interrupted registers into the thread's slot and sleeps on a
+ * futex until the epoch moves. Its costs are visible to the host: the
+ * handler makes interrupted calls such as nanosleep and epoll_wait return
+ * EINTR, and a thread that blocks the signal cannot be stopped. Such a
+ * thread is accepted as held only when it sleeps in a futex wait without
+ * timeout (no running thread is left to wake it: glibc's thread exit path
+ * waiting for a lock is the common case); it is then "blocked", its stack
+ * pointer read from /proc, its registers unknown: the pass is inexact and
+ * frees nothing (mark.c), and it is checked again after the mark.
+ *
+ * Both methods re-list /proc/self/task until no new thread appears, so
+ * threads started during the stop are caught; threads that exit meanwhile
+ * are dropped. A thread inside one of the allocator's non-atomic windows
+ * (gh__tl_unsafe: realloc rewriting a header, a few stores, never a call)
+ * is let run to the window's end (signal: the handler returns and the
+ * thread is signalled again; ptrace: single steps).
+ *
+ * The slots are mapped for the kernel's thread limit (threads-max): no
+ * thread is ever left out silently. The process's memory map is read here
+ * too (raw read of /proc/self/maps) so that stack scans are bounded by the
+ * mapping that holds each stack pointer.
  */
 #include "internal.h"
 
 #include <dirent.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
-#include <ucontext.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 GH_TLS int gh__tl_unsafe;
@@ -54,10 +85,28 @@ static int stop_signal;
 static pthread_mutex_t world_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool handler_installed;
 static _Atomic pid_t ignored_tid;   /* test hook: a thread stops leave alone */
+static enum gh_stop_method method_opt = GH_STOP_AUTO;
+static bool ptrace_refused;         /* auto: ptrace failed once, use signals */
+
+static void read_options(void);
+
+/* tid -> slot index + 1, open addressing (0 = empty). Filled by the
+ * requester before it signals a thread; read by the handlers. */
+static _Atomic int32_t *slot_index;
+static size_t index_mask;
 
 void gh__world_ignore_thread(pid_t tid)
 {
 	atomic_store(&ignored_tid, tid);
+}
+
+void gh__world_set_method(enum gh_stop_method m)
+{
+	pthread_mutex_lock(&world_lock);
+	read_options();
+	method_opt = m;
+	ptrace_refused = false;
+	pthread_mutex_unlock(&world_lock);
 }
 
 static long sys_futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
@@ -82,7 +131,67 @@ uint64_t gh__now_ns(void)
 	return now_ns();
 }
 
-/* ---- The handler (async-signal-safe) ------------------------------------------- */
+const char *gh__world_method_name(void)
+{
+	return gh__world.method == GH_STOP_PTRACE ? "ptrace" : "signal";
+}
+
+/* ---- Slots ---------------------------------------------------------------------------- */
+
+static size_t hash_tid(pid_t tid)
+{
+	return ((size_t)(uint32_t)tid * 2654435761u) & index_mask;
+}
+
+static struct gh_thread_slot *slot_find(pid_t tid)
+{
+	for (size_t i = hash_tid(tid), n = 0; n <= index_mask; i = (i + 1) & index_mask, n++) {
+		int32_t v = atomic_load_explicit(&slot_index[i], memory_order_acquire);
+		if (v == 0)
+			return NULL;
+		if (gh__world.slots[v - 1].tid == tid)
+			return &gh__world.slots[v - 1];
+	}
+	return NULL;
+}
+
+/* Adds tid (not yet known) as slot nslots; false when every slot is taken. */
+static bool slot_add(pid_t tid)
+{
+	int ns = atomic_load(&gh__world.nslots);
+	if ((size_t)ns >= gh__world.cap)
+		return false;
+	struct gh_thread_slot *s = &gh__world.slots[ns];
+	memset(s, 0, sizeof *s);
+	s->tid = tid;
+	atomic_store(&s->state, GH_SLOT_SIGNAL);
+	size_t i = hash_tid(tid);
+	while (atomic_load_explicit(&slot_index[i], memory_order_relaxed) != 0)
+		i = (i + 1) & index_mask;
+	atomic_store_explicit(&slot_index[i], ns + 1, memory_order_release);
+	atomic_store(&gh__world.nslots, ns + 1);
+	return true;
+}
+
+static void slots_clear(void)
+{
+	int ns = atomic_load(&gh__world.nslots);
+	atomic_store(&gh__world.nslots, 0);
+	/* the index is only ever as full as the slots were */
+	if ((size_t)ns * 4 < index_mask) {
+		for (int k = 0; k < ns; k++) {
+			size_t i = hash_tid(gh__world.slots[k].tid);
+			while (atomic_load_explicit(&slot_index[i], memory_order_relaxed) != 0) {
+				atomic_store_explicit(&slot_index[i], 0, memory_order_relaxed);
+				i = (i + 1) & index_mask;
+			}
+		}
+	} else {
+		memset((void *)slot_index, 0, (index_mask + 1) * sizeof *slot_index);
+	}
+}
+
+/* ---- The signal handler (async-signal-safe) ---------------------------------------------- */
 
 static void stop_handler(int sig, siginfo_t *si, void *ucv)
 {
@@ -90,14 +199,7 @@ static void stop_handler(int sig, siginfo_t *si, void *ucv)
 	(void)si;
 	int saved_errno = errno;
 	atomic_fetch_add(&in_handler, 1);
-	pid_t tid = sys_gettid();
-	struct gh_thread_slot *slot = NULL;
-	int n = atomic_load(&gh__world.nslots);
-	for (int i = 0; i < n; i++)
-		if (gh__world.slots[i].tid == tid) {
-			slot = &gh__world.slots[i];
-			break;
-		}
+	struct gh_thread_slot *slot = slot_index ? slot_find(sys_gettid()) : NULL;
 	if (!slot || gh__tl_unsafe) {
 		/* Not ours to stop, or inside an allocator window: the requester
 		 * retries this thread. */
@@ -111,11 +213,15 @@ static void stop_handler(int sig, siginfo_t *si, void *ucv)
 	/* The epoch this stop started at (set before any signal was sent): if
 	 * the requester already resumed, we do not park at all. */
 	uint32_t my_epoch = atomic_load(&gh__world.stop_epoch);
-	memcpy(slot->regs, uc->uc_mcontext.gregs, sizeof slot->regs);
+	for (int k = 0; k < NGREG && k < GH_WORLD_NREGS; k++)
+		slot->regs[k] = (uintptr_t)uc->uc_mcontext.gregs[k];
+	slot->nregs = NGREG < GH_WORLD_NREGS ? NGREG : GH_WORLD_NREGS;
 	slot->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+	slot->pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 	uintptr_t tp;
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
 	slot->tp = tp;
+	slot->held = GH_HELD_SIGNAL;
 	atomic_store(&slot->state, GH_SLOT_STOPPED);
 	while (atomic_load(&epoch) == my_epoch)
 		sys_futex(&epoch, FUTEX_WAIT_PRIVATE, my_epoch, NULL);
@@ -123,7 +229,7 @@ static void stop_handler(int sig, siginfo_t *si, void *ucv)
 	errno = saved_errno;
 }
 
-/* ---- Set-up (may allocate: runs before the stop) -------------------------------- */
+/* ---- Set-up (may allocate: runs before the stop) ------------------------------------------ */
 
 int gh__world_stop_signal(void)
 {
@@ -164,21 +270,82 @@ static int install_handler(void)
 	return 0;
 }
 
+static long read_long_file(const char *path, long dflt)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dflt;
+	char buf[64];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return dflt;
+	buf[n] = '\0';
+	long v = strtol(buf, NULL, 10);
+	return v > 0 ? v : dflt;
+}
+
+static void read_options(void)
+{
+	static bool done;
+	if (done)
+		return;
+	done = true;
+	const char *m = getenv("GLASSHEAP_STOP");
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+	/* A sanitizer's runtime keeps per-thread state behind the thread
+	 * pointer, which the tracer would share with its parent. */
+	method_opt = GH_STOP_SIGNAL;
+#endif
+	if (m && *m) {
+		if (strcmp(m, "ptrace") == 0)
+			method_opt = GH_STOP_PTRACE;
+		else if (strcmp(m, "signal") == 0)
+			method_opt = GH_STOP_SIGNAL;
+		else if (strcmp(m, "auto") == 0)
+			method_opt = GH_STOP_AUTO;
+		else
+			gh__log("GLASSHEAP_STOP=%s ignored: want auto, ptrace or signal", m);
+	}
+}
+
+#define TRACER_STACK ((size_t)256 << 10)
+static char *tracer_stack;
+
 int gh__world_prepare(void)
 {
 	pthread_mutex_lock(&world_lock);
+	read_options();
 	int rc = install_handler();
 	/* Each table is mapped until it exists: after a failed attempt (out of
 	 * address space) the next one maps what is still missing. */
-	if (rc == 0 && !gh__world.slots)
-		gh__world.slots = gh__meta_map(sizeof(struct gh_thread_slot) * GH_WORLD_MAX_THREADS);
-	if (rc == 0 && !gh__world.maps_buf) {
-		gh__world.maps_buf = gh__meta_map((size_t)4 << 20);
-		gh__world.maps_cap = gh__world.maps_buf ? (size_t)4 << 20 : 0;
+	if (rc == 0 && !gh__world.slots) {
+		size_t cap = (size_t)read_long_file("/proc/sys/kernel/threads-max", 1 << 20);
+		cap = cap < 1024 ? 1024 : cap > ((size_t)1 << 22) ? (size_t)1 << 22 : cap;
+		size_t idx = 1;
+		while (idx < 2 * cap)
+			idx <<= 1;
+		slot_index = gh__meta_map(idx * sizeof *slot_index);
+		gh__world.slots = slot_index ? gh__meta_map(sizeof(struct gh_thread_slot) * cap) : NULL;
+		if (gh__world.slots) {
+			gh__world.cap = cap;
+			index_mask = idx - 1;
+		}
 	}
-	if (rc == 0 && !gh__world.ranges)
-		gh__world.ranges = gh__meta_map(sizeof(struct gh_range) * GH_WORLD_MAX_MAPS);
-	if (rc == 0 && (!gh__world.slots || !gh__world.maps_buf || !gh__world.ranges))
+	if (rc == 0 && !gh__world.maps_buf) {
+		/* A line of /proc/self/maps is ~100 bytes and a process has at
+		 * most vm.max_map_count mappings: room for all of them. */
+		size_t maps = (size_t)read_long_file("/proc/sys/vm/max_map_count", 65530) + 1024;
+		gh__world.ranges = gh__meta_map(sizeof(struct gh_range) * maps);
+		gh__world.maps_buf = gh__world.ranges ? gh__meta_map(maps * 256) : NULL;
+		if (gh__world.maps_buf) {
+			gh__world.ranges_cap = maps;
+			gh__world.maps_cap = maps * 256;
+		}
+	}
+	if (rc == 0 && !tracer_stack && method_opt != GH_STOP_SIGNAL)
+		tracer_stack = gh__meta_map(TRACER_STACK);
+	if (rc == 0 && (!gh__world.slots || !gh__world.maps_buf))
 		rc = ENOMEM;
 	if (rc == 0) {
 		const char *t = getenv("GLASSHEAP_STOP_TIMEOUT_MS");
@@ -195,7 +362,7 @@ void gh__world_finish(void)
 	pthread_mutex_unlock(&world_lock);
 }
 
-bool gh__world_trylock_pending(void)
+bool gh__world_busy(void)
 {
 	if (pthread_mutex_trylock(&world_lock) != 0)
 		return true;
@@ -203,7 +370,24 @@ bool gh__world_trylock_pending(void)
 	return false;
 }
 
-/* ---- Threads and maps, read without allocating ---------------------------------- */
+/* fork waits for a pass to end: a child must not inherit a stop half done
+ * (the world lock, the loader's lock the pass holds, parked handlers). */
+void gh__world_atfork_prepare(void)
+{
+	pthread_mutex_lock(&world_lock);
+}
+
+void gh__world_atfork_parent(void)
+{
+	pthread_mutex_unlock(&world_lock);
+}
+
+void gh__world_atfork_child(void)
+{
+	pthread_mutex_init(&world_lock, NULL);
+}
+
+/* ---- Threads and maps, read without allocating ------------------------------------------ */
 
 struct linux_dirent64 {
 	uint64_t d_ino;
@@ -213,51 +397,59 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
-/* Adds every tid of /proc/self/task not yet in a slot. Returns the number
- * added, or -1 when /proc cannot be read. */
-static int add_new_threads(pid_t self)
+static pid_t parse_tid(const char *s)
 {
-	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	char buf[4096];
-	int added = 0;
-	for (;;) {
-		long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
-		if (n <= 0)
-			break;
-		for (long off = 0; off < n;) {
-			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
-			off += d->d_reclen;
-			if (d->d_name[0] < '0' || d->d_name[0] > '9')
-				continue;
-			pid_t tid = (pid_t)strtol(d->d_name, NULL, 10);
-			if (tid == self || tid == atomic_load_explicit(&ignored_tid, memory_order_relaxed))
-				continue;
-			int ns = atomic_load(&gh__world.nslots);
-			bool known = false;
-			for (int i = 0; i < ns && !known; i++)
-				known = gh__world.slots[i].tid == tid;
-			if (known || ns >= GH_WORLD_MAX_THREADS)
-				continue;
-			struct gh_thread_slot *s = &gh__world.slots[ns];
-			memset(s, 0, sizeof *s);
-			s->tid = tid;
-			atomic_store(&s->state, GH_SLOT_SIGNAL);
-			atomic_store(&gh__world.nslots, ns + 1);
-			added++;
-		}
-	}
-	close(fd);
-	return added;
+	pid_t v = 0;
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (*s - '0');
+	return *s ? 0 : v;
 }
 
-static bool task_exists(pid_t tid)
+/* Reads a small /proc file into buf (NUL-terminated); its length or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
 {
-	char path[64];
-	/* no snprintf needed, but it does not allocate either */
-	snprintf(path, sizeof path, "/proc/self/task/%d", (int)tid);
-	return access(path, F_OK) == 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* The value of "Key:\t..." in a /proc status text, or NULL. */
+static const char *status_field(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, key, kl) == 0 && p[kl] == ':') {
+			p += kl + 1;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			return p;
+		}
+	return NULL;
+}
+
+static uint64_t parse_hex(const char *p)
+{
+	uint64_t v = 0;
+	for (;; p++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+		if (d < 0)
+			return v;
+		v = v * 16 + (uint64_t)d;
+	}
+}
+
+static uint64_t parse_dec(const char *p)
+{
+	uint64_t v = 0;
+	while (p && *p >= '0' && *p <= '9')
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	return v;
 }
 
 int gh__world_read_maps(void)
@@ -266,9 +458,12 @@ int gh__world_read_maps(void)
 	if (fd < 0)
 		return errno;
 	size_t len = 0;
+	bool full = false;
 	for (;;) {
-		if (len + 4096 > gh__world.maps_cap)
+		if (len + 4096 > gh__world.maps_cap) {
+			full = true;
 			break;
+		}
 		ssize_t n = read(fd, gh__world.maps_buf + len, gh__world.maps_cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -279,24 +474,34 @@ int gh__world_read_maps(void)
 	close(fd);
 	gh__world.maps_buf[len] = '\0';
 	size_t nr = 0;
+	gh__world.main_stack.lo = gh__world.main_stack.hi = 0;
 	char *p = gh__world.maps_buf;
-	while (*p && nr < GH_WORLD_MAX_MAPS) {
+	while (*p) {
 		char *end;
 		uintptr_t lo = (uintptr_t)strtoull(p, &end, 16);
 		uintptr_t hi = (uintptr_t)strtoull(end + 1, &end, 16);
 		bool readable = end[1] == 'r';
 		char *nl = strchr(end, '\n');
 		if (readable && hi > lo) {
+			if (nr == gh__world.ranges_cap) {
+				full = true;
+				break;
+			}
 			gh__world.ranges[nr].lo = lo;
 			gh__world.ranges[nr].hi = hi;
 			nr++;
+			char *name = nl ? nl : end + strlen(end);
+			if (name - end > 7 && memcmp(name - 7, "[stack]", 7) == 0) {
+				gh__world.main_stack.lo = lo;
+				gh__world.main_stack.hi = hi;
+			}
 		}
 		if (!nl)
 			break;
 		p = nl + 1;
 	}
 	gh__world.nranges = nr;
-	return 0;
+	return full ? E2BIG : 0;
 }
 
 bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
@@ -317,20 +522,113 @@ bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 	return false;
 }
 
-/* ---- Stop and resume ---------------------------------------------------------------- */
+/* ==== The signal method ==================================================================== */
 
-int gh__world_stop(pid_t *unresponsive)
+/* Adds every tid of /proc/self/task not yet in a slot. Returns the number
+ * added, -1 when /proc cannot be read, -2 when the slots are exhausted. */
+static int add_new_threads(pid_t self)
 {
-	pid_t self = sys_gettid();
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char buf[4096];
+	int added = 0;
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+			off += d->d_reclen;
+			pid_t tid = parse_tid(d->d_name);
+			if (tid <= 0 || tid == self || tid == atomic_load_explicit(&ignored_tid, memory_order_relaxed))
+				continue;
+			if (slot_find(tid))
+				continue;
+			if (!slot_add(tid)) {
+				close(fd);
+				return -2;
+			}
+			added++;
+		}
+	}
+	close(fd);
+	return added;
+}
+
+static bool task_exists(pid_t tid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d", (int)tid);
+	return access(path, F_OK) == 0;
+}
+
+/* A thread that has not answered the signal: can it be held without it?
+ * Only if it blocks the signal and sleeps in a futex wait without timeout
+ * (then only a running thread could wake it, and none runs). */
+static bool hold_blocked(struct gh_thread_slot *s)
+{
+	char path[64], text[2048];
+	snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)s->tid);
+	if (read_small(path, text, sizeof text) < 0)
+		return false;
+	const char *blk = status_field(text, "SigBlk");
+	const char *state = status_field(text, "State");
+	if (!blk || !state || (*state != 'S' && *state != 'D'))
+		return false;
+	if (!((parse_hex(blk) >> (stop_signal - 1)) & 1))
+		return false; /* the signal can reach it: keep waiting */
+	uint64_t switches = parse_dec(status_field(text, "voluntary_ctxt_switches")) +
+			    parse_dec(status_field(text, "nonvoluntary_ctxt_switches"));
+	/* "nr arg1 ... arg6 sp pc" while it sleeps in a system call */
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)s->tid);
+	if (read_small(path, text, sizeof text) <= 0)
+		return false;
+	char *p = text;
+	long nr = strtol(p, &p, 10);
+	uint64_t args[8];
+	for (int i = 0; i < 8; i++) {
+		while (*p == ' ')
+			p++;
+		if (p[0] != '0' || p[1] != 'x')
+			return false;
+		args[i] = parse_hex(p + 2);
+		while (*p && *p != ' ' && *p != '\n')
+			p++;
+	}
+	int op = (int)args[1] & FUTEX_CMD_MASK;
+	if (nr != SYS_futex || (op != FUTEX_WAIT && op != FUTEX_WAIT_BITSET && op != FUTEX_LOCK_PI) || args[3] != 0)
+		return false;
+	s->sp = (uintptr_t)args[6];
+	s->pc = (uintptr_t)args[7];
+	s->tp = 0;
+	s->nregs = 0;
+	s->switches = switches;
+	s->held = GH_HELD_BLOCKED;
+	return true;
+}
+
+bool gh__world_blocked_still(void)
+{
+	int ns = atomic_load(&gh__world.nslots);
+	for (int i = 0; i < ns; i++) {
+		struct gh_thread_slot *s = &gh__world.slots[i];
+		if (atomic_load(&s->state) != GH_SLOT_STOPPED || s->held != GH_HELD_BLOCKED)
+			continue;
+		struct gh_thread_slot again = {.tid = s->tid};
+		if (!hold_blocked(&again) || again.sp != s->sp || again.pc != s->pc || again.switches != s->switches)
+			return false;
+	}
+	return true;
+}
+
+static int stop_by_signal(pid_t self, pid_t *unresponsive)
+{
 	pid_t pid = getpid();
-	atomic_store(&gh__world.nslots, 0);
 	atomic_store(&gh__world.stop_epoch, atomic_load(&epoch));
-	/* Wait for handlers of an earlier stop that have not returned yet. */
-	uint64_t t0 = now_ns();
-	while (atomic_load(&in_handler) > 0 && now_ns() - t0 < gh__world.timeout_ns)
-		sched_yield();
-	if (add_new_threads(self) < 0)
-		return EIO;
+	int added = add_new_threads(self);
+	if (added < 0)
+		return added == -2 ? E2BIG : EIO;
 	uint64_t deadline = now_ns() + gh__world.timeout_ns;
 	for (;;) {
 		bool pending = false;
@@ -345,16 +643,27 @@ int gh__world_stop(pid_t *unresponsive)
 					atomic_store(&s->state, GH_SLOT_GONE);
 				pending = true;
 			} else if (st == GH_SLOT_SENT) {
+				uint64_t waited = now_ns() - s->sent_ns;
+				if (waited > 10000000u && hold_blocked(s)) {
+					/* Claim the slot; a handler that ran meanwhile wins. */
+					int expect = GH_SLOT_SENT;
+					if (atomic_compare_exchange_strong(&s->state, &expect, GH_SLOT_STOPPED))
+						continue;
+				}
 				pending = true;
-				if (now_ns() - s->sent_ns > 200000000u && !task_exists(s->tid))
+				if (waited > 200000000u && !task_exists(s->tid))
 					atomic_store(&s->state, GH_SLOT_GONE);
 			}
 		}
 		if (!pending) {
 			/* Everyone known is parked: catch threads created meanwhile. */
-			int added = add_new_threads(self);
+			added = add_new_threads(self);
 			if (added == 0)
 				break;
+			if (added < 0) {
+				gh__world_resume();
+				return added == -2 ? E2BIG : EIO;
+			}
 			continue;
 		}
 		if (now_ns() > deadline) {
@@ -373,7 +682,7 @@ int gh__world_stop(pid_t *unresponsive)
 	return 0;
 }
 
-void gh__world_resume(void)
+static void resume_signal(void)
 {
 	atomic_store(&epoch, atomic_load(&gh__world.stop_epoch) + 1);
 	sys_futex(&epoch, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
@@ -383,4 +692,532 @@ void gh__world_resume(void)
 	uint64_t t0 = now_ns();
 	while (atomic_load(&in_handler) > 0 && now_ns() - t0 < 1000000000u)
 		sched_yield();
+}
+
+/* ==== The ptrace method ==================================================================== */
+
+/*
+ * Everything the tracer runs is below: raw system calls only. It shares the
+ * requester's address space and thread pointer, so a libc call could write
+ * the requester's errno or take a lock the requester holds; a sanitizer's
+ * instrumentation would use the requester's per-thread state. Hence
+ * TRACER: no instrumentation, no calls out of this file but the kernel.
+ */
+#define TRACER __attribute__((no_sanitize("address", "thread", "undefined"), noinline))
+
+enum { PH_START, PH_GO, PH_STOPPED, PH_FAILED, PH_RESUME, PH_DONE };
+
+struct tracer_ctl {
+	_Atomic uint32_t phase;
+	int err;                /* PH_FAILED: why */
+	pid_t pid, self, ignored, unresponsive;
+	uint64_t timeout_ns;
+	intptr_t unsafe_off;    /* &gh__tl_unsafe - thread pointer, the same for every thread */
+	char task_dir[48];      /* "/proc/<pid>/task" */
+	char task_path[64];     /* scratch for "/proc/<pid>/task/<tid>/..." */
+	char text[2048];        /* scratch for /proc reads */
+	char dents[4096];
+};
+
+static struct tracer_ctl *tctl;
+
+TRACER static long raw6(long n, long a, long b, long c, long d, long e, long f)
+{
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#define RAW(n, a, b, c, d) raw6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
+TRACER static uint64_t t_now(void)
+{
+	struct timespec ts;
+	RAW(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0, 0);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+TRACER static void t_sleep_us(long us)
+{
+	struct timespec ts = {0, us * 1000};
+	RAW(SYS_nanosleep, &ts, 0, 0, 0);
+}
+
+TRACER static void t_wake(_Atomic uint32_t *w)
+{
+	RAW(SYS_futex, w, FUTEX_WAKE, INT32_MAX, 0);
+}
+
+TRACER static void t_set_phase(uint32_t ph)
+{
+	atomic_store(&tctl->phase, ph);
+	t_wake(&tctl->phase);
+}
+
+/* Appends decimal v to s (no libc). */
+TRACER static char *t_utoa(char *s, unsigned long v)
+{
+	char tmp[24];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*s++ = tmp[--n];
+	*s = '\0';
+	return s;
+}
+
+/* Reads /proc/<pid>/task/<tid>/<leaf> into tctl->text; length or -1. */
+TRACER static long t_read_task(pid_t tid, const char *leaf)
+{
+	char *p = tctl->task_path;
+	for (const char *q = tctl->task_dir; *q;)
+		*p++ = *q++;
+	*p++ = '/';
+	p = t_utoa(p, (unsigned long)tid);
+	*p++ = '/';
+	while (*leaf)
+		*p++ = *leaf++;
+	*p = '\0';
+	long fd = RAW(SYS_openat, AT_FDCWD, tctl->task_path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	long n = RAW(SYS_read, fd, tctl->text, sizeof tctl->text - 1, 0);
+	RAW(SYS_close, fd, 0, 0, 0);
+	if (n < 0)
+		return -1;
+	tctl->text[n] = '\0';
+	return n;
+}
+
+/* A task that will never stop: dead, or a zombie (a main thread that
+ * called pthread_exit while others run). */
+TRACER static bool t_dead(pid_t tid)
+{
+	if (t_read_task(tid, "stat") <= 0)
+		return true;
+	/* "tid (comm) S ...": comm may hold spaces and parentheses */
+	const char *last = NULL;
+	for (const char *q = tctl->text; *q; q++)
+		if (*q == ')')
+			last = q;
+	return last && (last[2] == 'Z' || last[2] == 'X');
+}
+
+/* Deliverable signals pending for tid (thread or process), from status. */
+TRACER static bool t_signal_pending(pid_t tid)
+{
+	if (t_read_task(tid, "status") <= 0)
+		return false;
+	uint64_t pnd = 0, shd = 0, blk = 0;
+	for (const char *p = tctl->text; *p;) {
+		uint64_t *dst = NULL;
+		if (p[0] == 'S' && p[1] == 'i' && p[2] == 'g' && p[3] == 'P' && p[4] == 'n' && p[5] == 'd')
+			dst = &pnd;
+		else if (p[0] == 'S' && p[1] == 'h' && p[2] == 'd' && p[3] == 'P' && p[4] == 'n' && p[5] == 'd')
+			dst = &shd;
+		else if (p[0] == 'S' && p[1] == 'i' && p[2] == 'g' && p[3] == 'B' && p[4] == 'l' && p[5] == 'k')
+			dst = &blk;
+		if (dst) {
+			const char *v = p + 7;
+			while (*v == '\t' || *v == ' ')
+				v++;
+			uint64_t x = 0;
+			for (;; v++) {
+				int d = *v >= '0' && *v <= '9' ? *v - '0' : *v >= 'a' && *v <= 'f' ? *v - 'a' + 10 : -1;
+				if (d < 0)
+					break;
+				x = x * 16 + (uint64_t)d;
+			}
+			*dst = x;
+		}
+		while (*p && *p != '\n')
+			p++;
+		if (*p)
+			p++;
+	}
+	return ((pnd | shd) & ~blk) != 0;
+}
+
+TRACER static struct gh_thread_slot *t_find(pid_t tid)
+{
+	int ns = atomic_load(&gh__world.nslots);
+	struct gh_thread_slot *s = slot_find(tid);
+	return s && s - gh__world.slots < ns ? s : NULL;
+}
+
+/* Seizes and interrupts every task not yet known. Returns the number
+ * added, -EPERM (and the like) when ptrace is refused, -E2BIG when the
+ * slots are exhausted. */
+TRACER static long t_attach_new(void)
+{
+	long fd = RAW(SYS_openat, AT_FDCWD, tctl->task_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -EIO;
+	long added = 0;
+	for (;;) {
+		long n = RAW(SYS_getdents64, fd, tctl->dents, sizeof tctl->dents, 0);
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(tctl->dents + off);
+			off += d->d_reclen;
+			pid_t tid = 0;
+			const char *c = d->d_name;
+			for (; *c >= '0' && *c <= '9'; c++)
+				tid = tid * 10 + (*c - '0');
+			if (*c || tid <= 0 || tid == tctl->self || tid == tctl->ignored || t_find(tid))
+				continue;
+			if (!slot_add(tid)) {
+				RAW(SYS_close, fd, 0, 0, 0);
+				return -E2BIG;
+			}
+			struct gh_thread_slot *s = t_find(tid);
+			long rc = RAW(SYS_ptrace, PTRACE_SEIZE, tid, 0, 0);
+			if (rc == -ESRCH) {
+				atomic_store(&s->state, GH_SLOT_GONE);
+				continue;
+			}
+			if (rc < 0) {
+				atomic_store(&s->state, GH_SLOT_GONE);
+				RAW(SYS_close, fd, 0, 0, 0);
+				return rc;
+			}
+			s->held = GH_HELD_PTRACE; /* seized: must be detached */
+			s->sent_ns = t_now();
+			atomic_store(&s->state, GH_SLOT_SENT);
+			if (RAW(SYS_ptrace, PTRACE_INTERRUPT, tid, 0, 0) < 0)
+				atomic_store(&s->state, t_dead(tid) ? GH_SLOT_GONE : GH_SLOT_SENT);
+			added++;
+		}
+	}
+	RAW(SYS_close, fd, 0, 0, 0);
+	return added;
+}
+
+/* Collects wait statuses until none is ready. */
+TRACER static void t_reap_stops(void)
+{
+	for (;;) {
+		int st = 0;
+		long w = RAW(SYS_wait4, -1, &st, __WALL | WNOHANG, 0);
+		if (w <= 0)
+			return;
+		struct gh_thread_slot *s = t_find((pid_t)w);
+		if (!s)
+			continue;
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			s->held = 0;
+			atomic_store(&s->state, GH_SLOT_GONE);
+		} else if (WIFSTOPPED(st)) {
+			/* Our interrupt (PTRACE_EVENT_STOP), or a signal on its way
+			 * to the thread: held either way; that signal is delivered
+			 * when the thread is let go. */
+			if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP)
+				s->pending_sig = WSTOPSIG(st);
+			if (atomic_load(&s->state) == GH_SLOT_SENT)
+				atomic_store(&s->state, GH_SLOT_STOPPED);
+		}
+	}
+}
+
+TRACER static bool t_getregs(struct gh_thread_slot *s)
+{
+	struct user_regs_struct r;
+	struct iovec io = {&r, sizeof r};
+	if (RAW(SYS_ptrace, PTRACE_GETREGSET, s->tid, NT_PRSTATUS, &io) < 0)
+		return false;
+	const unsigned long *w = (const unsigned long *)&r;
+	for (unsigned k = 0; k < GH_WORLD_NREGS && k < sizeof r / sizeof *w; k++)
+		s->regs[k] = w[k];
+	s->nregs = sizeof r / sizeof *w < GH_WORLD_NREGS ? sizeof r / sizeof *w : GH_WORLD_NREGS;
+	s->sp = r.rsp;
+	s->pc = r.rip;
+	s->tp = r.fs_base;
+	return true;
+}
+
+/* A thread stopped inside an allocator window steps to its end. */
+TRACER static void t_leave_window(struct gh_thread_slot *s)
+{
+	for (int step = 0; step < 100000; step++) {
+		if (!s->tp || *(volatile int *)(s->tp + (uintptr_t)tctl->unsafe_off) == 0)
+			return;
+		if (RAW(SYS_ptrace, PTRACE_SINGLESTEP, s->tid, 0, 0) < 0)
+			return;
+		for (;;) {
+			int st = 0;
+			long w = RAW(SYS_wait4, s->tid, &st, __WALL, 0);
+			if (w == -EINTR)
+				continue;
+			if (w < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+				s->held = 0;
+				atomic_store(&s->state, GH_SLOT_GONE);
+				return;
+			}
+			if (WIFSTOPPED(st) && (st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP)
+				s->pending_sig = WSTOPSIG(st);
+			break;
+		}
+		if (!t_getregs(s))
+			return;
+	}
+}
+
+/* System calls the kernel ends with EINTR after any stop, even one that ran
+ * no handler: issue them again, unless a real signal is on its way. With a
+ * relative timeout the call restarts with the whole timeout: it can end
+ * later than it would have, never earlier. */
+TRACER static void t_restart_syscall(struct gh_thread_slot *s)
+{
+	struct user_regs_struct r;
+	struct iovec io = {&r, sizeof r};
+	if (RAW(SYS_ptrace, PTRACE_GETREGSET, s->tid, NT_PRSTATUS, &io) < 0)
+		return;
+	if ((long)r.orig_rax < 0 || (long)r.rax != -EINTR || s->pending_sig)
+		return;
+	switch ((long)r.orig_rax) {
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+	case SYS_rt_sigtimedwait:
+	case SYS_semtimedop:
+	case SYS_semop:
+		break;
+	default:
+		return;
+	}
+	if (t_signal_pending(s->tid))
+		return;
+	r.rax = r.orig_rax;
+	r.rip -= 2; /* back onto the 2-byte syscall instruction */
+	RAW(SYS_ptrace, PTRACE_SETREGSET, s->tid, NT_PRSTATUS, &io);
+}
+
+TRACER static void t_detach_all(bool fix_syscalls)
+{
+	int ns = atomic_load(&gh__world.nslots);
+	for (int i = 0; i < ns; i++) {
+		struct gh_thread_slot *s = &gh__world.slots[i];
+		if (s->held != GH_HELD_PTRACE)
+			continue;
+		if (atomic_load(&s->state) != GH_SLOT_STOPPED) {
+			/* seized, interrupt pending: wait (bounded) for the stop the
+			 * detach needs; a thread that never stops is released when
+			 * the tracer exits */
+			uint64_t t0 = t_now();
+			while (atomic_load(&s->state) == GH_SLOT_SENT && t_now() - t0 < 100000000u && !t_dead(s->tid)) {
+				t_reap_stops();
+				if (atomic_load(&s->state) == GH_SLOT_SENT)
+					t_sleep_us(100);
+			}
+			if (atomic_load(&s->state) != GH_SLOT_STOPPED)
+				continue;
+		}
+		if (fix_syscalls)
+			t_restart_syscall(s);
+		RAW(SYS_ptrace, PTRACE_DETACH, s->tid, 0, s->pending_sig);
+	}
+}
+
+TRACER static int tracer_main(void *arg)
+{
+	(void)arg;
+	uint64_t all = ~UINT64_C(0);
+	RAW(SYS_rt_sigprocmask, SIG_BLOCK, &all, 0, 8);
+	while (atomic_load(&tctl->phase) == PH_START)
+		RAW(SYS_futex, &tctl->phase, FUTEX_WAIT, PH_START, 0);
+	uint64_t deadline = t_now() + tctl->timeout_ns;
+	long rc = t_attach_new();
+	for (;;) {
+		if (rc < 0)
+			break;
+		t_reap_stops();
+		bool pending = false;
+		int ns = atomic_load(&gh__world.nslots);
+		for (int i = 0; i < ns; i++) {
+			struct gh_thread_slot *s = &gh__world.slots[i];
+			if (atomic_load(&s->state) != GH_SLOT_SENT)
+				continue;
+			if (t_now() - s->sent_ns > 20000000u && t_dead(s->tid)) {
+				atomic_store(&s->state, GH_SLOT_GONE);
+				continue;
+			}
+			pending = true;
+		}
+		if (!pending) {
+			rc = t_attach_new(); /* threads started meanwhile */
+			if (rc == 0)
+				break;
+			continue;
+		}
+		if (t_now() > deadline) {
+			for (int i = 0; i < ns; i++)
+				if (atomic_load(&gh__world.slots[i].state) == GH_SLOT_SENT) {
+					tctl->unresponsive = gh__world.slots[i].tid;
+					break;
+				}
+			rc = -ETIMEDOUT;
+			break;
+		}
+		t_sleep_us(50);
+	}
+	if (rc < 0) {
+		t_detach_all(false);
+		tctl->err = (int)-rc;
+		t_set_phase(PH_FAILED);
+		return 0;
+	}
+	int ns = atomic_load(&gh__world.nslots);
+	for (int i = 0; i < ns; i++) {
+		struct gh_thread_slot *s = &gh__world.slots[i];
+		if (atomic_load(&s->state) != GH_SLOT_STOPPED)
+			continue;
+		if (!t_getregs(s)) {
+			atomic_store(&s->state, GH_SLOT_GONE); /* died while stopped */
+			continue;
+		}
+		t_leave_window(s);
+	}
+	t_set_phase(PH_STOPPED);
+	while (atomic_load(&tctl->phase) == PH_STOPPED)
+		RAW(SYS_futex, &tctl->phase, FUTEX_WAIT, PH_STOPPED, 0);
+	t_detach_all(true);
+	t_set_phase(PH_DONE);
+	return 0;
+}
+
+static pid_t tracer_pid;
+
+static void tracer_wait_phase(uint32_t from, uint64_t limit_ns)
+{
+	uint64_t t0 = now_ns();
+	uint32_t ph;
+	while ((ph = atomic_load(&tctl->phase)) == from && now_ns() - t0 < limit_ns) {
+		struct timespec ts = {0, 20000000};
+		sys_futex(&tctl->phase, FUTEX_WAIT, from, &ts);
+	}
+}
+
+static void tracer_reap(void)
+{
+	int st;
+	while (syscall(SYS_wait4, tracer_pid, &st, __WALL, NULL) < 0 && errno == EINTR)
+		;
+	tracer_pid = 0;
+}
+
+static int stop_by_ptrace(pid_t self, pid_t *unresponsive)
+{
+	if (!tracer_stack)
+		return EPERM;
+	if (!tctl) {
+		tctl = gh__meta_alloc(sizeof *tctl);
+		if (!tctl)
+			return ENOMEM;
+	}
+	memset(tctl, 0, sizeof *tctl);
+	tctl->pid = getpid();
+	tctl->self = self;
+	tctl->ignored = atomic_load(&ignored_tid);
+	tctl->timeout_ns = gh__world.timeout_ns;
+	uintptr_t tp;
+	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
+	tctl->unsafe_off = (intptr_t)((uintptr_t)&gh__tl_unsafe - tp);
+	snprintf(tctl->task_dir, sizeof tctl->task_dir, "/proc/%d/task", (int)tctl->pid);
+	pid_t t = clone(tracer_main, tracer_stack + TRACER_STACK - 64, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
+			NULL);
+	if (t < 0)
+		return EPERM;
+	tracer_pid = t;
+	prctl(PR_SET_PTRACER, (unsigned long)t, 0, 0, 0); /* Yama: let our tracer attach */
+	atomic_store(&tctl->phase, PH_GO);
+	sys_futex(&tctl->phase, FUTEX_WAKE, INT32_MAX, NULL);
+	/* the tracer ends its own attempt at the timeout; a margin on top */
+	tracer_wait_phase(PH_GO, gh__world.timeout_ns + 5000000000u);
+	uint32_t ph = atomic_load(&tctl->phase);
+	if (ph == PH_STOPPED)
+		return 0;
+	if (ph == PH_GO) {
+		/* the tracer is stuck (it should not be): release everyone */
+		kill(t, SIGKILL);
+		tracer_reap();
+		return ETIMEDOUT;
+	}
+	tracer_reap();
+	if (tctl->err == ETIMEDOUT && unresponsive)
+		*unresponsive = tctl->unresponsive;
+	return tctl->err ? tctl->err : EIO;
+}
+
+static void resume_ptrace(void)
+{
+	atomic_store(&tctl->phase, PH_RESUME);
+	sys_futex(&tctl->phase, FUTEX_WAKE, INT32_MAX, NULL);
+	tracer_wait_phase(PH_RESUME, 10000000000u);
+	if (atomic_load(&tctl->phase) != PH_DONE)
+		kill(tracer_pid, SIGKILL); /* its tracees are let go when it dies */
+	tracer_reap();
+}
+
+/* ==== Stop and resume ========================================================================== */
+
+int gh__world_stop(pid_t *unresponsive)
+{
+	pid_t self = sys_gettid();
+	int saved_errno = errno;
+	/* Wait for handlers of an earlier stop that have not returned yet: they
+	 * may still read the slots. */
+	uint64_t t0 = now_ns();
+	while (atomic_load(&in_handler) > 0 && now_ns() - t0 < gh__world.timeout_ns)
+		sched_yield();
+	slots_clear();
+	gh__world.nblocked = 0;
+	int rc = EPERM;
+	bool try_ptrace = method_opt == GH_STOP_PTRACE || (method_opt == GH_STOP_AUTO && !ptrace_refused);
+	if (try_ptrace) {
+		rc = stop_by_ptrace(self, unresponsive);
+		if (rc == 0) {
+			gh__world.method = GH_STOP_PTRACE;
+		} else if ((rc == EPERM || rc == EACCES || rc == ENOSYS) && method_opt == GH_STOP_AUTO) {
+			ptrace_refused = true;
+			gh__log("ptrace is not permitted here (%s): passes stop threads with signal %d "
+				"(blocking calls may return EINTR)",
+				strerror(rc), gh__world_stop_signal());
+			slots_clear();
+			try_ptrace = false;
+		}
+	}
+	if (!try_ptrace) {
+		rc = stop_by_signal(self, unresponsive);
+		if (rc == 0)
+			gh__world.method = GH_STOP_SIGNAL;
+	}
+	if (rc == 0) {
+		int ns = atomic_load(&gh__world.nslots);
+		for (int i = 0; i < ns; i++)
+			if (atomic_load(&gh__world.slots[i].state) == GH_SLOT_STOPPED &&
+			    gh__world.slots[i].held == GH_HELD_BLOCKED)
+				gh__world.nblocked++;
+	}
+	errno = saved_errno;
+	return rc;
+}
+
+void gh__world_resume(void)
+{
+	int saved_errno = errno;
+	if (tracer_pid)
+		resume_ptrace();
+	else
+		resume_signal();
+	errno = saved_errno;
 }

@@ -41,7 +41,7 @@ static double ms(uint64_t ns)
 /* Runs a pass; on failure answers the error and returns NULL. */
 static struct gh_gc_result *run_pass(struct gh_http_call *call, int flags)
 {
-	if (gh__world_trylock_pending()) {
+	if (gh__world_busy()) {
 		call->retry_after = 1;
 		gh__http_detail(call, 503, "a stop-the-world operation is already running; retry shortly");
 		return NULL;
@@ -55,8 +55,12 @@ static struct gh_gc_result *run_pass(struct gh_http_call *call, int flags)
 	if (rc == ETIMEDOUT)
 		snprintf(msg, sizeof msg,
 			 "thread %d did not stop within the timeout (is the stop signal blocked? see "
-			 "GLASSHEAP_STOP_SIGNAL); nothing was analyzed",
+			 "GLASSHEAP_STOP and GLASSHEAP_STOP_SIGNAL); nothing was analyzed",
 			 (int)bad);
+	else if (rc == E2BIG)
+		snprintf(msg, sizeof msg,
+			 "the process has more threads or memory mappings than a pass can hold "
+			 "(threads-max, vm.max_map_count); nothing was analyzed");
 	else if (rc == EBUSY)
 		snprintf(msg, sizeof msg, "the stop signal is used by the program: set GLASSHEAP_STOP_SIGNAL");
 	else
@@ -178,7 +182,7 @@ void gh__ep_memory_gc(struct gh_http_call *call)
 	if (!r)
 		return;
 	gh_emit_t *e = call->e;
-	gh__emit_map_begin(e, 5 + 7);
+	gh__emit_map_begin(e, 5 + 10);
 	gh__emit_key(e, "collected_objects");
 	gh__emit_uint(e, r->collected_objects);
 	gh__emit_key(e, "objects_before");
@@ -198,6 +202,12 @@ void gh__ep_memory_gc(struct gh_http_call *call)
 	gh__emit_dbl(e, ms(r->mark_ns));
 	gh__emit_key(e, "threads_stopped");
 	gh__emit_uint(e, r->threads);
+	gh__emit_key(e, "threads_blocked");
+	gh__emit_uint(e, r->threads_blocked);
+	gh__emit_key(e, "stop_method");
+	gh__emit_str(e, r->stop_method, strlen(r->stop_method));
+	gh__emit_key(e, "collect_skipped");
+	gh__emit_bool(e, r->collect_skipped);
 	gh__emit_key(e, "scanned_bytes");
 	gh__emit_uint(e, r->scanned_bytes);
 	gh__emit_key(e, "roots");

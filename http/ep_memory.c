@@ -313,6 +313,10 @@ static void mark_truncated(char *buf)
 void gh__http_site_text(uint32_t site, char *buf, size_t len)
 {
 	uintptr_t addr = gh__site_address(site);
+	if (site == GH_SITE_OTHER) {
+		snprintf(buf, len, "%s", GH_SITE_OTHER_NAME);
+		return;
+	}
 	if (!addr) {
 		snprintf(buf, len, "an unknown site");
 		return;

@@ -223,8 +223,14 @@ typedef struct gh_site_info {
 	uintptr_t offset;    /* address minus that module's load base */
 } gh_site_info_t;
 
-/* Resolves a site id. Returns 0, or ENOENT for an unknown id. The module
- * string lives for the life of the process. */
+/*
+ * Resolves a site id. Returns 0, or ENOENT for an unknown id. The module
+ * string lives for the life of the process. glassheap gives its own id to
+ * the first 1,048,576 distinct call sites of a process; allocations from
+ * call sites beyond that share one site whose module is GH_SITE_OTHER_NAME
+ * (address and offset 0).
+ */
+#define GH_SITE_OTHER_NAME "[other sites]"
 GH_API int gh_site_resolve(uint32_t site, gh_site_info_t *info);
 
 /* ---- Errors ----------------------------------------------------------- */

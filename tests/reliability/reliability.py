@@ -334,13 +334,33 @@ def case_slowloris():
 # ---- stopsig ------------------------------------------------------------------------------------
 
 def case_stopsig():
+    section("ptrace (the default): a thread that blocks every signal is stopped like any other")
     h = Host(env={"GLASSHEAP_STOP_TIMEOUT_MS": "1500"})
     check(h.cmd("workers 2") == "workers 2", "two allocating threads")
-    r = h.get("/debug/memory/gc", "POST")
-    check(status(r) == 200, "a pass works before")
-    before = h.get("/debug/memory/gc", "POST").doc()
+    reply = h.cmd("block") or ""
+    m = re.match(r"blocked tid=(\d+)$", reply)
+    check(m is not None and m.group(1) != "0", "blocking thread started: %r" % reply)
+    for method, path in (("POST", "/debug/memory/gc"), ("GET", "/debug/memory/referrers?type_name=Fault.Work")):
+        t0 = time.time()
+        r = h.get(path, method, timeout=15)
+        took = time.time() - t0
+        d = r.doc() if r is not None else {}
+        check(status(r) == 200, "%s %s -> 200: %r %r" % (method, path, status(r), d))
+        check(took < 1.0, "answered well within the stop timeout: %.2f s" % took)
+        if method == "POST" and status(r) == 200:
+            check(d.get("stop_method") == "ptrace" and d.get("threads_blocked") == 0,
+                  "stopped by ptrace, every thread with its registers: %r %r"
+                  % (d.get("stop_method"), d.get("threads_blocked")))
+    check(h.cmd("gc", 20) == "gc rc=0 stuck=0", "the host's own pass stops it too")
+    check(h.cmd("unblock", 10) == "unblocked", "unblocked and joined")
+    check(h.close() == 0, "host exits 0")
 
-    section("a thread blocks every signal: 504 within the timeout, nothing analyzed")
+    section("GLASSHEAP_STOP=signal: a thread that blocks every signal gives 504 within the timeout, nothing analyzed")
+    h = Host(env={"GLASSHEAP_STOP_TIMEOUT_MS": "1500", "GLASSHEAP_STOP": "signal"})
+    check(h.cmd("workers 2") == "workers 2", "two allocating threads")
+    r = h.get("/debug/memory/gc", "POST")
+    check(status(r) == 200 and r.doc().get("stop_method") == "signal", "a pass works before, by signal")
+    before = h.get("/debug/memory/gc", "POST").doc()
     reply = h.cmd("block") or ""
     m = re.match(r"blocked tid=(\d+)$", reply)
     check(m is not None and m.group(1) != "0", "blocking thread started: %r" % reply)

@@ -1037,7 +1037,8 @@ GC = {
     "collected_objects": int, "objects_before": int, "objects_after": int, "objects_freed": int,
     "gc_stats": {"collections": [int], "thresholds": [int], "garbage_count": int},
     # glassheap's additions (docs/api.md)
-    "collected_bytes": int, "pause_ms": float, "mark_ms": float, "threads_stopped": int, "scanned_bytes": int,
+    "collected_bytes": int, "pause_ms": float, "mark_ms": float, "threads_stopped": int, "threads_blocked": int,
+    "stop_method": str, "collect_skipped": bool, "scanned_bytes": int,
     "roots": {k: {"ranges": int, "bytes": int} for k in ("registered", "stack", "tls", "global")},
     "unreachable": {
         "summary": {"definitely_lost": CLASS, "indirectly_lost": CLASS, "possibly_lost": CLASS, "reachable": CLASS},

@@ -294,14 +294,30 @@ static void *signal_blocker(void *arg)
 	return NULL;
 }
 
-TEST(unresponsive_thread_times_out_cleanly)
+/* ptrace reaches a thread that blocks every signal; the signal method
+ * cannot, and fails within its timeout with every thread running again. */
+TEST(thread_blocking_every_signal)
 {
 	pthread_t th;
+	blocker_go = 0;
 	pthread_create(&th, NULL, signal_blocker, NULL);
 	usleep(20000);
 	setenv("GLASSHEAP_STOP_TIMEOUT_MS", "300", 1);
 	pid_t bad = 0;
 	struct gh_gc_result *r = NULL;
+	gh__world_set_method(GH_STOP_PTRACE);
+	int rc = gh__gc_run(0, &r, &bad);
+	if (rc == EPERM) {
+		printf("  (ptrace refused here: the ptrace half is not checked)\n");
+	} else {
+		EXPECT_EQ(rc, 0);
+		ASSERT_TRUE(r != NULL);
+		EXPECT_EQ(strcmp(r->stop_method, "ptrace"), 0);
+		EXPECT_EQ(r->threads_blocked, 0);
+		gh__gc_result_free(r);
+		r = NULL;
+	}
+	gh__world_set_method(GH_STOP_SIGNAL);
 	EXPECT_EQ(gh__gc_run(0, &r, &bad), ETIMEDOUT);
 	EXPECT_TRUE(r == NULL);
 	EXPECT_NE(bad, 0);
@@ -312,6 +328,78 @@ TEST(unresponsive_thread_times_out_cleanly)
 	unsetenv("GLASSHEAP_STOP_TIMEOUT_MS");
 	EXPECT_EQ(gh__gc_run(0, &r, &bad), 0);
 	gh__gc_result_free(r);
+	gh__world_set_method(GH_STOP_AUTO);
+}
+
+/* Signal method: a thread that blocks every signal and sleeps in a futex
+ * wait without timeout (a condition variable) is held without being
+ * stopped; the pass is marked inexact and frees nothing. */
+static pthread_mutex_t cv_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv_cv = PTHREAD_COND_INITIALIZER;
+static int cv_go, cv_waiting;
+static void *cond_blocker(void *arg)
+{
+	(void)arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&cv_mu);
+	cv_waiting = 1;
+	while (!cv_go)
+		pthread_cond_wait(&cv_cv, &cv_mu);
+	pthread_mutex_unlock(&cv_mu);
+	return NULL;
+}
+
+/* A collectable object nothing points to (its address kept disguised). */
+static __attribute__((noinline)) uintptr_t make_garbage(gh_type_t t)
+{
+	void *g = gh_malloc_typed(t, 64);
+	__asm__ volatile("" ::"r"(g) : "memory");
+	return (uintptr_t)g ^ 0x5a5a;
+}
+
+static __attribute__((noinline)) void clear_stack(void)
+{
+	volatile char junk[16384];
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = 0;
+}
+
+TEST(signal_method_holds_a_futex_sleeper_without_collecting)
+{
+	static const gh_type_desc_t desc = {.flags = GH_TYPE_COLLECTABLE};
+	gh_type_t t = gh_type_register("test_mark.garbage", &desc);
+	uintptr_t gaddr = make_garbage(t);
+	clear_stack();
+	pthread_t th;
+	pthread_create(&th, NULL, cond_blocker, NULL);
+	while (!__atomic_load_n(&cv_waiting, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	usleep(20000);
+	gh__world_set_method(GH_STOP_SIGNAL);
+	struct gh_gc_result *r = NULL;
+	pid_t bad = 0;
+	EXPECT_EQ(gh__gc_run(GH_GC_COLLECT, &r, &bad), 0);
+	ASSERT_TRUE(r != NULL);
+	EXPECT_EQ(r->threads_blocked, 1);
+	EXPECT_TRUE(r->collect_skipped);
+	EXPECT_EQ(r->collected_objects, 0);
+	gh__gc_result_free(r);
+	pthread_mutex_lock(&cv_mu);
+	cv_go = 1;
+	pthread_cond_broadcast(&cv_cv);
+	pthread_mutex_unlock(&cv_mu);
+	pthread_join(th, NULL);
+	/* every thread answers now: the garbage goes */
+	EXPECT_EQ(gh__gc_run(GH_GC_COLLECT, &r, &bad), 0);
+	ASSERT_TRUE(r != NULL);
+	EXPECT_EQ(r->threads_blocked, 0);
+	EXPECT_FALSE(r->collect_skipped);
+	EXPECT_GE(r->collected_objects, 1);
+	EXPECT_EQ(gh_ptr_type((void *)(gaddr ^ 0x5a5a)), GH_TYPE_NONE);
+	gh__gc_result_free(r);
+	gh__world_set_method(GH_STOP_AUTO);
 }
 
 int main(void)
