@@ -164,6 +164,25 @@ static cage_hooks_t cage_hooks = {
 };
 void *gh__cage_hooks = &cage_hooks;
 
+static void *cage_map;      /* the whole reservation, for gh__cage_release */
+static size_t cage_map_len;
+static size_t cage_wanted;  /* the size asked for (GLASSHEAP_CAGE_SIZE) */
+
+size_t gh__cage_wanted(void)
+{
+	return cage_wanted;
+}
+
+void gh__cage_release(void)
+{
+	if (cage_map)
+		munmap(cage_map, cage_map_len);
+	cage_map = NULL;
+	gh__cage.size = 0;
+	gh__cage.base = 0;
+	atomic_store(&gh__cage.top, 0);
+}
+
 int gh__cage_init(size_t want)
 {
 	size_t target = want & ~(((size_t)1 << 21) - 1);
@@ -203,8 +222,9 @@ int gh__cage_init(size_t want)
 		 * never keeps all of it. See docs/performance.md. */
 		if (gh__opt.thp_from < size)
 			madvise((void *)(base + gh__opt.thp_from), size - gh__opt.thp_from, MADV_HUGEPAGE);
-		if (size != target)
-			gh__log("cage reduced to %zu MiB (could not reserve %zu MiB)", size >> 20, target >> 20);
+		cage_map = p;
+		cage_map_len = len;
+		cage_wanted = target;
 		return 0;
 	}
 	return ENOMEM;

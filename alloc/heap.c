@@ -26,6 +26,7 @@
  */
 #include "internal.h"
 
+#include <dlfcn.h>
 #include <sched.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -81,6 +82,35 @@ nomem:
 static size_t boot_size(uintptr_t p)
 {
 	return *(size_t *)(p - 16);
+}
+
+/* ---- Pass-through ----------------------------------------------------------
+ * When no cage can be reserved at all (RLIMIT_AS of a few dozen MiB, strict
+ * overcommit), glassheap steps aside instead of failing every allocation:
+ * the system allocator (the next malloc in the lookup order, glibc's) serves
+ * the program, untagged and uncounted, and glassheap says so once. Its
+ * functions are looked up during initialization, whose own allocations come
+ * from the bootstrap buffer. Nothing ever lives in the (empty) cage then, so
+ * a pointer outside the cage and the bootstrap buffer is the system's. */
+static struct {
+	void *(*malloc)(size_t);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void (*free)(void *);
+	int (*posix_memalign)(void **, size_t, size_t);
+	size_t (*usable_size)(void *);
+} sys;
+static bool passthrough;
+
+static void passthrough_init(void)
+{
+	sys.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+	sys.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+	sys.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+	sys.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+	sys.posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+	sys.usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+	passthrough = sys.malloc && sys.calloc && sys.realloc && sys.free && sys.posix_memalign && sys.usable_size;
 }
 
 /* ---- Start map and page map ---------------------------------------------- */
@@ -180,6 +210,8 @@ static GH_NOINLINE void *alloc_slow(size_t size, gh_type_t type, uintptr_t ra, b
 	if (st != ST_READY) {
 		if (tl_in_init)
 			return boot_alloc(size, 16, zero);
+		if (passthrough)
+			return zero ? sys.calloc(1, size) : sys.malloc(size);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -234,8 +266,16 @@ void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
 		c = thread_slow();
 		if (!c && atomic_load(&gh__state) != ST_READY && tl_in_init)
 			return boot_alloc(size, align, false);
+		if (!c && passthrough) {
+			void *p = NULL;
+			int rc = sys.posix_memalign(&p, align, size);
+			errno = rc ? rc : errno;
+			return rc ? NULL : p;
+		}
 	}
-	if (size > GH_SIZE_MAX_REQ || align > ((size_t)1 << 30)) {
+	/* Any power of two the cage can hold (glibc serves them too); the
+	 * block is size + align bytes, the header in the gap. */
+	if (size > GH_SIZE_MAX_REQ || align >= gh__cage.size || size > gh__cage.size - align) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -305,6 +345,10 @@ static GH_NOINLINE void free_odd(void *p, const char *op)
 {
 	if (p == NULL || is_boot((uintptr_t)p))
 		return;
+	if (passthrough) {
+		sys.free(p);
+		return;
+	}
 	report_bad(p, op);
 }
 
@@ -430,6 +474,8 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 	uintptr_t u = (uintptr_t)p;
 	if (p == NULL)
 		return gh__alloc(size, type, ra, false);
+	if (gh_unlikely(passthrough) && !is_boot(u))
+		return sys.realloc(p, size);
 	if (gh_unlikely(is_boot(u))) {
 		void *n = gh__alloc(size, type, ra, false);
 		if (n) {
@@ -500,6 +546,8 @@ size_t gh__usable_size(const void *p)
 		return 0;
 	if (is_boot(u))
 		return boot_size(u);
+	if (passthrough)
+		return sys.usable_size((void *)p);
 	if (!gh__cage_contains(u) || (u & 15) || GH_LOAD(&gh__startmap[granule_of(u)]) != 1)
 		return 0;
 	struct gh_hdr *h = gh__hdr_of(u);
@@ -722,26 +770,37 @@ static bool init_jemalloc(void)
 	return arena_n > 0;
 }
 
+static const char *init_failure = "initialization failed";
+
 static bool init_all(void)
 {
 	gh__options_init();
-	gh__sites_init();
-	gh__types_init();
+	/* The cage first, then what every allocation needs; call sites last
+	 * (they are optional: without their table every site is unknown).
+	 * When any required piece cannot be had, the cage is given back and
+	 * the address space left to the system allocator (pass-through). */
 	if (gh__cage_init(gh__opt.cage_size) != 0) {
-		gh__log("cannot reserve the heap's address range; every allocation will fail");
+		init_failure = "cannot reserve the heap's address range (RLIMIT_AS?)";
 		return false;
 	}
+	gh__types_init();
 	gh__startmap = gh__meta_map_huge(gh__cage.size >> GH_GRANULE_LG);
 	gh__startmap_at = gh__startmap - (gh__cage.base >> GH_GRANULE_LG);
 	gh__pagemap = gh__meta_map((gh__cage.size >> GH_PAGE_LG) * sizeof(uint32_t));
-	if (!gh__startmap || !gh__pagemap) {
-		gh__log("cannot map the object-start tables; every allocation will fail");
+	if (gh_type_count() == 0 || !gh__startmap || !gh__pagemap) {
+		init_failure = "cannot map glassheap's tables (RLIMIT_AS?)";
+		gh__cage_release();
 		return false;
 	}
 	if (!init_jemalloc()) {
-		gh__log("cannot create the cage arenas; every allocation will fail");
+		init_failure = "cannot create the cage arenas";
+		gh__cage_release();
 		return false;
 	}
+	gh__sites_init();
+	if (gh__cage.size != gh__cage_wanted())
+		gh__log("cage reduced to %zu MiB (could not reserve %zu MiB)%s", gh__cage.size >> 20,
+			gh__cage_wanted() >> 20, gh__site_keys ? "" : "; allocation sites are not recorded");
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	return true;
 }
@@ -761,6 +820,15 @@ bool gh__init(void)
 	}
 	tl_in_init = true;
 	bool ok = init_all();
+	if (!ok) {
+		passthrough_init();
+		if (passthrough)
+			gh__log("%s: allocations pass through to the system allocator, untagged and uncounted; "
+				"introspection is off",
+				init_failure);
+		else
+			gh__log("%s, and no system allocator to fall back to: every allocation will fail", init_failure);
+	}
 	atomic_store_explicit(&gh__state, ok ? ST_READY : ST_FAILED, memory_order_release);
 	tl_in_init = false;
 	return ok;

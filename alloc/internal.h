@@ -112,6 +112,10 @@ extern struct gh_cage gh__cage;
 
 /* Reserves the cage (falling back to smaller sizes), returns 0 or ENOMEM. */
 int gh__cage_init(size_t want);
+/* The size gh__cage_init was asked for (the cage may be smaller). */
+size_t gh__cage_wanted(void);
+/* Gives the whole reservation back (initialization failed after it). */
+void gh__cage_release(void);
 /* The jemalloc extent hooks carving extents from the cage. */
 extern void *gh__cage_hooks;
 /* Test hook: fail the next n cage extent allocations after `after` more succeed
@@ -252,6 +256,9 @@ extern _Atomic int gh__state; /* 0 none, 1 initializing, 2 ready, 3 failed */
 
 /* ==== types.c: type registry, scopes and per-thread counter shards ========= */
 
+/* Arrays indexed by type id: ids run 1..GH_TYPES_MAX (0 is GH_TYPE_NONE). */
+#define GH_TYPE_IDS (GH_TYPES_MAX + 1)
+
 /* One type's counters in one shard. Only the owning thread writes a live
  * shard (relaxed stores); readers sum every shard under the shard lock.
  * The live count is derived: allocs - frees + moved, where moved counts
@@ -375,6 +382,7 @@ struct gh_thread_slot {
 	int held;            /* GH_HELD_*, once stopped */
 	int pending_sig;     /* ptrace: a signal the stop intercepted, delivered at resume */
 	uint64_t sent_ns;
+	uint64_t probe_ns;   /* last look at /proc for a thread slow to stop */
 	uintptr_t sp;        /* interrupted stack pointer */
 	uintptr_t tp;        /* thread pointer (TCB / static TLS end); 0 if unknown */
 	uintptr_t pc;
@@ -433,6 +441,10 @@ bool gh__world_blocked_still(void);
 int gh__world_stop_signal(void);
 void gh__world_resume(void);
 uint64_t gh__now_ns(void);
+/* True when every thread of the process but `keep` (glassheap's server
+ * thread) has exited: the main thread is a zombie (it called pthread_exit)
+ * and no other thread runs. Reads /proc; never allocates. */
+bool gh__world_host_gone(pid_t keep);
 /* "ptrace" or "signal": the method of the last stop. */
 const char *gh__world_method_name(void);
 /* Test hook: stops leave thread tid alone (not signalled, not scanned); 0
@@ -471,7 +483,7 @@ struct gh_gc_site_row {
 	uint32_t site, type;
 	uint64_t count[GH_LEAK_CLASSES], bytes[GH_LEAK_CLASSES];
 };
-/* src: a type id below GH_TYPES_MAX, else GH_TYPES_MAX + root index. */
+/* src: a type id below GH_TYPE_IDS, else GH_TYPE_IDS + root index. */
 struct gh_gc_ref_row {
 	uint32_t src, dst;
 	uint64_t count;

@@ -132,7 +132,7 @@ int gh_root_remove(const void *addr)
 /* ---- Work area (mapped before the first stop) ------------------------------------------ */
 
 struct ref_slot {
-	uint32_t src; /* type id, or GH_TYPES_MAX + root index */
+	uint32_t src; /* type id, or GH_TYPE_IDS + root index */
 	uint32_t dst; /* type id */
 	uint64_t count;
 };
@@ -182,7 +182,7 @@ struct work {
 	struct site_slot *sites;
 	uint32_t *site_used;         /* indexes of the claimed sites slots */
 	size_t nsites;
-	struct gh_gc_class_stats (*by_type)[GH_LEAK_CLASSES]; /* [GH_TYPES_MAX] */
+	struct gh_gc_class_stats (*by_type)[GH_LEAK_CLASSES]; /* [GH_TYPE_IDS] */
 	struct root_rec *roots;
 	size_t nroots;
 	uint64_t scanned_bytes;
@@ -223,7 +223,7 @@ static int work_init(void)
 	W.sites = work_map(SITE_SLOTS * sizeof(struct site_slot));
 	W.ref_used = work_map(REF_SLOTS * sizeof(uint32_t));
 	W.site_used = work_map(SITE_SLOTS * sizeof(uint32_t));
-	W.by_type = work_map(sizeof(*W.by_type) * GH_TYPES_MAX);
+	W.by_type = work_map(sizeof(*W.by_type) * GH_TYPE_IDS);
 	W.max_roots = gh__world.cap * 3 + 65536;
 	W.roots = work_map(sizeof(struct root_rec) * W.max_roots);
 	W.collected = work_map(LOST_SLOTS * sizeof(uintptr_t));
@@ -580,7 +580,7 @@ static struct root_rec *add_root(int kind, int tid, uintptr_t lo, uintptr_t hi, 
 
 static uint32_t root_src(const struct root_rec *r)
 {
-	return GH_TYPES_MAX + (uint32_t)(r - W.roots);
+	return GH_TYPE_IDS + (uint32_t)(r - W.roots);
 }
 
 struct module_ctx {
@@ -751,7 +751,7 @@ static void scan_registers(void)
 			continue;
 		/* the thread's first root is its stack (add_thread_roots) */
 		uint32_t r = W.slot_root[i];
-		uint32_t src = r < W.nroots && W.roots[r].kind == GH_ROOT_STACK ? GH_TYPES_MAX + r : GH_TYPES_MAX;
+		uint32_t src = r < W.nroots && W.roots[r].kind == GH_ROOT_STACK ? GH_TYPE_IDS + r : GH_TYPE_IDS;
 		for (unsigned k = 0; k < s->nregs; k++) {
 			consider(s->regs[k], src);
 			consider_header(s->regs[k], src);
@@ -1137,8 +1137,8 @@ struct gh_gc_totals gh__gc_totals(void)
 
 const char *gh__gc_source_name(const struct gh_gc_result *r, uint32_t src)
 {
-	if (src < GH_TYPES_MAX)
+	if (src < GH_TYPE_IDS)
 		return gh_type_name(src);
-	size_t i = src - GH_TYPES_MAX;
+	size_t i = src - GH_TYPE_IDS;
 	return i < r->nroots ? r->root_names[i] : "root:?";
 }

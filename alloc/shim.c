@@ -8,7 +8,8 @@
  * (gh_scope_push) or under GH_TYPE_MALLOC; every allocation records its
  * caller's return address as its site. Semantics follow glibc where the
  * standards leave room: malloc(0) returns a unique pointer, realloc(p, 0)
- * frees p and returns NULL, memalign rounds a non-power-of-two alignment up.
+ * frees p and returns NULL, memalign and aligned_alloc round a non-power-of-two
+ * alignment up, any alignment the address space allows is served.
  */
 #include "internal.h"
 
@@ -76,25 +77,30 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	return 0;
 }
 
-EXPORT void *aligned_alloc(size_t align, size_t size)
+/* glibc 2.36 (Debian 12) makes aligned_alloc the same function as memalign:
+ * any alignment is accepted and rounded up to a power of two (0 and 1 mean
+ * none). A later C standard lets an implementation refuse a non-power of
+ * two with EINVAL; glibc did not yet, and programs rely on it. */
+static void *memalign_like(size_t align, size_t size, uintptr_t ra)
 {
-	if (!pow2(align)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return gh__alloc_aligned(align, size, untyped(), CALLER());
-}
-
-EXPORT void *memalign(size_t align, size_t size)
-{
-	if (align > ((size_t)1 << 30)) {
-		errno = EINVAL;
+	if (align > ((size_t)1 << (sizeof(size_t) * 8 - 1))) {
+		errno = ENOMEM; /* no power of two is that large */
 		return NULL;
 	}
 	size_t a = 1;
 	while (a < align)
 		a <<= 1;
-	return gh__alloc_aligned(a, size, untyped(), CALLER());
+	return gh__alloc_aligned(a, size, untyped(), ra);
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+	return memalign_like(align, size, CALLER());
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+	return memalign_like(align, size, CALLER());
 }
 
 static size_t page_size(void)

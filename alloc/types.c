@@ -32,19 +32,19 @@ struct shard {
 	struct shard *next_all;
 	struct shard *next_free;
 	bool in_use;
-	struct gh_ctr ctr[GH_TYPES_MAX];
+	struct gh_ctr ctr[GH_TYPE_IDS];
 };
 
 #define NAME_SLOTS (2 * GH_TYPES_MAX) /* open addressing, power of two */
 #define SCOPE_MAX 32
 
 _Atomic uint32_t gh__ntypes;
-static struct type_rec *types;  /* [GH_TYPES_MAX] */
+static struct type_rec *types;  /* [GH_TYPE_IDS] */
 static uint32_t *name_slots;    /* [NAME_SLOTS] type ids, 0 = empty */
 static pthread_mutex_t type_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct shard *all_shards, *free_shards;
-static struct gh_ctr *global_ctr; /* [GH_TYPES_MAX], atomic adds */
+static struct gh_ctr *global_ctr; /* [GH_TYPE_IDS], atomic adds */
 static pthread_mutex_t shard_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 
@@ -82,7 +82,7 @@ static gh_type_t register_locked(const char *name, size_t len, const gh_type_des
 	if (*slot)
 		return *slot;
 	uint32_t n = atomic_load_explicit(&gh__ntypes, memory_order_relaxed);
-	if (n + 1 >= GH_TYPES_MAX) {
+	if (n >= GH_TYPES_MAX) {
 		errno = ENOSPC;
 		return GH_TYPE_NONE;
 	}
@@ -242,9 +242,9 @@ struct gh_ctr *gh__thread_setup(void)
 
 void gh__types_init(void)
 {
-	types = gh__meta_map(sizeof(struct type_rec) * GH_TYPES_MAX);
+	types = gh__meta_map(sizeof(struct type_rec) * GH_TYPE_IDS);
 	name_slots = gh__meta_map(sizeof(uint32_t) * NAME_SLOTS);
-	global_ctr = gh__meta_map(sizeof(struct gh_ctr) * GH_TYPES_MAX);
+	global_ctr = gh__meta_map(sizeof(struct gh_ctr) * GH_TYPE_IDS);
 	pthread_key_create(&exit_key, thread_exit);
 	if (!types || !name_slots)
 		return;

@@ -522,6 +522,46 @@ bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 	return false;
 }
 
+/* A task's state letter from /proc/self/task/<tid>/stat, or 0. */
+static char task_state(pid_t tid)
+{
+	char path[64], text[1024];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	if (read_small(path, text, sizeof text) <= 0)
+		return 0;
+	const char *last = strrchr(text, ')'); /* comm may hold ')' */
+	return last && last[1] == ' ' ? last[2] : 0;
+}
+
+bool gh__world_host_gone(pid_t keep)
+{
+	pid_t pid = getpid();
+	char st = pid == keep ? 'Z' : task_state(pid);
+	if (st != 'Z' && st != 'X' && st != 0)
+		return false; /* the main thread runs: the cheap, common answer */
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	char buf[4096];
+	bool gone = true;
+	for (;;) {
+		long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n && gone;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+			off += d->d_reclen;
+			pid_t tid = parse_tid(d->d_name);
+			if (tid <= 0 || tid == keep)
+				continue;
+			char ts = task_state(tid);
+			gone = ts == 'Z' || ts == 'X' || ts == 0;
+		}
+	}
+	close(fd);
+	return gone;
+}
+
 /* ==== The signal method ==================================================================== */
 
 /* Adds every tid of /proc/self/task not yet in a slot. Returns the number
@@ -880,7 +920,9 @@ TRACER static long t_attach_new(void)
 			}
 			struct gh_thread_slot *s = t_find(tid);
 			long rc = RAW(SYS_ptrace, PTRACE_SEIZE, tid, 0, 0);
-			if (rc == -ESRCH) {
+			/* a thread that is exiting answers EPERM (its exit state is
+			 * set) or ESRCH: it is gone, not a refusal */
+			if (rc == -ESRCH || (rc == -EPERM && t_dead(tid))) {
 				atomic_store(&s->state, GH_SLOT_GONE);
 				continue;
 			}
@@ -901,29 +943,37 @@ TRACER static long t_attach_new(void)
 	return added;
 }
 
-/* Collects wait statuses until none is ready. */
+/* Records one wait status of a seized thread. */
+TRACER static void t_note_status(struct gh_thread_slot *s, int st)
+{
+	if (WIFEXITED(st) || WIFSIGNALED(st)) {
+		s->held = 0;
+		atomic_store(&s->state, GH_SLOT_GONE);
+	} else if (WIFSTOPPED(st)) {
+		/* Our interrupt (PTRACE_EVENT_STOP), or a signal on its way to
+		 * the thread: held either way; that signal is delivered when the
+		 * thread is let go. */
+		if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP)
+			s->pending_sig = WSTOPSIG(st);
+		if (atomic_load(&s->state) == GH_SLOT_SENT)
+			atomic_store(&s->state, GH_SLOT_STOPPED);
+	}
+}
+
+/* Collects the stops that have happened. One wait per pending thread, by
+ * tid: waiting for "any" tracee walks the tracer's whole list in the
+ * kernel, quadratic with thousands of threads. */
 TRACER static void t_reap_stops(void)
 {
-	for (;;) {
-		int st = 0;
-		long w = RAW(SYS_wait4, -1, &st, __WALL | WNOHANG, 0);
-		if (w <= 0)
-			return;
-		struct gh_thread_slot *s = t_find((pid_t)w);
-		if (!s)
+	int ns = atomic_load(&gh__world.nslots);
+	for (int i = 0; i < ns; i++) {
+		struct gh_thread_slot *s = &gh__world.slots[i];
+		if (atomic_load(&s->state) != GH_SLOT_SENT)
 			continue;
-		if (WIFEXITED(st) || WIFSIGNALED(st)) {
-			s->held = 0;
-			atomic_store(&s->state, GH_SLOT_GONE);
-		} else if (WIFSTOPPED(st)) {
-			/* Our interrupt (PTRACE_EVENT_STOP), or a signal on its way
-			 * to the thread: held either way; that signal is delivered
-			 * when the thread is let go. */
-			if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP)
-				s->pending_sig = WSTOPSIG(st);
-			if (atomic_load(&s->state) == GH_SLOT_SENT)
-				atomic_store(&s->state, GH_SLOT_STOPPED);
-		}
+		int st = 0;
+		long w = RAW(SYS_wait4, s->tid, &st, __WALL | WNOHANG, 0);
+		if (w == s->tid)
+			t_note_status(s, st);
 	}
 }
 
@@ -976,6 +1026,12 @@ TRACER static void t_leave_window(struct gh_thread_slot *s)
  * later than it would have, never earlier. */
 TRACER static void t_restart_syscall(struct gh_thread_slot *s)
 {
+	/* the registers read at the stop (user_regs_struct order): only a
+	 * system call that ended with EINTR needs a second look */
+	const unsigned rax = offsetof(struct user_regs_struct, rax) / sizeof(unsigned long);
+	const unsigned orig = offsetof(struct user_regs_struct, orig_rax) / sizeof(unsigned long);
+	if (s->nregs <= orig || (long)s->regs[orig] < 0 || (long)s->regs[rax] != -EINTR)
+		return;
 	struct user_regs_struct r;
 	struct iovec io = {&r, sizeof r};
 	if (RAW(SYS_ptrace, PTRACE_GETREGSET, s->tid, NT_PRSTATUS, &io) < 0)
@@ -1047,9 +1103,14 @@ TRACER static int tracer_main(void *arg)
 			struct gh_thread_slot *s = &gh__world.slots[i];
 			if (atomic_load(&s->state) != GH_SLOT_SENT)
 				continue;
-			if (t_now() - s->sent_ns > 20000000u && t_dead(s->tid)) {
-				atomic_store(&s->state, GH_SLOT_GONE);
-				continue;
+			/* a thread slow to stop may be a zombie: look, now and then */
+			uint64_t now = t_now();
+			if (now - s->sent_ns > 20000000u && now - s->probe_ns > 50000000u) {
+				s->probe_ns = now;
+				if (t_dead(s->tid)) {
+					atomic_store(&s->state, GH_SLOT_GONE);
+					continue;
+				}
 			}
 			pending = true;
 		}

@@ -97,6 +97,9 @@ struct server {
 	bool stop;                   /* set only by the control message */
 	h2o_timeout_t watchdog;
 	h2o_timeout_entry_t watchdog_entry;
+	h2o_timeout_t host_check;       /* is any thread of the program left? */
+	h2o_timeout_entry_t host_check_entry;
+	pid_t tid;                      /* the server thread's */
 	size_t nconns;
 	struct conn conns[GH_HTTP_MAX_CONNS];
 	struct gh_http_router router; /* token, socket kind; reused query and emitters */
@@ -259,6 +262,22 @@ static void on_watchdog(h2o_timeout_entry_t *entry)
 	h2o_timeout_link(srv->loop, &srv->watchdog, &srv->watchdog_entry);
 }
 
+/* Five times a second: when every thread of the program has exited (main
+ * called pthread_exit, the last other thread returned), only this thread
+ * keeps the process alive, with every signal blocked. The process ends as
+ * it would have without us: exit(0), as POSIX specifies for the last
+ * thread's exit. */
+static void on_host_check(h2o_timeout_entry_t *entry)
+{
+	struct server *srv = H2O_STRUCT_FROM_MEMBER(struct server, host_check_entry, entry);
+	if (gh__world_host_gone(srv->tid)) {
+		if (srv->unix_path[0])
+			unlink(srv->unix_path);
+		exit(0);
+	}
+	h2o_timeout_link(srv->loop, &srv->host_check, &srv->host_check_entry);
+}
+
 static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
 	struct server *srv = H2O_STRUCT_FROM_MEMBER(struct server, control, receiver);
@@ -298,6 +317,9 @@ static void setup(struct server *srv)
 	h2o_timeout_init(srv->loop, &srv->watchdog, 1000);
 	srv->watchdog_entry.cb = on_watchdog;
 	h2o_timeout_link(srv->loop, &srv->watchdog, &srv->watchdog_entry);
+	h2o_timeout_init(srv->loop, &srv->host_check, 200);
+	srv->host_check_entry.cb = on_host_check;
+	h2o_timeout_link(srv->loop, &srv->host_check, &srv->host_check_entry);
 }
 
 /* The epoll descriptor of an evloop: h2o 2.2.5's h2o_evloop_destroy does not
@@ -346,6 +368,7 @@ static void drain_h2o_thread_caches(void)
 static bool teardown(struct server *srv)
 {
 	h2o_timeout_unlink(&srv->watchdog_entry);
+	h2o_timeout_unlink(&srv->host_check_entry);
 
 	/* No new connections; a Unix socket's path goes with its listener (only
 	 * if the path still names our socket). */
@@ -385,6 +408,7 @@ static bool teardown(struct server *srv)
 	if (h2o_timeout_is_linked(&srv->ctx.http2._graceful_shutdown_timeout))
 		h2o_timeout_unlink(&srv->ctx.http2._graceful_shutdown_timeout);
 	h2o_timeout_dispose(srv->loop, &srv->watchdog);
+	h2o_timeout_dispose(srv->loop, &srv->host_check);
 	h2o_multithread_unregister_receiver(srv->ctx.queue, &srv->control);
 	h2o_multithread_queue_t *queue = srv->ctx.queue;
 	h2o_context_dispose(&srv->ctx);
@@ -403,6 +427,7 @@ static void *server_main(void *arg)
 {
 	struct server *srv = arg;
 	tl_server_thread = true;
+	srv->tid = gettid();
 	/* The internal arena may use the cage's headroom: h2o aborts the process
 	 * when malloc fails, so the server must not run out when the host does. */
 	gh__heap_bind_internal_arena();

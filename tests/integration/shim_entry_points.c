@@ -253,6 +253,47 @@ TEST(aligned_alloc_alignments)
 	errno = 0;
 	EXPECT_TRUE(aligned_alloc(64, HUGE_REQ) == NULL);
 	EXPECT_EQ(errno, ENOMEM);
+	/* glibc 2.36: aligned_alloc is memalign, a non-power of two (0 too) is
+	 * rounded up, never EINVAL */
+	const size_t odd[][2] = {{0, 16}, {3, 16}, {24, 32}, {100, 128}, {4097, 8192}};
+	for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+		errno = 0;
+		void *p = aligned_alloc(odd[i][0], 50);
+		ASSERT_TRUE(p != NULL);
+		EXPECT_EQ(errno, 0);
+		EXPECT_TRUE(aligned(p, odd[i][1]));
+		EXPECT_EQ(ptr_size(p), 50);
+		free(p);
+	}
+}
+
+/* Alignments above 1 GiB are served, as glibc serves them; one that no
+ * address space could hold is ENOMEM. */
+TEST(huge_alignments)
+{
+	ASSERT_TRUE(ptr_size != NULL);
+	const size_t big[] = {(size_t)1 << 30, (size_t)1 << 31, (size_t)1 << 32};
+	for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+		void *p = NULL;
+		ASSERT_EQ(posix_memalign(&p, big[i], 100), 0);
+		EXPECT_TRUE(aligned(p, big[i]));
+		EXPECT_EQ(ptr_size(p), 100);
+		EXPECT_TRUE(writable(p, 100, 0x66));
+		free(p);
+		void *q = aligned_alloc(big[i], 64);
+		ASSERT_TRUE(q != NULL);
+		EXPECT_TRUE(aligned(q, big[i]));
+		free(q);
+	}
+	errno = 0;
+	EXPECT_TRUE(memalign((size_t)1 << 62, 10) == NULL);
+	EXPECT_EQ(errno, ENOMEM);
+	errno = 0;
+	EXPECT_TRUE(memalign(SIZE_MAX, 10) == NULL);
+	EXPECT_EQ(errno, ENOMEM);
+	void *p = (void *)0x1234;
+	EXPECT_EQ(posix_memalign(&p, (size_t)1 << 62, 10), ENOMEM);
+	EXPECT_TRUE(p == (void *)0x1234);
 }
 
 TEST(memalign_valloc_pvalloc)

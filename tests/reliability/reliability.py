@@ -121,10 +121,13 @@ def case_faults():
         cage = int(m.group(1))
         allocs = re.findall(r"alloc (ok|fail errno=\d+)", out)
         if cage == 0:
-            check(allocs == ["fail errno=12", "fail errno=12"], "%s, no cage: allocations fail with ENOMEM: %r"
-                  % (what, allocs))
-            check(len(err) == 1 and "every allocation will fail" in err[0], "%s: one clear line: %r" % (what, err))
-            seen["no cage: ENOMEM"] = seen.get("no cage: ENOMEM", 0) + 1
+            # no cage at all: the system allocator serves the program, untagged
+            # (3 MB from the system allocator may not fit what is left of the limit)
+            check(allocs[:1] == ["ok"] and allocs[1] in ("ok", "fail errno=12"),
+                  "%s, no cage: allocations pass through to the system allocator: %r" % (what, allocs))
+            check(len(err) == 1 and "pass through to the system allocator" in err[0],
+                  "%s: one clear line: %r" % (what, err))
+            seen["no cage: pass-through"] = seen.get("no cage: pass-through", 0) + 1
         else:
             if any("every allocation will fail" in l for l in err):
                 check(allocs == ["fail errno=12", "fail errno=12"], "%s: ENOMEM: %r" % (what, allocs))
@@ -135,17 +138,15 @@ def case_faults():
             seen["reduced cage"] = seen.get("reduced cage", 0) + 1
         check("pong" in out, "%s: the program ran to its end: %r" % (what, out[-200:]))
     log("outcomes: %r" % seen)
-    check(seen.get("no cage: ENOMEM", 0) > 0 and seen.get("reduced cage", 0) > 0, "both outcomes were exercised")
+    check(seen.get("no cage: pass-through", 0) > 0 and seen.get("reduced cage", 0) > 0, "both outcomes were exercised")
 
-    section("an unmodified program under LD_PRELOAD with no cage")
-    # glassheap's outcome is defined (ENOMEM from every allocation, one line);
-    # what the program does with a malloc that always fails is its own: dash
-    # crashes reporting "out of space", for instance. Recorded, not judged.
-    r = run_limited(["/bin/sh", "-c", "echo still-running"], 48, b"", env={"LD_PRELOAD": ARGS.lib})
-    err = [l for l in r.stderr.decode(errors="replace").splitlines() if l.startswith("glassheap:")]
-    check(err == ["glassheap: cannot reserve the heap's address range; every allocation will fail"],
-          "sh under LD_PRELOAD, RLIMIT_AS=48 MiB: the one line: %r" % err)
-    log("sh with every malloc failing exited with %d" % r.returncode)
+    section("an unmodified program under LD_PRELOAD and a tight RLIMIT_AS runs, with one line")
+    for mb, want in ((24, "pass through to the system allocator"), (48, "cage reduced to")):
+        r = run_limited(["/bin/sh", "-c", "echo still-running"], mb, b"", env={"LD_PRELOAD": ARGS.lib})
+        err = [l for l in r.stderr.decode(errors="replace").splitlines() if l.startswith("glassheap:")]
+        check(len(err) == 1 and want in err[0], "sh, RLIMIT_AS=%d MiB: the one line says %r: %r" % (mb, want, err))
+        check(r.returncode == 0 and r.stdout.strip() == b"still-running",
+              "sh, RLIMIT_AS=%d MiB: ran to its end: exit %d, %r" % (mb, r.returncode, r.stdout))
 
     section("GLASSHEAP_CAGE_SIZE below the minimum is refused, not obeyed")
     h = Host(["--no-start"], env={"GLASSHEAP_CAGE_SIZE": "1M"})

@@ -177,6 +177,35 @@ TEST(unknown_type_counts_as_malloc)
 	free(p);
 }
 
+/* Exactly GH_TYPES_MAX ids, built-in ones included, then ENOSPC; the last
+ * id counts like any other. Runs last: it fills the registry. */
+TEST(registry_holds_exactly_types_max)
+{
+	char name[32];
+	uint32_t n = gh_type_count();
+	gh_type_t last = GH_TYPE_NONE;
+	for (uint32_t i = n; i < GH_TYPES_MAX; i++) {
+		snprintf(name, sizeof name, "fill.%u", i);
+		last = gh_type_register(name, NULL);
+		ASSERT_TRUE(last != GH_TYPE_NONE);
+	}
+	EXPECT_EQ(gh_type_count(), GH_TYPES_MAX);
+	EXPECT_EQ(last, GH_TYPES_MAX);
+	errno = 0;
+	EXPECT_EQ(gh_type_register("one.too.many", NULL), GH_TYPE_NONE);
+	EXPECT_EQ(errno, ENOSPC);
+	void *p = gh_malloc_typed(last, 40);
+	__asm__ volatile("" ::"r"(p) : "memory");
+	gh_type_stats_t st;
+	ASSERT_EQ(gh_type_stats(last, &st), 0);
+	EXPECT_EQ(st.live_count, 1);
+	EXPECT_EQ(st.live_bytes, 40);
+	EXPECT_EQ(gh_ptr_type(p), last);
+	gh_free(p);
+	EXPECT_EQ(gh_type_stats(last, &st), 0);
+	EXPECT_EQ(st.live_count, 0);
+}
+
 int main(void)
 {
 	return RUN_TESTS();
