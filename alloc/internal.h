@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Everything declared below is hidden: with the declarations marked too (not
  * only the definitions, which -fvisibility=hidden covers), the compiler
@@ -410,6 +411,20 @@ struct gh_world {
 	int nblocked;                 /* threads held GH_HELD_BLOCKED in the last stop */
 };
 extern struct gh_world gh__world;
+
+/* waits.c: the blocking call a thread is in, noted by glassheap's wrappers
+ * (epoll_wait, epoll_pwait, sigtimedwait, semtimedop) so that the tracer
+ * can restart it with its remaining time after a stop ended it early. */
+struct gh_wait_rec {
+	int active;                /* set while the call runs (release) */
+	long nr;                   /* its system call number */
+	long timeout_ms;           /* epoll: milliseconds, < 0 none */
+	bool has_timeout;          /* sigtimedwait, semtimedop: timeout given */
+	struct timespec timeout;   /* ... and its value (relative) */
+	uint64_t start_ns;         /* CLOCK_MONOTONIC at the call */
+	struct timespec remaining; /* the tracer's: what the restarted call waits */
+};
+extern GH_TLS struct gh_wait_rec gh__tl_wait;
 
 /* Nonzero while the thread is inside an allocator window that a stop must
  * not observe (realloc rewriting a header in place). A window holds no lock

@@ -76,6 +76,7 @@
 #include <unistd.h>
 
 GH_TLS int gh__tl_unsafe;
+GH_TLS struct gh_wait_rec gh__tl_wait;
 
 struct gh_world gh__world;
 
@@ -753,6 +754,7 @@ struct tracer_ctl {
 	pid_t pid, self, ignored, unresponsive;
 	uint64_t timeout_ns;
 	intptr_t unsafe_off;    /* &gh__tl_unsafe - thread pointer, the same for every thread */
+	intptr_t wait_off;      /* &gh__tl_wait - thread pointer */
 	char task_dir[48];      /* "/proc/<pid>/task" */
 	char task_path[64];     /* scratch for "/proc/<pid>/task/<tid>/..." */
 	char text[2048];        /* scratch for /proc reads */
@@ -1022,8 +1024,10 @@ TRACER static void t_leave_window(struct gh_thread_slot *s)
 
 /* System calls the kernel ends with EINTR after any stop, even one that ran
  * no handler: issue them again, unless a real signal is on its way. With a
- * relative timeout the call restarts with the whole timeout: it can end
- * later than it would have, never earlier. */
+ * timeout, the call goes on for what is left of it (waits.c noted when it
+ * began), or ends as timed out when nothing is left; without that note it
+ * restarts with its whole timeout: it can end later than it would have,
+ * never earlier, never with EINTR. */
 TRACER static void t_restart_syscall(struct gh_thread_slot *s)
 {
 	/* the registers read at the stop (user_regs_struct order): only a
@@ -1038,7 +1042,8 @@ TRACER static void t_restart_syscall(struct gh_thread_slot *s)
 		return;
 	if ((long)r.orig_rax < 0 || (long)r.rax != -EINTR || s->pending_sig)
 		return;
-	switch ((long)r.orig_rax) {
+	long nr = (long)r.orig_rax;
+	switch (nr) {
 	case SYS_epoll_wait:
 	case SYS_epoll_pwait:
 #ifdef SYS_epoll_pwait2
@@ -1053,8 +1058,31 @@ TRACER static void t_restart_syscall(struct gh_thread_slot *s)
 	}
 	if (t_signal_pending(s->tid))
 		return;
-	r.rax = r.orig_rax;
-	r.rip -= 2; /* back onto the 2-byte syscall instruction */
+	struct gh_wait_rec *w = s->tp ? (struct gh_wait_rec *)(s->tp + (uintptr_t)tctl->wait_off) : NULL;
+	bool noted = w && __atomic_load_n(&w->active, __ATOMIC_ACQUIRE) && w->nr == nr;
+	int64_t left_ns = -1; /* no timeout */
+	if (noted && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait) && w->timeout_ms >= 0)
+		left_ns = (int64_t)w->timeout_ms * 1000000 - (int64_t)(t_now() - w->start_ns);
+	else if (noted && (nr == SYS_rt_sigtimedwait || nr == SYS_semtimedop) && w->has_timeout)
+		left_ns = (int64_t)w->timeout.tv_sec * 1000000000 + w->timeout.tv_nsec - (int64_t)(t_now() - w->start_ns);
+	if (noted && left_ns >= 0 && left_ns < 1000000 && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait)) {
+		r.rax = 0; /* the timeout ran out while stopped: no events */
+	} else if (noted && left_ns >= 0 && left_ns <= 0) {
+		r.rax = (unsigned long)-EAGAIN; /* sigtimedwait / semtimedop timed out */
+	} else {
+		if (noted && left_ns > 0 && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait))
+			r.r10 = (unsigned long)((left_ns + 999999) / 1000000); /* milliseconds, rounded up */
+		if (noted && left_ns > 0 && (nr == SYS_rt_sigtimedwait || nr == SYS_semtimedop)) {
+			w->remaining.tv_sec = left_ns / 1000000000;
+			w->remaining.tv_nsec = left_ns % 1000000000;
+			if (nr == SYS_rt_sigtimedwait)
+				r.rdx = (unsigned long)&w->remaining;
+			else
+				r.r10 = (unsigned long)&w->remaining;
+		}
+		r.rax = r.orig_rax;
+		r.rip -= 2; /* back onto the 2-byte syscall instruction */
+	}
 	RAW(SYS_ptrace, PTRACE_SETREGSET, s->tid, NT_PRSTATUS, &io);
 }
 
@@ -1193,6 +1221,7 @@ static int stop_by_ptrace(pid_t self, pid_t *unresponsive)
 	uintptr_t tp;
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
 	tctl->unsafe_off = (intptr_t)((uintptr_t)&gh__tl_unsafe - tp);
+	tctl->wait_off = (intptr_t)((uintptr_t)&gh__tl_wait - tp);
 	snprintf(tctl->task_dir, sizeof tctl->task_dir, "/proc/%d/task", (int)tctl->pid);
 	pid_t t = clone(tracer_main, tracer_stack + TRACER_STACK - 64, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
 			NULL);
