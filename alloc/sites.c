@@ -28,7 +28,7 @@ _Atomic uintptr_t *gh__site_keys;
 _Atomic uint32_t *gh__site_ids;
 #define site_keys gh__site_keys
 #define site_ids gh__site_ids
-static uintptr_t *site_addr;         /* [SITES_MAX + 1] id -> address */
+static _Atomic uintptr_t *site_addr; /* [SITES_MAX + 2] id -> address (atomic: read by id from any header) */
 static _Atomic uint32_t site_n;
 /* Allocations attributed to GH_SITE_OTHER because the table was full. */
 static _Atomic uint64_t other_allocs;
@@ -96,7 +96,7 @@ uint32_t gh__site_insert(uintptr_t ra, size_t i)
 			if (atomic_load_explicit(&site_n, memory_order_relaxed) < SITES_MAX &&
 			    atomic_compare_exchange_strong(&site_keys[i], &expect, ra)) {
 				id = atomic_fetch_add(&site_n, 1) + 1;
-				site_addr[id] = ra;
+				atomic_store_explicit(&site_addr[id], ra, memory_order_release);
 				atomic_store_explicit(&site_ids[i], id, memory_order_release);
 			}
 			pthread_mutex_unlock(&insert_lock);
@@ -118,7 +118,7 @@ uintptr_t gh__site_address(uint32_t site)
 {
 	if (!site_keys || site == 0 || site > atomic_load(&site_n) || site > SITES_MAX)
 		return 0; /* GH_SITE_OTHER included: it has no address */
-	return site_addr[site];
+	return atomic_load_explicit(&site_addr[site], memory_order_acquire);
 }
 
 uint32_t gh__site_count(void)

@@ -139,12 +139,18 @@ const char *gh__world_method_name(void)
 
 /* ---- Slots ---------------------------------------------------------------------------- */
 
-static size_t hash_tid(pid_t tid)
+/* The stop handler and the requester share the slots through the signal
+ * itself (written before tgkill, read in the handler) and the futex: an
+ * order ThreadSanitizer does not see. The functions that read across it are
+ * not instrumented (like the marker, mark.c's GH_MARKER). */
+#define GH_STOP_PROTOCOL __attribute__((no_sanitize("thread")))
+
+GH_STOP_PROTOCOL static size_t hash_tid(pid_t tid)
 {
 	return ((size_t)(uint32_t)tid * 2654435761u) & index_mask;
 }
 
-static struct gh_thread_slot *slot_find(pid_t tid)
+GH_STOP_PROTOCOL static struct gh_thread_slot *slot_find(pid_t tid)
 {
 	for (size_t i = hash_tid(tid), n = 0; n <= index_mask; i = (i + 1) & index_mask, n++) {
 		int32_t v = atomic_load_explicit(&slot_index[i], memory_order_acquire);
@@ -194,7 +200,7 @@ static void slots_clear(void)
 
 /* ---- The signal handler (async-signal-safe) ---------------------------------------------- */
 
-static void stop_handler(int sig, siginfo_t *si, void *ucv)
+GH_STOP_PROTOCOL static void stop_handler(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
 	(void)si;

@@ -232,7 +232,8 @@ class Collector(Client):
             return
         d = got[0]
         self.passes += 1
-        check(d["collected_objects"] == 0, "gc freed %d objects: no type is collectable" % d["collected_objects"])
+        check(d["collected_objects"] == 0,
+              "gc freed %d objects: every storm type is collectable, but every block is held" % d["collected_objects"])
         for t in d["unreachable"]["by_type"] if not ARGS.tsan else ():
             if t["type"] in TYPES:
                 lost = t["definitely_lost"]["count"] + t["indirectly_lost"]["count"]

@@ -15,7 +15,8 @@
  *   worker: lock stripe, act on the slot, update its own ground truth, unlock
  *   exit:   fold its ground truth into storm_truth (mutex)
  *
- * Every block carries a stamp (its slot, size and a check word) at both ends,
+ * Every type is collectable, so a pass that freed a held block would show
+ * as damage here. Every block carries a stamp (its slot, size and a check word) at both ends,
  * verified before every realloc and free: a block that glassheap, a gc pass
  * or a concurrent reader damaged is reported as corruption.
  *
@@ -353,6 +354,10 @@ static bool storm_setup(void)
 		memset(&d, 0, sizeof d);
 		if (k == ST_NODE)
 			d.format = storm_format_node;
+		/* Collectable: a pass may free what it proves unreachable, and
+		 * every storm block is held (slot table, or a worker's registers
+		 * and stack): a pass that frees one damages the storm. */
+		d.flags = GH_TYPE_COLLECTABLE;
 		storm_types[k] = gh_type_register(storm_type_names[k], &d);
 		if (storm_types[k] == GH_TYPE_NONE)
 			return false;

@@ -18,6 +18,13 @@ static void *volatile pool[WORKERS][SLOTS];
 static _Atomic int stop;
 static gh_type_t held_type;
 static _Atomic long ops;
+static _Atomic long misuse;
+
+static void on_misuse(gh_error_kind_t kind, const void *ptr, const char *op, const char *msg)
+{
+	(void)kind, (void)ptr, (void)op, (void)msg;
+	atomic_fetch_add(&misuse, 1);
+}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -62,17 +69,21 @@ static void *worker(void *arg)
 
 TEST(thousand_gcs_during_allocation_storm)
 {
-	held_type = gh_type_register("Storm.Held", NULL);
+	/* collectable: a pass that freed a held block would break the counts
+	 * below and make the worker's later free a double free */
+	static const gh_type_desc_t desc = {.flags = GH_TYPE_COLLECTABLE};
+	held_type = gh_type_register("Storm.Held", &desc);
+	gh_set_error_handler(on_misuse);
 	pthread_t th[WORKERS];
 	for (long i = 0; i < WORKERS; i++)
 		pthread_create(&th[i], NULL, worker, (void *)i);
 	time_t start = time(NULL);
 	int runs = 0, timeouts = 0;
-	uint64_t lost_held = 0;
+	uint64_t lost_held = 0, collected = 0;
 	for (; runs < GC_RUNS && time(NULL) - start < TIME_LIMIT_S; runs++) {
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
-		int rc = gh__gc_run(runs % 10 == 0 ? GH_GC_REFERRERS : 0, &r, &bad);
+		int rc = gh__gc_run(GH_GC_COLLECT | (runs % 10 == 0 ? GH_GC_REFERRERS : 0), &r, &bad);
 		if (rc == ETIMEDOUT) {
 			/* every allocator window is a few stores, never a wait: a
 			 * stop that times out here is a bug (counted, then failed) */
@@ -85,6 +96,7 @@ TEST(thousand_gcs_during_allocation_storm)
 			if (r->types[k].type == held_type)
 				lost_held += r->types[k].cls[GH_DEFINITELY_LOST].count +
 					     r->types[k].cls[GH_INDIRECTLY_LOST].count;
+		collected += r->collected_objects;
 		gh__gc_result_free(r);
 	}
 	atomic_store(&stop, 1);
@@ -94,6 +106,8 @@ TEST(thousand_gcs_during_allocation_storm)
 	EXPECT_GE(runs - timeouts, 100);
 	EXPECT_EQ(timeouts, 0);
 	EXPECT_EQ(lost_held, 0);
+	EXPECT_EQ(collected, 0);
+	EXPECT_EQ(atomic_load(&misuse), 0);
 	/* counters: the live objects are exactly those left in the pools */
 	uint64_t n = 0, bytes = 0;
 	for (int w = 0; w < WORKERS; w++)
