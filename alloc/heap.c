@@ -777,29 +777,39 @@ static const char *init_failure = "initialization failed";
 static bool init_all(void)
 {
 	gh__options_init();
-	/* The cage first, then what every allocation needs; call sites last
-	 * (they are optional: without their table every site is unknown).
-	 * When any required piece cannot be had, the cage is given back and
-	 * the address space left to the system allocator (pass-through). */
-	if (gh__cage_init(gh__opt.cage_size) != 0) {
-		init_failure = "cannot reserve the heap's address range (RLIMIT_AS?)";
+	/* The call-site and type tables first: they take their address space
+	 * before the cage sizes itself to what is left (the cage keeps half of
+	 * the largest range that fits, so that jemalloc's own metadata, which it
+	 * maps outside the cage as the heap grows, finds room). When a required
+	 * piece cannot be had, everything is given back and the address space
+	 * is left to the system allocator (pass-through). */
+	gh__sites_init();
+	gh__types_init();
+	if (gh_type_count() == 0) {
+		init_failure = "cannot map glassheap's tables (RLIMIT_AS?)";
+		gh__sites_release();
 		return false;
 	}
-	gh__types_init();
+	if (gh__cage_init(gh__opt.cage_size) != 0) {
+		init_failure = "cannot reserve the heap's address range (RLIMIT_AS?)";
+		gh__sites_release();
+		return false;
+	}
 	gh__startmap = gh__meta_map_huge(gh__cage.size >> GH_GRANULE_LG);
 	gh__startmap_at = gh__startmap - (gh__cage.base >> GH_GRANULE_LG);
 	gh__pagemap = gh__meta_map((gh__cage.size >> GH_PAGE_LG) * sizeof(uint32_t));
-	if (gh_type_count() == 0 || !gh__startmap || !gh__pagemap) {
-		init_failure = "cannot map glassheap's tables (RLIMIT_AS?)";
+	if (!gh__startmap || !gh__pagemap) {
+		init_failure = "cannot map the object-start tables (RLIMIT_AS?)";
 		gh__cage_release();
+		gh__sites_release();
 		return false;
 	}
 	if (!init_jemalloc()) {
 		init_failure = "cannot create the cage arenas";
 		gh__cage_release();
+		gh__sites_release();
 		return false;
 	}
-	gh__sites_init();
 	if (gh__cage.size != gh__cage_wanted())
 		gh__log("cage reduced to %zu MiB (could not reserve %zu MiB)%s", gh__cage.size >> 20,
 			gh__cage_wanted() >> 20, gh__site_keys ? "" : "; allocation sites are not recorded");

@@ -352,6 +352,8 @@ uint32_t gh__site_count(void);
 /* Allocations attributed to GH_SITE_OTHER since start (table full). */
 uint64_t gh__site_other_count(void);
 void gh__sites_init(void);
+/* Unmaps the tables (initialization failed); interning then answers 0. */
+void gh__sites_release(void);
 void gh__sites_atfork_prepare(void);
 void gh__sites_atfork_parent(void);
 void gh__sites_atfork_child(void);

@@ -19,6 +19,7 @@
 #include <link.h>
 #include <sched.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define SITE_SLOTS GH_SITE_SLOTS
@@ -39,7 +40,22 @@ void gh__sites_init(void)
 	site_ids = gh__meta_map(SITE_SLOTS * sizeof *site_ids);
 	site_addr = gh__meta_map(((size_t)SITES_MAX + 2) * sizeof *site_addr);
 	if (!site_keys || !site_ids || !site_addr)
-		site_keys = NULL;
+		gh__sites_release();
+}
+
+/* Gives the tables back (initialization failed: pass-through needs the
+ * address space). Only before any allocation interned a site. */
+void gh__sites_release(void)
+{
+	if (site_keys)
+		munmap((void *)site_keys, SITE_SLOTS * sizeof *site_keys);
+	if (site_ids)
+		munmap((void *)site_ids, SITE_SLOTS * sizeof *site_ids);
+	if (site_addr)
+		munmap((void *)site_addr, ((size_t)SITES_MAX + 2) * sizeof *site_addr);
+	site_keys = NULL;
+	site_ids = NULL;
+	site_addr = NULL;
 }
 
 /* Inserts are rare (once per call site) and serialized by this lock, which

@@ -40,10 +40,11 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The system's function behind ours (resolved once; dlsym may allocate,
- * which is fine here: never called from inside malloc). */
+/* The system's function behind ours: resolved by the constructor below,
+ * or at the first call if another library's constructor calls first
+ * (dlsym takes the loader's lock, which a pass holds for its length: not
+ * something to do on every thread's first wait). */
 #define NEXT(name)                                                                  \
-	static name##_fn next_##name;                                               \
 	if (!next_##name)                                                           \
 		next_##name = (name##_fn)dlsym(RTLD_NEXT, #name);                   \
 	if (!next_##name) {                                                         \
@@ -55,6 +56,19 @@ typedef int (*epoll_wait_fn)(int, struct epoll_event *, int, int);
 typedef int (*epoll_pwait_fn)(int, struct epoll_event *, int, int, const sigset_t *);
 typedef int (*sigtimedwait_fn)(const sigset_t *, siginfo_t *, const struct timespec *);
 typedef int (*semtimedop_fn)(int, struct sembuf *, size_t, const struct timespec *);
+
+static epoll_wait_fn next_epoll_wait;
+static epoll_pwait_fn next_epoll_pwait;
+static sigtimedwait_fn next_sigtimedwait;
+static semtimedop_fn next_semtimedop;
+
+__attribute__((constructor(103))) static void resolve_next(void)
+{
+	next_epoll_wait = (epoll_wait_fn)dlsym(RTLD_NEXT, "epoll_wait");
+	next_epoll_pwait = (epoll_pwait_fn)dlsym(RTLD_NEXT, "epoll_pwait");
+	next_sigtimedwait = (sigtimedwait_fn)dlsym(RTLD_NEXT, "sigtimedwait");
+	next_semtimedop = (semtimedop_fn)dlsym(RTLD_NEXT, "semtimedop");
+}
 
 GH_INLINE void begin(long nr, long timeout_ms, const struct timespec *ts)
 {

@@ -1065,20 +1065,27 @@ TRACER static void t_restart_syscall(struct gh_thread_slot *s)
 	if (t_signal_pending(s->tid))
 		return;
 	struct gh_wait_rec *w = s->tp ? (struct gh_wait_rec *)(s->tp + (uintptr_t)tctl->wait_off) : NULL;
-	bool noted = w && __atomic_load_n(&w->active, __ATOMIC_ACQUIRE) && w->nr == nr;
-	int64_t left_ns = -1; /* no timeout */
-	if (noted && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait) && w->timeout_ms >= 0)
+	/* glibc implements epoll_wait with the epoll_pwait system call */
+	bool epoll = nr == SYS_epoll_wait || nr == SYS_epoll_pwait;
+	bool noted = w && __atomic_load_n(&w->active, __ATOMIC_ACQUIRE) &&
+		     (w->nr == nr || (epoll && (w->nr == SYS_epoll_wait || w->nr == SYS_epoll_pwait)));
+	bool timed = false; /* noted, with a timeout */
+	int64_t left_ns = 0;
+	if (noted && epoll && w->timeout_ms >= 0) {
+		timed = true;
 		left_ns = (int64_t)w->timeout_ms * 1000000 - (int64_t)(t_now() - w->start_ns);
-	else if (noted && (nr == SYS_rt_sigtimedwait || nr == SYS_semtimedop) && w->has_timeout)
+	} else if (noted && (nr == SYS_rt_sigtimedwait || nr == SYS_semtimedop) && w->has_timeout) {
+		timed = true;
 		left_ns = (int64_t)w->timeout.tv_sec * 1000000000 + w->timeout.tv_nsec - (int64_t)(t_now() - w->start_ns);
-	if (noted && left_ns >= 0 && left_ns < 1000000 && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait)) {
+	}
+	if (timed && epoll && left_ns < 1000000) {
 		r.rax = 0; /* the timeout ran out while stopped: no events */
-	} else if (noted && left_ns >= 0 && left_ns <= 0) {
+	} else if (timed && left_ns <= 0) {
 		r.rax = (unsigned long)-EAGAIN; /* sigtimedwait / semtimedop timed out */
 	} else {
-		if (noted && left_ns > 0 && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait))
+		if (timed && epoll)
 			r.r10 = (unsigned long)((left_ns + 999999) / 1000000); /* milliseconds, rounded up */
-		if (noted && left_ns > 0 && (nr == SYS_rt_sigtimedwait || nr == SYS_semtimedop)) {
+		if (timed && !epoll) {
 			w->remaining.tv_sec = left_ns / 1000000000;
 			w->remaining.tv_nsec = left_ns % 1000000000;
 			if (nr == SYS_rt_sigtimedwait)

@@ -88,8 +88,11 @@ static void *blocker(void *arg)
 			atomic_fetch_add(&early[kind], 1);
 		if (took - want > worst_late[kind])
 			worst_late[kind] = took - want;
-		if (took > want + LATE_MS / 1e3)
+		if (took > want + LATE_MS / 1e3) {
 			atomic_fetch_add(&late[kind], 1);
+			fprintf(stderr, "  %s call %d: returned %d after %.0f ms (want %.0f)\n", names[kind], i, r,
+				took * 1e3, want * 1e3);
+		}
 	}
 	close(ep);
 	atomic_fetch_add(&done, 1);

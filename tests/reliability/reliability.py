@@ -141,7 +141,7 @@ def case_faults():
     check(seen.get("no cage: pass-through", 0) > 0 and seen.get("reduced cage", 0) > 0, "both outcomes were exercised")
 
     section("an unmodified program under LD_PRELOAD and a tight RLIMIT_AS runs, with one line")
-    for mb, want in ((24, "pass through to the system allocator"), (48, "cage reduced to")):
+    for mb, want in ((24, "pass through to the system allocator"), (96, "cage reduced to")):
         r = run_limited(["/bin/sh", "-c", "echo still-running"], mb, b"", env={"LD_PRELOAD": ARGS.lib})
         err = [l for l in r.stderr.decode(errors="replace").splitlines() if l.startswith("glassheap:")]
         check(len(err) == 1 and want in err[0], "sh, RLIMIT_AS=%d MiB: the one line says %r: %r" % (mb, want, err))
