@@ -611,7 +611,7 @@ static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
  * it (a coroutine's or green thread's stack allocated with malloc), a small
  * window when addr is in the cage but in no live block, else addr's mapping.
  * Never the whole cage. Runs while the world is stopped. */
-static bool stack_region(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+GH_MARKER static bool stack_region(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 {
 	if (gh__cage_contains(addr)) {
 		uintptr_t u = gh__heap_lookup(addr);
@@ -708,7 +708,7 @@ static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid)
 
 GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t src);
 
-static void scan_roots(void)
+GH_MARKER static void scan_roots(void)
 {
 	for (size_t i = 0; i < W.nroots; i++) {
 		struct root_rec *r = &W.roots[i];
@@ -742,7 +742,7 @@ GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t sr
 }
 
 /* Registers of stopped threads, scanned as part of their stack root. */
-static void scan_registers(void)
+GH_MARKER static void scan_registers(void)
 {
 	int ns = atomic_load(&gh__world.nslots);
 	for (int i = 0; i < ns; i++) {
