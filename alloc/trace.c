@@ -457,10 +457,7 @@ bool gh__trace_name_valid(const char *name)
 	if (!name)
 		return false;
 	for (; name[n]; n++) {
-		char c = name[n];
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-			  c == '.' || c == '-';
-		if (!ok || n >= GH_TRACE_NAME_MAX)
+		if (!gh__trace_name_char(name[n]) || n >= GH_TRACE_NAME_MAX)
 			return false;
 	}
 	return n > 0;

@@ -67,8 +67,17 @@ uint32_t gh__trace_stack_site(uint32_t stack);
 
 #define GH_TRACE_FRAMES_MAX 100
 #define GH_TRACE_FRAMES_DEFAULT 25
-/* Snapshot names: 1..64 characters of [A-Za-z0-9_.-]. */
+/* Snapshot names: 1..GH_TRACE_NAME_MAX characters of [A-Za-z0-9_.-]. The one
+ * home of the rule: trace.c (gh__trace_name_valid) and the debug server's
+ * validator (http/query.c, gh__query_check_name, whose 422 quotes the
+ * pattern) both read it from here. */
 #define GH_TRACE_NAME_MAX 64
+#define GH_TRACE_NAME_PATTERN "^[A-Za-z0-9_.-]+$"
+static inline bool gh__trace_name_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+	       c == '-';
+}
 /* Default bound on stored snapshots; GLASSHEAP_TRACE_SNAPSHOTS=1..1024. */
 #define GH_TRACE_SNAPSHOTS_DEFAULT 16
 #define GH_TRACE_SNAPSHOTS_LIMIT 1024
@@ -127,7 +136,7 @@ struct gh_trace_status {
 };
 void gh__trace_status(struct gh_trace_status *out);
 
-/* Is name a valid snapshot name (1..64 of [A-Za-z0-9_.-])? */
+/* Is name a valid snapshot name (see GH_TRACE_NAME_MAX)? */
 bool gh__trace_name_valid(const char *name);
 /* Copies the live count and bytes of every stack of the session (O(stacks),
  * not O(objects)) under name, replacing a snapshot of that name. Returns 0,

@@ -14,20 +14,22 @@
  *               writes the real count there (big-endian, 4 bytes)
  *
  * Both backends share the text rules, so that the two documents are equal:
- * strings go through one UTF-8 sanitizer (utf8_seq: Unicode's table of
- * well-formed sequences, ill-formed maximal subparts -> U+FFFD), floats are
- * doubles in both, and the JSON text of a float reads back as the same double.
+ * strings go through one UTF-8 sanitizer (utf8.h: ill-formed maximal
+ * subparts -> U+FFFD), floats are doubles in both, and the JSON text of a
+ * float reads back as the same double.
  *
- * Main entry points: gh__emit_new, the container and value calls,
- * gh__emit_data, gh__emit_negotiate.
+ * Which format a request gets is the router's decision (router.c), not the
+ * emitter's. Main entry points: gh__emit_new, the container and value calls,
+ * the key/value shorthands (gh__emit_kv_*), gh__emit_data.
  */
 #include "emit.h"
+
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <msgpack.h>
 
@@ -53,94 +55,6 @@ struct gh_emit {
 	msgpack_sbuffer sbuf;
 	msgpack_packer pk;
 };
-
-static const char REPLACEMENT[3] = {'\xEF', '\xBF', '\xBD'}; /* U+FFFD in UTF-8 */
-
-/* ---- UTF-8 ------------------------------------------------------------------ */
-
-/*
- * The well-formed sequence at p (Unicode 15, table 3-7): returns its length
- * (1..4), or 0 with *skip = the length of the maximal subpart of an ill-formed
- * sequence (1..3), which is replaced by one U+FFFD. This is the practice
- * Unicode recommends and what Python's decode(errors="replace") and WHATWG do:
- * E1 80 41 -> U+FFFD 'A'; C0 AF -> U+FFFD U+FFFD; ED A0 80 -> 3 x U+FFFD.
- */
-static inline unsigned utf8_seq(const unsigned char *p, size_t n, unsigned *skip)
-{
-	unsigned c = p[0], need;
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 1;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2;
-		if (c == 0xE0)
-			lo = 0xA0; /* overlong below U+0800 */
-		else if (c == 0xED)
-			hi = 0x9F; /* surrogates D800..DFFF */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3;
-		if (c == 0xF0)
-			lo = 0x90; /* overlong below U+10000 */
-		else if (c == 0xF4)
-			hi = 0x8F; /* above U+10FFFF */
-	} else {
-		*skip = 1; /* 80..C1 (continuation, overlong 2-byte lead), F5..FF */
-		return 0;
-	}
-	if (n < 2 || p[1] < lo || p[1] > hi) {
-		*skip = 1;
-		return 0;
-	}
-	for (unsigned i = 2; i <= need; i++) {
-		if (i >= n || (p[i] & 0xC0) != 0x80) {
-			*skip = i;
-			return 0;
-		}
-	}
-	return need + 1;
-}
-
-/* The sanitized length of s in bytes and in code points; true when s is
- * well-formed already (the lengths alone cannot say: F0 9F 98 -> EF BF BD). */
-static bool utf8_measure(const char *s, size_t len, size_t *bytes, size_t *points)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, b = 0, cp = 0;
-	bool clean = true;
-
-	while (i < len) {
-		unsigned skip = 1, n = p[i] < 0x80 ? 1 : utf8_seq(p + i, len - i, &skip);
-		if (n) {
-			i += n;
-			b += n;
-		} else {
-			i += skip;
-			b += sizeof REPLACEMENT;
-			clean = false;
-		}
-		cp++;
-	}
-	*bytes = b;
-	*points = cp;
-	return clean;
-}
-
-size_t gh__emit_utf8_sanitized_len(const char *s, size_t len)
-{
-	size_t b, cp;
-	utf8_measure(s, len, &b, &cp);
-	return b;
-}
-
-size_t gh__emit_utf8_count(const char *s, size_t len)
-{
-	size_t b, cp;
-	utf8_measure(s, len, &b, &cp);
-	return cp;
-}
 
 /* ---- Errors and state ----------------------------------------------------------- */
 
@@ -213,13 +127,13 @@ static void json_string(gh_emit_t *e, const char *s, size_t len)
 			continue;
 		}
 		if (c >= 0x80) {
-			unsigned skip = 1, n = utf8_seq(p + i, len - i, &skip);
+			unsigned skip = 1, n = gh__utf8_seq(p + i, len - i, &skip);
 			if (n) {
 				i += n;
 				continue;
 			}
 			json_put(e, s + run, i - run);
-			json_put(e, REPLACEMENT, sizeof REPLACEMENT);
+			json_put(e, GH_UTF8_REPLACEMENT, GH_UTF8_REPLACEMENT_LEN);
 			i += skip;
 			run = i;
 			continue;
@@ -254,7 +168,7 @@ static void mp_string(gh_emit_t *e, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t out, points;
-	bool clean = utf8_measure(s, len, &out, &points);
+	bool clean = gh__utf8_measure(s, len, &out, &points);
 
 	if (out > UINT32_MAX) {
 		fail(e, GH_EMIT_ENOMEM); /* no msgpack str can hold it */
@@ -268,13 +182,13 @@ static void mp_string(gh_emit_t *e, const char *s, size_t len)
 	}
 	size_t i = 0, run = 0;
 	while (i < len) {
-		unsigned skip = 1, n = p[i] < 0x80 ? 1 : utf8_seq(p + i, len - i, &skip);
+		unsigned skip = 1, n = p[i] < 0x80 ? 1 : gh__utf8_seq(p + i, len - i, &skip);
 		if (n) {
 			i += n;
 			continue;
 		}
 		if (!mp_ok(e, msgpack_pack_str_body(&e->pk, s + run, i - run)) ||
-		    !mp_ok(e, msgpack_pack_str_body(&e->pk, REPLACEMENT, sizeof REPLACEMENT)))
+		    !mp_ok(e, msgpack_pack_str_body(&e->pk, GH_UTF8_REPLACEMENT, GH_UTF8_REPLACEMENT_LEN)))
 			return;
 		i += skip;
 		run = i;
@@ -711,101 +625,52 @@ const char *gh__emit_strerror(enum gh_emit_error err)
 	return "unknown error";
 }
 
-/* ---- Negotiation ----------------------------------------------------------------- */
+/* ---- Key/value shorthands ------------------------------------------------------- */
 
-static bool is_ows(char c)
+void gh__emit_kv_int(gh_emit_t *e, const char *key, int64_t v)
 {
-	return c == ' ' || c == '\t';
+	gh__emit_key(e, key);
+	gh__emit_int(e, v);
 }
 
-static void trim(const char **s, size_t *n)
+void gh__emit_kv_uint(gh_emit_t *e, const char *key, uint64_t v)
 {
-	while (*n && is_ows(**s)) {
-		(*s)++;
-		(*n)--;
-	}
-	while (*n && is_ows((*s)[*n - 1]))
-		(*n)--;
+	gh__emit_key(e, key);
+	gh__emit_uint(e, v);
 }
 
-static bool token_is(const char *s, size_t n, const char *lit)
+void gh__emit_kv_str(gh_emit_t *e, const char *key, const char *s, size_t len)
 {
-	return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
+	gh__emit_key(e, key);
+	gh__emit_str(e, s, len);
 }
 
-/* End of the Accept element or parameter starting at s: the next unquoted sep. */
-static size_t scan_to(const char *s, size_t n, char sep)
+void gh__emit_kv_cstr(gh_emit_t *e, const char *key, const char *s)
 {
-	bool quoted = false;
-	for (size_t i = 0; i < n; i++) {
-		if (quoted && s[i] == '\\' && i + 1 < n)
-			i++;
-		else if (s[i] == '"')
-			quoted = !quoted;
-		else if (!quoted && s[i] == sep)
-			return i;
-	}
-	return n;
+	gh__emit_key(e, key);
+	gh__emit_cstr(e, s);
 }
 
-/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.
- * A malformed weight counts as 1: the client did name the type. */
-static int parse_q(const char *s, size_t n)
+void gh__emit_kv_dbl(gh_emit_t *e, const char *key, double v)
 {
-	if (n == 0 || (s[0] != '0' && s[0] != '1'))
-		return 1000;
-	int q = (s[0] - '0') * 1000, scale = 100;
-	if (n > 1) {
-		if (s[1] != '.' || n > 5)
-			return 1000;
-		for (size_t i = 2; i < n; i++, scale /= 10) {
-			if (s[i] < '0' || s[i] > '9')
-				return 1000;
-			q += (s[i] - '0') * scale;
-		}
-	}
-	return q > 1000 ? 1000 : q;
+	gh__emit_key(e, key);
+	gh__emit_dbl(e, v);
 }
 
-enum gh_emit_format gh__emit_negotiate(const char *accept, size_t accept_len,
-				       const char *format_param)
+void gh__emit_kv_mb(gh_emit_t *e, const char *key, uint64_t bytes)
 {
-	if (format_param) {
-		if (strcasecmp(format_param, "msgpack") == 0)
-			return GH_EMIT_MSGPACK;
-		if (strcasecmp(format_param, "json") == 0)
-			return GH_EMIT_JSON;
-	}
-	int mq = -1, jq = -1;
-	size_t i = 0;
-	while (accept && i < accept_len) {
-		const char *el = accept + i;
-		size_t el_len = scan_to(el, accept_len - i, ',');
-		i += el_len + 1;
+	gh__emit_key(e, key);
+	gh__emit_mb(e, bytes);
+}
 
-		size_t type_len = scan_to(el, el_len, ';');
-		const char *type = el;
-		size_t tn = type_len;
-		trim(&type, &tn);
-		bool msgpack = token_is(type, tn, "application/msgpack") ||
-			       token_is(type, tn, "application/x-msgpack");
-		bool json = token_is(type, tn, "application/json");
-		if (!msgpack && !json)
-			continue;
-		int q = 1000;
-		size_t j = type_len;
-		while (j < el_len) {
-			const char *par = el + j + 1;
-			size_t pn = scan_to(par, el_len - j - 1, ';');
-			j += pn + 1;
-			trim(&par, &pn);
-			if (pn >= 2 && (par[0] == 'q' || par[0] == 'Q') && par[1] == '=')
-				q = parse_q(par + 2, pn - 2);
-		}
-		if (msgpack && q > mq)
-			mq = q;
-		if (json && q > jq)
-			jq = q;
-	}
-	return mq > 0 && mq >= jq ? GH_EMIT_MSGPACK : GH_EMIT_JSON;
+void gh__emit_kv_mb_signed(gh_emit_t *e, const char *key, int64_t bytes)
+{
+	gh__emit_key(e, key);
+	gh__emit_mb_signed(e, bytes);
+}
+
+void gh__emit_kv_bool(gh_emit_t *e, const char *key, bool b)
+{
+	gh__emit_key(e, key);
+	gh__emit_bool(e, b);
 }

@@ -4,10 +4,12 @@
  *
  * An endpoint describes its response once, as a stream of calls:
  *
- *   gh_emit_t *e = gh__emit_new(gh__emit_negotiate(accept, accept_len, fmt));
- *   gh__emit_map_begin(e, 2);
- *     gh__emit_key(e, "type");          gh__emit_cstr(e, "dict");
- *     gh__emit_key(e, "total_size_mb"); gh__emit_mb(e, bytes);
+ *   gh_emit_t *e = gh__emit_new(GH_EMIT_JSON);    (the router picks the format)
+ *   gh__emit_map_begin(e, 3);
+ *     gh__emit_kv_cstr(e, "type", "dict");         one call per field
+ *     gh__emit_kv_mb(e, "total_size_mb", bytes);
+ *     gh__emit_key(e, "samples");                  a key, then a container
+ *     gh__emit_array_begin(e, 0); gh__emit_array_end(e);
  *   gh__emit_map_end(e);
  *   body = gh__emit_data(e, &len);      (NULL when anything went wrong)
  *
@@ -129,24 +131,19 @@ bool gh__emit_failed(const gh_emit_t *e);
 enum gh_emit_error gh__emit_error(const gh_emit_t *e);
 const char *gh__emit_strerror(enum gh_emit_error err);
 
-/* ---- Helpers -------------------------------------------------------------------- */
-
-/* The response format for a request (api.md, "format"):
- *  - format_param (the decoded value of ?format=, NULL when absent): "msgpack"
- *    or "json" (ASCII case-insensitive) decides; any other value is ignored.
- *  - else Accept: msgpack when a media range "application/msgpack" or
- *    "application/x-msgpack" is present with q > 0 and a q no lower than that of
- *    an explicit "application/json" (so "application/json, application/msgpack"
- *    is msgpack; "application/msgpack;q=0" is not).
- *  - else JSON. accept may be NULL (accept_len 0). Never allocates. */
-enum gh_emit_format gh__emit_negotiate(const char *accept, size_t accept_len,
-				       const char *format_param);
-
-/* Length in bytes of s once sanitized as gh__emit_str does (each ill-formed
- * subpart becomes the 3 bytes of U+FFFD), and its number of code points
- * (what pydantic calls the length of the string). Never allocate. */
-size_t gh__emit_utf8_sanitized_len(const char *s, size_t len);
-size_t gh__emit_utf8_count(const char *s, size_t len);
+/* ---- Key/value shorthands ------------------------------------------------------- */
+/*
+ * A map entry in one call: gh__emit_key(e, key) then the value call of the
+ * same suffix (jemalloc's emitter_json_kv). Only where a key is expected.
+ */
+void gh__emit_kv_int(gh_emit_t *e, const char *key, int64_t v);
+void gh__emit_kv_uint(gh_emit_t *e, const char *key, uint64_t v);
+void gh__emit_kv_str(gh_emit_t *e, const char *key, const char *s, size_t len);
+void gh__emit_kv_cstr(gh_emit_t *e, const char *key, const char *s);
+void gh__emit_kv_dbl(gh_emit_t *e, const char *key, double v);
+void gh__emit_kv_mb(gh_emit_t *e, const char *key, uint64_t bytes);
+void gh__emit_kv_mb_signed(gh_emit_t *e, const char *key, int64_t bytes);
+void gh__emit_kv_bool(gh_emit_t *e, const char *key, bool b);
 
 #ifdef __cplusplus
 }

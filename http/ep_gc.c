@@ -73,10 +73,8 @@ static void emit_class_pair(gh_emit_t *e, const char *key, uint64_t count, uint6
 {
 	gh__emit_key(e, key);
 	gh__emit_map_begin(e, 2);
-	gh__emit_key(e, "count");
-	gh__emit_uint(e, count);
-	gh__emit_key(e, "bytes");
-	gh__emit_uint(e, bytes);
+	gh__emit_kv_uint(e, "count", count);
+	gh__emit_kv_uint(e, "bytes", bytes);
 	gh__emit_map_end(e);
 }
 
@@ -112,8 +110,7 @@ static void emit_unreachable(gh_emit_t *e, struct gh_gc_result *r)
 		const struct gh_gc_type_row *t = &r->types[i];
 		const char *name = gh_type_name(t->type);
 		gh__emit_map_begin(e, 1 + 3);
-		gh__emit_key(e, "type");
-		gh__emit_cstr(e, name ? name : "?");
+		gh__emit_kv_cstr(e, "type", name ? name : "?");
 		for (int k = GH_DEFINITELY_LOST; k >= GH_POSSIBLY_LOST; k--)
 			emit_class_pair(e, class_names[k], t->cls[k].count, t->cls[k].bytes);
 		gh__emit_map_end(e);
@@ -150,29 +147,20 @@ static void emit_unreachable(gh_emit_t *e, struct gh_gc_result *r)
 			}
 			const char *name = gh_type_name(s->type);
 			gh__emit_map_begin(e, 5 + 3);
-			gh__emit_key(e, "site");
-			gh__emit_cstr(e, where);
-			gh__emit_key(e, "function");
-			gh__emit_cstr(e, nf && f[0].function ? f[0].function : "");
-			gh__emit_key(e, "filename");
-			gh__emit_cstr(e, nf && f[0].lineno && f[0].filename ? f[0].filename : "");
-			gh__emit_key(e, "lineno");
-			gh__emit_uint(e, nf ? f[0].lineno : 0);
-			gh__emit_key(e, "type");
-			gh__emit_cstr(e, name ? name : "?");
-			gh__emit_key(e, "class");
-			gh__emit_cstr(e, class_names[k]);
-			gh__emit_key(e, "count");
-			gh__emit_uint(e, s->count[k]);
-			gh__emit_key(e, "bytes");
-			gh__emit_uint(e, s->bytes[k]);
+			gh__emit_kv_cstr(e, "site", where);
+			gh__emit_kv_cstr(e, "function", nf && f[0].function ? f[0].function : "");
+			gh__emit_kv_cstr(e, "filename", nf && f[0].lineno && f[0].filename ? f[0].filename : "");
+			gh__emit_kv_uint(e, "lineno", nf ? f[0].lineno : 0);
+			gh__emit_kv_cstr(e, "type", name ? name : "?");
+			gh__emit_kv_cstr(e, "class", class_names[k]);
+			gh__emit_kv_uint(e, "count", s->count[k]);
+			gh__emit_kv_uint(e, "bytes", s->bytes[k]);
 			gh__emit_map_end(e);
 			done++;
 		}
 	}
 	gh__emit_array_end(e);
-	gh__emit_key(e, "truncated");
-	gh__emit_bool(e, r->truncated);
+	gh__emit_kv_bool(e, "truncated", r->truncated);
 	gh__emit_map_end(e);
 }
 
@@ -183,42 +171,28 @@ void gh__ep_memory_gc(struct gh_http_call *call)
 		return;
 	gh_emit_t *e = call->e;
 	gh__emit_map_begin(e, 5 + 10);
-	gh__emit_key(e, "collected_objects");
-	gh__emit_uint(e, r->collected_objects);
-	gh__emit_key(e, "objects_before");
-	gh__emit_uint(e, r->objects_before);
-	gh__emit_key(e, "objects_after");
-	gh__emit_uint(e, r->objects_after);
-	gh__emit_key(e, "objects_freed");
-	gh__emit_uint(e, r->objects_before - r->objects_after);
+	gh__emit_kv_uint(e, "collected_objects", r->collected_objects);
+	gh__emit_kv_uint(e, "objects_before", r->objects_before);
+	gh__emit_kv_uint(e, "objects_after", r->objects_after);
+	gh__emit_kv_uint(e, "objects_freed", r->objects_before - r->objects_after);
 	gh__emit_key(e, "gc_stats");
 	gh__http_emit_gc_stats(e);
 	/* glassheap's additions */
-	gh__emit_key(e, "collected_bytes");
-	gh__emit_uint(e, r->collected_bytes);
-	gh__emit_key(e, "pause_ms");
-	gh__emit_dbl(e, ms(r->pause_ns));
-	gh__emit_key(e, "mark_ms");
-	gh__emit_dbl(e, ms(r->mark_ns));
-	gh__emit_key(e, "threads_stopped");
-	gh__emit_uint(e, r->threads);
-	gh__emit_key(e, "threads_blocked");
-	gh__emit_uint(e, r->threads_blocked);
-	gh__emit_key(e, "stop_method");
-	gh__emit_str(e, r->stop_method, strlen(r->stop_method));
-	gh__emit_key(e, "collect_skipped");
-	gh__emit_bool(e, r->collect_skipped);
-	gh__emit_key(e, "scanned_bytes");
-	gh__emit_uint(e, r->scanned_bytes);
+	gh__emit_kv_uint(e, "collected_bytes", r->collected_bytes);
+	gh__emit_kv_dbl(e, "pause_ms", ms(r->pause_ns));
+	gh__emit_kv_dbl(e, "mark_ms", ms(r->mark_ns));
+	gh__emit_kv_uint(e, "threads_stopped", r->threads);
+	gh__emit_kv_uint(e, "threads_blocked", r->threads_blocked);
+	gh__emit_kv_str(e, "stop_method", r->stop_method, strlen(r->stop_method));
+	gh__emit_kv_bool(e, "collect_skipped", r->collect_skipped);
+	gh__emit_kv_uint(e, "scanned_bytes", r->scanned_bytes);
 	gh__emit_key(e, "roots");
 	gh__emit_map_begin(e, GH_ROOT_KINDS);
 	for (int k = 0; k < GH_ROOT_KINDS; k++) {
 		gh__emit_key(e, root_kind_names[k]);
 		gh__emit_map_begin(e, 2);
-		gh__emit_key(e, "ranges");
-		gh__emit_uint(e, r->root_kind[k].count);
-		gh__emit_key(e, "bytes");
-		gh__emit_uint(e, r->root_kind[k].bytes);
+		gh__emit_kv_uint(e, "ranges", r->root_kind[k].count);
+		gh__emit_kv_uint(e, "bytes", r->root_kind[k].bytes);
 		gh__emit_map_end(e);
 	}
 	gh__emit_map_end(e);
@@ -240,11 +214,9 @@ void gh__ep_memory_referrers(struct gh_http_call *call)
 		return;
 	}
 	/* The limit above counts characters, the registry's bytes: a name of
-	 * more than GH_TYPE_NAME_MAX bytes (multi-byte characters) names no
-	 * type. name is NUL-terminated (gh__query_str). */
-	gh_type_t type = GH_TYPE_NONE;
-	if (name_len <= GH_TYPE_NAME_MAX && !memchr(name, '\0', name_len))
-		type = gh_type_find(name);
+	 * more than GH_TYPE_NAME_MAX bytes (multi-byte characters) names a type
+	 * only as the display form of one (gh__http_type_lookup). */
+	gh_type_t type = gh__http_type_lookup(name, name_len);
 	struct gh_gc_result *r = NULL;
 	uint64_t count = 0;
 	if (type != GH_TYPE_NONE) {
@@ -261,30 +233,24 @@ void gh__ep_memory_referrers(struct gh_http_call *call)
 		nref += r->refs[i].dst == type;
 	gh_emit_t *e = call->e;
 	gh__emit_map_begin(e, 4 + 1);
-	gh__emit_key(e, "type");
-	gh__emit_str(e, name, name_len);
-	gh__emit_key(e, "object_count");
-	gh__emit_uint(e, count);
-	gh__emit_key(e, "analyzed_sample_size");
-	gh__emit_uint(e, count);
+	gh__emit_kv_str(e, "type", name, name_len);
+	gh__emit_kv_uint(e, "object_count", count);
+	gh__emit_kv_uint(e, "analyzed_sample_size", count);
 	gh__emit_key(e, "top_referrers");
 	gh__emit_array_begin(e, nref);
 	size_t done = 0;
 	for (size_t i = 0; r && i < r->nrefs && done < nref; i++) {
 		if (r->refs[i].dst != type)
 			continue;
-		gh__emit_map_begin(e, 2);
-		gh__emit_key(e, "type");
 		const char *src = gh__gc_source_name(r, r->refs[i].src);
-		gh__emit_cstr(e, src ? src : "?");
-		gh__emit_key(e, "count");
-		gh__emit_uint(e, r->refs[i].count);
+		gh__emit_map_begin(e, 2);
+		gh__emit_kv_cstr(e, "type", src ? src : "?");
+		gh__emit_kv_uint(e, "count", r->refs[i].count);
 		gh__emit_map_end(e);
 		done++;
 	}
 	gh__emit_array_end(e);
-	gh__emit_key(e, "pause_ms");
-	gh__emit_dbl(e, r ? ms(r->pause_ns) : 0.0);
+	gh__emit_kv_dbl(e, "pause_ms", r ? ms(r->pause_ns) : 0.0);
 	gh__emit_map_end(e);
 	gh__gc_result_free(r);
 }

@@ -16,6 +16,7 @@
  * under "glassheap".
  */
 #include "internal.h"
+#include "utf8.h"
 
 #include "../alloc/internal.h"
 
@@ -128,8 +129,7 @@ void gh__http_emit_gc_stats(gh_emit_t *e)
 	for (int i = 0; i < 3; i++)
 		gh__emit_uint(e, 0);
 	gh__emit_array_end(e);
-	gh__emit_key(e, "garbage_count");
-	gh__emit_uint(e, t.garbage_count);
+	gh__emit_kv_uint(e, "garbage_count", t.garbage_count);
 	gh__emit_map_end(e);
 }
 
@@ -176,45 +176,30 @@ static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes)
 	uint64_t rss = process_rss();
 
 	gh__emit_map_begin(e, 8);
-	gh__emit_key(e, "requested_bytes");
-	gh__emit_uint(e, bytes);
-	gh__emit_key(e, "header_bytes");
-	gh__emit_uint(e, headers);
-	gh__emit_key(e, "rounding_bytes");
-	gh__emit_int(e, (int64_t)allocated - (int64_t)bytes - (int64_t)headers);
+	gh__emit_kv_uint(e, "requested_bytes", bytes);
+	gh__emit_kv_uint(e, "header_bytes", headers);
+	gh__emit_kv_int(e, "rounding_bytes", (int64_t)allocated - (int64_t)bytes - (int64_t)headers);
 	gh__emit_key(e, "jemalloc");
 	gh__emit_map_begin(e, 6);
-	gh__emit_key(e, "allocated");
-	gh__emit_uint(e, allocated);
-	gh__emit_key(e, "active");
-	gh__emit_uint(e, je_stat("stats.active"));
-	gh__emit_key(e, "metadata");
-	gh__emit_uint(e, je_stat("stats.metadata"));
-	gh__emit_key(e, "resident");
-	gh__emit_uint(e, je_stat("stats.resident"));
-	gh__emit_key(e, "mapped");
-	gh__emit_uint(e, je_stat("stats.mapped"));
-	gh__emit_key(e, "retained");
-	gh__emit_uint(e, je_stat("stats.retained"));
+	gh__emit_kv_uint(e, "allocated", allocated);
+	gh__emit_kv_uint(e, "active", je_stat("stats.active"));
+	gh__emit_kv_uint(e, "metadata", je_stat("stats.metadata"));
+	gh__emit_kv_uint(e, "resident", je_stat("stats.resident"));
+	gh__emit_kv_uint(e, "mapped", je_stat("stats.mapped"));
+	gh__emit_kv_uint(e, "retained", je_stat("stats.retained"));
 	gh__emit_map_end(e);
 	gh__emit_key(e, "metadata");
 	gh__emit_map_begin(e, 2);
-	gh__emit_key(e, "mapped_bytes");
-	gh__emit_uint(e, meta_mapped);
-	gh__emit_key(e, "used_bytes");
-	gh__emit_uint(e, meta_used);
+	gh__emit_kv_uint(e, "mapped_bytes", meta_mapped);
+	gh__emit_kv_uint(e, "used_bytes", meta_used);
 	gh__emit_map_end(e);
 	gh__emit_key(e, "cage");
 	gh__emit_map_begin(e, 2);
-	gh__emit_key(e, "reserved_bytes");
-	gh__emit_uint(e, gh__cage.size);
-	gh__emit_key(e, "used_bytes");
-	gh__emit_uint(e, gh__cage_used());
+	gh__emit_kv_uint(e, "reserved_bytes", gh__cage.size);
+	gh__emit_kv_uint(e, "used_bytes", gh__cage_used());
 	gh__emit_map_end(e);
-	gh__emit_key(e, "rss_bytes");
-	gh__emit_uint(e, rss);
-	gh__emit_key(e, "rss_mb");
-	gh__emit_mb(e, rss);
+	gh__emit_kv_uint(e, "rss_bytes", rss);
+	gh__emit_kv_mb(e, "rss_mb", rss);
 	gh__emit_map_end(e);
 }
 
@@ -254,14 +239,10 @@ void gh__ep_memory(struct gh_http_call *call)
 	gh__emit_map_begin(e, 5);
 	gh__emit_key(e, "summary");
 	gh__emit_map_begin(e, 4);
-	gh__emit_key(e, "total_objects");
-	gh__emit_uint(e, objects);
-	gh__emit_key(e, "total_size_bytes");
-	gh__emit_uint(e, bytes);
-	gh__emit_key(e, "total_size_mb");
-	gh__emit_mb(e, bytes);
-	gh__emit_key(e, "unique_types");
-	gh__emit_uint(e, nlive);
+	gh__emit_kv_uint(e, "total_objects", objects);
+	gh__emit_kv_uint(e, "total_size_bytes", bytes);
+	gh__emit_kv_mb(e, "total_size_mb", bytes);
+	gh__emit_kv_uint(e, "unique_types", nlive);
 	gh__emit_map_end(e);
 
 	gh__emit_key(e, "top_objects");
@@ -269,24 +250,18 @@ void gh__ep_memory(struct gh_http_call *call)
 	for (size_t i = 0; i < shown; i++) {
 		const gh_type_stats_t *t = live[i];
 		gh__emit_map_begin(e, 5);
-		gh__emit_key(e, "type");
-		gh__emit_cstr(e, t->name ? t->name : "");
-		gh__emit_key(e, "count");
-		gh__emit_uint(e, t->live_count);
-		gh__emit_key(e, "total_size_bytes");
-		gh__emit_uint(e, t->live_bytes);
-		gh__emit_key(e, "avg_size_bytes");
-		gh__emit_uint(e, avg(t->live_bytes, t->live_count));
-		gh__emit_key(e, "total_size_mb");
-		gh__emit_mb(e, t->live_bytes);
+		gh__emit_kv_cstr(e, "type", t->name ? t->name : "");
+		gh__emit_kv_uint(e, "count", t->live_count);
+		gh__emit_kv_uint(e, "total_size_bytes", t->live_bytes);
+		gh__emit_kv_uint(e, "avg_size_bytes", avg(t->live_bytes, t->live_count));
+		gh__emit_kv_mb(e, "total_size_mb", t->live_bytes);
 		gh__emit_map_end(e);
 	}
 	gh__emit_array_end(e);
 
 	gh__emit_key(e, "gc_stats");
 	gh__http_emit_gc_stats(e);
-	gh__emit_key(e, "sort_by");
-	gh__emit_cstr(e, SORT_CHOICES[sort_by]);
+	gh__emit_kv_cstr(e, "sort_by", SORT_CHOICES[sort_by]);
 	gh__emit_key(e, "allocator");
 	emit_allocator(e, objects, bytes);
 	gh__emit_map_end(e);
@@ -296,6 +271,28 @@ void gh__ep_memory(struct gh_http_call *call)
 }
 
 /* ---- GET /debug/memory/types ---------------------------------------------------------- */
+
+gh_type_t gh__http_type_lookup(const char *name, size_t len)
+{
+	char exact[GH_TYPE_NAME_MAX + 1];
+	if (len > 0 && len <= GH_TYPE_NAME_MAX && !memchr(name, '\0', len)) {
+		memcpy(exact, name, len);
+		exact[len] = '\0';
+		gh_type_t t = gh_type_find(exact);
+		if (t != GH_TYPE_NONE)
+			return t;
+	}
+	/* Only a name holding U+FFFD can be the display form of another. */
+	if (!memmem(name, len, GH_UTF8_REPLACEMENT, GH_UTF8_REPLACEMENT_LEN))
+		return GH_TYPE_NONE;
+	uint32_t n = gh_type_count();
+	for (gh_type_t t = 1; t <= n; t++) {
+		const char *reg = gh_type_name(t);
+		if (reg && gh__utf8_sanitized_equal(reg, strlen(reg), name, len))
+			return t;
+	}
+	return GH_TYPE_NONE;
+}
 
 struct sampler {
 	gh_type_t type;
@@ -421,9 +418,7 @@ void gh__ep_memory_types(struct gh_http_call *call)
 		return;
 	}
 
-	gh_type_t type = GH_TYPE_NONE;
-	if (name_len > 0 && name_len <= GH_TYPE_NAME_MAX)
-		type = gh_type_find(name);
+	gh_type_t type = gh__http_type_lookup(name, name_len);
 	gh_type_stats_t st;
 	memset(&st, 0, sizeof st);
 	if (type != GH_TYPE_NONE && gh_type_stats(type, &st) != 0)
@@ -444,16 +439,11 @@ void gh__ep_memory_types(struct gh_http_call *call)
 
 	gh_emit_t *e = call->e;
 	gh__emit_map_begin(e, 6);
-	gh__emit_key(e, "type");
-	gh__emit_str(e, name, name_len);
-	gh__emit_key(e, "count");
-	gh__emit_uint(e, st.live_count);
-	gh__emit_key(e, "total_size_bytes");
-	gh__emit_uint(e, st.live_bytes);
-	gh__emit_key(e, "total_size_mb");
-	gh__emit_mb(e, st.live_bytes);
-	gh__emit_key(e, "avg_size_bytes");
-	gh__emit_uint(e, avg(st.live_bytes, st.live_count));
+	gh__emit_kv_str(e, "type", name, name_len);
+	gh__emit_kv_uint(e, "count", st.live_count);
+	gh__emit_kv_uint(e, "total_size_bytes", st.live_bytes);
+	gh__emit_kv_mb(e, "total_size_mb", st.live_bytes);
+	gh__emit_kv_uint(e, "avg_size_bytes", avg(st.live_bytes, st.live_count));
 	gh__emit_key(e, "samples");
 	gh__emit_array_begin(e, s.have);
 	for (size_t i = 0; i < s.have; i++)

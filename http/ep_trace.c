@@ -29,7 +29,8 @@ static void not_tracing(struct gh_http_call *call)
 	gh__http_detail(call, 400, NOT_TRACING);
 }
 
-static void fail(struct gh_http_call *call, int rc, const char *what)
+/* The answer to a trace.c error code rc from the operation `what`. */
+static void answer_error(struct gh_http_call *call, int rc, const char *what)
 {
 	char msg[200];
 	switch (rc) {
@@ -60,27 +61,19 @@ static void emit_snapshot_names(gh_emit_t *e)
 
 static void emit_frame_fields(gh_emit_t *e, const struct gh_trace_frame *f, bool function)
 {
-	gh__emit_key(e, "filename");
-	gh__emit_cstr(e, f->filename ? f->filename : "<unknown>");
-	gh__emit_key(e, "lineno");
-	gh__emit_uint(e, f->lineno);
-	gh__emit_key(e, "line");
-	gh__emit_cstr(e, f->line ? f->line : "");
-	if (function) {
-		gh__emit_key(e, "function");
-		gh__emit_cstr(e, f->function ? f->function : "");
-	}
+	gh__emit_kv_cstr(e, "filename", f->filename ? f->filename : "<unknown>");
+	gh__emit_kv_uint(e, "lineno", f->lineno);
+	gh__emit_kv_cstr(e, "line", f->line ? f->line : "");
+	if (function)
+		gh__emit_kv_cstr(e, "function", f->function ? f->function : "");
 }
 
 /* "size_bytes", "size_mb", "count" (or the *_diff names of compare). */
 static void emit_sizes(gh_emit_t *e, bool diff, int64_t size, int64_t count)
 {
-	gh__emit_key(e, diff ? "size_diff_bytes" : "size_bytes");
-	gh__emit_int(e, size);
-	gh__emit_key(e, diff ? "size_diff_mb" : "size_mb");
-	gh__emit_mb_signed(e, size);
-	gh__emit_key(e, diff ? "count_diff" : "count");
-	gh__emit_int(e, count);
+	gh__emit_kv_int(e, diff ? "size_diff_bytes" : "size_bytes", size);
+	gh__emit_kv_mb_signed(e, diff ? "size_diff_mb" : "size_mb", size);
+	gh__emit_kv_int(e, diff ? "count_diff" : "count", count);
 }
 
 /* The rows of top (sizes) or compare (differences), grouped by source line
@@ -121,7 +114,7 @@ void gh__ep_trace_start(struct gh_http_call *call)
 	if (rc == EALREADY) {
 		snprintf(msg, sizeof msg, "tracemalloc already running with %u frame limit", st.frames);
 	} else if (rc != 0) {
-		fail(call, rc, "tracemalloc start");
+		answer_error(call, rc, "tracemalloc start");
 		return;
 	} else if (sample) {
 		snprintf(msg, sizeof msg, "tracemalloc started with %u frame limit, sampling every %lld bytes on average",
@@ -131,16 +124,11 @@ void gh__ep_trace_start(struct gh_http_call *call)
 	}
 	gh_emit_t *e = call->e;
 	gh__emit_map_begin(e, 3 + 2);
-	gh__emit_key(e, "status");
-	gh__emit_cstr(e, "started");
-	gh__emit_key(e, "message");
-	gh__emit_cstr(e, msg);
-	gh__emit_key(e, "frames");
-	gh__emit_uint(e, st.frames);
-	gh__emit_key(e, "sample_bytes");
-	gh__emit_uint(e, st.sample_bytes);
-	gh__emit_key(e, "unwinder");
-	gh__emit_cstr(e, unwinder_name(st.unwinder));
+	gh__emit_kv_cstr(e, "status", "started");
+	gh__emit_kv_cstr(e, "message", msg);
+	gh__emit_kv_uint(e, "frames", st.frames);
+	gh__emit_kv_uint(e, "sample_bytes", st.sample_bytes);
+	gh__emit_kv_cstr(e, "unwinder", unwinder_name(st.unwinder));
 	gh__emit_map_end(e);
 }
 
@@ -150,28 +138,18 @@ void gh__ep_trace_status(struct gh_http_call *call)
 	gh__trace_status(&st);
 	gh_emit_t *e = call->e;
 	gh__emit_map_begin(e, 5 + 6);
-	gh__emit_key(e, "is_tracing");
-	gh__emit_bool(e, st.is_tracing);
-	gh__emit_key(e, "frames");
-	gh__emit_uint(e, st.frames);
-	gh__emit_key(e, "current_mb");
-	gh__emit_mb(e, st.current_bytes);
-	gh__emit_key(e, "peak_mb");
-	gh__emit_mb(e, st.peak_bytes);
+	gh__emit_kv_bool(e, "is_tracing", st.is_tracing);
+	gh__emit_kv_uint(e, "frames", st.frames);
+	gh__emit_kv_mb(e, "current_mb", st.current_bytes);
+	gh__emit_kv_mb(e, "peak_mb", st.peak_bytes);
 	gh__emit_key(e, "available_snapshots");
 	emit_snapshot_names(e);
-	gh__emit_key(e, "current_bytes");
-	gh__emit_uint(e, st.current_bytes);
-	gh__emit_key(e, "peak_bytes");
-	gh__emit_uint(e, st.peak_bytes);
-	gh__emit_key(e, "sample_bytes");
-	gh__emit_uint(e, st.sample_bytes);
-	gh__emit_key(e, "unwinder");
-	gh__emit_cstr(e, unwinder_name(st.unwinder));
-	gh__emit_key(e, "stacks");
-	gh__emit_uint(e, st.stacks);
-	gh__emit_key(e, "snapshots_max");
-	gh__emit_uint(e, st.snapshots_max);
+	gh__emit_kv_uint(e, "current_bytes", st.current_bytes);
+	gh__emit_kv_uint(e, "peak_bytes", st.peak_bytes);
+	gh__emit_kv_uint(e, "sample_bytes", st.sample_bytes);
+	gh__emit_kv_cstr(e, "unwinder", unwinder_name(st.unwinder));
+	gh__emit_kv_uint(e, "stacks", st.stacks);
+	gh__emit_kv_uint(e, "snapshots_max", st.snapshots_max);
 	gh__emit_map_end(e);
 }
 
@@ -197,21 +175,18 @@ void gh__ep_trace_top(struct gh_http_call *call)
 	int rc = gh__trace_top(group ? GH_TRACE_BY_FILENAME : GH_TRACE_BY_LINENO, (size_t)top_n, &rows, &n);
 	gh__trace_quiet_end(q);
 	if (rc) {
-		fail(call, rc, "tracemalloc top");
+		answer_error(call, rc, "tracemalloc top");
 		return;
 	}
 	gh_emit_t *e = call->e;
 	gh__emit_map_begin(e, 3);
-	gh__emit_key(e, "group_by");
-	gh__emit_cstr(e, group_names[group]);
+	gh__emit_kv_cstr(e, "group_by", group_names[group]);
 	gh__emit_key(e, "top_allocations");
 	emit_stat_rows(e, rows, n, false);
 	gh__emit_key(e, "summary");
 	gh__emit_map_begin(e, 2);
-	gh__emit_key(e, "current_mb");
-	gh__emit_mb(e, st.current_bytes);
-	gh__emit_key(e, "peak_mb");
-	gh__emit_mb(e, st.peak_bytes);
+	gh__emit_kv_mb(e, "current_mb", st.current_bytes);
+	gh__emit_kv_mb(e, "peak_mb", st.peak_bytes);
 	gh__emit_map_end(e);
 	gh__emit_map_end(e);
 	free(rows);
@@ -241,21 +216,17 @@ void gh__ep_trace_snapshot(struct gh_http_call *call)
 		return;
 	}
 	if (rc) {
-		fail(call, rc, "tracemalloc snapshot");
+		answer_error(call, rc, "tracemalloc snapshot");
 		return;
 	}
 	struct gh_trace_status st;
 	gh__trace_status(&st);
 	gh_emit_t *e = call->e;
 	gh__emit_map_begin(e, 5);
-	gh__emit_key(e, "status");
-	gh__emit_cstr(e, "created");
-	gh__emit_key(e, "name");
-	gh__emit_cstr(e, nm);
-	gh__emit_key(e, "current_mb");
-	gh__emit_mb(e, st.current_bytes);
-	gh__emit_key(e, "peak_mb");
-	gh__emit_mb(e, st.peak_bytes);
+	gh__emit_kv_cstr(e, "status", "created");
+	gh__emit_kv_cstr(e, "name", nm);
+	gh__emit_kv_mb(e, "current_mb", st.current_bytes);
+	gh__emit_kv_mb(e, "peak_mb", st.peak_bytes);
 	gh__emit_key(e, "available_snapshots");
 	emit_snapshot_names(e);
 	gh__emit_map_end(e);
@@ -296,17 +267,14 @@ void gh__ep_trace_compare(struct gh_http_call *call)
 		return;
 	}
 	if (rc) {
-		fail(call, rc, "tracemalloc compare");
+		answer_error(call, rc, "tracemalloc compare");
 		return;
 	}
 	gh_emit_t *e = call->e;
 	gh__emit_map_begin(e, 4);
-	gh__emit_key(e, "snapshot1");
-	gh__emit_cstr(e, a);
-	gh__emit_key(e, "snapshot2");
-	gh__emit_cstr(e, b);
-	gh__emit_key(e, "group_by");
-	gh__emit_cstr(e, group_names[group]);
+	gh__emit_kv_cstr(e, "snapshot1", a);
+	gh__emit_kv_cstr(e, "snapshot2", b);
+	gh__emit_kv_cstr(e, "group_by", group_names[group]);
 	gh__emit_key(e, "differences");
 	emit_stat_rows(e, rows, n, true);
 	gh__emit_map_end(e);
@@ -327,7 +295,7 @@ void gh__ep_trace_traceback(struct gh_http_call *call)
 	int rc = gh__trace_traceback((size_t)top_n, &rows, &n);
 	gh__trace_quiet_end(q);
 	if (rc) {
-		fail(call, rc, "tracemalloc traceback");
+		answer_error(call, rc, "tracemalloc traceback");
 		return;
 	}
 	gh_emit_t *e = call->e;
@@ -370,10 +338,8 @@ void gh__ep_trace_delete(struct gh_http_call *call)
 	}
 	gh_emit_t *e = call->e;
 	gh__emit_map_begin(e, 3);
-	gh__emit_key(e, "status");
-	gh__emit_cstr(e, "deleted");
-	gh__emit_key(e, "name");
-	gh__emit_cstr(e, nm);
+	gh__emit_kv_cstr(e, "status", "deleted");
+	gh__emit_kv_cstr(e, "name", nm);
 	gh__emit_key(e, "available_snapshots");
 	emit_snapshot_names(e);
 	gh__emit_map_end(e);
@@ -387,7 +353,6 @@ void gh__ep_trace_stop(struct gh_http_call *call)
 	}
 	gh_emit_t *e = call->e;
 	gh__emit_map_begin(e, 1);
-	gh__emit_key(e, "status");
-	gh__emit_cstr(e, "stopped");
+	gh__emit_kv_cstr(e, "status", "stopped");
 	gh__emit_map_end(e);
 }

@@ -6,8 +6,8 @@
  * query, writes one document through the emitter and sets the status:
  *
  *     server.c (h2o thread)    router.c                       ep_memory.c
- *     h2o_req_t -> request --> negotiate -> auth -> route
- *                              -> parse query -------------> gh__ep_memory(call)
+ *     h2o_req_t -> request --> target -> auth -> route
+ *                              -> query, format -----------> gh__ep_memory(call)
  *                                                              gh__query_int(call->q, ...)
  *                                                              gh__emit_map_begin(call->e, ...)
  *     h2o_send_inline <------- response <- emitter bytes <--- call->status = 200
@@ -24,16 +24,25 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <glassheap.h>
+
 #include "emit.h"
 #include "query.h"
 
 /* ---- Limits of server.c ------------------------------------------------------ */
 
-/* Open client connections at most; past it the listener stops accepting
- * (clients wait in the kernel's backlog) until one closes. */
+/* Open client connections at most. A new client past it takes the place of
+ * the connection that has waited longest for its next request (it is closed,
+ * with a 408 when it had sent part of one); only when every connection is
+ * sending a response do new clients wait in the kernel's backlog. */
 #define GH_HTTP_MAX_CONNS 128
-/* Reading a request (and a keep-alive connection's idle time), milliseconds. */
-#define GH_HTTP_REQ_TIMEOUT_MS 10000
+/* A new connection has this long to send its first complete request (the
+ * request line and headers), milliseconds; checked by the once-a-second
+ * watchdog, so a connection is closed between this and a second more. */
+#define GH_HTTP_FIRST_REQ_TIMEOUT_MS 2000
+/* h2o's request timeout: a keep-alive connection's idle time between
+ * requests and the time to read one once started, milliseconds. */
+#define GH_HTTP_IDLE_TIMEOUT_MS 10000
 /* A connection that neither reads nor writes a byte for this long is shut
  * down (h2o 2.2.5 has no write timeout of its own), milliseconds. */
 #define GH_HTTP_STALL_TIMEOUT_MS 30000
@@ -62,8 +71,8 @@ struct gh_http_call {
 	gh_emit_t *e;         /* empty emitter in the negotiated format */
 	int status;           /* HTTP status; 200 unless the endpoint sets another */
 	int retry_after;      /* > 0: a "Retry-After: <seconds>" header (503 busy) */
-	const char *path_arg; /* the {name} of a ".../{name}" route: h2o's normalized
-	                         (percent-decoded) path segment, NOT NUL-terminated,
+	const char *path_arg; /* the {name} of a ".../{name}" route: the percent-decoded
+	                         path segment, NOT NUL-terminated, any bytes,
 	                         unvalidated (gh__query_path_name); else NULL */
 	size_t path_arg_len;
 };
@@ -84,18 +93,20 @@ struct gh_http_header {
 	size_t name_len, value_len;
 };
 
-/* A request as h2o parsed it (server.c) or as a fuzzer makes it up. Every
- * field may hold any bytes; none is NUL-terminated. */
+/* A request as it came in (server.c, from h2o and its parser) or as a
+ * fuzzer makes it up. Every field may hold any bytes; none is NUL-terminated. */
 struct gh_http_request {
 	const char *method;
 	size_t method_len;
-	const char *path;      /* normalized (percent-decoded), without the query */
-	size_t path_len;
+	const char *target;    /* the request-target as sent, without its query: origin-form
+	                          "/debug/memory" (percent-encoded, dot segments and all) or
+	                          absolute-form "http://127.0.0.1:8000/debug/memory" */
+	size_t target_len;
 	const char *query;     /* from the '?' on (one leading '?' is skipped); NULL: none */
 	size_t query_len;
-	const char *authority; /* the Host (h2o: Host header, absolute target, or its default) */
-	size_t authority_len;
-	const struct gh_http_header *headers; /* looked up by name without case; first wins */
+	const struct gh_http_header *headers; /* every header field as received, in order,
+	                                         Host and duplicates included; names
+	                                         compared without case */
 	size_t nheaders;
 	const char *body;      /* no endpoint reads it */
 	size_t body_len;
@@ -105,9 +116,13 @@ struct gh_http_request {
  * WWW-Authenticate, Retry-After (in that order, each when it applies). */
 #define GH_HTTP_RES_HEADERS_MAX 4
 
+/* The longest request path the router decodes (after percent-decoding);
+ * a longer one is answered 414. No route comes near it. */
+#define GH_HTTP_PATH_MAX 8192
+
 struct gh_http_response {
 	int status;
-	const char *reason;       /* static */
+	const char *reason;       /* static (status.c) */
 	const char *content_type; /* static */
 	const char *body;         /* owned by the router: valid until its next dispatch */
 	size_t body_len;
@@ -124,13 +139,16 @@ struct gh_http_router {
 	bool unix_socket;    /* no browser checks: a browser cannot reach it */
 	gh_query_t query;    /* one request at a time: reused */
 	gh_emit_t *emit[2];  /* per format, created on first use, reused */
+	char path[GH_HTTP_PATH_MAX]; /* the decoded path of the current request */
 };
 
-/* Answers one request: negotiation, authentication (401), browser checks
- * (403), routing (404, 405), query decoding (400), then the endpoint. Never
- * fails: out of memory is a 500 (text/plain as a last resort). One thread
- * at a time per router; may allocate, walk the heap and stop the world (the
- * endpoints do). */
+/* Answers one request: the request's form (400 for a duplicate Host or
+ * Origin, 414), authentication (401), browser checks (403), routing (404,
+ * 405), query decoding (400), the format parameter (422), then the
+ * endpoint. The format is negotiated first (?format, else Accept), so that
+ * every answer but the last resort comes in it. Never fails: out of memory
+ * is a 500 (a static JSON body as a last resort). One thread at a time per
+ * router; may allocate, walk the heap and stop the world (the endpoints do). */
 void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *req,
 		       struct gh_http_response *res);
 /* Frees the router's emitters (the last response's body with them). */
@@ -146,6 +164,13 @@ void gh__ep_memory_types(struct gh_http_call *call);
 /* The "gc_stats" value shared with POST /debug/memory/gc:
  * {"collections":[..],"thresholds":[..],"garbage_count":n}. */
 void gh__http_emit_gc_stats(gh_emit_t *e);
+
+/* The type a client names: the registered name byte for byte, else a name
+ * that shows as it (a name registered with ill-formed UTF-8 is displayed
+ * with U+FFFD, utf8.h: that display form finds it too; of several such
+ * types, the lowest id). GH_TYPE_NONE when none. name need not be
+ * NUL-terminated. */
+gh_type_t gh__http_type_lookup(const char *name, size_t len);
 
 /* "function (file:line)" for a site id, symbolized with libdw (symbols.c);
  * "function (module+0xoff)" or "module+0xoff" without debug information.

@@ -15,6 +15,9 @@
  */
 #include "query.h"
 
+#include "../alloc/trace.h"
+#include "utf8.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -151,13 +154,15 @@ static bool error_with_limit(gh_query_t *q, enum gh_query_kind kind, const char 
 	if (err) {
 		err->limit = limit;
 		if (kind == GH_QK_PATTERN)
-			err->pattern = GH_QUERY_NAME_PATTERN;
+			err->pattern = GH_TRACE_NAME_PATTERN;
 	}
 	return false;
 }
 
-/* [+-]?[0-9]+ within int64; false on anything else, overflow included. */
-static bool parse_i64(const char *s, size_t n, int64_t *out)
+/* [+-]?[0-9]+ -> the value, or with *clamped set INT64_MAX or INT64_MIN when
+ * it does not fit (Python's int would hold it: it is a number, beyond any
+ * bound); false when s is not such a number. */
+static bool parse_i64(const char *s, size_t n, int64_t *out, bool *clamped)
 {
 	size_t i = 0;
 	bool neg = false;
@@ -166,14 +171,19 @@ static bool parse_i64(const char *s, size_t n, int64_t *out)
 	if (i == n)
 		return false;
 	uint64_t mag = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	*clamped = false;
 	for (; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return false;
 		unsigned d = (unsigned)(s[i] - '0');
-		if (mag > (limit - d) / 10)
-			return false;
+		if (*clamped || mag > (limit - d) / 10) {
+			*clamped = true; /* keep reading: "99999999999999999999x" is still no number */
+			continue;
+		}
 		mag = mag * 10 + d;
 	}
+	if (*clamped)
+		mag = limit;
 	*out = neg ? (mag ? -(int64_t)(mag - 1) - 1 : 0) : (int64_t)mag;
 	return true;
 }
@@ -184,15 +194,16 @@ bool gh__query_int(gh_query_t *q, const char *param, int64_t min, int64_t max, i
 	size_t len;
 	const char *s = gh__query_get(q, param, &len);
 	int64_t v;
+	bool clamped;
 	if (!s) {
 		*out = def;
 		return true;
 	}
-	if (!parse_i64(s, len, &v))
+	if (!parse_i64(s, len, &v, &clamped))
 		return error_with_limit(q, GH_QK_INT_PARSING, "query", param, s, len, 0);
-	if (v < min)
+	if (v < min || (clamped && v < 0))
 		return error_with_limit(q, GH_QK_GE, "query", param, s, len, min);
-	if (v > max)
+	if (v > max || clamped)
 		return error_with_limit(q, GH_QK_LE, "query", param, s, len, max);
 	*out = v;
 	return true;
@@ -234,7 +245,7 @@ bool gh__query_str(gh_query_t *q, const char *param, size_t min_len, size_t max_
 		add_error(q, GH_QK_MISSING, "query", param, NULL, 0);
 		return false;
 	}
-	size_t chars = gh__emit_utf8_count(s, len);
+	size_t chars = gh__utf8_count(s, len);
 	if (chars < min_len)
 		return error_with_limit(q, GH_QK_TOO_SHORT, "query", param, s, len, (int64_t)min_len);
 	if (chars > max_len)
@@ -249,14 +260,11 @@ enum gh_query_kind gh__query_check_name(const char *s, size_t len)
 {
 	if (len == 0)
 		return GH_QK_TOO_SHORT;
-	if (len > GH_QUERY_NAME_MAX && gh__emit_utf8_count(s, len) > GH_QUERY_NAME_MAX)
+	if (len > GH_TRACE_NAME_MAX && gh__utf8_count(s, len) > GH_TRACE_NAME_MAX)
 		return GH_QK_TOO_LONG;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '.' || c == '-'))
+	for (size_t i = 0; i < len; i++)
+		if (!gh__trace_name_char(s[i]))
 			return GH_QK_PATTERN;
-	}
 	return 0;
 }
 
@@ -267,7 +275,7 @@ static bool check_name_value(gh_query_t *q, const char *loc, const char *param, 
 	enum gh_query_kind kind = gh__query_check_name(s, len);
 	if (kind == 0)
 		return true;
-	int64_t limit = kind == GH_QK_TOO_SHORT ? 1 : GH_QUERY_NAME_MAX;
+	int64_t limit = kind == GH_QK_TOO_SHORT ? 1 : GH_TRACE_NAME_MAX;
 	return error_with_limit(q, kind, loc, param, s, len, limit);
 }
 

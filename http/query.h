@@ -35,8 +35,8 @@ extern "C" {
 #define GH_QUERY_MAX_LEN 8192   /* bytes of query string, after an optional leading '?' */
 #define GH_QUERY_MAX_PARAMS 32  /* non-empty '&'-separated fields, duplicates included */
 #define GH_QUERY_MAX_ERRORS 16  /* recorded validation errors; later ones are dropped */
-#define GH_QUERY_NAME_MAX 64    /* snapshot names: 1..64 characters of [A-Za-z0-9_.-] */
-#define GH_QUERY_NAME_PATTERN "^[A-Za-z0-9_.-]+$"
+/* Snapshot names follow alloc/trace.h's rule (GH_TRACE_NAME_MAX,
+ * GH_TRACE_NAME_PATTERN): gh__query_name and gh__query_check_name. */
 
 /* ---- Types ------------------------------------------------------------------ */
 
@@ -116,8 +116,10 @@ const char *gh__query_get(const gh_query_t *q, const char *key, size_t *val_len)
 
 /* An integer in [min, max], def when absent. Strict, documented deviation from
  * pydantic's lax str->int: an optional '+' or '-' then ASCII digits only (no
- * spaces, underscores or "5.0"); a value beyond int64 is int_parsing (pydantic
- * would report the bound). Checks: int_parsing, then greater_than_equal, then
+ * spaces, underscores or "5.0"). Any number of digits is a number, as for
+ * pydantic (Python's int is unbounded): one beyond int64 is above max
+ * (less_than_equal) or, negative, below min (greater_than_equal), never a
+ * parse error. Checks: int_parsing, then greater_than_equal, then
  * less_than_equal. */
 bool gh__query_int(gh_query_t *q, const char *param, int64_t min, int64_t max, int64_t def,
 		   int64_t *out);
@@ -133,7 +135,7 @@ bool gh__query_enum(gh_query_t *q, const char *param, const char *const *choices
 bool gh__query_str(gh_query_t *q, const char *param, size_t min_len, size_t max_len,
 		   const char **out, size_t *out_len);
 
-/* A required snapshot name: 1..GH_QUERY_NAME_MAX characters of [A-Za-z0-9_.-].
+/* A required snapshot name: 1..GH_TRACE_NAME_MAX characters of [A-Za-z0-9_.-].
  * Checks missing, string_too_short, string_too_long, string_pattern_mismatch. */
 bool gh__query_name(gh_query_t *q, const char *param, const char **out, size_t *out_len);
 

@@ -1,7 +1,7 @@
 /*
- * router.c -- one request in, one response out: authentication, the browser
- * checks, routing, format negotiation, query decoding and the endpoint call,
- * on plain data, without h2o.
+ * router.c -- one request in, one response out: the request's form,
+ * authentication, the browser checks, routing, format negotiation, query
+ * decoding and the endpoint call, on plain data, without h2o.
  *
  * Entry points: gh__http_dispatch (a request description -> status, content
  * type, headers, body), gh__http_router_dispose, and the error documents the
@@ -9,18 +9,26 @@
  *
  *   server.c on_req: h2o_req_t --> struct gh_http_request
  *                                          |
- *   gh__http_dispatch:  negotiate (Accept, ?format) -> auth (401) -> browser
- *                       (403) -> path (404) -> method (405 + Allow) -> query
- *                       decoding (400) -> endpoint (200, 4xx, 422, 5xx)
+ *   gh__http_dispatch:  format (?format, Accept) -> one Host, one Origin (400)
+ *                       -> target: origin- or absolute-form, percent-decoded
+ *                       (414) -> auth (401) -> browser (403) -> path (404)
+ *                       -> method (405 + Allow) -> query decoding (400)
+ *                       -> ?format's value (422) -> endpoint (200, 4xx, 5xx)
  *                                          |
  *   server.c on_req: h2o_send_inline <-- struct gh_http_response
  *
+ * Paths match exactly, as sent: percent-decoded, never normalized ("." and
+ * ".." segments are plain segments, so /debug/x/../memory is no route), as
+ * Starlette matches them.
+ *
  * Kept apart from server.c so that tests/fuzz/fuzz_router.c drives exactly
- * what the server runs, with arbitrary methods, paths, queries and headers.
+ * what the server runs, with arbitrary methods, targets, queries and headers,
+ * and tests/unit/http/test_router.c checks every rule against stub endpoints.
  * Runs on one thread at a time per router (the server thread): the router's
- * query and emitters are reused from one request to the next.
+ * query, path buffer and emitters are reused from one request to the next.
  */
 #include "internal.h"
+#include "status.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +42,7 @@ struct gh_http_opts gh__http_opt;
 /*
  * Every path of api.md, each with its endpoint.
  * h2o sees a single handler at "/" (its own routing is by prefix, first
- * registration wins); the decision is made here, exactly on the normalized
+ * registration wins); the decision is made here, exactly on the decoded
  * path, so "/debug/memory/typesX" or "/debug/memory/" are 404 whatever the
  * order (longer paths still come first, as they would have to in h2o). A
  * route with `arg` matches its prefix followed by one non-empty segment
@@ -78,28 +86,11 @@ static bool route_matches(const struct route *r, const char *path, size_t len, c
 
 /* ---- Responses ------------------------------------------------------------------- */
 
-static const char *reason_phrase(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 422: return "Unprocessable Entity";
-	case 503: return "Service Unavailable";
-	default: return status < 500 ? "Error" : "Internal Server Error";
-	}
-}
-
 void gh__http_detail(struct gh_http_call *call, int status, const char *msg)
 {
 	gh__emit_reset(call->e);
 	gh__emit_map_begin(call->e, 1);
-	gh__emit_key(call->e, "detail");
-	gh__emit_cstr(call->e, msg);
+	gh__emit_kv_cstr(call->e, "detail", msg);
 	gh__emit_map_end(call->e);
 	call->status = status;
 }
@@ -122,21 +113,21 @@ static void add_header(struct gh_http_response *res, const char *name, const cha
 	h->value_len = strlen(value);
 }
 
-/* The last resort when not even an error document can be built: h2o's
- * own plain-text error (h2o_send_error_generic's content type). */
-static void plain_out_of_memory(struct gh_http_response *res)
+/* The last resort when not even an error document can be built: a static
+ * JSON body, which needs no allocation. */
+static void static_out_of_memory(struct gh_http_response *res)
 {
-	static const char body[] = "out of memory\n";
+	static const char body[] = "{\"detail\":\"out of memory\"}";
 	res->status = 500;
-	res->reason = "Internal Server Error";
-	res->content_type = "text/plain; charset=utf-8";
+	res->reason = gh__http_reason(500);
+	res->content_type = "application/json";
 	res->body = body;
 	res->body_len = sizeof body - 1;
 	res->nheaders = 0;
 }
 
 /* The emitter's document as the response (the body stays in the emitter). */
-static void finish(struct gh_http_response *res, struct gh_http_call *call, const char *allow, bool challenge)
+static void respond(struct gh_http_response *res, struct gh_http_call *call, const char *allow, bool challenge)
 {
 	size_t len;
 	const char *body = gh__emit_data(call->e, &len);
@@ -144,12 +135,12 @@ static void finish(struct gh_http_response *res, struct gh_http_call *call, cons
 		gh__http_detail(call, 500, "Internal Server Error");
 		body = gh__emit_data(call->e, &len);
 		if (!body) {
-			plain_out_of_memory(res);
+			static_out_of_memory(res);
 			return;
 		}
 	}
 	res->status = call->status;
-	res->reason = reason_phrase(call->status);
+	res->reason = gh__http_reason(call->status);
 	res->content_type = gh__emit_content_type(call->e);
 	res->body = body;
 	res->body_len = len;
@@ -165,20 +156,222 @@ static void finish(struct gh_http_response *res, struct gh_http_call *call, cons
 	}
 }
 
-/* ---- Requests -------------------------------------------------------------------- */
-
-/* The first header of that (lower-case) name, compared without case; NULL
- * when absent. */
-static const struct gh_http_header *find_header(const struct gh_http_request *req, const char *name)
+static void respond_detail(struct gh_http_response *res, struct gh_http_call *call, int status, const char *msg)
 {
-	size_t n = strlen(name);
+	gh__http_detail(call, status, msg);
+	respond(res, call, NULL, status == 401);
+}
+
+/* ---- Request headers ---------------------------------------------------------------- */
+
+/* The first header of that (lower-case) name, compared without case, and
+ * how many there are; NULL when absent. */
+static const struct gh_http_header *find_header(const struct gh_http_request *req, const char *name, size_t *count)
+{
+	size_t n = strlen(name), seen = 0;
+	const struct gh_http_header *first = NULL;
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct gh_http_header *h = &req->headers[i];
-		if (h->name_len == n && strncasecmp(h->name, name, n) == 0)
-			return h;
+		if (h->name_len == n && strncasecmp(h->name, name, n) == 0) {
+			if (!first)
+				first = h;
+			seen++;
+		}
 	}
-	return NULL;
+	if (count)
+		*count = seen;
+	return first;
 }
+
+/* ---- Format negotiation ------------------------------------------------------------- */
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static void trim(const char **s, size_t *n)
+{
+	while (*n && is_ows(**s)) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n && is_ows((*s)[*n - 1]))
+		(*n)--;
+}
+
+static bool token_is(const char *s, size_t n, const char *lit)
+{
+	return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
+}
+
+/* End of the Accept element or parameter starting at s: the next unquoted sep. */
+static size_t scan_to(const char *s, size_t n, char sep)
+{
+	bool quoted = false;
+	for (size_t i = 0; i < n; i++) {
+		if (quoted && s[i] == '\\' && i + 1 < n)
+			i++;
+		else if (s[i] == '"')
+			quoted = !quoted;
+		else if (!quoted && s[i] == sep)
+			return i;
+	}
+	return n;
+}
+
+/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.
+ * A malformed weight counts as 1: the client did name the type. */
+static int parse_q(const char *s, size_t n)
+{
+	if (n == 0 || (s[0] != '0' && s[0] != '1'))
+		return 1000;
+	int q = (s[0] - '0') * 1000, scale = 100;
+	if (n > 1) {
+		if (s[1] != '.' || n > 5)
+			return 1000;
+		for (size_t i = 2; i < n; i++, scale /= 10) {
+			if (s[i] < '0' || s[i] > '9')
+				return 1000;
+			q += (s[i] - '0') * scale;
+		}
+	}
+	return q > 1000 ? 1000 : q;
+}
+
+/*
+ * What Accept asks for: msgpack when a media range "application/msgpack" or
+ * "application/x-msgpack" is present with q > 0 and a q no lower than that of
+ * an explicit "application/json" (so "application/json, application/msgpack"
+ * is msgpack; "application/msgpack;q=0" is not); else JSON.
+ */
+static enum gh_emit_format accept_format(const char *accept, size_t accept_len)
+{
+	int mq = -1, jq = -1;
+	size_t i = 0;
+	while (accept && i < accept_len) {
+		const char *el = accept + i;
+		size_t el_len = scan_to(el, accept_len - i, ',');
+		i += el_len + 1;
+
+		size_t type_len = scan_to(el, el_len, ';');
+		const char *type = el;
+		size_t tn = type_len;
+		trim(&type, &tn);
+		bool msgpack = token_is(type, tn, "application/msgpack") ||
+			       token_is(type, tn, "application/x-msgpack");
+		bool json = token_is(type, tn, "application/json");
+		if (!msgpack && !json)
+			continue;
+		int q = 1000;
+		size_t j = type_len;
+		while (j < el_len) {
+			const char *par = el + j + 1;
+			size_t pn = scan_to(par, el_len - j - 1, ';');
+			j += pn + 1;
+			trim(&par, &pn);
+			if (pn >= 2 && (par[0] == 'q' || par[0] == 'Q') && par[1] == '=')
+				q = parse_q(par + 2, pn - 2);
+		}
+		if (msgpack && q > mq)
+			mq = q;
+		if (json && q > jq)
+			jq = q;
+	}
+	return mq > 0 && mq >= jq ? GH_EMIT_MSGPACK : GH_EMIT_JSON;
+}
+
+/* ?format's choices, as the 422 names them. The value is matched without
+ * ASCII case ("MSGPACK" is msgpack). */
+static const char *const FORMAT_CHOICES[] = {"json", "msgpack"};
+
+/*
+ * The response format (api.md, "format"): ?format=json|msgpack decides;
+ * else the Accept header. *bad_format: ?format has another value (a 422
+ * once the route is known; its document follows Accept).
+ */
+static enum gh_emit_format negotiate(const struct gh_http_request *req, const gh_query_t *q, bool query_ok,
+				     bool *bad_format)
+{
+	const char *fmt = query_ok ? gh__query_get(q, "format", NULL) : NULL;
+	*bad_format = false;
+	if (fmt) {
+		if (strcasecmp(fmt, FORMAT_CHOICES[0]) == 0)
+			return GH_EMIT_JSON;
+		if (strcasecmp(fmt, FORMAT_CHOICES[1]) == 0)
+			return GH_EMIT_MSGPACK;
+		*bad_format = true;
+	}
+	const struct gh_http_header *accept = find_header(req, "accept", NULL);
+	return accept_format(accept ? accept->value : NULL, accept ? accept->value_len : 0);
+}
+
+/* ---- The request target ------------------------------------------------------------- */
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes s[0..n) into out (cap bytes): "%XX" is a byte, a '%' not
+ * followed by two hex digits stays as it is (Python's unquote). Returns the
+ * decoded length, or SIZE_MAX when it does not fit. */
+static size_t decode_path(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int hi, lo;
+		if (c == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (k == cap)
+			return SIZE_MAX;
+		out[k++] = (char)c;
+	}
+	return k;
+}
+
+/* The parts of a request-target that routing needs: the (still encoded)
+ * path, and for the absolute-form its authority. */
+struct target {
+	const char *path;
+	size_t path_len;
+	const char *authority; /* NULL: origin-form, the Host header says */
+	size_t authority_len;
+	bool known_form;       /* origin- or absolute-form; else no route can match */
+};
+
+/*
+ * origin-form "/path" or absolute-form "http://authority/path" (RFC 9112
+ * section 3.2: a server MUST accept the absolute-form, and then ignores
+ * Host). Anything else ("*", "path") routes nowhere.
+ */
+static struct target parse_target(const char *t, size_t n)
+{
+	struct target out = {.path = t, .path_len = n, .known_form = n > 0 && t[0] == '/'};
+	static const char *const schemes[] = {"http://", "https://"};
+	for (size_t i = 0; !out.known_form && i < 2; i++) {
+		size_t k = strlen(schemes[i]);
+		if (n < k || strncasecmp(t, schemes[i], k) != 0)
+			continue;
+		const char *auth = t + k;
+		const char *slash = memchr(auth, '/', n - k);
+		out.authority = auth;
+		out.authority_len = slash ? (size_t)(slash - auth) : n - k;
+		out.path = slash ? slash : "/";
+		out.path_len = slash ? (size_t)(t + n - slash) : 1;
+		out.known_form = out.authority_len > 0;
+	}
+	return out;
+}
+
+/* ---- Authentication and browsers ---------------------------------------------------- */
 
 /* Compares in time that depends only on the configured token's length. */
 static bool token_equal(const char *got, size_t got_len, const char *want, size_t want_len)
@@ -195,7 +388,7 @@ static bool authorized(const struct gh_http_router *r, const struct gh_http_requ
 {
 	if (r->token_len == 0)
 		return true;
-	const struct gh_http_header *h = find_header(req, "authorization");
+	const struct gh_http_header *h = find_header(req, "authorization", NULL);
 	if (!h)
 		return false;
 	const char *v = h->value;
@@ -211,9 +404,10 @@ static bool authorized(const struct gh_http_router *r, const struct gh_http_requ
 	return token_equal(v, n, r->token, r->token_len);
 }
 
-/* The host part of "host[:port]" or "[v6]:port": is it an IP literal,
- * "localhost", or a name without a dot (one label: no public DNS name)? */
-static bool local_host_name(const char *h, size_t n, bool loopback_only)
+/* The host part of "host[:port]" or "[v6]:port": with loopback_only, is it
+ * a loopback literal or "localhost"; else, is it anything but a DNS name
+ * (an IP literal, "localhost", or one label without a dot: no public name)? */
+static bool not_a_dns_name(const char *h, size_t n, bool loopback_only)
 {
 	if (n > 0 && h[0] == '[') { /* IPv6 literal */
 		const char *end = memchr(h, ']', n);
@@ -241,24 +435,28 @@ static bool local_host_name(const char *h, size_t n, bool loopback_only)
  * the answers. Browsers say who is asking: refuse an Origin that is not
  * loopback, and a Host that is a DNS name (DNS rebinding). curl, the client
  * and scripts send no Origin and an address, "localhost" or a one-label Host.
+ * Returns why a request is refused, or NULL.
  */
-static const char *browser_request(const struct gh_http_router *r, const struct gh_http_request *req)
+static const char *browser_refusal(const struct gh_http_router *r, const struct gh_http_request *req,
+				   const char *authority, size_t authority_len)
 {
 	if (r->token_len != 0 || r->unix_socket)
 		return NULL; /* a browser cannot add the token, nor reach a Unix socket */
-	const struct gh_http_header *h = find_header(req, "origin");
+	const struct gh_http_header *h = find_header(req, "origin", NULL);
 	if (h) {
 		const char *base = h->value;
 		size_t len = h->value_len;
 		const char *sep = len > 3 ? memchr(base, ':', len) : NULL;
 		if (!sep || (size_t)(base + len - sep) < 3 || sep[1] != '/' || sep[2] != '/' ||
-		    !local_host_name(sep + 3, (size_t)(base + len - sep - 3), true))
+		    !not_a_dns_name(sep + 3, (size_t)(base + len - sep - 3), true))
 			return "a cross-site request (Origin) to a server without GLASSHEAP_TOKEN";
 	}
-	if (!local_host_name(req->authority, req->authority_len, false))
+	if (!not_a_dns_name(authority, authority_len, false))
 		return "a Host that is a DNS name (DNS rebinding?) to a server without GLASSHEAP_TOKEN";
 	return NULL;
 }
+
+/* ---- Dispatch ------------------------------------------------------------------------ */
 
 static gh_emit_t *emitter_for(struct gh_http_router *r, enum gh_emit_format fmt)
 {
@@ -270,38 +468,59 @@ static gh_emit_t *emitter_for(struct gh_http_router *r, enum gh_emit_format fmt)
 	return r->emit[i];
 }
 
+/* Records ?format's 422 entry, as gh__query_enum would for a case-sensitive
+ * enum (the accepted values are the same, without case). */
+static void invalid_format(gh_query_t *q)
+{
+	size_t which;
+	gh__query_enum(q, "format", FORMAT_CHOICES, 2, -1, &which);
+}
+
 void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *req, struct gh_http_response *res)
 {
 	struct gh_http_call call = {.q = &r->query, .status = 200};
 	memset(res, 0, sizeof *res);
 
 	int qrc = gh__query_parse(&r->query, req->query, req->query_len);
-	const struct gh_http_header *accept = find_header(req, "accept");
-	const char *fmt_param = qrc == 0 ? gh__query_get(&r->query, "format", NULL) : NULL;
-	call.e = emitter_for(r, gh__emit_negotiate(accept ? accept->value : NULL, accept ? accept->value_len : 0,
-						   fmt_param));
+	bool bad_format;
+	call.e = emitter_for(r, negotiate(req, &r->query, qrc == 0, &bad_format));
 	if (!call.e) {
-		plain_out_of_memory(res);
+		static_out_of_memory(res);
+		return;
+	}
+
+	/* RFC 9110 section 7.2 and RFC 6454: one Host, one Origin. */
+	size_t nhost, norigin;
+	const struct gh_http_header *host = find_header(req, "host", &nhost);
+	find_header(req, "origin", &norigin);
+	if (nhost > 1 || norigin > 1) {
+		respond_detail(res, &call, 400, nhost > 1 ? "more than one Host header" : "more than one Origin header");
+		return;
+	}
+	struct target t = parse_target(req->target, req->target_len);
+	const char *authority = t.authority ? t.authority : host ? host->value : "";
+	size_t authority_len = t.authority ? t.authority_len : host ? host->value_len : 0;
+	size_t path_len = decode_path(t.path, t.path_len, r->path, sizeof r->path);
+	if (path_len == SIZE_MAX) {
+		respond_detail(res, &call, 414, "Request-URI Too Long");
 		return;
 	}
 
 	if (!authorized(r, req)) {
-		gh__http_detail(&call, 401, "Not authenticated");
-		finish(res, &call, NULL, true);
+		respond_detail(res, &call, 401, "Not authenticated");
 		return;
 	}
-	const char *why = browser_request(r, req);
+	const char *why = browser_refusal(r, req, authority, authority_len);
 	if (why) {
-		gh__http_detail(&call, 403, why);
-		finish(res, &call, NULL, false);
+		respond_detail(res, &call, 403, why);
 		return;
 	}
 
 	const struct route *found = NULL, *other = NULL;
-	for (size_t i = 0; i < NROUTES && !found; i++) {
+	for (size_t i = 0; t.known_form && i < NROUTES && !found; i++) {
 		const char *arg = NULL;
 		size_t arg_len = 0;
-		if (!route_matches(&routes[i], req->path, req->path_len, &arg, &arg_len))
+		if (!route_matches(&routes[i], r->path, path_len, &arg, &arg_len))
 			continue;
 		size_t mlen = strlen(routes[i].method);
 		if (req->method_len == mlen && memcmp(req->method, routes[i].method, mlen) == 0) {
@@ -315,19 +534,24 @@ void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *r
 
 	if (!found && other) {
 		gh__http_detail(&call, 405, "Method Not Allowed");
-		finish(res, &call, other->method, false);
+		respond(res, &call, other->method, false);
 		return;
 	}
 	if (!found) {
-		gh__http_detail(&call, 404, "Not Found");
-		finish(res, &call, NULL, false);
+		respond_detail(res, &call, 404, "Not Found");
 		return;
 	}
-	if (qrc != 0)
-		gh__http_detail(&call, 400, gh__query_strerror(qrc));
-	else
+	if (qrc != 0) {
+		respond_detail(res, &call, 400, gh__query_strerror(qrc));
+		return;
+	}
+	if (bad_format) {
+		invalid_format(call.q);
+		gh__http_invalid(&call);
+	} else {
 		found->fn(&call);
-	finish(res, &call, NULL, false);
+	}
+	respond(res, &call, NULL, false);
 }
 
 void gh__http_router_dispose(struct gh_http_router *r)

@@ -1,6 +1,7 @@
 /*
  * server.c -- the embedded debug server: an h2o 2.2.5 event loop on its own
- * thread, its listener, its connections, authentication and routing.
+ * thread, its listener and its connections. What a request gets is decided
+ * by router.c; this file moves bytes between h2o and the router.
  *
  * Entry points: gh_server_start, gh_server_port, gh_server_stop (public), and
  * the GLASSHEAP_HTTP constructor that starts the server at load time.
@@ -19,10 +20,18 @@
  *                                                          connections, drain, dispose
  *
  * Every request goes to one h2o handler (on_req) that hands a plain
- * description of it to router.c (authentication, routing by exact path
- * against api.md's routes, format negotiation, the endpoint call: ep_*.c)
- * and sends back what the router answers. All of it runs on the server
- * thread; whatever it allocates is counted under "glassheap".
+ * description of it to router.c (the request's form, authentication,
+ * routing by exact path against api.md's routes, format negotiation, the
+ * endpoint call: ep_*.c) and sends back what the router answers. h2o's own
+ * error responses (a 413 body, a broken chunked encoding) get the same JSON
+ * {"detail": ...} body through a filter (error_filter). All of it runs on
+ * the server thread; whatever it allocates is counted under "glassheap".
+ *
+ * Connections (slowloris, half-open clients): a new connection has
+ * GH_HTTP_FIRST_REQ_TIMEOUT_MS to send its first request; past the cap of
+ * GH_HTTP_MAX_CONNS a new client takes the place of the connection that has
+ * waited longest for a request (on_accept), so that idle or dripping clients
+ * never lock others out.
  *
  * Traps of h2o 2.2.5 handled here (design.md section 6): it writes without
  * MSG_NOSIGNAL (the thread blocks every signal but world.c's stop signal, so
@@ -35,6 +44,8 @@
  * start/stop cycles do not leak).
  */
 #include "internal.h"
+#include "listen.h"
+#include "status.h"
 
 #include "../alloc/internal.h"
 
@@ -58,6 +69,10 @@
 
 /* The longest GLASSHEAP_TOKEN accepted. */
 #define TOKEN_MAX 1024
+/* Connection slots beyond GH_HTTP_MAX_CONNS: a new client waits in one while
+ * the connection it replaces closes (on_accept). */
+#define SPARE_CONNS 4
+#define CONN_SLOTS (GH_HTTP_MAX_CONNS + SPARE_CONNS)
 
 /* ---- Server state -------------------------------------------------------------- */
 
@@ -66,6 +81,11 @@ struct conn {
 	int fd;
 	size_t progress;       /* bytes read + written at the last watchdog tick */
 	uint64_t progress_at;  /* loop time of the last change */
+	uint64_t accepted_at;  /* loop time */
+	uint64_t waiting_since; /* loop time since which it waits for a request:
+	                           its accept, or the end of its last request */
+	uint64_t requests;     /* complete requests received */
+	bool closing;          /* shut down by us, its close not yet seen */
 	struct server *srv;
 };
 
@@ -73,7 +93,7 @@ struct server {
 	/* Set by the starting thread before the server thread runs. */
 	int listen_fd;
 	int family;
-	char desc[160];              /* "127.0.0.1:8000" or "unix:/path", for logs */
+	char desc[GH_LISTEN_DESC_MAX]; /* "127.0.0.1:8000" or "unix:/path", for logs */
 	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t unix_dev;
 	ino_t unix_ino;
@@ -100,8 +120,11 @@ struct server {
 	h2o_timeout_t host_check;       /* is any thread of the program left? */
 	h2o_timeout_entry_t host_check_entry;
 	pid_t tid;                      /* the server thread's */
-	size_t nconns;
-	struct conn conns[GH_HTTP_MAX_CONNS];
+	size_t nconns;               /* open connections, closing ones included */
+	size_t nclosing;             /* of which shut down by us, not yet closed */
+	struct conn conns[CONN_SLOTS];
+	char timeout_response[256];  /* the raw 408 sent to a connection cut mid-request */
+	size_t timeout_response_len;
 	struct gh_http_router router; /* token, socket kind; reused query and emitters */
 };
 
@@ -122,29 +145,92 @@ static GH_TLS bool tl_server_thread;
 
 /* ---- Requests -------------------------------------------------------------------- */
 
-/* h2o's request -> router.c -> h2o's response. h2o has lower-cased the
- * header names and normalized the path; the body is already bounded
- * (GH_HTTP_MAX_BODY_BYTES). */
+/* picohttpparser, inside libh2o-evloop (2.2.5 installs no header for it):
+ * the parser h2o itself ran on the request. */
+struct phr_header {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
+		      size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
+		      size_t last_len);
+
+/* h2o's header limit (H2O_MAX_HEADERS in lib/http1.c). */
+#define RAW_HEADERS_MAX 100
+
+/*
+ * The request's header fields as the client sent them, Host and duplicates
+ * included: h2o keeps only the last Host (as the authority) and drops the
+ * others, and RFC 9110 wants a request with two answered 400. Until the
+ * response is done, h2o keeps the request's bytes at the start of the
+ * socket's input buffer; they are parsed again here with h2o's own parser.
+ * Returns the count, or SIZE_MAX when those bytes are not this request's
+ * (then h2o's list and its authority are used).
+ */
+static size_t raw_headers(h2o_req_t *req, struct gh_http_header *out)
+{
+	h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+	if (!sock || !sock->input || req->version >= 0x200)
+		return SIZE_MAX;
+	struct phr_header hs[RAW_HEADERS_MAX];
+	size_t n = RAW_HEADERS_MAX, mlen, plen;
+	const char *m, *p;
+	int minor;
+	int rc = phr_parse_request(sock->input->bytes, sock->input->size, &m, &mlen, &p, &plen, &minor, hs, &n, 0);
+	if (rc <= 0 || !h2o_memis(m, mlen, req->input.method.base, req->input.method.len) ||
+	    !h2o_memis(p, plen, req->input.path.base, req->input.path.len))
+		return SIZE_MAX;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (struct gh_http_header){.name = hs[i].name, .name_len = hs[i].name_len,
+						 .value = hs[i].value, .value_len = hs[i].value_len};
+	return n;
+}
+
+static struct conn *conn_of(struct server *srv, h2o_req_t *req)
+{
+	h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+	for (size_t i = 0; sock && i < CONN_SLOTS; i++)
+		if (srv->conns[i].sock == sock)
+			return &srv->conns[i];
+	return NULL;
+}
+
+/* h2o's request -> router.c -> h2o's response. The target goes as sent
+ * (the router decodes it, never normalizes it); the body is already
+ * bounded (GH_HTTP_MAX_BODY_BYTES). */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct server *srv = ((struct handler *)self)->srv;
-	size_t nh = req->headers.size;
-	struct gh_http_header *hs = h2o_mem_alloc_pool(&req->pool, (nh ? nh : 1) * sizeof *hs);
-	for (size_t i = 0; i < nh; i++) {
-		const h2o_header_t *h = &req->headers.entries[i];
-		hs[i] = (struct gh_http_header){.name = h->name->base, .name_len = h->name->len,
-						.value = h->value.base, .value_len = h->value.len};
+	struct conn *c = conn_of(srv, req);
+	if (c) {
+		c->requests++;
+		c->waiting_since = h2o_now(srv->loop);
+	}
+
+	struct gh_http_header *hs = h2o_mem_alloc_pool(&req->pool, (RAW_HEADERS_MAX + req->headers.size + 1) * sizeof *hs);
+	size_t nh = raw_headers(req, hs);
+	if (nh == SIZE_MAX) {
+		nh = 0;
+		for (size_t i = 0; i < req->headers.size; i++) {
+			const h2o_header_t *h = &req->headers.entries[i];
+			hs[nh++] = (struct gh_http_header){.name = h->name->base, .name_len = h->name->len,
+							   .value = h->value.base, .value_len = h->value.len};
+		}
+		hs[nh++] = (struct gh_http_header){.name = "host", .name_len = 4, .value = req->input.authority.base,
+						   .value_len = req->input.authority.len};
 	}
 	struct gh_http_request in = {
-		.method = req->method.base, .method_len = req->method.len,
-		.path = req->path_normalized.base, .path_len = req->path_normalized.len,
-		.authority = req->input.authority.base, .authority_len = req->input.authority.len,
+		.method = req->input.method.base, .method_len = req->input.method.len,
+		.target = req->input.path.base, .target_len = req->input.path.len,
 		.headers = hs, .nheaders = nh,
 		.body = req->entity.base, .body_len = req->entity.len,
 	};
 	if (req->query_at != SIZE_MAX) {
-		in.query = req->path.base + req->query_at;
-		in.query_len = req->path.len - req->query_at;
+		in.target_len = req->query_at;
+		in.query = req->input.path.base + req->query_at;
+		in.query_len = req->input.path.len - req->query_at;
 	}
 
 	struct gh_http_response out;
@@ -164,15 +250,72 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	return 0;
 }
 
+/* ---- h2o's own error responses ----------------------------------------------------- */
+
+/*
+ * h2o answers some requests itself, in text/plain, before any handler runs:
+ * a body over GH_HTTP_MAX_BODY_BYTES (413), a broken chunked encoding or
+ * Content-Length (400), an unknown Expect (417). This filter, on every path
+ * h2o can bind such a request to, gives them the body every other error has,
+ * {"detail": "<reason phrase>"} in JSON, and the reason phrase of status.c.
+ * Our own responses are never text/plain and pass through untouched. (A
+ * request line h2o cannot parse at all is answered by h2o's HTTP/1 layer
+ * directly, "400 Bad Request" in text/plain: no filter sees it.)
+ */
+struct error_body {
+	h2o_ostream_t super;
+	h2o_iovec_t body;
+};
+
+/* h2o_send_inline sends the whole body in one call (none for HEAD). */
+static void error_body_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+			    h2o_send_state_t state)
+{
+	struct error_body *o = (struct error_body *)self;
+	(void)bufs;
+	h2o_iovec_t body = o->body;
+	size_t n = bufcnt > 0 && body.len > 0 ? 1 : 0;
+	o->body.len = 0;
+	h2o_ostream_send_next(&o->super, req, &body, n, state);
+}
+
+static void error_filter(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+	(void)self;
+	ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	h2o_iovec_t *ctv = ct >= 0 ? &req->res.headers.entries[ct].value : NULL;
+	if (req->res.status >= 400 && ctv && ctv->len >= 10 && memcmp(ctv->base, "text/plain", 10) == 0) {
+		const char *reason = gh__http_reason(req->res.status);
+		h2o_iovec_t body = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT("{\"detail\":\"")),
+					      h2o_iovec_init(reason, strlen(reason)), h2o_iovec_init(H2O_STRLIT("\"}")));
+		req->res.reason = reason;
+		req->res.content_length = body.len;
+		*ctv = h2o_iovec_init(H2O_STRLIT("application/json"));
+		struct error_body *o = (struct error_body *)h2o_add_ostream(req, sizeof *o, slot);
+		o->super.do_send = error_body_send;
+		o->body = body;
+		slot = &o->super.next;
+	}
+	h2o_setup_next_ostream(req, slot);
+}
+
 /* ---- Connections ----------------------------------------------------------------- */
 
 static void on_accept(h2o_socket_t *listener, const char *err);
 
 static void listener_resume(struct server *srv)
 {
-	if (srv->listener && srv->listener_paused && !srv->stop && srv->nconns < GH_HTTP_MAX_CONNS) {
+	if (srv->listener && srv->listener_paused && !srv->stop && srv->nconns < CONN_SLOTS) {
 		srv->listener_paused = false;
 		h2o_socket_read_start(srv->listener, on_accept);
+	}
+}
+
+static void listener_pause(struct server *srv)
+{
+	if (!srv->listener_paused) {
+		h2o_socket_read_stop(srv->listener);
+		srv->listener_paused = true;
 	}
 }
 
@@ -180,33 +323,84 @@ static void on_conn_close(void *data)
 {
 	struct conn *c = data;
 	struct server *srv = c->srv;
+	if (c->closing)
+		srv->nclosing--;
 	c->sock = NULL;
 	c->fd = -1;
+	c->closing = false;
 	srv->nconns--;
 	listener_resume(srv);
 }
 
+/* Is c waiting for (the rest of) a request? h2o handles a request on the
+ * loop in one go (on_req answers at once), so a connection that is not
+ * writing a response is reading one, or idle between two. */
+static bool conn_waiting(const struct conn *c)
+{
+	return c->sock && !c->closing && !h2o_socket_is_writing(c->sock);
+}
+
+/*
+ * Closes a waiting connection: a 408 with a JSON detail when it has sent
+ * part of a request (written straight to the socket: h2o is not writing
+ * on it), nothing when it is idle; then shut down, so that h2o's read sees
+ * the end and closes it.
+ */
+static void conn_cut(struct server *srv, struct conn *c)
+{
+	if (c->sock->input && c->sock->input->size > 0)
+		(void)send(c->fd, srv->timeout_response, srv->timeout_response_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(c->fd, SHUT_RDWR);
+	c->closing = true;
+	srv->nclosing++;
+}
+
+/* The connection that has waited longest for a request, or NULL. */
+static struct conn *longest_waiting(struct server *srv)
+{
+	struct conn *best = NULL;
+	for (size_t i = 0; i < CONN_SLOTS; i++) {
+		struct conn *c = &srv->conns[i];
+		if (conn_waiting(c) && (!best || c->waiting_since < best->waiting_since))
+			best = c;
+	}
+	return best;
+}
+
+/*
+ * Accepts what the listener has. At the cap (GH_HTTP_MAX_CONNS open, not
+ * counting those we are closing), a new client is accepted only when a
+ * waiting connection can give up its place: that one is cut (conn_cut) and
+ * the new one waits in a spare slot while it closes. When none can (every
+ * connection is sending a response, or SPARE_CONNS replacements are under
+ * way), the listener pauses and new clients wait in the kernel's backlog
+ * until a connection closes (on_conn_close) or the watchdog retries.
+ */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
 	struct server *srv = listener->data;
 	if (err != NULL)
 		return;
 	for (int n = 0; n < 16; n++) {
-		if (srv->nconns >= GH_HTTP_MAX_CONNS) {
-			h2o_socket_read_stop(listener);
-			srv->listener_paused = true;
-			return;
+		struct conn *victim = NULL;
+		if (srv->nconns - srv->nclosing >= GH_HTTP_MAX_CONNS) {
+			victim = srv->nconns < CONN_SLOTS ? longest_waiting(srv) : NULL;
+			if (!victim) {
+				listener_pause(srv);
+				return;
+			}
 		}
 		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				/* Out of descriptors: pause, the watchdog retries next second
 				 * (level-triggered epoll would spin otherwise). */
-				h2o_socket_read_stop(listener);
-				srv->listener_paused = true;
+				listener_pause(srv);
 			}
 			return;
 		}
+		if (victim)
+			conn_cut(srv, victim);
 		if (srv->family != AF_UNIX) {
 			int one = 1;
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -218,19 +412,17 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 		int rcvbuf = GH_HTTP_RCVBUF;
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 		struct conn *c = NULL;
-		for (size_t i = 0; i < GH_HTTP_MAX_CONNS && !c; i++)
+		for (size_t i = 0; i < CONN_SLOTS && !c; i++)
 			if (!srv->conns[i].sock)
 				c = &srv->conns[i];
-		if (!c) { /* cannot happen: nconns < GH_HTTP_MAX_CONNS */
+		if (!c) { /* cannot happen: nconns < CONN_SLOTS */
 			close(fd);
 			return;
 		}
 		h2o_socket_t *sock = h2o_evloop_socket_create(srv->loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
-		c->sock = sock;
-		c->fd = fd;
-		c->srv = srv;
-		c->progress = 0;
-		c->progress_at = h2o_now(srv->loop);
+		uint64_t now = h2o_now(srv->loop);
+		*c = (struct conn){.sock = sock, .fd = fd, .srv = srv, .progress_at = now, .accepted_at = now,
+				   .waiting_since = now};
 		srv->nconns++;
 		sock->on_close.cb = on_conn_close;
 		sock->on_close.data = c;
@@ -238,15 +430,15 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 	}
 }
 
-/* Once a second: cut connections that stall or buffer too much, and retry a
- * listener paused for lack of descriptors. */
+/* Once a second: cut connections that have not sent a first request in
+ * time, that stall or that buffer too much, and retry a paused listener. */
 static void on_watchdog(h2o_timeout_entry_t *entry)
 {
 	struct server *srv = H2O_STRUCT_FROM_MEMBER(struct server, watchdog_entry, entry);
 	uint64_t now = h2o_now(srv->loop);
-	for (size_t i = 0; i < GH_HTTP_MAX_CONNS; i++) {
+	for (size_t i = 0; i < CONN_SLOTS; i++) {
 		struct conn *c = &srv->conns[i];
-		if (!c->sock)
+		if (!c->sock || c->closing)
 			continue;
 		size_t progress = c->sock->bytes_read + c->sock->bytes_written;
 		if (progress != c->progress) {
@@ -255,7 +447,10 @@ static void on_watchdog(h2o_timeout_entry_t *entry)
 		}
 		bool stalled = now - c->progress_at > GH_HTTP_STALL_TIMEOUT_MS;
 		bool too_big = c->sock->input && c->sock->input->size > GH_HTTP_MAX_REQ_BYTES;
-		if (stalled || too_big)
+		bool late = c->requests == 0 && now - c->accepted_at > GH_HTTP_FIRST_REQ_TIMEOUT_MS;
+		if (late && conn_waiting(c))
+			conn_cut(srv, c);
+		else if (stalled || too_big)
 			shutdown(c->fd, SHUT_RDWR);
 	}
 	listener_resume(srv);
@@ -295,7 +490,7 @@ static void setup(struct server *srv)
 {
 	h2o_config_init(&srv->config);
 	srv->config.server_name = h2o_iovec_init(H2O_STRLIT("glassheap"));
-	srv->config.http1.req_timeout = GH_HTTP_REQ_TIMEOUT_MS;
+	srv->config.http1.req_timeout = GH_HTTP_IDLE_TIMEOUT_MS;
 	srv->config.http1.upgrade_to_http2 = 0;
 	srv->config.max_request_entity_size = GH_HTTP_MAX_BODY_BYTES;
 	h2o_hostconf_t *host = h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
@@ -303,6 +498,16 @@ static void setup(struct server *srv)
 	struct handler *h = (struct handler *)h2o_create_handler(path, sizeof *h);
 	h->super.on_req = on_req;
 	h->srv = srv;
+	/* h2o binds a request it answers before routing (a 413) to the host's
+	 * fallback path: the error filter goes on both. */
+	h2o_create_filter(path, sizeof(h2o_filter_t))->on_setup_ostream = error_filter;
+	h2o_create_filter(&host->fallback_path, sizeof(h2o_filter_t))->on_setup_ostream = error_filter;
+	static const char detail_408[] = "{\"detail\":\"Request Timeout\"}";
+	int n = snprintf(srv->timeout_response, sizeof srv->timeout_response,
+			 "HTTP/1.1 408 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+			 "Cache-Control: no-store\r\nConnection: close\r\n\r\n%s",
+			 gh__http_reason(408), sizeof detail_408 - 1, detail_408);
+	srv->timeout_response_len = n > 0 && (size_t)n < sizeof srv->timeout_response ? (size_t)n : 0;
 
 	srv->loop = h2o_evloop_create();
 	h2o_context_init(&srv->ctx, srv->loop, &srv->config);
@@ -385,7 +590,7 @@ static bool teardown(struct server *srv)
 	/* HTTP/1 has no shutdown hook in 2.2.5: shut every socket down so that
 	 * h2o's own read/write paths see the end and close the connection. */
 	h2o_context_request_shutdown(&srv->ctx);
-	for (size_t i = 0; i < GH_HTTP_MAX_CONNS; i++)
+	for (size_t i = 0; i < CONN_SLOTS; i++)
 		if (srv->conns[i].sock)
 			shutdown(srv->conns[i].fd, SHUT_RDWR);
 	uint64_t deadline = h2o_now(srv->loop) + GH_HTTP_STOP_DRAIN_MS;
@@ -396,7 +601,7 @@ static bool teardown(struct server *srv)
 		/* Disposing now would trip h2o's assertions on linked timeouts:
 		 * abandon the loop (never run again) and only release the sockets. */
 		gh__log("debug server on %s: %zu connection(s) did not close; leaving them", srv->desc, srv->nconns);
-		for (size_t i = 0; i < GH_HTTP_MAX_CONNS; i++)
+		for (size_t i = 0; i < CONN_SLOTS; i++)
 			if (srv->conns[i].sock)
 				close(srv->conns[i].fd);
 		int ep = evloop_epoll_fd(srv->loop);
@@ -447,98 +652,10 @@ static void *server_main(void *arg)
 	return (void *)(uintptr_t)clean;
 }
 
-/* ---- Listen addresses ------------------------------------------------------------- */
-
-struct listen_addr {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	bool loopback;
-};
-
-static bool parse_port(const char *s, size_t n, unsigned *port)
-{
-	if (n == 0 || n > 5)
-		return false;
-	unsigned v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v > 65535)
-		return false;
-	*port = v;
-	return true;
-}
-
-/* "[host:]port", "[v6]:port" or "unix:/path" -> address; false when malformed.
- * Hosts are numeric (IPv4, IPv6 in brackets) or "localhost": no resolver runs
- * inside the host process. */
-static bool parse_listen(const char *s, struct listen_addr *a)
-{
-	memset(a, 0, sizeof *a);
-	if (strncmp(s, "unix:", 5) == 0) {
-		struct sockaddr_un *un = (struct sockaddr_un *)&a->ss;
-		size_t n = strlen(s + 5);
-		if (n == 0 || n >= sizeof un->sun_path)
-			return false;
-		un->sun_family = AF_UNIX;
-		memcpy(un->sun_path, s + 5, n + 1);
-		a->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-		a->loopback = true;
-		return true;
-	}
-
-	char host[64] = "127.0.0.1";
-	const char *port_s;
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof host)
-			return false;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		port_s = end + 2;
-	} else {
-		const char *colon = strrchr(s, ':');
-		if (colon && memchr(s, ':', (size_t)(colon - s)))
-			return false; /* an IPv6 address needs brackets */
-		if (colon && colon != s) {
-			if ((size_t)(colon - s) >= sizeof host)
-				return false;
-			memcpy(host, s, (size_t)(colon - s));
-			host[colon - s] = '\0';
-		}
-		port_s = colon ? colon + 1 : s;
-	}
-	unsigned port;
-	if (!parse_port(port_s, strlen(port_s), &port))
-		return false;
-	if (strcmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
-
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&a->ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
-	if (s[0] != '[' && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		a->len = sizeof *in4;
-		a->loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
-		return true;
-	}
-	if (s[0] == '[' && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		a->len = sizeof *in6;
-		const uint8_t *b = in6->sin6_addr.s6_addr;
-		a->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-			      (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && b[12] == 127);
-		return true;
-	}
-	return false;
-}
+/* ---- The listening socket ------------------------------------------------------- */
 
 /* Opens the listening socket. Returns 0 or an errno value (and logs). */
-static int open_listener(struct server *srv, const struct listen_addr *a, const char *what)
+static int open_listener(struct server *srv, const struct gh_listen_addr *a, const char *what)
 {
 	int family = a->ss.ss_family;
 	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -610,22 +727,6 @@ static int open_listener(struct server *srv, const struct listen_addr *a, const 
 	return 0;
 }
 
-static void describe(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof ip);
-		snprintf(buf, len, "%s:%u", ip, ntohs(in4->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
-	} else {
-		snprintf(buf, len, "unix:%s", ((const struct sockaddr_un *)ss)->sun_path);
-	}
-}
-
 /* ---- Public API ------------------------------------------------------------------- */
 
 static int start_locked(const char *listen, const char *origin)
@@ -635,8 +736,8 @@ static int start_locked(const char *listen, const char *origin)
 	if (!listen)
 		listen = "";
 
-	struct listen_addr a;
-	if (!parse_listen(listen, &a)) {
+	struct gh_listen_addr a;
+	if (gh__listen_parse(listen, &a) != 0) {
 		gh__log("debug server: %s\"%.100s\" is not an address: want [host:]port, [ipv6]:port or unix:/path",
 			origin, listen);
 		return EINVAL;
@@ -662,7 +763,7 @@ static int start_locked(const char *listen, const char *origin)
 	}
 	srv->listen_fd = -1;
 	memcpy(srv->token, token ? token : "", token_len + 1);
-	describe(&a.ss, srv->desc, sizeof srv->desc);
+	gh__listen_describe(&a.ss, srv->desc, sizeof srv->desc);
 
 	int rc = open_listener(srv, &a, srv->desc);
 	if (rc != 0) {
@@ -677,7 +778,7 @@ static int start_locked(const char *listen, const char *origin)
 		struct sockaddr_storage bound;
 		socklen_t blen = sizeof bound;
 		if (getsockname(srv->listen_fd, (struct sockaddr *)&bound, &blen) == 0) {
-			describe(&bound, srv->desc, sizeof srv->desc);
+			gh__listen_describe(&bound, srv->desc, sizeof srv->desc);
 			port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
 								: ((struct sockaddr_in6 *)&bound)->sin6_port);
 		}
@@ -685,7 +786,7 @@ static int start_locked(const char *listen, const char *origin)
 
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
-	for (size_t i = 0; i < GH_HTTP_MAX_CONNS; i++)
+	for (size_t i = 0; i < CONN_SLOTS; i++)
 		srv->conns[i].fd = -1;
 
 	/* The thread inherits a mask with every signal blocked but the

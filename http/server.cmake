@@ -6,10 +6,10 @@
 #
 #   gh_http_server_obj  OBJECT library: server.c (h2o context, listener,
 #                       thread), router.c (auth, routing, negotiation; no
-#                       h2o), ep_*.c (endpoints), and the
-#                       wire layer (emit.c, query.c) compiled once more with the
-#                       library's flags, so that libglassheap.so and .a need no
-#                       other glassheap archive.
+#                       h2o), ep_*.c (endpoints), and the wire layer (emit.c,
+#                       query.c, utf8.c, status.c, listen.c) compiled once more
+#                       with the library's flags, so that libglassheap.so and
+#                       .a need no other glassheap archive.
 #
 # Dependencies: h2o 2.2.5 evloop (pkg-config libh2o-evloop; H2O_USE_LIBUV=0 is
 # not in its .pc file), OpenSSL (h2o.h includes it), msgpack-c.
@@ -31,7 +31,10 @@ set(GH_SERVER_SRCS
   ${CMAKE_SOURCE_DIR}/http/ep_gc.c
   ${CMAKE_SOURCE_DIR}/http/ep_trace.c
   ${CMAKE_SOURCE_DIR}/http/emit.c
-  ${CMAKE_SOURCE_DIR}/http/query.c)
+  ${CMAKE_SOURCE_DIR}/http/query.c
+  ${CMAKE_SOURCE_DIR}/http/utf8.c
+  ${CMAKE_SOURCE_DIR}/http/status.c
+  ${CMAKE_SOURCE_DIR}/http/listen.c)
 
 add_library(gh_http_server_obj OBJECT ${GH_SERVER_SRCS})
 target_include_directories(gh_http_server_obj PRIVATE

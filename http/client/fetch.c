@@ -13,6 +13,7 @@
  * only http and https are spoken; loopback is never sent through a proxy.
  */
 #include "client.h"
+#include "../status.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -274,31 +275,11 @@ int gh__fetch(const struct gh_target *t, const char *method, const char *path, c
 
 /* ---- Error responses ------------------------------------------------------------------ */
 
-static const char *reason(long status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 422: return "Unprocessable Entity";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return status >= 500 ? "Server Error" : "Error";
-	}
-}
-
 int gh__fetch_report(const struct gh_target *t, const struct gh_response *res)
 {
 	char err[256];
 	char status[128];
-	snprintf(status, sizeof status, "%ld %s", res->status, reason(res->status));
+	snprintf(status, sizeof status, "%ld %s", res->status, gh__http_reason(res->status > 999 ? 0 : (int)res->status));
 	json_t *doc = gh__decode(res->body, res->len, gh__decode_wire_of(res->content_type), err, sizeof err);
 	const json_t *detail = json_is_object(doc) ? json_object_get(doc, "detail") : NULL;
 	char safe[2048];

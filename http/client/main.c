@@ -16,6 +16,7 @@
  * status, 4 undecodable response or file; `run` returns the program's status.
  */
 #include "client.h"
+#include "../listen.h"
 
 #include <errno.h>
 #include <math.h>
@@ -190,6 +191,7 @@ static const char usage_text[] =
 	"\n"
 	"Target (endpoint commands and watch):\n"
 	"  --url URL          the server (default $GLASSHEAP_URL, else http://127.0.0.1:8000);\n"
+	"                     a GLASSHEAP_HTTP address works too: 8000, [::1]:8000;\n"
 	"                     unix:/PATH means --unix PATH\n"
 	"  --unix PATH        connect to the Unix socket PATH (GLASSHEAP_HTTP=unix:PATH)\n"
 	"  --token T          send Authorization: Bearer T (default $GLASSHEAP_TOKEN)\n"
@@ -216,6 +218,7 @@ struct parsed {
 	char **rest;              /* run: the program and its arguments */
 	struct gh_target target;
 	struct gh_output output;
+	char url_buf[GH_LISTEN_DESC_MAX + 8]; /* target.url made from a listen address */
 };
 
 /* Looks an option up: "--name", "--name=value", "-x". Returns its id or -1;
@@ -408,10 +411,24 @@ static int setup_target(struct parsed *p)
 	if (!url || !*url)
 		url = NULL;
 	t->unix_path = p->opt[O_UNIX];
-	if (url && strncmp(url, "unix:", 5) == 0) {
-		if (!t->unix_path)
-			t->unix_path = url + 5;
-		url = NULL;
+	if (url && !strstr(url, "://")) {
+		/* A listen address (what GLASSHEAP_HTTP says), read by the
+		 * server's own parser (listen.h): "8000", "[::1]:8000", "unix:/p". */
+		struct gh_listen_addr la;
+		if (gh__listen_parse(url, &la) != 0) {
+			gh__cli_error("--url %s: want http://host:port, [host:]port, [ipv6]:port or unix:/path", url);
+			return GH_EXIT_USAGE;
+		}
+		if (la.ss.ss_family == AF_UNIX) {
+			if (!t->unix_path)
+				t->unix_path = url + 5;
+			url = NULL;
+		} else {
+			char desc[GH_LISTEN_DESC_MAX];
+			gh__listen_describe(&la.ss, desc, sizeof desc);
+			snprintf(p->url_buf, sizeof p->url_buf, "http://%s", desc);
+			url = p->url_buf;
+		}
 	}
 	if (t->unix_path && !*t->unix_path) {
 		gh__cli_error("--unix needs a path");

@@ -33,6 +33,7 @@
  * (they keep running, with glassheap as their malloc).
  */
 #include "client.h"
+#include "../listen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -146,96 +147,44 @@ struct addr {
 };
 
 /*
- * Parses what the server accepts ("[host:]port", "[v6]:port", "unix:/path";
- * hosts numeric or "localhost") and replaces a port of 0 by a free one.
- * Anything else is passed on untouched: the library logs why it refuses it.
+ * Parses what the server accepts, with the server's own parser (listen.h:
+ * "[host:]port", "[v6]:port", "unix:/path"; hosts numeric or "localhost"),
+ * and replaces a port of 0 by a free one.
  */
 static int resolve_addr(const char *spec, struct addr *a)
 {
 	memset(a, 0, sizeof *a);
-	a->loopback = true;
-	if (strncmp(spec, "unix:", 5) == 0) {
-		struct sockaddr_un *un = (struct sockaddr_un *)&a->ss;
-		snprintf(a->listen, sizeof a->listen, "%s", spec);
-		snprintf(a->url, sizeof a->url, "%s", spec);
-		if (strlen(spec + 5) >= sizeof un->sun_path) {
-			gh__cli_error("--http %s: socket path too long", spec);
-			return -1;
-		}
-		un->sun_family = AF_UNIX;
-		strcpy(un->sun_path, spec + 5);
-		a->ss_len = sizeof *un;
-		return 0;
+	struct gh_listen_addr la;
+	if (gh__listen_parse(spec, &la) != 0) {
+		gh__cli_error("--http %s: want [host:]port, [ipv6]:port or unix:/path (numeric host or localhost)",
+			      spec);
+		return -1;
 	}
-
-	char host[128] = "127.0.0.1";
-	const char *port_s;
-	bool v6 = spec[0] == '[';
-	if (v6) {
-		const char *end = strchr(spec, ']');
-		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof host)
-			goto bad;
-		memcpy(host, spec + 1, (size_t)(end - spec - 1));
-		host[end - spec - 1] = '\0';
-		port_s = end + 2;
-	} else {
-		const char *colon = strrchr(spec, ':');
-		if (colon && colon != spec) {
-			if ((size_t)(colon - spec) >= sizeof host)
-				goto bad;
-			memcpy(host, spec, (size_t)(colon - spec));
-			host[colon - spec] = '\0';
-		}
-		port_s = colon ? colon + 1 : spec;
-	}
-	char *end;
-	errno = 0;
-	long port = strtol(port_s, &end, 10);
-	if (!*port_s || *end || errno || port < 0 || port > 65535)
-		goto bad;
-	if (strcmp(host, "localhost") == 0)
-		strcpy(host, "127.0.0.1");
-
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&a->ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a->ss;
-	if (!v6 && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		a->ss_len = sizeof *in4;
-		a->loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
-	} else if (v6 && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		a->ss_len = sizeof *in6;
-		a->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
-	} else {
-		goto bad;
-	}
-
-	if (port == 0) {
+	char desc[GH_LISTEN_DESC_MAX];
+	gh__listen_describe(&la.ss, desc, sizeof desc);
+	if (la.ss.ss_family != AF_UNIX && gh__listen_port(&la) == 0) {
 		/* Let the kernel pick a free port, then give it to the program. */
-		int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int fd = socket(la.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		struct sockaddr_storage got;
 		socklen_t glen = sizeof got;
-		if (fd < 0 || bind(fd, (struct sockaddr *)&a->ss, a->ss_len) != 0 ||
+		if (fd < 0 || bind(fd, (struct sockaddr *)&la.ss, la.len) != 0 ||
 		    getsockname(fd, (struct sockaddr *)&got, &glen) != 0) {
-			gh__cli_error("cannot find a free port on %s: %s", host, strerror(errno));
+			gh__cli_error("cannot find a free port on %s: %s", desc, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			return -1;
 		}
 		close(fd);
-		port = ntohs(got.ss_family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
-						      : ((struct sockaddr_in6 *)&got)->sin6_port);
+		gh__listen_set_port(&la, ntohs(got.ss_family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
+									 : ((struct sockaddr_in6 *)&got)->sin6_port));
+		gh__listen_describe(&la.ss, desc, sizeof desc);
 	}
-	if (a->ss.ss_family == AF_INET)
-		in4->sin_port = htons((uint16_t)port);
-	else
-		in6->sin6_port = htons((uint16_t)port);
-	snprintf(a->listen, sizeof a->listen, v6 ? "[%s]:%ld" : "%s:%ld", host, port);
-	snprintf(a->url, sizeof a->url, v6 ? "http://[%s]:%ld" : "http://%s:%ld", host, port);
+	a->ss = la.ss;
+	a->ss_len = la.len;
+	a->loopback = la.loopback;
+	snprintf(a->listen, sizeof a->listen, "%s", desc);
+	snprintf(a->url, sizeof a->url, la.ss.ss_family == AF_UNIX ? "%s" : "http://%s", desc);
 	return 0;
-bad:
-	gh__cli_error("--http %s: want [host:]port, [ipv6]:port or unix:/path (numeric host or localhost)", spec);
-	return -1;
 }
 
 /* True once something accepts connections at a. */

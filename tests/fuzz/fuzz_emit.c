@@ -28,6 +28,8 @@
 #include <jansson.h>
 #include <msgpack.h>
 
+#include "msgpack_same.h"
+
 #define MAX_NODES 2048
 #define MAX_TREE_DEPTH (GH_EMIT_MAX_DEPTH + 8) /* deeper than the emitter allows, on purpose */
 
@@ -305,53 +307,6 @@ static json_t *expect_node(const struct node *n)
 	return NULL;
 }
 
-/* msgpack and jansson values are the same document: types, values, key order. */
-static int same(const msgpack_object *o, const json_t *j)
-{
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		return json_is_null(j);
-	case MSGPACK_OBJECT_BOOLEAN:
-		return json_is_boolean(j) && json_is_true(j) == o->via.boolean;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		return json_is_integer(j) && json_integer_value(j) >= 0 &&
-		       (uint64_t)json_integer_value(j) == o->via.u64;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		return json_is_integer(j) && json_integer_value(j) == o->via.i64;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		return json_is_real(j) && json_real_value(j) == o->via.f64 &&
-		       signbit(json_real_value(j)) == signbit(o->via.f64);
-	case MSGPACK_OBJECT_STR:
-		return json_is_string(j) && json_string_length(j) == o->via.str.size &&
-		       (o->via.str.size == 0 ||
-			memcmp(json_string_value(j), o->via.str.ptr, o->via.str.size) == 0);
-	case MSGPACK_OBJECT_ARRAY:
-		if (!json_is_array(j) || json_array_size(j) != o->via.array.size)
-			return 0;
-		for (uint32_t i = 0; i < o->via.array.size; i++)
-			if (!same(&o->via.array.ptr[i], json_array_get(j, i)))
-				return 0;
-		return 1;
-	case MSGPACK_OBJECT_MAP: {
-		if (!json_is_object(j) || json_object_size(j) != o->via.map.size)
-			return 0;
-		void *it = json_object_iter((json_t *)j);
-		for (uint32_t i = 0; i < o->via.map.size; i++, it = json_object_iter_next((json_t *)j, it)) {
-			const msgpack_object *k = &o->via.map.ptr[i].key;
-			if (!it || k->type != MSGPACK_OBJECT_STR ||
-			    json_object_iter_key_len(it) != k->via.str.size ||
-			    (k->via.str.size &&
-			     memcmp(json_object_iter_key(it), k->via.str.ptr, k->via.str.size) != 0) ||
-			    !same(&o->via.map.ptr[i].val, json_object_iter_value(it)))
-				return 0;
-		}
-		return 1;
-	}
-	default:
-		return 0;
-	}
-}
 
 static int tree_depth(void)
 {
@@ -405,7 +360,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	msgpack_unpacked_init(&u);
 	CHECK(msgpack_unpack_next(&u, mp, mlen, &off) == MSGPACK_UNPACK_SUCCESS);
 	CHECK(off == mlen);
-	CHECK(same(&u.data, parsed));
+	CHECK(gh_test_same_document(&u.data, parsed));
 
 	msgpack_unpacked_destroy(&u);
 	json_decref(parsed);

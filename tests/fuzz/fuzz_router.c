@@ -15,27 +15,33 @@
  *                first (none, "Bearer TOKEN", a wrong token, "bEaReR\t TOKEN \t");
  *                bit 7: GLASSHEAP_PREVIEW=1. Bit 6 is ignored: '@'..'\x7f' are
  *                flags 0..63, printable.
- *   METHOD SP PATH ['?' QUERY] LF     PATH: any bytes but SP '?' LF, taken as
- *                                     h2o's normalized path; QUERY: any but LF
+ *   METHOD SP TARGET ['?' QUERY] LF   TARGET: any bytes but SP '?' LF, the
+ *                                     request-target as sent (origin- or
+ *                                     absolute-form); QUERY: any but LF
  *   NAME ':' VALUE LF ...             at most MAX_HEADERS (h2o's limit); VALUE
- *                                     trimmed of SP/HT as h2o does; "host" is
- *                                     also the authority ("default" without)
+ *                                     trimmed of SP/HT as h2o does; Host and
+ *                                     duplicates are passed on as they come
  *   LF
  *   BODY                              the rest
  *
  * Checked for every input (abort = a finding), beside ASan and UBSan:
- *   - the status is one api.md documents (200 400 401 403 404 405 409 422 503
- *     504); a 500 is a finding too: nothing here runs out of memory
+ *   - the status is one api.md documents (200 400 401 403 404 405 409 414 422
+ *     503 504); a 500 is a finding too: nothing here runs out of memory; the
+ *     reason phrase is the status's own (status.c)
  *   - the body is exactly one document in the content type's format (jansson
- *     for JSON, msgpack-c for msgpack), a map; a 200 has its route's field;
- *     an error has "detail": a string, or for 422 a list of entries whose
- *     "loc" is ["query"|"path", <a parameter of api.md>]
+ *     for JSON, the client's decoder http/client/decode.c for msgpack), a
+ *     map; a 200 has its route's field; an error has "detail": a string, or
+ *     for 422 a list of entries whose "loc" is ["query"|"path", <a parameter
+ *     of api.md or "format">]
  *   - headers: Allow with 405 only, WWW-Authenticate with 401 only,
  *     Retry-After with 503 only, Cache-Control always
- *   - an independent oracle for authentication (no token configured: never
- *     401; token and no Authorization: 401; the exact token: not 401) and for
- *     routing (a path that is no route of api.md: 404 "Not Found", once past
- *     401/403; a route's path: never "Not Found")
+ *   - an independent oracle for the request's form (two Host or two Origin
+ *     headers: 400 and nothing else), for authentication (no token configured:
+ *     never 401; token and no Authorization: 401; the exact token: not 401),
+ *     for routing (the target, origin- or absolute-form, percent-decoded but
+ *     never normalized: a path that is no route of api.md is 404 "Not Found"
+ *     once past 400/401/403/414; a route's path: never "Not Found") and for
+ *     ?format (a value other than json/msgpack, any case: a 422 on a route)
  *
  * FUZZ_ROUTER_VERBOSE=1 prints one line per input (status, request, the
  * start of the body): `fuzz_router -runs=0 corpus/` shows what each seed does.
@@ -45,13 +51,15 @@
  * ring of typed blocks churned every input so that tracing has allocations
  * to count. Everything stays bounded however long the run.
  */
+#include "client.h"
 #include "internal.h"
+#include "status.h"
 
 #include <glassheap.h>
 
 #include <jansson.h>
-#include <msgpack.h>
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,8 +175,6 @@ static void decode(const uint8_t *data, size_t size, struct input *in)
 	static const char *const auths[] = {NULL, "Bearer " TOKEN, "Bearer fuzz-tokem", "bEaReR\t " TOKEN " \t"};
 	memset(in, 0, sizeof *in);
 	in->req.headers = in->headers;
-	in->req.authority = "default";
-	in->req.authority_len = 7;
 	if (size == 0)
 		return;
 	in->flags = data[0];
@@ -188,11 +194,11 @@ static void decode(const uint8_t *data, size_t size, struct input *in)
 	const char *target = sp ? sp + 1 : line + n;
 	size_t tlen = (size_t)(line + n - target);
 	const char *q = memchr(target, '?', tlen);
-	in->req.path = target;
-	in->req.path_len = q ? (size_t)(q - target) : tlen;
-	const char *psp = memchr(in->req.path, ' ', in->req.path_len);
-	if (psp) /* "GET /path HTTP/1.1": the version is not part of the path */
-		in->req.path_len = (size_t)(psp - in->req.path);
+	in->req.target = target;
+	in->req.target_len = q ? (size_t)(q - target) : tlen;
+	const char *psp = memchr(in->req.target, ' ', in->req.target_len);
+	if (psp) /* "GET /path HTTP/1.1": the version is not part of the target */
+		in->req.target_len = (size_t)(psp - in->req.target);
 	if (q) {
 		in->req.query = q;
 		in->req.query_len = (size_t)(target + tlen - q);
@@ -200,7 +206,6 @@ static void decode(const uint8_t *data, size_t size, struct input *in)
 	data += n + (n < size), size -= n + (n < size);
 
 	/* headers, up to an empty line */
-	bool have_host = false;
 	for (int i = 0; i < MAX_HEADERS && size > 0; i++) {
 		n = line_len(data, size);
 		const char *l = (const char *)data;
@@ -219,11 +224,6 @@ static void decode(const uint8_t *data, size_t size, struct input *in)
 		h->name_len = colon ? (size_t)(colon - l) : n;
 		h->value = v;
 		h->value_len = vlen;
-		if (!have_host && h->name_len == 4 && strncasecmp(l, "host", 4) == 0) {
-			have_host = true;
-			in->req.authority = v;
-			in->req.authority_len = vlen;
-		}
 	}
 	in->req.body = (const char *)data;
 	in->req.body_len = size;
@@ -247,7 +247,7 @@ static const char *const route_field[] = {
 
 static const char *const params[] = {
 	"top_n", "sort_by", "type_name", "samples", "max_referrers", "frames", "sample_bytes",
-	"name", "snapshot1", "snapshot2", "group_by",
+	"name", "snapshot1", "snapshot2", "group_by", "format",
 };
 
 /* The route's index, NPATHS for DELETE .../snapshot/{name}, -1 for none. */
@@ -270,6 +270,53 @@ static const struct gh_http_header *first(const struct gh_http_header *hs, size_
 	return NULL;
 }
 
+static size_t count(const struct gh_http_header *hs, size_t n, const char *name)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += hs[i].name_len == strlen(name) && strncasecmp(hs[i].name, name, hs[i].name_len) == 0;
+	return k;
+}
+
+/*
+ * The oracle's own reading of a target: the path of "/..." or of
+ * "http[s]://authority/..." (scheme without case, authority non-empty, path
+ * "/" when absent), percent-decoded into out ("%XX" with two hex digits is
+ * a byte, anything else stays). Returns the decoded length; SIZE_MAX when
+ * the target has neither form; *too_long when it exceeds GH_HTTP_PATH_MAX.
+ */
+static size_t oracle_path(const char *t, size_t n, char *out, bool *too_long)
+{
+	const char *p = t;
+	size_t pn = n;
+	*too_long = false;
+	if (n == 0 || t[0] != '/') {
+		size_t k = n >= 7 && strncasecmp(t, "http://", 7) == 0 ? 7 : n >= 8 && strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
+		if (k == 0)
+			return SIZE_MAX;
+		const char *slash = memchr(t + k, '/', n - k);
+		if ((slash ? (size_t)(slash - t) : n) == k)
+			return SIZE_MAX;
+		p = slash ? slash : "/";
+		pn = slash ? (size_t)(t + n - slash) : 1;
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < pn; i++) {
+		char c = p[i];
+		if (c == '%' && i + 2 < pn && isxdigit((unsigned char)p[i + 1]) && isxdigit((unsigned char)p[i + 2])) {
+			char hex[3] = {p[i + 1], p[i + 2], 0};
+			c = (char)strtol(hex, NULL, 16);
+			i += 2;
+		}
+		if (o == GH_HTTP_PATH_MAX) {
+			*too_long = true;
+			return SIZE_MAX;
+		}
+		out[o++] = c;
+	}
+	return o;
+}
+
 static bool same(const struct gh_http_header *h, const char *value)
 {
 	return h->value_len == strlen(value) && memcmp(h->value, value, h->value_len) == 0;
@@ -278,7 +325,7 @@ static bool same(const struct gh_http_header *h, const char *value)
 static void finding(const char *what, const struct gh_http_request *req, const struct gh_http_response *res)
 {
 	fprintf(stderr, "fuzz_router: %s\n  request: %.*s %.*s %.*s\n  response: %d %s %.*s\n", what,
-		(int)req->method_len, req->method, (int)req->path_len, req->path, (int)req->query_len,
+		(int)req->method_len, req->method, (int)req->target_len, req->target, (int)req->query_len,
 		req->query ? req->query : "", res->status, res->content_type ? res->content_type : "?",
 		(int)(res->body_len < 400 ? res->body_len : 400), res->body ? res->body : "");
 	abort();
@@ -290,63 +337,15 @@ static void finding(const char *what, const struct gh_http_request *req, const s
 			finding(what, &in->req, res);      \
 	} while (0)
 
-/* msgpack -> jansson, so that one checker reads both formats. NULL for what
- * the emitter never writes (bin, ext, non-string keys). */
-static json_t *from_msgpack(const msgpack_object *o, int depth)
-{
-	if (depth > 64)
-		return NULL;
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL: return json_null();
-	case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
-	case MSGPACK_OBJECT_POSITIVE_INTEGER: return json_integer((json_int_t)o->via.u64);
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer((json_int_t)o->via.i64);
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64: return json_real(o->via.f64);
-	case MSGPACK_OBJECT_STR: return json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
-	case MSGPACK_OBJECT_ARRAY: {
-		json_t *a = json_array();
-		for (uint32_t i = 0; a && i < o->via.array.size; i++) {
-			json_t *v = from_msgpack(&o->via.array.ptr[i], depth + 1);
-			if (!v || json_array_append_new(a, v) != 0) {
-				json_decref(a);
-				return NULL;
-			}
-		}
-		return a;
-	}
-	case MSGPACK_OBJECT_MAP: {
-		json_t *m = json_object();
-		for (uint32_t i = 0; m && i < o->via.map.size; i++) {
-			const msgpack_object_kv *kv = &o->via.map.ptr[i];
-			json_t *v = kv->key.type == MSGPACK_OBJECT_STR ? from_msgpack(&kv->val, depth + 1) : NULL;
-			if (!v || json_object_setn_new_nocheck(m, kv->key.via.str.ptr, kv->key.via.str.size, v) != 0) {
-				json_decref(v);
-				json_decref(m);
-				return NULL;
-			}
-		}
-		return m;
-	}
-	default: return NULL;
-	}
-}
-
-/* The body as a jansson tree, or NULL when it is not exactly one document. */
+/* The body as a jansson tree, or NULL when it is not exactly one document:
+ * JSON through jansson, msgpack through the client's decoder (which refuses
+ * what the emitter never writes: bin, ext, non-string keys). */
 static json_t *parse_body(const struct gh_http_response *res, bool msgpack)
 {
-	if (!msgpack) {
-		json_error_t err;
+	json_error_t err;
+	if (!msgpack)
 		return json_loadb(res->body, res->body_len, JSON_ALLOW_NUL, &err);
-	}
-	msgpack_unpacked u;
-	msgpack_unpacked_init(&u);
-	size_t off = 0;
-	json_t *doc = NULL;
-	if (msgpack_unpack_next(&u, res->body, res->body_len, &off) == MSGPACK_UNPACK_SUCCESS && off == res->body_len)
-		doc = from_msgpack(&u.data, 0);
-	msgpack_unpacked_destroy(&u);
-	return doc;
+	return gh__decode(res->body, res->body_len, GH_WIRE_MSGPACK, NULL, 0);
 }
 
 static bool is_param(const char *s)
@@ -362,9 +361,11 @@ static void check(const struct input *in, const struct gh_http_response *res)
 	const struct gh_http_request *req = &in->req;
 	int st = res->status;
 	CHECK(st == 200 || st == 400 || st == 401 || st == 403 || st == 404 || st == 405 || st == 409 ||
-		      st == 422 || st == 503 || st == 504,
+		      st == 414 || st == 422 || st == 503 || st == 504,
 	      "a status api.md does not document");
 	CHECK(res->reason && res->content_type && res->body && res->body_len > 0, "an incomplete response");
+	CHECK(gh__http_reason_known(st) && strcmp(res->reason, gh__http_reason(st)) == 0,
+	      "a reason phrase that is not the status's own");
 	bool msgpack = strcmp(res->content_type, "application/msgpack") == 0;
 	CHECK(msgpack || strcmp(res->content_type, "application/json") == 0, "an unexpected content type");
 
@@ -398,18 +399,38 @@ static void check(const struct input *in, const struct gh_http_response *res)
 	}
 
 	/* the oracle */
-	int route = route_of(req->path, req->path_len);
+	bool duplicate = count(in->headers, req->nheaders, "host") > 1 || count(in->headers, req->nheaders, "origin") > 1;
+	CHECK(duplicate == (st == 400 && json_is_string(detail) && strncmp(json_string_value(detail), "more than one ", 14) == 0),
+	      "two Host or Origin headers and not their 400, or that 400 without them");
+	if (duplicate) {
+		json_decref(doc);
+		return;
+	}
+	static char path[GH_HTTP_PATH_MAX];
+	bool too_long;
+	size_t plen = oracle_path(req->target, req->target_len, path, &too_long);
+	CHECK(too_long == (st == 414), "a path over GH_HTTP_PATH_MAX and not 414, or a 414 without one");
+	int route = plen == SIZE_MAX ? -1 : route_of(path, plen);
 	const struct gh_http_header *auth = first(in->headers, req->nheaders, "authorization");
 	bool token = in->flags & 1;
 	if (!token)
 		CHECK(st != 401, "401 without a token");
-	if (token && !auth)
+	if (token && !auth && !too_long)
 		CHECK(st == 401, "no 401 without Authorization");
 	if (token && auth && same(auth, "Bearer " TOKEN))
 		CHECK(st != 401, "401 with the right token");
 	bool not_found = st == 404 && json_is_string(detail) && strcmp(json_string_value(detail), "Not Found") == 0;
-	if (route < 0 && st != 401 && st != 403)
+	if (route < 0 && st != 401 && st != 403 && st != 414)
 		CHECK(not_found, "a path that is no route is not 404 Not Found");
+	if (route >= 0 && st == 200) {
+		/* an answered route's ?format was json, msgpack or absent */
+		gh_query_t *q = &routers[in->flags & 3].query;
+		const char *fmt = gh__query_get(q, "format", NULL);
+		CHECK(!fmt || strcasecmp(fmt, "json") == 0 || strcasecmp(fmt, "msgpack") == 0,
+		      "a 200 with an unknown ?format");
+		if (fmt)
+			CHECK(msgpack == (strcasecmp(fmt, "msgpack") == 0), "?format not obeyed");
+	}
 	if (route >= 0)
 		CHECK(!not_found, "a route's path answered Not Found");
 	if (st == 200 && route >= 0 && route < (int)NPATHS)
@@ -436,7 +457,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gh__http_dispatch(&routers[in.flags & 3], &in.req, &res);
 	if (verbose)
 		fprintf(stderr, "fuzz_router: %d %s %.*s %.*s -> %.*s\n", res.status, res.content_type,
-			(int)in.req.method_len, in.req.method, (int)in.req.path_len, in.req.path,
+			(int)in.req.method_len, in.req.method, (int)in.req.target_len, in.req.target,
 			(int)(res.body_len < 400 ? res.body_len : 400), res.body);
 	check(&in, &res);
 	return 0;

@@ -5,6 +5,7 @@
  * one, GH_EMIT_UNKNOWN containers, misuse errors and format negotiation.
  */
 #include "emit.h"
+#include "utf8.h"
 #include "test.h"
 
 #include <float.h>
@@ -12,6 +13,8 @@
 
 #include <jansson.h>
 #include <msgpack.h>
+
+#include "msgpack_same.h"
 
 /* ---- Helpers ---------------------------------------------------------------- */
 
@@ -50,54 +53,6 @@ static json_t *parse_json(const struct doc *d)
 	return j;
 }
 
-/* A msgpack value and a jansson value are the same document: same types
- * (integer/integer, float/real...), values, sizes, and map keys in order. */
-static bool same(const msgpack_object *o, const json_t *j)
-{
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		return json_is_null(j);
-	case MSGPACK_OBJECT_BOOLEAN:
-		return json_is_boolean(j) && json_is_true(j) == o->via.boolean;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		return json_is_integer(j) && json_integer_value(j) >= 0 &&
-		       (uint64_t)json_integer_value(j) == o->via.u64;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		return json_is_integer(j) && json_integer_value(j) == o->via.i64;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		return json_is_real(j) && json_real_value(j) == o->via.f64 &&
-		       signbit(json_real_value(j)) == signbit(o->via.f64);
-	case MSGPACK_OBJECT_STR:
-		return json_is_string(j) && json_string_length(j) == o->via.str.size &&
-		       (o->via.str.size == 0 ||
-			memcmp(json_string_value(j), o->via.str.ptr, o->via.str.size) == 0);
-	case MSGPACK_OBJECT_ARRAY:
-		if (!json_is_array(j) || json_array_size(j) != o->via.array.size)
-			return false;
-		for (uint32_t i = 0; i < o->via.array.size; i++)
-			if (!same(&o->via.array.ptr[i], json_array_get(j, i)))
-				return false;
-		return true;
-	case MSGPACK_OBJECT_MAP: {
-		if (!json_is_object(j) || json_object_size(j) != o->via.map.size)
-			return false;
-		void *it = json_object_iter((json_t *)j);
-		for (uint32_t i = 0; i < o->via.map.size; i++, it = json_object_iter_next((json_t *)j, it)) {
-			const msgpack_object *k = &o->via.map.ptr[i].key;
-			if (!it || k->type != MSGPACK_OBJECT_STR ||
-			    json_object_iter_key_len(it) != k->via.str.size ||
-			    (k->via.str.size &&
-			     memcmp(json_object_iter_key(it), k->via.str.ptr, k->via.str.size) != 0) ||
-			    !same(&o->via.map.ptr[i].val, json_object_iter_value(it)))
-				return false;
-		}
-		return true;
-	}
-	default:
-		return false;
-	}
-}
 
 /* Emits the document in both formats, parses both, and compares them. */
 static bool both_agree(build_fn fn, const void *arg)
@@ -114,7 +69,7 @@ static bool both_agree(build_fn fn, const void *arg)
 	size_t off = 0;
 	if (msgpack_unpack_next(&u, mp.bytes, mp.len, &off) != MSGPACK_UNPACK_SUCCESS || off != mp.len)
 		goto out;
-	ok = same(&u.data, j);
+	ok = gh_test_same_document(&u.data, j);
 out:
 	msgpack_unpacked_destroy(&u);
 	json_decref(j);
@@ -214,7 +169,7 @@ static bool string_roundtrips(const char *s, size_t n, const unsigned char *expe
 		     (en == 0 || memcmp(u.data.via.str.ptr, expect, en) == 0);
 		msgpack_unpacked_destroy(&u);
 	}
-	ok = ok && gh__emit_utf8_sanitized_len(s, n) == en;
+	ok = ok && gh__utf8_sanitized_len(s, n) == en;
 	json_decref(j);
 	free(js.bytes);
 	free(mp.bytes);
@@ -530,16 +485,6 @@ TEST(random_byte_strings)
 	}
 }
 
-TEST(utf8_count)
-{
-	EXPECT_EQ(gh__emit_utf8_count("", 0), 0);
-	EXPECT_EQ(gh__emit_utf8_count("abc", 3), 3);
-	EXPECT_EQ(gh__emit_utf8_count("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9), 3);
-	EXPECT_EQ(gh__emit_utf8_count("\xe1\x80\x41", 3), 2); /* U+FFFD 'A' */
-	EXPECT_EQ(gh__emit_utf8_count("\xed\xa0\x80", 3), 3);
-	EXPECT_EQ(gh__emit_utf8_sanitized_len("\xed\xa0\x80", 3), 9);
-}
-
 /* arg: the first key, 3 bytes */
 static void build_keys(gh_emit_t *e, const void *arg)
 {
@@ -641,8 +586,8 @@ TEST(comparison_sees_type_changes)
 	size_t off = 0;
 	msgpack_unpacked_init(&u);
 	ASSERT_TRUE(msgpack_unpack_next(&u, mp.bytes, mp.len, &off) == MSGPACK_UNPACK_SUCCESS);
-	EXPECT_TRUE(same(&u.data, integer));
-	EXPECT_FALSE(same(&u.data, real));
+	EXPECT_TRUE(gh_test_same_document(&u.data, integer));
+	EXPECT_FALSE(gh_test_same_document(&u.data, real));
 	msgpack_unpacked_destroy(&u);
 	json_decref(real);
 	json_decref(integer);
@@ -914,48 +859,75 @@ TEST(long_string_grows_buffer)
 	free(want);
 }
 
-/* ---- Negotiation ------------------------------------------------------------------ */
+/* ---- Key/value shorthands -------------------------------------------------------- */
 
-static enum gh_emit_format neg(const char *accept, const char *fmt)
+/* One document, written with gh__emit_key + a value call (arg NULL) or with
+ * the gh__emit_kv_* shorthands (arg non-NULL): the bytes must not differ. */
+static void build_fields(gh_emit_t *e, const void *arg)
 {
-	return gh__emit_negotiate(accept, accept ? strlen(accept) : 0, fmt);
+	bool kv = arg != NULL;
+	gh__emit_map_begin(e, 8);
+	if (kv) {
+		gh__emit_kv_int(e, "int", -42);
+		gh__emit_kv_uint(e, "uint", UINT64_MAX);
+		gh__emit_kv_str(e, "str", "a\0b", 3);
+		gh__emit_kv_cstr(e, "cstr", NULL);
+		gh__emit_kv_dbl(e, "dbl", 0.1);
+		gh__emit_kv_mb(e, "mb", 12345678);
+		gh__emit_kv_mb_signed(e, "mb_signed", -12345678);
+		gh__emit_kv_bool(e, "bool", true);
+	} else {
+		gh__emit_key(e, "int");
+		gh__emit_int(e, -42);
+		gh__emit_key(e, "uint");
+		gh__emit_uint(e, UINT64_MAX);
+		gh__emit_key(e, "str");
+		gh__emit_str(e, "a\0b", 3);
+		gh__emit_key(e, "cstr");
+		gh__emit_cstr(e, NULL);
+		gh__emit_key(e, "dbl");
+		gh__emit_dbl(e, 0.1);
+		gh__emit_key(e, "mb");
+		gh__emit_mb(e, 12345678);
+		gh__emit_key(e, "mb_signed");
+		gh__emit_mb_signed(e, -12345678);
+		gh__emit_key(e, "bool");
+		gh__emit_bool(e, true);
+	}
+	gh__emit_map_end(e);
 }
 
-TEST(negotiation)
+TEST(kv_shorthands_write_the_same_bytes)
 {
-	EXPECT_EQ(neg(NULL, NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg("", NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg("*/*", NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg("application/*", NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg("application/json", NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg("application/msgpack", NULL), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("application/x-msgpack", NULL), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("APPLICATION/MsgPack", NULL), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("  application/msgpack  ", NULL), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("text/html, application/msgpack;q=0.9", NULL), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("text/html,application/x-msgpack ; charset=binary ; q=0.5,*/*;q=0.1", NULL),
-		  GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("application/msgpack;q=0", NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg("application/msgpack; q=0.000", NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg("application/msgpack;q=0.001", NULL), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("application/json;q=1, application/msgpack;q=0.5", NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg("application/json;q=0.5, application/msgpack", NULL), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("application/json, application/msgpack", NULL), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("application/msgpack;q=bogus", NULL), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("application/msgpackx", NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg("xapplication/msgpack", NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg("text/plain;x=\"a,application/msgpack\", application/json", NULL),
-		  GH_EMIT_JSON);
-	EXPECT_EQ(gh__emit_negotiate("application/msgpack", 11, NULL), GH_EMIT_JSON);
-	EXPECT_EQ(neg(",,,;;;,", NULL), GH_EMIT_JSON);
-	/* ?format= wins over Accept; unknown values are ignored */
-	EXPECT_EQ(neg("application/json", "msgpack"), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg(NULL, "MsgPack"), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("application/msgpack", "json"), GH_EMIT_JSON);
-	EXPECT_EQ(neg("application/msgpack", "JSON"), GH_EMIT_JSON);
-	EXPECT_EQ(neg("application/msgpack", "xml"), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg("application/msgpack", ""), GH_EMIT_MSGPACK);
-	EXPECT_EQ(neg(NULL, "xml"), GH_EMIT_JSON);
+	for (int f = 0; f < 2; f++) {
+		enum gh_emit_format fmt = f ? GH_EMIT_MSGPACK : GH_EMIT_JSON;
+		struct doc a = build(fmt, build_fields, NULL), b = build(fmt, build_fields, "kv");
+		ASSERT_TRUE(a.bytes != NULL && b.bytes != NULL);
+		EXPECT_EQ(a.len, b.len);
+		EXPECT_TRUE(a.len == b.len && memcmp(a.bytes, b.bytes, a.len) == 0);
+		free(a.bytes);
+		free(b.bytes);
+	}
+	struct doc j = build(GH_EMIT_JSON, build_fields, "kv");
+	EXPECT_STREQ(j.bytes, "{\"int\":-42,\"uint\":18446744073709551615,\"str\":\"a\\u0000b\",\"cstr\":null,"
+			      "\"dbl\":0.1,\"mb\":11.77,\"mb_signed\":-11.77,\"bool\":true}");
+	free(j.bytes);
+}
+
+/* A shorthand where a value is expected is the same misuse as a key there. */
+static void kv_in_array(gh_emit_t *e, const void *arg)
+{
+	(void)arg;
+	gh__emit_array_begin(e, 1);
+	gh__emit_kv_int(e, "k", 1);
+	gh__emit_array_end(e);
+}
+
+TEST(kv_shorthand_outside_a_map_fails)
+{
+	struct doc d = build(GH_EMIT_JSON, kv_in_array, NULL);
+	EXPECT_TRUE(d.bytes == NULL);
+	free(d.bytes);
 }
 
 int main(void)
