@@ -9,8 +9,7 @@ ctest per case (http/client/CMakeLists.txt):
 
 Cases:
   endpoints  every endpoint subcommand against the host (tables checked against
-             the decoded response; --json, --decoded, -o; Unix sockets); the
-             endpoints the server answers 501 for: exit 3 and the detail
+             the decoded response; --json, --decoded, -o; Unix sockets)
   errors     connection refused, missing socket, 401, 422, 404, usage errors,
              and a scripted fake server for 405/500/503/timeouts/garbage
   diff       two saved /debug/memory responses, JSON vs JSON, msgpack vs JSON
@@ -42,26 +41,12 @@ import urllib.parse
 
 import msgpack
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from ghtest import CHILDREN, FAILURES, check, kill_children, request, section  # noqa: E402
+
 ARGS = None
-FAILURES = []
-CHILDREN = []
 PROGRAM_PIDS = []  # (pid, program) started by `glassheap run`: killed at the end if still theirs
 TMP = None
-
-
-# ---- Reporting ------------------------------------------------------------------
-
-def check(cond, what, detail=None):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what, flush=True)
-        if detail is not None:
-            print("  " + str(detail).replace("\n", "\n  "), flush=True)
-    return cond
-
-
-def section(name):
-    print("== " + name, flush=True)
 
 
 # ---- Processes ------------------------------------------------------------------
@@ -133,43 +118,19 @@ def free_port():
 # ---- A plain Python client --------------------------------------------------------
 
 def py_fetch(base, method, path, params=None, accept="application/msgpack", token=None, unix=None):
-    """One request with the standard library; returns (status, headers, decoded document)."""
+    """One request through tests/pylib/ghtest.py; returns (status, headers, decoded document)."""
     qs = ("?" + urllib.parse.urlencode(params)) if params else ""
     u = urllib.parse.urlsplit(base)
-    if unix:
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(unix)
-        host = "localhost"
-    else:
-        s = socket.create_connection((u.hostname, u.port), timeout=10)
-        host = "%s:%d" % (u.hostname, u.port)
-    s.settimeout(10)
-    req = "%s %s%s HTTP/1.1\r\nHost: %s\r\nAccept: %s\r\nConnection: close\r\n" % (
-        method, path, qs, host, accept)
+    headers = {"Accept": accept}
     if token:
-        req += "Authorization: Bearer %s\r\n" % token
-    if method == "POST":
-        req += "Content-Length: 0\r\n"
-    s.sendall((req + "\r\n").encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for ln in lines[1:]:
-        k, _, v = ln.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    if "application/msgpack" in headers.get("content-type", ""):
-        doc = msgpack.unpackb(body, raw=False, strict_map_key=False)
+        headers["Authorization"] = "Bearer %s" % token
+    r = request(None if unix else u.port, path + qs, method, headers, timeout=10, unix=unix,
+                addr=u.hostname or "127.0.0.1")
+    if "application/msgpack" in r.ctype():
+        doc = msgpack.unpackb(r.body, raw=False, strict_map_key=False)
     else:
-        doc = json.loads(body)
-    return status, headers, doc
+        doc = json.loads(r.body)
+    return r.status, r.headers, doc
 
 
 # ---- What the client prints, recomputed --------------------------------------------
@@ -238,12 +199,6 @@ def same_typed(a, b):
     if isinstance(a, list):
         return len(a) == len(b) and all(same_typed(x, y) for x, y in zip(a, b))
     return a == b
-
-
-# Endpoints the server may still answer 501 for (other engineers are
-# implementing them); either answer is accepted, and both are checked.
-def not_implemented(rc, err):
-    return rc == 3 and "not implemented" in err and "501" in err
 
 
 KNOWN = {"CliAlpha": (100, 4800), "CliBeta": (7, sum(1000 + i for i in range(7))),
@@ -322,31 +277,25 @@ def case_endpoints():
 
         section("gc")
         rc, out, err = cli(["gc"], url=h.url)
-        if not_implemented(rc, err):
-            check("POST /debug/memory/gc is not implemented" in err, "gc 501 detail printed", err)
-        else:
-            check(rc == 0, "gc exits 0 (or 3 with a 501 detail)", out + err)
-            for label in ("collected objects", "objects before", "objects after", "objects freed"):
-                check(re.search(r"^%s\s+\d+$" % label, out, re.M) is not None, "gc shows %s" % label, out)
-            check("gc stats: collections [" in out, "gc shows gc_stats", out)
-            rc, out, err = cli(["gc", "--json"], url=h.url)
-            j = json.loads(out) if rc == 0 else {}
-            check(set(j) >= {"collected_objects", "objects_before", "objects_after", "objects_freed", "gc_stats"},
-                  "gc --json fields", out)
+        check(rc == 0, "gc exits 0", out + err)
+        for label in ("collected objects", "objects before", "objects after", "objects freed"):
+            check(re.search(r"^%s\s+\d+$" % label, out, re.M) is not None, "gc shows %s" % label, out)
+        check("gc stats: collections [" in out, "gc shows gc_stats", out)
+        rc, out, err = cli(["gc", "--json"], url=h.url)
+        j = json.loads(out) if rc == 0 else {}
+        check(set(j) >= {"collected_objects", "objects_before", "objects_after", "objects_freed", "gc_stats"},
+              "gc --json fields", out)
 
         section("referrers")
         rc, out, err = cli(["referrers", "CliAlpha", "--max-referrers", "3"], url=h.url)
-        if not_implemented(rc, err):
-            check("referrers is not implemented" in err, "referrers 501 detail printed", err)
-        else:
-            check(rc == 0, "referrers exits 0 (or 3 with a 501 detail)", out + err)
-            _, _, doc = py_fetch(h.url, "GET", "/debug/memory/referrers", {"type_name": "CliAlpha", "max_referrers": 3})
-            check(out.startswith("CliAlpha: %d objects, %d analyzed" % (doc["object_count"], doc["analyzed_sample_size"])),
-                  "referrers headline equals the document", (out, doc))
-            rows = table_rows(out, "REFERRER") or []
-            check(len(rows) == len(doc["top_referrers"]), "one row per referrer", (out, doc))
-            for r, e in zip(rows, doc["top_referrers"]):
-                check(r == [safe(e["type"]), str(e["count"])], "referrer row %r" % e["type"], r)
+        check(rc == 0, "referrers exits 0", out + err)
+        _, _, doc = py_fetch(h.url, "GET", "/debug/memory/referrers", {"type_name": "CliAlpha", "max_referrers": 3})
+        check(out.startswith("CliAlpha: %d objects, %d analyzed" % (doc["object_count"], doc["analyzed_sample_size"])),
+              "referrers headline equals the document", (out, doc))
+        rows = table_rows(out, "REFERRER") or []
+        check(len(rows) == len(doc["top_referrers"]), "one row per referrer", (out, doc))
+        for r, e in zip(rows, doc["top_referrers"]):
+            check(r == [safe(e["type"]), str(e["count"])], "referrer row %r" % e["type"], r)
 
         section("trace")
         trace_steps = [
@@ -362,12 +311,7 @@ def case_endpoints():
         ]
         for argv, word, pattern in trace_steps:
             rc, out, err = cli(argv, url=h.url)
-            if not_implemented(rc, err):
-                check(re.search(r"glassheap: (POST|GET|DELETE) /debug/tracemalloc/\S+ is not implemented yet", err),
-                      "trace %s: 501 detail printed" % word, err)
-            else:
-                check(rc == 0 and re.search(pattern, out, re.M), "trace %s: exit 0 and %s" % (word, pattern),
-                      out + err)
+            check(rc == 0 and re.search(pattern, out, re.M), "trace %s: exit 0 and %s" % (word, pattern), out + err)
 
         section("404 through a wrong base URL")
         rc, out, err = cli(["--url", h.url + "/prefix", "memory"])
@@ -1027,13 +971,7 @@ def main():
             traceback.print_exc()
             FAILURES.append("exception: %r" % e)
         finally:
-            for p in CHILDREN:
-                if p.poll() is None:
-                    p.kill()
-                    try:
-                        p.wait(5)
-                    except subprocess.TimeoutExpired:
-                        pass
+            kill_children()
             for pid, prog in PROGRAM_PIDS:
                 try:
                     # Only if the PID still runs the program we started (never a reused PID).

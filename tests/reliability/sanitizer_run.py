@@ -8,7 +8,8 @@ say) goes to its stderr, which the driver may not look at, and ASan's exit
 code is lost when the driver kills or ignores the child. So every report is
 also written to a file (ASAN_OPTIONS / UBSAN_OPTIONS / TSAN_OPTIONS
 log_path=<fresh directory>/report): the run fails when the command fails or
-when any report file exists; the reports are printed.
+when any report file exists; the reports are printed. A command that exits 77
+(it cannot run here) makes this exit 77 too, unless there are reports.
 """
 import os
 import subprocess
@@ -44,6 +45,8 @@ def main():
             print("sanitizer_run: %d report file(s)" % len(reports), flush=True)
             return 1
         print("sanitizer_run: no sanitizer reports; command exit %d" % rc, flush=True)
+        if rc == 77:
+            return 77  # the command could not run here: SKIP (ctest's SKIP_RETURN_CODE)
         return 1 if rc != 0 else 0
 
 

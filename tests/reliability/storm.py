@@ -39,10 +39,9 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rel_util import (Proc, check, finish, log, request, rss_bytes, section, settle_fds, stable_fds,  # noqa: E402
-                      type_entry)
-import http.client  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from ghtest import (Conn, Proc, check, finish, log, request, rss_bytes, section, settle_fds,  # noqa: E402
+                    stable_fds, type_entry)
 
 ARGS = None
 TYPES = ["Storm.Node", "Storm.Blob", "Storm.Aligned", "Storm.Retagged", "Storm.Scoped"]
@@ -73,8 +72,8 @@ class Client(threading.Thread):
                 r = request(self.port, path, method, headers, timeout=ARGS.req_timeout)
             else:
                 if self.conn is None:
-                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=ARGS.req_timeout)
-                r = request(self.port, path, method, headers, conn=self.conn)
+                    self.conn = Conn(self.port, timeout=ARGS.req_timeout)
+                r = self.conn.request(path, method, headers)
         except Exception as e:  # noqa: BLE001 - a timeout or reset is a failure
             self.drop()
             self.errors += 1

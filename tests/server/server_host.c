@@ -21,6 +21,8 @@
  *   TestBeta      7 objects of 1000 + i bytes (i = 0..6), no formatter,
  *                 every byte 0x42 ('B')
  *   Test "Gamma" π  3 x 10 bytes (a name that needs escaping and %-encoding)
+ *   TestBad\xff\xfeName  2 x 16 bytes: a name that is not UTF-8, displayed as
+ *                 "TestBad\ufffd\ufffdName" and found by that name too
  *   TestEmpty     registered, no objects
  */
 #include <errno.h>
@@ -43,6 +45,7 @@
 #define N_ALPHA 100
 #define N_BETA 7
 #define N_GAMMA 3
+#define N_BAD 2
 
 struct alpha {
 	uint32_t index;
@@ -57,7 +60,7 @@ static int fmt_alpha(const void *obj, size_t size, char *buf, size_t len)
 	return snprintf(buf, len, "TestAlpha{index=%u}", a->index);
 }
 
-static void *keep[N_ALPHA + N_BETA + N_GAMMA];
+static void *keep[N_ALPHA + N_BETA + N_GAMMA + N_BAD];
 
 #ifdef GH_TEST_INTERNALS
 #include <pthread.h>
@@ -156,7 +159,8 @@ int main(int argc, char **argv)
 	gh_type_t beta = gh_type_register("TestBeta", NULL);
 	gh_type_t gamma = gh_type_register("Test \"Gamma\" \xcf\x80", NULL);
 	gh_type_t empty = gh_type_register("TestEmpty", NULL);
-	if (!alpha || !beta || !gamma || !empty) {
+	gh_type_t bad = gh_type_register("TestBad\xff\xfe" "Name", NULL);
+	if (!alpha || !beta || !gamma || !empty || !bad) {
 		fprintf(stderr, "server_host: type registration failed\n");
 		return 1;
 	}
@@ -174,6 +178,8 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < N_GAMMA; i++)
 		keep[k++] = gh_calloc_typed(gamma, 1, 10);
+	for (size_t i = 0; i < N_BAD; i++)
+		keep[k++] = gh_calloc_typed(bad, 1, 16);
 
 	int rc = start ? gh_server_start(listen) : 0;
 	printf("ready rc=%d port=%d pid=%d\n", rc, gh_server_port(), (int)getpid());
