@@ -630,12 +630,18 @@ static const struct gh_trace_frame *innermost(uint32_t id)
 	return f;
 }
 
+/* Rows group by (filename, lineno), or filename alone. A frame without line
+ * information (lineno 0: filename is then the module) groups by function
+ * too, so that a row's function is that of all its allocations. */
 static int cmp_key(const struct gh_trace_frame *a, const struct gh_trace_frame *b, enum gh_trace_group group)
 {
 	int c = strcmp(a->filename, b->filename);
 	if (c != 0 || group == GH_TRACE_BY_FILENAME)
 		return c;
-	return (a->lineno > b->lineno) - (a->lineno < b->lineno);
+	c = (a->lineno > b->lineno) - (a->lineno < b->lineno);
+	if (c != 0 || a->lineno != 0)
+		return c;
+	return strcmp(a->function ? a->function : "", b->function ? b->function : "");
 }
 
 static int cmp_row_key(const void *x, const void *y, void *group)
@@ -666,7 +672,8 @@ static int cmp_stat(const void *x, const void *y)
 	int c = strcmp(a->frame.filename, b->frame.filename);
 	if (c)
 		return c;
-	return (a->frame.lineno > b->frame.lineno) - (a->frame.lineno < b->frame.lineno);
+	c = (a->frame.lineno > b->frame.lineno) - (a->frame.lineno < b->frame.lineno);
+	return c ? c : strcmp(a->frame.function ? a->frame.function : "", b->frame.function ? b->frame.function : "");
 }
 
 /* Groups rows by key (sorting them), sums, and returns the top_n stats. */

@@ -86,7 +86,8 @@ static struct node *nodes[N_NODES];
 static void *blobs[N_BLOBS];
 static void *ring[RING];
 static size_t ring_at;
-static gh_type_t t_node, t_blob, t_churn, t_garbage;
+static gh_type_t t_node, t_blob, t_churn, t_garbage, t_bad;
+static void *bad[2]; /* of a type whose name is not UTF-8 (shown and found as "FuzzBad\ufffd") */
 static struct gh_http_router routers[4]; /* by flags bits 0-1 */
 static bool verbose;                     /* FUZZ_ROUTER_VERBOSE=1: one line per input */
 
@@ -121,10 +122,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	t_node = gh_type_register("FuzzNode", &d);
 	t_blob = gh_type_register("Fuzz \"Blob\" \xcf\x80", NULL);
 	t_churn = gh_type_register("FuzzChurn", NULL);
+	t_bad = gh_type_register("FuzzBad\xff", NULL);
 	memset(&d, 0, sizeof d);
 	d.flags = GH_TYPE_COLLECTABLE;
 	t_garbage = gh_type_register("FuzzGarbage", &d);
-	if (!t_node || !t_blob || !t_churn || !t_garbage) {
+	if (!t_node || !t_blob || !t_churn || !t_garbage || !t_bad) {
 		fprintf(stderr, "fuzz_router: type registration failed\n");
 		abort();
 	}
@@ -134,6 +136,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		if (i > 0)
 			nodes[i - 1]->next = nodes[i];
 	}
+	for (size_t i = 0; i < 2; i++)
+		bad[i] = gh_calloc_typed(t_bad, 1, 24);
 	for (size_t i = 0; i < N_BLOBS; i++) {
 		blobs[i] = gh_malloc_typed(t_blob, 100 * (i + 1));
 		memset(blobs[i], 'B', 100 * (i + 1));
