@@ -5,8 +5,11 @@
  *   int main(void) { return RUN_TESTS(); }
  *
  * EXPECT_* records a failure and continues; ASSERT_* records it and leaves
- * the current test. Tests run in file order. The process exits non-zero when
- * anything failed, and prints one "N passed, N failed" line at the end.
+ * the current test; SKIP("why") leaves a test that cannot run here (a kernel
+ * feature or a tool missing). Tests run in file order. The process exits 1
+ * when anything failed, else 77 when a test skipped (ctest's
+ * SKIP_RETURN_CODE, set by gh_add_test: reported as skipped, never as a
+ * pass), else 0; it prints one "N passed, N failed, N skipped" line at the end.
  */
 #ifndef GH_TEST_H
 #define GH_TEST_H
@@ -26,6 +29,17 @@ struct gh_test_case {
 static struct gh_test_case gh_test_cases[GH_TEST_MAX];
 static int gh_test_ncases;
 static int gh_test_failed_now;
+static int gh_test_skipped_now;
+
+/* The exit status of a run with a skipped test (ctest's SKIP_RETURN_CODE). */
+#define GH_TEST_SKIP_CODE 77
+
+#define SKIP(why)                                                                  \
+	do {                                                                       \
+		fprintf(stderr, "  SKIP: %s\n", (why));                             \
+		gh_test_skipped_now = 1;                                           \
+		return;                                                            \
+	} while (0)
 
 static inline void gh_test_register(const char *name, gh_test_fn fn)
 {
@@ -103,23 +117,27 @@ static inline void gh_test_register(const char *name, gh_test_fn fn)
 
 static inline int gh_test_run_all(const char *only)
 {
-	int passed = 0, failed = 0;
+	int passed = 0, failed = 0, skipped = 0;
 	for (int i = 0; i < gh_test_ncases; i++) {
 		if (only && strcmp(only, gh_test_cases[i].name) != 0)
 			continue;
 		gh_test_failed_now = 0;
+		gh_test_skipped_now = 0;
 		fprintf(stderr, "[ RUN  ] %s\n", gh_test_cases[i].name);
 		gh_test_cases[i].fn();
 		if (gh_test_failed_now) {
 			failed++;
 			fprintf(stderr, "[ FAIL ] %s\n", gh_test_cases[i].name);
+		} else if (gh_test_skipped_now) {
+			skipped++;
+			fprintf(stderr, "[ SKIP ] %s\n", gh_test_cases[i].name);
 		} else {
 			passed++;
 			fprintf(stderr, "[  OK  ] %s\n", gh_test_cases[i].name);
 		}
 	}
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	return failed ? 1 : skipped ? GH_TEST_SKIP_CODE : 0;
 }
 
 /* RUN_TESTS() runs every test; GH_TEST_ONLY=name runs one. */

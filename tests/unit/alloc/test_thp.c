@@ -34,10 +34,8 @@ static int advised(uintptr_t addr)
 
 TEST(cage_advice_follows_the_option)
 {
-	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0) {
-		fprintf(stderr, "  no THP in this kernel: nothing to check\n");
-		return;
-	}
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) != 0)
+		SKIP("no transparent huge pages in this kernel");
 	void *p = malloc(64); /* initializes glassheap */
 	ASSERT_TRUE(p != NULL);
 	const char *mode = getenv("GLASSHEAP_THP");
