@@ -627,50 +627,24 @@ const char *gh__emit_strerror(enum gh_emit_error err)
 
 /* ---- Key/value shorthands ------------------------------------------------------- */
 
-void gh__emit_kv_int(gh_emit_t *e, const char *key, int64_t v)
-{
-	gh__emit_key(e, key);
-	gh__emit_int(e, v);
-}
-
-void gh__emit_kv_uint(gh_emit_t *e, const char *key, uint64_t v)
-{
-	gh__emit_key(e, key);
-	gh__emit_uint(e, v);
-}
+/* gh__emit_kv_<name>(e, key, value): the key, then gh__emit_<name>(e, value). */
+#define KV(name, type)                                                     \
+	void gh__emit_kv_##name(gh_emit_t *e, const char *key, type v)     \
+	{                                                                  \
+		gh__emit_key(e, key);                                      \
+		gh__emit_##name(e, v);                                     \
+	}
+KV(int, int64_t)
+KV(uint, uint64_t)
+KV(cstr, const char *)
+KV(dbl, double)
+KV(mb, uint64_t)
+KV(mb_signed, int64_t)
+KV(bool, bool)
+#undef KV
 
 void gh__emit_kv_str(gh_emit_t *e, const char *key, const char *s, size_t len)
 {
 	gh__emit_key(e, key);
 	gh__emit_str(e, s, len);
-}
-
-void gh__emit_kv_cstr(gh_emit_t *e, const char *key, const char *s)
-{
-	gh__emit_key(e, key);
-	gh__emit_cstr(e, s);
-}
-
-void gh__emit_kv_dbl(gh_emit_t *e, const char *key, double v)
-{
-	gh__emit_key(e, key);
-	gh__emit_dbl(e, v);
-}
-
-void gh__emit_kv_mb(gh_emit_t *e, const char *key, uint64_t bytes)
-{
-	gh__emit_key(e, key);
-	gh__emit_mb(e, bytes);
-}
-
-void gh__emit_kv_mb_signed(gh_emit_t *e, const char *key, int64_t bytes)
-{
-	gh__emit_key(e, key);
-	gh__emit_mb_signed(e, bytes);
-}
-
-void gh__emit_kv_bool(gh_emit_t *e, const char *key, bool b)
-{
-	gh__emit_key(e, key);
-	gh__emit_bool(e, b);
 }

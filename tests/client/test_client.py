@@ -31,7 +31,6 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ import urllib.parse
 import msgpack
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from ghtest import CHILDREN, FAILURES, check, kill_children, request, section  # noqa: E402
+from ghtest import CHILDREN, FAILURES, check, free_port, kill_children, request, section  # noqa: E402
 
 ARGS = None
 PROGRAM_PIDS = []  # (pid, program) started by `glassheap run`: killed at the end if still theirs
@@ -105,14 +104,6 @@ def cli(args, env=None, timeout=30, binary=False, url=None):
     p = subprocess.run([ARGS.cli] + args, capture_output=True, env=e, timeout=timeout)
     out = p.stdout if binary else p.stdout.decode(errors="replace")
     return p.returncode, out, p.stderr.decode(errors="replace")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # ---- A plain Python client --------------------------------------------------------

@@ -29,6 +29,7 @@
 #include <msgpack.h>
 
 #include "msgpack_same.h"
+#include "utf8_ref.h"
 
 #define MAX_NODES 2048
 #define MAX_TREE_DEPTH (GH_EMIT_MAX_DEPTH + 8) /* deeper than the emitter allows, on purpose */
@@ -209,60 +210,11 @@ static void emit_node(gh_emit_t *e, const struct node *n, int in_map)
 
 /* ---- The independent expectation ------------------------------------------------------ */
 
-/* Well-formed UTF-8 by definition (a scalar value in its shortest form), and
- * the maximal completable prefix of anything else becomes U+FFFD. */
-static int ref_wellformed(const unsigned char *b, int L)
-{
-	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-	uint32_t cp = b[0] & (0x7Fu >> L);
-	for (int j = 1; j < L; j++) {
-		if ((b[j] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (b[j] & 0x3F);
-	}
-	return cp >= min[L] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-}
-
-static int ref_completable(const unsigned char *p, size_t m, int L)
-{
-	unsigned char b[4];
-	memcpy(b, p, m);
-	for (int j = (int)m; j < L; j++)
-		b[j] = 0x80;
-	if (m >= 2 || L == 1)
-		return ref_wellformed(b, L);
-	for (unsigned c = 0x80; c <= 0xBF; c++) {
-		b[1] = (unsigned char)c;
-		if (ref_wellformed(b, L))
-			return 1;
-	}
-	return 0;
-}
-
+/* A string as the emitter must write it (tests/utf8_ref.h). */
 static json_t *ref_string(const char *s, size_t n)
 {
-	const unsigned char *u = (const unsigned char *)s;
 	unsigned char *out = malloc(3 * n + 1);
-	size_t i = 0, o = 0;
-	while (i < n) {
-		unsigned c = u[i];
-		int L = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-		size_t k = 0;
-		for (size_t m = 1; L && m <= (size_t)L && i + m <= n; m++) {
-			if (!ref_completable(u + i, m, L))
-				break;
-			k = m;
-		}
-		if (L && k == (size_t)L) {
-			memcpy(out + o, u + i, k);
-			o += k;
-			i += k;
-		} else {
-			memcpy(out + o, "\xEF\xBF\xBD", 3);
-			o += 3;
-			i += k ? k : 1;
-		}
-	}
+	size_t o = gh_ref_utf8_sanitize((const unsigned char *)s, n, out);
 	json_t *j = json_stringn((const char *)out, o);
 	free(out);
 	return j;

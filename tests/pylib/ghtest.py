@@ -465,26 +465,21 @@ def parse_response(raw):
 
 # ---- Documents ----------------------------------------------------------------------------
 
-def same(a, b):
-    """Equal with the same types everywhere (int is not float, bool is not int) and the same key order."""
+def same(a, b, values=True):
+    """The same document: the same types everywhere (int is not float, bool is
+    not int), the same key order, and (values=True) equal values and lengths."""
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+        return list(a) == list(b) and all(same(a[k], b[k], values) for k in a)
     if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
+        return (len(a) == len(b) or not values) and all(same(x, y, values) for x, y in zip(a, b))
+    return a == b or not values
 
 
 def same_shape(a, b):
     """Same keys and value types everywhere; lists compared element by element."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same_shape(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return all(same_shape(x, y) for x, y in zip(a, b))
-    return True
+    return same(a, b, values=False)
 
 
 def type_entry(doc, name):

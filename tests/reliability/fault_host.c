@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host_args.h"
 #include "internal.h"
 
 static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -264,14 +265,9 @@ static int nsecrets;
 
 int main(int argc, char **argv)
 {
-	const char *listen = "127.0.0.1:0";
-	int start = 1;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-			listen = argv[++i];
-		else if (strcmp(argv[i], "--no-start") == 0)
-			start = 0;
-	}
+	struct gh_test_host_args args = gh_test_host_args(argc, argv);
+	const char *listen = args.listen;
+	int start = args.start;
 	/* Fill blocks hold no pointers: a reachability pass does not read the
 	 * gigabytes of them (it would, conservatively, otherwise). */
 	gh_type_desc_t nsd;

@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #include <glassheap.h>
+
+#include "../host_args.h"
 #ifdef GH_TEST_INTERNALS
 #include "internal.h"
 #endif
@@ -139,14 +141,9 @@ static void reply(const char *fmt, int a, int b)
 
 int main(int argc, char **argv)
 {
-	const char *listen = "127.0.0.1:0";
-	int start = 1;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-			listen = argv[++i];
-		else if (strcmp(argv[i], "--no-start") == 0)
-			start = 0;
-	}
+	struct gh_test_host_args args = gh_test_host_args(argc, argv);
+	const char *listen = args.listen;
+	int start = args.start;
 #ifdef GH_TEST_TSAN
 	gh_test_ignore_tsan_thread();
 	setvbuf(stdin, NULL, _IONBF, 0);

@@ -15,6 +15,7 @@
 #include <msgpack.h>
 
 #include "msgpack_same.h"
+#include "utf8_ref.h"
 
 /* ---- Helpers ---------------------------------------------------------------- */
 
@@ -78,66 +79,6 @@ out:
 	return ok;
 }
 
-/*
- * Reference sanitizer, written from the definition rather than a table: a
- * sequence of L bytes is well-formed when it decodes to a scalar value
- * (<= U+10FFFF, not a surrogate) that needs exactly L bytes. A prefix is
- * "completable" when some well-formed sequence starts with it; the maximal
- * completable prefix of an ill-formed sequence (at least one byte) becomes one
- * U+FFFD.
- */
-static bool ref_wellformed(const unsigned char *b, int L)
-{
-	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-	uint32_t cp = b[0] & (0x7Fu >> L);
-	for (int j = 1; j < L; j++) {
-		if ((b[j] & 0xC0) != 0x80)
-			return false;
-		cp = cp << 6 | (b[j] & 0x3F);
-	}
-	return cp >= min[L] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-}
-
-static bool ref_completable(const unsigned char *p, size_t m, int L)
-{
-	unsigned char b[4];
-	memcpy(b, p, m);
-	for (int j = (int)m; j < L; j++)
-		b[j] = 0x80;
-	if (m >= 2 || L == 1)
-		return ref_wellformed(b, L);
-	for (unsigned c = 0x80; c <= 0xBF; c++) { /* the second byte decides the ranges */
-		b[1] = (unsigned char)c;
-		if (ref_wellformed(b, L))
-			return true;
-	}
-	return false;
-}
-
-static size_t ref_sanitize(const unsigned char *s, size_t n, unsigned char *out)
-{
-	size_t i = 0, o = 0;
-	while (i < n) {
-		unsigned c = s[i];
-		int L = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-		size_t k = 0;
-		for (size_t m = 1; L && m <= (size_t)L && i + m <= n; m++) {
-			if (!ref_completable(s + i, m, L))
-				break;
-			k = m;
-		}
-		if (L && k == (size_t)L) {
-			memcpy(out + o, s + i, k);
-			o += k;
-			i += k;
-		} else {
-			memcpy(out + o, "\xEF\xBF\xBD", 3);
-			o += 3;
-			i += k ? k : 1;
-		}
-	}
-	return o;
-}
 
 struct bytes {
 	const char *p;
@@ -361,7 +302,7 @@ TEST(every_single_byte)
 	for (int c = 0; c < 256; c++) {
 		char s[1] = {(char)c};
 		unsigned char want[3];
-		size_t wn = ref_sanitize((const unsigned char *)s, 1, want);
+		size_t wn = gh_ref_utf8_sanitize((const unsigned char *)s, 1, want);
 		EXPECT_EQ(wn, c < 0x80 ? 1 : 3);
 		if (!string_roundtrips(s, 1, want, wn))
 			GH_TEST_FAIL_("byte 0x%02x", c);
@@ -435,7 +376,7 @@ TEST(tricky_utf8)
 	for (size_t i = 0; i < sizeof utf8_cases / sizeof utf8_cases[0]; i++) {
 		const struct utf8_case *c = &utf8_cases[i];
 		unsigned char ref[64];
-		size_t rn = ref_sanitize((const unsigned char *)c->in, c->in_len, ref);
+		size_t rn = gh_ref_utf8_sanitize((const unsigned char *)c->in, c->in_len, ref);
 		/* the reference sanitizer agrees with Python... */
 		if (rn != c->out_len || memcmp(ref, c->out, rn) != 0)
 			GH_TEST_FAIL_("reference disagrees with Python on case %zu", i);
@@ -477,7 +418,7 @@ TEST(random_byte_strings)
 				n += pl;
 			}
 		}
-		size_t wn = ref_sanitize((const unsigned char *)s, n, want);
+		size_t wn = gh_ref_utf8_sanitize((const unsigned char *)s, n, want);
 		if (!string_roundtrips(s, n, want, wn)) {
 			GH_TEST_FAIL_("random string %d (len %zu)", iter, n);
 			return;
@@ -853,7 +794,7 @@ TEST(long_string_grows_buffer)
 	for (size_t i = 0; i < n; i++)
 		s[i] = (char)(i % 7 == 0 ? '"' : 'a' + i % 26);
 	unsigned char *want = malloc(n);
-	size_t wn = ref_sanitize((const unsigned char *)s, n, want);
+	size_t wn = gh_ref_utf8_sanitize((const unsigned char *)s, n, want);
 	EXPECT_TRUE(string_roundtrips(s, n, want, wn));
 	free(s);
 	free(want);
