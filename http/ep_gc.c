@@ -209,10 +209,8 @@ void gh__ep_memory_referrers(struct gh_http_call *call)
 	int64_t max_referrers;
 	gh__query_str(call->q, "type_name", 1, GH_TYPE_NAME_MAX, &name, &name_len);
 	gh__query_int(call->q, "max_referrers", 1, 20, 5, &max_referrers);
-	if (gh__query_failed(call->q)) {
-		gh__http_invalid(call);
+	if (!gh__http_params_valid(call))
 		return;
-	}
 	/* The limit above counts characters, the registry's bytes: a name of
 	 * more than GH_TYPE_NAME_MAX bytes (multi-byte characters) names a type
 	 * only as the display form of one (gh__http_type_lookup). */

@@ -78,23 +78,18 @@ static gh_type_stats_t *read_stats(size_t *n)
 	return st;
 }
 
-static int by_size(const void *pa, const void *pb)
+/* Most bytes first, then most objects (sort_by=size), or the other way round
+ * (sort_by=count); the type id settles ties, so the order is stable. */
+static int by_rank(const void *pa, const void *pb, void *sort_by)
 {
 	const gh_type_stats_t *a = *(gh_type_stats_t *const *)pa, *b = *(gh_type_stats_t *const *)pb;
-	if (a->live_bytes != b->live_bytes)
-		return a->live_bytes > b->live_bytes ? -1 : 1;
-	if (a->live_count != b->live_count)
-		return a->live_count > b->live_count ? -1 : 1;
-	return a->type < b->type ? -1 : a->type > b->type;
-}
-
-static int by_count(const void *pa, const void *pb)
-{
-	const gh_type_stats_t *a = *(gh_type_stats_t *const *)pa, *b = *(gh_type_stats_t *const *)pb;
-	if (a->live_count != b->live_count)
-		return a->live_count > b->live_count ? -1 : 1;
-	if (a->live_bytes != b->live_bytes)
-		return a->live_bytes > b->live_bytes ? -1 : 1;
+	bool size_first = *(const size_t *)sort_by == SORT_SIZE;
+	uint64_t ka[2] = {a->live_bytes, a->live_count}, kb[2] = {b->live_bytes, b->live_count};
+	for (int i = 0; i < 2; i++) {
+		int k = size_first ? i : 1 - i;
+		if (ka[k] != kb[k])
+			return ka[k] > kb[k] ? -1 : 1;
+	}
 	return a->type < b->type ? -1 : a->type > b->type;
 }
 
@@ -211,10 +206,8 @@ void gh__ep_memory(struct gh_http_call *call)
 	size_t sort_by = SORT_SIZE;
 	gh__query_int(call->q, "top_n", 1, 100, 20, &top_n);
 	gh__query_enum(call->q, "sort_by", SORT_CHOICES, 2, SORT_SIZE, &sort_by);
-	if (gh__query_failed(call->q)) {
-		gh__http_invalid(call);
+	if (!gh__http_params_valid(call))
 		return;
-	}
 
 	size_t n = 0;
 	gh_type_stats_t *st = read_stats(&n);
@@ -232,7 +225,7 @@ void gh__ep_memory(struct gh_http_call *call)
 		if (st[i].live_count > 0)
 			live[nlive++] = &st[i];
 	}
-	qsort(live, nlive, sizeof *live, sort_by == SORT_SIZE ? by_size : by_count);
+	qsort_r(live, nlive, sizeof *live, by_rank, &sort_by);
 	size_t shown = nlive < (size_t)top_n ? nlive : (size_t)top_n;
 
 	gh_emit_t *e = call->e;
@@ -413,10 +406,8 @@ void gh__ep_memory_types(struct gh_http_call *call)
 	int64_t samples = 10;
 	gh__query_str(call->q, "type_name", 0, GH_QUERY_MAX_LEN, &name, &name_len);
 	gh__query_int(call->q, "samples", 0, 100, 10, &samples);
-	if (gh__query_failed(call->q)) {
-		gh__http_invalid(call);
+	if (!gh__http_params_valid(call))
 		return;
-	}
 
 	gh_type_t type = gh__http_type_lookup(name, name_len);
 	gh_type_stats_t st;

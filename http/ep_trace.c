@@ -9,9 +9,11 @@
  *   DELETE /debug/tracemalloc/snapshot/{name}
  *   POST /debug/tracemalloc/stop
  *
- * Rows carry api.md's fields plus "function" (added). Symbolization happens
- * here, on the server thread, inside gh__trace_quiet_begin/end so that the
- * symbolizer's own allocations are never traced.
+ * Rows carry api.md's fields plus "function" (added). trace.c symbolizes the
+ * rows on the server thread, inside its own gh__trace_quiet_begin/end, so
+ * that the symbolizer's allocations are never traced. A row without line
+ * information (lineno 0) stands for one function of one module (trace.c's
+ * grouping rule; docs/api.md).
  */
 #include "internal.h"
 
@@ -103,10 +105,8 @@ void gh__ep_trace_start(struct gh_http_call *call)
 	int64_t frames, sample;
 	gh__query_int(call->q, "frames", 1, GH_TRACE_FRAMES_MAX, GH_TRACE_FRAMES_DEFAULT, &frames);
 	gh__query_int(call->q, "sample_bytes", 0, (int64_t)1 << 40, 0, &sample);
-	if (gh__query_failed(call->q)) {
-		gh__http_invalid(call);
+	if (!gh__http_params_valid(call))
 		return;
-	}
 	int rc = gh__trace_start((unsigned)frames, (size_t)sample);
 	char msg[160];
 	struct gh_trace_status st;
@@ -159,10 +159,8 @@ void gh__ep_trace_top(struct gh_http_call *call)
 	size_t group;
 	gh__query_int(call->q, "top_n", 1, 100, 10, &top_n);
 	gh__query_enum(call->q, "group_by", group_names, 2, 0, &group);
-	if (gh__query_failed(call->q)) {
-		gh__http_invalid(call);
+	if (!gh__http_params_valid(call))
 		return;
-	}
 	struct gh_trace_status st;
 	gh__trace_status(&st);
 	if (!st.is_tracing) {
@@ -171,9 +169,7 @@ void gh__ep_trace_top(struct gh_http_call *call)
 	}
 	struct gh_trace_stat *rows = NULL;
 	size_t n = 0;
-	int q = gh__trace_quiet_begin();
 	int rc = gh__trace_top(group ? GH_TRACE_BY_FILENAME : GH_TRACE_BY_LINENO, (size_t)top_n, &rows, &n);
-	gh__trace_quiet_end(q);
 	if (rc) {
 		answer_error(call, rc, "tracemalloc top");
 		return;
@@ -197,10 +193,8 @@ void gh__ep_trace_snapshot(struct gh_http_call *call)
 	const char *name;
 	size_t len;
 	gh__query_name(call->q, "name", &name, &len);
-	if (gh__query_failed(call->q)) {
-		gh__http_invalid(call);
+	if (!gh__http_params_valid(call))
 		return;
-	}
 	char nm[GH_TRACE_NAME_MAX + 1];
 	memcpy(nm, name, len);
 	nm[len] = '\0';
@@ -241,10 +235,8 @@ void gh__ep_trace_compare(struct gh_http_call *call)
 	gh__query_name(call->q, "snapshot2", &s2, &l2);
 	gh__query_int(call->q, "top_n", 1, 100, 10, &top_n);
 	gh__query_enum(call->q, "group_by", group_names, 2, 0, &group);
-	if (gh__query_failed(call->q)) {
-		gh__http_invalid(call);
+	if (!gh__http_params_valid(call))
 		return;
-	}
 	char a[GH_TRACE_NAME_MAX + 1], b[GH_TRACE_NAME_MAX + 1];
 	memcpy(a, s1, l1);
 	a[l1] = '\0';
@@ -259,9 +251,7 @@ void gh__ep_trace_compare(struct gh_http_call *call)
 	}
 	struct gh_trace_stat *rows = NULL;
 	size_t n = 0;
-	int q = gh__trace_quiet_begin();
 	int rc = gh__trace_compare(a, b, group ? GH_TRACE_BY_FILENAME : GH_TRACE_BY_LINENO, (size_t)top_n, &rows, &n);
-	gh__trace_quiet_end(q);
 	if (rc == ENOENT) { /* deleted meanwhile */
 		gh__http_detail(call, 404, "Snapshot not found");
 		return;
@@ -285,15 +275,11 @@ void gh__ep_trace_traceback(struct gh_http_call *call)
 {
 	int64_t top_n;
 	gh__query_int(call->q, "top_n", 1, 50, 5, &top_n);
-	if (gh__query_failed(call->q)) {
-		gh__http_invalid(call);
+	if (!gh__http_params_valid(call))
 		return;
-	}
 	struct gh_trace_tb *rows = NULL;
 	size_t n = 0;
-	int q = gh__trace_quiet_begin();
 	int rc = gh__trace_traceback((size_t)top_n, &rows, &n);
-	gh__trace_quiet_end(q);
 	if (rc) {
 		answer_error(call, rc, "tracemalloc traceback");
 		return;
@@ -323,10 +309,8 @@ void gh__ep_trace_traceback(struct gh_http_call *call)
 void gh__ep_trace_delete(struct gh_http_call *call)
 {
 	gh__query_path_name(call->q, "name", call->path_arg, call->path_arg_len);
-	if (gh__query_failed(call->q)) {
-		gh__http_invalid(call);
+	if (!gh__http_params_valid(call))
 		return;
-	}
 	char nm[GH_TRACE_NAME_MAX + 1];
 	memcpy(nm, call->path_arg, call->path_arg_len);
 	nm[call->path_arg_len] = '\0';

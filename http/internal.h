@@ -85,6 +85,9 @@ typedef void (*gh_http_endpoint_fn)(struct gh_http_call *call);
 void gh__http_detail(struct gh_http_call *call, int status, const char *msg);
 /* The 422 document of every validation error recorded in call->q. */
 void gh__http_invalid(struct gh_http_call *call);
+/* After an endpoint's validators: true when every parameter was valid; else
+ * answers the 422 (gh__http_invalid) and returns false. */
+bool gh__http_params_valid(struct gh_http_call *call);
 
 /* ---- router.c: one request in, one response out ---------------------------- */
 

@@ -102,6 +102,14 @@ void gh__http_invalid(struct gh_http_call *call)
 	call->status = 422;
 }
 
+bool gh__http_params_valid(struct gh_http_call *call)
+{
+	if (!gh__query_failed(call->q))
+		return true;
+	gh__http_invalid(call);
+	return false;
+}
+
 static void add_header(struct gh_http_response *res, const char *name, const char *value)
 {
 	if (res->nheaders >= GH_HTTP_RES_HEADERS_MAX)
