@@ -304,6 +304,14 @@ def case_endpoints():
             rc, out, err = cli(argv, url=h.url)
             check(rc == 0 and re.search(pattern, out, re.M), "trace %s: exit 0 and %s" % (word, pattern), out + err)
 
+        section("--url takes a listen address too, read by the server's own parser")
+        for spec in ("127.0.0.1:%d" % h.port, str(h.port), "localhost:%d" % h.port):
+            rc, out, err = cli(["--url", spec, "memory", "--top-n", "1"])
+            check(rc == 0 and table_rows(out, "TYPE") is not None, "--url %s" % spec, out + err)
+        for spec in ("+%d" % h.port, "127.0.0.1:%d " % h.port, "unix:"):
+            rc, out, err = cli(["--url", spec, "memory"])
+            check(rc == 1 and "want" in err, "--url %r is refused, as the server refuses it" % spec, (rc, err))
+
         section("404 through a wrong base URL")
         rc, out, err = cli(["--url", h.url + "/prefix", "memory"])
         check(rc == 3 and "Not Found" in err and "404" in err, "404 reported, exit 3", err)
