@@ -32,9 +32,10 @@
 /* ---- Limits of server.c ------------------------------------------------------ */
 
 /* Open client connections at most. A new client past it takes the place of
- * the connection that has waited longest for its next request (it is closed,
- * with a 408 when it had sent part of one); only when every connection is
- * sending a response do new clients wait in the kernel's backlog. */
+ * the oldest connection that has not sent a complete request yet, or else of
+ * the one idle longest since its last request (it is closed, with a 408 when
+ * it had sent part of a request); only when every connection is sending a
+ * response do new clients wait in the kernel's backlog. */
 #define GH_HTTP_MAX_CONNS 128
 /* A new connection has this long to send its first complete request (the
  * request line and headers), milliseconds; checked by the once-a-second

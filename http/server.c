@@ -29,9 +29,9 @@
  *
  * Connections (slowloris, half-open clients): a new connection has
  * GH_HTTP_FIRST_REQ_TIMEOUT_MS to send its first request; past the cap of
- * GH_HTTP_MAX_CONNS a new client takes the place of the connection that has
- * waited longest for a request (on_accept), so that idle or dripping clients
- * never lock others out.
+ * GH_HTTP_MAX_CONNS a new client takes the place of the oldest connection
+ * that has not sent a complete request, or else of the longest-idle one
+ * (on_accept), so that idle or dripping clients never lock others out.
  *
  * Traps of h2o 2.2.5 handled here (design.md section 6): it writes without
  * MSG_NOSIGNAL (the thread blocks every signal but world.c's stop signal, so
@@ -355,23 +355,32 @@ static void conn_cut(struct server *srv, struct conn *c)
 	srv->nclosing++;
 }
 
-/* The connection that has waited longest for a request, or NULL. */
-static struct conn *longest_waiting(struct server *srv)
+/*
+ * The connection to give up its place: the oldest one that has not sent a
+ * complete request yet (half-open, or dripping), else the one idle longest
+ * since its last request (a client that was served before loses its
+ * kept-alive connection, not its answer), else NULL.
+ */
+static struct conn *replaceable(struct server *srv)
 {
-	struct conn *best = NULL;
+	struct conn *fresh = NULL, *idle = NULL;
 	for (size_t i = 0; i < CONN_SLOTS; i++) {
 		struct conn *c = &srv->conns[i];
-		if (conn_waiting(c) && (!best || c->waiting_since < best->waiting_since))
-			best = c;
+		if (!conn_waiting(c))
+			continue;
+		if (c->requests == 0 && (!fresh || c->accepted_at < fresh->accepted_at))
+			fresh = c;
+		if (c->requests > 0 && (!idle || c->waiting_since < idle->waiting_since))
+			idle = c;
 	}
-	return best;
+	return fresh ? fresh : idle;
 }
 
 /*
  * Accepts what the listener has. At the cap (GH_HTTP_MAX_CONNS open, not
  * counting those we are closing), a new client is accepted only when a
- * waiting connection can give up its place: that one is cut (conn_cut) and
- * the new one waits in a spare slot while it closes. When none can (every
+ * waiting connection can give up its place (replaceable): that one is cut
+ * (conn_cut) and the new one waits in a spare slot while it closes. When none can (every
  * connection is sending a response, or SPARE_CONNS replacements are under
  * way), the listener pauses and new clients wait in the kernel's backlog
  * until a connection closes (on_conn_close) or the watchdog retries.
@@ -384,7 +393,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 	for (int n = 0; n < 16; n++) {
 		struct conn *victim = NULL;
 		if (srv->nconns - srv->nclosing >= GH_HTTP_MAX_CONNS) {
-			victim = srv->nconns < CONN_SLOTS ? longest_waiting(srv) : NULL;
+			victim = srv->nconns < CONN_SLOTS ? replaceable(srv) : NULL;
 			if (!victim) {
 				listener_pause(srv);
 				return;

@@ -825,7 +825,9 @@ def case_load():
               "h2o's own %d has a JSON detail: %r" % (status, r and (r.status, r.headers, r.body)))
     check(fetch("/debug/memory", port).status == 200, "serves after garbage")
 
-    section("connection cap: a new client takes the place of the longest-waiting one")
+    section("connection cap: a new client takes the place of the oldest half-open one")
+    veteran = socket.create_connection(("127.0.0.1", port), timeout=5)  # served before the crowd came
+    check(http_get(veteran, "/debug/memory?top_n=1")[0] == 200, "a kept-alive client served before")
     idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(140)]
     time.sleep(0.3)
     check(h.fds() <= fd0 + 128 + 4 + 2, "at most 128 connections (and 4 being replaced) open (fds %d -> %d)"
@@ -846,7 +848,13 @@ def case_load():
         except OSError:
             closed += 1
         s.close()
-    check(closed >= 12, "the connections that waited longest were closed to make room (%d)" % closed)
+    check(closed >= 12, "the oldest half-open connections were closed to make room (%d)" % closed)
+    try:
+        st = http_get(veteran, "/debug/memory?top_n=1")[0]
+    except OSError:
+        st = 0
+    check(st == 200, "the kept-alive client that had been served kept its connection (%r)" % st)
+    veteran.close()
     print("a client behind 140 idle connections was served in %.3f s; %d idle ones closed" % (waited, closed))
 
     section("first-request timeout: a connection that sends no complete request is cut in 2-3 s")
