@@ -19,6 +19,7 @@
  * (len byte % 16, then len bytes) comes right after the op, before its operand.
  */
 #include "emit.h"
+#include "fuzz_check.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -259,7 +260,6 @@ static json_t *expect_node(const struct node *n)
 	return NULL;
 }
 
-
 static int tree_depth(void)
 {
 	int d = 0;
@@ -268,15 +268,6 @@ static int tree_depth(void)
 			d = nodes[i].depth + 1;
 	return d;
 }
-
-#define CHECK(c)                                                                     \
-	do {                                                                         \
-		if (!(c)) {                                                          \
-			fprintf(stderr, "fuzz_emit: check failed: %s (line %d)\n", #c, \
-				__LINE__);                                           \
-			abort();                                                     \
-		}                                                                    \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

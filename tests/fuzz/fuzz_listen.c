@@ -13,6 +13,7 @@
  *     (an independent check of the last ':'-separated field)
  */
 #include "listen.h"
+#include "fuzz_check.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,14 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
-
-#define CHECK(c)                                                                              \
-	do {                                                                                  \
-		if (!(c)) {                                                                   \
-			fprintf(stderr, "fuzz_listen: check failed: %s (line %d)\n", #c, __LINE__); \
-			abort();                                                              \
-		}                                                                             \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

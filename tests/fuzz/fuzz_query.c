@@ -12,6 +12,7 @@
  * negotiation is the router's: fuzz_router drives it.
  */
 #include "query.h"
+#include "fuzz_check.h"
 #include "utf8.h"
 
 #include "../../alloc/trace.h"
@@ -26,19 +27,9 @@
 
 #include "msgpack_same.h"
 
-#define CHECK(c)                                                                      \
-	do {                                                                          \
-		if (!(c)) {                                                           \
-			fprintf(stderr, "fuzz_query: check failed: %s (line %d)\n", #c, \
-				__LINE__);                                            \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
-
 static const char *const SORT[] = {"size", "count"};
 static const char *const GROUP[] = {"lineno", "filename"};
 static const char *const THREE[] = {"a", "b", "c"};
-
 
 /* Independent check of gh__query_int's accepted syntax: [+-]?[0-9]+ in int64. */
 static int ref_int(const char *s, int64_t *out)
