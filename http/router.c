@@ -23,6 +23,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -60,6 +61,10 @@ static const struct route routes[] = {
 	{"/debug/tracemalloc/traceback", "GET", gh__ep_trace_traceback, false},
 	{"/debug/tracemalloc/snapshot/", "DELETE", gh__ep_trace_delete, true},
 	{"/debug/tracemalloc/stop", "POST", gh__ep_trace_stop, false},
+	{"/debug/tracemalloc/folded", "GET", gh__ep_trace_folded, false},
+	{"/debug/pprof/heap", "GET", gh__ep_pprof_heap, false},
+	{"/metrics", "GET", gh__ep_metrics, false},
+	{"/debug/", "GET", gh__ep_page, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -94,8 +99,36 @@ static const char *reason_phrase(int status)
 	}
 }
 
+/* Drops a raw body and the endpoint's headers: an error document replaces them. */
+static void drop_raw(struct gh_http_call *call)
+{
+	if (call->raw_owned)
+		free((void *)call->raw);
+	call->raw_type = NULL;
+	call->raw = NULL;
+	call->raw_len = 0;
+	call->raw_owned = false;
+	call->nextra = 0;
+}
+
+void gh__http_raw(struct gh_http_call *call, const char *content_type, const char *body, size_t len, bool owned)
+{
+	drop_raw(call);
+	call->raw_type = content_type;
+	call->raw = body;
+	call->raw_len = len;
+	call->raw_owned = owned;
+}
+
+void gh__http_header(struct gh_http_call *call, const char *name, const char *value)
+{
+	if (call->nextra < GH_HTTP_CALL_HEADERS_MAX)
+		call->extra[call->nextra++] = (struct gh_http_header_static){name, value};
+}
+
 void gh__http_detail(struct gh_http_call *call, int status, const char *msg)
 {
+	drop_raw(call);
 	gh__emit_reset(call->e);
 	gh__emit_map_begin(call->e, 1);
 	gh__emit_key(call->e, "detail");
@@ -106,6 +139,7 @@ void gh__http_detail(struct gh_http_call *call, int status, const char *msg)
 
 void gh__http_invalid(struct gh_http_call *call)
 {
+	drop_raw(call);
 	gh__emit_reset(call->e);
 	gh__query_emit_errors(call->q, call->e);
 	call->status = 422;
@@ -135,9 +169,25 @@ static void plain_out_of_memory(struct gh_http_response *res)
 	res->nheaders = 0;
 }
 
-/* The emitter's document as the response (the body stays in the emitter). */
-static void finish(struct gh_http_response *res, struct gh_http_call *call, const char *allow, bool challenge)
+/* The emitter's document as the response (the body stays in the emitter),
+ * or the endpoint's raw body (kept by the router until its next dispatch). */
+static void finish(struct gh_http_router *r, struct gh_http_response *res, struct gh_http_call *call,
+		   const char *allow, bool challenge)
 {
+	if (call->raw_type) {
+		res->status = call->status;
+		res->reason = reason_phrase(call->status);
+		res->content_type = call->raw_type;
+		res->body = call->raw;
+		res->body_len = call->raw_len;
+		if (call->raw_owned)
+			r->raw = (char *)call->raw;
+		res->nheaders = 0;
+		add_header(res, "cache-control", "no-store");
+		for (size_t i = 0; i < call->nextra; i++)
+			add_header(res, call->extra[i].name, call->extra[i].value);
+		return;
+	}
 	size_t len;
 	const char *body = gh__emit_data(call->e, &len);
 	if (!body) {
@@ -163,6 +213,8 @@ static void finish(struct gh_http_response *res, struct gh_http_call *call, cons
 		snprintf(res->retry_after, sizeof res->retry_after, "%d", call->retry_after);
 		add_header(res, "retry-after", res->retry_after);
 	}
+	for (size_t i = 0; i < call->nextra; i++)
+		add_header(res, call->extra[i].name, call->extra[i].value);
 }
 
 /* ---- Requests -------------------------------------------------------------------- */
@@ -260,6 +312,16 @@ static const char *browser_request(const struct gh_http_router *r, const struct 
 	return NULL;
 }
 
+/* GET /debug/, the page's static shell, is answered without the token: a
+ * browser cannot add the header to a navigation; the page asks for the
+ * token and sends it with each of its calls (ep_page.c). */
+static bool open_route(const struct gh_http_request *req)
+{
+	static const char path[] = "/debug/";
+	return req->method_len == 3 && memcmp(req->method, "GET", 3) == 0 && req->path_len == sizeof path - 1 &&
+	       memcmp(req->path, path, sizeof path - 1) == 0;
+}
+
 static gh_emit_t *emitter_for(struct gh_http_router *r, enum gh_emit_format fmt)
 {
 	int i = fmt == GH_EMIT_MSGPACK;
@@ -274,6 +336,8 @@ void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *r
 {
 	struct gh_http_call call = {.q = &r->query, .status = 200};
 	memset(res, 0, sizeof *res);
+	free(r->raw); /* the previous response's raw body: sent by now */
+	r->raw = NULL;
 
 	int qrc = gh__query_parse(&r->query, req->query, req->query_len);
 	const struct gh_http_header *accept = find_header(req, "accept");
@@ -285,15 +349,15 @@ void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *r
 		return;
 	}
 
-	if (!authorized(r, req)) {
+	if (!authorized(r, req) && !open_route(req)) {
 		gh__http_detail(&call, 401, "Not authenticated");
-		finish(res, &call, NULL, true);
+		finish(r, res, &call, NULL, true);
 		return;
 	}
 	const char *why = browser_request(r, req);
 	if (why) {
 		gh__http_detail(&call, 403, why);
-		finish(res, &call, NULL, false);
+		finish(r, res, &call, NULL, false);
 		return;
 	}
 
@@ -315,19 +379,19 @@ void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *r
 
 	if (!found && other) {
 		gh__http_detail(&call, 405, "Method Not Allowed");
-		finish(res, &call, other->method, false);
+		finish(r, res, &call, other->method, false);
 		return;
 	}
 	if (!found) {
 		gh__http_detail(&call, 404, "Not Found");
-		finish(res, &call, NULL, false);
+		finish(r, res, &call, NULL, false);
 		return;
 	}
 	if (qrc != 0)
 		gh__http_detail(&call, 400, gh__query_strerror(qrc));
 	else
 		found->fn(&call);
-	finish(res, &call, NULL, false);
+	finish(r, res, &call, NULL, false);
 }
 
 void gh__http_router_dispose(struct gh_http_router *r)
@@ -336,4 +400,6 @@ void gh__http_router_dispose(struct gh_http_router *r)
 		gh__emit_free(r->emit[i]);
 		r->emit[i] = NULL;
 	}
+	free(r->raw);
+	r->raw = NULL;
 }
