@@ -121,10 +121,19 @@ def card(drv, parent, key):
 
 
 def wait(drv, cond, what, timeout=20):
+    def attempt(d):
+        try:
+            return cond(d)
+        except Exception:  # an element replaced while read (stale): look again
+            return False
     try:
-        return WebDriverWait(drv, timeout, poll_frequency=0.2).until(lambda d: cond(d))
+        return WebDriverWait(drv, timeout, poll_frequency=0.2).until(attempt)
     except Exception:
-        check(False, "timed out waiting for " + what)
+        try:
+            extra = "page status: %r" % drv.find_element(By.ID, "status").text
+        except Exception:
+            extra = None
+        check(False, "timed out waiting for " + what, extra)
         return None
 
 
