@@ -524,6 +524,9 @@ struct gh_gc_result {
 };
 struct gh_gc_totals {
 	uint64_t runs, collections, collected_objects, garbage_count;
+	uint64_t garbage_bytes;  /* bytes of the garbage_count objects (last pass) */
+	uint64_t last_pause_ns;  /* the last pass's stop-the-world pause */
+	uint64_t pause_ns_total; /* every pass's pause, summed */
 };
 
 /* One reachability pass. Heap-allocates *out (gh__gc_result_free). Returns

@@ -1094,10 +1094,12 @@ int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 	}
 	struct gh_gc_result *r = build_result(&c);
 	release_collected(r);
-	uint64_t garbage = 0;
+	uint64_t garbage = 0, garbage_bytes = 0;
 	if (r) {
 		garbage = r->cls[GH_DEFINITELY_LOST].count + r->cls[GH_INDIRECTLY_LOST].count +
 			  r->cls[GH_POSSIBLY_LOST].count - r->collected_objects;
+		garbage_bytes = r->cls[GH_DEFINITELY_LOST].bytes + r->cls[GH_INDIRECTLY_LOST].bytes +
+				r->cls[GH_POSSIBLY_LOST].bytes - r->collected_bytes;
 		r->objects_after = r->objects_before - r->collected_objects;
 	}
 	work_reset();
@@ -1108,6 +1110,11 @@ int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 	}
 	totals.runs++;
 	totals.garbage_count = garbage;
+	totals.garbage_bytes = garbage_bytes;
+	if (r) {
+		totals.last_pause_ns = r->pause_ns;
+		totals.pause_ns_total += r->pause_ns;
+	}
 	pthread_mutex_unlock(&roots_lock);
 	gh__world_finish();
 	if (!r)

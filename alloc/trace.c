@@ -51,7 +51,7 @@
 /* Live counts are kept in units of 1/COUNT_ONE allocation so that sampled
  * allocations can carry fractional weights; unsampled ones weigh exactly
  * COUNT_ONE and stay exact. */
-#define COUNT_ONE ((int64_t)1 << 16)
+#define COUNT_ONE GH_TRACE_COUNT_ONE
 
 /* Default capacity: stack ids over the life of the process (sessions do not
  * reuse them), GLASSHEAP_TRACE_STACKS=1024..16M; frames average up to 32 per
@@ -78,6 +78,8 @@ struct stack_rec {
 	struct session *session;
 	_Atomic int64_t count; /* live blocks, COUNT_ONE units */
 	_Atomic int64_t bytes; /* live bytes */
+	_Atomic int64_t allocs;      /* blocks ever recorded, COUNT_ONE units (pprof's alloc_objects) */
+	_Atomic int64_t alloc_bytes; /* their bytes (alloc_space) */
 } __attribute__((aligned(64)));
 
 _Atomic int gh__trace_on;
@@ -270,6 +272,8 @@ uint32_t gh__trace_record(size_t size, uintptr_t ra)
 	struct stack_rec *r = &recs[id];
 	atomic_fetch_add_explicit(&r->count, wc, memory_order_relaxed);
 	atomic_fetch_add_explicit(&r->bytes, wb, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->allocs, wc, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->alloc_bytes, wb, memory_order_relaxed);
 	int64_t cur = atomic_fetch_add_explicit(&s->cur, wb, memory_order_relaxed) + wb;
 	int64_t peak = atomic_load_explicit(&s->peak, memory_order_relaxed);
 	while (cur > peak &&
@@ -921,6 +925,111 @@ int gh__trace_traceback(size_t top_n, struct gh_trace_tb **out, size_t *nout)
 	free(e);
 	gh__trace_quiet_end(q);
 	return err;
+}
+
+/* ---- Raw stacks (the exporters: pprof, folded stacks) ------------------------------------------
+ * Unsymbolized: the caller symbolizes what it needs (gh__sym_frames), so
+ * that a profile names each return address once however many stacks share
+ * it. Frames point into the pool, immutable once published: they stay valid
+ * for the life of the process. */
+
+/* Every stack of the running session with live blocks, or (with_freed)
+ * with any block ever recorded, as snap_entry rows. */
+static int collect_all(struct snap_entry **out, size_t *n, bool with_freed)
+{
+	if (!with_freed)
+		return collect_active(out, n);
+	pthread_mutex_lock(&ctl_lock);
+	struct session *s = active_session();
+	int err = ESRCH;
+	if (s) {
+		uint32_t end = atomic_load(&rec_next);
+		if (end > rec_max)
+			end = rec_max;
+		size_t cap = end > s->first_id ? end - s->first_id : 0, k = 0;
+		struct snap_entry *e = malloc((cap ? cap : 1) * sizeof *e);
+		err = e ? 0 : ENOMEM;
+		for (uint32_t id = s->first_id; e && id < end; id++) {
+			const struct stack_rec *r = &recs[id];
+			if (atomic_load_explicit(&r->nframes, memory_order_acquire) == 0 || r->session != s ||
+			    atomic_load_explicit(&r->allocs, memory_order_relaxed) == 0)
+				continue;
+			e[k++] = (struct snap_entry){id, atomic_load_explicit(&r->count, memory_order_relaxed),
+						     atomic_load_explicit(&r->bytes, memory_order_relaxed)};
+		}
+		*out = e;
+		*n = k;
+	}
+	pthread_mutex_unlock(&ctl_lock);
+	return err;
+}
+
+int gh__trace_stacks(const char *snapshot, bool with_freed, struct gh_trace_stack **out, size_t *nout)
+{
+	*out = NULL;
+	*nout = 0;
+	int q = gh__trace_quiet_begin();
+	struct snap_entry *e = NULL;
+	size_t n = 0;
+	int err = 0;
+	if (snapshot) {
+		pthread_mutex_lock(&ctl_lock);
+		struct snapshot **sn = snap_find(snapshot);
+		if (!sn) {
+			err = ENOENT;
+		} else {
+			n = (*sn)->n;
+			if (!(e = copy_entries(*sn)))
+				err = ENOMEM;
+		}
+		pthread_mutex_unlock(&ctl_lock);
+	} else {
+		err = collect_all(&e, &n, with_freed);
+	}
+	struct gh_trace_stack *st = NULL;
+	if (!err && !(st = malloc((n ? n : 1) * sizeof *st)))
+		err = ENOMEM;
+	for (size_t i = 0; !err && i < n; i++) {
+		const struct stack_rec *r = &recs[e[i].id];
+		st[i] = (struct gh_trace_stack){
+			.id = e[i].id,
+			.count = whole(e[i].count),
+			.bytes = e[i].bytes,
+			.alloc_count = snapshot ? 0 : whole(atomic_load_explicit(&r->allocs, memory_order_relaxed)),
+			.alloc_bytes = snapshot ? 0 : atomic_load_explicit(&r->alloc_bytes, memory_order_relaxed),
+			.nframes = atomic_load_explicit(&r->nframes, memory_order_acquire),
+			.frames = &pool[r->frames],
+		};
+	}
+	free(e);
+	if (err) {
+		free(st);
+		st = NULL;
+		n = 0;
+	}
+	*out = st;
+	*nout = n;
+	gh__trace_quiet_end(q);
+	return err;
+}
+
+bool gh__trace_block_weight(uint32_t stack, size_t size, int64_t *count_units, int64_t *bytes)
+{
+	if (stack == 0 || stack >= rec_max || recs == NULL)
+		return false;
+	const struct stack_rec *r = &recs[stack];
+	if (atomic_load_explicit(&r->nframes, memory_order_acquire) == 0)
+		return false;
+	struct session *s = r->session;
+	if (!atomic_load(&gh__trace_on) || s != atomic_load(&cur_session))
+		return false;
+	weights(s, size, count_units, bytes);
+	return true;
+}
+
+int64_t gh__trace_whole(int64_t count_units)
+{
+	return whole(count_units);
 }
 
 /* ---- Public API (glassheap.h) ------------------------------------------------------------------ */

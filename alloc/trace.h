@@ -201,6 +201,39 @@ int gh__trace_compare(const char *snapshot1, const char *snapshot2, enum gh_trac
 		      struct gh_trace_stat **out, size_t *n);
 int gh__trace_traceback(size_t top_n, struct gh_trace_tb **out, size_t *n);
 
+/* One interned stack, unsymbolized, for the exporters (pprof, folded). */
+struct gh_trace_stack {
+	uint32_t id;
+	int64_t count, bytes;             /* live (or in the snapshot); estimates when sampling */
+	int64_t alloc_count, alloc_bytes; /* every block ever recorded under it in the
+	                                     session (0 for a snapshot) */
+	unsigned nframes;
+	const uintptr_t *frames;          /* return addresses, innermost first; valid
+	                                     for the life of the process */
+};
+
+/*
+ * The stacks with live blocks of the running session (snapshot NULL; ESRCH
+ * when not tracing) or of a stored snapshot (ENOENT for an unknown name),
+ * in id order, into one heap block *out (free() it). with_freed (running
+ * session only): also the stacks whose blocks were all freed (pprof's
+ * alloc_ figures). O(stacks). Returns 0, ESRCH, ENOENT, ENOMEM.
+ */
+int gh__trace_stacks(const char *snapshot, bool with_freed, struct gh_trace_stack **out, size_t *n);
+
+/*
+ * The weights a live block of size bytes traced under stack carries in the
+ * running session (1 and size when every allocation is traced; 1/p and
+ * size/p when sampling, as top and the stack counters count it): counts in
+ * GH_TRACE_COUNT_ONE units. false when stack is not a stack of the running
+ * session (tracing off, or a block left from an earlier session). For heap
+ * walks that split a stack's blocks by type. Never allocates, never locks.
+ */
+#define GH_TRACE_COUNT_ONE ((int64_t)1 << 16)
+bool gh__trace_block_weight(uint32_t stack, size_t size, int64_t *count_units, int64_t *bytes);
+/* GH_TRACE_COUNT_ONE units to whole blocks, rounded to nearest. */
+int64_t gh__trace_whole(int64_t count_units);
+
 /* Brackets glassheap's own work on the calling thread (symbolization, result
  * building): allocations in between are not traced and are counted under
  * GH_TYPE_INTERNAL. Nests; pass begin's token to end. */

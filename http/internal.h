@@ -67,6 +67,10 @@ extern struct gh_http_opts gh__http_opt;
 
 /* ---- One call of an endpoint ------------------------------------------------- */
 
+/* Response headers an endpoint may add (Content-Disposition, Location, the
+ * page's Content-Security-Policy...). */
+#define GH_HTTP_CALL_HEADERS_MAX 4
+
 struct gh_http_call {
 	gh_query_t *q;        /* the decoded query string (parsed successfully) */
 	gh_emit_t *e;         /* empty emitter in the negotiated format */
@@ -76,6 +80,19 @@ struct gh_http_call {
 	                         path segment, NOT NUL-terminated, any bytes,
 	                         unvalidated (gh__query_path_name); else NULL */
 	size_t path_arg_len;
+	/* A body in a format fixed by its consumer (Prometheus text, gzipped
+	 * pprof, the HTML page), set with gh__http_raw: when raw_type is set the
+	 * router sends raw with that Content-Type instead of the emitter's
+	 * document. Errors still go through gh__http_detail (JSON/msgpack). */
+	const char *raw_type;
+	const char *raw;
+	size_t raw_len;
+	bool raw_owned;       /* raw is malloc'd: the router frees it */
+	/* Headers the endpoint adds (static strings), gh__http_header. */
+	size_t nextra;
+	struct gh_http_header_static {
+		const char *name, *value;
+	} extra[GH_HTTP_CALL_HEADERS_MAX];
 };
 
 typedef void (*gh_http_endpoint_fn)(struct gh_http_call *call);
@@ -89,6 +106,14 @@ void gh__http_invalid(struct gh_http_call *call);
 /* After an endpoint's validators: true when every parameter was valid; else
  * answers the 422 (gh__http_invalid) and returns false. */
 bool gh__http_params_valid(struct gh_http_call *call);
+/* Answers body (len bytes) as is, with the given static Content-Type, in
+ * place of the emitter's document. owned: body was malloc'd and the router
+ * frees it (after the response is sent, at its next dispatch, or when an
+ * error replaces it); else it must outlive the router (static data). */
+void gh__http_raw(struct gh_http_call *call, const char *content_type, const char *body, size_t len, bool owned);
+/* Adds a response header; name (lower case) and value are static strings.
+ * Past GH_HTTP_CALL_HEADERS_MAX headers the call is ignored. */
+void gh__http_header(struct gh_http_call *call, const char *name, const char *value);
 
 /* ---- router.c: one request in, one response out ---------------------------- */
 
@@ -117,8 +142,9 @@ struct gh_http_request {
 };
 
 /* Headers of a response besides Content-Type: Cache-Control, Allow,
- * WWW-Authenticate, Retry-After (in that order, each when it applies). */
-#define GH_HTTP_RES_HEADERS_MAX 4
+ * WWW-Authenticate, Retry-After (in that order, each when it applies), then
+ * the endpoint's own (gh__http_header). */
+#define GH_HTTP_RES_HEADERS_MAX (4 + GH_HTTP_CALL_HEADERS_MAX)
 
 /* The longest request path the router decodes (after percent-decoding);
  * a longer one is answered 414. No route comes near it. */
@@ -144,6 +170,7 @@ struct gh_http_router {
 	gh_query_t query;    /* one request at a time: reused */
 	gh_emit_t *emit[2];  /* per format, created on first use, reused */
 	char path[GH_HTTP_PATH_MAX]; /* the decoded path of the current request */
+	char *raw;           /* the last response's malloc'd raw body (gh__http_raw), or NULL */
 };
 
 /* Answers one request: the request's form (400 for a duplicate Host or
@@ -200,5 +227,18 @@ void gh__ep_trace_compare(struct gh_http_call *call);
 void gh__ep_trace_traceback(struct gh_http_call *call);
 void gh__ep_trace_delete(struct gh_http_call *call);
 void gh__ep_trace_stop(struct gh_http_call *call);
+
+/* ---- The exporters: formats fixed by their consumers (export.h) ------------- */
+
+/* ep_folded.c: GET /debug/tracemalloc/folded (value, snapshot, base):
+ * folded stacks, text/plain. */
+void gh__ep_trace_folded(struct gh_http_call *call);
+/* ep_pprof.c: GET /debug/pprof/heap (debug): gzipped profile.proto, or the
+ * legacy text heap profile with debug=1. Walks the heap. */
+void gh__ep_pprof_heap(struct gh_http_call *call);
+/* ep_metrics.c: GET /metrics: Prometheus text format 0.0.4. Counters only. */
+void gh__ep_metrics(struct gh_http_call *call);
+/* ep_page.c: GET /debug/: the HTML page (answered without the token). */
+void gh__ep_page(struct gh_http_call *call);
 
 #endif /* GH_HTTP_INTERNAL_H */

@@ -31,6 +31,7 @@
 #include "status.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -68,6 +69,10 @@ static const struct route routes[] = {
 	{"/debug/tracemalloc/traceback", "GET", gh__ep_trace_traceback, false},
 	{"/debug/tracemalloc/snapshot/", "DELETE", gh__ep_trace_delete, true},
 	{"/debug/tracemalloc/stop", "POST", gh__ep_trace_stop, false},
+	{"/debug/tracemalloc/folded", "GET", gh__ep_trace_folded, false},
+	{"/debug/pprof/heap", "GET", gh__ep_pprof_heap, false},
+	{"/metrics", "GET", gh__ep_metrics, false},
+	{"/debug/", "GET", gh__ep_page, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -86,8 +91,36 @@ static bool route_matches(const struct route *r, const char *path, size_t len, c
 
 /* ---- Responses ------------------------------------------------------------------- */
 
+/* Drops a raw body and the endpoint's headers: an error document replaces them. */
+static void drop_raw(struct gh_http_call *call)
+{
+	if (call->raw_owned)
+		free((void *)call->raw);
+	call->raw_type = NULL;
+	call->raw = NULL;
+	call->raw_len = 0;
+	call->raw_owned = false;
+	call->nextra = 0;
+}
+
+void gh__http_raw(struct gh_http_call *call, const char *content_type, const char *body, size_t len, bool owned)
+{
+	drop_raw(call);
+	call->raw_type = content_type;
+	call->raw = body;
+	call->raw_len = len;
+	call->raw_owned = owned;
+}
+
+void gh__http_header(struct gh_http_call *call, const char *name, const char *value)
+{
+	if (call->nextra < GH_HTTP_CALL_HEADERS_MAX)
+		call->extra[call->nextra++] = (struct gh_http_header_static){name, value};
+}
+
 void gh__http_detail(struct gh_http_call *call, int status, const char *msg)
 {
+	drop_raw(call);
 	gh__emit_reset(call->e);
 	gh__emit_map_begin(call->e, 1);
 	gh__emit_kv_cstr(call->e, "detail", msg);
@@ -97,6 +130,7 @@ void gh__http_detail(struct gh_http_call *call, int status, const char *msg)
 
 void gh__http_invalid(struct gh_http_call *call)
 {
+	drop_raw(call);
 	gh__emit_reset(call->e);
 	gh__query_emit_errors(call->q, call->e);
 	call->status = 422;
@@ -134,9 +168,25 @@ static void static_out_of_memory(struct gh_http_response *res)
 	res->nheaders = 0;
 }
 
-/* The emitter's document as the response (the body stays in the emitter). */
-static void respond(struct gh_http_response *res, struct gh_http_call *call, const char *allow, bool challenge)
+/* The emitter's document as the response (the body stays in the emitter),
+ * or the endpoint's raw body (kept by the router until its next dispatch). */
+static void respond(struct gh_http_router *r, struct gh_http_response *res, struct gh_http_call *call,
+		    const char *allow, bool challenge)
 {
+	if (call->raw_type) {
+		res->status = call->status;
+		res->reason = gh__http_reason(call->status);
+		res->content_type = call->raw_type;
+		res->body = call->raw;
+		res->body_len = call->raw_len;
+		if (call->raw_owned)
+			r->raw = (char *)call->raw;
+		res->nheaders = 0;
+		add_header(res, "cache-control", "no-store");
+		for (size_t i = 0; i < call->nextra; i++)
+			add_header(res, call->extra[i].name, call->extra[i].value);
+		return;
+	}
 	size_t len;
 	const char *body = gh__emit_data(call->e, &len);
 	if (!body) {
@@ -162,12 +212,15 @@ static void respond(struct gh_http_response *res, struct gh_http_call *call, con
 		snprintf(res->retry_after, sizeof res->retry_after, "%d", call->retry_after);
 		add_header(res, "retry-after", res->retry_after);
 	}
+	for (size_t i = 0; i < call->nextra; i++)
+		add_header(res, call->extra[i].name, call->extra[i].value);
 }
 
-static void respond_detail(struct gh_http_response *res, struct gh_http_call *call, int status, const char *msg)
+static void respond_detail(struct gh_http_router *r, struct gh_http_response *res, struct gh_http_call *call,
+			   int status, const char *msg)
 {
 	gh__http_detail(call, status, msg);
-	respond(res, call, NULL, status == 401);
+	respond(r, res, call, NULL, status == 401);
 }
 
 /* ---- Request headers ---------------------------------------------------------------- */
@@ -464,6 +517,16 @@ static const char *browser_refusal(const struct gh_http_router *r, const struct 
 	return NULL;
 }
 
+/* GET /debug/, the page's static shell, is answered without the token: a
+ * browser cannot add the header to a navigation; the page asks for the
+ * token and sends it with each of its calls (ep_page.c). */
+static bool open_route(const struct gh_http_request *req, const char *path, size_t path_len)
+{
+	static const char page[] = "/debug/";
+	return req->method_len == 3 && memcmp(req->method, "GET", 3) == 0 && path_len == sizeof page - 1 &&
+	       memcmp(path, page, sizeof page - 1) == 0;
+}
+
 /* ---- Dispatch ------------------------------------------------------------------------ */
 
 static gh_emit_t *emitter_for(struct gh_http_router *r, enum gh_emit_format fmt)
@@ -488,6 +551,8 @@ void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *r
 {
 	struct gh_http_call call = {.q = &r->query, .status = 200};
 	memset(res, 0, sizeof *res);
+	free(r->raw); /* the previous response's raw body: sent by now */
+	r->raw = NULL;
 
 	int qrc = gh__query_parse(&r->query, req->query, req->query_len);
 	bool bad_format;
@@ -502,7 +567,7 @@ void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *r
 	const struct gh_http_header *host = find_header(req, "host", &nhost);
 	find_header(req, "origin", &norigin);
 	if (nhost > 1 || norigin > 1) {
-		respond_detail(res, &call, 400, nhost > 1 ? "more than one Host header" : "more than one Origin header");
+		respond_detail(r, res, &call, 400, nhost > 1 ? "more than one Host header" : "more than one Origin header");
 		return;
 	}
 	struct target t = parse_target(req->target, req->target_len);
@@ -510,17 +575,17 @@ void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *r
 	size_t authority_len = t.authority ? t.authority_len : host ? host->value_len : 0;
 	size_t path_len = decode_path(t.path, t.path_len, r->path, sizeof r->path);
 	if (path_len == SIZE_MAX) {
-		respond_detail(res, &call, 414, "Request-URI Too Long");
+		respond_detail(r, res, &call, 414, "Request-URI Too Long");
 		return;
 	}
 
-	if (!authorized(r, req)) {
-		respond_detail(res, &call, 401, "Not authenticated");
+	if (!authorized(r, req) && !open_route(req, t.known_form ? r->path : "", t.known_form ? path_len : 0)) {
+		respond_detail(r, res, &call, 401, "Not authenticated");
 		return;
 	}
 	const char *why = browser_refusal(r, req, authority, authority_len);
 	if (why) {
-		respond_detail(res, &call, 403, why);
+		respond_detail(r, res, &call, 403, why);
 		return;
 	}
 
@@ -542,15 +607,15 @@ void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *r
 
 	if (!found && other) {
 		gh__http_detail(&call, 405, "Method Not Allowed");
-		respond(res, &call, other->method, false);
+		respond(r, res, &call, other->method, false);
 		return;
 	}
 	if (!found) {
-		respond_detail(res, &call, 404, "Not Found");
+		respond_detail(r, res, &call, 404, "Not Found");
 		return;
 	}
 	if (qrc != 0) {
-		respond_detail(res, &call, 400, gh__query_strerror(qrc));
+		respond_detail(r, res, &call, 400, gh__query_strerror(qrc));
 		return;
 	}
 	if (bad_format) {
@@ -559,7 +624,7 @@ void gh__http_dispatch(struct gh_http_router *r, const struct gh_http_request *r
 	} else {
 		found->fn(&call);
 	}
-	respond(res, &call, NULL, false);
+	respond(r, res, &call, NULL, false);
 }
 
 void gh__http_router_dispose(struct gh_http_router *r)
@@ -568,4 +633,6 @@ void gh__http_router_dispose(struct gh_http_router *r)
 		gh__emit_free(r->emit[i]);
 		r->emit[i] = NULL;
 	}
+	free(r->raw);
+	r->raw = NULL;
 }

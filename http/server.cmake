@@ -12,7 +12,8 @@
 #                       .a need no other glassheap archive.
 #
 # Dependencies: h2o 2.2.5 evloop (pkg-config libh2o-evloop; H2O_USE_LIBUV=0 is
-# not in its .pc file), OpenSSL (h2o.h includes it), msgpack-c.
+# not in its .pc file), OpenSSL (h2o.h includes it), msgpack-c, protobuf-c and
+# zlib (the pprof profile).
 
 pkg_check_modules(GH_H2O REQUIRED libh2o-evloop)
 find_package(OpenSSL REQUIRED)
@@ -34,22 +35,36 @@ set(GH_SERVER_SRCS
   ${CMAKE_SOURCE_DIR}/http/query.c
   ${CMAKE_SOURCE_DIR}/http/utf8.c
   ${CMAKE_SOURCE_DIR}/http/status.c
-  ${CMAKE_SOURCE_DIR}/http/listen.c)
+  ${CMAKE_SOURCE_DIR}/http/listen.c
+
+  # the exporters (pprof, folded stacks, Prometheus, the page) and their
+  # generated sources (http/CMakeLists.txt, target gh_http_gen)
+  ${CMAKE_SOURCE_DIR}/http/ep_metrics.c
+  ${CMAKE_SOURCE_DIR}/http/ep_folded.c
+  ${CMAKE_SOURCE_DIR}/http/ep_pprof.c
+  ${CMAKE_SOURCE_DIR}/http/ep_page.c
+  ${CMAKE_SOURCE_DIR}/http/export.c
+  ${CMAKE_BINARY_DIR}/http/gen/profile.pb-c.c
+  ${CMAKE_BINARY_DIR}/http/gen/page_data.c)
+set_source_files_properties(${CMAKE_BINARY_DIR}/http/gen/profile.pb-c.c ${CMAKE_BINARY_DIR}/http/gen/page_data.c
+  PROPERTIES GENERATED TRUE COMPILE_OPTIONS "-Wno-error")
+pkg_check_modules(GH_PROTOBUF_C REQUIRED libprotobuf-c)
+find_package(ZLIB REQUIRED)
 
 add_library(gh_http_server_obj OBJECT ${GH_SERVER_SRCS})
 target_include_directories(gh_http_server_obj PRIVATE
   ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/http
-  ${GH_H2O_INCLUDE_DIRS} ${OPENSSL_INCLUDE_DIR})
+  ${GH_H2O_INCLUDE_DIRS} ${OPENSSL_INCLUDE_DIR} ${CMAKE_BINARY_DIR}/http/gen ${GH_PROTOBUF_C_INCLUDE_DIRS})
 if(GH_SERVER_MSGPACK_INC)
   target_include_directories(gh_http_server_obj PRIVATE ${GH_SERVER_MSGPACK_INC})
 endif()
 target_compile_options(gh_http_server_obj PRIVATE ${GH_WARN} ${GH_COMMON_FLAGS}
   ${GH_H2O_CFLAGS_OTHER} -DH2O_USE_LIBUV=0)
-add_dependencies(gh_http_server_obj gh_jemalloc_private)
+add_dependencies(gh_http_server_obj gh_jemalloc_private gh_http_gen)
 
 # Plain library names (not imported targets) so that the exported
 # glassheap_static carries them to users of the installed package too.
-set(GH_SERVER_LIBS ${GH_H2O_LIBRARIES} ssl crypto msgpackc)
+set(GH_SERVER_LIBS ${GH_H2O_LIBRARIES} ssl crypto msgpackc protobuf-c z)
 
 target_sources(glassheap PRIVATE $<TARGET_OBJECTS:gh_http_server_obj>)
 target_sources(glassheap_static PRIVATE $<TARGET_OBJECTS:gh_http_server_obj>)

@@ -12,6 +12,7 @@
  *   diff.c       per-type comparison of two /debug/memory documents (diff)
  *   watch.c      repeated /debug/memory with deltas (watch)
  *   run.c        the launcher: LD_PRELOAD + GLASSHEAP_* and fork/exec (run)
+ *   pprof.c      the heap profile saved to a file (pprof)
  *
  * Every document, whatever its wire encoding, is decoded into a jansson tree
  * (json_t): the views, diff and watch read that one model, and `--decoded`
@@ -229,6 +230,12 @@ struct gh_output {
  */
 int gh__endpoint_call(const struct gh_target *t, const struct gh_output *o, const char *method, const char *path,
 		      const struct gh_param *params, size_t nparams, gh_view_fn view);
+
+/* ---- pprof.c -------------------------------------------------------------------------- */
+
+/* The pprof subcommand: GET /debug/pprof/heap saved to path ("-": stdout).
+ * Returns an exit code (GH_EXIT_USAGE without a path). */
+int gh__cli_pprof(const struct gh_target *t, const char *path);
 
 /* ---- watch.c -------------------------------------------------------------------------- */
 

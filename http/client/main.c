@@ -112,6 +112,7 @@ static int do_diff(const struct parsed *p);
 static int do_watch(const struct parsed *p);
 static int do_run(const struct parsed *p);
 static int do_help(const struct parsed *p);
+static int do_pprof(const struct parsed *p);
 
 #define NOPARAM {NULL, -1, -1}
 
@@ -141,6 +142,7 @@ static const struct command commands[] = {
 	 {{"top_n", O_TOP_N, -1}, NOPARAM}, gh__view_trace_traceback, NULL, false},
 	{"trace", "delete", "NAME", ENDPOINT, 1, "DELETE", "/debug/tracemalloc/snapshot", {NOPARAM},
 	 gh__view_trace_delete, NULL, true},
+	{"pprof", NULL, "", TARGET | BIT(O_OUT), 0, NULL, NULL, {NOPARAM}, NULL, do_pprof, false},
 	{"diff", NULL, "BEFORE AFTER", BIT(O_JSON) | BIT(O_ROWS), 2, NULL, NULL, {NOPARAM}, NULL, do_diff, false},
 	{"watch", NULL, "", TARGET | BIT(O_JSON) | BIT(O_INTERVAL) | BIT(O_COUNT) | BIT(O_ROWS) | BIT(O_TOP_N) |
 				BIT(O_SORT_BY),
@@ -179,6 +181,8 @@ static const char usage_text[] =
 	"    -o, --output F   also save the raw response bytes to F (\"-\": stdout only)\n"
 	"\n"
 	"Other commands:\n"
+	"  pprof -o FILE                                   GET /debug/pprof/heap\n"
+	"        save the heap profile (gzipped pprof protobuf) for go tool pprof\n"
 	"  diff BEFORE AFTER [--rows N] [--json]\n"
 	"        compare two saved /debug/memory responses (JSON or msgpack) per type\n"
 	"  watch [--interval S] [--count N] [--rows N] [--top-n N] [--sort-by size|count] [--json]\n"
@@ -533,6 +537,11 @@ static int do_run(const struct parsed *p)
 		.argv = p->rest,
 	};
 	return gh__run(&o);
+}
+
+static int do_pprof(const struct parsed *p)
+{
+	return gh__cli_pprof(&p->target, p->opt[O_OUT]);
 }
 
 static int do_help(const struct parsed *p)

@@ -251,8 +251,22 @@ static const char *const route_field[] = {
 
 static const char *const params[] = {
 	"top_n", "sort_by", "type_name", "samples", "max_referrers", "frames", "sample_bytes",
-	"name", "snapshot1", "snapshot2", "group_by", "format",
+	"name", "snapshot1", "snapshot2", "group_by", "format", "value", "snapshot", "base", "debug",
 };
+
+/* The exporters (docs/export.md): a 200 is in the consumer's format. */
+enum { RAW_FOLDED, RAW_PPROF, RAW_METRICS, RAW_PAGE, NRAW };
+static const char *const raw_paths[NRAW] = {
+	"/debug/tracemalloc/folded", "/debug/pprof/heap", "/metrics", "/debug/",
+};
+
+static int raw_route_of(const char *p, size_t n)
+{
+	for (int i = 0; i < NRAW; i++)
+		if (strlen(raw_paths[i]) == n && memcmp(raw_paths[i], p, n) == 0)
+			return i;
+	return -1;
+}
 
 /* The route's index, NPATHS for DELETE .../snapshot/{name}, -1 for none. */
 static int route_of(const char *p, size_t n)
@@ -360,10 +374,63 @@ static bool is_param(const char *s)
 	return false;
 }
 
+/* A 200 of an exporter: its content type and the shape of its body. */
+static void check_raw(const struct input *in, const struct gh_http_response *res, int raw)
+{
+	const char *ct = res->content_type, *b = res->body;
+	size_t n = res->body_len;
+	CHECK(first(res->headers, res->nheaders, "cache-control"), "no Cache-Control");
+	CHECK(!first(res->headers, res->nheaders, "allow"), "Allow on a 200");
+	switch (raw) {
+	case RAW_FOLDED:
+		CHECK(strcmp(ct, "text/plain; charset=utf-8") == 0, "folded: content type");
+		for (size_t i = 0; i < n;) { /* every line: "stack VALUE\n", VALUE > 0 */
+			const char *nl = memchr(b + i, '\n', n - i);
+			CHECK(nl, "folded: a line without its newline");
+			size_t len = (size_t)(nl - (b + i));
+			const char *sp = len ? memrchr(b + i, ' ', len) : NULL;
+			CHECK(sp && sp > b + i && sp + 1 < nl && sp[1] != '0', "folded: a line without its value");
+			for (const char *c = sp + 1; c < nl; c++)
+				CHECK(*c >= '0' && *c <= '9', "folded: a value that is not a count");
+			i += len + 1;
+		}
+		break;
+	case RAW_PPROF:
+		CHECK((strcmp(ct, "application/octet-stream") == 0 && n > 2 && (unsigned char)b[0] == 0x1f &&
+		       (unsigned char)b[1] == 0x8b) ||
+			      (strcmp(ct, "text/plain; charset=utf-8") == 0 && n > 14 && memcmp(b, "heap profile: ", 14) == 0),
+		      "pprof: neither gzip nor the text profile");
+		break;
+	case RAW_METRICS:
+		CHECK(strcmp(ct, "text/plain; version=0.0.4; charset=utf-8") == 0 && n > 7 && memcmp(b, "# HELP ", 7) == 0 &&
+			      b[n - 1] == '\n',
+		      "metrics: content type or shape");
+		break;
+	case RAW_PAGE:
+		CHECK(strcmp(ct, "text/html; charset=utf-8") == 0 && n > 15 && memcmp(b, "<!doctype html>", 15) == 0,
+		      "page: content type or shape");
+		CHECK(first(res->headers, res->nheaders, "content-security-policy"), "page: no CSP");
+		break;
+	}
+	/* only GET /debug/ is answered without the token */
+	const struct gh_http_header *auth = first(in->headers, in->req.nheaders, "authorization");
+	if ((in->flags & 1) && raw != RAW_PAGE)
+		CHECK(auth && !same(auth, "Bearer fuzz-tokem"), "an exporter answered 200 without the token");
+}
+
 static void check(const struct input *in, const struct gh_http_response *res)
 {
 	const struct gh_http_request *req = &in->req;
 	int st = res->status;
+	static char rpath[GH_HTTP_PATH_MAX];
+	bool rlong;
+	size_t rplen = oracle_path(req->target, req->target_len, rpath, &rlong);
+	int raw = rplen == SIZE_MAX ? -1 : raw_route_of(rpath, rplen);
+	if (st == 200 && raw >= 0) {
+		CHECK(res->reason && res->content_type && res->body, "an incomplete response");
+		check_raw(in, res, raw);
+		return;
+	}
 	CHECK(st == 200 || st == 400 || st == 401 || st == 403 || st == 404 || st == 405 || st == 409 ||
 		      st == 414 || st == 422 || st == 503 || st == 504,
 	      "a status api.md does not document");
@@ -424,7 +491,7 @@ static void check(const struct input *in, const struct gh_http_response *res)
 	if (token && auth && same(auth, "Bearer " TOKEN))
 		CHECK(st != 401, "401 with the right token");
 	bool not_found = st == 404 && json_is_string(detail) && strcmp(json_string_value(detail), "Not Found") == 0;
-	if (route < 0 && st != 401 && st != 403 && st != 414)
+	if (route < 0 && raw < 0 && st != 401 && st != 403 && st != 414)
 		CHECK(not_found, "a path that is no route is not 404 Not Found");
 	if (route >= 0 && st == 200) {
 		/* an answered route's ?format was json, msgpack or absent */
@@ -435,7 +502,7 @@ static void check(const struct input *in, const struct gh_http_response *res)
 		if (fmt)
 			CHECK(msgpack == (strcasecmp(fmt, "msgpack") == 0), "?format not obeyed");
 	}
-	if (route >= 0)
+	if (route >= 0 || raw >= 0)
 		CHECK(!not_found, "a route's path answered Not Found");
 	if (st == 200 && route >= 0 && route < (int)NPATHS)
 		CHECK(json_object_get(doc, route_field[route]), "a 200 without its route's field");

@@ -354,7 +354,7 @@ def case_endpoints():
         check(r.status == 400 and isinstance(r.doc().get("detail"), str), "?%s -> 400 with a detail string" % q)
 
     section("404, 405")
-    for path in ("/", "/debug", "/debug/", "/debug/memory/", "/debug/memory/typesX", "/debug/memoryX",
+    for path in ("/", "/debug", "/debug/memory/", "/debug/memory/typesX", "/debug/memoryX",
                  "/debug/memory/types/x", "/debug/tracemalloc", "/debug/tracemalloc/snapshot/",
                  "/debug/tracemalloc/snapshot/a/b", "/nope?top_n=1", "/DEBUG/MEMORY"):
         r = fetch(path, port)

@@ -62,6 +62,15 @@ STUB(gh__ep_trace_compare, "compare")
 STUB(gh__ep_trace_traceback, "traceback")
 STUB(gh__ep_trace_delete, "delete")
 STUB(gh__ep_trace_stop, "stop")
+STUB(gh__ep_trace_folded, "folded")
+STUB(gh__ep_pprof_heap, "pprof")
+STUB(gh__ep_metrics, "metrics")
+
+/* The page: a raw body, and the one route answered without the token. */
+void gh__ep_page(struct gh_http_call *call)
+{
+	gh__http_raw(call, "text/html; charset=utf-8", "<!doctype html>", 15, false);
+}
 
 /* ---- Requests ------------------------------------------------------------------------ */
 
