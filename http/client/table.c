@@ -419,7 +419,9 @@ static void put_line(FILE *out, int indent, const char *const *cells, const size
  *      one column at a time, until the table fits or every elidable column
  *      is down to one. Numbers ('r') and 'l' columns are never cut.
  * Cells wider than their column are then elided with "…": 'p' keeps the end
- * of a path ("…/examples/demo.c:261"), 'n' the start of a name.
+ * of a path ("…/examples/demo.c:261"), 'n' the start of a name. A path column
+ * whose cells, cut at '/', need fewer columns than it got gives the rest to
+ * the 'n' columns that were cut.
  */
 void gh__table_print(const gh_table_t *t, FILE *out, int indent)
 {
@@ -479,6 +481,35 @@ void gh__table_print(const gh_table_t *t, FILE *out, int indent)
 			break;
 		w[best]--;
 		total--;
+	}
+
+	/* A path cut at a '/' may need fewer columns than it was given: the
+	 * rest goes to the names and text that were cut. */
+	if (limit) {
+		size_t slack = 0;
+		for (size_t c = 0; c < nc; c++) {
+			if (!shown[c] || t->align[c] != 'p' || w[c] >= data_w[c])
+				continue;
+			size_t used = head_w[c] < w[c] ? head_w[c] : w[c];
+			for (size_t i = first_data * nc + c; i < t->ncells; i += nc) {
+				char buf[4096];
+				size_t cw = gh__text_width(gh__fmt_elide(buf, sizeof buf, t->cells[i], w[c], 'p'));
+				if (cw > used)
+					used = cw;
+			}
+			slack += w[c] - used;
+			w[c] = used;
+		}
+		for (bool grew = true; slack && grew;) {
+			grew = false;
+			for (size_t c = 0; c < nc && slack; c++) {
+				if (shown[c] && t->align[c] == 'n' && w[c] < data_w[c]) {
+					w[c]++;
+					slack--;
+					grew = true;
+				}
+			}
+		}
 	}
 
 	const char *cells[16];

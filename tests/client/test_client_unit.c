@@ -195,10 +195,12 @@ TEST(table_fits_width)
 	/* 80 columns: the header breaks over two lines, then the widest column gives way */
 	gh__term_set_width(80);
 	CAPTURE(s, gh__table_print(t, out, 0));
+	/* (the path column, cut at a '/', needs one column less than it got: the
+	 * function column takes it) */
 	EXPECT_STREQ(s, "                                                               COUNT\n"
-			"FUNCTION                      LOCATION                        BEFORE        SIZE\n"
-			"a_function_with_a_really_lo" ELL "  " ELL "/tests/source_file.c:1234   123456789  1023.9 MiB\n"
-			"main                          /lib/libc.so.6+0x2724a               7        12 B\n");
+			"FUNCTION                       LOCATION                       BEFORE        SIZE\n"
+			"a_function_with_a_really_lon" ELL "  " ELL "/tests/source_file.c:1234  123456789  1023.9 MiB\n"
+			"main                           /lib/libc.so.6+0x2724a              7        12 B\n");
 	free(s);
 	gh__table_free(t);
 }
