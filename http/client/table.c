@@ -366,15 +366,24 @@ static size_t header_break(const char *h)
 	return best;
 }
 
+/* s elided to width w in mode, into a new string (never longer than s and
+ * the ellipsis); NULL when out of memory. */
+static char *elide_dup(const char *s, size_t w, char mode)
+{
+	size_t len = strlen(s) + sizeof ELLIPSIS;
+	char *buf = malloc(len);
+	return buf ? gh__fmt_elide(buf, len, s, w, mode) : NULL;
+}
+
 /* One cell padded (or elided) to width w, appended to f. */
 static void put_cell(FILE *f, const char *cell, size_t w, char align, bool header)
 {
-	char buf[4096];
+	char *cut = NULL;
 	const char *text = cell;
 	size_t cw = gh__text_width(cell);
-	if (cw > w) {
+	if (cw > w && (cut = elide_dup(cell, w, header ? 'n' : align)) != NULL) {
 		/* Headers keep their start; paths their end; names and text their start. */
-		text = gh__fmt_elide(buf, sizeof buf, cell, w, header ? 'n' : align);
+		text = cut;
 		cw = gh__text_width(text);
 	}
 	size_t pad = w > cw ? w - cw : 0;
@@ -382,6 +391,7 @@ static void put_cell(FILE *f, const char *cell, size_t w, char align, bool heade
 		fprintf(f, "%*s%s", (int)pad, "", text);
 	else
 		fprintf(f, "%s%*s", text, (int)pad, "");
+	free(cut);
 }
 
 /* Writes one line of the given cells, trimmed of trailing blanks. */
@@ -492,8 +502,9 @@ void gh__table_print(const gh_table_t *t, FILE *out, int indent)
 				continue;
 			size_t used = head_w[c] < w[c] ? head_w[c] : w[c];
 			for (size_t i = first_data * nc + c; i < t->ncells; i += nc) {
-				char buf[4096];
-				size_t cw = gh__text_width(gh__fmt_elide(buf, sizeof buf, t->cells[i], w[c], 'p'));
+				char *cut = elide_dup(t->cells[i], w[c], 'p');
+				size_t cw = cut ? gh__text_width(cut) : w[c];
+				free(cut);
 				if (cw > used)
 					used = cw;
 			}
