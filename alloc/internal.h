@@ -59,6 +59,9 @@ struct gh_options {
 	size_t thp_from;         /* GLASSHEAP_THP: cage offset from which transparent
 	                            huge pages are advised (0: always, the default;
 	                            SIZE_MAX: never) */
+	const char *http;        /* GLASSHEAP_HTTP, the address http/server.c serves
+	                            at load time; NULL when unset or meant for
+	                            another process (GLASSHEAP_HTTP_PID) */
 };
 /* GLASSHEAP_THP=auto: a heap that outgrows this gets huge pages past it. */
 #define GH_THP_AUTO_FROM ((size_t)32 << 20)

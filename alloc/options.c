@@ -6,14 +6,18 @@
  * free() on a corrupted heap, so nothing here allocates: messages are
  * formatted on the stack and written with write(2).
  *
- * Entry points: gh__options_init, gh__log, gh__misuse, gh_set_error_handler.
+ * Entry points: gh__options_init, gh__log, gh__misuse, gh_set_error_handler;
+ * a constructor that keeps `glassheap run`'s variables from the program's
+ * children (scrub_environment).
  */
 #include "internal.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct gh_options gh__opt = {
@@ -91,10 +95,27 @@ static const char *env_get(const char *name)
 	return NULL;
 }
 
+/* GLASSHEAP_HTTP_PID names another process than this one. */
+static bool other_pid(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	long v = 0;
+	for (; *s >= '0' && *s <= '9' && v < (1L << 40); s++)
+		v = v * 10 + (*s - '0');
+	return *s != '\0' || v != (long)getpid();
+}
+
 void gh__options_init(void)
 {
 	const char *s;
 	size_t v;
+	/* The server's address belongs to the process GLASSHEAP_HTTP_PID names,
+	 * when it is set: `glassheap run` sets it to the program it starts, so
+	 * that a child which inherited the variables does not compete for the
+	 * address (and its exec successor, same PID, takes it over). */
+	if ((s = env_get("GLASSHEAP_HTTP")) != NULL && *s && !other_pid(env_get("GLASSHEAP_HTTP_PID")))
+		gh__opt.http = s;
 	if ((s = env_get("GLASSHEAP_CAGE_SIZE")) != NULL) {
 		if (gh__parse_size(s, &v) && v >= ((size_t)16 << 20))
 			gh__opt.cage_size = v;
@@ -122,6 +143,104 @@ void gh__options_init(void)
 			gh__opt.thp_from = SIZE_MAX;
 		else if (strcmp(s, "always") != 0)
 			gh__log("GLASSHEAP_THP=%s ignored: want auto, always or never", s);
+	}
+}
+
+/* ---- What the program's children inherit ------------------------------------------------- */
+
+/* Removes every NAME=... entry from environ, in place (no allocation). */
+static void env_remove(char **env, const char *name)
+{
+	size_t nl = strlen(name);
+	char **w = env;
+	for (char **r = env; *r; r++)
+		if (!(strncmp(*r, name, nl) == 0 && (*r)[nl] == '='))
+			*w++ = *r;
+	*w = NULL;
+}
+
+/* Is the LD_PRELOAD entry tok (len bytes) this library? Same file (device
+ * and inode) as the object holding this code, or, for a bare name that
+ * ld.so searched for, the same file name. */
+static bool is_self(const char *tok, size_t len, const struct stat *self, const char *self_path)
+{
+	char path[4096];
+	if (len == 0 || len >= sizeof path)
+		return false;
+	memcpy(path, tok, len);
+	path[len] = '\0';
+	struct stat st;
+	if (strchr(path, '/'))
+		return stat(path, &st) == 0 && st.st_dev == self->st_dev && st.st_ino == self->st_ino;
+	const char *base = strrchr(self_path, '/');
+	return strcmp(path, base ? base + 1 : self_path) == 0;
+}
+
+/* Drops this library's entries from the LD_PRELOAD value, shortening it in
+ * place (entries are separated by ':' or ' ', as ld.so reads them); removes
+ * the variable when nothing is left. */
+static void preload_remove_self(char **env)
+{
+	Dl_info info;
+	struct stat self;
+	if (!dladdr((void *)preload_remove_self, &info) || !info.dli_fname || stat(info.dli_fname, &self) != 0)
+		return;
+	for (char **e = env; *e; e++) {
+		if (strncmp(*e, "LD_PRELOAD=", 11) != 0)
+			continue;
+		char *val = *e + 11, *w = val;
+		for (char *r = val; *r;) {
+			size_t len = strcspn(r, ": ");
+			if (len && !is_self(r, len, &self, info.dli_fname)) {
+				if (w != val)
+					*w++ = ':';
+				memmove(w, r, len);
+				w += len;
+			}
+			r += len;
+			r += *r != '\0';
+		}
+		*w = '\0';
+		if (w == val) {
+			env_remove(env, "LD_PRELOAD");
+			return;
+		}
+	}
+}
+
+/*
+ * `glassheap run` (docs/client.md) starts a program with LD_PRELOAD,
+ * GLASSHEAP_HTTP, GLASSHEAP_HTTP_PID=<its PID> and GLASSHEAP_FOLLOW_CHILDREN.
+ * The program's children inherit its environment; here, before main (so
+ * before any thread of the program reads environ, and before the server's
+ * thread exists), glassheap removes what they must not get:
+ *   GLASSHEAP_FOLLOW_CHILDREN=0: its own LD_PRELOAD entry, GLASSHEAP_HTTP,
+ *     GLASSHEAP_HTTP_PID and GLASSHEAP_FOLLOW_CHILDREN: children run
+ *     without glassheap (even when this process is not the launched one,
+ *     e.g. under a static launched program that ignored LD_PRELOAD);
+ *   otherwise, in a process GLASSHEAP_HTTP_PID does not name:
+ *     GLASSHEAP_HTTP and GLASSHEAP_HTTP_PID: children of children do not
+ *     try the launched program's address either.
+ * Runs after heap.c's constructor (101), which read the options (the
+ * server's address is kept in gh__opt.http), and trace.c's (102); before
+ * the server's (200). Never allocates: entries are unlinked from environ
+ * and the LD_PRELOAD value is shortened in place, as unsetenv() would do
+ * without its lock (no other thread exists yet).
+ */
+__attribute__((constructor(150))) static void scrub_environment(void)
+{
+	extern char **environ;
+	if (!environ)
+		return;
+	const char *follow = getenv("GLASSHEAP_FOLLOW_CHILDREN");
+	bool scrub_all = follow && strcmp(follow, "0") == 0;
+	if (scrub_all) {
+		preload_remove_self(environ);
+		env_remove(environ, "GLASSHEAP_FOLLOW_CHILDREN");
+	}
+	if (scrub_all || other_pid(getenv("GLASSHEAP_HTTP_PID"))) {
+		env_remove(environ, "GLASSHEAP_HTTP");
+		env_remove(environ, "GLASSHEAP_HTTP_PID");
 	}
 }
 

@@ -634,18 +634,17 @@ static const struct gh_trace_frame *innermost(uint32_t id)
 	return f;
 }
 
-/* Rows group by (filename, lineno), or filename alone. A frame without line
- * information (lineno 0: filename is then the module) groups by function
- * too, so that a row's function is that of all its allocations. */
+/* Frames without a line (no debug information: the filename is the module)
+ * are told apart by their offset in the module, so that one row does not
+ * merge every function of a stripped binary. */
 static int cmp_key(const struct gh_trace_frame *a, const struct gh_trace_frame *b, enum gh_trace_group group)
 {
 	int c = strcmp(a->filename, b->filename);
 	if (c != 0 || group == GH_TRACE_BY_FILENAME)
 		return c;
-	c = (a->lineno > b->lineno) - (a->lineno < b->lineno);
-	if (c != 0 || a->lineno != 0)
-		return c;
-	return strcmp(a->function ? a->function : "", b->function ? b->function : "");
+	if (a->lineno != b->lineno)
+		return a->lineno > b->lineno ? 1 : -1;
+	return a->lineno ? 0 : (a->offset > b->offset) - (a->offset < b->offset);
 }
 
 static int cmp_row_key(const void *x, const void *y, void *group)
@@ -673,11 +672,7 @@ static int cmp_stat(const void *x, const void *y)
 	CMP_DESC(a->size, b->size);
 	CMP_DESC(abs64(a->count_diff), abs64(b->count_diff));
 	CMP_DESC(a->count, b->count);
-	int c = strcmp(a->frame.filename, b->frame.filename);
-	if (c)
-		return c;
-	c = (a->frame.lineno > b->frame.lineno) - (a->frame.lineno < b->frame.lineno);
-	return c ? c : strcmp(a->frame.function ? a->frame.function : "", b->frame.function ? b->frame.function : "");
+	return cmp_key(&a->frame, &b->frame, GH_TRACE_BY_LINENO);
 }
 
 /* Groups rows by key (sorting them), sums, and returns the top_n stats. */
@@ -807,8 +802,9 @@ struct tb_item {
 	const struct gh_trace_frame **frames; /* into the symbol cache */
 };
 
-/* Orders tracebacks by their (filename, lineno) sequence; filenames are
- * interned by symbols.c, so equal names are equal pointers. */
+/* Orders tracebacks by their (filename, lineno) sequence, lineless frames
+ * by offset as cmp_key does; filenames are interned by symbols.c, so equal
+ * names are equal pointers. */
 static int cmp_tb_key(const void *x, const void *y)
 {
 	const struct tb_item *a = x, *b = y;
@@ -819,6 +815,8 @@ static int cmp_tb_key(const void *x, const void *y)
 			return (uintptr_t)fa->filename < (uintptr_t)fb->filename ? -1 : 1;
 		if (fa->lineno != fb->lineno)
 			return fa->lineno < fb->lineno ? -1 : 1;
+		if (!fa->lineno && fa->offset != fb->offset)
+			return fa->offset < fb->offset ? -1 : 1;
 	}
 	return (a->n > b->n) - (a->n < b->n);
 }
@@ -829,11 +827,9 @@ static int cmp_tb_size(const void *x, const void *y)
 	CMP_DESC(a->bytes, b->bytes);
 	CMP_DESC(a->count, b->count);
 	for (size_t i = 0; i < a->n && i < b->n; i++) {
-		int c = strcmp(a->frames[i]->filename, b->frames[i]->filename);
+		int c = cmp_key(a->frames[i], b->frames[i], GH_TRACE_BY_LINENO);
 		if (c)
 			return c;
-		if (a->frames[i]->lineno != b->frames[i]->lineno)
-			return a->frames[i]->lineno < b->frames[i]->lineno ? -1 : 1;
 	}
 	return (a->n > b->n) - (a->n < b->n);
 }

@@ -165,8 +165,9 @@ struct gh_trace_frame {
 enum gh_trace_group { GH_TRACE_BY_LINENO, GH_TRACE_BY_FILENAME };
 
 /* One row of top or compare, grouped by the innermost logical frame: its
- * (filename, lineno), or its filename alone (then lineno 0, line "" and
- * function ""). */
+ * (filename, lineno) -- (module, offset) for a frame without a line -- or its
+ * filename alone (then lineno 0, line "" and function ""). Tracebacks group
+ * by the same key, frame by frame. */
 struct gh_trace_stat {
 	int64_t size;       /* top: live bytes; compare: bytes in snapshot2 */
 	int64_t count;      /* top: live blocks; compare: blocks in snapshot2 */

@@ -9,17 +9,19 @@
  *   DELETE /debug/tracemalloc/snapshot/{name}
  *   POST /debug/tracemalloc/stop
  *
- * Rows carry api.md's fields plus "function" (added). trace.c symbolizes the
- * rows on the server thread, inside its own gh__trace_quiet_begin/end, so
- * that the symbolizer's allocations are never traced. A row without line
- * information (lineno 0) stands for one function of one module (trace.c's
- * grouping rule; docs/api.md).
+ * Rows carry api.md's fields plus "function" and "site" (added): the site is
+ * "module+0xoffset" of the frame's return address, what a reader needs to
+ * find a frame that has no debug information (addr2line, a debugger).
+ * Symbolization happens here, on the server thread, inside
+ * gh__trace_quiet_begin/end so that the symbolizer's own allocations are
+ * never traced.
  */
 #include "internal.h"
 
 #include "../alloc/internal.h"
 #include "../alloc/trace.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -61,13 +63,27 @@ static void emit_snapshot_names(gh_emit_t *e)
 	gh__emit_array_end(e);
 }
 
-static void emit_frame_fields(gh_emit_t *e, const struct gh_trace_frame *f, bool function)
+/* "site": "module+0xoffset" of the frame's return address ("0x..." when no
+ * module holds it), or "" when site is false. */
+static void emit_site(gh_emit_t *e, const struct gh_trace_frame *f, bool site)
+{
+	char buf[PATH_MAX + 32] = "";
+	if (site && f->module && *f->module)
+		snprintf(buf, sizeof buf, "%s+0x%lx", f->module, (unsigned long)f->offset);
+	else if (site)
+		snprintf(buf, sizeof buf, "0x%lx", (unsigned long)f->address);
+	gh__emit_key(e, "site");
+	gh__emit_cstr(e, buf);
+}
+
+/* api.md's filename, lineno, line, then the added function and site. */
+static void emit_frame_fields(gh_emit_t *e, const struct gh_trace_frame *f, bool site)
 {
 	gh__emit_kv_cstr(e, "filename", f->filename ? f->filename : "<unknown>");
 	gh__emit_kv_uint(e, "lineno", f->lineno);
 	gh__emit_kv_cstr(e, "line", f->line ? f->line : "");
-	if (function)
-		gh__emit_kv_cstr(e, "function", f->function ? f->function : "");
+	gh__emit_kv_cstr(e, "function", f->function ? f->function : "");
+	emit_site(e, f, site);
 }
 
 /* "size_bytes", "size_mb", "count" (or the *_diff names of compare). */
@@ -79,17 +95,19 @@ static void emit_sizes(gh_emit_t *e, bool diff, int64_t size, int64_t count)
 }
 
 /* The rows of top (sizes) or compare (differences), grouped by source line
- * or file. */
-static void emit_stat_rows(gh_emit_t *e, const struct gh_trace_stat *rows, size_t n, bool diff)
+ * or file. A row names one address only when it is grouped by lineno and
+ * has no line (trace.c keeps such frames apart by address): only that row
+ * gets a site, the others group several addresses and get "". */
+static void emit_stat_rows(gh_emit_t *e, const struct gh_trace_stat *rows, size_t n, bool diff, size_t group)
 {
 	gh__emit_array_begin(e, n);
 	for (size_t i = 0; i < n; i++) {
-		gh__emit_map_begin(e, 7);
+		gh__emit_map_begin(e, 8);
 		if (diff)
 			emit_sizes(e, true, rows[i].size_diff, rows[i].count_diff);
 		else
 			emit_sizes(e, false, rows[i].size, rows[i].count);
-		emit_frame_fields(e, &rows[i].frame, true);
+		emit_frame_fields(e, &rows[i].frame, group == 0 && rows[i].frame.lineno == 0);
 		gh__emit_map_end(e);
 	}
 	gh__emit_array_end(e);
@@ -178,7 +196,7 @@ void gh__ep_trace_top(struct gh_http_call *call)
 	gh__emit_map_begin(e, 3);
 	gh__emit_kv_cstr(e, "group_by", group_names[group]);
 	gh__emit_key(e, "top_allocations");
-	emit_stat_rows(e, rows, n, false);
+	emit_stat_rows(e, rows, n, false, group);
 	gh__emit_key(e, "summary");
 	gh__emit_map_begin(e, 2);
 	gh__emit_kv_mb(e, "current_mb", st.current_bytes);
@@ -266,7 +284,7 @@ void gh__ep_trace_compare(struct gh_http_call *call)
 	gh__emit_kv_cstr(e, "snapshot2", b);
 	gh__emit_kv_cstr(e, "group_by", group_names[group]);
 	gh__emit_key(e, "differences");
-	emit_stat_rows(e, rows, n, true);
+	emit_stat_rows(e, rows, n, true, group);
 	gh__emit_map_end(e);
 	free(rows);
 }
@@ -294,7 +312,7 @@ void gh__ep_trace_traceback(struct gh_http_call *call)
 		gh__emit_key(e, "traceback");
 		gh__emit_array_begin(e, rows[i].nframes);
 		for (size_t k = 0; k < rows[i].nframes; k++) {
-			gh__emit_map_begin(e, 4);
+			gh__emit_map_begin(e, 5);
 			emit_frame_fields(e, &rows[i].frames[k], true);
 			gh__emit_map_end(e);
 		}

@@ -962,7 +962,9 @@ static void atfork_child(void)
 __attribute__((constructor(200))) static void server_autostart(void)
 {
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	const char *listen = getenv("GLASSHEAP_HTTP");
+	/* GLASSHEAP_HTTP, read by alloc/options.c (which may remove it from the
+	 * environment before this runs: see scrub_environment there). */
+	const char *listen = gh__opt.http;
 	if (!listen || !*listen)
 		return;
 	pthread_mutex_lock(&api_lock);

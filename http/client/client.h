@@ -68,22 +68,50 @@ json_t *gh__decode(const char *buf, size_t len, enum gh_wire wire, char *err, si
 
 /* ---- table.c -------------------------------------------------------------------- */
 
+/* The output width in columns that tables and prose fit (0: unlimited).
+ * Default 80; main.c sets it from --width/--wide, the terminal or $COLUMNS. */
+void gh__term_set_width(size_t cols);
+size_t gh__term_width(void);
+
 typedef struct gh_table gh_table_t;
 
 /*
- * A table of ncols columns. headers: ncols titles (NULL: no header row).
- * align: ncols characters, 'l' or 'r'. Cells are added left to right; a row
- * ends after ncols cells. Text is copied and made safe for a terminal: C0
- * controls, DEL and C1 controls become "\xNN" escapes, and ill-formed UTF-8
- * bytes become '?'. Widths count code points. Returns NULL when out of memory.
+ * A table of ncols (< 16) columns. headers: ncols titles (NULL: no header
+ * row). align: ncols characters, one per column:
+ *   'r'  right-aligned, never cut (numbers)
+ *   'l'  left-aligned, never cut (short fixed words)
+ *   'n'  left-aligned, elided from the right when the table is too wide
+ *        (names, functions, free text: "handle_req…")
+ *   'p'  left-aligned, elided from the left (paths: "…/examples/demo.c:261")
+ * Cells are added left to right; a row ends after ncols cells. Text is
+ * copied and made safe for a terminal: C0 controls, DEL and C1 controls
+ * become "\xNN" escapes, and ill-formed UTF-8 bytes become '?'. Returns NULL
+ * when out of memory.
  */
 gh_table_t *gh__table_new(size_t ncols, const char *const *headers, const char *align);
 void gh__table_cell(gh_table_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints every row, each prefixed by `indent` spaces; columns are separated
- * by two spaces; trailing spaces are trimmed. */
+ * by two spaces; trailing spaces are trimmed. A column whose data cells are
+ * all empty is left out. When the table is wider than gh__term_width() less
+ * the indent, headers of several words are broken over two lines, then the
+ * widest 'n'/'p' column is narrowed until the table fits (see table.c). */
 void gh__table_print(const gh_table_t *t, FILE *out, int indent);
 size_t gh__table_rows(const gh_table_t *t);
 void gh__table_free(gh_table_t *t);
+
+/* Prints printf-formatted prose, one or more lines, each wrapped at spaces
+ * to gh__term_width() (a longer word is broken); continuation lines are
+ * indented by hang spaces. Each line ends with a newline. The caller makes
+ * program text safe (gh__fmt_safe) first. */
+void gh__print_wrapped(FILE *out, int hang, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Display columns of UTF-8 text (East Asian wide characters 2, combining
+ * marks 0, anything else 1). */
+size_t gh__text_width(const char *s);
+/* s cut to at most width display columns with "…" (U+2026) in place of what
+ * is left out: mode 'p' keeps the end, anything else the start. width 0 or a
+ * string that fits: s unchanged. Returns buf (len bytes). */
+char *gh__fmt_elide(char *buf, size_t len, const char *s, size_t width, char mode);
 
 /* `bytes` as "512 B", "11.8 MiB" (binary units, one decimal above 1 KiB).
  * With sign, positive values get a '+' ("+1.2 KiB"; zero stays "0 B").
@@ -258,6 +286,7 @@ struct gh_run_opts {
 	const char *trace;     /* GLASSHEAP_TRACE, or NULL */
 	const char *report;    /* GLASSHEAP_REPORT, or NULL */
 	bool quiet;            /* no "debug server for PID" line */
+	bool follow_children;  /* the program's children keep the preload (no server) */
 	char **argv;           /* the program and its arguments (NULL-terminated) */
 };
 

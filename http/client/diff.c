@@ -196,8 +196,9 @@ static void totals(FILE *out, const struct gh_diff *d, const char *label0, const
 	}
 	if (label0 && label1) {
 		char s0[512], s1[512];
-		fprintf(out, "before: %s\nafter:  %s\n\n", gh__fmt_safe(s0, sizeof s0, label0),
-			gh__fmt_safe(s1, sizeof s1, label1));
+		gh__print_wrapped(out, 8, "before: %s\nafter:  %s\n", gh__fmt_safe(s0, sizeof s0, label0),
+				  gh__fmt_safe(s1, sizeof s1, label1));
+		fprintf(out, "\n");
 	}
 	gh__table_print(t, out, 0);
 	gh__table_free(t);
@@ -213,7 +214,7 @@ void gh__diff_print(FILE *out, const struct gh_diff *d, size_t max_rows, const c
 	static const char *const full_hdr[] = {"TYPE", "COUNT BEFORE", "COUNT AFTER", "COUNT DIFF",
 					       "SIZE BEFORE", "SIZE AFTER", "SIZE DIFF", "NOTE"};
 	static const char *const compact_hdr[] = {"TYPE", "COUNT", "DIFF", "SIZE", "DIFF", "NOTE"};
-	gh_table_t *t = compact ? gh__table_new(6, compact_hdr, "lrrrrl") : gh__table_new(8, full_hdr, "lrrrrrrl");
+	gh_table_t *t = compact ? gh__table_new(6, compact_hdr, "nrrrrl") : gh__table_new(8, full_hdr, "nrrrrrrl");
 	size_t shown = max_rows && max_rows < d->nrows ? max_rows : d->nrows;
 	for (size_t i = 0; i < shown; i++) {
 		const struct gh_diff_row *r = &d->rows[i];
@@ -241,10 +242,10 @@ void gh__diff_print(FILE *out, const struct gh_diff *d, size_t max_rows, const c
 
 	for (int s = 0; s < 2; s++) {
 		if (d->unique_types[s] > 0 && (long long)d->listed[s] < d->unique_types[s]) {
-			fprintf(out,
-				"note: %s lists %zu of %lld types (top_n): a type outside that list shows as new or"
-				" gone\n",
-				s ? "after" : "before", d->listed[s], d->unique_types[s]);
+			gh__print_wrapped(out, 6,
+					  "note: %s lists %zu of %lld types (top_n): a type outside that list shows as"
+					  " new or gone",
+					  s ? "after" : "before", d->listed[s], d->unique_types[s]);
 		}
 	}
 }

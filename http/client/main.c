@@ -23,6 +23,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <glassheap.h>
 
@@ -43,7 +45,8 @@ enum opt_id {
 	O_URL, O_UNIX, O_TOKEN, O_TIMEOUT, O_JSON, O_DECODED, O_OUT,
 	O_TOP_N, O_SORT_BY, O_SAMPLES, O_MAX_REFERRERS, O_FRAMES, O_GROUP_BY,
 	O_INTERVAL, O_COUNT, O_ROWS,
-	O_HTTP, O_TRACE, O_REPORT, O_QUIET,
+	O_HTTP, O_TRACE, O_REPORT, O_QUIET, O_FOLLOW,
+	O_WIDTH, O_WIDE,
 	O_HELP, O_VERSION,
 	O_N
 };
@@ -51,7 +54,9 @@ enum opt_id {
 #define BIT(o) (1u << (o))
 /* What every endpoint subcommand accepts. */
 #define TARGET (BIT(O_URL) | BIT(O_UNIX) | BIT(O_TOKEN) | BIT(O_TIMEOUT))
-#define ENDPOINT (TARGET | BIT(O_JSON) | BIT(O_DECODED) | BIT(O_OUT))
+/* Commands that print tables. */
+#define WIDTH (BIT(O_WIDTH) | BIT(O_WIDE))
+#define ENDPOINT (TARGET | BIT(O_JSON) | BIT(O_DECODED) | BIT(O_OUT) | WIDTH)
 
 struct opt_def {
 	const char *name;  /* long name without "--" */
@@ -80,6 +85,9 @@ static const struct opt_def opt_defs[O_N] = {
 	[O_TRACE] = {"trace", 0, true},
 	[O_REPORT] = {"report", 0, true},
 	[O_QUIET] = {"quiet", 'q', false},
+	[O_FOLLOW] = {"follow-children", 0, false},
+	[O_WIDTH] = {"width", 0, true},
+	[O_WIDE] = {"wide", 0, false},
 	[O_HELP] = {"help", 'h', false},
 	[O_VERSION] = {"version", 0, false},
 };
@@ -143,12 +151,14 @@ static const struct command commands[] = {
 	{"trace", "delete", "NAME", ENDPOINT, 1, "DELETE", "/debug/tracemalloc/snapshot", {NOPARAM},
 	 gh__view_trace_delete, NULL, true},
 	{"pprof", NULL, "", TARGET | BIT(O_OUT), 0, NULL, NULL, {NOPARAM}, NULL, do_pprof, false},
-	{"diff", NULL, "BEFORE AFTER", BIT(O_JSON) | BIT(O_ROWS), 2, NULL, NULL, {NOPARAM}, NULL, do_diff, false},
+	{"diff", NULL, "BEFORE AFTER", BIT(O_JSON) | BIT(O_ROWS) | WIDTH, 2, NULL, NULL, {NOPARAM}, NULL, do_diff,
+	 false},
 	{"watch", NULL, "", TARGET | BIT(O_JSON) | BIT(O_INTERVAL) | BIT(O_COUNT) | BIT(O_ROWS) | BIT(O_TOP_N) |
-				BIT(O_SORT_BY),
+				BIT(O_SORT_BY) | WIDTH,
 	 0, NULL, NULL, {NOPARAM}, NULL, do_watch, false},
-	{"run", NULL, "-- PROG ARGS...", BIT(O_HTTP) | BIT(O_TOKEN) | BIT(O_TRACE) | BIT(O_REPORT) | BIT(O_QUIET), 0,
-	 NULL, NULL, {NOPARAM}, NULL, do_run, false},
+	{"run", NULL, "-- PROG ARGS...",
+	 BIT(O_HTTP) | BIT(O_TOKEN) | BIT(O_TRACE) | BIT(O_REPORT) | BIT(O_QUIET) | BIT(O_FOLLOW), 0, NULL, NULL,
+	 {NOPARAM}, NULL, do_run, false},
 	{"help", NULL, "", 0, 0, NULL, NULL, {NOPARAM}, NULL, do_help, false},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -161,36 +171,45 @@ static const char usage_text[] =
 	"Query a program's glassheap debug server, or start a program under glassheap.\n"
 	"\n"
 	"Endpoint commands (one per endpoint of the debug server):\n"
-	"  memory [--top-n N] [--sort-by size|count]      GET /debug/memory\n"
-	"  types TYPE [--samples N]                        GET /debug/memory/types\n"
-	"  gc                                              POST /debug/memory/gc\n"
-	"  referrers TYPE [--max-referrers N]              GET /debug/memory/referrers\n"
-	"  trace start [--frames N]                        POST /debug/tracemalloc/start\n"
-	"  trace stop                                      POST /debug/tracemalloc/stop\n"
-	"  trace status                                    GET /debug/tracemalloc/status\n"
+	"  memory [--top-n N] [--sort-by size|count]    GET /debug/memory\n"
+	"  types TYPE [--samples N]                      GET /debug/memory/types\n"
+	"  gc                                            POST /debug/memory/gc\n"
+	"  referrers TYPE [--max-referrers N]            GET /debug/memory/referrers\n"
+	"  trace start [--frames N]                      POST /debug/tracemalloc/start\n"
+	"  trace stop                                    POST /debug/tracemalloc/stop\n"
+	"  trace status                                  GET /debug/tracemalloc/status\n"
 	"  trace top [--top-n N] [--group-by lineno|filename]\n"
-	"                                                  GET /debug/tracemalloc/top\n"
-	"  trace snapshot NAME                             POST /debug/tracemalloc/snapshot\n"
+	"                                                GET /debug/tracemalloc/top\n"
+	"  trace snapshot NAME                           POST /debug/tracemalloc/snapshot\n"
 	"  trace compare A B [--top-n N] [--group-by lineno|filename]\n"
-	"                                                  GET /debug/tracemalloc/compare\n"
-	"  trace traceback [--top-n N]                     GET /debug/tracemalloc/traceback\n"
-	"  trace delete NAME                               DELETE /debug/tracemalloc/snapshot/NAME\n"
+	"                                                GET /debug/tracemalloc/compare\n"
+	"  trace traceback [--top-n N]                   GET /debug/tracemalloc/traceback\n"
+	"  trace delete NAME                    DELETE /debug/tracemalloc/snapshot/NAME\n"
 	"    output: a table (msgpack requested and decoded), or\n"
 	"    --json           request JSON and print the document as received\n"
 	"    --decoded        print the decoded msgpack document as JSON\n"
 	"    -o, --output F   also save the raw response bytes to F (\"-\": stdout only)\n"
+	"    --width N        fit tables to N columns (default: the terminal's width,\n"
+	"                     else $COLUMNS, else 80); names and paths are cut with\n"
+	"                     \"\xe2\x80\xa6\", numbers never\n"
+	"    --wide           no width limit (same as --width 0)\n"
 	"\n"
 	"Other commands:\n"
 	"  pprof -o FILE                                   GET /debug/pprof/heap\n"
 	"        save the heap profile (gzipped pprof protobuf) for go tool pprof\n"
-	"  diff BEFORE AFTER [--rows N] [--json]\n"
+	"  diff BEFORE AFTER [--rows N] [--json] [--width N | --wide]\n"
 	"        compare two saved /debug/memory responses (JSON or msgpack) per type\n"
-	"  watch [--interval S] [--count N] [--rows N] [--top-n N] [--sort-by size|count] [--json]\n"
-	"        sample /debug/memory every S seconds (default 2) and show per-type changes;\n"
-	"        stops after N samples (default: until Ctrl-C); shows N rows (default 20, 0: all)\n"
-	"  run [--http ADDR] [--token T] [--trace FRAMES] [--report PATH] [--quiet] -- PROG ARGS...\n"
+	"  watch [--interval S] [--count N] [--rows N] [--top-n N]\n"
+	"        [--sort-by size|count] [--json] [--width N | --wide]\n"
+	"        sample /debug/memory every S seconds (default 2) and show per-type\n"
+	"        changes; stops after N samples (default: until Ctrl-C); shows N rows\n"
+	"        (default 20, 0: all)\n"
+	"  run [--http ADDR] [--token T] [--trace FRAMES] [--report PATH] [--quiet]\n"
+	"      [--follow-children] -- PROG ARGS...\n"
 	"        run PROG with LD_PRELOAD=libglassheap.so and its debug server on ADDR\n"
-	"        (default 127.0.0.1 on a free port); exits with PROG's status\n"
+	"        (default 127.0.0.1 on a free port); exits with PROG's status. PROG's\n"
+	"        own children run without glassheap unless --follow-children (then\n"
+	"        they run on glassheap too, without a server)\n"
 	"  help   this text\n"
 	"\n"
 	"Target (endpoint commands and watch):\n"
@@ -201,9 +220,9 @@ static const char usage_text[] =
 	"  --token T          send Authorization: Bearer T (default $GLASSHEAP_TOKEN)\n"
 	"  --timeout S        give up after S seconds (default 30)\n"
 	"\n"
-	"Exit status: 0 ok, 1 usage error, 2 cannot reach the server, 3 the server answered\n"
-	"an error (its detail is printed), 4 undecodable response or file. run: PROG's status.\n"
-	"See docs/client.md.\n";
+	"Exit status: 0 ok, 1 usage error, 2 cannot reach the server, 3 the server\n"
+	"answered an error (its detail is printed), 4 undecodable response or file.\n"
+	"run: PROG's status. See docs/client.md.\n";
 
 static void usage_hint(void)
 {
@@ -405,6 +424,42 @@ static long parse_count(const char *s)
 	return *s && !*end && !errno && v >= 0 ? v : -1;
 }
 
+/*
+ * The width tables and prose fit: --wide (none) or --width N (0: none);
+ * else the terminal's width when stdout is one; else $COLUMNS; else 80, so
+ * that piped output is as narrow as a terminal's unless asked otherwise.
+ */
+static int setup_width(const struct parsed *p)
+{
+	const char *w = p->opt[O_WIDTH];
+	if (w && p->opt[O_WIDE]) {
+		gh__cli_error("--width and --wide exclude each other");
+		return GH_EXIT_USAGE;
+	}
+	if (p->opt[O_WIDE]) {
+		gh__term_set_width(0);
+		return GH_EXIT_OK;
+	}
+	if (w) {
+		long n = parse_count(w);
+		if (n < 0 || (n > 0 && n < 20) || n > 100000) {
+			gh__cli_error("--width %s: want a number of columns, 20..100000 (0: no limit)", w);
+			return GH_EXIT_USAGE;
+		}
+		gh__term_set_width((size_t)n);
+		return GH_EXIT_OK;
+	}
+	struct winsize ws;
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+		gh__term_set_width(ws.ws_col);
+		return GH_EXIT_OK;
+	}
+	const char *cols = getenv("COLUMNS");
+	long n = cols && *cols ? parse_count(cols) : -1;
+	gh__term_set_width(n > 0 && n <= 100000 ? (size_t)n : 80);
+	return GH_EXIT_OK;
+}
+
 /* Fills p->target from options and the environment. */
 static int setup_target(struct parsed *p)
 {
@@ -534,6 +589,7 @@ static int do_run(const struct parsed *p)
 		.trace = trace,
 		.report = p->opt[O_REPORT],
 		.quiet = p->opt[O_QUIET] != NULL,
+		.follow_children = p->opt[O_FOLLOW] != NULL,
 		.argv = p->rest,
 	};
 	return gh__run(&o);
@@ -564,6 +620,8 @@ int main(int argc, char **argv)
 	if (p.opt[O_HELP])
 		return do_help(&p);
 	rc = setup_target(&p);
+	if (rc == GH_EXIT_OK)
+		rc = setup_width(&p);
 	if (rc != GH_EXIT_OK)
 		return rc;
 	rc = p.cmd->handler ? p.cmd->handler(&p) : do_endpoint(&p);

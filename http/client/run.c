@@ -5,7 +5,8 @@
  *
  * Entry point: gh__run.
  *
- *   glassheap run [--http ADDR] [--token T] [--trace FRAMES] [--report PATH] -- PROG ARGS...
+ *   glassheap run [--http ADDR] [--token T] [--trace FRAMES] [--report PATH]
+ *                 [--quiet] [--follow-children] -- PROG ARGS...
  *
  *   1. find libglassheap.so: $GLASSHEAP_LIB, else next to this executable
  *      (<bindir>/../<libdir>, ../lib, ../lib64), else -- when running from the build tree --
@@ -18,7 +19,9 @@
  *      logs that it cannot listen, and the probe below warns.
  *   3. environment: LD_PRELOAD = libglassheap.so first (the first object that
  *      defines malloc wins), followed by any LD_PRELOAD already set;
- *      GLASSHEAP_HTTP, and GLASSHEAP_TOKEN / GLASSHEAP_TRACE /
+ *      GLASSHEAP_HTTP, GLASSHEAP_FOLLOW_CHILDREN (0, or 1 with
+ *      --follow-children), GLASSHEAP_HTTP_PID (the program's PID, set in the
+ *      child before exec), and GLASSHEAP_TOKEN / GLASSHEAP_TRACE /
  *      GLASSHEAP_REPORT when given
  *   4. fork, exec PROG (PATH searched); print
  *      "glassheap: debug server for PID N at http://127.0.0.1:PORT"
@@ -28,9 +31,12 @@
  *      the program too), SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 are forwarded;
  *      return the program's exit status, or 128 + N when signal N killed it
  *
- * Programs the program starts inherit LD_PRELOAD and GLASSHEAP_HTTP: their
- * servers try the same address, fail to bind, and say so in one line each
- * (they keep running, with glassheap as their malloc).
+ * The program's children: the library, in the program, removes its
+ * LD_PRELOAD entry and GLASSHEAP_HTTP from the environment before main
+ * (alloc/options.c, scrub_environment), so children run without glassheap.
+ * With --follow-children it leaves them: children run on glassheap, and
+ * GLASSHEAP_HTTP_PID keeps them from serving (one address, one process);
+ * the program's successor by exec has its PID and serves.
  */
 #include "client.h"
 #include "../listen.h"
@@ -264,6 +270,7 @@ int gh__run(const struct gh_run_opts *o)
 
 	char *preload = preload_value(lib);
 	if (!preload || setenv("LD_PRELOAD", preload, 1) != 0 || setenv("GLASSHEAP_HTTP", a.listen, 1) != 0 ||
+	    setenv("GLASSHEAP_FOLLOW_CHILDREN", o->follow_children ? "1" : "0", 1) != 0 ||
 	    (o->token && setenv("GLASSHEAP_TOKEN", o->token, 1) != 0) ||
 	    (o->trace && setenv("GLASSHEAP_TRACE", o->trace, 1) != 0) ||
 	    (o->report && setenv("GLASSHEAP_REPORT", o->report, 1) != 0)) {
@@ -293,9 +300,13 @@ int gh__run(const struct gh_run_opts *o)
 		return GH_EXIT_USAGE;
 	}
 	if (pid == 0) {
+		/* This process becomes the program: the server is its own. */
+		char me[32];
+		snprintf(me, sizeof me, "%ld", (long)getpid());
 		close(pfd[0]);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		execvp(o->argv[0], o->argv);
+		if (setenv("GLASSHEAP_HTTP_PID", me, 1) == 0)
+			execvp(o->argv[0], o->argv);
 		int err = errno;
 		ssize_t w = write(pfd[1], &err, sizeof err);
 		(void)w;

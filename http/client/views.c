@@ -12,6 +12,12 @@
  * when present. Counts are printed exactly; byte figures human-readable
  * ("11.8 MiB"), with the exact byte count beside the headline ones; `*_mb`
  * floats as the server rounded them ("45.23 MiB").
+ *
+ * Code locations (gc's leak sites, trace rows and frames) show what the
+ * server knows: the function, then "file:line" when it has a line, else the
+ * site "module+0xoffset" (an address in a binary without debug information).
+ * Everything fits the output width (table.c): tables elide names, paths and
+ * source text, prose wraps.
  */
 #include "client.h"
 
@@ -110,22 +116,36 @@ static void join_ints(char *buf, size_t len, const json_t *list)
 	}
 }
 
-/* "file.c:145", or the file alone when lineno is 0 (group_by=filename). */
+/* Where a frame, row or leak site is: "file.c:145" when the server sent a
+ * line; else its site ("module+0xoffset", glassheap's addition) when sent;
+ * else the filename (the module, or the file of a group_by=filename row). */
 static const char *location(char *buf, size_t len, const json_t *o)
 {
 	long long line = 0;
-	const char *file = str_or_q(o, "filename");
-	if (gh__doc_int(o, "lineno", &line) && line > 0)
+	const char *file = gh__doc_str(o, "filename");
+	const char *site = gh__doc_str(o, "site");
+	if (file && *file && gh__doc_int(o, "lineno", &line) && line > 0)
 		snprintf(buf, len, "%s:%lld", file, line);
+	else if (site && *site)
+		snprintf(buf, len, "%s", site);
 	else
-		snprintf(buf, len, "%s", file);
+		snprintf(buf, len, "%s", file && *file ? file : "?");
 	return buf;
 }
 
-/* A key/value block: two columns, keys left, values left. */
+/* The function of a frame or row, "" when the server has no name for it. */
+static const char *function(const json_t *o)
+{
+	const char *f = gh__doc_str(o, "function");
+	return f ? f : "";
+}
+
+#define LOC 4096 /* room for one location */
+
+/* A key/value block: two columns, keys left, values left (elided last). */
 static gh_table_t *kv_new(void)
 {
-	return gh__table_new(2, NULL, "ll");
+	return gh__table_new(2, NULL, "ln");
 }
 
 static void kv(gh_table_t *t, const char *key, const char *value)
@@ -147,8 +167,8 @@ static void print_gc_stats(FILE *out, const char *label, const json_t *gs)
 	char coll[256], thr[256], n[NUM];
 	join_ints(coll, sizeof coll, json_object_get(gs, "collections"));
 	join_ints(thr, sizeof thr, json_object_get(gs, "thresholds"));
-	fprintf(out, "%scollections [%s], thresholds [%s], garbage %s\n", label, coll, thr,
-		int_or_q(n, gs, "garbage_count", false));
+	gh__print_wrapped(out, 2, "%scollections [%s], thresholds [%s], garbage %s", label, coll, thr,
+			  int_or_q(n, gs, "garbage_count", false));
 }
 
 /* glassheap's addition: where the requested bytes sit in the allocator. */
@@ -156,9 +176,9 @@ static void print_allocator(FILE *out, const json_t *a)
 {
 	const json_t *je = json_object_get(a, "jemalloc");
 	char r[NUM], h[NUM], rd[NUM], al[NUM], ac[NUM], rs[NUM], rss[NUM];
-	fprintf(out,
+	gh__print_wrapped(out, 2,
 		"allocator: requested %s + headers %s + rounding %s = jemalloc allocated %s;"
-		" active %s, resident %s; process RSS %s\n",
+		" active %s, resident %s; process RSS %s",
 		size_or_q(r, a, "requested_bytes", false), size_or_q(h, a, "header_bytes", false),
 		size_or_q(rd, a, "rounding_bytes", false), size_or_q(al, je, "allocated", false),
 		size_or_q(ac, je, "active", false), size_or_q(rs, je, "resident", false),
@@ -174,12 +194,14 @@ int gh__view_memory(FILE *out, const json_t *doc)
 	long long total = 0;
 	bool have_total = gh__doc_int(sum, "total_size_bytes", &total);
 	char objs[NUM], types[NUM], size[NUM * 2];
-	fprintf(out, "%s objects, %s, %s types; top %zu by %s\n\n", int_or_q(objs, sum, "total_objects", false),
-		size_exact(size, sizeof size, sum, "total_size_bytes"), int_or_q(types, sum, "unique_types", false),
-		json_is_array(top) ? json_array_size(top) : 0, SAFE(str_or_q(doc, "sort_by")));
+	gh__print_wrapped(out, 2, "%s objects, %s, %s types; top %zu by %s\n", int_or_q(objs, sum, "total_objects", false),
+			  size_exact(size, sizeof size, sum, "total_size_bytes"),
+			  int_or_q(types, sum, "unique_types", false), json_is_array(top) ? json_array_size(top) : 0,
+			  SAFE(str_or_q(doc, "sort_by")));
+	fprintf(out, "\n");
 
 	static const char *const hdr[] = {"TYPE", "COUNT", "SIZE", "SHARE", "AVG SIZE"};
-	gh_table_t *t = gh__table_new(5, hdr, "lrrrr");
+	gh_table_t *t = gh__table_new(5, hdr, "nrrrr");
 	size_t i;
 	const json_t *row;
 	json_array_foreach (top, i, row) {
@@ -235,9 +257,12 @@ int gh__view_types(FILE *out, const json_t *doc)
 	fprintf(out, "\nsamples (%zu):\n", n);
 	size_t i;
 	const json_t *v;
+	size_t width = gh__term_width();
 	json_array_foreach (samples, i, v) {
-		char safe[2048];
-		fprintf(out, "  %s\n", gh__fmt_safe(safe, sizeof safe, json_is_string(v) ? json_string_value(v) : "?"));
+		/* One object per line: cut to the width like a table cell. */
+		char safe[2048], cut[2048 + 8];
+		gh__fmt_safe(safe, sizeof safe, json_is_string(v) ? json_string_value(v) : "?");
+		fprintf(out, "  %s\n", gh__fmt_elide(cut, sizeof cut, safe, width > 3 ? width - 2 : width ? 1 : 0, 'n'));
 	}
 	return 0;
 }
@@ -277,23 +302,29 @@ static void print_unreachable(FILE *out, const json_t *u)
 {
 	const json_t *sum = json_object_get(u, "summary");
 	if (json_is_object(sum)) {
-		fprintf(out, "\nunreachable:");
+		char line[2048] = "unreachable:";
+		size_t k = strlen(line);
 		const char *key;
 		const json_t *v;
 		bool first = true;
 		json_object_foreach ((json_t *)sum, key, v) {
 			char cb[NUM * 2];
-			fprintf(out, "%s %s %s", first ? "" : ",", SAFE(key), count_bytes(cb, sizeof cb, v));
+			int n = snprintf(line + k, sizeof line - k, "%s %s %s", first ? "" : ",", SAFE(key),
+					 count_bytes(cb, sizeof cb, v));
+			if (n < 0 || (size_t)n >= sizeof line - k)
+				break;
+			k += (size_t)n;
 			first = false;
 		}
 		fprintf(out, "\n");
+		gh__print_wrapped(out, 2, "%s", line);
 	}
 
 	static const char *const classes[] = {"definitely_lost", "indirectly_lost", "possibly_lost"};
 	const json_t *by_type = json_object_get(u, "by_type");
 	if (json_is_array(by_type) && json_array_size(by_type) > 0) {
 		static const char *const hdr[] = {"TYPE", "DEFINITELY LOST", "INDIRECTLY LOST", "POSSIBLY LOST"};
-		gh_table_t *t = gh__table_new(4, hdr, "lrrr");
+		gh_table_t *t = gh__table_new(4, hdr, "nrrr");
 		size_t i;
 		const json_t *row;
 		json_array_foreach (by_type, i, row) {
@@ -312,17 +343,25 @@ static void print_unreachable(FILE *out, const json_t *u)
 
 	const json_t *by_site = json_object_get(u, "by_site");
 	if (json_is_array(by_site) && json_array_size(by_site) > 0) {
-		static const char *const hdr[] = {"SITE", "TYPE", "CLASS", "COUNT", "SIZE"};
-		gh_table_t *t = gh__table_new(5, hdr, "lllrr");
+		/* "LOST definitely": the class without its "_lost", so that the
+		 * narrow column leaves room to the names. */
+		static const char *const hdr[] = {"FUNCTION", "LOCATION", "TYPE", "LOST", "COUNT", "SIZE"};
+		gh_table_t *t = gh__table_new(6, hdr, "npnnrr");
 		size_t i;
 		const json_t *row;
 		json_array_foreach (by_site, i, row) {
 			if (!json_is_object(row))
 				continue;
-			char c[NUM], b[NUM];
-			gh__table_cell(t, "%s", str_or_q(row, "site"));
+			char c[NUM], b[NUM], loc[LOC];
+			gh__table_cell(t, "%s", function(row));
+			gh__table_cell(t, "%s", location(loc, sizeof loc, row));
 			gh__table_cell(t, "%s", str_or_q(row, "type"));
-			gh__table_cell(t, "%s", str_or_q(row, "class"));
+			const char *cls = str_or_q(row, "class");
+			size_t cl = strlen(cls);
+			if (cl > 5 && strcmp(cls + cl - 5, "_lost") == 0)
+				gh__table_cell(t, "%.*s", (int)(cl - 5), cls);
+			else
+				gh__table_cell(t, "%s", cls);
 			gh__table_cell(t, "%s", int_or_q(c, row, "count", false));
 			gh__table_cell(t, "%s", size_or_q(b, row, "bytes", false));
 		}
@@ -379,17 +418,17 @@ int gh__view_referrers(FILE *out, const json_t *doc)
 {
 	if (!json_is_object(doc))
 		return -1;
-	char n[NUM], s[NUM];
-	fprintf(out, "%s: %s objects, %s analyzed", SAFE(str_or_q(doc, "type")), int_or_q(n, doc, "object_count", false),
-		int_or_q(s, doc, "analyzed_sample_size", false));
+	char n[NUM], s[NUM], p[NUM] = "";
 	double pause;
 	if (gh__doc_num(doc, "pause_ms", &pause))
-		fprintf(out, " (pause %.2f ms)", pause);
-	fprintf(out, "\n\n");
+		snprintf(p, sizeof p, " (pause %.2f ms)", pause);
+	gh__print_wrapped(out, 2, "%s: %s objects, %s analyzed%s", SAFE(str_or_q(doc, "type")),
+			  int_or_q(n, doc, "object_count", false), int_or_q(s, doc, "analyzed_sample_size", false), p);
+	fprintf(out, "\n");
 
 	const json_t *refs = json_object_get(doc, "top_referrers");
 	static const char *const hdr[] = {"REFERRER", "COUNT"};
-	gh_table_t *t = gh__table_new(2, hdr, "lr");
+	gh_table_t *t = gh__table_new(2, hdr, "nr");
 	size_t i;
 	const json_t *row;
 	json_array_foreach (refs, i, row) {
@@ -450,19 +489,20 @@ int gh__view_trace_status(FILE *out, const json_t *doc)
 }
 
 /* The rows of trace top (sizes) or compare (signed differences): size,
- * count, file:line (function), source line. */
-static void print_location_rows(FILE *out, const json_t *rows, const char *const hdr[4], bool diff,
+ * count, function, location, source line. */
+static void print_location_rows(FILE *out, const json_t *rows, const char *const hdr[5], bool diff,
 				const char *empty)
 {
-	gh_table_t *t = gh__table_new(4, hdr, "rrll");
+	gh_table_t *t = gh__table_new(5, hdr, "rrnpn");
 	size_t i;
 	const json_t *row;
 	json_array_foreach (rows, i, row) {
 		if (!json_is_object(row))
 			continue;
-		char s[NUM], n[NUM], loc[1024];
+		char s[NUM], n[NUM], loc[LOC];
 		gh__table_cell(t, "%s", size_or_q(s, row, diff ? "size_diff_bytes" : "size_bytes", diff));
 		gh__table_cell(t, "%s", int_or_q(n, row, diff ? "count_diff" : "count", diff));
+		gh__table_cell(t, "%s", function(row));
 		gh__table_cell(t, "%s", location(loc, sizeof loc, row));
 		gh__table_cell(t, "%s", str_or_q(row, "line"));
 	}
@@ -479,9 +519,10 @@ int gh__view_trace_top(FILE *out, const json_t *doc)
 		return -1;
 	const json_t *sum = json_object_get(doc, "summary");
 	char c[NUM], p[NUM];
-	fprintf(out, "grouped by %s; traced now %s, peak %s\n\n", SAFE(str_or_q(doc, "group_by")),
-		mb_or_q(c, sum, "current_mb", false), mb_or_q(p, sum, "peak_mb", false));
-	static const char *const hdr[] = {"SIZE", "COUNT", "LOCATION", "LINE"};
+	gh__print_wrapped(out, 2, "grouped by %s; traced now %s, peak %s", SAFE(str_or_q(doc, "group_by")),
+			  mb_or_q(c, sum, "current_mb", false), mb_or_q(p, sum, "peak_mb", false));
+	fprintf(out, "\n");
+	static const char *const hdr[] = {"SIZE", "COUNT", "FUNCTION", "LOCATION", "LINE"};
 	print_location_rows(out, json_object_get(doc, "top_allocations"), hdr, false, "(no traced allocations)");
 	return 0;
 }
@@ -506,9 +547,10 @@ int gh__view_trace_compare(FILE *out, const json_t *doc)
 {
 	if (!json_is_object(doc))
 		return -1;
-	fprintf(out, "%s -> %s, grouped by %s\n\n", SAFE(str_or_q(doc, "snapshot1")),
-		SAFE(str_or_q(doc, "snapshot2")), SAFE(str_or_q(doc, "group_by")));
-	static const char *const hdr[] = {"SIZE DIFF", "COUNT DIFF", "LOCATION", "LINE"};
+	gh__print_wrapped(out, 2, "%s -> %s, grouped by %s", SAFE(str_or_q(doc, "snapshot1")),
+			  SAFE(str_or_q(doc, "snapshot2")), SAFE(str_or_q(doc, "group_by")));
+	fprintf(out, "\n");
+	static const char *const hdr[] = {"SIZE DIFF", "COUNT DIFF", "FUNCTION", "LOCATION", "LINE"};
 	print_location_rows(out, json_object_get(doc, "differences"), hdr, true, "(no differences)");
 	return 0;
 }
@@ -527,13 +569,15 @@ int gh__view_trace_traceback(FILE *out, const json_t *doc)
 		char s[NUM], n[NUM];
 		fprintf(out, "%s#%zu  %s in %s blocks\n", shown ? "\n" : "", i + 1,
 			size_or_q(s, row, "size_bytes", false), int_or_q(n, row, "count", false));
-		gh_table_t *t = gh__table_new(2, NULL, "ll");
+		/* One frame a line, innermost first: function, location, source. */
+		gh_table_t *t = gh__table_new(3, NULL, "npn");
 		size_t j;
 		const json_t *fr;
 		json_array_foreach (json_object_get(row, "traceback"), j, fr) {
 			if (!json_is_object(fr))
 				continue;
-			char loc[1024];
+			char loc[LOC];
+			gh__table_cell(t, "%s", function(fr));
 			gh__table_cell(t, "%s", location(loc, sizeof loc, fr));
 			gh__table_cell(t, "%s", str_or_q(fr, "line"));
 		}

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -43,24 +44,34 @@ static void header(FILE *out, long i, long count, const struct gh_diff *d, bool 
 	time_t t = time(NULL);
 	struct tm tm;
 	strftime(now, sizeof now, "%H:%M:%S", localtime_r(&t, &tm));
-	fprintf(out, "%s%s  sample %ld", i > 1 ? "\n" : "", now, i);
-	if (count > 0)
-		fprintf(out, "/%ld", count);
-	if (!d->has_summary[1]) {
-		fprintf(out, "\n");
+	/* Built whole, then wrapped to the output width. */
+	char *line = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&line, &len);
+	if (!f)
 		return;
+	fprintf(f, "%s  sample %ld", now, i);
+	if (count > 0)
+		fprintf(f, "/%ld", count);
+	if (d->has_summary[1]) {
+		long long dobj = d->total_objects[1] - d->total_objects[0];
+		double dbytes = (double)d->total_bytes[1] - (double)d->total_bytes[0];
+		fprintf(f, ": %lld objects", d->total_objects[1]);
+		if (!first)
+			fprintf(f, " (%s)", gh__fmt_int(c, sizeof c, dobj, true));
+		fprintf(f, ", %s", gh__fmt_size(b, sizeof b, (double)d->total_bytes[1], false));
+		if (!first)
+			fprintf(f, " (%s)", gh__fmt_size(db, sizeof db, dbytes, true));
+		if (d->unique_types[1] >= 0)
+			fprintf(f, ", %lld types", d->unique_types[1]);
+		if (first)
+			fprintf(f, "; baseline, changes from the next sample");
 	}
-	long long dobj = d->total_objects[1] - d->total_objects[0];
-	double dbytes = (double)d->total_bytes[1] - (double)d->total_bytes[0];
-	fprintf(out, ": %lld objects", d->total_objects[1]);
-	if (!first)
-		fprintf(out, " (%s)", gh__fmt_int(c, sizeof c, dobj, true));
-	fprintf(out, ", %s", gh__fmt_size(b, sizeof b, (double)d->total_bytes[1], false));
-	if (!first)
-		fprintf(out, " (%s)", gh__fmt_size(db, sizeof db, dbytes, true));
-	if (d->unique_types[1] >= 0)
-		fprintf(out, ", %lld types", d->unique_types[1]);
-	fprintf(out, first ? "; baseline, changes from the next sample\n" : "\n");
+	fclose(f);
+	if (i > 1)
+		fprintf(out, "\n");
+	gh__print_wrapped(out, 10, "%s", line);
+	free(line);
 }
 
 int gh__watch(const struct gh_target *t, const struct gh_watch_opts *o)

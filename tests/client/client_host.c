@@ -13,6 +13,10 @@
  *   free TYPE         -> "freed N"      frees every object grow made of TYPE
  *   drip TYPE MS N    -> "dripping"     a thread allocates one 64-byte TYPE
  *                                       every MS ms, N times (then stops)
+ *   lose TYPE N SIZE  -> "lost N"       N objects of SIZE bytes of TYPE made by
+ *                                       a function with a very long name, their
+ *                                       pointers dropped (leaks the gc finds, and
+ *                                       long names for the width tests)
  *   ping              -> "pong"
  *   quit / EOF        -> exits 0
  *
@@ -113,6 +117,34 @@ static int free_all(const char *name)
 	return n;
 }
 
+/* Long on purpose: the width tests need a function name wider than a
+ * terminal column. noinline, so that it is a frame of its own. */
+__attribute__((noinline)) static int
+client_host_allocates_and_forgets_objects_in_a_function_with_a_deliberately_long_name(gh_type_t type, size_t n,
+										      size_t size)
+{
+	int done = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *p = gh_malloc_typed(type, size);
+		if (!p)
+			break;
+		memset(p, 0x33, size);
+		asm volatile("" ::"r"(p) : "memory");
+		done++;
+	}
+	return done;
+}
+
+static int lose(const char *name, size_t n, size_t size)
+{
+	pthread_mutex_lock(&lock);
+	struct grown *g = grown_for(name);
+	pthread_mutex_unlock(&lock);
+	return g ? client_host_allocates_and_forgets_objects_in_a_function_with_a_deliberately_long_name(g->type, n,
+													 size)
+		 : 0;
+}
+
 struct drip {
 	char name[GH_TYPE_NAME_MAX + 1];
 	long ms, times;
@@ -174,6 +206,8 @@ int main(int argc, char **argv)
 		long a, b;
 		if (sscanf(line, "grow %255s %ld %ld", name, &a, &b) == 3 && a >= 0 && b > 0) {
 			printf("grown %d\n", grow(name, (size_t)a, (size_t)b));
+		} else if (sscanf(line, "lose %255s %ld %ld", name, &a, &b) == 3 && a >= 0 && b > 0) {
+			printf("lost %d\n", lose(name, (size_t)a, (size_t)b));
 		} else if (sscanf(line, "free %255s", name) == 1) {
 			printf("freed %d\n", free_all(name));
 		} else if (sscanf(line, "drip %255s %ld %ld", name, &a, &b) == 3 && a > 0 && b > 0) {

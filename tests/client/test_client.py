@@ -16,6 +16,15 @@ Cases:
   watch      a bounded number of rounds, a growing type, Ctrl-C, --json
   run        the launcher on real programs (sleep, python3, sh), queried while
              they run; exit statuses, LD_PRELOAD, environment, signals
+  children   what the launched program's children get: no glassheap by
+             default (fork and posix_spawn/vfork children, exec), the preload
+             without a server with --follow-children, one server in all
+  width      every table-printing command against a host with long and wide
+             (CJK) names and a long function name: at --width 80 and
+             COLUMNS=80 no line is wider than 80 columns (display width) and
+             every count and size is there; --wide shows every name whole;
+             code locations (function, file:line, module+0xoffset) equal the
+             server's documents, also for python3 under the preload
   interop    a Python msgpack client and the C client decode the same documents
   demo       the demo service (skipped, exit 77, when it is not built)
 
@@ -36,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 import urllib.parse
 
 import msgpack
@@ -172,6 +182,37 @@ def table_rows(text, header_start):
                 rows.append(re.split(r"\s{2,}", r.strip()))
             return rows
     return None
+
+
+def display_width(s):
+    """Terminal columns of s: East Asian wide/fullwidth characters take 2,
+    combining marks 0 (what wcwidth says in a UTF-8 locale)."""
+    w = 0
+    for ch in s:
+        if unicodedata.combining(ch):
+            continue
+        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return w
+
+
+def check_fits(out, width, what):
+    wide = [ln for ln in out.split("\n") if display_width(ln) > width]
+    return check(not wide, "%s: no line wider than %d columns" % (what, width),
+                 "\n".join("%d: %s" % (display_width(ln), ln) for ln in wide[:5]))
+
+
+def elided_from(cell, full):
+    """The cell shows full, or full cut with the ellipsis (its start, its end,
+    or the start of its last component and its :line/+0xoffset)."""
+    if cell == full:
+        return True
+    if "\u2026" not in cell:
+        return False
+    head, _, tail = cell.partition("\u2026")
+    if not full.endswith(tail) or len(head) + len(tail) >= len(full):
+        return False
+    last = full[:len(full) - len(tail)].rsplit("/", 1)[-1]
+    return full.startswith(head) or last.startswith(head)
 
 
 def row_for(rows, name):
@@ -743,7 +784,7 @@ def case_run():
         check(rc == 0, "run returns the program's status 0", (rc, err))
 
     section("the build tree's library is found without GLASSHEAP_LIB")
-    rc, out, err = cli(["run", "--quiet", "--", "sh", "-c", 'echo "$LD_PRELOAD"'])
+    rc, out, err = cli(["run", "--quiet", "--follow-children", "--", "sh", "-c", 'echo "$LD_PRELOAD"'])
     check(rc == 0 and os.path.realpath(out.strip()) == os.path.realpath(ARGS.lib), "LD_PRELOAD is the built library",
           out + err)
     check("debug server for PID" not in err, "--quiet prints no line", err)
@@ -760,22 +801,37 @@ def case_run():
     rc, out, err = cli(["run", "sh", "-c", "exit 3"], env=env_lib)
     check(rc == 3, "PROG without '--'", (rc, err))
 
-    section("environment: LD_PRELOAD kept, GLASSHEAP_* set")
+    section("environment: LD_PRELOAD kept, GLASSHEAP_* set (--follow-children: as the program got it)")
     libm = "/usr/lib/x86_64-linux-gnu/libm.so.6"
     if not os.path.exists(libm):
         libm = "/lib/x86_64-linux-gnu/libm.so.6"
     report = os.path.join(TMP, "report-%p.txt")
-    rc, out, err = cli(["run", "--token", "tk", "--trace", "7", "--report", report, "--",
-                        "sh", "-c", 'echo "$LD_PRELOAD|$GLASSHEAP_TOKEN|$GLASSHEAP_TRACE|$GLASSHEAP_REPORT|$GLASSHEAP_HTTP"'],
-                       env=dict(env_lib, LD_PRELOAD=libm))
+    show = ('echo "$LD_PRELOAD|$GLASSHEAP_TOKEN|$GLASSHEAP_TRACE|$GLASSHEAP_REPORT|$GLASSHEAP_HTTP|'
+            '$GLASSHEAP_HTTP_PID|$$|$GLASSHEAP_FOLLOW_CHILDREN"')
+    rc, out, err = cli(["run", "--follow-children", "--token", "tk", "--trace", "7", "--report", report, "--",
+                        "sh", "-c", show], env=dict(env_lib, LD_PRELOAD=libm))
     parts = out.strip().split("|")
-    check(rc == 0 and len(parts) == 5, "environment printed", out + err)
-    if len(parts) == 5:
+    check(rc == 0 and len(parts) == 8, "environment printed", out + err)
+    if len(parts) == 8:
         pre = parts[0].split(":")
         check(len(pre) == 2 and os.path.realpath(pre[0]) == os.path.realpath(ARGS.lib) and pre[1] == libm,
               "LD_PRELOAD: glassheap first, the old entry kept", parts[0])
         check(parts[1:4] == ["tk", "7", report], "token, trace, report passed", parts)
         check(re.match(r"127\.0\.0\.1:\d+$", parts[4]) is not None, "GLASSHEAP_HTTP has a real port", parts[4])
+        check(parts[5] == parts[6] and parts[7] == "1", "GLASSHEAP_HTTP_PID is the program's PID; FOLLOW=1", parts)
+
+    section("environment: by default glassheap's own variables are gone before main")
+    rc, out, err = cli(["run", "--token", "tk", "--trace", "7", "--report", report, "--", "sh", "-c", show],
+                       env=dict(env_lib, LD_PRELOAD=libm))
+    parts = out.strip().split("|")
+    check(rc == 0 and len(parts) == 8, "environment printed", out + err)
+    if len(parts) == 8:
+        check(parts[0] == libm, "LD_PRELOAD: glassheap's entry removed in place, the other one kept", parts[0])
+        check(parts[1:4] == ["tk", "7", report], "token, trace, report left as they were", parts)
+        check(parts[4] == "" and parts[5] == "" and parts[7] == "", "GLASSHEAP_HTTP, _HTTP_PID, _FOLLOW_CHILDREN gone",
+              parts)
+    rc, out, err = cli(["run", "--", "sh", "-c", 'echo "[$LD_PRELOAD]"'], env=env_lib)
+    check(rc == 0 and out.strip() == "[]", "LD_PRELOAD holding only glassheap is removed", out + err)
     rc, out, err = cli(["run", "--report", os.path.join(TMP, "rep.txt"), "--", "true"], env=env_lib)
     check(rc == 0 and os.path.exists(os.path.join(TMP, "rep.txt")), "--report writes the report at exit", err)
 
@@ -825,6 +881,271 @@ def case_run():
     # 0.0.0.0 without a token: the program's server refuses to listen.
     rc, out, err = cli(["run", "--http", "0.0.0.0:0", "--", "sleep", "6"], env=env_lib, timeout=20)
     check(rc == 0 and "not a loopback address" in err and "nothing answers" in err, "both warnings", err)
+
+
+# ---- Case: children ---------------------------------------------------------------------------------
+
+SPAWN_SCRIPT = """#!/bin/sh
+# The program: it starts children (forks of the shell running sh), a
+# python3 whose subprocess spawns one more (posix_spawn/vfork, no fork
+# handlers run), waits for them, then reports on itself.
+for i in 1 2 3; do
+  sh -c 'echo "child $$ maps=$(grep -c libglassheap /proc/$$/maps) http=[$GLASSHEAP_HTTP]"; sleep 1' &
+done
+/usr/bin/python3 -c 'import subprocess; subprocess.run(["sh", "-c", "echo \\"spawned $$ maps=$(grep -c libglassheap /proc/$$/maps) http=[$GLASSHEAP_HTTP]\\""])'
+wait
+echo "top $$ maps=$(grep -c libglassheap /proc/$$/maps)"
+"""
+
+
+def case_children():
+    env_lib = {"GLASSHEAP_LIB": ARGS.lib}
+    script = os.path.join(TMP, "spawn.sh")
+    with open(script, "w") as f:
+        f.write(SPAWN_SCRIPT)
+    os.chmod(script, 0o755)
+
+    for follow in (False, True):
+        flag = ["--follow-children"] if follow else []
+        section("a script with children%s" % (" (--follow-children)" if follow else ""))
+        p, pid, url, err0 = start_run(flag + ["--", script], env_lib)
+        check(pid is not None, "started", err0)
+        rc, out, err = finish(p, 30)
+        err = err0 + err
+        check(rc == 0, "the script exits 0", (rc, err))
+        children = re.findall(r"^child (\d+) maps=(\d+) http=\[(.*)\]$", out, re.M)
+        spawned = re.findall(r"^spawned (\d+) maps=(\d+) http=\[(.*)\]$", out, re.M)
+        top = re.findall(r"^top (\d+) maps=(\d+)$", out, re.M)
+        check(len(children) == 3 and len(spawned) == 1 and len(top) == 1, "every process reported", out)
+        check(top and int(top[0][0]) == pid and int(top[0][1]) > 0, "the top process runs on glassheap", (top, pid))
+        others = children + spawned
+        if follow:
+            check(all(int(m) > 0 for _, m, _ in others), "every child runs on glassheap", others)
+        else:
+            check(all(int(m) == 0 for _, m, _ in others), "no child runs on glassheap", others)
+        check(all(h == "" for _, _, h in others), "no child sees GLASSHEAP_HTTP", others)
+        check(err.count("debug server listening") == 1, "exactly one server: the top process's", err)
+        check("cannot" not in err and "nothing answers" not in err, "no bind failure, no warning", err)
+
+    section("--follow-children: a program the top process execs keeps its PID and serves")
+    p, pid, url, err0 = start_run(["--follow-children", "--", "sh", "-c", "sleep 0.3; exec sleep 4"], env_lib)
+    check(pid is not None, "started", err0)
+    if pid:
+        time.sleep(1.2)
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv0 = f.read().split(b"\0")[0].decode()
+        except OSError:
+            argv0 = ""
+        check(argv0 == "sleep", "the PID now runs sleep", argv0)
+        rc, out, err = wait_answering(url)
+        check(rc == 0 and row_for(table_rows(out, "TYPE"), "malloc"), "sleep answers at the address", out + err)
+    rc, out, err = finish(p)
+    check(rc == 0, "exit 0", (rc, err))
+
+    section("by default, a program the top process execs runs without glassheap (documented)")
+    p, pid, url, err0 = start_run(["--", "sh", "-c", "sleep 0.3; exec sleep 2"], env_lib)
+    if pid:
+        time.sleep(1)
+        try:
+            with open("/proc/%d/maps" % pid) as f:
+                mapped = "libglassheap" in f.read()
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv0 = f.read().split(b"\0")[0].decode()
+        except OSError:
+            mapped, argv0 = None, ""
+        check(argv0 == "sleep" and mapped is False, "sleep (same PID) has no glassheap", (argv0, mapped))
+    finish(p)
+
+
+# ---- Case: width ---------------------------------------------------------------------------------------
+
+LONG_TYPE = "CliWidth" + "AVeryLongTypeNameForTheWidthTests" * 4
+WIDE_TYPE = "CliWide" + "\u5e45\u5e83\u3044\u578b\u540d" * 8   # 40 East Asian wide characters
+LONG_FN = "client_host_allocates_and_forgets_objects_in_a_function_with_a_deliberately_long_name"
+
+
+def frame_location(f):
+    """What the client prints as a frame's or row's location."""
+    if f.get("filename") and f.get("lineno", 0) > 0:
+        return "%s:%d" % (f["filename"], f["lineno"])
+    return f.get("site") or f.get("filename") or "?"
+
+
+def cells_of(line):
+    return re.split(r"\s{2,}", line.strip())
+
+
+def case_width():
+    h = Host()
+    try:
+        check(h.cmd("grow %s 30 100" % LONG_TYPE) == "grown 30", "host grows the long type")
+        check(h.cmd("grow %s 3 50" % WIDE_TYPE) == "grown 3", "host grows the wide type")
+        rc, out, err = cli(["trace", "start", "--frames", "8"], url=h.url)
+        check(rc == 0, "trace start", err)
+        before = os.path.join(TMP, "w-before.json")
+        after = os.path.join(TMP, "w-after.msgpack")
+        cli(["memory", "--top-n", "100", "--json", "-o", before], url=h.url)
+        cli(["trace", "snapshot", "wa"], url=h.url)
+        check(h.cmd("lose %s 20 64" % LONG_TYPE) == "lost 20", "host loses 20 objects in the long function")
+        cli(["trace", "snapshot", "wb"], url=h.url)
+        cli(["memory", "--top-n", "100", "-o", after], url=h.url)
+
+        commands = [
+            ["memory", "--top-n", "100"],
+            ["memory", "--sort-by", "count"],
+            ["types", LONG_TYPE, "--samples", "3"],
+            ["types", WIDE_TYPE],
+            ["gc"],
+            ["referrers", LONG_TYPE],
+            ["trace", "status"],
+            ["trace", "top", "--top-n", "20"],
+            ["trace", "top", "--group-by", "filename"],
+            ["trace", "compare", "wa", "wb", "--top-n", "20"],
+            ["trace", "traceback", "--top-n", "5"],
+            ["diff", before, after],
+            ["watch", "--count", "2", "--interval", "0.2", "--rows", "0"],
+        ]
+        section("every table at --width 80, COLUMNS=80, the default (piped: 80) and --width 50")
+        for argv in commands:
+            for how, extra, env, width in (("--width 80", ["--width", "80"], None, 80),
+                                           ("COLUMNS=80", [], {"COLUMNS": "80"}, 80),
+                                           ("default", [], None, 80),
+                                           ("--width 50", ["--width", "50"], None, 50)):
+                if width == 50 and argv[0] == "diff":
+                    continue  # its seven figures alone take 55 columns, and figures are never cut
+                rc, out, err = cli(argv + extra, url=h.url, env=env)
+                what = "%s (%s)" % (" ".join(argv[:2]), how)
+                check(rc == 0, "%s exits 0" % what, err)
+                check_fits(out, width, what)
+        rc, out, err = cli(["memory", "--top-n", "100"], url=h.url, env={"COLUMNS": "60"})
+        check_fits(out, 60, "memory (COLUMNS=60)")
+
+        section("memory at 80: names elided, every figure whole")
+        _, _, doc = py_fetch(h.url, "GET", "/debug/memory", {"top_n": 100})
+        rc, out, err = cli(["memory", "--top-n", "100", "--width", "80"], url=h.url)
+        rows = table_rows(out, "TYPE") or []
+        check(len(rows) == len(doc["top_objects"]), "one row per type", out)
+        total = doc["summary"]["total_size_bytes"]
+        for r, e in zip(rows, doc["top_objects"]):
+            want = [str(e["count"]), hsize(e["total_size_bytes"]), "%.1f%%" % (100.0 * e["total_size_bytes"] / total),
+                    hsize(e["avg_size_bytes"])]
+            check(elided_from(r[0], safe(e["type"])) and r[1:] == want, "row of %r" % e["type"][:40], (r, want))
+        long_row = [r for r in rows if r[0].startswith("CliWidthAVery")]
+        check(long_row and long_row[0][0].endswith("\u2026"), "the long name is cut with the ellipsis", long_row)
+
+        section("--wide and --width 0: every name whole")
+        for extra in (["--wide"], ["--width", "0"]):
+            rc, out, err = cli(["memory", "--top-n", "100"] + extra, url=h.url)
+            check(row_for(table_rows(out, "TYPE"), LONG_TYPE) is not None and
+                  row_for(table_rows(out, "TYPE"), WIDE_TYPE) is not None, "full type names (%s)" % extra, out)
+        rc, out, err = cli(["memory", "--wide", "--width", "80"], url=h.url)
+        check(rc == 1 and "exclude" in err, "--wide and --width together: usage error", err)
+        rc, out, err = cli(["memory", "--width", "5"], url=h.url)
+        check(rc == 1 and "--width" in err, "--width 5: usage error", err)
+        rc, j1, _ = cli(["memory", "--json", "--width", "50"], url=h.url)
+        check(rc == 0 and json.loads(j1)["sort_by"] == "size" and "\n" not in j1.strip(),
+              "--json is not affected by the width", j1[:100])
+
+        section("gc: leak sites by function and file:line, at 80 and wide")
+        _, _, gdoc = py_fetch(h.url, "POST", "/debug/memory/gc")
+        sites = gdoc["unreachable"]["by_site"]
+        mine = [x for x in sites if x["function"] == LONG_FN]
+        check(len(mine) == 1 and mine[0]["filename"].endswith("client_host.c") and mine[0]["lineno"] > 0,
+              "the server names the long function and its line", mine)
+        rc, out, err = cli(["gc", "--wide"], url=h.url)
+        rows = table_rows(out, "FUNCTION") or []
+        if mine:
+            m = mine[0]
+            r = [x for x in rows if x[0] == LONG_FN]
+            want = [LONG_FN, "%s:%d" % (m["filename"], m["lineno"]), LONG_TYPE, m["class"].replace("_lost", "")]
+            check(len(r) == 1 and r[0][:4] == want and int(r[0][4]) >= m["count"] - 5,
+                  "wide: function, file:line, type, class", (r, want))
+        for x in sites:
+            if not x["function"] and not x["lineno"]:
+                check(any(x["site"] in ln for ln in out.split("\n")), "an unsymbolized site as module+0xoffset", x)
+                break
+        rc, out, err = cli(["gc", "--width", "80"], url=h.url)
+        _, _, gdoc = py_fetch(h.url, "POST", "/debug/memory/gc")
+        lines = [ln for ln in out.split("\n") if ln.startswith(LONG_FN[:10])]
+        check(len(lines) == 1, "80: the long function's row", out)
+        if lines and mine:
+            c = cells_of(lines[0])
+            check(elided_from(c[0], LONG_FN) and elided_from(c[1], "%s:%d" % (mine[0]["filename"], mine[0]["lineno"]))
+                  and c[1].endswith(":%d" % mine[0]["lineno"]), "80: function and file:line cut, the line kept", c)
+            check(re.match(r"\d+$", c[-2]) is not None and re.match(r"[\d.]+ (B|KiB|MiB)$", c[-1]) is not None,
+                  "80: count and size whole", c)
+
+        section("trace top, compare, traceback: function and location as the server sends them")
+        _, _, tdoc = py_fetch(h.url, "GET", "/debug/tracemalloc/top", {"top_n": 20})
+        rc, out, err = cli(["trace", "top", "--top-n", "20", "--wide"], url=h.url)
+        tmine = [x for x in tdoc["top_allocations"] if x["function"] == LONG_FN]
+        check(len(tmine) == 1 and tmine[0]["count"] == 20 and tmine[0]["size_bytes"] == 20 * 64,
+              "top: the long function's row, exact", tmine)
+        for x in tdoc["top_allocations"]:
+            want = " ".join(v for v in (hsize(x["size_bytes"]), str(x["count"]), x["function"], frame_location(x),
+                                        x["line"]) if v)
+            check(any(" ".join(cells_of(ln)) == want for ln in out.split("\n")), "top row %s" % want[:60], out)
+        rc, out, err = cli(["trace", "top", "--top-n", "20", "--width", "80"], url=h.url)
+        lines = [ln for ln in out.split("\n") if LONG_FN[:10] in ln]
+        check(len(lines) == 1 and cells_of(lines[0])[:2] == [hsize(20 * 64), "20"], "80: size and count whole", lines)
+        _, _, cdoc = py_fetch(h.url, "GET", "/debug/tracemalloc/compare", {"snapshot1": "wa", "snapshot2": "wb",
+                                                                           "top_n": 20})
+        rc, out, err = cli(["trace", "compare", "wa", "wb", "--top-n", "20", "--wide"], url=h.url)
+        cm = [x for x in cdoc["differences"] if x["function"] == LONG_FN]
+        check(len(cm) == 1 and cm[0]["count_diff"] == 20, "compare: +20 in the long function", cm)
+        if cm:
+            want = [hsize(cm[0]["size_diff_bytes"], True), "+20", LONG_FN, frame_location(cm[0]), cm[0]["line"]]
+            check(any(cells_of(ln) == want for ln in out.split("\n")), "compare row", (want, out))
+        _, _, bdoc = py_fetch(h.url, "GET", "/debug/tracemalloc/traceback", {"top_n": 5})
+        rc, out, err = cli(["trace", "traceback", "--top-n", "5", "--wide"], url=h.url)
+        for frame in [f for a in bdoc["top_allocations"] for f in a["traceback"]]:
+            check(re.match(r".+\+0x[0-9a-f]+$", frame["site"]) is not None, "every frame has a site", frame)
+            want = " ".join(v for v in (frame["function"], frame_location(frame), frame["line"]) if v)
+            check(any(" ".join(cells_of(ln)) == want for ln in out.split("\n")), "frame %s" % want[:60], out)
+        cli(["trace", "stop"], url=h.url)
+
+        section("diff and watch keep every figure at 80")
+        rc, out, err = cli(["diff", before, after, "--width", "80"])
+        rows = table_rows(out, "TYPE") or []
+        grow = [r for r in rows if r[0].startswith("CliWidthAVery")]
+        check(len(grow) == 1 and grow[0][1:4] == ["30", "50", "+20"] and grow[0][6] == hsize(20 * 64, True),
+              "diff: the long type's counts and growth", grow)
+    finally:
+        h.stop()
+
+    section("python3 under the preload: frames without debug information as module+0xoffset")
+    app = os.path.join(TMP, "app.py")
+    with open(app, "w") as f:
+        f.write("import json, time\ncache = [json.dumps({'k': i, 'v': 'x' * 100}) for i in range(3000)]\n"
+                "time.sleep(8)\n")
+    p, pid, url, err0 = start_run(["--trace", "12", "--", "/usr/bin/python3", app],
+                                  {"GLASSHEAP_LIB": ARGS.lib, "PYTHONMALLOC": "malloc"})
+    check(pid is not None, "python3 started", err0)
+    if url:
+        time.sleep(1.5)
+        status, _, doc = py_fetch(url, "GET", "/debug/tracemalloc/traceback", {"top_n": 3})
+        rc, out, err = cli(["--url", url, "trace", "traceback", "--top-n", "3", "--wide"])
+        check(status == 200 and rc == 0, "traceback of python3", out + err)
+        frames = [fr for a in doc.get("top_allocations", []) for fr in a["traceback"]]
+        bare = [fr for fr in frames if fr["lineno"] == 0]
+        check(len(bare) > 0, "python3 has frames without a line", frames[:3])
+        for fr in bare:
+            check(fr["site"].startswith(fr["filename"] + "+0x"), "site is module+0xoffset", fr)
+        printed = [ln.strip() for ln in out.split("\n") if ln.startswith("    ")]
+        check(len(printed) == len(frames), "one line per frame", out)
+        for ln, fr in zip(printed, frames):
+            want = " ".join(v for v in (fr["function"], frame_location(fr), fr["line"]) if v)
+            check(" ".join(cells_of(ln)) == want, "frame line %r" % want[:60], ln)
+        sites = [ln for ln in printed if "+0x" in ln]
+        check(len(set(sites)) > 1, "distinct addresses, not one module name repeated", printed)
+        _, _, tdoc = py_fetch(url, "GET", "/debug/tracemalloc/top", {"top_n": 10})
+        keys = [(x["filename"], x["lineno"], x["site"]) for x in tdoc["top_allocations"]]
+        check(len(keys) == len(set(keys)) and sum(1 for k in keys if k[1] == 0) > 1,
+              "top keeps lineless frames apart by site", keys)
+        rc, out, err = cli(["--url", url, "trace", "traceback", "--top-n", "3", "--width", "80"])
+        check_fits(out, 80, "python3 traceback at 80")
+    finish(p, 20)
 
 
 # ---- Case: interop --------------------------------------------------------------------------------
@@ -948,7 +1269,8 @@ def case_demo():
 # ---- Main ------------------------------------------------------------------------------------------------
 
 CASES = {"endpoints": case_endpoints, "errors": case_errors, "diff": case_diff, "watch": case_watch,
-         "run": case_run, "interop": case_interop, "demo": case_demo}
+         "run": case_run, "children": case_children, "width": case_width, "interop": case_interop,
+         "demo": case_demo}
 
 
 def main():

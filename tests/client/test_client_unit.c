@@ -1,8 +1,13 @@
 /*
  * test_client_unit.c -- unit tests of the client's network-free parts
- * (http/client/): human sizes, terminal-safe text, table alignment, the
- * msgpack/JSON decoder and its bounds, the per-type diff, the views and the
- * 422 detail printer. No server involved (label unit).
+ * (http/client/): human sizes, terminal-safe text, table alignment, display
+ * widths, elision and fitting the output width, wrapped prose, the
+ * msgpack/JSON decoder and its bounds, the per-type diff, the views (code
+ * locations: function, file:line, module+0xoffset) and the 422 detail
+ * printer. No server involved (label unit).
+ *
+ * Tests that compare whole layouts set the width they assume
+ * (gh__term_set_width): 0 for the natural layout.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -12,6 +17,8 @@
 
 #include "client.h"
 #include "test.h"
+
+#define ELL "\xe2\x80\xa6" /* the ellipsis */
 
 /* main.c's error printer (diff.c's file loader uses it). */
 void gh__cli_error(const char *fmt, ...)
@@ -75,8 +82,23 @@ TEST(safe_text)
 	EXPECT_STREQ(gh__fmt_safe(b, 6, "\x1b\x1b"), "\\x1b"); /* never a partial escape */
 }
 
+/* Every line of s is at most width display columns. */
+static bool lines_fit(const char *s, size_t width)
+{
+	char *copy = strdup(s), *save = NULL;
+	bool ok = true;
+	for (char *ln = strtok_r(copy, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save))
+		if (gh__text_width(ln) > width) {
+			fprintf(stderr, "  line of %zu columns (> %zu): %s\n", gh__text_width(ln), width, ln);
+			ok = false;
+		}
+	free(copy);
+	return ok;
+}
+
 TEST(table_alignment)
 {
+	gh__term_set_width(0);
 	static const char *const hdr[] = {"TYPE", "COUNT", "SIZE"};
 	gh_table_t *t = gh__table_new(3, hdr, "lrr");
 	ASSERT_TRUE(t != NULL);
@@ -93,6 +115,137 @@ TEST(table_alignment)
 			"  \xcf\x80             3     30 B\n");
 	free(s);
 	gh__table_free(t);
+}
+
+TEST(display_width)
+{
+	EXPECT_EQ(gh__text_width(""), 0);
+	EXPECT_EQ(gh__text_width("plain"), 5);
+	EXPECT_EQ(gh__text_width("\xcf\x80"), 1);                 /* pi */
+	EXPECT_EQ(gh__text_width("\xe6\x97\xa5\xe6\x9c\xac"), 4); /* two CJK ideographs */
+	EXPECT_EQ(gh__text_width("e\xcc\x81"), 1);                /* e + combining acute */
+	EXPECT_EQ(gh__text_width(ELL), 1);             /* the ellipsis itself */
+}
+
+TEST(elide)
+{
+	char b[256];
+	/* names and text keep their start */
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, "handle_request", 8, 'n'), "handle_" ELL);
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, "handle_request", 14, 'n'), "handle_request");
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, "handle_request", 0, 'n'), "handle_request");
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, "abc", 1, 'n'), ELL);
+	/* a wide character is never split: 5 columns hold two of them and the ellipsis */
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 5, 'n'),
+		     "\xe6\x97\xa5\xe6\x9c\xac" ELL);
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 4, 'n'),
+		     "\xe6\x97\xa5" ELL);
+	/* paths keep whole trailing components, then the file name's start and the line or offset */
+	const char *src = "/work/wt-cli/examples/demo.c:261";
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, src, 32, 'p'), src);
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, src, 25, 'p'), ELL "/examples/demo.c:261");
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, src, 20, 'p'), ELL "/demo.c:261");
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, src, 11, 'p'), ELL "demo.c:261");
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, src, 9, 'p'), "demo" ELL ":261");
+	const char *site = "/lib/x86_64-linux-gnu/libh2o-evloop.so.0.13+0x1ab53";
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, site, 32, 'p'), ELL "/libh2o-evloop.so.0.13+0x1ab53");
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, site, 14, 'p'), "libh2" ELL "+0x1ab53");
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, site, 6, 'p'), ELL "1ab53");
+	/* no suffix: the last columns */
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, "/usr/bin/python3.11", 12, 'p'), ELL "/python3.11");
+	EXPECT_STREQ(gh__fmt_elide(b, sizeof b, "abcdefgh", 4, 'p'), ELL "fgh");
+	for (size_t w = 1; w < 40; w++) {
+		EXPECT_LE(gh__text_width(gh__fmt_elide(b, sizeof b, site, w, 'p')), w);
+		EXPECT_LE(gh__text_width(gh__fmt_elide(b, sizeof b, src, w, 'n')), w);
+	}
+}
+
+/* A table with one long name, one long path and numbers, at several widths. */
+TEST(table_fits_width)
+{
+	static const char *const hdr[] = {"FUNCTION", "LOCATION", "COUNT BEFORE", "SIZE"};
+	gh_table_t *t = gh__table_new(4, hdr, "nprr");
+	ASSERT_TRUE(t != NULL);
+	gh__table_cell(t, "a_function_with_a_really_long_name_for_the_width_tests");
+	gh__table_cell(t, "/a/very/long/directory/name/for/the/width/tests/source_file.c:1234");
+	gh__table_cell(t, "%d", 123456789);
+	gh__table_cell(t, "1023.9 MiB");
+	gh__table_cell(t, "main");
+	gh__table_cell(t, "/lib/libc.so.6+0x2724a");
+	gh__table_cell(t, "%d", 7);
+	gh__table_cell(t, "12 B");
+
+	gh__term_set_width(0);
+	CAPTURE(wide, gh__table_print(t, out, 0));
+	EXPECT_CONTAINS(wide, "a_function_with_a_really_long_name_for_the_width_tests  "
+			      "/a/very/long/directory/name/for/the/width/tests/source_file.c:1234     123456789  1023.9 MiB\n");
+	free(wide);
+
+	for (size_t w = 30; w <= 100; w += 5) {
+		gh__term_set_width(w);
+		CAPTURE(s, gh__table_print(t, out, 2));
+		EXPECT_TRUE(lines_fit(s, w));
+		EXPECT_CONTAINS(s, "123456789");   /* numbers are never cut */
+		EXPECT_CONTAINS(s, "1023.9 MiB");
+		EXPECT_CONTAINS(s, "12 B");
+		if (w >= 50) /* below, the text columns are down to a few columns */
+			EXPECT_CONTAINS(s, "main");
+		free(s);
+	}
+	/* 80 columns: the header breaks over two lines, then the widest column gives way */
+	gh__term_set_width(80);
+	CAPTURE(s, gh__table_print(t, out, 0));
+	/* (the path column, cut at a '/', needs one column less than it got: the
+	 * function column takes it) */
+	EXPECT_STREQ(s, "                                                               COUNT\n"
+			"FUNCTION                       LOCATION                       BEFORE        SIZE\n"
+			"a_function_with_a_really_lon" ELL "  " ELL "/tests/source_file.c:1234  123456789  1023.9 MiB\n"
+			"main                           /lib/libc.so.6+0x2724a              7        12 B\n");
+	free(s);
+	gh__table_free(t);
+}
+
+TEST(table_hides_empty_columns)
+{
+	gh__term_set_width(0);
+	static const char *const hdr[] = {"SIZE", "FUNCTION", "LOCATION", "LINE"};
+	gh_table_t *t = gh__table_new(4, hdr, "rnpn");
+	gh__table_cell(t, "10 B");
+	gh__table_cell(t, "%s", "");
+	gh__table_cell(t, "x.c");
+	gh__table_cell(t, "%s", "");
+	CAPTURE(s, gh__table_print(t, out, 0));
+	EXPECT_STREQ(s, "SIZE  LOCATION\n"
+			"10 B  x.c\n");
+	free(s);
+	gh__table_free(t);
+}
+
+TEST(wrapped_prose)
+{
+	const char *text = "allocator: requested 233.6 KiB + headers 16.5 KiB + rounding 1.2 MiB = jemalloc "
+			   "allocated 1.4 MiB; active 1.8 MiB, resident 5.5 MiB; process RSS 23.1 MiB";
+	gh__term_set_width(0);
+	CAPTURE(s0, gh__print_wrapped(out, 2, "%s", text));
+	EXPECT_TRUE(strncmp(s0, text, strlen(text)) == 0 && strcmp(s0 + strlen(text), "\n") == 0);
+	free(s0);
+	gh__term_set_width(40);
+	CAPTURE(s, gh__print_wrapped(out, 2, "%s\n\nsecond %s", text, "paragraph"));
+	EXPECT_TRUE(lines_fit(s, 40));
+	EXPECT_STREQ(s, "allocator: requested 233.6 KiB + headers\n"
+			"  16.5 KiB + rounding 1.2 MiB = jemalloc\n"
+			"  allocated 1.4 MiB; active 1.8 MiB,\n"
+			"  resident 5.5 MiB; process RSS 23.1 MiB\n"
+			"\n"
+			"second paragraph\n");
+	free(s);
+	/* a word wider than the line is broken inside */
+	gh__term_set_width(20);
+	CAPTURE(s2, gh__print_wrapped(out, 0, "type: %s", "A_type_name_without_any_space_at_all_x"));
+	EXPECT_STREQ(s2, "type:\n"
+			 "A_type_name_without_\n"
+			 "any_space_at_all_x\n");
+	free(s2);
 }
 
 /* ---- Decoding ----------------------------------------------------------------------------- */
@@ -243,6 +396,7 @@ TEST(diff_rows)
 	EXPECT_STREQ(d.rows[3].type, "Gone");
 	EXPECT_FALSE(d.rows[3].present[1]);
 
+	gh__term_set_width(0);
 	CAPTURE(s, gh__diff_print(out, &d, 0, "before.json", "after.msgpack", false));
 	EXPECT_CONTAINS(s, "before: before.json");
 	EXPECT_CONTAINS(s, "          BEFORE    AFTER      DIFF\n"
@@ -255,6 +409,14 @@ TEST(diff_rows)
 			   "Shrink             5            2          -3        500 B       200 B     -300 B\n"
 			   "Gone               5            -          -5        500 B           -     -500 B  gone\n");
 	free(s);
+	/* at 80 columns the headers take two lines; every figure stays */
+	gh__term_set_width(80);
+	CAPTURE(s80, gh__diff_print(out, &d, 0, "before.json", "after.msgpack", false));
+	EXPECT_TRUE(lines_fit(s80, 80));
+	EXPECT_CONTAINS(s80, "         COUNT  COUNT  COUNT     SIZE     SIZE      SIZE\n"
+			     "TYPE    BEFORE  AFTER   DIFF   BEFORE    AFTER      DIFF  NOTE\n"
+			     "New          -     10    +10        -  2.9 KiB  +2.9 KiB  new\n");
+	free(s80);
 
 	json_t *j = gh__diff_json(&d);
 	ASSERT_TRUE(j != NULL);
@@ -299,6 +461,7 @@ TEST(diff_hostile_figures)
 
 TEST(view_memory)
 {
+	gh__term_set_width(0);
 	json_t *doc = memdoc("{\"summary\":{\"total_objects\":110,\"total_size_bytes\":10240,\"total_size_mb\":0.01,"
 			     "\"unique_types\":2},\"top_objects\":["
 			     "{\"type\":\"CliBeta\",\"count\":10,\"total_size_bytes\":5440,\"avg_size_bytes\":544,"
@@ -352,6 +515,8 @@ TEST(view_detail_422)
 
 TEST(view_trace_documents)
 {
+	gh__term_set_width(0);
+	/* api.md's fields only (an older server): the location is file:line or the module */
 	json_t *top = memdoc("{\"group_by\":\"lineno\",\"top_allocations\":[{\"size_bytes\":2345678,\"size_mb\":2.24,"
 			     "\"count\":1234,\"filename\":\"src/service.c\",\"lineno\":145,\"line\":\"buf = malloc(n);\"},"
 			     "{\"size_bytes\":10,\"size_mb\":0.0,\"count\":1,\"filename\":\"libc.so.6\",\"lineno\":0,"
@@ -359,10 +524,53 @@ TEST(view_trace_documents)
 	ASSERT_TRUE(top != NULL);
 	CAPTURE(s, EXPECT_EQ(gh__view_trace_top(out, top), 0));
 	EXPECT_CONTAINS(s, "grouped by lineno; traced now 45.23 MiB, peak 67.89 MiB");
-	EXPECT_CONTAINS(s, "2.2 MiB   1234  src/service.c:145  buf = malloc(n);\n");
-	EXPECT_CONTAINS(s, "   10 B      1  libc.so.6\n");
+	EXPECT_CONTAINS(s, "   SIZE  COUNT  LOCATION           LINE\n"
+			   "2.2 MiB   1234  src/service.c:145  buf = malloc(n);\n"
+			   "   10 B      1  libc.so.6\n");
 	free(s);
 	json_decref(top);
+
+	/* glassheap's function and site: the function, then file:line or module+0xoffset */
+	json_t *top2 = memdoc("{\"group_by\":\"lineno\",\"top_allocations\":[{\"size_bytes\":2048,\"size_mb\":0.0,"
+			      "\"count\":2,\"filename\":\"/src/demo.c\",\"lineno\":261,\"line\":\"r = malloc(n);\","
+			      "\"function\":\"handle_request\",\"site\":\"\"},"
+			      "{\"size_bytes\":100,\"size_mb\":0.0,\"count\":1,\"filename\":\"/usr/bin/python3.11\","
+			      "\"lineno\":0,\"line\":\"\",\"function\":\"PyType_GenericAlloc\","
+			      "\"site\":\"/usr/bin/python3.11+0x508475\"},"
+			      "{\"size_bytes\":50,\"size_mb\":0.0,\"count\":1,\"filename\":\"/usr/bin/python3.11\","
+			      "\"lineno\":0,\"line\":\"\",\"function\":\"\",\"site\":\"/usr/bin/python3.11+0x5007a3\"}],"
+			      "\"summary\":{\"current_mb\":0.0,\"peak_mb\":0.0}}");
+	ASSERT_TRUE(top2 != NULL);
+	CAPTURE(s1, EXPECT_EQ(gh__view_trace_top(out, top2), 0));
+	EXPECT_CONTAINS(s1, "   SIZE  COUNT  FUNCTION             LOCATION                      LINE\n"
+			    "2.0 KiB      2  handle_request       /src/demo.c:261               r = malloc(n);\n"
+			    "  100 B      1  PyType_GenericAlloc  /usr/bin/python3.11+0x508475\n"
+			    "   50 B      1                       /usr/bin/python3.11+0x5007a3\n");
+	free(s1);
+	json_decref(top2);
+
+	json_t *tb = memdoc("{\"top_allocations\":[{\"size_bytes\":2048,\"size_mb\":0.0,\"count\":2,\"traceback\":["
+			    "{\"filename\":\"/src/demo.c\",\"lineno\":261,\"line\":\"r = malloc(n);\","
+			    "\"function\":\"handle_request\",\"site\":\"/bin/demo+0x1a471\"},"
+			    "{\"filename\":\"/usr/bin/python3.11\",\"lineno\":0,\"line\":\"\",\"function\":\"\","
+			    "\"site\":\"/usr/bin/python3.11+0x67c373\"},"
+			    "{\"filename\":\"/usr/bin/python3.11\",\"lineno\":0,\"line\":\"\",\"function\":\"_start\","
+			    "\"site\":\"/usr/bin/python3.11+0x2a1b0\"}]}]}");
+	ASSERT_TRUE(tb != NULL);
+	CAPTURE(s4, EXPECT_EQ(gh__view_trace_traceback(out, tb), 0));
+	EXPECT_STREQ(s4, "#1  2.0 KiB in 2 blocks\n"
+			 "    handle_request  /src/demo.c:261               r = malloc(n);\n"
+			 "                    /usr/bin/python3.11+0x67c373\n"
+			 "    _start          /usr/bin/python3.11+0x2a1b0\n");
+	free(s4);
+	gh__term_set_width(40);
+	CAPTURE(s5, EXPECT_EQ(gh__view_trace_traceback(out, tb), 0));
+	EXPECT_TRUE(lines_fit(s5, 40));
+	EXPECT_CONTAINS(s5, "+0x67c373");
+	EXPECT_CONTAINS(s5, "demo.c:261");
+	free(s5);
+	gh__term_set_width(0);
+	json_decref(tb);
 
 	json_t *cmp = memdoc("{\"snapshot1\":\"a\",\"snapshot2\":\"b\",\"group_by\":\"filename\",\"differences\":["
 			     "{\"size_diff_bytes\":-2048,\"size_diff_mb\":0.0,\"count_diff\":-2,\"filename\":\"x.c\","
@@ -380,6 +588,43 @@ TEST(view_trace_documents)
 	EXPECT_CONTAINS(s3, "snapshots  before, after\n");
 	free(s3);
 	json_decref(st);
+}
+
+TEST(view_gc_sites)
+{
+	gh__term_set_width(0);
+	json_t *gc = memdoc("{\"collected_objects\":0,\"objects_before\":10,\"objects_after\":10,\"objects_freed\":0,"
+			    "\"unreachable\":{\"by_site\":["
+			    "{\"site\":\"/bin/glassheap-demo+0x1a471\",\"function\":\"handle_request\","
+			    "\"filename\":\"/work/examples/demo.c\",\"lineno\":261,\"type\":\"SpeechRecognizer\","
+			    "\"class\":\"definitely_lost\",\"count\":66,\"bytes\":136752},"
+			    "{\"site\":\"/lib/x86_64-linux-gnu/libh2o-evloop.so.0.13+0x1ab53\",\"function\":\"h2o_mem_alloc_shared\","
+			    "\"filename\":\"\",\"lineno\":0,\"type\":\"glassheap\",\"class\":\"possibly_lost\","
+			    "\"count\":191,\"bytes\":15561},"
+			    "{\"site\":\"/lib/x86_64-linux-gnu/libh2o-evloop.so.0.13+0x37aa5\",\"function\":\"\","
+			    "\"filename\":\"\",\"lineno\":0,\"type\":\"glassheap\",\"class\":\"possibly_lost\","
+			    "\"count\":1,\"bytes\":2048}]}}");
+	ASSERT_TRUE(gc != NULL);
+	CAPTURE(s, EXPECT_EQ(gh__view_gc(out, gc), 0));
+	EXPECT_CONTAINS(s, "FUNCTION              LOCATION                                             TYPE              "
+			   "LOST        COUNT       SIZE\n"
+			   "handle_request        /work/examples/demo.c:261                            SpeechRecognizer  "
+			   "definitely     66  133.5 KiB\n"
+			   "h2o_mem_alloc_shared  /lib/x86_64-linux-gnu/libh2o-evloop.so.0.13+0x1ab53  glassheap         "
+			   "possibly      191   15.2 KiB\n"
+			   "                      /lib/x86_64-linux-gnu/libh2o-evloop.so.0.13+0x37aa5  glassheap         "
+			   "possibly        1    2.0 KiB\n");
+	free(s);
+	gh__term_set_width(80);
+	CAPTURE(s2, EXPECT_EQ(gh__view_gc(out, gc), 0));
+	EXPECT_TRUE(lines_fit(s2, 80));
+	EXPECT_CONTAINS(s2, "handle_request");
+	EXPECT_CONTAINS(s2, "/demo.c:261");
+	EXPECT_CONTAINS(s2, "+0x1ab53");
+	EXPECT_CONTAINS(s2, "    66  133.5 KiB\n");
+	free(s2);
+	gh__term_set_width(0);
+	json_decref(gc);
 }
 
 int main(void)

@@ -8,8 +8,9 @@
  * with '{' or '[', else msgpack) and forced through the msgpack path (its
  * pre-scan bounds what msgpack-c allocates: a 5-byte array32 header must not
  * ask for gigabytes). Whatever decodes is rendered by every view into
- * /dev/null and diffed against itself. Seeds: tests/fuzz/corpus/client/
- * (real responses of every endpoint, in both encodings, and error documents).
+ * /dev/null at three output widths (elision and wrapping included) and
+ * diffed against itself. Seeds: tests/fuzz/corpus/client/ (real responses of
+ * every endpoint, in both encodings, and error documents).
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -32,8 +33,14 @@ static const gh_view_fn views[] = {
 
 static void exercise(const json_t *doc, FILE *sink)
 {
-	for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
-		views[i](sink, doc);
+	/* Unlimited, a terminal's, and narrow enough that every name, path and
+	 * prose line is elided or wrapped (table.c). */
+	static const size_t widths[] = {0, 80, 24};
+	for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
+		gh__term_set_width(widths[k]);
+		for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
+			views[i](sink, doc);
+	}
 	gh__view_detail(sink, doc, "  ");
 	struct gh_diff d;
 	char err[256];

@@ -27,7 +27,8 @@ Cases (one ctest each, docs/testing.md says what each proves):
              allocator works and counts exactly, no server runs in it, it holds
              no listening socket (the port closes when the parent stops), and a
              new gh_server_start in the child works; exec'd children under
-             LD_PRELOAD (and `glassheap run`) inherit the preload
+             LD_PRELOAD inherit the preload; under `glassheap run` only with
+             --follow-children, and then they never try the program's port
 Only loopback addresses; every wait is bounded; every child is killed at the end.
 """
 import argparse
@@ -679,7 +680,7 @@ def case_fork():
     check(re.match(r"start rc=0 port=\d+$", reply) is not None, "the parent can start again: %r" % reply)
     check(h.close() == 0, "parent exits 0")
 
-    section("exec'd children inherit LD_PRELOAD and GLASSHEAP_HTTP")
+    section("exec'd children inherit LD_PRELOAD and GLASSHEAP_HTTP (not under 'glassheap run')")
     port = free_port()
     env = {"LD_PRELOAD": ARGS.lib, "GLASSHEAP_HTTP": "127.0.0.1:%d" % port}
     script = "grep -c libglassheap /proc/self/maps; sleep 2"
@@ -693,13 +694,24 @@ def case_fork():
     p.p.wait(10)
     check(p.p.returncode == 0, "the shell and its child exit normally")
     if ARGS.cli:
-        port = free_port()
-        p = Proc([ARGS.cli, "run", "--quiet", "--http", "127.0.0.1:%d" % port, "--", "/bin/sh", "-c", script],
-                 env={"GLASSHEAP_LIB": ARGS.lib})
-        out = p.readline(10)
-        check(out is not None and out.isdigit() and int(out) > 0, "under 'glassheap run' too (%r)" % out)
-        p.p.wait(15)
-        check(p.p.returncode == 0, "glassheap run exits with the program's status 0")
+        # 'glassheap run' keeps the program's children off glassheap unless
+        # --follow-children; then they run on it without a server of their own
+        # (docs/client.md, "run").
+        for follow in (False, True):
+            port = free_port()
+            p = Proc([ARGS.cli, "run", "--quiet", "--http", "127.0.0.1:%d" % port] +
+                     (["--follow-children"] if follow else []) + ["--", "/bin/sh", "-c", script],
+                     env={"GLASSHEAP_LIB": ARGS.lib})
+            out = p.readline(10)
+            if follow:
+                check(out is not None and out.isdigit() and int(out) > 0,
+                      "under 'glassheap run --follow-children' too (%r)" % out)
+            else:
+                check(out == "0", "under 'glassheap run' the exec'd grep runs without glassheap (%r)" % out)
+            p.p.wait(15)
+            check(p.p.returncode == 0, "glassheap run exits with the program's status 0")
+            check(not [l for l in p.glassheap_lines() if "cannot listen" in l],
+                  "no child tries the program's port: %r" % p.glassheap_lines())
 
 
 CASES = {"faults": case_faults, "slowloris": case_slowloris, "halfopen": case_halfopen, "stopsig": case_stopsig,

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -1129,7 +1130,7 @@ TRACE_START = {"status": str, "message": str, "frames": int, "sample_bytes": int
 TRACE_STATUS = {"is_tracing": bool, "frames": int, "current_mb": float, "peak_mb": float,
                 "available_snapshots": [str], "current_bytes": int, "peak_bytes": int, "sample_bytes": int,
                 "unwinder": str, "stacks": int, "snapshots_max": int}
-FRAME = {"filename": str, "lineno": int, "line": str, "function": str}
+FRAME = {"filename": str, "lineno": int, "line": str, "function": str, "site": str}
 TRACE_TOP = {"group_by": str,
              "top_allocations": [dict({"size_bytes": int, "size_mb": float, "count": int}, **FRAME)],
              "summary": {"current_mb": float, "peak_mb": float}}
@@ -1191,6 +1192,9 @@ def case_trace():
           "compare by filename")
     d = both(port, "/debug/tracemalloc/top?top_n=100", TRACE_TOP)
     if d:
+        check(all(x["site"] == "" for x in d["top_allocations"] if x["lineno"] > 0) and
+              all(re.match(r".+\+0x[0-9a-f]+$", x["site"]) for x in d["top_allocations"] if x["lineno"] == 0),
+              "top: a site on the rows without a line only")
         rows = [x for x in d["top_allocations"] if x["function"] == "leak_some"]
         check(sorted((x["count"], x["size_bytes"]) for x in rows) == [(40, 40 * 32), (40, 40 * 64)],
               "top: exact counts and sizes per line: %r" % rows)
@@ -1198,6 +1202,17 @@ def case_trace():
     if d:
         chains = [[f["function"] for f in a["traceback"]] for a in d["top_allocations"]]
         check(any(c[:2] == ["leak_some", "main"] for c in chains), "traceback: leak_some <- main: %r" % chains[:3])
+        # "site" is module+0xoffset of the return address: addr2line on the call
+        # (the address before it) names the frame's function in that module.
+        frames = [f for a in d["top_allocations"] for f in a["traceback"]]
+        check(all(re.match(r".+\+0x[0-9a-f]+$", f["site"]) for f in frames), "every frame has a module+0xoffset site")
+        mine = [f for f in frames if f["function"] == "leak_some"]
+        if mine and shutil.which("addr2line"):
+            module, _, off = mine[0]["site"].rpartition("+0x")
+            a2l = subprocess.run(["addr2line", "-f", "-e", module, hex(int(off, 16) - 1)], capture_output=True,
+                                 text=True, timeout=30)
+            check(module == os.path.realpath(ARGS.host_static) and a2l.stdout.split("\n")[0] == "leak_some",
+                  "site names the module and the offset of leak_some's call: %r %r" % (mine[0]["site"], a2l.stdout))
     d = both(port, "/debug/tracemalloc/status", TRACE_STATUS)
     check(d is not None and d["is_tracing"] and d["current_bytes"] >= 40 * 96, "status: tracing, bytes counted")
 
