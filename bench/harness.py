@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """harness.py -- the whole benchmark in one command: installs the peers,
-builds, runs the three sections and writes one report with CSVs and charts.
+builds, runs the four sections and writes one report with CSVs and charts.
 
-    python3 bench/harness.py            # full run, ~40 min on 2 cores
-    python3 bench/harness.py --quick    # smoke run for CI, ~2 min; fails only on a crash
+    python3 bench/harness.py                  # full run, ~50 min on 2 cores
+    python3 bench/harness.py --quick          # smoke run for CI, ~2 min; fails only on a crash
+    python3 bench/harness.py --only footprint # section 4 alone (issue 15), ~10 min
 
 Steps:
   1. apt-get install the peers (Debian packages; skipped when all are
@@ -22,7 +23,14 @@ Steps:
   5. Section 3, introspection at scale (bench/introspection.py): the
      reachability pass vs LSan and valgrind, the debug server's endpoints,
      tracemalloc snapshot/compare, wrk, at 1k / 100k / 1M / 10M objects.
-  6. bench/results/<date>/report.md: machine and versions, the targets of
+  6. Section 4, footprint (bench/footprint.py, issue 15): peak RSS, CPU and
+     wall time of fp_mixed1, fp_mixed2, fp_cxxmap (C++ std::map) and
+     fp_python (CPython with PYTHONMALLOC=malloc) under every allocator and
+     glassheap with GLASSHEAP_THP=always/never/auto; a preloaded /bin/true's
+     peak RSS, start-up time and shared objects; callgrind instructions per
+     malloc/free pair with glassheap's per-function attribution; the pause
+     per 100k objects at 10M (from section 3 when it ran).
+  7. bench/results/<date>/report.md: machine and versions, the targets of
      the other issues (met or not), charts (SVG, gnuplot), and each section's
      tables; the sections' own reports and CSVs in subdirectories.
 
@@ -55,19 +63,22 @@ VERSIONS = ["libc6", "gcc", "clang", "cmake", "python3", "libjemalloc2", "libtcm
             "libgoogle-perftools4", "heaptrack", "valgrind", "libunwind8", "libdw1", "libh2o-evloop0.13", "wrk", "curl",
             "gnuplot-nox"]
 TARGETS = ["glassheap", "gh-bench-alloc", "gh-bench-alloc-lsan", "gh-bench-gc", "gh-bench-gc-plain",
-           "gh-bench-gc-lsan", "gh-bench-server"]
+           "gh-bench-gc-lsan", "gh-bench-server", "gh-bench-fp-cxx", "gh-bench-spawn"]
+SECTIONS = {"1": "allocators", "2": "profilers", "3": "introspection", "4": "footprint"}
 
 # Issue 5's targets for tracing every allocation with frame pointers.
 TRACE_WALL_MAX = 3.0
 TRACE_RSS_MAX = 1.5
 
-# (run.py arguments, profilers.py arguments, introspection.py arguments)
+# (run.py arguments, profilers.py arguments, introspection.py arguments, footprint.py arguments)
 MODES = {
     "full": (["--variants", "all", "--callgrind-workloads", "all"],
              ["--runs", "5"],
+             [],
              []),
     "quick": (["--quick", "--smoke", "--variants", "all", "--callgrind-workloads", "all"],
               ["--runs", "1", "--scale", "0.02", "--live", "10000", "--timeout", "120", "--smoke"],
+              ["--smoke"],
               ["--smoke"]),
 }
 
@@ -94,7 +105,9 @@ def parse_args():
                     help="build directory (default build-bench)")
     ap.add_argument("--out", help="output directory (default bench/results/<YYYY-MM-DD>/; --quick: "
                                   "<build>/bench/harness-quick)")
-    ap.add_argument("--sections", default="1,2,3", help="comma-separated subset of 1,2,3 (default all)")
+    ap.add_argument("--sections", default="1,2,3,4", help="comma-separated subset of 1,2,3,4 (default all)")
+    ap.add_argument("--only", help="sections by name instead of --sections: comma-separated subset of "
+                                   "allocators, profilers, introspection, footprint")
     ap.add_argument("--note", action="append", default=[], help="a line for the report's machine section")
     ap.add_argument("--report-only", action="store_true",
                     help="only redraw the charts and rewrite report.md from the sections' files in --out")
@@ -106,8 +119,15 @@ def parse_args():
                  os.path.join(HERE, "results", datetime.date.today().isoformat()))
     a.out = os.path.abspath(a.out)
     a.sections = [s for s in a.sections.split(",") if s]
+    if a.only:
+        names = {v: k for k, v in SECTIONS.items()}
+        a.sections = []
+        for n in a.only.split(","):
+            if n not in names:
+                ap.error("unknown section name %r (want %s)" % (n, ", ".join(names)))
+            a.sections.append(names[n])
     for s in a.sections:
-        if s not in ("1", "2", "3"):
+        if s not in SECTIONS:
             ap.error("unknown section %r" % s)
     return a
 
@@ -337,6 +357,27 @@ def charts(a, notes):
                 (fig.get((k, n, m)) for k, m, label in series if label == c), None))
             if line_chart(os.path.join(out, name + ".svg"), data, len(cols), title, ylabel, notes, ylog):
                 made.append((name + ".svg", title))
+    fp = read_csv(os.path.join(out, "footprint", "footprint.csv"))
+    if fp:
+        ok = lambda r: not r["problem"]  # noqa: E731
+        wls = list(dict.fromkeys(r["workload"] for r in fp))
+        cfgs = list(dict.fromkeys(r["config"] for r in fp))
+        # gnuplot's enhanced text would set the part after "fp_" as a subscript.
+        label = {w: w[3:] if w.startswith("fp_") else w for w in wls}
+        for name, metric, title in (
+                ("footprint_rss", "peak_kb", "Footprint (issue 15): peak RSS / jemalloc (medians; target 1.20x "
+                                             "mixed, 1.25x C++)"),
+                ("footprint_cpu", "cpu_s", "Footprint (issue 15): CPU time (user+sys) / jemalloc (medians; target "
+                                           "1.15x mixed; true: per start)")):
+            m = medians(fp, ("workload", "config"), metric, ok)
+            m = {(label[w], c): v for (w, c), v in m.items()}
+            data = os.path.join(out, name + ".csv")
+            write_matrix(data, [label[w] for w in wls], cfgs,
+                         lambda w, c, m=m: (m[(w, c)] / m[(w, "jemalloc")]
+                                            if (w, c) in m and m.get((w, "jemalloc")) else None))
+            if bar_chart(os.path.join(out, name + ".svg"), data, len(cfgs), title, "× jemalloc", notes,
+                         logscale=True, ymin=0.25):
+                made.append((name + ".svg", title))
     if not shutil.which("gnuplot"):
         notes.append("charts skipped: gnuplot not installed (apt-get install gnuplot-nox)")
     return made
@@ -423,6 +464,14 @@ def summary_rows(a):
                          "%.2fx wall (fastest runs %.2fx), %.2fx RSS%s" % (
                              wr, wl, rr, " (a near-empty heap: start-up memory)" if w == "tight64" else ""),
                          "met" if wr <= TRACE_WALL_MAX and rr <= TRACE_RSS_MAX else "**not met**"))
+    try:
+        with open(os.path.join(a.out, "footprint", "footprint.json")) as f:
+            for t in json.load(f)["targets"]:
+                if t["verdict"].startswith("—"):
+                    continue  # a figure without a target of its own
+                rows.append(("issue 15: " + t["target"], "glassheap " + t["glassheap"], t["verdict"]))
+    except (OSError, ValueError, KeyError):
+        pass
     intro = os.path.join(a.out, "introspection", "introspection.md")
     try:
         with open(intro) as f:
@@ -471,7 +520,8 @@ def report(a, mach, notes, times, made, rcs, minutes, load0, load1, argv):
         add("")
         add("Issues 2 and 5: ratios of medians of whole-process wall time and peak RSS from section 1 (full counts, "
             "interleaved rounds); noise only adds time, so the ratio of the fastest runs is the check: when the two "
-            "disagree, this run cannot settle the target. Issues 3-5 (server, pass, snapshots): section 3.")
+            "disagree, this run cannot settle the target. Issues 3-5 (server, pass, snapshots): section 3. "
+            "Issue 15 (footprint): section 4, where each target has the peers' figures beside glassheap's.")
     else:
         add("(no section produced figures)")
     add("")
@@ -486,11 +536,13 @@ def report(a, mach, notes, times, made, rcs, minutes, load0, load1, argv):
     add("- Wall time covers the whole process; peak RSS is the workload's own VmHWM. Where wall time is too noisy, "
         "callgrind counts instructions: (Ir(N) − Ir(0)) / N per operation, so start-up and the fill cancel out.")
     add("- Sections' raw data: `allocators/` (run.py: report.md, results.csv, callgrind.csv), `profilers/` "
-        "(profilers.md, profilers.csv), `introspection/` (introspection.md, introspection.csv); chart data: the "
-        "`*.csv` next to each `*.svg`.")
+        "(profilers.md, profilers.csv), `introspection/` (introspection.md, introspection.csv), `footprint/` "
+        "(footprint.md, footprint.csv, callgrind.csv, functions.csv, shared_objects.csv, pause.csv); chart data: "
+        "the `*.csv` next to each `*.svg`.")
     for num_, title, sub, md_name in (("1", "Allocator speed", "allocators", "report.md"),
                                       ("2", "Profiler overhead", "profilers", "profilers.md"),
-                                      ("3", "Introspection costs at scale", "introspection", "introspection.md")):
+                                      ("3", "Introspection costs at scale", "introspection", "introspection.md"),
+                                      ("4", "Footprint (issue 15)", "footprint", "footprint.md")):
         add("")
         add("## %s. %s" % (num_, title))
         add("")
@@ -501,7 +553,8 @@ def report(a, mach, notes, times, made, rcs, minutes, load0, load1, argv):
             add("**The section reported failures (exit status %d): see its Failures part below.**" % rcs[num_])
             add("")
         for f, caption in made:
-            if f.startswith({"1": ("allocators", "callgrind"), "2": ("profilers",), "3": ("introspection",)}[num_]):
+            if f.startswith({"1": ("allocators", "callgrind"), "2": ("profilers",), "3": ("introspection",),
+                             "4": ("footprint",)}[num_]):
                 add("![%s](%s)" % (caption, f))
                 add("")
         try:
@@ -539,7 +592,7 @@ def main():
         return 2
     os.makedirs(a.out, exist_ok=True)
     bench = os.path.join(a.build, "bench", "gh-bench-alloc")
-    run_args, prof_args, intro_args = MODES[a.mode]
+    run_args, prof_args, intro_args, fp_args = MODES[a.mode]
     if "1" in a.sections:
         rcs["1"] = section(a, "1", [os.path.join(HERE, "run.py"), "--bench", bench,
                                     "--glassheap", os.path.join(a.build, "libglassheap.so"),
@@ -553,6 +606,13 @@ def main():
                                         "--out", os.path.join(a.out, "introspection")] + intro_args, times)
         else:
             notes.append("section 3 skipped: curl not installed")
+    if "4" in a.sections:
+        # The pause at 10M objects: section 3's figures when it ran just now.
+        intro_csv = os.path.join(a.out, "introspection", "introspection.csv")
+        if "3" in rcs and os.path.exists(intro_csv):
+            fp_args = fp_args + ["--pause-csv", intro_csv]
+        rcs["4"] = section(a, "4", [os.path.join(HERE, "footprint.py"), "--build", a.build,
+                                    "--out", os.path.join(a.out, "footprint")] + fp_args, times)
     load1 = "%.2f %.2f %.2f" % os.getloadavg()
     minutes = (time.time() - started) / 60
     # What the report needs besides the sections' files, for --report-only.

@@ -11,10 +11,13 @@
  *                                   array that each thread hands on to a new thread
  *   gh-bench-alloc prodcons [msgs]  2 producers allocate messages, 2 consumers free
  *                                   them; 1 in 16 is kept in a long-lived pool
+ *   gh-bench-alloc fp_mixed1 [ops]  issue 15's footprint workloads: mixed1 and mixed2
+ *   gh-bench-alloc fp_mixed2 [ops]  with small objects only (16..512 B log-uniform, first
+ *                                   and last byte written), 5M replacements in both
  *
  * Without [ops] each workload runs its default count scaled by the
  * environment variable GH_BENCH_SCALE (a positive float, default 1).
- * GH_BENCH_LIVE changes the live-object count of mixed1/mixed2 (default
+ * GH_BENCH_LIVE changes the live-object count of mixed1/mixed2/fp_mixed* (default
  * 100000), larson (40000) and the prodcons pool (50000); the smoke test uses
  * fewer. GH_BENCH_LEAKCHECK=1 runs one leak check of the whole heap halfway
  * through (see leak_check()). GH_BENCH_TIMEOUT bounds a run (seconds,
@@ -201,11 +204,12 @@ static void *obj_alloc(uint64_t x, size_t n, uint64_t seq)
 	return p;
 }
 
-/* An object of the mixed size distribution (99% small, 1% large). */
-static void *obj_new(struct rng *r, uint64_t seq, size_t *size_out)
+/* An object of the mixed size distribution (99% small, 1% large), or with
+ * small_only (issue 15's footprint workloads) always a small one. */
+static void *obj_new(struct rng *r, uint64_t seq, size_t *size_out, int small_only)
 {
 	uint64_t x = rng_next(r);
-	size_t n = is_large(x) ? large_size(r) : small_sizes[(x >> 16) & (SIZE_TABLE - 1)];
+	size_t n = !small_only && is_large(x) ? large_size(r) : small_sizes[(x >> 16) & (SIZE_TABLE - 1)];
 	*size_out = n;
 	return obj_alloc(x, n, seq);
 }
@@ -409,6 +413,7 @@ struct slot {
 
 struct mixed_thread {
 	unsigned id;
+	int small_only;         /* fp_mixed*: no 4-256 KiB objects */
 	uint32_t live;          /* slots owned by this thread */
 	uint64_t ops;
 	unsigned cross_pct;     /* % of evictions handed to the peer (mixed2) */
@@ -433,7 +438,7 @@ static void *mixed_run(void *arg)
 	size_t n;
 	for (uint32_t i = 0; i < t->live; i++) {
 		slots[i].seq = ++seq;
-		slots[i].ptr = obj_new(&r, seq, &n);
+		slots[i].ptr = obj_new(&r, seq, &n, t->small_only);
 	}
 	if (t->start)
 		pthread_barrier_wait(t->start);
@@ -455,7 +460,7 @@ static void *mixed_run(void *arg)
 			free(s->ptr);
 		}
 		s->seq = ++seq;
-		s->ptr = obj_new(&r, seq, &n);
+		s->ptr = obj_new(&r, seq, &n, t->small_only);
 		if (t->in)
 			sum += ring_drain(t->in, 4);
 	}
@@ -469,7 +474,7 @@ static void *mixed_run(void *arg)
 	return NULL;
 }
 
-static int run_mixed(const char *name, unsigned nthreads, uint64_t ops, uint32_t live)
+static int run_mixed(const char *name, unsigned nthreads, int small_only, uint64_t ops, uint32_t live)
 {
 	struct mixed_thread th[2];
 	struct ring *rings = NULL;
@@ -486,6 +491,7 @@ static int run_mixed(const char *name, unsigned nthreads, uint64_t ops, uint32_t
 	for (unsigned i = 0; i < nthreads; i++) {
 		th[i] = (struct mixed_thread){
 			.id = i,
+			.small_only = small_only,
 			.live = live / nthreads,
 			.ops = ops / nthreads,
 			.cross_pct = nthreads == 2 ? 10 : 0,
@@ -728,7 +734,7 @@ static void *producer(void *arg)
 	size_t n;
 	pthread_barrier_wait(pc->start);
 	for (uint64_t i = 0; i < pc->msgs; i++) {
-		void *p = obj_new(&r, ++seq, &n);
+		void *p = obj_new(&r, ++seq, &n, 0);
 		while (!ring_push(pc->q, p, seq)) {
 			waits++;
 			sched_yield();
@@ -849,11 +855,14 @@ static const struct workload {
 	{"tight64", 100000000, 0},
 	{"larson", 10000000, LARSON_LIVE},
 	{"prodcons", 6000000, PRODCONS_POOL},
+	/* Issue 15: the same totals on one thread and on two. */
+	{"fp_mixed1", 5000000, MIXED_LIVE},
+	{"fp_mixed2", 5000000, MIXED_LIVE},
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: gh-bench-alloc {mixed1|mixed2|tight64|larson|prodcons} [ops]\n"
+	fprintf(stderr, "usage: gh-bench-alloc {mixed1|mixed2|tight64|larson|prodcons|fp_mixed1|fp_mixed2} [ops]\n"
 			"  default ops (times $GH_BENCH_SCALE, default 1) and live objects ($GH_BENCH_LIVE):\n");
 	for (size_t i = 0; i < sizeof workloads / sizeof workloads[0]; i++)
 		fprintf(stderr, "    %-9s %10llu ops, %u live\n", workloads[i].name,
@@ -928,5 +937,7 @@ int main(int argc, char **argv)
 		return run_larson(ops, (uint32_t)live);
 	if (strcmp(w->name, "prodcons") == 0)
 		return run_prodcons(ops, (uint32_t)live);
-	return run_mixed(w->name, strcmp(w->name, "mixed1") == 0 ? 1 : 2, ops, (uint32_t)live);
+	int fp = strncmp(w->name, "fp_", 3) == 0;
+	unsigned threads = w->name[strlen(w->name) - 1] == '1' ? 1 : 2;
+	return run_mixed(w->name, threads, fp, ops, (uint32_t)live);
 }
