@@ -35,8 +35,9 @@ peers, in one report.
    harness measured in the same invocation.
 
 Writes footprint.md (targets first), footprint.csv (one row per timed run),
-callgrind.csv, functions.csv, shared_objects.csv, pause.csv and
-footprint.json (the targets table, for bench/harness.py) into DIR (default
+callgrind.csv, functions.csv, lines.csv, shared_objects.csv, pause.csv and
+footprint.json (the targets table for bench/harness.py, and what
+--report-only needs to rewrite footprint.md) into DIR (default
 bench/results/<date>/footprint) and prints the markdown. Exit status 1 when
 a run crashed, exited non-zero or timed out (timing never fails a run), 2
 when a program is missing. A missing peer or valgrind is skipped with a
@@ -119,7 +120,10 @@ def parse_args():
                                         "instead of running gh-bench-gc")
     ap.add_argument("--out", help="output directory (default bench/results/<YYYY-MM-DD>/footprint)")
     ap.add_argument("--note", action="append", default=[], help="a line for the report's machine section")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite footprint.md from the CSVs and footprint.json of a finished run in --out")
     a = ap.parse_args()
+    a.argv = sys.argv[1:]
     a.mode = "smoke" if a.smoke else "quick" if a.quick else "full"
     (scale, a.live, rounds, true_runs, a.cg_iters, a.cg_ops, a.pause_sizes, a.pause_runs,
      a.timeout) = MODES[a.mode]
@@ -335,7 +339,8 @@ def hot_lines(path_n, path_0, n_ops, min_per_op=0.5):
     fp_mixed1's live set cancel out, as in the totals), divided by N; lines
     at >= min_per_op. [(Ir per op, "file:line", source)]."""
     zero = {where: ir for ir, where, _ in R.annotate_lines(path_0, 1, 0)}
-    out = [((ir - zero.get(where, 0)) / n_ops, where, src) for ir, where, src in R.annotate_lines(path_n, 1, 0)]
+    out = [((ir - zero.get(where, 0)) / n_ops, where, src) for ir, where, src in R.annotate_lines(path_n, 1, 0)
+           if not where.startswith("bench/")]  # the workload's own lines are the same under every allocator
     return sorted([o for o in out if o[0] >= min_per_op], key=lambda o: -o[0])
 
 
@@ -604,7 +609,7 @@ def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause
         add("**Smoke run (tiny counts, one round): the figures below are not meaningful.**")
         add("")
     add("Command: `%s` (mode %s: ops scale %g, %d rounds, %d /bin/true starts per configuration)." % (
-        shlex.join(["python3", "bench/footprint.py"] + sys.argv[1:]), a.mode, a.scale, a.rounds, a.true_runs))
+        shlex.join(["python3", "bench/footprint.py"] + a.argv), a.mode, a.scale, a.rounds, a.true_runs))
     add("")
     add("## Targets")
     add("")
@@ -757,13 +762,14 @@ def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause
                 add("|---|---|---|")
                 for fn, ob, v in fl[:25]:
                     add("| %.1f | `%s` | %s |" % (v, fn, ob))
-                add("| %.1f | (all) | |" % sum(v for _, _, v in fl))
+                add("| %.1f | (sum of all functions ≥ 0.05, listed or not) | |" % sum(v for _, _, v in fl))
             if lines.get(w):
                 add("")
                 add("### %s: glassheap's hottest source lines" % w)
                 add("")
                 add("`callgrind_annotate --auto=yes`, the N-operation run minus the 0-operation run, per operation: "
-                    "lines at ≥ 0.5 Ir per operation; a header's line counts where it was inlined.")
+                    "lines at ≥ 0.5 Ir per operation, the workload's own (bench/) left out; a header's line counts "
+                    "where it was inlined.")
                 add("")
                 add("| Ir/op | where | source |")
                 add("|---|---|---|")
@@ -807,8 +813,70 @@ def write_csv(path, rows, fields):
             wr.writerow({k: ("%.6f" % v if isinstance(v, float) else v) for k, v in r.items()})
 
 
+RUN_FIELDS = ("argv", "mode", "scale", "rounds", "true_runs", "cg_iters", "cg_ops", "workloads", "note")
+
+
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return x
+
+
+def read_csv(path):
+    try:
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+    except OSError:
+        return []
+
+
+def report_only(a):
+    """Rewrites footprint.md from the files of a finished run (e.g. after a change to the report's layout)."""
+    with open(os.path.join(a.out, "footprint.json")) as f:
+        st = json.load(f)["run"]
+    for k in RUN_FIELDS:
+        setattr(a, k, st[k])
+    rows = [{k: (int(v) if k == "round" else v if k in ("workload", "config", "problem") else num(v))
+             for k, v in r.items()} for r in read_csv(os.path.join(a.out, "footprint.csv"))]
+    cg = [(r["workload"], r["config"], int(r["ops"]), int(r["ir_n"]), int(r["ir_0"]), float(r["ir_per_op"]),
+           float(r["allocator_ir_per_op"])) for r in read_csv(os.path.join(a.out, "callgrind.csv"))]
+    funcs, lines, pause = {}, {}, {}
+    for r in read_csv(os.path.join(a.out, "functions.csv")):
+        funcs.setdefault((r["workload"], r["config"]), []).append((r["function"], r["object"], float(r["ir_per_op"])))
+    for r in read_csv(os.path.join(a.out, "lines.csv")):
+        lines.setdefault(r["workload"], []).append((float(r["ir_per_op"]), r["where"], r["source"]))
+    sos = {r["config"]: r["objects"].split() for r in read_csv(os.path.join(a.out, "shared_objects.csv"))}
+    for r in read_csv(os.path.join(a.out, "pause.csv")):
+        # Median, min and max stand for the passes: the same three figures come out.
+        v = [float(r["median"])] if r["runs"] == "1" else [float(r["min"]), float(r["median"]), float(r["max"])]
+        pause.setdefault(int(r["objects"]), {})[r["metric"]] = v
+    cfgs = [(n, None, {}) for n in st["configs"]]
+    write_report(a, st["info"], st["notes"], cfgs, rows, st["floor"], sos, cg, funcs, lines, pause, st["pause_src"],
+                 st["failures"])
+    log("rewrote %s/footprint.md" % a.out)
+    return 0
+
+
+def write_report(a, info, notes, cfgs, rows, floor, sos, cg, funcs, lines, pause, pause_src, failures):
+    summ = summarize(rows)
+    t_rows = targets(a, cfgs, summ, cg, sos, pause)
+    md = report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause, pause_src, failures, t_rows)
+    with open(os.path.join(a.out, "footprint.md"), "w") as f:
+        f.write(md)
+    run = {k: getattr(a, k) for k in RUN_FIELDS}
+    run.update({"configs": [c[0] for c in cfgs], "info": info, "notes": notes, "floor": floor,
+                "pause_src": pause_src, "failures": failures})
+    with open(os.path.join(a.out, "footprint.json"), "w") as f:
+        json.dump({"mode": a.mode, "targets": [{"target": t, "glassheap": c.get("glassheap", ""), "verdict": v,
+                                                "cells": c} for t, c, v, _ in t_rows], "run": run}, f, indent=1)
+    return md
+
+
 def main():
     a = parse_args()
+    if a.report_only:
+        return report_only(a)
     need = [os.path.join(a.build, "bench", p) for p in ("gh-bench-alloc", "gh-bench-fp-cxx", "gh-bench-spawn")]
     need.append(os.path.join(a.build, "libglassheap.so"))
     missing = [p for p in need if not os.path.exists(p)]
@@ -845,11 +913,7 @@ def main():
             pause_src = "Measured here: `gh-bench-gc N %d`, LSan `gh-bench-gc-lsan N 1`." % a.pause_runs
         else:
             notes.append("pause skipped: %s/bench/gh-bench-gc not built" % a.build)
-    summ = summarize(rows)
-    t_rows = targets(a, cfgs, summ, cg, sos, pause)
-    md = report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause, pause_src, failures, t_rows)
-    with open(os.path.join(a.out, "footprint.md"), "w") as f:
-        f.write(md)
+    md = write_report(a, info, notes, cfgs, rows, floor, sos, cg, funcs, lines, pause, pause_src, failures)
     write_csv(os.path.join(a.out, "footprint.csv"), rows,
               ["workload", "config", "round", "cpu_s", "user_s", "sys_s", "wall_s", "peak_kb", "maxrss_kb", "inner_s",
                "load1", "exit", "problem"])
@@ -868,9 +932,10 @@ def main():
               [{"objects": n, "metric": k, "median": statistics.median(v), "min": min(v), "max": max(v), "runs": len(v)}
                for n, f in sorted(pause.items()) for k, v in f.items() if v],
               ["objects", "metric", "median", "min", "max", "runs"])
-    with open(os.path.join(a.out, "footprint.json"), "w") as f:
-        json.dump({"mode": a.mode, "targets": [{"target": t, "glassheap": c.get("glassheap", ""), "verdict": v,
-                                                "cells": c} for t, c, v, _ in t_rows]}, f, indent=1)
+    write_csv(os.path.join(a.out, "lines.csv"),
+              [{"workload": w, "ir_per_op": v, "where": where, "source": src} for w, ls in lines.items()
+               for v, where, src in ls],
+              ["workload", "ir_per_op", "where", "source"])
     print(md)
     log("wrote %s/footprint.md" % a.out)
     return 1 if failures else 0

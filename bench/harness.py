@@ -407,8 +407,9 @@ def machine(a):
         pass
     pkgs = sh(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n"] + VERSIONS)
     rev = sh(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]) or "unknown"
+    # bench/results is what a run writes (a re-run rewrites the day's files): not a change to what is measured.
     dirty = sh(["git", "-C", ROOT, "diff", "--name-only", "HEAD", "--", "alloc", "http", "include", "bench",
-                "CMakeLists.txt", "cmake"])
+                "CMakeLists.txt", "cmake", ":(exclude)bench/results"])
     return [
         ("CPU", "%s, %d logical CPUs (nproc)" % (cpu, os.cpu_count() or 0)),
         ("memory", mem),
@@ -576,6 +577,9 @@ def main():
         if os.path.exists(os.path.join(a.out, "profilers", "profilers.csv")):
             subprocess.run([sys.executable, os.path.join(HERE, "profilers.py"), "--report-only",
                             "--out", os.path.join(a.out, "profilers")])
+        if os.path.exists(os.path.join(a.out, "footprint", "footprint.json")):
+            subprocess.run([sys.executable, os.path.join(HERE, "footprint.py"), "--report-only",
+                            "--out", os.path.join(a.out, "footprint")])
         made = charts(a, notes)
         a.note = st["note"]
         with open(os.path.join(a.out, "report.md"), "w") as f:
