@@ -918,8 +918,8 @@ def main():
               ["workload", "config", "round", "cpu_s", "user_s", "sys_s", "wall_s", "peak_kb", "maxrss_kb", "inner_s",
                "load1", "exit", "problem"])
     write_csv(os.path.join(a.out, "callgrind.csv"),
-              [{"workload": w, "config": n, "ops": ops, "ir_n": tn, "ir_0": t0, "ir_per_op": p, "allocator_ir_per_op": q}
-               for w, n, ops, tn, t0, p, q in cg],
+              [{"workload": w, "config": n, "ops": ops, "ir_n": tn, "ir_0": t0, "ir_per_op": p,
+                "allocator_ir_per_op": q} for w, n, ops, tn, t0, p, q in cg],
               ["workload", "config", "ops", "ir_n", "ir_0", "ir_per_op", "allocator_ir_per_op"])
     write_csv(os.path.join(a.out, "functions.csv"),
               [{"workload": w, "config": n, "function": fn, "object": ob, "ir_per_op": v}
