@@ -1041,7 +1041,8 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 		memcpy(row->count, s->count, sizeof row->count);
 		memcpy(row->bytes, s->bytes, sizeof row->bytes);
 	}
-	qsort(r->sites, r->nsites, sizeof *r->sites, cmp_site);
+	if (r->nsites > 1)
+		qsort(r->sites, r->nsites, sizeof *r->sites, cmp_site);
 	for (size_t k = 0; k < W.nrefs; k++) {
 		struct ref_slot *s = &W.refs[W.ref_used[k]];
 		struct gh_gc_ref_row *row = &r->refs[r->nrefs++];
@@ -1049,7 +1050,8 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 		row->dst = s->dst;
 		row->count = s->count;
 	}
-	qsort(r->refs, r->nrefs, sizeof *r->refs, cmp_ref);
+	if (r->nrefs > 1)
+		qsort(r->refs, r->nrefs, sizeof *r->refs, cmp_ref);
 	r->nroots = W.nroots;
 	for (size_t i = 0; i < W.nroots; i++)
 		memcpy(r->root_names[i], W.roots[i].name, sizeof r->root_names[i]);

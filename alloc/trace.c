@@ -705,7 +705,8 @@ static int group_rows(struct row *rows, size_t n, enum gh_trace_group group, siz
 		}
 		i = j;
 	}
-	qsort(st, k, sizeof *st, cmp_stat);
+	if (k > 1)
+		qsort(st, k, sizeof *st, cmp_stat);
 	*nout = k < top_n ? k : top_n;
 	*out = st;
 	return 0;
@@ -881,7 +882,8 @@ int gh__trace_traceback(size_t top_n, struct gh_trace_tb **out, size_t *nout)
 	}
 	if (!err) {
 		/* Merge stacks whose symbolized frames are the same. */
-		qsort(items, n, sizeof *items, cmp_tb_key);
+		if (n > 1)
+			qsort(items, n, sizeof *items, cmp_tb_key);
 		size_t k = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (k > 0 && cmp_tb_key(&items[k - 1], &items[i]) == 0) {
@@ -894,7 +896,8 @@ int gh__trace_traceback(size_t top_n, struct gh_trace_tb **out, size_t *nout)
 				items[i].frames = NULL;
 			}
 		}
-		qsort(items, k, sizeof *items, cmp_tb_size);
+		if (k > 1)
+			qsort(items, k, sizeof *items, cmp_tb_size);
 		size_t m = k < top_n ? k : top_n, nf = 0;
 		for (size_t i = 0; i < m; i++)
 			nf += items[i].n;

@@ -162,7 +162,8 @@ void gh__ep_trace_folded(struct gh_http_call *call)
 	}
 
 	/* Merge equal stacks (several ids symbolize alike; snapshot and base). */
-	qsort(ls.v, ls.n, sizeof *ls.v, cmp_line);
+	if (ls.n > 1) /* ls.v is NULL when nothing was live */
+		qsort(ls.v, ls.n, sizeof *ls.v, cmp_line);
 	struct gh_buf out = {0};
 	for (size_t i = 0; i < ls.n;) {
 		int64_t sum = 0;

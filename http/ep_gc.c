@@ -100,7 +100,8 @@ static void emit_unreachable(gh_emit_t *e, struct gh_gc_result *r)
 	gh__emit_map_end(e);
 
 	/* by_type: types holding any non-reachable object, most lost bytes first */
-	qsort(r->types, r->ntypes, sizeof *r->types, cmp_type_rows);
+	if (r->ntypes > 1)
+		qsort(r->types, r->ntypes, sizeof *r->types, cmp_type_rows);
 	size_t nt = 0;
 	while (nt < r->ntypes && nt < MAX_TYPES_REPORTED && lost_bytes(r->types[nt].cls) > 0)
 		nt++;

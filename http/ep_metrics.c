@@ -81,7 +81,8 @@ static bool read_figures(struct figures *f)
 		if (st[i].live_count > 0 || st[i].live_bytes > 0)
 			st[k++] = st[i];
 	}
-	qsort(st, k, sizeof *st, by_bytes);
+	if (k > 1)
+		qsort(st, k, sizeof *st, by_bytes);
 	f->types = st;
 	f->ntypes = k;
 	f->gc = gh__gc_totals();
