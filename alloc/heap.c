@@ -178,6 +178,8 @@ GH_INLINE void *finish_alloc(struct gh_ctr *c, uintptr_t raw, size_t size, bool 
 	uintptr_t user = raw + (align_lg ? ((uintptr_t)1 << align_lg) : GH_HDR_SIZE);
 	struct gh_hdr *h = gh__hdr_of(user);
 	uint64_t meta = (uint64_t)size | ((uint64_t)align_lg << GH_ALIGN_SHIFT) | gh__hdr_check(user, GH_STATE_LIVE);
+	if (gh_unlikely(gh__tl_leak_off))
+		meta |= GH_FLAG_IGNORED;
 	h->type = type;
 	uint32_t stack = 0;
 	/* glassheap's own allocations (the debug server's thread) are not traced */
@@ -851,6 +853,7 @@ bool gh__init(void)
 __attribute__((constructor(101))) static void heap_constructor(void)
 {
 	gh__init();
+	gh__leak_init();
 }
 
 /* GLASSHEAP_REPORT at exit. It lives here, in an object every program that

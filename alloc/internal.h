@@ -162,8 +162,11 @@ struct gh_hdr {
 #define GH_HDR_SIZE 16u
 #define GH_GRANULE_LG 4
 #define GH_PAGE_LG 12
-#define GH_SIZE_BITS 48
+#define GH_SIZE_BITS 47
 #define GH_SIZE_MASK ((UINT64_C(1) << GH_SIZE_BITS) - 1)
+/* Left out of leak reports (gh_ignore_object, gh_leak_disable): bit 47, above
+ * any size the cage can hold; realloc keeps it, free drops it. */
+#define GH_FLAG_IGNORED (UINT64_C(1) << GH_SIZE_BITS)
 #define GH_ALIGN_SHIFT 48
 #define GH_FLAGS_SHIFT 54
 #define GH_FLAG_LARGE (UINT64_C(1) << GH_FLAGS_SHIFT)  /* pagemap entries set */
@@ -399,7 +402,10 @@ struct gh_thread_slot {
 
 struct gh_range {
 	uintptr_t lo, hi;
+	uint8_t flags; /* GH_RANGE_* */
 };
+#define GH_RANGE_EXEC 0x1 /* mapped executable */
+#define GH_RANGE_FILE 0x2 /* backed by a file (a module's segment) */
 
 struct gh_world {
 	struct gh_thread_slot *slots; /* [cap], prepared */
@@ -449,6 +455,9 @@ bool gh__world_busy(void);
 int gh__world_read_maps(void);
 /* The readable mapping holding addr, from the last gh__world_read_maps. */
 bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
+/* The same, with the mapping's GH_RANGE_* flags; NULL when addr is in no
+ * readable mapping. */
+const struct gh_range *gh__world_range_of(uintptr_t addr);
 /* Stops every other thread; 0, or ETIMEDOUT (*unresponsive = its tid) /
  * EIO / E2BIG (more threads than slots), with every thread running again.
  * Must not allocate. */
@@ -487,6 +496,27 @@ enum gh_leak_class {
 	GH_LEAK_CLASSES
 };
 
+/* valgrind's leak heuristics (memcheck --leak-check-heuristics), and the
+ * program's declared interior offsets: an interior pointer that one of them
+ * recognises reaches its object as a start pointer does ("reachable via
+ * heuristic"). */
+enum gh_leak_heuristic {
+	GH_HEUR_NONE,
+	GH_HEUR_STDSTRING,           /* ptr = block + 24: {length, capacity, refcount} chars, capacity = size - 25 */
+	GH_HEUR_LENGTH64,            /* ptr = block + 8, the first word = size - 8 */
+	GH_HEUR_NEWARRAY,            /* ptr = block + 8, the first word n > 0 divides size - 8 (new T[n]) */
+	GH_HEUR_MULTIPLE_INHERITANCE,/* ptr and block both hold vtable pointers (a secondary base) */
+	GH_HEUR_OFFSET,              /* ptr = block + a declared offset (GLASSHEAP_LEAK_OFFSETS) */
+	GH_HEURISTICS
+};
+#define GH_LEAK_OFFSETS_MAX 16
+/* The heuristics in use (1 << GH_HEUR_*: GLASSHEAP_LEAK_HEURISTICS, default
+ * all) and the declared offsets (GLASSHEAP_LEAK_OFFSETS and
+ * gh_leak_interior_offset); leak.c. Returns the number of offsets. */
+size_t gh__leak_heuristics(unsigned *on, uint32_t offsets[GH_LEAK_OFFSETS_MAX]);
+/* "stdstring", "length64", "newarray", "multipleinheritance", "offset" */
+extern const char *const gh__heuristic_names[GH_HEURISTICS];
+
 enum gh_root_kind { GH_ROOT_REGISTERED, GH_ROOT_STACK, GH_ROOT_TLS, GH_ROOT_GLOBAL, GH_ROOT_KINDS };
 
 #define GH_GC_COLLECT 0x1   /* free unreachable objects of collectable types */
@@ -501,6 +531,8 @@ struct gh_gc_type_row {
 };
 struct gh_gc_site_row {
 	uint32_t site, type;
+	uint32_t stack;     /* the trace stack id of traced blocks, else 0 */
+	uint32_t heuristic; /* GH_HEUR_*: the reachable objects counted here were reached via it */
 	uint64_t count[GH_LEAK_CLASSES], bytes[GH_LEAK_CLASSES];
 };
 /* src: a type id below GH_TYPE_IDS, else GH_TYPE_IDS + root index. */
@@ -519,6 +551,8 @@ struct gh_gc_result {
 	bool truncated; /* a work table overflowed: counts are lower bounds */
 	struct gh_gc_class_stats cls[GH_LEAK_CLASSES];
 	struct gh_gc_class_stats root_kind[GH_ROOT_KINDS]; /* ranges, bytes */
+	struct gh_gc_class_stats heuristic[GH_HEURISTICS]; /* reachable via each (part of cls[GH_REACHABLE]) */
+	struct gh_gc_class_stats ignored; /* lost objects left out (gh_ignore_object, gh_leak_disable) */
 	size_t ntypes, nsites, nrefs, nroots;
 	struct gh_gc_type_row *types;  /* types with any object, by id */
 	struct gh_gc_site_row *sites;  /* (site, type) of non-reachable objects, by lost bytes */
@@ -566,6 +600,20 @@ int ghje_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size
 #define GHJE_MALLOCX_TCACHE_NONE ((int)((-1 + 2) << 8))
 #define GHJE_MALLOCX_ARENA(a) ((int)(((unsigned)(a) + 1) << 20))
 
+/* ==== leak.c: exit-time leak check, suppressions, ignored objects ============= */
+
+/* Threads inside a gh_leak_disable() scope, process-wide: while nonzero,
+ * allocations take the general path, which marks those of such threads
+ * GH_FLAG_IGNORED. */
+extern _Atomic int gh__leak_scopes;
+extern GH_TLS int gh__tl_leak_off;
+/* Set once any object was ignored: passes then look for ignored roots. */
+extern _Atomic int gh__leak_ignored_any;
+/* Called from heap.c's constructor: GLASSHEAP_LEAK_CHECK=exit registers the
+ * check at exit (atexit, as early as possible: it runs after the program's
+ * own atexit handlers and static destructors). */
+void gh__leak_init(void);
+
 /* ==== heap.c: the inline fast paths (used by the shim and gh__alloc/gh__free) ===== */
 
 /*
@@ -576,7 +624,8 @@ int ghje_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size
 GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
 	if (gh_unlikely(zero || gh__tl_ctr == NULL || size > gh__small_max - GH_HDR_SIZE ||
-			atomic_load_explicit(&gh__trace_on, memory_order_relaxed)))
+			(atomic_load_explicit(&gh__trace_on, memory_order_relaxed) |
+			 atomic_load_explicit(&gh__leak_scopes, memory_order_relaxed))))
 		return gh__alloc_general(size, type, ra, zero);
 	uint64_t word0 = (uint64_t)type | ((uint64_t)gh__site_intern(ra) << 32);
 	char *raw = ghje_malloc(size + GH_HDR_SIZE);

@@ -57,6 +57,7 @@
 #define GH_MARKER __attribute__((no_sanitize("address", "thread")))
 
 #define MAX_REG_ROOTS 1024
+#define VTABLE_MAX_CHECK 20 /* words of a candidate vtable looked at (valgrind's bound) */
 #define STACK_SLOTS ((size_t)1 << 27)   /* mark stack entries (virtual) */
 #define LOST_SLOTS ((size_t)1 << 26)
 #define REF_SLOTS ((size_t)1 << 20)
@@ -140,6 +141,8 @@ struct ref_slot {
 struct site_slot {
 	uint32_t site; /* 0 = empty; site 0 stored as UINT32_MAX */
 	uint32_t type;
+	uint32_t stack; /* trace stack id (traced blocks), else 0 */
+	uint32_t heur;  /* GH_HEUR_*: rows of objects reachable via a heuristic */
 	uint64_t count[GH_LEAK_CLASSES];
 	uint64_t bytes[GH_LEAK_CLASSES];
 };
@@ -169,6 +172,15 @@ struct work {
 	unsigned char *resident;     /* mincore() vector for a whole-stack scan */
 	uint32_t *slot_root;         /* [world cap] index of each thread slot's first root */
 	uint64_t *reach, *possible, *interior, *indirect, *scanned;
+	uint64_t *heur;              /* reached via a heuristic (and no start pointer yet) */
+	uint64_t *heur_kind[3];      /* its enum gh_leak_heuristic, bit by bit */
+	bool any_heur;               /* a heur bit was set in this pass */
+	size_t self_root;            /* the stack root of the thread running the pass */
+	unsigned heur_on;            /* 1 << GH_HEUR_* for the heuristics in use */
+	size_t noffsets;
+	uint32_t offsets[GH_LEAK_OFFSETS_MAX];
+	struct gh_gc_class_stats heur_stats[GH_HEURISTICS];
+	struct gh_gc_class_stats ignored;
 	uintptr_t *stack;
 	size_t sp;
 	struct cand *cand; /* [CAND_N]: in here, so that no root holds its stale words */
@@ -216,6 +228,9 @@ static int work_init(void)
 	W.interior = gh__map_huge(bm);
 	W.indirect = gh__map_huge(bm);
 	W.scanned = gh__map_huge(bm);
+	W.heur = gh__map_huge(bm);
+	for (int k = 0; k < 3; k++)
+		W.heur_kind[k] = work_map(bm);
 	W.stack = gh__map_huge(STACK_SLOTS * sizeof(uintptr_t));
 	W.cand = work_map(CAND_N * sizeof(struct cand));
 	W.lost = work_map(LOST_SLOTS * sizeof(uintptr_t));
@@ -231,7 +246,7 @@ static int work_init(void)
 	W.slot_root = work_map(gh__world.cap * sizeof(uint32_t));
 	if (!W.reach || !W.possible || !W.interior || !W.indirect || !W.scanned || !W.stack || !W.cand || !W.lost ||
 	    !W.refs || !W.sites || !W.ref_used || !W.site_used || !W.by_type || !W.roots || !W.collected ||
-	    !W.resident || !W.slot_root) {
+	    !W.resident || !W.slot_root || !W.heur || !W.heur_kind[0] || !W.heur_kind[1] || !W.heur_kind[2]) {
 		W.reach = NULL;
 		return ENOMEM;
 	}
@@ -260,7 +275,7 @@ static void prefault_bitmaps(void)
 	size_t words = (heap >> GH_GRANULE_LG) / 64 + 1;
 	if (words > W.bitmap_words)
 		words = W.bitmap_words;
-	uint64_t *maps[] = {W.reach, W.possible, W.interior, W.indirect, W.scanned};
+	uint64_t *maps[] = {W.reach, W.possible, W.interior, W.indirect, W.scanned, W.heur};
 	for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
 		memset(maps[i], 0, words * sizeof(uint64_t));
 }
@@ -286,9 +301,14 @@ static void work_reset(void)
 	size_t used_words = ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1;
 	size_t bm = used_words * sizeof(uint64_t);
 	size_t bm_all = (bm + 4095) & ~(size_t)4095;
-	uint64_t *maps[] = {W.reach, W.possible, W.interior, W.indirect, W.scanned};
+	uint64_t *maps[] = {W.reach,	    W.possible,	     W.interior,     W.indirect,
+			    W.scanned,	    W.heur,	     W.heur_kind[0], W.heur_kind[1],
+			    W.heur_kind[2]};
 	for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
 		reset_range(maps[i], bm, bm_all);
+	W.any_heur = false;
+	memset(W.heur_stats, 0, sizeof W.heur_stats);
+	memset(&W.ignored, 0, sizeof W.ignored);
 	/* The mark stack and lost list are read only below their tops: no zeroing. */
 	madvise((char *)W.stack + KEEP_BYTES, STACK_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
 	madvise((char *)W.lost + KEEP_BYTES, LOST_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
@@ -361,7 +381,7 @@ static void refer(uint32_t src, uint32_t dst)
 
 /* ---- Scanning ------------------------------------------------------------------------------- */
 
-static void count_site(const struct gh_hdr *h, int cls, size_t size);
+static void count_site(const struct gh_hdr *h, int cls, size_t size, int heur);
 
 /* Passes 1 and 2 count each object they reach (reachable, possibly lost)
  * while its header is at hand, so that the classification walk afterwards
@@ -372,7 +392,7 @@ GH_INLINE void count_reached(const struct gh_hdr *h, uint32_t type, size_t size)
 	W.by_type[type][cls].count++;
 	W.by_type[type][cls].bytes += size;
 	if (cls != GH_REACHABLE)
-		count_site(h, cls, size);
+		count_site(h, cls, size, GH_HEUR_NONE);
 }
 
 GH_MARKER static void push(uintptr_t u)
@@ -390,6 +410,111 @@ GH_MARKER static void push(uintptr_t u)
 	}
 }
 
+/* ---- Heuristics ----------------------------------------------------------------------------- */
+
+const char *const gh__heuristic_names[GH_HEURISTICS] = {
+	[GH_HEUR_NONE] = "none",
+	[GH_HEUR_STDSTRING] = "stdstring",
+	[GH_HEUR_LENGTH64] = "length64",
+	[GH_HEUR_NEWARRAY] = "newarray",
+	[GH_HEUR_MULTIPLE_INHERITANCE] = "multipleinheritance",
+	[GH_HEUR_OFFSET] = "offset",
+};
+
+/* Does ptr look like a vtable address: inside a readable file mapping, and
+ * among its first VTABLE_MAX_CHECK words (within that mapping) at least two
+ * non-null ones, every non-null one before them pointing into an executable
+ * file mapping? (valgrind's test; the mappings are the ones read in this
+ * stop). */
+GH_MARKER static bool is_vtable(uintptr_t ptr)
+{
+	const struct gh_range *r = gh__world_range_of(ptr);
+	if (!r || !(r->flags & GH_RANGE_FILE))
+		return false;
+	uintptr_t end = r->hi - sizeof(uintptr_t);
+	uintptr_t last = ptr + VTABLE_MAX_CHECK * sizeof(uintptr_t);
+	if (last > end)
+		last = end;
+	int fns = 0;
+	for (uintptr_t p = ptr; p <= last; p += sizeof(uintptr_t)) {
+		uintptr_t fn = *(const volatile uintptr_t *)p;
+		if (fn == 0)
+			continue;
+		const struct gh_range *f = gh__world_range_of(fn);
+		if (!f || (f->flags & (GH_RANGE_FILE | GH_RANGE_EXEC)) != (GH_RANGE_FILE | GH_RANGE_EXEC))
+			return false;
+		if (++fns == 2)
+			return true;
+	}
+	return false;
+}
+
+GH_INLINE bool plausible_vptr(uintptr_t v)
+{
+	return (v & 7) == 0 && v >= 4096;
+}
+
+/* Which heuristic, if any, makes the interior pointer w a pointer to the
+ * object at u (valgrind's order: stdstring, length64, newarray,
+ * multipleinheritance; then the declared offsets). Reads only the object's
+ * own bytes, which are in the cage (always readable). */
+GH_MARKER static int heuristic_of(uintptr_t w, uintptr_t u)
+{
+	size_t size = gh__hdr_size(GH_LOAD(&gh__hdr_of(u)->meta));
+	uintptr_t off = w - u;
+	const volatile uint64_t *q = (const volatile uint64_t *)u;
+	unsigned on = W.heur_on;
+	if ((on & (1u << GH_HEUR_STDSTRING)) && off == 24 && size >= 24) {
+		uint64_t cap = q[1];
+		if (3 * 8 + cap + 1 == size && q[0] <= cap)
+			return GH_HEUR_STDSTRING;
+	}
+	if ((on & (1u << GH_HEUR_LENGTH64)) && off == 8 && size >= 8) {
+		uint64_t len = q[0];
+		if (len > 0 && size - 8 == len)
+			return GH_HEUR_LENGTH64;
+	}
+	if ((on & (1u << GH_HEUR_NEWARRAY)) && off == 8 && size >= 8) {
+		uint64_t n = q[0];
+		if (n > 0 && (size - 8) % n == 0)
+			return GH_HEUR_NEWARRAY;
+	}
+	if ((on & (1u << GH_HEUR_MULTIPLE_INHERITANCE)) && (w & 7) == 0 && off + 8 <= size && size >= 8) {
+		uintptr_t inner = *(const volatile uintptr_t *)w, first = q[0];
+		if (plausible_vptr(inner) && plausible_vptr(first) && is_vtable(inner) && is_vtable(first))
+			return GH_HEUR_MULTIPLE_INHERITANCE;
+	}
+	for (size_t i = 0; i < W.noffsets; i++)
+		if (off == W.offsets[i])
+			return GH_HEUR_OFFSET;
+	return GH_HEUR_NONE;
+}
+
+GH_INLINE void heur_set(uintptr_t u, int k)
+{
+	bit_set(W.heur, u);
+	for (int b = 0; b < 3; b++)
+		if (k & (1 << b))
+			bit_set(W.heur_kind[b], u);
+	W.any_heur = true;
+}
+
+GH_INLINE int heur_get(uintptr_t u)
+{
+	int k = 0;
+	for (int b = 0; b < 3; b++)
+		k |= (int)bit_get(W.heur_kind[b], u) << b;
+	return k;
+}
+
+/* A start pointer reached an object first reached via a heuristic: it is
+ * plainly reachable (valgrind clears the heuristic the same way). */
+GH_INLINE void heur_clear(uintptr_t u)
+{
+	size_t g = gran(u);
+	W.heur[g >> 6] &= ~(UINT64_C(1) << (g & 63));
+}
+
 /* One candidate word found in a source (an object of type src, or a root). */
 GH_INLINE void consider(uintptr_t w, uint32_t src)
 {
@@ -399,8 +524,11 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 	/* An object already marked costs one bit: a reach bit is only ever set
 	 * at a live object's start, so the start map need not be read (the
 	 * bitmap is 8x denser, more often in cache). */
-	if (W.pass == 1 && !W.want_refs && (w & 15) == 0 && bit_get(W.reach, w))
+	if (W.pass == 1 && !W.want_refs && (w & 15) == 0 && bit_get(W.reach, w)) {
+		if (gh_unlikely(W.any_heur) && bit_get(W.heur, w))
+			heur_clear(w);
 		return;
+	}
 	if ((w & 15) == 0 && GH_LOAD(&gh__startmap_at[w >> GH_GRANULE_LG]) == 1) {
 		/* A pointer to an object's start, the common case: the start map
 		 * is the authority on liveness, so no header read is needed. */
@@ -416,9 +544,18 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 			if (!bit_get(W.reach, u)) {
 				bit_set(W.reach, u);
 				push(u);
+			} else if (W.any_heur && bit_get(W.heur, u)) {
+				heur_clear(u);
 			}
-		} else {
-			bit_set(W.interior, u);
+		} else if (!bit_get(W.reach, u)) {
+			int k = W.heur_on ? heuristic_of(w, u) : GH_HEUR_NONE;
+			if (k != GH_HEUR_NONE) {
+				bit_set(W.reach, u);
+				heur_set(u, k);
+				push(u);
+			} else {
+				bit_set(W.interior, u);
+			}
 		}
 		break;
 	case 2:
@@ -670,7 +807,7 @@ static void add_resident(int kind, int tid, uintptr_t lo, uintptr_t hi, const ch
  * scanned from sp, and the own stack whole (resident pages): the frames
  * suspended there are live and nothing says where their stack pointer is.
  */
-static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid)
+static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid, uintptr_t red)
 {
 	char label[96], tls_label[96];
 	snprintf(label, sizeof label, "stack:%d", (int)tid);
@@ -687,13 +824,13 @@ static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid)
 		own_lo = gh__world.main_stack.lo;
 		own_hi = gh__world.main_stack.hi;
 	}
-	bool on_own = own_hi > own_lo && sp - RED_ZONE >= own_lo && sp < own_hi;
+	bool on_own = own_hi > own_lo && sp - red >= own_lo && sp < own_hi;
 	if (on_own) {
-		add_root(GH_ROOT_STACK, tid, sp - RED_ZONE, own_hi, label);
+		add_root(GH_ROOT_STACK, tid, sp - red, own_hi, label);
 	} else {
 		uintptr_t lo, hi;
 		if (sp && stack_region(sp, &lo, &hi)) {
-			uintptr_t from = sp - RED_ZONE > lo ? sp - RED_ZONE : lo;
+			uintptr_t from = sp - red > lo ? sp - red : lo;
 			/* a pthread stack's region ends at its TLS */
 			if (tls_lo > from && tls_lo < hi && tp >= lo && tp < hi)
 				hi = tls_lo;
@@ -714,7 +851,10 @@ GH_MARKER static void scan_roots(void)
 		struct root_rec *r = &W.roots[i];
 		uint64_t before = W.scanned_bytes;
 		scan_range(r->lo, r->hi, root_src(r));
-		if (r->kind == GH_ROOT_STACK)
+		/* not the running thread's own stack: it is in no free or realloc,
+		 * and its dead frames' words (jemalloc's raw block pointers) would
+		 * keep freshly leaked blocks alive */
+		if (r->kind == GH_ROOT_STACK && i != W.self_root)
 			scan_stack_headers(r->lo, r->hi, root_src(r));
 		W.root_kind[r->kind].count++;
 		W.root_kind[r->kind].bytes += W.scanned_bytes - before;
@@ -763,12 +903,13 @@ GH_MARKER static void scan_registers(void)
 
 /* ---- Classification ----------------------------------------------------------------------------- */
 
-GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size)
+GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size, int heur)
 {
 	uint32_t site = gh__hdr_site(h);
 	uint32_t type = GH_LOAD(&h->type);
+	uint32_t stack = (GH_LOAD(&h->meta) & GH_FLAG_TRACED) ? GH_LOAD(&h->site) : 0;
 	uint32_t key = site ? site : UINT32_MAX;
-	size_t i = ((size_t)key * 2654435761u ^ type) & (SITE_SLOTS - 1);
+	size_t i = ((size_t)key * 2654435761u ^ type ^ (size_t)stack * 40503u ^ (size_t)heur << 20) & (SITE_SLOTS - 1);
 	for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
 		struct site_slot *s = &W.sites[i];
 		if (s->site == 0) {
@@ -776,9 +917,11 @@ GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size)
 				return;
 			s->site = key;
 			s->type = type;
+			s->stack = stack;
+			s->heur = (uint32_t)heur;
 			W.site_used[W.nsites++] = (uint32_t)i;
 		}
-		if (s->site == key && s->type == type) {
+		if (s->site == key && s->type == type && s->stack == stack && s->heur == (uint32_t)heur) {
 			s->count[cls]++;
 			s->bytes[cls] += size;
 			return;
@@ -816,6 +959,50 @@ GH_MARKER static uint64_t walk_unreached(void)
 	return objects;
 }
 
+/* Objects reached via a heuristic in bitmap word w (after pass 1, when no
+ * start pointer can clear them any more): counted by heuristic and site. */
+GH_MARKER static void count_heuristics(size_t w)
+{
+	for (uint64_t m = W.heur[w] & W.reach[w]; m; m &= m - 1) {
+		uintptr_t u = W.base + (((uintptr_t)w * 64 + (uintptr_t)__builtin_ctzll(m)) << GH_GRANULE_LG);
+		const struct gh_hdr *h = gh__hdr_of(u);
+		size_t size = gh__hdr_size(GH_LOAD(&h->meta));
+		int k = heur_get(u);
+		W.heur_stats[k].count++;
+		W.heur_stats[k].bytes += size;
+		count_site(h, GH_REACHABLE, size, k);
+	}
+}
+
+/* Objects the program asked to leave out of leak reports (GH_FLAG_IGNORED)
+ * that pass 1 did not reach are roots, as LSan treats them: they and what
+ * they point to are reachable. Reads the headers of unreached objects only. */
+GH_MARKER static void mark_ignored(void)
+{
+	size_t n = (W.top - W.base) >> GH_GRANULE_LG;
+	const uint8_t *sm = gh__startmap;
+	for (size_t g = 0; g < n; g += 8) {
+		uint64_t w;
+		memcpy(&w, sm + g, 8);
+		if (w == 0)
+			continue;
+		unsigned starts = (unsigned)((w * UINT64_C(0x0102040810204080)) >> 56);
+		unsigned seen = (unsigned)((W.reach[g >> 6] >> (g & 63)) & 0xff);
+		for (unsigned left = starts & ~seen; left; left &= left - 1) {
+			uintptr_t u = W.base + ((uintptr_t)(g + (size_t)__builtin_ctz(left)) << GH_GRANULE_LG);
+			const struct gh_hdr *h = gh__hdr_of(u);
+			uint64_t meta = GH_LOAD(&h->meta);
+			if (!(meta & GH_FLAG_IGNORED) || bit_get(W.reach, u))
+				continue;
+			W.ignored.count++;
+			W.ignored.bytes += gh__hdr_size(meta);
+			bit_set(W.reach, u);
+			push(u);
+			drain();
+		}
+	}
+}
+
 /* Valgrind's cliques: every lost object reachable from another lost object
  * is indirectly lost; a leaked cycle keeps one leader. */
 GH_MARKER static void pass3(void)
@@ -850,7 +1037,7 @@ GH_MARKER static void pass3(void)
 		int cls = bit_get(W.indirect, u) ? GH_INDIRECTLY_LOST : GH_DEFINITELY_LOST;
 		W.by_type[GH_LOAD(&h->type)][cls].count++;
 		W.by_type[GH_LOAD(&h->type)][cls].bytes += size;
-		count_site(h, cls, size);
+		count_site(h, cls, size, GH_HEUR_NONE);
 	}
 }
 
@@ -863,6 +1050,7 @@ struct run_ctx {
 	uint64_t pause_ns, mark_ns;
 	uint32_t threads, threads_blocked;
 	uint64_t objects_before;
+	uintptr_t self_sp; /* gh__gc_run's stack pointer, its caller's registers spilled above it */
 };
 
 /* Unpublishes the lost objects of collectable types (never "possibly
@@ -918,19 +1106,21 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 		W.slot_root[i] = UINT32_MAX;
 		if (atomic_load(&s->state) == GH_SLOT_STOPPED) {
 			W.slot_root[i] = (uint32_t)W.nroots;
-			add_thread_roots(s->tid, s->sp, s->tp, pid);
+			add_thread_roots(s->tid, s->sp, s->tp, pid, RED_ZONE);
 			c->threads++;
 			if (s->held == GH_HELD_BLOCKED)
 				c->threads_blocked++;
 		}
 	}
-	/* This thread: __builtin_unwind_init spills the callee-saved registers
-	 * into this frame, which the scan from the stack pointer covers. */
-	__builtin_unwind_init();
-	uintptr_t here, tp;
-	__asm__ volatile("mov %%rsp, %0" : "=r"(here));
+	/* This thread: from gh__gc_run's frame, where its caller's callee-saved
+	 * registers were spilled (c->self_sp), not from here: the frames in
+	 * between are glassheap's and the loader's, and their uninitialized
+	 * slots hold stale words (earlier calls' pointers to blocks the program
+	 * has since dropped) that would hide leaks. */
+	uintptr_t tp;
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
-	add_thread_roots(gettid(), here, tp, pid);
+	W.self_root = W.nroots; /* this thread's first root is its stack */
+	add_thread_roots(gettid(), c->self_sp, tp, pid, 0);
 	c->threads++;
 	if (W.roots_full) {
 		/* more roots than the table holds: marking without them could
@@ -943,9 +1133,13 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	W.pass = 1;
 	scan_roots();
 	scan_registers();
+	if (atomic_load_explicit(&gh__leak_ignored_any, memory_order_relaxed))
+		mark_ignored();
 	/* pass 2: objects only interior pointers reach */
 	W.pass = 2;
 	for (size_t w = 0; w < ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1; w++) {
+		if (gh_unlikely(W.any_heur) && (W.heur[w] & W.reach[w]))
+			count_heuristics(w);
 		uint64_t cand = W.interior[w] & ~W.reach[w];
 		while (cand) {
 			int b = __builtin_ctzll(cand);
@@ -1010,6 +1204,8 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	r->scanned_bytes = W.scanned_bytes;
 	r->truncated = W.lost_overflow || W.stack_overflow || W.refs_full;
 	memcpy(r->root_kind, W.root_kind, sizeof r->root_kind);
+	memcpy(r->heuristic, W.heur_stats, sizeof r->heuristic);
+	r->ignored = W.ignored;
 	uint32_t nt = gh_type_count();
 	r->types = calloc(nt + 1, sizeof *r->types);
 	r->sites = calloc(W.nsites + 1, sizeof *r->sites);
@@ -1038,6 +1234,8 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 		struct gh_gc_site_row *row = &r->sites[r->nsites++];
 		row->site = s->site == UINT32_MAX ? 0 : s->site;
 		row->type = s->type;
+		row->stack = s->stack;
+		row->heuristic = s->heur;
 		memcpy(row->count, s->count, sizeof row->count);
 		memcpy(row->bytes, s->bytes, sizeof row->bytes);
 	}
@@ -1084,8 +1282,15 @@ int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 		return rc;
 	}
 	W.want_refs = (flags & GH_GC_REFERRERS) != 0;
+	W.noffsets = gh__leak_heuristics(&W.heur_on, W.offsets);
+	if (W.noffsets)
+		W.heur_on |= 1u << GH_HEUR_OFFSET;
 	prefault_bitmaps();
 	struct run_ctx c = {.flags = flags};
+	/* The caller's callee-saved registers, spilled into this frame: the
+	 * scan of this thread's stack starts here (stop_and_mark). */
+	__builtin_unwind_init();
+	__asm__ volatile("mov %%rsp, %0" : "=r"(c.self_sp));
 	dl_iterate_phdr(phdr_trampoline, &c);
 	if (c.rc != 0) {
 		if (unresponsive)

@@ -309,6 +309,15 @@ uint32_t gh__trace_stack_site(uint32_t stack)
 	return recs[stack].site;
 }
 
+size_t gh__trace_stack_pcs(uint32_t stack, const uintptr_t **pcs)
+{
+	if (stack == 0 || stack >= rec_max || recs == NULL)
+		return 0;
+	unsigned n = atomic_load_explicit(&recs[stack].nframes, memory_order_acquire);
+	*pcs = n ? &pool[recs[stack].frames] : NULL;
+	return n;
+}
+
 /* ---- Quiet sections ---------------------------------------------------------------------
  * Glassheap's own work on the control side (snapshots, result arrays,
  * symbol caches, libdw) must not show up in the trace it describes. */

@@ -63,6 +63,11 @@ void gh__trace_release(uint32_t stack, size_t size);
  * Never allocates, never locks. */
 uint32_t gh__trace_stack_site(uint32_t stack);
 
+/* The return addresses of a recorded stack, innermost first (*pcs points
+ * into the stack table, valid for the life of the process); 0 for an
+ * unknown id. Never allocates, never locks. */
+size_t gh__trace_stack_pcs(uint32_t stack, const uintptr_t **pcs);
+
 /* ==== trace.c: control (outside malloc) ========================================== */
 
 #define GH_TRACE_FRAMES_MAX 100

@@ -92,12 +92,20 @@ static int cmp_type_rows(const void *a, const void *b)
 
 static void emit_unreachable(gh_emit_t *e, struct gh_gc_result *r)
 {
-	gh__emit_map_begin(e, 4);
+	gh__emit_map_begin(e, 4 + 2);
 	gh__emit_key(e, "summary");
 	gh__emit_map_begin(e, GH_LEAK_CLASSES);
 	for (int k = GH_LEAK_CLASSES - 1; k >= 0; k--)
 		emit_class_pair(e, class_names[k], r->cls[k].count, r->cls[k].bytes);
 	gh__emit_map_end(e);
+	/* reachable only because a heuristic recognised an interior pointer
+	 * (part of summary.reachable), like valgrind's "reachable via heuristic" */
+	gh__emit_key(e, "heuristics");
+	gh__emit_map_begin(e, GH_HEURISTICS - 1);
+	for (int k = GH_HEUR_STDSTRING; k < GH_HEURISTICS; k++)
+		emit_class_pair(e, gh__heuristic_names[k], r->heuristic[k].count, r->heuristic[k].bytes);
+	gh__emit_map_end(e);
+	emit_class_pair(e, "ignored", r->ignored.count, r->ignored.bytes);
 
 	/* by_type: types holding any non-reachable object, most lost bytes first */
 	if (r->ntypes > 1)
@@ -121,8 +129,8 @@ static void emit_unreachable(gh_emit_t *e, struct gh_gc_result *r)
 	/* by_site: one row per (site, type, class) with lost objects */
 	size_t ns = 0;
 	for (size_t i = 0; i < r->nsites; i++)
-		for (int k = GH_POSSIBLY_LOST; k <= GH_DEFINITELY_LOST; k++)
-			ns += r->sites[i].count[k] != 0;
+		for (int k = GH_REACHABLE; k <= GH_DEFINITELY_LOST; k++)
+			ns += r->sites[i].count[k] != 0; /* reachable: the heuristic rows */
 	if (ns > MAX_SITES_REPORTED)
 		ns = MAX_SITES_REPORTED;
 	gh__emit_key(e, "by_site");
@@ -130,7 +138,7 @@ static void emit_unreachable(gh_emit_t *e, struct gh_gc_result *r)
 	size_t done = 0;
 	for (size_t i = 0; i < r->nsites && done < ns; i++) {
 		const struct gh_gc_site_row *s = &r->sites[i];
-		for (int k = GH_DEFINITELY_LOST; k >= GH_POSSIBLY_LOST && done < ns; k--) {
+		for (int k = GH_DEFINITELY_LOST; k >= GH_REACHABLE && done < ns; k--) {
 			if (!s->count[k])
 				continue;
 			char where[512] = "unknown";
@@ -147,7 +155,8 @@ static void emit_unreachable(gh_emit_t *e, struct gh_gc_result *r)
 				gh__trace_quiet_end(q);
 			}
 			const char *name = gh_type_name(s->type);
-			gh__emit_map_begin(e, 5 + 3);
+			bool heur = k == GH_REACHABLE && s->heuristic != GH_HEUR_NONE;
+			gh__emit_map_begin(e, 5 + 3 + heur);
 			gh__emit_kv_cstr(e, "site", where);
 			gh__emit_kv_cstr(e, "function", nf && f[0].function ? f[0].function : "");
 			gh__emit_kv_cstr(e, "filename", nf && f[0].lineno && f[0].filename ? f[0].filename : "");
@@ -156,6 +165,8 @@ static void emit_unreachable(gh_emit_t *e, struct gh_gc_result *r)
 			gh__emit_kv_cstr(e, "class", class_names[k]);
 			gh__emit_kv_uint(e, "count", s->count[k]);
 			gh__emit_kv_uint(e, "bytes", s->bytes[k]);
+			if (heur)
+				gh__emit_kv_cstr(e, "heuristic", gh__heuristic_names[s->heuristic]);
 			gh__emit_map_end(e);
 			done++;
 		}

@@ -272,6 +272,69 @@ GH_API uint64_t gh_error_count(void);
 GH_API int gh_root_add(const void *addr, size_t len, const char *name);
 GH_API int gh_root_remove(const void *addr);
 
+/* ---- Leak checking ---------------------------------------------------- */
+
+/*
+ * Leak checks for tests and CI, modelled on LeakSanitizer's interface
+ * (sanitizer/lsan_interface.h). See docs/leak-checking.md.
+ *
+ * Classes are valgrind's: definitely lost (nothing points to the object),
+ * indirectly lost (only other lost objects point to it), possibly lost
+ * (only pointers into its middle reach it), reachable. Interior pointers
+ * that valgrind's heuristics recognise (stdstring, length64, newarray,
+ * multipleinheritance: GLASSHEAP_LEAK_HEURISTICS) or that point at a
+ * declared offset (gh_leak_interior_offset, GLASSHEAP_LEAK_OFFSETS) count as
+ * pointers to the object: it is "reachable via heuristic".
+ */
+typedef struct gh_leak_counts {
+	uint64_t definitely_lost, definitely_lost_bytes;
+	uint64_t indirectly_lost, indirectly_lost_bytes;
+	uint64_t possibly_lost, possibly_lost_bytes;
+	uint64_t reachable, reachable_bytes; /* includes the heuristic ones below */
+	/* reachable via stdstring, length64, newarray, multipleinheritance, offset */
+	uint64_t heuristic[5], heuristic_bytes[5];
+	uint64_t suppressed, suppressed_bytes; /* lost objects matched by GLASSHEAP_SUPPRESSIONS, not counted above */
+	uint64_t ignored, ignored_bytes;       /* gh_ignore_object / gh_leak_disable objects used as roots */
+} gh_leak_counts_t;
+
+#define GH_LEAK_PRINT 0x1 /* gh_leak_check: write the report to stderr */
+
+/*
+ * Runs a reachability pass now (every thread is paused meanwhile) and fills
+ * *out (may be NULL). With GH_LEAK_PRINT, writes the report that
+ * GLASSHEAP_LEAK_CHECK=exit would print, grouped by allocation site (the
+ * full stack for blocks allocated while tracing), to stderr. Suppressions
+ * (GLASSHEAP_SUPPRESSIONS) apply; glassheap's own objects are never counted.
+ * Returns 0, or EBUSY / ETIMEDOUT / E2BIG / ENOMEM (the pass could not run;
+ * *out is zeroed). Thread-safe; allocates; not from a signal handler.
+ */
+GH_API int gh_leak_check(int flags, gh_leak_counts_t *out);
+
+/*
+ * Leaves the live block at p out of leak reports: it is treated as a root,
+ * so neither it nor what it points to is reported (__lsan_ignore_object).
+ * Returns 0, or EINVAL when p is not the start of a live block. Thread-safe,
+ * no allocation, async-signal-safe.
+ */
+GH_API int gh_ignore_object(const void *p);
+
+/*
+ * gh_leak_disable() ... gh_leak_enable(): the blocks the calling thread
+ * allocates in between are ignored as by gh_ignore_object
+ * (__lsan_disable/__lsan_enable). Scopes nest, per thread. No allocation.
+ */
+GH_API void gh_leak_disable(void);
+GH_API void gh_leak_enable(void);
+
+/*
+ * Declares that the program points to some blocks at a fixed offset past
+ * their start (CPython points to every GC-tracked object 16 bytes in, past
+ * its PyGC_Head): such pointers count as pointers to the block ("reachable
+ * via heuristic: offset"). Same as GLASSHEAP_LEAK_OFFSETS=16,... Returns 0,
+ * EINVAL (offset 0 or above 4096), ENOSPC (16 offsets). Thread-safe.
+ */
+GH_API int gh_leak_interior_offset(size_t offset);
+
 /* ---- Tracing ---------------------------------------------------------- */
 
 /*
