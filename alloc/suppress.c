@@ -36,8 +36,12 @@ int gh__supp_parse(const char *text, size_t len, struct gh_supp_list *out)
 			continue;
 		static const char kind[] = "leak:";
 		size_t kl = sizeof kind - 1;
-		size_t plen = end - start - kl;
-		if (end - start <= kl || memcmp(text + start, kind, kl) != 0 || memchr(text + start + kl, '\0', plen)) {
+		bool is_leak = end - start > kl && memcmp(text + start, kind, kl) == 0;
+		size_t pstart = start + kl; /* white space after the colon is no part of the pattern */
+		while (is_leak && pstart < end && is_space(text[pstart]))
+			pstart++;
+		size_t plen = is_leak ? end - pstart : 0;
+		if (!is_leak || plen == 0 || memchr(text + pstart, '\0', plen)) {
 			if (out->bad_lines++ == 0)
 				out->first_bad = line_no;
 			continue;
@@ -53,7 +57,7 @@ int gh__supp_parse(const char *text, size_t len, struct gh_supp_list *out)
 		char *pat = malloc(plen + 1);
 		if (!pat)
 			goto oom;
-		memcpy(pat, text + start + kl, plen);
+		memcpy(pat, text + pstart, plen);
 		pat[plen] = '\0';
 		out->v[out->n].pattern = pat;
 		out->v[out->n].hits = out->v[out->n].hit_bytes = 0;

@@ -2,7 +2,8 @@
  * suppress.h -- LeakSanitizer-style suppression files (alloc/suppress.c).
  *
  * A file holds one rule a line, `leak:PATTERN`; blank lines and lines
- * starting with '#' are skipped, surrounding white space is ignored. A
+ * starting with '#' are skipped, white space around the line and after the
+ * colon is ignored. A
  * pattern matches a function name, a source file name or a module path
  * anywhere in the string, with '*' for any run of characters, a leading '^'
  * anchoring it at the start and a trailing '$' at the end (LSan's
