@@ -7,6 +7,8 @@
 //                      exits with status N
 //   leak_cxx leak N    leak_in_leaky_function() leaks N 48-byte blocks
 //                      (definitely lost) and exits 0
+//   leak_cxx serve     as classes, then prints "ready" and waits for stdin to
+//                      close (the debug server's gc is asked meanwhile)
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -139,7 +141,7 @@ int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "classes";
 	int arg = argc > 2 ? atoi(argv[2]) : 0;
-	if (strcmp(mode, "classes") == 0) {
+	if (strcmp(mode, "classes") == 0 || strcmp(mode, "serve") == 0) {
 		make_reachable_via_heuristics();
 		make_possibly_lost();
 		make_definitely_lost();
@@ -156,5 +158,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	clobber_stack();
+	if (strcmp(mode, "serve") == 0) {
+		printf("ready\n");
+		fflush(stdout);
+		while (getchar() != EOF) {
+		}
+	}
 	return 0;
 }

@@ -10,12 +10,15 @@ Exit status 0 when every check passed, 1 otherwise, 77 when the case cannot
 run here.
 """
 import argparse
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 
 FAILS = []
 
@@ -56,6 +59,24 @@ def summary(text):
         m = re.search(rx, block)
         out[k] = tuple(int(x.replace(",", "")) for x in m.groups()) if m else (0, 0)
     return out
+
+
+def listening_port(pid):
+    """The TCP port a process listens on (its sockets in /proc/<pid>/net/tcp), or None."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            t = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if t.startswith("socket:["):
+            inodes.add(t[8:-1])
+    with open(f"/proc/{pid}/net/tcp") as f:
+        for row in f.read().splitlines()[1:]:
+            cols = row.split()
+            if cols[3] == "0A" and cols[9] in inodes:
+                return int(cols[1].split(":")[1], 16)
+    return None
 
 
 def preload(lib, **kw):
@@ -134,6 +155,47 @@ def case_exit(a):
           f"classes, heuristics newarray,stdstring: {some}")
     check(on["definitely"] == off["definitely"] and on["indirectly"] == off["indirectly"],
           "heuristics change no lost count")
+
+    # The debug server's gc reply: summary per heuristic, rows that name it.
+    env = {"LD_PRELOAD": a.lib, "GLASSHEAP_HTTP": "127.0.0.1:0"}
+    e = dict(os.environ)
+    e.update(env)
+    proc = subprocess.Popen([a.prog, "serve"], env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        port = None
+        deadline = time.time() + 20
+        while port is None and time.time() < deadline:
+            port = listening_port(proc.pid)
+            if port is None:
+                time.sleep(0.05)
+        check(line.strip() == "ready" and port, f"serve: the program listens ({line!r}, port {port})")
+        if port:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/debug/memory/gc", method="POST")
+            doc = json.load(urllib.request.urlopen(req, timeout=30))
+            h = doc["unreachable"]["heuristics"]
+            check(all(h[k]["count"] >= n for k, n in (("stdstring", 3), ("length64", 1), ("newarray", 2),
+                                                      ("multipleinheritance", 4))),
+                  f"gc reply: heuristics {h}")
+            rows = {}
+            for r in doc["unreachable"]["by_site"]:
+                if r.get("heuristic") and r["type"] != "glassheap":
+                    check(r["class"] == "reachable", f"a heuristic row is of class reachable: {r}")
+                    rows[r["heuristic"]] = rows.get(r["heuristic"], 0) + r["count"]
+            check(rows == {"stdstring": 3, "length64": 1, "newarray": 2, "multipleinheritance": 4},
+                  f"gc reply: the program's heuristic rows {rows}")
+            # the program's own rows (the server thread adds glassheap's and,
+            # in ld.so, its TLS vector, which glibc points to 16 bytes in)
+            lost = {}
+            for r in doc["unreachable"]["by_site"]:
+                if os.path.basename(a.prog) in r["site"] and r["class"] != "reachable":
+                    lost[r["class"]] = lost.get(r["class"], 0) + r["count"]
+            check(lost.get("definitely_lost") == 5 and lost.get("indirectly_lost") == 3 and
+                  lost.get("possibly_lost") == 1, f"gc reply: the program's lost rows {lost}")
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
 
     # CPython: every GC-tracked object is pointed to 16 bytes in (past its
     # PyGC_Head), objects with a managed dict 32 bytes in.
