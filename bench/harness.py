@@ -5,6 +5,7 @@ builds, runs the four sections and writes one report with CSVs and charts.
     python3 bench/harness.py                  # full run, ~50 min on 2 cores
     python3 bench/harness.py --quick          # smoke run for CI, ~2 min; fails only on a crash
     python3 bench/harness.py --only footprint # section 4 alone (issue 15), ~10 min
+    python3 bench/harness.py --only leakcheck # section 5 alone (issue 13), ~5 min
 
 Steps:
   1. apt-get install the peers (Debian packages; skipped when all are
@@ -30,7 +31,12 @@ Steps:
      peak RSS, start-up time and shared objects; callgrind instructions per
      malloc/free pair with glassheap's per-function attribution; the pause
      per 100k objects at 10M (from section 3 when it ran).
-  7. bench/results/<date>/report.md: machine and versions, the targets of
+  7. Section 5, exit-time leak check (bench/leakcheck.py, issue 13): one
+     leaking program (bench/leak_workload.c) at 100k and 1M live objects,
+     plain, under glassheap with and without GLASSHEAP_LEAK_CHECK=exit, under
+     LeakSanitizer (clang and gcc -fsanitize=leak) and valgrind
+     --leak-check=full: wall time, peak RSS, and the leak count each reports.
+  8. bench/results/<date>/report.md: machine and versions, the targets of
      the other issues (met or not), charts (SVG, gnuplot), and each section's
      tables; the sections' own reports and CSVs in subdirectories.
 
@@ -64,7 +70,7 @@ VERSIONS = ["libc6", "gcc", "clang", "cmake", "python3", "libjemalloc2", "libtcm
             "gnuplot-nox"]
 TARGETS = ["glassheap", "gh-bench-alloc", "gh-bench-alloc-lsan", "gh-bench-gc", "gh-bench-gc-plain",
            "gh-bench-gc-lsan", "gh-bench-server", "gh-bench-fp-cxx", "gh-bench-spawn"]
-SECTIONS = {"1": "allocators", "2": "profilers", "3": "introspection", "4": "footprint"}
+SECTIONS = {"1": "allocators", "2": "profilers", "3": "introspection", "4": "footprint", "5": "leakcheck"}
 
 # Issue 5's targets for tracing every allocation with frame pointers.
 TRACE_WALL_MAX = 3.0
@@ -105,7 +111,7 @@ def parse_args():
                     help="build directory (default build-bench)")
     ap.add_argument("--out", help="output directory (default bench/results/<YYYY-MM-DD>/; --quick: "
                                   "<build>/bench/harness-quick)")
-    ap.add_argument("--sections", default="1,2,3,4", help="comma-separated subset of 1,2,3,4 (default all)")
+    ap.add_argument("--sections", default="1,2,3,4,5", help="comma-separated subset of 1,2,3,4,5 (default all)")
     ap.add_argument("--only", help="sections by name instead of --sections: comma-separated subset of "
                                    "allocators, profilers, introspection, footprint")
     ap.add_argument("--note", action="append", default=[], help="a line for the report's machine section")
@@ -543,7 +549,8 @@ def report(a, mach, notes, times, made, rcs, minutes, load0, load1, argv):
     for num_, title, sub, md_name in (("1", "Allocator speed", "allocators", "report.md"),
                                       ("2", "Profiler overhead", "profilers", "profilers.md"),
                                       ("3", "Introspection costs at scale", "introspection", "introspection.md"),
-                                      ("4", "Footprint (issue 15)", "footprint", "footprint.md")):
+                                      ("4", "Footprint (issue 15)", "footprint", "footprint.md"),
+                                      ("5", "Exit-time leak check (issue 13)", "leakcheck", "leakcheck.md")):
         add("")
         add("## %s. %s" % (num_, title))
         add("")
@@ -555,7 +562,7 @@ def report(a, mach, notes, times, made, rcs, minutes, load0, load1, argv):
             add("")
         for f, caption in made:
             if f.startswith({"1": ("allocators", "callgrind"), "2": ("profilers",), "3": ("introspection",),
-                             "4": ("footprint",)}[num_]):
+                             "4": ("footprint",), "5": ("leakcheck",)}[num_]):
                 add("![%s](%s)" % (caption, f))
                 add("")
         try:
@@ -617,6 +624,10 @@ def main():
             fp_args = fp_args + ["--pause-csv", intro_csv]
         rcs["4"] = section(a, "4", [os.path.join(HERE, "footprint.py"), "--build", a.build,
                                     "--out", os.path.join(a.out, "footprint")] + fp_args, times)
+    if "5" in a.sections:
+        rcs["5"] = section(a, "5", [os.path.join(HERE, "leakcheck.py"), "--build", a.build,
+                                    "--out", os.path.join(a.out, "leakcheck")] +
+                           (["--smoke"] if a.mode == "quick" else ["--runs", "3"]), times)
     load1 = "%.2f %.2f %.2f" % os.getloadavg()
     minutes = (time.time() - started) / 60
     # What the report needs besides the sections' files, for --report-only.
