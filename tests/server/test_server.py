@@ -137,6 +137,11 @@ TYPES = {"type": str, "count": int, "total_size_bytes": int, "total_size_mb": fl
 ERROR_422 = {"detail": [{"type": str, "loc": [str], "msg": str}]}
 
 
+# Keys a row may omit: a gc by_site row names a heuristic only when the
+# reachable objects it counts were reached via one (docs/api.md).
+OPTIONAL_KEYS = {"heuristic"}
+
+
 def conforms(doc, schema, where="$"):
     """Every field of schema with exactly its type; dicts must have exactly schema's keys,
     in schema's order (the golden order of every document), except 422 entries,
@@ -151,6 +156,8 @@ def conforms(doc, schema, where="$"):
         order = [k for k in doc if k in schema]
         ok = check(order == [k for k in schema if k in doc], "%s: keys out of api.md's order: %s" % (where, order)) and ok
         for k, sub in schema.items():
+            if k in OPTIONAL_KEYS and k not in doc:
+                continue
             if check(k in doc, "%s: missing key %r" % (where, k)):
                 ok = conforms(doc[k], sub, where + "." + k) and ok
         return ok
@@ -1015,9 +1022,11 @@ GC = {
     "roots": {k: {"ranges": int, "bytes": int} for k in ("registered", "stack", "tls", "global")},
     "unreachable": {
         "summary": {"definitely_lost": CLASS, "indirectly_lost": CLASS, "possibly_lost": CLASS, "reachable": CLASS},
+        "heuristics": {k: CLASS for k in ("stdstring", "length64", "newarray", "multipleinheritance", "offset")},
+        "ignored": CLASS,
         "by_type": [{"type": str, "definitely_lost": CLASS, "indirectly_lost": CLASS, "possibly_lost": CLASS}],
         "by_site": [{"site": str, "function": str, "filename": str, "lineno": int, "type": str, "class": str,
-                     "count": int, "bytes": int}],
+                     "count": int, "bytes": int, "heuristic": str}],
         "truncated": bool,
     },
 }
