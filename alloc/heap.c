@@ -658,6 +658,68 @@ GH_RACY_READER void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
 	}
 }
 
+/* The read side's walk (introspect.h): the enumeration with each block's
+ * metadata decoded, so that readers never see the header's encoding. */
+struct obj_walk {
+	gh_obj_visit_fn fn;
+	void *arg;
+};
+
+GH_RACY_READER static bool decode_visit(uintptr_t user, const struct gh_hdr *h, void *arg)
+{
+	const struct obj_walk *w = arg;
+	uint64_t meta = GH_LOAD(&h->meta);
+	uint32_t site = GH_LOAD(&h->site);
+	struct gh_obj o = {
+		.addr = user,
+		.size = gh__hdr_size(meta),
+		.type = GH_LOAD(&h->type),
+		.site = (meta & GH_FLAG_TRACED) ? gh__trace_stack_site(site) : site,
+		.stack = (meta & GH_FLAG_TRACED) ? site : 0,
+	};
+	return w->fn(&o, w->arg);
+}
+
+void gh__obj_walk(gh_obj_visit_fn fn, void *arg)
+{
+	struct obj_walk w = {fn, arg};
+	gh__heap_enumerate(decode_visit, &w);
+}
+
+GH_RACY_READER bool gh__obj_still(const struct gh_obj *o)
+{
+	if (!gh__cage_contains(o->addr) || GH_LOAD(&gh__startmap[granule_of(o->addr)]) != 1)
+		return false;
+	const struct gh_hdr *h = gh__hdr_of(o->addr);
+	return gh__hdr_is_live(h, o->addr) && GH_LOAD(&h->type) == o->type;
+}
+
+static uint64_t je_stat(const char *name)
+{
+	size_t v = 0, len = sizeof v;
+	return ghje_mallctl(name, &v, &len, NULL, 0) == 0 ? (uint64_t)v : 0;
+}
+
+void gh__alloc_stats(struct gh_alloc_stats *s)
+{
+	uint64_t epoch = 1;
+	size_t len = sizeof epoch;
+	ghje_mallctl("epoch", &epoch, &len, &epoch, sizeof epoch);
+	s->je_allocated = je_stat("stats.allocated");
+	s->je_active = je_stat("stats.active");
+	s->je_metadata = je_stat("stats.metadata");
+	s->je_resident = je_stat("stats.resident");
+	s->je_mapped = je_stat("stats.mapped");
+	s->je_retained = je_stat("stats.retained");
+	size_t mapped = 0, used = 0;
+	gh__meta_stats(&mapped, &used);
+	s->meta_mapped = mapped;
+	s->meta_used = used;
+	s->cage_reserved = gh__cage.size;
+	s->cage_used = gh__cage_used();
+	s->header_bytes_per_object = GH_HDR_SIZE;
+}
+
 /* ---- Arenas, initialization, fork ------------------------------------------------------ */
 
 /*

@@ -336,3 +336,8 @@ uint64_t gh_error_count(void)
 {
 	return atomic_load_explicit(&error_count, memory_order_relaxed);
 }
+
+const char *gh__opt_http(void)
+{
+	return gh__opt.http;
+}

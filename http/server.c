@@ -47,8 +47,10 @@
 #include "listen.h"
 #include "status.h"
 
-#include "../alloc/internal.h"
+#include "../alloc/introspect.h"
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -964,7 +966,7 @@ __attribute__((constructor(200))) static void server_autostart(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	/* GLASSHEAP_HTTP, read by alloc/options.c (which may remove it from the
 	 * environment before this runs: see scrub_environment there). */
-	const char *listen = gh__opt.http;
+	const char *listen = gh__opt_http();
 	if (!listen || !*listen)
 		return;
 	pthread_mutex_lock(&api_lock);
