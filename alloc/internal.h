@@ -221,6 +221,13 @@ uintptr_t gh__heap_lookup(uintptr_t addr);
  * each reported object was live when its header was read. */
 typedef bool (*gh_heap_visit_fn)(uintptr_t user, const struct gh_hdr *h, void *arg);
 void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg);
+/* Checks the heap's metadata (the level-2 validator): every live start has
+ * a live header of a registered type, live blocks do not overlap or run past
+ * the cage, large blocks own their page-map entries, and with counters
+ * (only when no thread allocates) the per-type live counters equal what the
+ * heap holds. Logs the first problems; returns how many. Never allocates
+ * (mmap for the counters' table), so it may run while the world is stopped. */
+size_t gh__heap_validate(bool counters);
 
 /* Binds the calling thread to the next cage arena (round robin). */
 void gh__heap_bind_arena(void);
@@ -478,6 +485,8 @@ GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool z
 	struct gh_hdr *h = (struct gh_hdr *)raw;
 	memcpy(h, &word0, sizeof word0); /* type, then site (little endian) */
 	GH_STORE(&h->meta, (uint64_t)size | gh__hdr_check(user, GH_STATE_LIVE));
+	/* jemalloc handed out a block nobody has published */
+	gh_assert(gh__cage_contains(user) && GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG]) == 0);
 	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], 1, __ATOMIC_RELEASE);
 	/* type read back from word0: one value kept across the jemalloc call */
 	gh__ctr_alloc(&gh__tl_ctr[(uint32_t)word0], size);
@@ -505,6 +514,7 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	}
 	size_t size = gh__hdr_size(meta);
 	gh_type_t type = h->type;
+	gh_assert(type < GH_TYPE_IDS && size <= gh__small_max - GH_HDR_SIZE);
 	/* Unpublish before jemalloc may hand the block to another thread. */
 	__atomic_store_n(&gh__startmap_at[u >> GH_GRANULE_LG], 0, __ATOMIC_RELEASE);
 	GH_STORE(&h->meta, (meta & GH_SIZE_MASK) | gh__hdr_check(u, GH_STATE_FREED));

@@ -53,6 +53,14 @@ static const int gh_config_debug = GH_DEBUG;
 			gh__assert_fail(__FILE__, __LINE__, #c);                          \
 	} while (0)
 
+/* Level-2 checks: whole-heap invariants (the heap validator), evaluated only
+ * when GH_DEBUG >= 2 -- the expression is not run otherwise. */
+#define gh_check2(c)                                                                      \
+	do {                                                                              \
+		if (gh_config_debug >= 2 && gh_unlikely(!(c)))                            \
+			gh__assert_fail(__FILE__, __LINE__, #c);                          \
+	} while (0)
+
 /* Relaxed loads/stores of words other threads may read concurrently. */
 #define GH_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define GH_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
