@@ -1,9 +1,9 @@
 /*
  * internal.h -- the one private header of glassheap's core, grouped by file.
  *
- * Everything declared here is hidden (built with -fvisibility=hidden): only
- * GH_API functions of include/glassheap.h and the malloc family leave the
- * shared library. Cross-file internals are named gh__<module>_<verb>.
+ * Everything declared here is internal: only GH_API functions of
+ * include/glassheap.h, the malloc family and (for libglassheap_ext.so, see
+ * ext.h and the pragma below) the gh__ internals leave the shared library. Cross-file internals are named gh__<module>_<verb>.
  */
 #ifndef GH_INTERNAL_H
 #define GH_INTERNAL_H
@@ -20,10 +20,19 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* Everything declared below is hidden: with the declarations marked too (not
- * only the definitions, which -fvisibility=hidden covers), the compiler
- * reaches globals directly instead of through the GOT on the hot path. */
+/* Everything declared below is marked (not only the definitions, which
+ * -fvisibility covers), so that the compiler reaches globals directly on the
+ * hot path: protected in the core (bound inside libglassheap.so, yet
+ * exported, by the version script's gh_*, to its on-demand half: ext.h),
+ * default in that half (GH_EXT_BUILD: the core's internals are its imports),
+ * hidden elsewhere (the sanitizer and fuzzer builds compile the core alone). */
+#if defined(GH_EXT_BUILD)
+#pragma GCC visibility push(default)
+#elif defined(GH_CORE_EXPORTS)
+#pragma GCC visibility push(protected)
+#else
 #pragma GCC visibility push(hidden)
+#endif
 
 #include "trace.h" /* trace.c, unwind.c, symbols.c: tracing */
 
