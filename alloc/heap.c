@@ -26,6 +26,8 @@
  */
 #include "internal.h"
 
+#include <sys/mman.h>
+
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <sys/mman.h>
@@ -970,6 +972,15 @@ static bool init_all(void)
 		return false;
 	}
 	gh__startmap = gh__meta_map_huge(gh__cage.size >> GH_GRANULE_LG);
+	if (gh__startmap && gh__opt.thp_from > 0) {
+		/* The start map follows GLASSHEAP_THP: the part describing the
+		 * heap below thp_from stays on small pages (without this a
+		 * program's first allocation costs a 2 MiB huge page here). */
+		size_t len = gh__cage.size >> GH_GRANULE_LG, huge = (size_t)2 << 20;
+		size_t small = gh__opt.thp_from >> GH_GRANULE_LG;
+		small = small > len - huge ? len : (small + huge - 1) & ~(huge - 1);
+		madvise(gh__startmap, small, MADV_NOHUGEPAGE);
+	}
 	gh__startmap_at = gh__startmap - (gh__cage.base >> GH_GRANULE_LG);
 	gh__pagemap = gh__meta_map((gh__cage.size >> GH_PAGE_LG) * sizeof(uint32_t));
 	if (!gh__startmap || !gh__pagemap) {

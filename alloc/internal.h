@@ -1,8 +1,9 @@
 /*
  * internal.h -- the one private header of glassheap's core, grouped by file.
  *
- * Everything declared here is hidden (built with -fvisibility=hidden): only
- * GH_API functions of include/glassheap.h and the malloc family leave the
+ * Everything declared here is internal: only GH_API functions of
+ * include/glassheap.h, the malloc family and (for libglassheap_ext.so, see
+ * ext.h and GH_INTERNAL_BEGIN in introspect.h) the gh__ internals leave the
  * shared library. Cross-file internals are named gh__<module>_<verb>.
  */
 #ifndef GH_INTERNAL_H
@@ -20,13 +21,11 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* Everything declared below is hidden: with the declarations marked too (not
- * only the definitions, which -fvisibility=hidden covers), the compiler
- * reaches globals directly instead of through the GOT on the hot path. */
-#pragma GCC visibility push(hidden)
+#include "introspect.h" /* the read side: what http/ may use; GH_INTERNAL_BEGIN */
 
-#include "introspect.h" /* the read side: what http/ may use */
-#include "trace.h"      /* trace.c, unwind.c, symbols.c: tracing */
+GH_INTERNAL_BEGIN
+
+#include "trace.h" /* trace.c, unwind.c, symbols.c: tracing */
 
 /* ==== options.c: GLASSHEAP_* environment, logging, misuse reports ======== */
 
@@ -529,6 +528,6 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 		ghje_free(h);
 }
 
-#pragma GCC visibility pop
+GH_INTERNAL_END
 
 #endif /* GH_INTERNAL_H */

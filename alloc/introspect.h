@@ -31,7 +31,23 @@
 
 #include "glassheap.h"
 
-#pragma GCC visibility push(hidden)
+/* The core's internals (this header and internal.h) are declared with a
+ * visibility, not only defined with one (-fvisibility covers those), so that
+ * the compiler reaches globals directly on the hot path: protected in the
+ * core (bound inside libglassheap.so, yet exported, by the version script's
+ * gh_*, to its on-demand half: ext.h), default in that half (GH_EXT_BUILD:
+ * the core's internals are its imports), hidden elsewhere (the sanitizer and
+ * fuzzer builds compile the core alone). */
+#if defined(GH_EXT_BUILD)
+#define GH_INTERNAL_BEGIN _Pragma("GCC visibility push(default)")
+#elif defined(GH_CORE_EXPORTS)
+#define GH_INTERNAL_BEGIN _Pragma("GCC visibility push(protected)")
+#else
+#define GH_INTERNAL_BEGIN _Pragma("GCC visibility push(hidden)")
+#endif
+#define GH_INTERNAL_END _Pragma("GCC visibility pop")
+
+GH_INTERNAL_BEGIN
 
 /* ==== Compiler helpers and logging, shared by the core and its readers ==== */
 
@@ -207,6 +223,6 @@ struct gh_gc_totals gh__gc_totals(void);
 /* "struct Foo", "stack:1234", "global:libc.so.6", "root:name", ... */
 const char *gh__gc_source_name(const struct gh_gc_result *r, uint32_t src);
 
-#pragma GCC visibility pop
+GH_INTERNAL_END
 
 #endif /* GH_INTROSPECT_H */
