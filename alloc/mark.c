@@ -397,6 +397,7 @@ GH_INLINE void count_reached(const struct gh_hdr *h, uint32_t type, size_t size)
 
 GH_MARKER static void push(uintptr_t u)
 {
+	gh_assert(u >= W.base && u < W.top && (u & 15) == 0);
 	if (W.sp < STACK_SLOTS) {
 		W.stack[W.sp++] = u;
 		return;
@@ -1159,6 +1160,9 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	W.no_collect = c->threads_blocked > 0 || W.lost_overflow || W.stack_overflow;
 	if ((c->flags & GH_GC_COLLECT) && !W.no_collect)
 		collect_stopped();
+	/* Every thread is stopped outside its unsafe windows: the structure
+	 * holds (the counters may be mid-update, so they are not compared). */
+	gh_check2(gh__heap_validate(false) == 0);
 	uint64_t t2 = gh__now_ns();
 	gh__world_resume();
 	uint64_t t3 = gh__now_ns();

@@ -25,7 +25,7 @@ struct gh_options gh__opt = {
 	.arenas = 0,
 	.on_error_log = false,
 	.report_path = NULL,
-	.thp_from = 0,
+	.thp_from = GH_THP_AUTO_FROM, /* GLASSHEAP_THP=auto: docs/performance.md (issue 15) */
 };
 
 static _Atomic(gh_error_fn) error_handler;
@@ -141,7 +141,9 @@ void gh__options_init(void)
 			gh__opt.thp_from = GH_THP_AUTO_FROM;
 		else if (strcmp(s, "never") == 0)
 			gh__opt.thp_from = SIZE_MAX;
-		else if (strcmp(s, "always") != 0)
+		else if (strcmp(s, "always") == 0)
+			gh__opt.thp_from = 0;
+		else
 			gh__log("GLASSHEAP_THP=%s ignored: want auto, always or never", s);
 	}
 }
@@ -335,4 +337,9 @@ gh_error_fn gh_set_error_handler(gh_error_fn fn)
 uint64_t gh_error_count(void)
 {
 	return atomic_load_explicit(&error_count, memory_order_relaxed);
+}
+
+const char *gh__opt_http(void)
+{
+	return gh__opt.http;
 }

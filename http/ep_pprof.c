@@ -15,7 +15,7 @@
  *                  file offset and GNU build id, so pprof can re-symbolize
  *   Function/Line  names, files and lines from the in-process symbolizer
  *
- * Figures. inuse_* come from a walk of the live heap (gh__heap_enumerate),
+ * Figures. inuse_* come from a walk of the live heap (gh__obj_walk),
  * split by the type each block has now. With tracing on they count the
  * session's traced blocks only, weighed as tracemalloc weighs them (so with
  * every allocation traced, inuse_space per function is exactly
@@ -34,10 +34,12 @@
  */
 #include "internal.h"
 
-#include "../alloc/internal.h"
+#include "../alloc/introspect.h"
+#include "../alloc/trace.h"
 #include "export.h"
 #include "profile.pb-c.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +47,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-
-/* The walk reads headers of blocks other threads own (see ep_memory.c). */
-#define RACY_READER __attribute__((no_sanitize("thread")))
 
 /* ---- A small open-addressing map: 64-bit key -> 64-bit value ------------------------ */
 
@@ -171,23 +170,21 @@ static struct hp_sample *sample_for(struct walk *w, uint32_t key, gh_type_t type
 	return s;
 }
 
-RACY_READER static bool visit(uintptr_t user, const struct gh_hdr *h, void *arg)
+static bool visit(const struct gh_obj *o, void *arg)
 {
-	(void)user;
 	struct walk *w = arg;
-	uint64_t meta = GH_LOAD(&h->meta);
-	gh_type_t type = GH_LOAD(&h->type);
+	gh_type_t type = o->type;
 	if (type == GH_TYPE_INTERNAL)
 		return true;
-	size_t size = gh__hdr_size(meta);
+	size_t size = o->size;
 	int64_t cu, b;
 	uint32_t key;
 	if (w->d->traced) {
-		key = GH_LOAD(&h->site);
-		if (!(meta & GH_FLAG_TRACED) || !gh__trace_block_weight(key, size, &cu, &b))
+		key = o->stack;
+		if (!key || !gh__trace_block_weight(key, size, &cu, &b))
 			return true;
 	} else {
-		key = gh__hdr_site(h);
+		key = o->site;
 		cu = GH_TRACE_COUNT_ONE;
 		b = (int64_t)size;
 	}
@@ -215,7 +212,7 @@ static int gather(struct heap_data *d)
 			return err;
 	}
 	struct walk w = {.d = d};
-	gh__heap_enumerate(visit, &w);
+	gh__obj_walk(visit, &w);
 	for (size_t i = 0; i < d->n; i++)
 		d->v[i].inuse_n = gh__trace_whole(d->v[i].inuse_n);
 	if (d->traced && !d->failed) {

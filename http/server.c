@@ -47,8 +47,11 @@
 #include "listen.h"
 #include "status.h"
 
-#include "../alloc/internal.h"
+#include "../alloc/ext.h"
+#include "../alloc/introspect.h"
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -958,13 +961,14 @@ static void atfork_child(void)
 	pthread_mutex_init(&api_lock, NULL);
 }
 
-/* After the allocator's constructor (101): the heap is ready. */
-__attribute__((constructor(200))) static void server_autostart(void)
+/* GLASSHEAP_HTTP, read by alloc/options.c (which may remove it from the
+ * environment before this runs: see scrub_environment there). In the
+ * static library, from the constructor below; in libglassheap_ext.so,
+ * called by alloc/lazy.c's constructor (200) through the extension's table,
+ * so that the server starts at the same point of start-up either way. */
+void gh__server_autostart(void)
 {
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	/* GLASSHEAP_HTTP, read by alloc/options.c (which may remove it from the
-	 * environment before this runs: see scrub_environment there). */
-	const char *listen = gh__opt.http;
+	const char *listen = gh__opt_http();
 	if (!listen || !*listen)
 		return;
 	pthread_mutex_lock(&api_lock);
@@ -972,6 +976,15 @@ __attribute__((constructor(200))) static void server_autostart(void)
 	if (rc == 0)
 		gh__log("debug server listening on %s (GLASSHEAP_HTTP)", running->desc);
 	pthread_mutex_unlock(&api_lock);
+}
+
+/* After the allocator's constructor (101): the heap is ready. */
+__attribute__((constructor(200))) static void server_init(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+#ifndef GH_EXT_BUILD
+	gh__server_autostart();
+#endif
 }
 
 /* A server still running at exit is stopped (its Unix socket path removed)
