@@ -47,6 +47,7 @@ def parse_args():
 
 
 def compile_programs(out, notes):
+    """The workload, plain and with -fsanitize=leak, compiled into out (a build directory)."""
     progs = {}
     os.makedirs(out, exist_ok=True)
     base = ["-O2", "-g", "-fno-omit-frame-pointer", SRC]
@@ -130,7 +131,7 @@ def leaks_reported(checker, err):
 def main():
     a = parse_args()
     notes = []
-    progs = compile_programs(a.out, notes)
+    progs = compile_programs(os.path.join(a.build, "bench-leakcheck"), notes)
     lib = os.path.join(a.build, "libglassheap.so")
     vg = shutil.which("valgrind")
     if not vg:
