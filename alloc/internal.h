@@ -370,10 +370,7 @@ struct gh_thread_slot {
 
 struct gh_range {
 	uintptr_t lo, hi;
-	uint8_t flags; /* GH_RANGE_* */
 };
-#define GH_RANGE_EXEC 0x1 /* mapped executable */
-#define GH_RANGE_FILE 0x2 /* backed by a file (a module's segment) */
 
 struct gh_world {
 	struct gh_thread_slot *slots; /* [cap], prepared */
@@ -421,9 +418,6 @@ void gh__world_finish(void);
 int gh__world_read_maps(void);
 /* The readable mapping holding addr, from the last gh__world_read_maps. */
 bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
-/* The same, with the mapping's GH_RANGE_* flags; NULL when addr is in no
- * readable mapping. */
-const struct gh_range *gh__world_range_of(uintptr_t addr);
 /* Stops every other thread; 0, or ETIMEDOUT (*unresponsive = its tid) /
  * EIO / E2BIG (more threads than slots), with every thread running again.
  * Must not allocate. */

@@ -154,7 +154,17 @@ struct root_rec {
 	uintptr_t lo, hi;
 };
 
-enum { CAND_N = 32, OBJ_N = 16 }; /* the marking pipeline's FIFOs (see offer) */
+enum { CAND_N = 32, OBJ_N = 16 };
+
+/* A loaded module's PT_LOAD segment, the part backed by its file (p_filesz):
+ * where the multipleinheritance heuristic looks for vtables and the
+ * functions they point to. Reading there never faults (unlike any file
+ * mapping: a page past a truncated file's end raises SIGBUS). */
+struct seg {
+	uintptr_t lo, hi;
+	bool exec;
+};
+#define SEG_SLOTS 16384 /* the marking pipeline's FIFOs (see offer) */
 
 struct cand {
 	uintptr_t w;
@@ -180,6 +190,8 @@ struct work {
 	size_t noffsets;
 	uint32_t offsets[GH_LEAK_OFFSETS_MAX];
 	struct gh_gc_class_stats heur_stats[GH_HEURISTICS];
+	struct seg *segs;            /* [SEG_SLOTS] the modules' file-backed segments, by address */
+	size_t nsegs;
 	struct gh_gc_class_stats ignored;
 	uintptr_t *stack;
 	size_t sp;
@@ -233,6 +245,7 @@ static int work_init(void)
 		W.heur_kind[k] = work_map(bm);
 	W.stack = gh__map_huge(STACK_SLOTS * sizeof(uintptr_t));
 	W.cand = work_map(CAND_N * sizeof(struct cand));
+	W.segs = work_map(SEG_SLOTS * sizeof(struct seg));
 	W.lost = work_map(LOST_SLOTS * sizeof(uintptr_t));
 	W.refs = work_map(REF_SLOTS * sizeof(struct ref_slot));
 	W.sites = work_map(SITE_SLOTS * sizeof(struct site_slot));
@@ -246,7 +259,7 @@ static int work_init(void)
 	W.slot_root = work_map(gh__world.cap * sizeof(uint32_t));
 	if (!W.reach || !W.possible || !W.interior || !W.indirect || !W.scanned || !W.stack || !W.cand || !W.lost ||
 	    !W.refs || !W.sites || !W.ref_used || !W.site_used || !W.by_type || !W.roots || !W.collected ||
-	    !W.resident || !W.slot_root || !W.heur || !W.heur_kind[0] || !W.heur_kind[1] || !W.heur_kind[2]) {
+	    !W.resident || !W.slot_root || !W.heur || !W.segs || !W.heur_kind[0] || !W.heur_kind[1] || !W.heur_kind[2]) {
 		W.reach = NULL;
 		return ENOMEM;
 	}
@@ -330,7 +343,7 @@ static void work_reset(void)
 		madvise(W.sites, SITE_SLOTS * sizeof(struct site_slot), MADV_DONTNEED);
 	}
 	memset(W.by_type, 0, sizeof(*W.by_type) * ((size_t)gh_type_count() + 1));
-	W.sp = W.nlost = W.nrefs = W.nsites = W.nroots = 0;
+	W.sp = W.nlost = W.nrefs = W.nsites = W.nroots = W.nsegs = 0;
 	W.scanned_bytes = 0;
 	W.lost_overflow = W.stack_overflow = W.refs_full = false;
 	memset(W.root_kind, 0, sizeof W.root_kind);
@@ -422,15 +435,18 @@ const char *const gh__heuristic_names[GH_HEURISTICS] = {
 	[GH_HEUR_OFFSET] = "offset",
 };
 
-/* Does ptr look like a vtable address: inside a readable file mapping, and
- * among its first VTABLE_MAX_CHECK words (within that mapping) at least two
- * non-null ones, every non-null one before them pointing into an executable
- * file mapping? (valgrind's test; the mappings are the ones read in this
- * stop). */
+/* Does ptr look like a vtable address: inside a loaded module's file-backed
+ * segment, and among its first VTABLE_MAX_CHECK words (within that segment)
+ * at least two non-null ones, every non-null one before them pointing into
+ * an executable segment? valgrind's test, with the modules' segments for its
+ * file mappings (the same memory for ELF objects; the segments are read
+ * before the stop, and never fault). */
+static const struct seg *seg_of(uintptr_t addr);
+
 GH_MARKER static bool is_vtable(uintptr_t ptr)
 {
-	const struct gh_range *r = gh__world_range_of(ptr);
-	if (!r || !(r->flags & GH_RANGE_FILE))
+	const struct seg *r = seg_of(ptr);
+	if (!r || r->hi - r->lo < sizeof(uintptr_t))
 		return false;
 	uintptr_t end = r->hi - sizeof(uintptr_t);
 	uintptr_t last = ptr + VTABLE_MAX_CHECK * sizeof(uintptr_t);
@@ -441,8 +457,8 @@ GH_MARKER static bool is_vtable(uintptr_t ptr)
 		uintptr_t fn = *(const volatile uintptr_t *)p;
 		if (fn == 0)
 			continue;
-		const struct gh_range *f = gh__world_range_of(fn);
-		if (!f || (f->flags & (GH_RANGE_FILE | GH_RANGE_EXEC)) != (GH_RANGE_FILE | GH_RANGE_EXEC))
+		const struct seg *f = seg_of(fn);
+		if (!f || !f->exec)
 			return false;
 		if (++fns == 2)
 			return true;
@@ -725,6 +741,8 @@ struct module_ctx {
 	int n;
 };
 
+static void add_seg(uintptr_t lo, uintptr_t hi, bool exec);
+
 static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
@@ -735,12 +753,44 @@ static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
 	snprintf(label, sizeof label, "global:%.80s", slash ? slash + 1 : name);
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+		if (ph->p_type != PT_LOAD)
 			continue;
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		add_root(GH_ROOT_GLOBAL, 0, lo, lo + ph->p_memsz, label);
+		add_seg(lo, lo + ph->p_filesz, (ph->p_flags & PF_X) != 0);
+		if (ph->p_flags & PF_W)
+			add_root(GH_ROOT_GLOBAL, 0, lo, lo + ph->p_memsz, label);
 	}
 	return 0;
+}
+
+/* Keeps W.segs sorted by address (insertion: a few hundred segments, and
+ * no allocation inside the loader's lock). */
+static void add_seg(uintptr_t lo, uintptr_t hi, bool exec)
+{
+	if (hi <= lo || W.nsegs == SEG_SLOTS)
+		return;
+	size_t i = W.nsegs++;
+	while (i > 0 && W.segs[i - 1].lo > lo) {
+		W.segs[i] = W.segs[i - 1];
+		i--;
+	}
+	W.segs[i] = (struct seg){lo, hi, exec};
+}
+
+/* The module segment holding addr, or NULL. */
+static const struct seg *seg_of(uintptr_t addr)
+{
+	size_t a = 0, b = W.nsegs;
+	while (a < b) {
+		size_t m = (a + b) / 2;
+		if (addr < W.segs[m].lo)
+			b = m;
+		else if (addr >= W.segs[m].hi)
+			a = m + 1;
+		else
+			return &W.segs[m];
+	}
+	return NULL;
 }
 
 /* ---- Thread roots ------------------------------------------------------------------------------ */

@@ -488,7 +488,6 @@ int gh__world_read_maps(void)
 		uintptr_t lo = (uintptr_t)strtoull(p, &end, 16);
 		uintptr_t hi = (uintptr_t)strtoull(end + 1, &end, 16);
 		bool readable = end[1] == 'r';
-		bool exec = end[3] == 'x';
 		char *nl = strchr(end, '\n');
 		if (readable && hi > lo) {
 			if (nr == gh__world.ranges_cap) {
@@ -497,15 +496,8 @@ int gh__world_read_maps(void)
 			}
 			gh__world.ranges[nr].lo = lo;
 			gh__world.ranges[nr].hi = hi;
-			char *name = nl ? nl : end + strlen(end);
-			/* "lo-hi perms offset dev inode   path": a file mapping has a
-			 * path starting with '/' */
-			char *path = end;
-			while (path < name && *path != '/' && *path != '[')
-				path++;
-			gh__world.ranges[nr].flags =
-				(uint8_t)((exec ? GH_RANGE_EXEC : 0) | (path < name && *path == '/' ? GH_RANGE_FILE : 0));
 			nr++;
+			char *name = nl ? nl : end + strlen(end);
 			if (name - end > 7 && memcmp(name - 7, "[stack]", 7) == 0) {
 				gh__world.main_stack.lo = lo;
 				gh__world.main_stack.hi = hi;
@@ -517,21 +509,6 @@ int gh__world_read_maps(void)
 	}
 	gh__world.nranges = nr;
 	return full ? E2BIG : 0;
-}
-
-const struct gh_range *gh__world_range_of(uintptr_t addr)
-{
-	size_t a = 0, b = gh__world.nranges;
-	while (a < b) {
-		size_t m = (a + b) / 2;
-		if (addr < gh__world.ranges[m].lo)
-			b = m;
-		else if (addr >= gh__world.ranges[m].hi)
-			a = m + 1;
-		else
-			return &gh__world.ranges[m];
-	}
-	return NULL;
 }
 
 bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
