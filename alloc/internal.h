@@ -37,6 +37,8 @@ struct gh_options {
 	size_t thp_from;         /* GLASSHEAP_THP: cage offset from which transparent
 	                            huge pages are advised (0: always, the default;
 	                            SIZE_MAX: never) */
+	unsigned symbols_idle_s; /* GLASSHEAP_SYMBOLS_IDLE: the symbolizer's memory goes
+	                            back after this many seconds unused (default 30) */
 	const char *http;        /* GLASSHEAP_HTTP, the address http/server.c serves
 	                            at load time; NULL when unset or meant for
 	                            another process (GLASSHEAP_HTTP_PID) */

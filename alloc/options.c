@@ -136,6 +136,13 @@ void gh__options_init(void)
 	}
 	if ((s = env_get("GLASSHEAP_REPORT")) != NULL && *s)
 		gh__opt.report_path = s;
+	gh__opt.symbols_idle_s = 30;
+	if ((s = env_get("GLASSHEAP_SYMBOLS_IDLE")) != NULL) {
+		if (gh__parse_size(s, &v) && v <= 86400)
+			gh__opt.symbols_idle_s = (unsigned)v;
+		else
+			gh__log("GLASSHEAP_SYMBOLS_IDLE=%s ignored: want seconds, 0..86400", s);
+	}
 	if ((s = env_get("GLASSHEAP_THP")) != NULL) {
 		if (strcmp(s, "auto") == 0)
 			gh__opt.thp_from = GH_THP_AUTO_FROM;
@@ -342,4 +349,9 @@ uint64_t gh_error_count(void)
 const char *gh__opt_http(void)
 {
 	return gh__opt.http;
+}
+
+uint64_t gh__opt_symbols_idle_ns(void)
+{
+	return (uint64_t)gh__opt.symbols_idle_s * 1000000000u;
 }

@@ -50,6 +50,7 @@ static const Dwfl_Callbacks callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 static unsigned long long seen_adds, seen_subs;
+static _Atomic uint64_t last_use_ns; /* gh__now_ns() of the last symbolization */
 
 /* ---- Small hash tables ---------------------------------------------------------------- */
 
@@ -515,6 +516,7 @@ size_t gh__sym_frames(uintptr_t address, const struct gh_trace_frame **frames)
 	};
 	int q = gh__trace_quiet_begin();
 	pthread_mutex_lock(&sym_lock);
+	atomic_store_explicit(&last_use_ns, gh__now_ns(), memory_order_relaxed);
 	struct sym_ent *e = address ? umap_get(&addr_cache, address) : NULL;
 	if (!e && address) {
 		struct gh_trace_frame tmp[LOGICAL_MAX];
@@ -537,6 +539,55 @@ size_t gh__sym_frames(uintptr_t address, const struct gh_trace_frame **frames)
 	}
 	*frames = e->f;
 	return e->n;
+}
+
+/* ---- Giving the memory back ---------------------------------------------------------------- */
+
+static void umap_free(struct umap *m, void (*free_val)(void *))
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->keys[i] && free_val)
+			free_val(m->vals[i]);
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof *m);
+}
+
+static void free_source(void *v)
+{
+	struct source *src = v;
+	free(src->lines);
+	free(src->text);
+	free(src);
+}
+
+static void free_chain(void *v)
+{
+	for (struct istr *e = v, *next; e; e = next) {
+		next = e->next;
+		free(e);
+	}
+}
+
+bool gh__sym_release(uint64_t idle_ns, bool force)
+{
+	int q = gh__trace_quiet_begin();
+	pthread_mutex_lock(&sym_lock);
+	uint64_t last = atomic_load_explicit(&last_use_ns, memory_order_relaxed);
+	bool held = dwfl || addr_cache.n || file_cache.n || str_index.n;
+	bool go = held && (force || gh__now_ns() - last >= idle_ns);
+	if (go) {
+		umap_free(&addr_cache, free);
+		umap_free(&file_cache, free_source);
+		umap_free(&str_index, free_chain);
+		if (dwfl)
+			dwfl_end(dwfl);
+		dwfl = NULL;
+		seen_adds = seen_subs = 0;
+	}
+	pthread_mutex_unlock(&sym_lock);
+	gh__trace_quiet_end(q);
+	return go;
 }
 
 /* ---- How the executable was compiled ---------------------------------------------------------

@@ -149,22 +149,33 @@ static uint64_t process_rss(void)
 }
 
 /*
- *  requested  +  headers  +  rounding  =  jemalloc "allocated"  <=  active  <=  resident
- *  (counters)   (16 B each)  (size classes,                       (whole pages)
- *                             alignment, thread caches)
+ *  requested  +  self  +  headers  +  rounding  =  jemalloc "allocated"  <=  active  <=  resident
+ *  (counters)  (glassheap's  (16 B each)  (size classes,                       (whole pages)
+ *               own objects)               alignment, thread caches)
  */
-static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes)
+/* glassheap's own live objects (the debug server, the symbolizer): never
+ * in the program's figures, reported once as allocator.self. */
+struct self_use {
+	uint64_t objects, bytes;
+};
+
+static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes, struct self_use self)
 {
 	struct gh_alloc_stats st;
 	gh__alloc_stats(&st);
 	uint64_t allocated = st.je_allocated;
-	uint64_t headers = objects * st.header_bytes_per_object;
+	uint64_t headers = (objects + self.objects) * st.header_bytes_per_object;
 	uint64_t rss = process_rss();
 
-	gh__emit_map_begin(e, 8);
+	gh__emit_map_begin(e, 9);
 	gh__emit_kv_uint(e, "requested_bytes", bytes);
+	gh__emit_key(e, "self");
+	gh__emit_map_begin(e, 2);
+	gh__emit_kv_uint(e, "objects", self.objects);
+	gh__emit_kv_uint(e, "bytes", self.bytes);
+	gh__emit_map_end(e);
 	gh__emit_kv_uint(e, "header_bytes", headers);
-	gh__emit_kv_int(e, "rounding_bytes", (int64_t)allocated - (int64_t)bytes - (int64_t)headers);
+	gh__emit_kv_int(e, "rounding_bytes", (int64_t)allocated - (int64_t)bytes - (int64_t)self.bytes - (int64_t)headers);
 	gh__emit_key(e, "jemalloc");
 	gh__emit_map_begin(e, 6);
 	gh__emit_kv_uint(e, "allocated", allocated);
@@ -209,8 +220,14 @@ void gh__ep_memory(struct gh_http_call *call)
 		return;
 	}
 	uint64_t objects = 0, bytes = 0;
+	struct self_use self = {0, 0};
 	size_t nlive = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (st[i].type == GH_TYPE_INTERNAL) { /* glassheap's own: allocator.self */
+			self.objects = st[i].live_count;
+			self.bytes = st[i].live_bytes;
+			continue;
+		}
 		objects += st[i].live_count;
 		bytes += st[i].live_bytes;
 		if (st[i].live_count > 0)
@@ -247,7 +264,7 @@ void gh__ep_memory(struct gh_http_call *call)
 	gh__http_emit_gc_stats(e);
 	gh__emit_kv_cstr(e, "sort_by", SORT_CHOICES[sort_by]);
 	gh__emit_key(e, "allocator");
-	emit_allocator(e, objects, bytes);
+	emit_allocator(e, objects, bytes, self);
 	gh__emit_map_end(e);
 
 	free(live);
