@@ -159,6 +159,16 @@ struct self_use {
 	uint64_t objects, bytes;
 };
 
+/* "key": {"k1": v1, "k2": v2} */
+static void two_figures(gh_emit_t *e, const char *key, const char *k1, uint64_t v1, const char *k2, uint64_t v2)
+{
+	gh__emit_key(e, key);
+	gh__emit_map_begin(e, 2);
+	gh__emit_kv_uint(e, k1, v1);
+	gh__emit_kv_uint(e, k2, v2);
+	gh__emit_map_end(e);
+}
+
 static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes, struct self_use self)
 {
 	struct gh_alloc_stats st;
@@ -169,11 +179,7 @@ static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes, struc
 
 	gh__emit_map_begin(e, 9);
 	gh__emit_kv_uint(e, "requested_bytes", bytes);
-	gh__emit_key(e, "self");
-	gh__emit_map_begin(e, 2);
-	gh__emit_kv_uint(e, "objects", self.objects);
-	gh__emit_kv_uint(e, "bytes", self.bytes);
-	gh__emit_map_end(e);
+	two_figures(e, "self", "objects", self.objects, "bytes", self.bytes);
 	gh__emit_kv_uint(e, "header_bytes", headers);
 	gh__emit_kv_int(e, "rounding_bytes", (int64_t)allocated - (int64_t)bytes - (int64_t)self.bytes - (int64_t)headers);
 	gh__emit_key(e, "jemalloc");
@@ -185,16 +191,8 @@ static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes, struc
 	gh__emit_kv_uint(e, "mapped", st.je_mapped);
 	gh__emit_kv_uint(e, "retained", st.je_retained);
 	gh__emit_map_end(e);
-	gh__emit_key(e, "metadata");
-	gh__emit_map_begin(e, 2);
-	gh__emit_kv_uint(e, "mapped_bytes", st.meta_mapped);
-	gh__emit_kv_uint(e, "used_bytes", st.meta_used);
-	gh__emit_map_end(e);
-	gh__emit_key(e, "cage");
-	gh__emit_map_begin(e, 2);
-	gh__emit_kv_uint(e, "reserved_bytes", st.cage_reserved);
-	gh__emit_kv_uint(e, "used_bytes", st.cage_used);
-	gh__emit_map_end(e);
+	two_figures(e, "metadata", "mapped_bytes", st.meta_mapped, "used_bytes", st.meta_used);
+	two_figures(e, "cage", "reserved_bytes", st.cage_reserved, "used_bytes", st.cage_used);
 	gh__emit_kv_uint(e, "rss_bytes", rss);
 	gh__emit_kv_mb(e, "rss_mb", rss);
 	gh__emit_map_end(e);
