@@ -631,12 +631,11 @@ GH_RACY_READER uintptr_t gh__heap_lookup(uintptr_t addr)
 	return 0;
 }
 
-GH_RACY_READER void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
+/* The first granule at or after g (below n) where a live start is
+ * published, or n: the start map read 8 bytes at a time. */
+GH_RACY_READER static size_t next_start(size_t g, size_t n)
 {
-	if (atomic_load(&gh__state) != ST_READY)
-		return;
-	size_t n = (atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG;
-	for (size_t g = 0; g < n;) {
+	while (g < n) {
 		if ((g & 7) == 0 && n - g >= 8) {
 			uint64_t w;
 			memcpy(&w, &gh__startmap[g], 8);
@@ -646,21 +645,30 @@ GH_RACY_READER void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
 			}
 			g += (size_t)(__builtin_ctzll(w) >> 3);
 		}
-		if (GH_LOAD(&gh__startmap[g]) != 1) {
-			g++;
-			continue;
-		}
+		if (GH_LOAD(&gh__startmap[g]) == 1)
+			return g;
+		g++;
+	}
+	return n;
+}
+
+GH_RACY_READER void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
+{
+	if (atomic_load(&gh__state) != ST_READY)
+		return;
+	size_t n = (atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG;
+	for (size_t g = next_start(0, n); g < n;) {
 		uintptr_t user = gh__cage.base + ((uintptr_t)g << GH_GRANULE_LG);
 		const struct gh_hdr *h = gh__hdr_of(user);
 		uint64_t meta = GH_LOAD(&h->meta);
 		if (!gh__hdr_is_live(h, user)) {
-			g++;
+			g = next_start(g + 1, n);
 			continue;
 		}
 		if (!fn(user, h, arg))
 			return;
 		size_t size = gh__hdr_size(meta);
-		g += 1 + (size > 0 ? (size - 1) >> GH_GRANULE_LG : 0);
+		g = next_start(g + 1 + (size > 0 ? (size - 1) >> GH_GRANULE_LG : 0), n);
 	}
 }
 
@@ -788,18 +796,8 @@ GH_RACY_READER static void validate_block(struct validate *v, uintptr_t user)
 GH_RACY_READER static void validate_starts(struct validate *v)
 {
 	size_t n = (atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG;
-	for (size_t g = 0; g < n; g++) {
-		if ((g & 7) == 0 && n - g >= 8) {
-			uint64_t w;
-			memcpy(&w, &gh__startmap[g], 8);
-			if (w == 0) {
-				g += 7;
-				continue;
-			}
-		}
-		if (GH_LOAD(&gh__startmap[g]) == 1)
-			validate_block(v, gh__cage.base + ((uintptr_t)g << GH_GRANULE_LG));
-	}
+	for (size_t g = next_start(0, n); g < n; g = next_start(g + 1, n))
+		validate_block(v, gh__cage.base + ((uintptr_t)g << GH_GRANULE_LG));
 }
 
 size_t gh__heap_validate(bool counters)

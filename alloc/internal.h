@@ -37,6 +37,8 @@ struct gh_options {
 	size_t thp_from;         /* GLASSHEAP_THP: cage offset from which transparent
 	                            huge pages are advised (0: always, the default;
 	                            SIZE_MAX: never) */
+	unsigned symbols_idle_s; /* GLASSHEAP_SYMBOLS_IDLE: the symbolizer's memory goes
+	                            back after this many seconds unused (default 30) */
 	const char *http;        /* GLASSHEAP_HTTP, the address http/server.c serves
 	                            at load time; NULL when unset or meant for
 	                            another process (GLASSHEAP_HTTP_PID) */
@@ -478,8 +480,6 @@ int ghje_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size
  * GH_FLAG_IGNORED. */
 extern _Atomic int gh__leak_scopes;
 extern GH_TLS int gh__tl_leak_off;
-/* Set once any object was ignored: passes then look for ignored roots. */
-extern _Atomic int gh__leak_ignored_any;
 /* Called from heap.c's constructor: GLASSHEAP_LEAK_CHECK=exit registers the
  * check at exit (atexit, as early as possible: it runs after the program's
  * own atexit handlers and static destructors). */

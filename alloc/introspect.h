@@ -128,6 +128,9 @@ int gh__heap_bind_internal_arena(void);
 /* GLASSHEAP_HTTP as read at start-up, or NULL (unset, or meant for another
  * process through GLASSHEAP_HTTP_PID). */
 const char *gh__opt_http(void);
+/* GLASSHEAP_SYMBOLS_IDLE in nanoseconds: how long the symbolizer keeps its
+ * caches unused before the server gives them back (default 30 s). */
+uint64_t gh__opt_symbols_idle_ns(void);
 
 /* ==== types.c ================================================================ */
 

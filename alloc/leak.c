@@ -32,7 +32,6 @@
 
 _Atomic int gh__leak_scopes;
 GH_TLS int gh__tl_leak_off;
-_Atomic int gh__leak_ignored_any;
 
 /* ---- Heuristics and offsets ------------------------------------------------------------ */
 
@@ -141,16 +140,13 @@ int gh_ignore_object(const void *p)
 	if (!gh__hdr_is_live(h, u))
 		return EINVAL;
 	__atomic_fetch_or(&h->meta, GH_FLAG_IGNORED, __ATOMIC_RELAXED);
-	atomic_store_explicit(&gh__leak_ignored_any, 1, memory_order_relaxed);
 	return 0;
 }
 
 void gh_leak_disable(void)
 {
-	if (gh__tl_leak_off++ == 0) {
+	if (gh__tl_leak_off++ == 0)
 		atomic_fetch_add(&gh__leak_scopes, 1);
-		atomic_store_explicit(&gh__leak_ignored_any, 1, memory_order_relaxed);
-	}
 }
 
 void gh_leak_enable(void)

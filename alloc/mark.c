@@ -63,6 +63,18 @@
 #define REF_SLOTS ((size_t)1 << 20)
 #define SITE_SLOTS ((size_t)1 << 16)
 #define PTHREAD_TCB_SPAN 2560            /* struct pthread after the thread pointer */
+/* glibc keeps a thread's dynamic thread vector (dtv) in a calloc'ed block
+ * and its TCB points one entry (16 bytes) into it: an interior pointer that
+ * would make every thread's dtv "possibly lost". The TCB's dtv word, by the
+ * thread pointer (tcbhead_t.dtv), is read as a pointer to the block's start. */
+#if defined(__x86_64__)
+#define DTV_IN_TCB 8 /* tcbhead_t { void *tcb; dtv_t *dtv; ... } at tp */
+#elif defined(__aarch64__)
+#define DTV_IN_TCB 0 /* tcbhead_t { dtv_t *dtv; void *private; } at tp */
+#else
+#define DTV_IN_TCB (-1)
+#endif
+#define DTV_ENTRY 16 /* sizeof(dtv_t): the TCB points at dtv[1] */
 #define RED_ZONE 128
 #define RESIDENT_PAGES 16384             /* a whole-stack scan asks mincore 64 MiB at a time */
 #define LOOSE_STACK_SPAN ((uintptr_t)64 << 10) /* a stack pointer in the cage outside any block */
@@ -152,6 +164,7 @@ struct root_rec {
 	int tid;
 	char name[96];
 	uintptr_t lo, hi;
+	uintptr_t dtv_at; /* TLS roots: where the thread's TCB keeps its dtv pointer, or 0 */
 };
 
 enum { CAND_N = 32, OBJ_N = 16 };
@@ -728,6 +741,7 @@ static struct root_rec *add_root(int kind, int tid, uintptr_t lo, uintptr_t hi, 
 	r->tid = tid;
 	r->lo = lo;
 	r->hi = hi;
+	r->dtv_at = 0;
 	snprintf(r->name, sizeof r->name, "%s", name);
 	return r;
 }
@@ -890,8 +904,11 @@ static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid, u
 		if (own_hi > own_lo)
 			add_resident(GH_ROOT_STACK, tid, own_lo, own_hi, label);
 	}
-	if (tls_hi > tls_lo)
-		add_root(GH_ROOT_TLS, tid, tls_lo, tls_hi, tls_label);
+	if (tls_hi > tls_lo) {
+		struct root_rec *r = add_root(GH_ROOT_TLS, tid, tls_lo, tls_hi, tls_label);
+		if (r && DTV_IN_TCB >= 0 && tp + (uintptr_t)DTV_IN_TCB + 8 <= tls_hi)
+			r->dtv_at = tp + (uintptr_t)DTV_IN_TCB;
+	}
 }
 
 GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t src);
@@ -907,6 +924,11 @@ GH_MARKER static void scan_roots(void)
 		 * keep freshly leaked blocks alive */
 		if (r->kind == GH_ROOT_STACK && i != W.self_root)
 			scan_stack_headers(r->lo, r->hi, root_src(r));
+		if (r->dtv_at) {
+			uintptr_t dtv = *(const volatile uintptr_t *)r->dtv_at;
+			if (dtv > DTV_ENTRY)
+				consider(dtv - DTV_ENTRY, root_src(r));
+		}
 		W.root_kind[r->kind].count++;
 		W.root_kind[r->kind].bytes += W.scanned_bytes - before;
 		drain();
@@ -986,6 +1008,49 @@ GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size, i
  * those neither pass reached, reading only their headers. Eight granules
  * at a time: their start bytes (0 or 1) as an 8-bit mask against the same
  * eight bits of the reach and possible bitmaps. */
+/*
+ * glassheap's own objects (GH_TYPE_INTERNAL: the debug server's, the
+ * symbolizer's, the loader's for the on-demand half) are never the
+ * program's leaks: those the roots did not reach become roots themselves
+ * (pass 1, before the interior pass), so that what they point to is
+ * reachable too. build_result leaves the type out of every figure. The
+ * objects the program asked to leave out (GH_FLAG_IGNORED) are rooted the
+ * same way, and counted (W.ignored).
+ */
+GH_MARKER static void root_own_objects(void)
+{
+	size_t n = (W.top - W.base) >> GH_GRANULE_LG;
+	const uint8_t *sm = gh__startmap;
+	for (size_t g = 0; g < n; g += 8) {
+		uint64_t w;
+		memcpy(&w, sm + g, 8);
+		if (w == 0)
+			continue;
+		unsigned starts = (unsigned)((w * UINT64_C(0x0102040810204080)) >> 56);
+		unsigned seen = (unsigned)((W.reach[g >> 6] >> (g & 63)) & 0xff);
+		for (unsigned left = starts & ~seen; left; left &= left - 1) {
+			uintptr_t u = W.base + ((uintptr_t)(g + (size_t)__builtin_ctz(left)) << GH_GRANULE_LG);
+			const struct gh_hdr *h = gh__hdr_of(u);
+			if (bit_get(W.reach, u))
+				continue;
+			if (GH_LOAD(&h->type) == GH_TYPE_INTERNAL) {
+				bit_set(W.reach, u);
+				push(u);
+			} else if (gh_unlikely(GH_LOAD(&h->meta) & GH_FLAG_IGNORED)) {
+				/* the program's ignored objects are roots too, as
+				 * LSan treats them (gh_ignore_object, gh_leak_disable) */
+				W.ignored.count++;
+				W.ignored.bytes += gh__hdr_size(GH_LOAD(&h->meta));
+				bit_set(W.reach, u);
+				push(u);
+			}
+		}
+		if (W.sp > STACK_SLOTS / 2)
+			drain();
+	}
+	drain();
+}
+
 GH_MARKER static uint64_t walk_unreached(void)
 {
 	uint64_t objects = 0;
@@ -1022,35 +1087,6 @@ GH_MARKER static void count_heuristics(size_t w)
 		W.heur_stats[k].count++;
 		W.heur_stats[k].bytes += size;
 		count_site(h, GH_REACHABLE, size, k);
-	}
-}
-
-/* Objects the program asked to leave out of leak reports (GH_FLAG_IGNORED)
- * that pass 1 did not reach are roots, as LSan treats them: they and what
- * they point to are reachable. Reads the headers of unreached objects only. */
-GH_MARKER static void mark_ignored(void)
-{
-	size_t n = (W.top - W.base) >> GH_GRANULE_LG;
-	const uint8_t *sm = gh__startmap;
-	for (size_t g = 0; g < n; g += 8) {
-		uint64_t w;
-		memcpy(&w, sm + g, 8);
-		if (w == 0)
-			continue;
-		unsigned starts = (unsigned)((w * UINT64_C(0x0102040810204080)) >> 56);
-		unsigned seen = (unsigned)((W.reach[g >> 6] >> (g & 63)) & 0xff);
-		for (unsigned left = starts & ~seen; left; left &= left - 1) {
-			uintptr_t u = W.base + ((uintptr_t)(g + (size_t)__builtin_ctz(left)) << GH_GRANULE_LG);
-			const struct gh_hdr *h = gh__hdr_of(u);
-			uint64_t meta = GH_LOAD(&h->meta);
-			if (!(meta & GH_FLAG_IGNORED) || bit_get(W.reach, u))
-				continue;
-			W.ignored.count++;
-			W.ignored.bytes += gh__hdr_size(meta);
-			bit_set(W.reach, u);
-			push(u);
-			drain();
-		}
 	}
 }
 
@@ -1184,8 +1220,7 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	W.pass = 1;
 	scan_roots();
 	scan_registers();
-	if (atomic_load_explicit(&gh__leak_ignored_any, memory_order_relaxed))
-		mark_ignored();
+	root_own_objects();
 	/* pass 2: objects only interior pointers reach */
 	W.pass = 2;
 	for (size_t w = 0; w < ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1; w++) {
@@ -1270,6 +1305,11 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 		return NULL;
 	}
 	for (uint32_t t = 1; t <= nt; t++) {
+		if (t == GH_TYPE_INTERNAL) { /* glassheap's own: not the program's */
+			for (int k = 0; k < GH_LEAK_CLASSES; k++)
+				r->objects_before -= W.by_type[t][k].count;
+			continue;
+		}
 		bool any = false;
 		for (int k = 0; k < GH_LEAK_CLASSES; k++) {
 			r->cls[k].count += W.by_type[t][k].count;
@@ -1285,6 +1325,8 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	/* Only the claimed slots: the tables are large and mostly never touched. */
 	for (size_t k = 0; k < W.nsites; k++) {
 		struct site_slot *s = &W.sites[W.site_used[k]];
+		if (s->type == GH_TYPE_INTERNAL)
+			continue;
 		struct gh_gc_site_row *row = &r->sites[r->nsites++];
 		row->site = s->site == UINT32_MAX ? 0 : s->site;
 		row->type = s->type;
@@ -1297,6 +1339,8 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 		qsort(r->sites, r->nsites, sizeof *r->sites, cmp_site);
 	for (size_t k = 0; k < W.nrefs; k++) {
 		struct ref_slot *s = &W.refs[W.ref_used[k]];
+		if (s->src == GH_TYPE_INTERNAL || s->dst == GH_TYPE_INTERNAL)
+			continue;
 		struct gh_gc_ref_row *row = &r->refs[r->nrefs++];
 		row->src = s->src;
 		row->dst = s->dst;

@@ -149,22 +149,39 @@ static uint64_t process_rss(void)
 }
 
 /*
- *  requested  +  headers  +  rounding  =  jemalloc "allocated"  <=  active  <=  resident
- *  (counters)   (16 B each)  (size classes,                       (whole pages)
- *                             alignment, thread caches)
+ *  requested  +  self  +  headers  +  rounding  =  jemalloc "allocated"  <=  active  <=  resident
+ *  (counters)  (glassheap's  (16 B each)  (size classes,                       (whole pages)
+ *               own objects)               alignment, thread caches)
  */
-static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes)
+/* glassheap's own live objects (the debug server, the symbolizer): never
+ * in the program's figures, reported once as allocator.self. */
+struct self_use {
+	uint64_t objects, bytes;
+};
+
+/* "key": {"k1": v1, "k2": v2} */
+static void two_figures(gh_emit_t *e, const char *key, const char *k1, uint64_t v1, const char *k2, uint64_t v2)
+{
+	gh__emit_key(e, key);
+	gh__emit_map_begin(e, 2);
+	gh__emit_kv_uint(e, k1, v1);
+	gh__emit_kv_uint(e, k2, v2);
+	gh__emit_map_end(e);
+}
+
+static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes, struct self_use self)
 {
 	struct gh_alloc_stats st;
 	gh__alloc_stats(&st);
 	uint64_t allocated = st.je_allocated;
-	uint64_t headers = objects * st.header_bytes_per_object;
+	uint64_t headers = (objects + self.objects) * st.header_bytes_per_object;
 	uint64_t rss = process_rss();
 
-	gh__emit_map_begin(e, 8);
+	gh__emit_map_begin(e, 9);
 	gh__emit_kv_uint(e, "requested_bytes", bytes);
+	two_figures(e, "self", "objects", self.objects, "bytes", self.bytes);
 	gh__emit_kv_uint(e, "header_bytes", headers);
-	gh__emit_kv_int(e, "rounding_bytes", (int64_t)allocated - (int64_t)bytes - (int64_t)headers);
+	gh__emit_kv_int(e, "rounding_bytes", (int64_t)allocated - (int64_t)bytes - (int64_t)self.bytes - (int64_t)headers);
 	gh__emit_key(e, "jemalloc");
 	gh__emit_map_begin(e, 6);
 	gh__emit_kv_uint(e, "allocated", allocated);
@@ -174,16 +191,8 @@ static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes)
 	gh__emit_kv_uint(e, "mapped", st.je_mapped);
 	gh__emit_kv_uint(e, "retained", st.je_retained);
 	gh__emit_map_end(e);
-	gh__emit_key(e, "metadata");
-	gh__emit_map_begin(e, 2);
-	gh__emit_kv_uint(e, "mapped_bytes", st.meta_mapped);
-	gh__emit_kv_uint(e, "used_bytes", st.meta_used);
-	gh__emit_map_end(e);
-	gh__emit_key(e, "cage");
-	gh__emit_map_begin(e, 2);
-	gh__emit_kv_uint(e, "reserved_bytes", st.cage_reserved);
-	gh__emit_kv_uint(e, "used_bytes", st.cage_used);
-	gh__emit_map_end(e);
+	two_figures(e, "metadata", "mapped_bytes", st.meta_mapped, "used_bytes", st.meta_used);
+	two_figures(e, "cage", "reserved_bytes", st.cage_reserved, "used_bytes", st.cage_used);
 	gh__emit_kv_uint(e, "rss_bytes", rss);
 	gh__emit_kv_mb(e, "rss_mb", rss);
 	gh__emit_map_end(e);
@@ -209,8 +218,14 @@ void gh__ep_memory(struct gh_http_call *call)
 		return;
 	}
 	uint64_t objects = 0, bytes = 0;
+	struct self_use self = {0, 0};
 	size_t nlive = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (st[i].type == GH_TYPE_INTERNAL) { /* glassheap's own: allocator.self */
+			self.objects = st[i].live_count;
+			self.bytes = st[i].live_bytes;
+			continue;
+		}
 		objects += st[i].live_count;
 		bytes += st[i].live_bytes;
 		if (st[i].live_count > 0)
@@ -247,7 +262,7 @@ void gh__ep_memory(struct gh_http_call *call)
 	gh__http_emit_gc_stats(e);
 	gh__emit_kv_cstr(e, "sort_by", SORT_CHOICES[sort_by]);
 	gh__emit_key(e, "allocator");
-	emit_allocator(e, objects, bytes);
+	emit_allocator(e, objects, bytes, self);
 	gh__emit_map_end(e);
 
 	free(live);

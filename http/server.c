@@ -49,6 +49,7 @@
 
 #include "../alloc/ext.h"
 #include "../alloc/introspect.h"
+#include "../alloc/trace.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -469,7 +470,7 @@ static void on_watchdog(h2o_timeout_entry_t *entry)
 	h2o_timeout_link(srv->loop, &srv->watchdog, &srv->watchdog_entry);
 }
 
-/* Five times a second: when every thread of the program has exited (main
+/* Five times a second: glassheap's own memory (below), and when every thread of the program has exited (main
  * called pthread_exit, the last other thread returned), only this thread
  * keeps the process alive, with every signal blocked. The process ends as
  * it would have without us: exit(0), as POSIX specifies for the last
@@ -482,6 +483,12 @@ static void on_host_check(h2o_timeout_entry_t *entry)
 			unlink(srv->unix_path);
 		exit(0);
 	}
+	/* glassheap's own memory, between requests (no frame handed out is in
+	 * use): the symbolizer's caches and libdw's debug information go back
+	 * once idle, or at once when glassheap holds more than its cap. */
+	gh_type_stats_t self;
+	bool over = gh_type_stats(GH_TYPE_INTERNAL, &self) == 0 && self.live_bytes > GH_HTTP_SELF_MAX_BYTES;
+	gh__sym_release(gh__opt_symbols_idle_ns(), over);
 	h2o_timeout_link(srv->loop, &srv->host_check, &srv->host_check_entry);
 }
 
