@@ -185,8 +185,7 @@ def case_exit(a):
                     rows[r["heuristic"]] = rows.get(r["heuristic"], 0) + r["count"]
             check(rows == {"stdstring": 3, "length64": 1, "newarray": 2, "multipleinheritance": 4},
                   f"gc reply: the program's heuristic rows {rows}")
-            # the program's own rows (the server thread adds glassheap's and,
-            # in ld.so, its TLS vector, which glibc points to 16 bytes in)
+            # the program's own rows (the server's thread is glassheap's)
             lost = {}
             for r in doc["unreachable"]["by_site"]:
                 if os.path.basename(a.prog) in r["site"] and r["class"] != "reachable":
