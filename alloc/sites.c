@@ -15,6 +15,9 @@
  */
 #include "internal.h"
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
 #include <dlfcn.h>
 #include <link.h>
 #include <sched.h>
@@ -41,6 +44,7 @@ void gh__sites_init(void)
 	site_addr = gh__meta_map(((size_t)SITES_MAX + 2) * sizeof *site_addr);
 	if (!site_keys || !site_ids || !site_addr)
 		gh__sites_release();
+	gh__wrappers_init();
 }
 
 /* Gives the tables back (initialization failed: pass-through needs the
@@ -82,10 +86,12 @@ void gh__sites_atfork_child(void)
  * Once SITES_MAX sites exist no slot is claimed any more: the table's load
  * factor stays at most 1/2, so every probe ends at an empty slot, and a new
  * address gets GH_SITE_OTHER (counted) instead of an id of its own. */
-uint32_t gh__site_insert(uintptr_t ra, size_t i)
+static uint32_t wrap_resolve(uintptr_t ra, uint32_t own);
+
+/* The slot value of ra (id | GH_SITE_WRAP), inserting it if new. */
+static uint32_t lookup_raw(uintptr_t ra, size_t i)
 {
-	if (gh_unlikely(site_keys == NULL || ra == 0))
-		return 0;
+	int wrap = -1; /* not classified yet */
 	for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
 		uintptr_t k = atomic_load_explicit(&site_keys[i], memory_order_acquire);
 		if (k == ra) {
@@ -95,7 +101,7 @@ uint32_t gh__site_insert(uintptr_t ra, size_t i)
 			for (int spins = 0; spins < 100000; spins++) {
 				uint32_t id = atomic_load_explicit(&site_ids[i], memory_order_acquire);
 				if (id != 0)
-					return id;
+					return id; /* with its GH_SITE_WRAP flag */
 				if (spins > 100)
 					sched_yield();
 			}
@@ -106,6 +112,10 @@ uint32_t gh__site_insert(uintptr_t ra, size_t i)
 				atomic_fetch_add_explicit(&other_allocs, 1, memory_order_relaxed);
 				return GH_SITE_OTHER;
 			}
+			/* Classified before the lock (it may read a module's
+			 * symbols), once per new address. */
+			if (wrap < 0)
+				wrap = gh__wrap_contains(ra);
 			pthread_mutex_lock(&insert_lock);
 			uintptr_t expect = 0;
 			uint32_t id = 0;
@@ -113,16 +123,127 @@ uint32_t gh__site_insert(uintptr_t ra, size_t i)
 			    atomic_compare_exchange_strong(&site_keys[i], &expect, ra)) {
 				id = atomic_fetch_add(&site_n, 1) + 1;
 				atomic_store_explicit(&site_addr[id], ra, memory_order_release);
-				atomic_store_explicit(&site_ids[i], id, memory_order_release);
+				atomic_store_explicit(&site_ids[i], id | (wrap ? GH_SITE_WRAP : 0), memory_order_release);
 			}
 			pthread_mutex_unlock(&insert_lock);
 			if (id)
-				return id;
+				return id | (wrap ? GH_SITE_WRAP : 0);
 			continue; /* lost the race for this slot, or the table filled: look again */
 		}
 		i = (i + 1) & (SITE_SLOTS - 1);
 	}
 	return GH_SITE_OTHER; /* not reached: at most half the slots are ever used */
+}
+
+static size_t slot_of(uintptr_t ra)
+{
+	return (size_t)((ra * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - GH_SITE_LG));
+}
+
+uint32_t gh__site_insert(uintptr_t ra, size_t i)
+{
+	if (gh_unlikely(site_keys == NULL || ra == 0))
+		return 0;
+	uint32_t v = lookup_raw(ra, i);
+	if (gh_unlikely(v & GH_SITE_WRAP))
+		return wrap_resolve(ra, v & ~GH_SITE_WRAP);
+	return v;
+}
+
+/* ---- Blame the caller -----------------------------------------------------------------
+ * A site whose return address lies in an allocation wrapper (wrappers.c)
+ * carries GH_SITE_WRAP in its slot, so the inline lookup sends it here: the
+ * stack is unwound (libunwind, .eh_frame: wrappers are rarely built with
+ * frame pointers) from the frame returning to ra, and the first frame whose
+ * address is not a wrapper's is the allocation's site. Every address seen on
+ * the way is interned with its classification, so each is decided once.
+ * Falls back to the wrapper's own site when the stack holds nothing else. */
+
+static GH_TLS bool tl_resolving;
+
+#define WRAP_FRAMES 48
+
+/* Index in f[0..n) of the first frame past ra that is not a wrapper's, or n. */
+static unsigned first_outside(const uintptr_t *f, unsigned n, uintptr_t ra, uint32_t *id)
+{
+	unsigned i = 0;
+	while (i < n && i < 16 && f[i] != ra)
+		i++;
+	if (i >= n || f[i] != ra)
+		return n;
+	for (i++; i < n; i++) {
+		uint32_t v = f[i] < 4096 ? 0 : lookup_raw(f[i], slot_of(f[i]));
+		if (v == 0 || v == GH_SITE_OTHER)
+			return n;
+		if (!(v & GH_SITE_WRAP)) {
+			*id = v;
+			return i;
+		}
+	}
+	return n;
+}
+
+static GH_NOINLINE uint32_t wrap_resolve(uintptr_t ra, uint32_t own)
+{
+	if (tl_resolving)
+		return own;
+	tl_resolving = true;
+	int saved_errno = errno;
+	void *buf[WRAP_FRAMES];
+	int got = unw_backtrace(buf, WRAP_FRAMES);
+	uint32_t id = own;
+	if (got > 0)
+		first_outside((const uintptr_t *)buf, (unsigned)got, ra, &id);
+	errno = saved_errno;
+	tl_resolving = false;
+	return id;
+}
+
+unsigned gh__site_skip_wrappers(const uintptr_t *f, unsigned n)
+{
+	if (site_keys == NULL)
+		return 0;
+	unsigned i = 0;
+	while (i + 1 < n) {
+		uint32_t v = lookup_raw(f[i], slot_of(f[i]));
+		if (!(v & GH_SITE_WRAP) || v == GH_SITE_OTHER)
+			break;
+		i++;
+	}
+	return i;
+}
+
+bool gh__site_is_wrapper(uintptr_t ra)
+{
+	if (site_keys == NULL || ra == 0)
+		return false;
+	uint32_t v = lookup_raw(ra, slot_of(ra));
+	return (v & GH_SITE_WRAP) && v != GH_SITE_OTHER;
+}
+
+/* After the wrapper list changed: every interned address decided again. */
+void gh__sites_reclassify(void)
+{
+	if (site_keys == NULL)
+		return;
+	uint32_t n = atomic_load(&site_n);
+	for (uint32_t id = 1; id <= n && id <= SITES_MAX; id++) {
+		uintptr_t ra = atomic_load_explicit(&site_addr[id], memory_order_acquire);
+		if (!ra)
+			continue;
+		bool wrap = gh__wrap_contains(ra);
+		size_t i = slot_of(ra);
+		for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
+			uintptr_t k = atomic_load_explicit(&site_keys[i], memory_order_acquire);
+			if (k == 0)
+				break;
+			if (k == ra) {
+				atomic_store_explicit(&site_ids[i], id | (wrap ? GH_SITE_WRAP : 0), memory_order_release);
+				break;
+			}
+			i = (i + 1) & (SITE_SLOTS - 1);
+		}
+	}
 }
 
 uint64_t gh__site_other_count(void)

@@ -417,6 +417,13 @@ static Dwarf_Die *cu_by_ranges(Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Addr *bias
 	return NULL;
 }
 
+/* A header of the system's C or C++ library (/usr/include/..., a GCC or
+ * Clang installation's include/c++/...). */
+static bool system_header(const char *file)
+{
+	return file && (strncmp(file, "/usr/include/", 13) == 0 || strstr(file, "/include/c++/") != NULL);
+}
+
 /* Fills f (room for LOGICAL_MAX) for one return address; returns the count. */
 static size_t resolve(uintptr_t address, struct gh_trace_frame *f)
 {
@@ -463,6 +470,24 @@ static size_t resolve(uintptr_t address, struct gh_trace_frame *f)
 
 	Dwarf_Die *scopes = NULL;
 	int ns = dwarf_getscopes(cu, pc - cu_bias, &scopes);
+	/* The chain of the innermost function by its DIE's parents (as binutils'
+	 * addr2line): GCC's ranges of an inlined call sometimes stop short of a
+	 * call instruction its callee's ranges still cover, and a chain of
+	 * ranges at pc then skips that level (push_back inlined into main,
+	 * emplace_back into push_back, seen as emplace_back in main). */
+	for (int i = 0; i < ns; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+			continue;
+		Dwarf_Die *chain = NULL;
+		int nc = tag == DW_TAG_inlined_subroutine ? dwarf_getscopes_die(&scopes[i], &chain) : -1;
+		if (nc > 0) {
+			free(scopes);
+			scopes = chain;
+			ns = nc;
+		}
+		break;
+	}
 	size_t n = 0;
 	bool done = false;
 	for (int i = 0; i < ns && n < LOGICAL_MAX && !done; i++) {
@@ -502,6 +527,16 @@ static size_t resolve(uintptr_t address, struct gh_trace_frame *f)
 			fr->filename = source_path(cu, file);
 			fr->lineno = line > 0 ? (unsigned)line : 0;
 		}
+	}
+	/* Blame the caller: an inlined frame of a system header (std::allocator,
+	 * new_allocator.h, vector's push_back) is not the user's line; the first
+	 * frame of the chain outside them is, when there is one. */
+	size_t k = 0;
+	while (k + 1 < n && f[k].inlined && system_header(f[k].filename))
+		k++;
+	if (k > 0) {
+		memmove(f, f + k, (n - k) * sizeof *f);
+		n -= k;
 	}
 	for (size_t i = 0; i < n; i++)
 		f[i].line = line_of(f[i].filename == base.module ? NULL : f[i].filename, f[i].lineno);
