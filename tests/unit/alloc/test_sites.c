@@ -3,7 +3,9 @@
 #include "test.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 static __attribute__((noinline)) void *site_a(void)
 {
@@ -79,6 +81,85 @@ TEST(concurrent_interning_agrees)
 		EXPECT_EQ(gh__site_address(res[0][k]), 0x7000000 + (uintptr_t)k * 16);
 	for (int i = 0; i < 4; i++)
 		free(res[i]);
+}
+
+
+/* ---- Blame the caller ---------------------------------------------------------------- */
+
+/* A wrapper of the program's own: its return address is what the site of
+ * its allocations must be once it is named with gh_wrapper_add. */
+static uintptr_t xm_ra;
+__attribute__((noinline)) void *test_sites_xmalloc(size_t n)
+{
+	xm_ra = (uintptr_t)__builtin_return_address(0);
+	void *p = malloc(n);
+	__asm__ volatile("" ::"r"(p) : "memory");
+	return p;
+}
+
+static __attribute__((noinline)) void *call_xmalloc(void)
+{
+	void *p = test_sites_xmalloc(40);
+	__asm__ volatile("" ::"r"(p) : "memory");
+	return p;
+}
+
+static __attribute__((noinline)) char *call_strdup(void)
+{
+	char *p = strdup("a string to copy");
+	__asm__ volatile("" ::"r"(p) : "memory");
+	return p;
+}
+
+static uintptr_t site_address(const void *p)
+{
+	gh_site_info_t info;
+	return gh_site_resolve(gh_ptr_site(p), &info) == 0 ? info.address : 0;
+}
+
+static bool inside(uintptr_t a, void *fn, size_t len)
+{
+	return a > (uintptr_t)fn && a < (uintptr_t)fn + len;
+}
+
+TEST(wrappers_blame_the_caller)
+{
+	/* libc is a wrapper by default: strdup's block is call_strdup's */
+	char *s = call_strdup();
+	EXPECT_TRUE(inside(site_address(s), (void *)call_strdup, 64));
+
+	/* not yet a wrapper: the site is inside it */
+	void *a = call_xmalloc();
+	EXPECT_TRUE(inside(site_address(a), (void *)test_sites_xmalloc, 64));
+	EXPECT_NE(site_address(a), xm_ra);
+	ASSERT_EQ(gh_wrapper_add("test_sites_xmalloc"), 0);
+	void *b = call_xmalloc();
+	EXPECT_EQ(site_address(b), xm_ra);
+	EXPECT_TRUE(inside(site_address(b), (void *)call_xmalloc, 64));
+	EXPECT_NE(gh_ptr_site(a), gh_ptr_site(b));
+	/* the same call site again: the same id */
+	void *c = call_xmalloc();
+	EXPECT_EQ(gh_ptr_site(b), gh_ptr_site(c));
+
+	/* bad specs */
+	char longname[300];
+	memset(longname, 'x', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	EXPECT_EQ(gh_wrapper_add(longname), EINVAL);
+	EXPECT_EQ(gh_wrapper_add(""), EINVAL);
+	EXPECT_EQ(gh_wrapper_add(NULL), EINVAL);
+	EXPECT_EQ(gh_wrapper_add(" , module:libnothing.so ,"), 0);
+
+	/* -defaults: libc's code is its own site again (already interned sites
+	 * are classified again) */
+	ASSERT_EQ(gh_wrapper_add("-defaults"), 0);
+	char *t = call_strdup();
+	EXPECT_FALSE(inside(site_address(t), (void *)call_strdup, 64));
+	EXPECT_NE(gh_ptr_site(s), gh_ptr_site(t));
+	/* the program's own wrapper stays one */
+	void *d = call_xmalloc();
+	EXPECT_EQ(gh_ptr_site(b), gh_ptr_site(d));
+	free(s), free(t), free(a), free(b), free(c), free(d);
 }
 
 int main(void)
