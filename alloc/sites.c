@@ -34,6 +34,9 @@ _Atomic uint32_t *gh__site_ids;
 #define site_ids gh__site_ids
 static _Atomic uintptr_t *site_addr; /* [SITES_MAX + 2] id -> address (atomic: read by id from any header) */
 static _Atomic uint32_t site_n;
+/* [SITES_MAX + 2] per wrapper site: where its caller's return address lies
+ * relative to its own (wrap_resolve); 0 unknown, -1 not constant. */
+static _Atomic int32_t *site_k;
 /* Allocations attributed to GH_SITE_OTHER because the table was full. */
 static _Atomic uint64_t other_allocs;
 
@@ -42,7 +45,8 @@ void gh__sites_init(void)
 	site_keys = gh__meta_map(SITE_SLOTS * sizeof *site_keys);
 	site_ids = gh__meta_map(SITE_SLOTS * sizeof *site_ids);
 	site_addr = gh__meta_map(((size_t)SITES_MAX + 2) * sizeof *site_addr);
-	if (!site_keys || !site_ids || !site_addr)
+	site_k = gh__meta_map(((size_t)SITES_MAX + 2) * sizeof *site_k);
+	if (!site_keys || !site_ids || !site_addr || !site_k)
 		gh__sites_release();
 	gh__wrappers_init();
 }
@@ -57,9 +61,12 @@ void gh__sites_release(void)
 		munmap((void *)site_ids, SITE_SLOTS * sizeof *site_ids);
 	if (site_addr)
 		munmap((void *)site_addr, ((size_t)SITES_MAX + 2) * sizeof *site_addr);
+	if (site_k)
+		munmap((void *)site_k, ((size_t)SITES_MAX + 2) * sizeof *site_k);
 	site_keys = NULL;
 	site_ids = NULL;
 	site_addr = NULL;
+	site_k = NULL;
 }
 
 /* Inserts are rare (once per call site) and serialized by this lock, which
@@ -183,17 +190,136 @@ static unsigned first_outside(const uintptr_t *f, unsigned n, uintptr_t ra, uint
 	return n;
 }
 
+/* The slot holding ra, the return address of the allocator's outermost
+ * frame: glassheap's own frames keep frame pointers, so their chain leads
+ * there from this function's frame in a few steps. 0 when not found. */
+static GH_NOINLINE uintptr_t ra_slot(uintptr_t ra)
+{
+	uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+	for (int i = 0; i < 8; i++) {
+		const uintptr_t *f = (const uintptr_t *)fp;
+		if (f[1] == ra)
+			return fp + sizeof(uintptr_t);
+		uintptr_t next = f[0];
+		if (next <= fp || next - fp > 65536 || (next & 7) != 0)
+			return 0;
+		fp = next;
+	}
+	return 0;
+}
+
+/* The slow path: libunwind from here to the first frame past ra outside the
+ * wrappers. *k: the distance from ra's slot to that frame's return address
+ * slot (0 when it cannot be known). */
+static GH_NOINLINE uint32_t resolve_unwind(uintptr_t ra, uintptr_t slot, uint32_t own, int32_t *k)
+{
+	*k = 0;
+	unw_context_t ctx;
+	unw_cursor_t cur;
+	if (unw_getcontext(&ctx) != 0 || unw_init_local(&cur, &ctx) != 0)
+		return own;
+	bool at = false;
+	for (int steps = 0; steps < WRAP_FRAMES && unw_step(&cur) > 0; steps++) {
+		unw_word_t ip = 0, sp = 0;
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0)
+			break;
+		if (!at) {
+			at = ip == ra;
+			if (at && slot && (unw_get_reg(&cur, UNW_REG_SP, &sp) != 0 || sp != slot + sizeof(uintptr_t)))
+				slot = 0; /* not the frame the chain found: no shortcut */
+			if (steps > 16)
+				break;
+			continue;
+		}
+		uint32_t v = ip < 4096 ? 0 : lookup_raw(ip, slot_of(ip));
+		if (v == 0 || v == GH_SITE_OTHER)
+			break;
+		if (v & GH_SITE_WRAP) {
+			slot = 0; /* several wrapper frames: paths vary, no shortcut */
+			continue;
+		}
+		/* this frame's return address was pushed just below its caller's
+		 * stack pointer, which the step computed */
+		if (slot && unw_get_reg(&cur, UNW_REG_SP, &sp) == 0 && sp - sizeof(uintptr_t) > slot &&
+		    sp - sizeof(uintptr_t) - slot < (1u << 20) && *(const uintptr_t *)(sp - sizeof(uintptr_t)) == ip)
+			*k = (int32_t)(sp - sizeof(uintptr_t) - slot);
+		return v;
+	}
+	return own;
+}
+
+static GH_TLS unsigned tl_checks;
+
+/* The slot value of ra, 0 when absent (never inserts). */
+static uint32_t lookup_only(uintptr_t ra)
+{
+	size_t i = slot_of(ra);
+	for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
+		uintptr_t k = atomic_load_explicit(&site_keys[i], memory_order_acquire);
+		if (k == ra)
+			return atomic_load_explicit(&site_ids[i], memory_order_acquire);
+		if (k == 0)
+			return 0;
+		i = (i + 1) & (SITE_SLOTS - 1);
+	}
+	return 0;
+}
+
+/* The return addresses alone (unw_backtrace, libunwind's cached fast path). */
+static uint32_t resolve_backtrace(uintptr_t ra, uint32_t own)
+{
+	void *buf[WRAP_FRAMES];
+	uint32_t id = own;
+	int got = unw_backtrace(buf, WRAP_FRAMES);
+	if (got > 0)
+		first_outside((const uintptr_t *)buf, (unsigned)got, ra, &id);
+	return id;
+}
+
+/*
+ * A wrapper site's allocation. The first one unwinds with libunwind's
+ * cursor (resolve_unwind). When the wrapper's caller is outside (strdup
+ * called by the program), it notes where, relative to ra's own slot, the
+ * caller's return address lies: a constant for a function whose frame has
+ * a fixed size (nearly all), so the next ones read it directly (a few
+ * loads), accepted only if it is an address already seen as a caller. One
+ * in 64 is checked against a walk of the return addresses; a site where they
+ * differ (alloca) is walked every time, as is a site under several wrapper
+ * frames (libstdc++'s string code: paths vary).
+ */
 static GH_NOINLINE uint32_t wrap_resolve(uintptr_t ra, uint32_t own)
 {
-	if (tl_resolving)
+	if (tl_resolving || own > SITES_MAX)
 		return own;
 	tl_resolving = true;
 	int saved_errno = errno;
-	void *buf[WRAP_FRAMES];
-	int got = unw_backtrace(buf, WRAP_FRAMES);
+	uintptr_t slot = ra_slot(ra);
+	int32_t k = slot ? atomic_load_explicit(&site_k[own], memory_order_relaxed) : -1;
 	uint32_t id = own;
-	if (got > 0)
-		first_outside((const uintptr_t *)buf, (unsigned)got, ra, &id);
+	if (k > 0) {
+		/* only an address already seen as a caller (the walks intern
+		 * them): a stray word read here never becomes a site */
+		uintptr_t c = *(const uintptr_t *)(slot + (uintptr_t)k);
+		uint32_t v = c < 4096 ? 0 : lookup_only(c);
+		bool ok = v != 0 && v != GH_SITE_OTHER && !(v & GH_SITE_WRAP);
+		if (ok && (++tl_checks & 63) != 0) {
+			id = v;
+		} else {
+			/* a new caller (the walk interns it), or the check */
+			id = resolve_backtrace(ra, own);
+			uintptr_t at = id > 0 && id <= SITES_MAX ? atomic_load_explicit(&site_addr[id], memory_order_acquire) : 0;
+			if (at != c)
+				atomic_store_explicit(&site_k[own], -1, memory_order_relaxed);
+		}
+	} else if (k == 0) {
+		int32_t nk = 0;
+		id = resolve_unwind(ra, slot, own, &nk);
+		atomic_store_explicit(&site_k[own], nk > 0 ? nk : -1, memory_order_relaxed);
+		if (id == own)
+			id = resolve_backtrace(ra, own);
+	} else {
+		id = resolve_backtrace(ra, own);
+	}
 	errno = saved_errno;
 	tl_resolving = false;
 	return id;
