@@ -4,7 +4,10 @@
 // exactly <count> live objects in /debug/memory/sites (and in tracemalloc's
 // top by line), however many wrapper frames lie between it and malloc.
 //
-// Commands on stdin: "go" allocates (replies "done"), "quit" exits.
+// Commands on stdin: "go" allocates (replies "done", or "done noglib" when
+// GLib is not installed: then its line allocates nothing), "quit" exits.
+#include <dlfcn.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +37,11 @@ static void *plain[150];
 static std::string strs[700];
 static std::vector<int> reserved[600];
 static std::vector<long> pushed[200];
+static char *glib[120];
+
+// GLib's g_strdup (g_malloc inside libglib), when libglib-2.0.so.0 is installed.
+typedef char *(*g_strdup_fn)(const char *);
+static g_strdup_fn g_strdup_ptr;
 
 static void allocate()
 {
@@ -65,6 +73,8 @@ static void allocate()
 		reserved[i].reserve(100); // SITE:reserve 600
 	for (int i = 0; i < 200; i++)
 		pushed[i].push_back(i); // SITE:push_back 200
+	for (int i = 0; g_strdup_ptr && i < 120; i++)
+		glib[i] = g_strdup_ptr("a GLib string"); // SITE:g_strdup 120
 	fclose(f);
 	for (int i = 0; i < 1000; i++)
 		ESCAPE(dups[i]);
@@ -80,15 +90,21 @@ static void allocate()
 		ESCAPE(mine[i]);
 	for (int i = 0; i < 150; i++)
 		ESCAPE(plain[i]);
+	for (int i = 0; i < 120; i++)
+		ESCAPE(glib[i]);
 }
 
 int main()
 {
+	// dlopen'ed before the first "go": its own start-up allocations are done
+	void *h = dlopen("libglib-2.0.so.0", RTLD_NOW);
+	if (h)
+		g_strdup_ptr = (g_strdup_fn)dlsym(h, "g_strdup");
 	std::string cmd;
 	while (std::getline(std::cin, cmd)) {
 		if (cmd == "go") {
 			allocate();
-			std::cout << "done" << std::endl;
+			std::cout << (g_strdup_ptr ? "done" : "done noglib") << std::endl;
 		} else if (cmd == "quit") {
 			break;
 		}

@@ -1,5 +1,6 @@
 /* Unit tests for sites.c: interning, distinct ids per call site, resolution. */
 #include "internal.h"
+#include "sites.h"
 #include "test.h"
 
 #include <pthread.h>
@@ -83,6 +84,98 @@ TEST(concurrent_interning_agrees)
 		free(res[i]);
 }
 
+
+/* ---- The live view (sites_live.c) ------------------------------------------------------ */
+
+static __attribute__((noinline)) void *live_a(gh_type_t t)
+{
+	void *p = gh_malloc_typed(t, 40);
+	__asm__ volatile("" ::"r"(p) : "memory");
+	return p;
+}
+
+static __attribute__((noinline)) void *live_b(gh_type_t t)
+{
+	void *p = gh_malloc_typed(t, 24);
+	__asm__ volatile("" ::"r"(p) : "memory");
+	return p;
+}
+
+static const struct gh_site_live_row *row_of(const struct gh_site_live_row *rows, size_t n, uint32_t site)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].site == site)
+			return &rows[i];
+	return NULL;
+}
+
+TEST(live_rows_exact_per_site_and_type)
+{
+	gh_type_t t = gh_type_register("SitesLiveT", NULL), u = gh_type_register("SitesLiveU", NULL);
+	ASSERT_NE(t, GH_TYPE_NONE);
+	static void *keep[300 + 200 + 50];
+	size_t k = 0;
+	for (int i = 0; i < 300; i++)
+		keep[k++] = live_a(t);
+	for (int i = 0; i < 200; i++)
+		keep[k++] = live_b(t);
+	for (int i = 0; i < 50; i++)
+		keep[k++] = live_a(u); /* the same site, another type: its own row */
+	uint32_t sa = gh_ptr_site(keep[0]), sb = gh_ptr_site(keep[300]);
+	ASSERT_NE(sa, sb);
+
+	struct gh_site_live_row *rows = NULL;
+	size_t n = 0;
+	ASSERT_EQ(gh__sites_live(t, &rows, &n), 0);
+	EXPECT_EQ(n, 2);
+	const struct gh_site_live_row *ra = row_of(rows, n, sa), *rb = row_of(rows, n, sb);
+	ASSERT_TRUE(ra != NULL && rb != NULL);
+	EXPECT_EQ(ra->count, 300);
+	EXPECT_EQ(ra->bytes, 300 * 40);
+	EXPECT_EQ(rb->count, 200);
+	EXPECT_EQ(rb->bytes, 200 * 24);
+	EXPECT_EQ(ra->type, t);
+	free(rows);
+
+	ASSERT_EQ(gh__sites_live(u, &rows, &n), 0);
+	EXPECT_EQ(n, 1);
+	EXPECT_TRUE(n == 1 && rows[0].site == sa && rows[0].count == 50 && rows[0].bytes == 50 * 40);
+	free(rows);
+
+	/* every type: both pairs of site a, with these exact counts */
+	ASSERT_EQ(gh__sites_live(GH_TYPE_NONE, &rows, &n), 0);
+	size_t seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		EXPECT_NE(rows[i].type, GH_TYPE_INTERNAL);
+		if (rows[i].site == sa && (rows[i].type == t || rows[i].type == u)) {
+			EXPECT_EQ(rows[i].count, rows[i].type == t ? 300u : 50u);
+			seen++;
+		}
+	}
+	EXPECT_EQ(seen, 2);
+	free(rows);
+
+	/* freed objects leave the rows */
+	for (size_t i = 300; i < 500; i++)
+		free(keep[i]);
+	ASSERT_EQ(gh__sites_live(t, &rows, &n), 0);
+	EXPECT_EQ(n, 1);
+	free(rows);
+
+	/* symbolized: this file, the allocating line, live_a */
+	struct gh_site_sym sym;
+	gh__sites_symbolize(sa, &sym);
+	EXPECT_TRUE(strstr(sym.site, "test_sites+0x") != NULL);
+	EXPECT_TRUE(strstr(sym.function, "live_a") != NULL);
+	EXPECT_TRUE(strstr(sym.filename, "test_sites.c") != NULL);
+	EXPECT_TRUE(strstr(sym.line, "gh_malloc_typed(t, 40)") != NULL);
+	gh__sites_symbolize(0, &sym);
+	EXPECT_STREQ(sym.site, "");
+	for (size_t i = 0; i < 300; i++)
+		free(keep[i]);
+	for (size_t i = 500; i < 550; i++)
+		free(keep[i]);
+}
 
 /* ---- Blame the caller ---------------------------------------------------------------- */
 
