@@ -34,9 +34,14 @@ _Atomic uint32_t *gh__site_ids;
 #define site_ids gh__site_ids
 static _Atomic uintptr_t *site_addr; /* [SITES_MAX + 2] id -> address (atomic: read by id from any header) */
 static _Atomic uint32_t site_n;
-/* [SITES_MAX + 2] per wrapper site: where its caller's return address lies
- * relative to its own (wrap_resolve); 0 unknown, -1 not constant. */
-static _Atomic int32_t *site_k;
+/* Per wrapper site: where its caller's return address lies relative to its
+ * own (wrap_resolve); 0 unknown, -1 not constant. A small open-addressing
+ * map of (site << 32 | k), 0 empty, in metadata: wrapper sites are few, and
+ * a table per site id would cost megabytes of address space. A site that
+ * finds no room is walked every time. */
+#define KMAP_SLOTS 4096
+#define KMAP_PROBES 16
+static _Atomic uint64_t *kmap;
 /* Allocations attributed to GH_SITE_OTHER because the table was full. */
 static _Atomic uint64_t other_allocs;
 
@@ -45,8 +50,8 @@ void gh__sites_init(void)
 	site_keys = gh__meta_map(SITE_SLOTS * sizeof *site_keys);
 	site_ids = gh__meta_map(SITE_SLOTS * sizeof *site_ids);
 	site_addr = gh__meta_map(((size_t)SITES_MAX + 2) * sizeof *site_addr);
-	site_k = gh__meta_map(((size_t)SITES_MAX + 2) * sizeof *site_k);
-	if (!site_keys || !site_ids || !site_addr || !site_k)
+	kmap = gh__meta_alloc(KMAP_SLOTS * sizeof *kmap);
+	if (!site_keys || !site_ids || !site_addr || !kmap)
 		gh__sites_release();
 	gh__wrappers_init();
 }
@@ -61,12 +66,10 @@ void gh__sites_release(void)
 		munmap((void *)site_ids, SITE_SLOTS * sizeof *site_ids);
 	if (site_addr)
 		munmap((void *)site_addr, ((size_t)SITES_MAX + 2) * sizeof *site_addr);
-	if (site_k)
-		munmap((void *)site_k, ((size_t)SITES_MAX + 2) * sizeof *site_k);
 	site_keys = NULL;
 	site_ids = NULL;
 	site_addr = NULL;
-	site_k = NULL;
+	kmap = NULL; /* metadata: never given back */
 }
 
 /* Inserts are rare (once per call site) and serialized by this lock, which
@@ -89,13 +92,13 @@ void gh__sites_atfork_child(void)
 	pthread_mutex_init(&insert_lock, NULL);
 }
 
+static uint32_t wrap_resolve(uintptr_t ra, uint32_t own);
+
 /* The slow path of gh__site_intern: probe from slot i, insert if absent.
  * Once SITES_MAX sites exist no slot is claimed any more: the table's load
  * factor stays at most 1/2, so every probe ends at an empty slot, and a new
- * address gets GH_SITE_OTHER (counted) instead of an id of its own. */
-static uint32_t wrap_resolve(uintptr_t ra, uint32_t own);
-
-/* The slot value of ra (id | GH_SITE_WRAP), inserting it if new. */
+ * address gets GH_SITE_OTHER (counted) instead of an id of its own.
+ * Returns the slot value of ra (id | GH_SITE_WRAP). */
 static uint32_t lookup_raw(uintptr_t ra, size_t i)
 {
 	int wrap = -1; /* not classified yet */
@@ -190,16 +193,43 @@ static unsigned first_outside(const uintptr_t *f, unsigned n, uintptr_t ra, uint
 	return n;
 }
 
+/* The executable segment holding glassheap's own code. */
+static uintptr_t self_lo, self_hi;
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t me = (uintptr_t)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me - lo < ph->p_memsz) {
+			__atomic_store_n(&self_hi, lo + ph->p_memsz, __ATOMIC_RELAXED);
+			__atomic_store_n(&self_lo, lo, __ATOMIC_RELEASE);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* The slot holding ra, the return address of the allocator's outermost
  * frame: glassheap's own frames keep frame pointers, so their chain leads
- * there from this function's frame in a few steps. 0 when not found. */
+ * there from this function's frame in a few steps. Only the records of
+ * glassheap's own frames are followed (a frame whose return address is
+ * elsewhere ends the walk: another's rbp may hold anything). 0 when not
+ * found. */
 static GH_NOINLINE uintptr_t ra_slot(uintptr_t ra)
 {
+	if (__atomic_load_n(&self_lo, __ATOMIC_ACQUIRE) == 0)
+		dl_iterate_phdr(find_self, (void *)(uintptr_t)ra_slot);
+	uintptr_t lo = __atomic_load_n(&self_lo, __ATOMIC_ACQUIRE), hi = __atomic_load_n(&self_hi, __ATOMIC_RELAXED);
 	uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
 	for (int i = 0; i < 8; i++) {
 		const uintptr_t *f = (const uintptr_t *)fp;
 		if (f[1] == ra)
 			return fp + sizeof(uintptr_t);
+		if (f[1] - lo >= hi - lo)
+			return 0;
 		uintptr_t next = f[0];
 		if (next <= fp || next - fp > 65536 || (next & 7) != 0)
 			return 0;
@@ -250,6 +280,42 @@ static GH_NOINLINE uint32_t resolve_unwind(uintptr_t ra, uintptr_t slot, uint32_
 
 static GH_TLS unsigned tl_checks;
 
+static size_t kmap_slot(uint32_t site)
+{
+	return (size_t)(((uint64_t)site * UINT64_C(0x9E3779B97F4A7C15)) >> 52) & (KMAP_SLOTS - 1);
+}
+
+static int32_t kmap_get(uint32_t site)
+{
+	size_t i = kmap_slot(site);
+	for (int p = 0; p < KMAP_PROBES; p++, i = (i + 1) & (KMAP_SLOTS - 1)) {
+		uint64_t e = atomic_load_explicit(&kmap[i], memory_order_relaxed);
+		if (e == 0)
+			return 0;
+		if ((uint32_t)(e >> 32) == site)
+			return (int32_t)(uint32_t)e;
+	}
+	return -1; /* no room: no shortcut */
+}
+
+static void kmap_set(uint32_t site, int32_t k)
+{
+	uint64_t v = ((uint64_t)site << 32) | (uint32_t)k;
+	size_t i = kmap_slot(site);
+	for (int p = 0; p < KMAP_PROBES; p++, i = (i + 1) & (KMAP_SLOTS - 1)) {
+		uint64_t e = atomic_load_explicit(&kmap[i], memory_order_relaxed);
+		if (e != 0 && (uint32_t)(e >> 32) != site)
+			continue;
+		if (e == 0 && !atomic_compare_exchange_strong_explicit(&kmap[i], &e, v, memory_order_relaxed,
+									 memory_order_relaxed)) {
+			if ((uint32_t)(e >> 32) != site)
+				continue; /* taken by another site meanwhile */
+		}
+		atomic_store_explicit(&kmap[i], v, memory_order_relaxed);
+		return;
+	}
+}
+
 /* The slot value of ra, 0 when absent (never inserts). */
 static uint32_t lookup_only(uintptr_t ra)
 {
@@ -294,7 +360,7 @@ static GH_NOINLINE uint32_t wrap_resolve(uintptr_t ra, uint32_t own)
 	tl_resolving = true;
 	int saved_errno = errno;
 	uintptr_t slot = ra_slot(ra);
-	int32_t k = slot ? atomic_load_explicit(&site_k[own], memory_order_relaxed) : -1;
+	int32_t k = slot ? kmap_get(own) : -1;
 	uint32_t id = own;
 	if (k > 0) {
 		/* only an address already seen as a caller (the walks intern
@@ -309,12 +375,12 @@ static GH_NOINLINE uint32_t wrap_resolve(uintptr_t ra, uint32_t own)
 			id = resolve_backtrace(ra, own);
 			uintptr_t at = id > 0 && id <= SITES_MAX ? atomic_load_explicit(&site_addr[id], memory_order_acquire) : 0;
 			if (at != c)
-				atomic_store_explicit(&site_k[own], -1, memory_order_relaxed);
+				kmap_set(own, -1);
 		}
 	} else if (k == 0) {
 		int32_t nk = 0;
 		id = resolve_unwind(ra, slot, own, &nk);
-		atomic_store_explicit(&site_k[own], nk > 0 ? nk : -1, memory_order_relaxed);
+		kmap_set(own, nk > 0 ? nk : -1);
 		if (id == own)
 			id = resolve_backtrace(ra, own);
 	} else {

@@ -22,6 +22,7 @@
 
 #include <fcntl.h>
 #include <link.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -228,19 +229,60 @@ struct find {
 	uintptr_t addr;
 	struct module m;
 	bool found;
+	uintptr_t gap_lo, gap_hi;             /* not found: no module's segment in [gap_lo, gap_hi) */
+	bool in_segment;                      /* addr is in some module's segment */
+	unsigned long long adds, subs;        /* the loader's generation */
 };
+
+/* Code outside every module (a JIT's, generated code): the gaps between
+ * modules that held such addresses, at the loader's generation then, so
+ * that each new address there costs a look at the generation only. */
+struct gap {
+	uintptr_t lo, hi;
+	unsigned long long adds, subs;
+};
+#define GAPS 8
+static struct gap gaps[GAPS];
+static unsigned gap_next;
+
+static bool has_generation(size_t size)
+{
+	return size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(unsigned long long);
+}
+
+static int gen_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct find *f = arg;
+	if (has_generation(size)) {
+		f->adds = info->dlpi_adds;
+		f->subs = info->dlpi_subs;
+	}
+	return 1;
+}
 
 static int find_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	(void)size;
 	struct find *f = arg;
+	if (has_generation(size)) {
+		f->adds = info->dlpi_adds;
+		f->subs = info->dlpi_subs;
+	}
 	uintptr_t lo = UINTPTR_MAX, hi = 0;
 	bool in = false;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+		if (ph->p_type != PT_LOAD)
 			continue;
 		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		/* the gap around addr, over every segment */
+		if (a + ph->p_memsz <= f->addr && a + ph->p_memsz > f->gap_lo)
+			f->gap_lo = a + ph->p_memsz;
+		if (a > f->addr && a < f->gap_hi)
+			f->gap_hi = a;
+		if (f->addr - a < ph->p_memsz)
+			f->in_segment = true; /* not in a gap, even if not code */
+		if (!(ph->p_flags & PF_X))
+			continue;
 		if (a < lo)
 			lo = a;
 		if (a + ph->p_memsz > hi)
@@ -263,9 +305,8 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
-/* The module holding addr, scanned; NULL when no loaded module holds it.
- * Under wrap_lock. */
-static struct module *module_of(uintptr_t addr)
+/* The cached module holding addr, scanned; NULL when none. Under wrap_lock. */
+static struct module *cached_module(uintptr_t addr)
 {
 	for (size_t i = 0; i < nmodules; i++)
 		if (addr - modules[i].lo < modules[i].hi - modules[i].lo) {
@@ -273,14 +314,16 @@ static struct module *module_of(uintptr_t addr)
 				scan_module(&modules[i]);
 			return &modules[i];
 		}
-	struct find f = {.addr = addr};
-	dl_iterate_phdr(find_cb, &f);
-	if (!f.found)
-		return NULL;
-	/* A module unloaded and another loaded over its range: replace it. */
+	return NULL;
+}
+
+/* Adds the module f found (replacing one unloaded from its range), scanned.
+ * Under wrap_lock. */
+static struct module *add_module(const struct find *f)
+{
 	struct module *m = NULL;
 	for (size_t i = 0; i < nmodules && !m; i++)
-		if (modules[i].lo < f.m.hi && f.m.lo < modules[i].hi)
+		if (modules[i].lo < f->m.hi && f->m.lo < modules[i].hi)
 			m = &modules[i];
 	if (!m) {
 		if (!modules)
@@ -289,7 +332,7 @@ static struct module *module_of(uintptr_t addr)
 			return NULL;
 		m = &modules[nmodules++];
 	}
-	*m = f.m;
+	*m = f->m;
 	scan_module(m);
 	return m;
 }
@@ -322,11 +365,49 @@ bool gh__wrap_contains(uintptr_t ra)
 	if (ra == 0 || tl_classifying)
 		return false;
 	tl_classifying = true;
-	/* ra - 1: the call instruction (a call ending a function returns past it) */
+	/* ra - 1: the call instruction (a call ending a function returns past
+	 * it). The loader's list is read without wrap_lock held: a callback
+	 * of dl_iterate_phdr that allocates (the loader's lock held) must not
+	 * wait for it. */
+	uintptr_t addr = ra - 1;
 	pthread_mutex_lock(&wrap_lock);
-	struct module *m = module_of(ra - 1);
-	bool r = m && contains(m, ra - 1);
+	struct module *m = cached_module(addr);
+	bool r = m && contains(m, addr);
 	pthread_mutex_unlock(&wrap_lock);
+	if (!m) {
+		struct find f = {.addr = addr, .gap_lo = 0, .gap_hi = UINTPTR_MAX};
+		/* a known gap, at the same generation: outside every module */
+		pthread_mutex_lock(&wrap_lock);
+		const struct gap *g = NULL;
+		for (unsigned i = 0; i < GAPS && !g; i++)
+			if (gaps[i].hi > gaps[i].lo && addr - gaps[i].lo < gaps[i].hi - gaps[i].lo)
+				g = &gaps[i];
+		struct gap known = g ? *g : (struct gap){0, 0, 0, 0};
+		pthread_mutex_unlock(&wrap_lock);
+		if (g) {
+			struct find cur = {.adds = ~0ULL};
+			dl_iterate_phdr(gen_cb, &cur);
+			if (cur.adds == known.adds && cur.subs == known.subs) {
+				tl_classifying = false;
+				return false;
+			}
+		}
+		f.adds = ~0ULL;
+		dl_iterate_phdr(find_cb, &f);
+		if (!f.found && !f.in_segment && f.adds != ~0ULL && f.gap_hi > f.gap_lo) {
+			pthread_mutex_lock(&wrap_lock);
+			gaps[gap_next++ % GAPS] = (struct gap){f.gap_lo, f.gap_hi, f.adds, f.subs};
+			pthread_mutex_unlock(&wrap_lock);
+		}
+		if (f.found) {
+			pthread_mutex_lock(&wrap_lock);
+			m = cached_module(addr);
+			if (!m)
+				m = add_module(&f);
+			r = m && contains(m, addr);
+			pthread_mutex_unlock(&wrap_lock);
+		}
+	}
 	tl_classifying = false;
 	return r;
 }
