@@ -367,6 +367,10 @@ void gh__site_describe(uintptr_t addr, char *buf, size_t len);
 /* Blame the caller (wrappers.c decides what is a wrapper): set in a slot's id
  * when its address lies in an allocation wrapper; never part of an id. */
 #define GH_SITE_WRAP UINT32_C(0x80000000)
+/* The id of any return address (interned if new), a wrapper's own included:
+ * for addresses that are not the current allocation's (a traced stack's
+ * first frame). */
+uint32_t gh__site_id(uintptr_t ra);
 /* The number of leading frames of f[0..n) that lie in wrappers (at most n - 1). */
 unsigned gh__site_skip_wrappers(const uintptr_t *f, unsigned n);
 /* Is ra (interned with its classification) a wrapper's address? */

@@ -391,6 +391,13 @@ static GH_NOINLINE uint32_t wrap_resolve(uintptr_t ra, uint32_t own)
 	return id;
 }
 
+uint32_t gh__site_id(uintptr_t ra)
+{
+	if (site_keys == NULL || ra == 0)
+		return 0;
+	return lookup_raw(ra, slot_of(ra)) & ~GH_SITE_WRAP;
+}
+
 unsigned gh__site_skip_wrappers(const uintptr_t *f, unsigned n)
 {
 	if (site_keys == NULL)

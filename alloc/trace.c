@@ -207,7 +207,7 @@ static uint32_t rec_new(struct session *s, const uintptr_t *f, unsigned n, uint6
 		return 0; /* the id stays unused: nframes 0 */
 	memcpy(&pool[off], f, n * sizeof *f);
 	struct stack_rec *r = &recs[id];
-	r->site = gh__site_intern(f[0]);
+	r->site = gh__site_id(f[0]); /* wrappers were skipped (gh__trace_record) */
 	r->hash = h;
 	r->frames = off;
 	r->session = s;
