@@ -6,9 +6,12 @@
 #define GH_SITES_H
 
 #include "glassheap.h"
+#include "introspect.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+GH_INTERNAL_BEGIN
 
 /* One (site, type) pair with live objects. */
 struct gh_site_live_row {
@@ -36,6 +39,9 @@ struct gh_site_sym {
 	unsigned lineno;       /* 0 when unknown */
 	const char *line;      /* the source line, "" when unavailable */
 };
+/* In symbols.c: the symbolizer's half (libglassheap_ext.so). */
 void gh__sites_symbolize(uint32_t site, struct gh_site_sym *out);
+
+GH_INTERNAL_END
 
 #endif /* GH_SITES_H */

@@ -25,12 +25,15 @@
  * not traced) and must not run inside malloc or with allocator locks held.
  */
 #include "internal.h"
+#include "sites.h"
 #include "trace.h"
+#include "u64map.h"
 
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,76 +53,29 @@ static const Dwfl_Callbacks callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 static unsigned long long seen_adds, seen_subs;
+static _Atomic uint64_t last_use_ns; /* gh__now_ns() of the last symbolization */
 
 /* ---- Small hash tables ---------------------------------------------------------------- */
 
-/* uintptr_t key (never 0) -> pointer. */
-struct umap {
-	uintptr_t *keys;
-	void **vals;
-	size_t cap, n;
-};
-
-static size_t mix(uintptr_t k)
+/* uintptr_t key (never 0) -> pointer, on the shared map. */
+static void *umap_get(const struct gh_u64map *m, uintptr_t key)
 {
-	uint64_t h = (uint64_t)k * UINT64_C(0x9E3779B97F4A7C15);
-	return (size_t)(h ^ (h >> 31));
+	const uint64_t *v = gh_u64map_find(m, key);
+	return v ? (void *)(uintptr_t)*v : NULL;
 }
 
-static bool umap_grow(struct umap *m)
+static bool umap_put(struct gh_u64map *m, uintptr_t key, void *val)
 {
-	size_t cap = m->cap ? m->cap * 2 : 1024;
-	uintptr_t *keys = calloc(cap, sizeof *keys);
-	void **vals = calloc(cap, sizeof *vals);
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		return false;
-	}
-	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->keys[i])
-			continue;
-		size_t j = mix(m->keys[i]) & (cap - 1);
-		while (keys[j])
-			j = (j + 1) & (cap - 1);
-		keys[j] = m->keys[i];
-		vals[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = keys;
-	m->vals = vals;
-	m->cap = cap;
-	return true;
+	bool fresh;
+	uint64_t *v = gh_u64map_slot(m, key, &fresh);
+	if (v)
+		*v = (uintptr_t)val;
+	return v != NULL;
 }
 
-static void *umap_get(const struct umap *m, uintptr_t key)
-{
-	if (!m->cap)
-		return NULL;
-	for (size_t i = mix(key) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1))
-		if (m->keys[i] == key)
-			return m->vals[i];
-	return NULL;
-}
-
-static bool umap_put(struct umap *m, uintptr_t key, void *val)
-{
-	if ((m->n + 1) * 2 > m->cap && !umap_grow(m))
-		return false;
-	size_t i = mix(key) & (m->cap - 1);
-	while (m->keys[i] && m->keys[i] != key)
-		i = (i + 1) & (m->cap - 1);
-	if (!m->keys[i])
-		m->n++;
-	m->keys[i] = key;
-	m->vals[i] = val;
-	return true;
-}
-
-static struct umap addr_cache;  /* return address -> struct sym_ent */
-static struct umap file_cache;  /* interned file name -> struct source */
-static struct umap str_index;   /* string hash -> chain of struct istr */
+static struct gh_u64map addr_cache;  /* return address -> struct sym_ent */
+static struct gh_u64map file_cache;  /* interned file name -> struct source */
+static struct gh_u64map str_index;   /* string hash -> chain of struct istr */
 
 struct istr {
 	struct istr *next;
@@ -550,6 +506,7 @@ size_t gh__sym_frames(uintptr_t address, const struct gh_trace_frame **frames)
 	};
 	int q = gh__trace_quiet_begin();
 	pthread_mutex_lock(&sym_lock);
+	atomic_store_explicit(&last_use_ns, gh__now_ns(), memory_order_relaxed);
 	struct sym_ent *e = address ? umap_get(&addr_cache, address) : NULL;
 	if (!e && address) {
 		struct gh_trace_frame tmp[LOGICAL_MAX];
@@ -572,6 +529,53 @@ size_t gh__sym_frames(uintptr_t address, const struct gh_trace_frame **frames)
 	}
 	*frames = e->f;
 	return e->n;
+}
+
+/* ---- Giving the memory back ---------------------------------------------------------------- */
+
+static void umap_free(struct gh_u64map *m, void (*free_val)(void *))
+{
+	for (size_t i = 0; m->keys && i <= m->mask; i++)
+		if (m->keys[i])
+			free_val((void *)(uintptr_t)m->vals[i]);
+	gh_u64map_free(m);
+}
+
+static void free_source(void *v)
+{
+	struct source *src = v;
+	free(src->lines);
+	free(src->text);
+	free(src);
+}
+
+static void free_chain(void *v)
+{
+	for (struct istr *e = v, *next; e; e = next) {
+		next = e->next;
+		free(e);
+	}
+}
+
+bool gh__sym_release(uint64_t idle_ns, bool force)
+{
+	int q = gh__trace_quiet_begin();
+	pthread_mutex_lock(&sym_lock);
+	uint64_t last = atomic_load_explicit(&last_use_ns, memory_order_relaxed);
+	bool held = dwfl || addr_cache.n || file_cache.n || str_index.n;
+	bool go = held && (force || gh__now_ns() - last >= idle_ns);
+	if (go) {
+		umap_free(&addr_cache, free);
+		umap_free(&file_cache, free_source);
+		umap_free(&str_index, free_chain);
+		if (dwfl)
+			dwfl_end(dwfl);
+		dwfl = NULL;
+		seen_adds = seen_subs = 0;
+	}
+	pthread_mutex_unlock(&sym_lock);
+	gh__trace_quiet_end(q);
+	return go;
 }
 
 /* ---- How the executable was compiled ---------------------------------------------------------
@@ -680,4 +684,44 @@ void gh__sym_atfork_child(void)
 	memset(&addr_cache, 0, sizeof addr_cache);
 	memset(&file_cache, 0, sizeof file_cache);
 	memset(&str_index, 0, sizeof str_index);
+}
+
+/* ---- A site for GET /debug/memory/sites (sites.h) ------------------------------------ */
+
+void gh__sites_symbolize(uint32_t site, struct gh_site_sym *out)
+{
+	out->site[0] = '\0';
+	out->module = "";
+	out->function = "";
+	out->filename = "";
+	out->lineno = 0;
+	out->line = "";
+	if (site == GH_SITE_OTHER) {
+		snprintf(out->site, sizeof out->site, "%s", GH_SITE_OTHER_NAME);
+		out->module = GH_SITE_OTHER_NAME;
+		return;
+	}
+	uintptr_t addr = gh__site_address(site);
+	if (!addr)
+		return;
+	gh_site_info_t info = {0, NULL, 0};
+	if (gh_site_resolve(site, &info) == 0 && info.module && info.module[0])
+		snprintf(out->site, sizeof out->site, "%s+0x%lx", info.module, (unsigned long)info.offset);
+	else
+		snprintf(out->site, sizeof out->site, "0x%lx", (unsigned long)addr);
+	const struct gh_trace_frame *f = NULL;
+	int q = gh__trace_quiet_begin();
+	size_t nf = gh__sym_frames(addr, &f);
+	gh__trace_quiet_end(q);
+	if (nf == 0)
+		return;
+	out->module = f[0].module ? f[0].module : "";
+	out->function = f[0].function ? f[0].function : "";
+	if (f[0].lineno) {
+		out->filename = f[0].filename ? f[0].filename : "";
+		out->lineno = f[0].lineno;
+		out->line = f[0].line ? f[0].line : "";
+	}
+	if (!out->module[0] && info.module)
+		out->module = info.module;
 }

@@ -46,7 +46,8 @@ struct summary {
 	uint64_t objects, bytes, types;
 };
 
-/* /debug/memory's summary, from the per-type counters. */
+/* /debug/memory's summary, from the per-type counters (glassheap's own
+ * objects left out, as there). */
 static int read_summary(struct summary *sm)
 {
 	size_t cap = (size_t)gh_type_count() + 64;
@@ -58,6 +59,8 @@ static int read_summary(struct summary *sm)
 		n = cap;
 	uint64_t objects = 0, bytes = 0, types = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (st[i].type == GH_TYPE_INTERNAL) /* glassheap's own: not the program's (allocator.self) */
+			continue;
 		objects += st[i].live_count;
 		bytes += st[i].live_bytes;
 		types += st[i].live_count > 0;
