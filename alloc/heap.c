@@ -873,6 +873,7 @@ static void atfork_prepare(void)
 	gh__world_atfork_prepare();
 	gh__mark_atfork_prepare();
 	gh__types_atfork_prepare();
+	gh__wrappers_atfork_prepare(); /* before the sites' lock: classification holds it first */
 	gh__sites_atfork_prepare();
 	gh__meta_atfork_prepare();
 }
@@ -881,6 +882,7 @@ static void atfork_parent(void)
 {
 	gh__meta_atfork_parent();
 	gh__sites_atfork_parent();
+	gh__wrappers_atfork_parent();
 	gh__types_atfork_parent();
 	gh__mark_atfork_parent();
 	gh__world_atfork_parent();
@@ -890,6 +892,7 @@ static void atfork_child(void)
 {
 	gh__meta_atfork_child();
 	gh__sites_atfork_child();
+	gh__wrappers_atfork_child();
 	gh__types_atfork_child();
 	gh__mark_atfork_child();
 	gh__world_atfork_child();

@@ -320,7 +320,9 @@ GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
 	if (gh_likely(keys != NULL) &&
 	    gh_likely(atomic_load_explicit(&keys[i], memory_order_acquire) == ra)) {
 		uint32_t id = atomic_load_explicit(&gh__site_ids[i], memory_order_acquire);
-		if (gh_likely(id != 0)) /* 0: not yet published */
+		/* 0: not yet published; GH_SITE_WRAP: a wrapper's, resolved to
+		 * its caller by gh__site_insert */
+		if (gh_likely((int32_t)id > 0))
 			return id;
 	}
 	return gh__site_insert(ra, i);
@@ -335,6 +337,29 @@ void gh__sites_release(void);
 void gh__sites_atfork_prepare(void);
 void gh__sites_atfork_parent(void);
 void gh__sites_atfork_child(void);
+/* Blame the caller (wrappers.c decides what is a wrapper): set in a slot's id
+ * when its address lies in an allocation wrapper; never part of an id. */
+#define GH_SITE_WRAP UINT32_C(0x80000000)
+/* The id of any return address (interned if new), a wrapper's own included:
+ * for addresses that are not the current allocation's (a traced stack's
+ * first frame). */
+uint32_t gh__site_id(uintptr_t ra);
+/* The number of leading frames of f[0..n) that lie in wrappers (at most n - 1). */
+unsigned gh__site_skip_wrappers(const uintptr_t *f, unsigned n);
+/* Is ra (interned with its classification) a wrapper's address? */
+bool gh__site_is_wrapper(uintptr_t ra);
+/* After the wrapper list changed (gh_wrapper_add). */
+void gh__sites_reclassify(void);
+
+/* ==== wrappers.c: allocation wrappers ========================================= */
+
+/* Reads GLASSHEAP_WRAPPERS (from gh__sites_init; no allocation). */
+void gh__wrappers_init(void);
+/* Is the return address ra in a wrapper's code? Inside malloc: no allocation. */
+bool gh__wrap_contains(uintptr_t ra);
+void gh__wrappers_atfork_prepare(void);
+void gh__wrappers_atfork_parent(void);
+void gh__wrappers_atfork_child(void);
 
 /* ==== world.c: stopping and resuming every thread ============================ */
 

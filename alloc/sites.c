@@ -15,6 +15,9 @@
  */
 #include "internal.h"
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
 #include <dlfcn.h>
 #include <link.h>
 #include <sched.h>
@@ -31,6 +34,14 @@ _Atomic uint32_t *gh__site_ids;
 #define site_ids gh__site_ids
 static _Atomic uintptr_t *site_addr; /* [SITES_MAX + 2] id -> address (atomic: read by id from any header) */
 static _Atomic uint32_t site_n;
+/* Per wrapper site: where its caller's return address lies relative to its
+ * own (wrap_resolve); 0 unknown, -1 not constant. A small open-addressing
+ * map of (site << 32 | k), 0 empty, in metadata: wrapper sites are few, and
+ * a table per site id would cost megabytes of address space. A site that
+ * finds no room is walked every time. */
+#define KMAP_SLOTS 4096
+#define KMAP_PROBES 16
+static _Atomic uint64_t *kmap;
 /* Allocations attributed to GH_SITE_OTHER because the table was full. */
 static _Atomic uint64_t other_allocs;
 
@@ -39,8 +50,10 @@ void gh__sites_init(void)
 	site_keys = gh__meta_map(SITE_SLOTS * sizeof *site_keys);
 	site_ids = gh__meta_map(SITE_SLOTS * sizeof *site_ids);
 	site_addr = gh__meta_map(((size_t)SITES_MAX + 2) * sizeof *site_addr);
-	if (!site_keys || !site_ids || !site_addr)
+	kmap = gh__meta_alloc(KMAP_SLOTS * sizeof *kmap);
+	if (!site_keys || !site_ids || !site_addr || !kmap)
 		gh__sites_release();
+	gh__wrappers_init();
 }
 
 /* Gives the tables back (initialization failed: pass-through needs the
@@ -56,6 +69,7 @@ void gh__sites_release(void)
 	site_keys = NULL;
 	site_ids = NULL;
 	site_addr = NULL;
+	kmap = NULL; /* metadata: never given back */
 }
 
 /* Inserts are rare (once per call site) and serialized by this lock, which
@@ -78,14 +92,16 @@ void gh__sites_atfork_child(void)
 	pthread_mutex_init(&insert_lock, NULL);
 }
 
+static uint32_t wrap_resolve(uintptr_t ra, uint32_t own);
+
 /* The slow path of gh__site_intern: probe from slot i, insert if absent.
  * Once SITES_MAX sites exist no slot is claimed any more: the table's load
  * factor stays at most 1/2, so every probe ends at an empty slot, and a new
- * address gets GH_SITE_OTHER (counted) instead of an id of its own. */
-uint32_t gh__site_insert(uintptr_t ra, size_t i)
+ * address gets GH_SITE_OTHER (counted) instead of an id of its own.
+ * Returns the slot value of ra (id | GH_SITE_WRAP). */
+static uint32_t lookup_raw(uintptr_t ra, size_t i)
 {
-	if (gh_unlikely(site_keys == NULL || ra == 0))
-		return 0;
+	int wrap = -1; /* not classified yet */
 	for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
 		uintptr_t k = atomic_load_explicit(&site_keys[i], memory_order_acquire);
 		if (k == ra) {
@@ -95,7 +111,7 @@ uint32_t gh__site_insert(uintptr_t ra, size_t i)
 			for (int spins = 0; spins < 100000; spins++) {
 				uint32_t id = atomic_load_explicit(&site_ids[i], memory_order_acquire);
 				if (id != 0)
-					return id;
+					return id; /* with its GH_SITE_WRAP flag */
 				if (spins > 100)
 					sched_yield();
 			}
@@ -106,6 +122,10 @@ uint32_t gh__site_insert(uintptr_t ra, size_t i)
 				atomic_fetch_add_explicit(&other_allocs, 1, memory_order_relaxed);
 				return GH_SITE_OTHER;
 			}
+			/* Classified before the lock (it may read a module's
+			 * symbols), once per new address. */
+			if (wrap < 0)
+				wrap = gh__wrap_contains(ra);
 			pthread_mutex_lock(&insert_lock);
 			uintptr_t expect = 0;
 			uint32_t id = 0;
@@ -113,16 +133,316 @@ uint32_t gh__site_insert(uintptr_t ra, size_t i)
 			    atomic_compare_exchange_strong(&site_keys[i], &expect, ra)) {
 				id = atomic_fetch_add(&site_n, 1) + 1;
 				atomic_store_explicit(&site_addr[id], ra, memory_order_release);
-				atomic_store_explicit(&site_ids[i], id, memory_order_release);
+				atomic_store_explicit(&site_ids[i], id | (wrap ? GH_SITE_WRAP : 0), memory_order_release);
 			}
 			pthread_mutex_unlock(&insert_lock);
 			if (id)
-				return id;
+				return id | (wrap ? GH_SITE_WRAP : 0);
 			continue; /* lost the race for this slot, or the table filled: look again */
 		}
 		i = (i + 1) & (SITE_SLOTS - 1);
 	}
 	return GH_SITE_OTHER; /* not reached: at most half the slots are ever used */
+}
+
+static size_t slot_of(uintptr_t ra)
+{
+	return (size_t)((ra * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - GH_SITE_LG));
+}
+
+uint32_t gh__site_insert(uintptr_t ra, size_t i)
+{
+	if (gh_unlikely(site_keys == NULL || ra == 0))
+		return 0;
+	uint32_t v = lookup_raw(ra, i);
+	if (gh_unlikely(v & GH_SITE_WRAP))
+		return wrap_resolve(ra, v & ~GH_SITE_WRAP);
+	return v;
+}
+
+/* ---- Blame the caller -----------------------------------------------------------------
+ * A site whose return address lies in an allocation wrapper (wrappers.c)
+ * carries GH_SITE_WRAP in its slot, so the inline lookup sends it here: the
+ * stack is unwound (libunwind, .eh_frame: wrappers are rarely built with
+ * frame pointers) from the frame returning to ra, and the first frame whose
+ * address is not a wrapper's is the allocation's site. Every address seen on
+ * the way is interned with its classification, so each is decided once.
+ * Falls back to the wrapper's own site when the stack holds nothing else. */
+
+static GH_TLS bool tl_resolving;
+
+#define WRAP_FRAMES 48
+
+/* Index in f[0..n) of the first frame past ra that is not a wrapper's, or n. */
+static unsigned first_outside(const uintptr_t *f, unsigned n, uintptr_t ra, uint32_t *id)
+{
+	unsigned i = 0;
+	while (i < n && i < 16 && f[i] != ra)
+		i++;
+	if (i >= n || f[i] != ra)
+		return n;
+	for (i++; i < n; i++) {
+		uint32_t v = f[i] < 4096 ? 0 : lookup_raw(f[i], slot_of(f[i]));
+		if (v == 0 || v == GH_SITE_OTHER)
+			return n;
+		if (!(v & GH_SITE_WRAP)) {
+			*id = v;
+			return i;
+		}
+	}
+	return n;
+}
+
+/* The executable segment holding glassheap's own code. */
+static uintptr_t self_lo, self_hi;
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t me = (uintptr_t)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me - lo < ph->p_memsz) {
+			__atomic_store_n(&self_hi, lo + ph->p_memsz, __ATOMIC_RELAXED);
+			__atomic_store_n(&self_lo, lo, __ATOMIC_RELEASE);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The slot holding ra, the return address of the allocator's outermost
+ * frame: glassheap's own frames keep frame pointers, so their chain leads
+ * there from this function's frame in a few steps. Only the records of
+ * glassheap's own frames are followed (a frame whose return address is
+ * elsewhere ends the walk: another's rbp may hold anything). 0 when not
+ * found. */
+static GH_NOINLINE uintptr_t ra_slot(uintptr_t ra)
+{
+	if (__atomic_load_n(&self_lo, __ATOMIC_ACQUIRE) == 0)
+		dl_iterate_phdr(find_self, (void *)(uintptr_t)ra_slot);
+	uintptr_t lo = __atomic_load_n(&self_lo, __ATOMIC_ACQUIRE), hi = __atomic_load_n(&self_hi, __ATOMIC_RELAXED);
+	uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+	for (int i = 0; i < 8; i++) {
+		const uintptr_t *f = (const uintptr_t *)fp;
+		if (f[1] == ra)
+			return fp + sizeof(uintptr_t);
+		if (f[1] - lo >= hi - lo)
+			return 0;
+		uintptr_t next = f[0];
+		if (next <= fp || next - fp > 65536 || (next & 7) != 0)
+			return 0;
+		fp = next;
+	}
+	return 0;
+}
+
+/* The slow path: libunwind from here to the first frame past ra outside the
+ * wrappers. *k: the distance from ra's slot to that frame's return address
+ * slot (0 when it cannot be known). */
+static GH_NOINLINE uint32_t resolve_unwind(uintptr_t ra, uintptr_t slot, uint32_t own, int32_t *k)
+{
+	*k = 0;
+	unw_context_t ctx;
+	unw_cursor_t cur;
+	if (unw_getcontext(&ctx) != 0 || unw_init_local(&cur, &ctx) != 0)
+		return own;
+	bool at = false;
+	for (int steps = 0; steps < WRAP_FRAMES && unw_step(&cur) > 0; steps++) {
+		unw_word_t ip = 0, sp = 0;
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0)
+			break;
+		if (!at) {
+			at = ip == ra;
+			if (at && slot && (unw_get_reg(&cur, UNW_REG_SP, &sp) != 0 || sp != slot + sizeof(uintptr_t)))
+				slot = 0; /* not the frame the chain found: no shortcut */
+			if (steps > 16)
+				break;
+			continue;
+		}
+		uint32_t v = ip < 4096 ? 0 : lookup_raw(ip, slot_of(ip));
+		if (v == 0 || v == GH_SITE_OTHER)
+			break;
+		if (v & GH_SITE_WRAP) {
+			slot = 0; /* several wrapper frames: paths vary, no shortcut */
+			continue;
+		}
+		/* this frame's return address was pushed just below its caller's
+		 * stack pointer, which the step computed */
+		if (slot && unw_get_reg(&cur, UNW_REG_SP, &sp) == 0 && sp - sizeof(uintptr_t) > slot &&
+		    sp - sizeof(uintptr_t) - slot < (1u << 20) && *(const uintptr_t *)(sp - sizeof(uintptr_t)) == ip)
+			*k = (int32_t)(sp - sizeof(uintptr_t) - slot);
+		return v;
+	}
+	return own;
+}
+
+static GH_TLS unsigned tl_checks;
+
+static size_t kmap_slot(uint32_t site)
+{
+	return (size_t)(((uint64_t)site * UINT64_C(0x9E3779B97F4A7C15)) >> 52) & (KMAP_SLOTS - 1);
+}
+
+static int32_t kmap_get(uint32_t site)
+{
+	size_t i = kmap_slot(site);
+	for (int p = 0; p < KMAP_PROBES; p++, i = (i + 1) & (KMAP_SLOTS - 1)) {
+		uint64_t e = atomic_load_explicit(&kmap[i], memory_order_relaxed);
+		if (e == 0)
+			return 0;
+		if ((uint32_t)(e >> 32) == site)
+			return (int32_t)(uint32_t)e;
+	}
+	return -1; /* no room: no shortcut */
+}
+
+static void kmap_set(uint32_t site, int32_t k)
+{
+	uint64_t v = ((uint64_t)site << 32) | (uint32_t)k;
+	size_t i = kmap_slot(site);
+	for (int p = 0; p < KMAP_PROBES; p++, i = (i + 1) & (KMAP_SLOTS - 1)) {
+		uint64_t e = atomic_load_explicit(&kmap[i], memory_order_relaxed);
+		if (e != 0 && (uint32_t)(e >> 32) != site)
+			continue;
+		if (e == 0 && !atomic_compare_exchange_strong_explicit(&kmap[i], &e, v, memory_order_relaxed,
+									 memory_order_relaxed)) {
+			if ((uint32_t)(e >> 32) != site)
+				continue; /* taken by another site meanwhile */
+		}
+		atomic_store_explicit(&kmap[i], v, memory_order_relaxed);
+		return;
+	}
+}
+
+/* The slot value of ra, 0 when absent (never inserts). */
+static uint32_t lookup_only(uintptr_t ra)
+{
+	size_t i = slot_of(ra);
+	for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
+		uintptr_t k = atomic_load_explicit(&site_keys[i], memory_order_acquire);
+		if (k == ra)
+			return atomic_load_explicit(&site_ids[i], memory_order_acquire);
+		if (k == 0)
+			return 0;
+		i = (i + 1) & (SITE_SLOTS - 1);
+	}
+	return 0;
+}
+
+/* The return addresses alone (unw_backtrace, libunwind's cached fast path). */
+static uint32_t resolve_backtrace(uintptr_t ra, uint32_t own)
+{
+	void *buf[WRAP_FRAMES];
+	uint32_t id = own;
+	int got = unw_backtrace(buf, WRAP_FRAMES);
+	if (got > 0)
+		first_outside((const uintptr_t *)buf, (unsigned)got, ra, &id);
+	return id;
+}
+
+/*
+ * A wrapper site's allocation. The first one unwinds with libunwind's
+ * cursor (resolve_unwind). When the wrapper's caller is outside (strdup
+ * called by the program), it notes where, relative to ra's own slot, the
+ * caller's return address lies: a constant for a function whose frame has
+ * a fixed size (nearly all), so the next ones read it directly (a few
+ * loads), accepted only if it is an address already seen as a caller. One
+ * in 64 is checked against a walk of the return addresses; a site where they
+ * differ (alloca) is walked every time, as is a site under several wrapper
+ * frames (libstdc++'s string code: paths vary).
+ */
+static GH_NOINLINE uint32_t wrap_resolve(uintptr_t ra, uint32_t own)
+{
+	if (tl_resolving || own > SITES_MAX)
+		return own;
+	tl_resolving = true;
+	int saved_errno = errno;
+	uintptr_t slot = ra_slot(ra);
+	int32_t k = slot ? kmap_get(own) : -1;
+	uint32_t id = own;
+	if (k > 0) {
+		/* only an address already seen as a caller (the walks intern
+		 * them): a stray word read here never becomes a site */
+		uintptr_t c = *(const uintptr_t *)(slot + (uintptr_t)k);
+		uint32_t v = c < 4096 ? 0 : lookup_only(c);
+		bool ok = v != 0 && v != GH_SITE_OTHER && !(v & GH_SITE_WRAP);
+		if (ok && (++tl_checks & 63) != 0) {
+			id = v;
+		} else {
+			/* a new caller (the walk interns it), or the check */
+			id = resolve_backtrace(ra, own);
+			uintptr_t at = id > 0 && id <= SITES_MAX ? atomic_load_explicit(&site_addr[id], memory_order_acquire) : 0;
+			if (at != c)
+				kmap_set(own, -1);
+		}
+	} else if (k == 0) {
+		int32_t nk = 0;
+		id = resolve_unwind(ra, slot, own, &nk);
+		kmap_set(own, nk > 0 ? nk : -1);
+		if (id == own)
+			id = resolve_backtrace(ra, own);
+	} else {
+		id = resolve_backtrace(ra, own);
+	}
+	errno = saved_errno;
+	tl_resolving = false;
+	return id;
+}
+
+uint32_t gh__site_id(uintptr_t ra)
+{
+	if (site_keys == NULL || ra == 0)
+		return 0;
+	return lookup_raw(ra, slot_of(ra)) & ~GH_SITE_WRAP;
+}
+
+unsigned gh__site_skip_wrappers(const uintptr_t *f, unsigned n)
+{
+	if (site_keys == NULL)
+		return 0;
+	unsigned i = 0;
+	while (i + 1 < n) {
+		uint32_t v = lookup_raw(f[i], slot_of(f[i]));
+		if (!(v & GH_SITE_WRAP) || v == GH_SITE_OTHER)
+			break;
+		i++;
+	}
+	return i;
+}
+
+bool gh__site_is_wrapper(uintptr_t ra)
+{
+	if (site_keys == NULL || ra == 0)
+		return false;
+	uint32_t v = lookup_raw(ra, slot_of(ra));
+	return (v & GH_SITE_WRAP) && v != GH_SITE_OTHER;
+}
+
+/* After the wrapper list changed: every interned address decided again. */
+void gh__sites_reclassify(void)
+{
+	if (site_keys == NULL)
+		return;
+	uint32_t n = atomic_load(&site_n);
+	for (uint32_t id = 1; id <= n && id <= SITES_MAX; id++) {
+		uintptr_t ra = atomic_load_explicit(&site_addr[id], memory_order_acquire);
+		if (!ra)
+			continue;
+		bool wrap = gh__wrap_contains(ra);
+		size_t i = slot_of(ra);
+		for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
+			uintptr_t k = atomic_load_explicit(&site_keys[i], memory_order_acquire);
+			if (k == 0)
+				break;
+			if (k == ra) {
+				atomic_store_explicit(&site_ids[i], id | (wrap ? GH_SITE_WRAP : 0), memory_order_release);
+				break;
+			}
+			i = (i + 1) & (SITE_SLOTS - 1);
+		}
+	}
 }
 
 uint64_t gh__site_other_count(void)

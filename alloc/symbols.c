@@ -25,6 +25,7 @@
  * not traced) and must not run inside malloc or with allocator locks held.
  */
 #include "internal.h"
+#include "sites.h"
 #include "trace.h"
 #include "u64map.h"
 
@@ -32,6 +33,7 @@
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -371,6 +373,13 @@ static Dwarf_Die *cu_by_ranges(Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Addr *bias
 	return NULL;
 }
 
+/* A header of the system's C or C++ library (/usr/include/..., a GCC or
+ * Clang installation's include/c++/...). */
+static bool system_header(const char *file)
+{
+	return file && (strncmp(file, "/usr/include/", 13) == 0 || strstr(file, "/include/c++/") != NULL);
+}
+
 /* Fills f (room for LOGICAL_MAX) for one return address; returns the count. */
 static size_t resolve(uintptr_t address, struct gh_trace_frame *f)
 {
@@ -417,6 +426,24 @@ static size_t resolve(uintptr_t address, struct gh_trace_frame *f)
 
 	Dwarf_Die *scopes = NULL;
 	int ns = dwarf_getscopes(cu, pc - cu_bias, &scopes);
+	/* The chain of the innermost function by its DIE's parents (as binutils'
+	 * addr2line): GCC's ranges of an inlined call sometimes stop short of a
+	 * call instruction its callee's ranges still cover, and a chain of
+	 * ranges at pc then skips that level (push_back inlined into main,
+	 * emplace_back into push_back, seen as emplace_back in main). */
+	for (int i = 0; i < ns; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+			continue;
+		Dwarf_Die *chain = NULL;
+		int nc = tag == DW_TAG_inlined_subroutine ? dwarf_getscopes_die(&scopes[i], &chain) : -1;
+		if (nc > 0) {
+			free(scopes);
+			scopes = chain;
+			ns = nc;
+		}
+		break;
+	}
 	size_t n = 0;
 	bool done = false;
 	for (int i = 0; i < ns && n < LOGICAL_MAX && !done; i++) {
@@ -456,6 +483,16 @@ static size_t resolve(uintptr_t address, struct gh_trace_frame *f)
 			fr->filename = source_path(cu, file);
 			fr->lineno = line > 0 ? (unsigned)line : 0;
 		}
+	}
+	/* Blame the caller: an inlined frame of a system header (std::allocator,
+	 * new_allocator.h, vector's push_back) is not the user's line; the first
+	 * frame of the chain outside them is, when there is one. */
+	size_t k = 0;
+	while (k + 1 < n && f[k].inlined && system_header(f[k].filename))
+		k++;
+	if (k > 0) {
+		memmove(f, f + k, (n - k) * sizeof *f);
+		n -= k;
 	}
 	for (size_t i = 0; i < n; i++)
 		f[i].line = line_of(f[i].filename == base.module ? NULL : f[i].filename, f[i].lineno);
@@ -647,4 +684,44 @@ void gh__sym_atfork_child(void)
 	memset(&addr_cache, 0, sizeof addr_cache);
 	memset(&file_cache, 0, sizeof file_cache);
 	memset(&str_index, 0, sizeof str_index);
+}
+
+/* ---- A site for GET /debug/memory/sites (sites.h) ------------------------------------ */
+
+void gh__sites_symbolize(uint32_t site, struct gh_site_sym *out)
+{
+	out->site[0] = '\0';
+	out->module = "";
+	out->function = "";
+	out->filename = "";
+	out->lineno = 0;
+	out->line = "";
+	if (site == GH_SITE_OTHER) {
+		snprintf(out->site, sizeof out->site, "%s", GH_SITE_OTHER_NAME);
+		out->module = GH_SITE_OTHER_NAME;
+		return;
+	}
+	uintptr_t addr = gh__site_address(site);
+	if (!addr)
+		return;
+	gh_site_info_t info = {0, NULL, 0};
+	if (gh_site_resolve(site, &info) == 0 && info.module && info.module[0])
+		snprintf(out->site, sizeof out->site, "%s+0x%lx", info.module, (unsigned long)info.offset);
+	else
+		snprintf(out->site, sizeof out->site, "0x%lx", (unsigned long)addr);
+	const struct gh_trace_frame *f = NULL;
+	int q = gh__trace_quiet_begin();
+	size_t nf = gh__sym_frames(addr, &f);
+	gh__trace_quiet_end(q);
+	if (nf == 0)
+		return;
+	out->module = f[0].module ? f[0].module : "";
+	out->function = f[0].function ? f[0].function : "";
+	if (f[0].lineno) {
+		out->filename = f[0].filename ? f[0].filename : "";
+		out->lineno = f[0].lineno;
+		out->line = f[0].line ? f[0].line : "";
+	}
+	if (!out->module[0] && info.module)
+		out->module = info.module;
 }

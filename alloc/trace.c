@@ -207,7 +207,7 @@ static uint32_t rec_new(struct session *s, const uintptr_t *f, unsigned n, uint6
 		return 0; /* the id stays unused: nframes 0 */
 	memcpy(&pool[off], f, n * sizeof *f);
 	struct stack_rec *r = &recs[id];
-	r->site = gh__site_intern(f[0]);
+	r->site = gh__site_id(f[0]); /* wrappers were skipped (gh__trace_record) */
 	r->hash = h;
 	r->frames = off;
 	r->session = s;
@@ -262,6 +262,19 @@ uint32_t gh__trace_record(size_t size, uintptr_t ra)
 	tl_in_record = true;
 	uintptr_t frames[GH_TRACE_FRAMES_MAX];
 	unsigned n = gh__unwind(s->unwinder, ra, frames, s->frames);
+	if (n > 0 && gh__site_is_wrapper(frames[0])) {
+		/* Blame the caller: the wrapper's frames go. Wrappers are rarely
+		 * built with frame pointers, so their callers come from DWARF. */
+		if (s->unwinder != GH_UNWIND_DWARF)
+			n = gh__unwind(GH_UNWIND_DWARF, ra, frames, GH_TRACE_FRAMES_MAX);
+		else if (s->frames < GH_TRACE_FRAMES_MAX)
+			n = gh__unwind(s->unwinder, ra, frames, GH_TRACE_FRAMES_MAX);
+		unsigned k = gh__site_skip_wrappers(frames, n);
+		n -= k;
+		memmove(frames, frames + k, n * sizeof *frames);
+		if (n > s->frames)
+			n = s->frames;
+	}
 	uint32_t id = n ? intern(s, frames, n) : 0;
 	tl_in_record = false;
 	errno = saved_errno;

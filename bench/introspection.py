@@ -261,6 +261,7 @@ def server_section(build, sizes, count, heavy, wrk_seconds, fig, tmp):
                     timed(fig, tmp, b + "/debug/memory/types?type_name=BenchType0001&samples=10", count)[0])
             fig.add("server", n, "types_rare_ms",
                     timed(fig, tmp, b + "/debug/memory/types?type_name=BenchRare&samples=1", reps)[0])
+            fig.add("server", n, "sites_ms", timed(fig, tmp, b + "/debug/memory/sites?top_n=20", reps)[0])
             ms, pause = timed(fig, tmp, b + "/debug/memory/gc", reps, method="POST", field="pause_ms")
             fig.add("server", n, "gc_ms", ms)
             fig.add("server", n, "gc_pause_ms", pause)
@@ -309,17 +310,18 @@ def server_tables(sizes, count, heavy, wrk_seconds, fig, lines):
                  "`BenchRare` (one object, allocated last) whose sample costs a walk of the heap. gc and referrers: the "
                  "whole request, and in brackets the pause the answer reports. wrk: 2 threads, 16 connections, %d s, "
                  "`GET /debug/memory?top_n=20`.\n" % (TYPES, count, heavy, wrk_seconds))
-    lines.append("| live objects | /memory JSON ms | /memory msgpack ms | /types ms | /types rare ms | POST /gc ms "
-                 "(pause) | /referrers ms (pause) | wrk JSON req/s | wrk msgpack req/s |")
-    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    lines.append("| live objects | /memory JSON ms | /memory msgpack ms | /types ms | /types rare ms | /sites ms "
+                 "| POST /gc ms (pause) | /referrers ms (pause) | wrk JSON req/s | wrk msgpack req/s |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for n in sizes:
         def with_pause(metric):
             c = fig.cell("server", n, metric + "_ms")
             p = fig.med("server", n, metric + "_pause_ms")
             return c + (" (%.1f)" % p if p is not None else "")
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             "{:,}".format(n), fig.cell("server", n, "memory_json_ms", 3), fig.cell("server", n, "memory_msgpack_ms", 3),
-            fig.cell("server", n, "types_ms", 3), fig.cell("server", n, "types_rare_ms", 3), with_pause("gc"),
+            fig.cell("server", n, "types_ms", 3), fig.cell("server", n, "types_rare_ms", 3),
+            fig.cell("server", n, "sites_ms", 3), with_pause("gc"),
             with_pause("referrers"), fig.cell("server", n, "wrk_json_rps", 0), fig.cell("server", n, "wrk_msgpack_rps", 0)))
     lines.append("")
     lines.append("## Tracing: snapshot, compare and top at scale\n")

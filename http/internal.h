@@ -197,6 +197,9 @@ void gh__ep_memory(struct gh_http_call *call);
 /* GET /debug/memory/types (type_name, samples). Counters for the figures;
  * a bounded heap walk for the samples. */
 void gh__ep_memory_types(struct gh_http_call *call);
+/* GET /debug/memory/sites (top_n, sort_by, type_name): live objects per
+ * allocation site, from a heap walk (ep_sites.c). */
+void gh__ep_memory_sites(struct gh_http_call *call);
 /* The "gc_stats" value shared with POST /debug/memory/gc:
  * {"collections":[..],"thresholds":[..],"garbage_count":n}. */
 void gh__http_emit_gc_stats(gh_emit_t *e);

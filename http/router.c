@@ -60,6 +60,7 @@ struct route {
 
 static const struct route routes[] = {
 	{"/debug/memory/types", "GET", gh__ep_memory_types, false},
+	{"/debug/memory/sites", "GET", gh__ep_memory_sites, false},
 	{"/debug/memory", "GET", gh__ep_memory, false},
 	{"/debug/memory/gc", "POST", gh__ep_memory_gc, false},
 	{"/debug/memory/referrers", "GET", gh__ep_memory_referrers, false},

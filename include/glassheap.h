@@ -245,6 +245,22 @@ typedef struct gh_site_info {
 #define GH_SITE_OTHER_NAME "[other sites]"
 GH_API int gh_site_resolve(uint32_t site, gh_site_info_t *info);
 
+/*
+ * Blame the caller: an allocation made inside an allocation wrapper is
+ * attributed to the first frame outside it (its site, its traced stack).
+ * Built in: the whole of libc, libstdc++ and GLib, the standard library's
+ * template code instantiated in the program (namespaces std, __gnu_cxx),
+ * and strdup/asprintf/getline/realpath/g_malloc... wherever they are
+ * defined. spec adds more, comma-separated: a function name as in the ELF
+ * symbol table ("xmalloc", a C++ function by its mangled name), or
+ * "module:libfoo.so" (libfoo.so, libfoo.so.1, ...); "-defaults" drops the
+ * built-in list. The same syntax as GLASSHEAP_WRAPPERS. Applies to the
+ * allocations that follow (call it before the wrapper's first use).
+ * Returns 0, EINVAL (a name of 256 bytes or more) or ENOSPC (64 of each
+ * kind already).
+ */
+GH_API int gh_wrapper_add(const char *spec);
+
 /* ---- Errors ----------------------------------------------------------- */
 
 /* What kind of heap misuse was detected. */

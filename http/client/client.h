@@ -139,6 +139,7 @@ const char *gh__doc_str(const json_t *obj, const char *key);
 typedef int (*gh_view_fn)(FILE *out, const json_t *doc);
 
 int gh__view_memory(FILE *out, const json_t *doc);
+int gh__view_sites(FILE *out, const json_t *doc);
 int gh__view_types(FILE *out, const json_t *doc);
 int gh__view_gc(FILE *out, const json_t *doc);
 int gh__view_referrers(FILE *out, const json_t *doc);

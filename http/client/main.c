@@ -43,7 +43,7 @@ void gh__cli_error(const char *fmt, ...)
 
 enum opt_id {
 	O_URL, O_UNIX, O_TOKEN, O_TIMEOUT, O_JSON, O_DECODED, O_OUT,
-	O_TOP_N, O_SORT_BY, O_SAMPLES, O_MAX_REFERRERS, O_FRAMES, O_GROUP_BY,
+	O_TOP_N, O_SORT_BY, O_SAMPLES, O_MAX_REFERRERS, O_FRAMES, O_GROUP_BY, O_TYPE,
 	O_INTERVAL, O_COUNT, O_ROWS,
 	O_HTTP, O_TRACE, O_REPORT, O_QUIET, O_FOLLOW,
 	O_WIDTH, O_WIDE,
@@ -78,6 +78,7 @@ static const struct opt_def opt_defs[O_N] = {
 	[O_MAX_REFERRERS] = {"max-referrers", 0, true},
 	[O_FRAMES] = {"frames", 0, true},
 	[O_GROUP_BY] = {"group-by", 0, true},
+	[O_TYPE] = {"type", 0, true},
 	[O_INTERVAL] = {"interval", 0, true},
 	[O_COUNT] = {"count", 0, true},
 	[O_ROWS] = {"rows", 0, true},
@@ -129,6 +130,9 @@ static const struct command commands[] = {
 	 {{"top_n", O_TOP_N, -1}, {"sort_by", O_SORT_BY, -1}, NOPARAM}, gh__view_memory, NULL, false},
 	{"types", NULL, "TYPE", ENDPOINT | BIT(O_SAMPLES), 1, "GET", "/debug/memory/types",
 	 {{"type_name", -1, 0}, {"samples", O_SAMPLES, -1}, NOPARAM}, gh__view_types, NULL, false},
+	{"sites", NULL, "", ENDPOINT | BIT(O_TOP_N) | BIT(O_SORT_BY) | BIT(O_TYPE), 0, "GET", "/debug/memory/sites",
+	 {{"top_n", O_TOP_N, -1}, {"sort_by", O_SORT_BY, -1}, {"type_name", O_TYPE, -1}, NOPARAM}, gh__view_sites,
+	 NULL, false},
 	{"gc", NULL, "", ENDPOINT, 0, "POST", "/debug/memory/gc", {NOPARAM}, gh__view_gc, NULL, false},
 	{"referrers", NULL, "TYPE", ENDPOINT | BIT(O_MAX_REFERRERS), 1, "GET", "/debug/memory/referrers",
 	 {{"type_name", -1, 0}, {"max_referrers", O_MAX_REFERRERS, -1}, NOPARAM}, gh__view_referrers, NULL, false},
@@ -173,6 +177,8 @@ static const char usage_text[] =
 	"Endpoint commands (one per endpoint of the debug server):\n"
 	"  memory [--top-n N] [--sort-by size|count]    GET /debug/memory\n"
 	"  types TYPE [--samples N]                      GET /debug/memory/types\n"
+	"  sites [--top-n N] [--sort-by size|count] [--type TYPE]\n"
+	"                                                GET /debug/memory/sites\n"
 	"  gc                                            POST /debug/memory/gc\n"
 	"  referrers TYPE [--max-referrers N]            GET /debug/memory/referrers\n"
 	"  trace start [--frames N]                      POST /debug/tracemalloc/start\n"

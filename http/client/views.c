@@ -236,6 +236,51 @@ int gh__view_memory(FILE *out, const json_t *doc)
 	return 0;
 }
 
+/* ---- GET /debug/memory/sites ---------------------------------------------------------- */
+
+int gh__view_sites(FILE *out, const json_t *doc)
+{
+	if (!json_is_object(doc))
+		return -1;
+	const json_t *sum = json_object_get(doc, "summary");
+	const json_t *top = json_object_get(doc, "top_sites");
+	long long total = 0;
+	bool have_total = gh__doc_int(sum, "total_size_bytes", &total);
+	char objs[NUM], sites[NUM], size[NUM * 2];
+	gh__print_wrapped(out, 2, "%s objects, %s, %s sites; top %zu by %s\n", int_or_q(objs, sum, "total_objects", false),
+			  size_exact(size, sizeof size, sum, "total_size_bytes"),
+			  int_or_q(sites, doc, "unique_sites", false), json_is_array(top) ? json_array_size(top) : 0,
+			  SAFE(str_or_q(doc, "sort_by")));
+	fprintf(out, "\n");
+
+	static const char *const hdr[] = {"FUNCTION", "LOCATION", "TYPE", "COUNT", "SIZE", "SHARE", "AVG SIZE"};
+	gh_table_t *t = gh__table_new(7, hdr, "npnrrrr");
+	size_t i;
+	const json_t *row;
+	json_array_foreach (top, i, row) {
+		if (!json_is_object(row))
+			continue;
+		char c[NUM], sz[NUM], a[NUM], loc[LOC];
+		long long bytes;
+		gh__table_cell(t, "%s", function(row));
+		gh__table_cell(t, "%s", location(loc, sizeof loc, row));
+		gh__table_cell(t, "%s", str_or_q(row, "type"));
+		gh__table_cell(t, "%s", int_or_q(c, row, "count", false));
+		gh__table_cell(t, "%s", size_or_q(sz, row, "total_size_bytes", false));
+		if (have_total && total > 0 && gh__doc_int(row, "total_size_bytes", &bytes))
+			gh__table_cell(t, "%.1f%%", 100.0 * (double)bytes / (double)total);
+		else
+			gh__table_cell(t, "?");
+		gh__table_cell(t, "%s", size_or_q(a, row, "avg_size_bytes", false));
+	}
+	if (gh__table_rows(t) > 0)
+		gh__table_print(t, out, 0);
+	else
+		fprintf(out, "(no live objects)\n");
+	gh__table_free(t);
+	return 0;
+}
+
 /* ---- GET /debug/memory/types ---------------------------------------------------------- */
 
 int gh__view_types(FILE *out, const json_t *doc)

@@ -307,6 +307,24 @@ def case_endpoints():
         rc, out, err = cli(["types", "--", "-dash"], url=h.url)
         check(rc == 0 and re.search(r"^type\s+-dash$", out, re.M), "'--' ends options", out + err)
 
+        section("sites --type CliAlpha: the allocating line, exact")
+        rc, out, err = cli(["sites", "--type", "CliAlpha", "--wide"], url=h.url)
+        rows = table_rows(out, "FUNCTION")
+        check(rc == 0 and rows is not None and len(rows) == 1, "one site allocates CliAlpha", out + err)
+        _, _, doc = py_fetch(h.url, "GET", "/debug/memory/sites", {"type_name": "CliAlpha"})
+        if rows and len(rows) == 1 and len(doc["top_sites"]) == 1:
+            e = doc["top_sites"][0]
+            check(e["count"] == 100 and e["total_size_bytes"] == 4800, "server figures for CliAlpha", e)
+            check(rows[0][0] == "main" and rows[0][1] == "%s:%d" % (e["filename"], e["lineno"]) and
+                  e["filename"].endswith("client_host.c"), "function and file:line cells", (rows, e))
+            check(rows[0][2:5] == ["CliAlpha", "100", hsize(4800)], "type, count and size cells", rows)
+        check(re.match(r"\d+ objects, [\d.]+ \w+ \(\d+ bytes\), 1 sites; top 1 by size\n", out) is not None,
+              "sites summary line", out)
+        rc, out, err = cli(["sites", "--sort-by", "count", "-n", "2"], url=h.url)
+        rows = table_rows(out, "FUNCTION")
+        check(rc == 0 and rows is not None and len(rows) == 2 and "top 2 by count" in out, "sites -n 2 --sort-by count",
+              out + err)
+
         section("gc")
         rc, out, err = cli(["gc"], url=h.url)
         check(rc == 0, "gc exits 0", out + err)
@@ -447,7 +465,8 @@ def case_errors():
         for argv, params, path in (
                 (["memory", "--top-n", "0", "--sort-by", "bogus"], {"top_n": "0", "sort_by": "bogus"}, "/debug/memory"),
                 (["memory", "--top-n", "abc"], {"top_n": "abc"}, "/debug/memory"),
-                (["types", "X", "--samples", "500"], {"type_name": "X", "samples": "500"}, "/debug/memory/types")):
+                (["types", "X", "--samples", "500"], {"type_name": "X", "samples": "500"}, "/debug/memory/types"),
+                (["sites", "--top-n", "1001"], {"top_n": "1001"}, "/debug/memory/sites")):
             rc, out, err = cli(argv, url=h.url)
             status, _, doc = py_fetch(h.url, "GET", path, params, accept="application/json")
             check(rc == 3 and status == 422 and "422" in err, "422 for %s: exit 3" % argv, err)
@@ -1160,6 +1179,8 @@ def strip_volatile(doc, path):
         d["top_objects"] = sorted((e for e in d["top_objects"] if e["type"].startswith("Cli")), key=lambda e: e["type"])
     if path == "/debug/memory/referrers":
         d.pop("pause_ms", None)
+    if path == "/debug/memory/sites":
+        d.pop("summary", None)  # the server's own objects (type glassheap) come and go
     return d
 
 
@@ -1176,6 +1197,8 @@ def case_interop():
             (["types", "CliEsc\x1b[31m"], "GET", "/debug/memory/types", {"type_name": "CliEsc\x1b[31m"}),
             (["types", "Nope", "--samples", "0"], "GET", "/debug/memory/types", {"type_name": "Nope", "samples": 0}),
             (["referrers", "CliAlpha"], "GET", "/debug/memory/referrers", {"type_name": "CliAlpha"}),
+            (["sites", "--type", "CliAlpha", "-n", "5"], "GET", "/debug/memory/sites",
+             {"type_name": "CliAlpha", "top_n": 5}),
             (["gc"], "POST", "/debug/memory/gc", {}),
             (["trace", "start", "--frames", "4"], "POST", "/debug/tracemalloc/start", {"frames": 4}),
             (["trace", "status"], "GET", "/debug/tracemalloc/status", {}),

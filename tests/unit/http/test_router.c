@@ -61,6 +61,7 @@ void gh__ep_memory(struct gh_http_call *call)
 		stub(call, name);                        \
 	}
 STUB(gh__ep_memory_types, "types")
+STUB(gh__ep_memory_sites, "sites")
 STUB(gh__ep_memory_gc, "gc")
 STUB(gh__ep_memory_referrers, "referrers")
 STUB(gh__ep_trace_start, "start")
@@ -183,6 +184,9 @@ TEST(paths_match_exactly_as_sent)
 	EXPECT_STREQ(ep(), "memory");
 	EXPECT_EQ(get("/debug/memory%2Ftypes?type_name=x"), 200);
 	EXPECT_STREQ(ep(), "types");
+	EXPECT_EQ(get("/debug/memory/sites?top_n=5"), 200);
+	EXPECT_STREQ(ep(), "sites");
+	EXPECT_EQ(get("/debug/memory/sitesX"), 404);
 	EXPECT_EQ(get("/debug/memory%"), 404); /* a lone '%' stays a '%' */
 	/* "." and ".." are plain names in a {name} segment */
 	EXPECT_EQ(request("DELETE", "/debug/tracemalloc/snapshot/..", LOCAL), 200);
