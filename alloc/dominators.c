@@ -1,0 +1,664 @@
+/*
+ * dominators.c -- what retains the memory: immediate dominators and
+ * retained sizes over the object graph (GET /debug/memory/dominators).
+ *
+ * gh__dom_run asks mark.c for one mark in "dominator" mode: the world stops
+ * only for the mark, which follows every pointer (interior ones too: a
+ * conservative pointer is an edge like any other) and writes what it sees
+ * into two logs mapped here before the stop: one record per object scanned
+ * (granule, site, type, size: read from the header the mark reads anyway)
+ * and the edges, grouped by source (dominators.h). The world resumes; then
+ * gh__dom_compute works on the logs alone -- no heap memory is read after
+ * the resume, so objects freed meanwhile cannot hurt -- in this order:
+ *
+ *   ranks    node id of an object = its rank in the mark's reach bitmap
+ *            (a prefix count per 64 granules), ids in address order
+ *   rewrite  the edge log in place, granules -> node ids; each object's
+ *            block start noted; each root's blocks listed
+ *   DFS      from the virtual super-root (children: the roots), postorder
+ *   CHK      Cooper-Harvey-Kennedy's iterative algorithm, in its "push"
+ *            form (each edge b->s narrows idom[s] to the nearest common
+ *            dominator of b and idom[s]), rounds in reverse postorder until
+ *            nothing changes: it needs successors only, which the log has,
+ *            so no predecessor lists are built
+ *   retained bottom-up in postorder, each node's figures added to its
+ *            immediate dominator's
+ *
+ * Work memory (all mmap, never malloc; bounded by GLASSHEAP_DOMINATORS_BUDGET)
+ * at its peak: 4 bytes per edge-log entry and 32 per node -- the node
+ * records (16) are released once site/type/size (12) are scattered by id,
+ * before the DFS and CHK arrays (20: block offset + postorder number, then
+ * retained bytes; order; idom; cursor, then retained objects) are mapped.
+ * Lengauer-Tarjan needs predecessors and five more arrays per node; on the
+ * heaps of bench/dominators it was not faster than two or three CHK rounds
+ * (docs/performance.md).
+ */
+#include "internal.h"
+
+#include "dominators.h"
+
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#define UNDEF UINT32_MAX
+#define VISITING (UINT32_MAX - 1)
+
+static void *map_zero(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static size_t page_up(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
+
+/* ---- Ranks ---------------------------------------------------------------------------------- */
+
+uint32_t gh__dom_node_of(const struct gh_dom_tree *t, uint32_t gran)
+{
+	size_t w = gran >> 6;
+	uint64_t below = t->reach[w] & ((UINT64_C(1) << (gran & 63)) - 1);
+	return (uint32_t)(1 + t->nroots + t->prefix[w] + (uint32_t)__builtin_popcountll(below));
+}
+
+uintptr_t gh__dom_address_of(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t rank = id - 1 - (uint32_t)t->nroots;
+	size_t lo = 0, hi = t->reach_words; /* the last word whose prefix <= rank */
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (t->prefix[mid] <= rank)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	uint64_t w = t->reach[lo];
+	for (uint32_t k = rank - t->prefix[lo]; k > 0; k--)
+		w &= w - 1;
+	return t->base + (((uintptr_t)lo * 64 + (uintptr_t)__builtin_ctzll(w)) << GH_GRANULE_LG);
+}
+
+/* ---- Successors --------------------------------------------------------------------------- */
+
+/* A node's successors, one at a time: the super-root's are the roots; a
+ * root's, the entries of its blocks; an object's, the entries of its block. */
+struct succ_it {
+	uint32_t pos;   /* next log position, or next root for the super-root */
+	uint32_t blk;   /* a root: next block index */
+};
+
+struct ctx {
+	const struct gh_dom_graph *g;
+	struct gh_dom_tree *t;
+	uint32_t *log;
+	uint32_t *lo;    /* [nodes] block start (log position + 1), 0: none; in A */
+	uint32_t *po;    /* [nodes] postorder number; in A */
+	uint32_t *order; /* [nodes] nodes in postorder */
+	uint32_t *cur;   /* [nodes] DFS cursor */
+	uint32_t *rblk;  /* [roots] DFS cursor: a root's next block */
+	size_t R, M;
+};
+
+static inline void it_init(const struct ctx *c, uint32_t x, struct succ_it *it)
+{
+	it->blk = 0;
+	if (x == 0)
+		it->pos = 1;
+	else if (x <= c->R)
+		it->pos = 0; /* before its first block */
+	else
+		it->pos = c->lo[x];
+}
+
+/* The next successor, or UNDEF. */
+static inline uint32_t it_next(const struct ctx *c, uint32_t x, struct succ_it *it)
+{
+	if (x == 0)
+		return it->pos <= c->R ? it->pos++ : UNDEF;
+	const uint32_t *log = c->log;
+	size_t n = c->g->nlog;
+	if (x <= c->R) {
+		for (;;) {
+			if (it->pos != 0 && it->pos - 1 < n && !(log[it->pos - 1] & GH_DOM_OBJ))
+				return log[it->pos++ - 1];
+			uint32_t b = c->t->rb_start[x - 1] + it->blk;
+			if (b >= c->t->rb_start[x])
+				return UNDEF;
+			it->blk++;
+			it->pos = c->t->rb_pos[b];
+		}
+	}
+	if (it->pos == 0 || it->pos - 1 >= n || (log[it->pos - 1] & GH_DOM_OBJ))
+		return UNDEF;
+	return log[it->pos++ - 1];
+}
+
+/* ---- The computation ------------------------------------------------------------------------ */
+
+static uint32_t intersect(const uint32_t *idom, const uint32_t *po, uint32_t a, uint32_t b)
+{
+	while (a != b) {
+		while (po[a] < po[b])
+			a = idom[a];
+		while (po[b] < po[a])
+			b = idom[b];
+	}
+	return a;
+}
+
+void gh__dom_tree_release(struct gh_dom_tree *t)
+{
+	if (t->mem)
+		munmap(t->mem, t->mem_len);
+	if (t->mem2)
+		munmap(t->mem2, t->mem2_len);
+	memset(t, 0, sizeof *t);
+}
+
+int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_tree *t, size_t *need)
+{
+	memset(t, 0, sizeof *t);
+	size_t R = g->nroots, N = g->nnodes, M = 1 + R + N;
+	*need = gh__dom_need(N, R, g->nlog, g->reach_words);
+	if (*need > budget)
+		return ENOMEM;
+	if (M >= GH_DOM_OBJ)
+		return EINVAL;
+	/* root blocks, counted */
+	size_t nrb = 0;
+	for (size_t i = 0; i < g->nlog; i++)
+		if ((g->log[i] & GH_DOM_ROOT) == GH_DOM_ROOT) {
+			if ((g->log[i] & ~GH_DOM_ROOT) >= R)
+				return EINVAL;
+			nrb++;
+		}
+	/* first mapping: ranks, site, type:size, root blocks */
+	size_t o_prefix = 0, o_site = page_up(4 * g->reach_words + 4), o_tsz = o_site + page_up(4 * M),
+	       o_rbs = o_tsz + page_up(8 * M), o_rbp = o_rbs + page_up(4 * (R + 2)), len1 = o_rbp + page_up(4 * nrb + 4);
+	char *m1 = map_zero(len1);
+	if (!m1)
+		return ENOMEM;
+	t->mem = m1;
+	t->mem_len = len1;
+	t->nroots = R;
+	t->nobjects = N;
+	t->nodes = M;
+	t->prefix = (uint32_t *)(m1 + o_prefix);
+	t->site = (uint32_t *)(m1 + o_site);
+	t->tsz = (uint64_t *)(m1 + o_tsz);
+	t->rb_start = (uint32_t *)(m1 + o_rbs);
+	t->rb_pos = (uint32_t *)(m1 + o_rbp);
+	t->reach = g->reach;
+	t->reach_words = g->reach_words;
+	t->base = g->base;
+	t->log = g->log;
+	t->nlog = g->nlog;
+
+	uint32_t rank = 0;
+	for (size_t w = 0; w < g->reach_words; w++) {
+		t->prefix[w] = rank;
+		rank += (uint32_t)__builtin_popcountll(g->reach[w]);
+	}
+	if (rank != N) { /* an object marked but not recorded (or the reverse) */
+		gh__dom_tree_release(t);
+		return EINVAL;
+	}
+	for (size_t i = 0; i < N; i++) {
+		const struct gh_dom_node_rec *n = &g->nodes[i];
+		if ((n->gran >> 6) >= g->reach_words || !((g->reach[n->gran >> 6] >> (n->gran & 63)) & 1)) {
+			gh__dom_tree_release(t);
+			return EINVAL;
+		}
+		uint32_t id = gh__dom_node_of(t, n->gran);
+		t->site[id] = n->site;
+		t->tsz[id] = n->tsz;
+	}
+	/* the node records are read: their memory goes back before the rest is mapped */
+	if (N)
+		madvise((void *)((uintptr_t)g->nodes & ~(uintptr_t)4095),
+			page_up(N * sizeof *g->nodes + ((uintptr_t)g->nodes & 4095)), MADV_DONTNEED);
+
+	/* second mapping: A (block start | postorder, then retained bytes), order, idom, cursor/retained objects */
+	size_t o_a = 0, o_order = page_up(8 * M), o_idom = o_order + page_up(4 * M), o_cur = o_idom + page_up(4 * M),
+	       o_rblk = o_cur + page_up(4 * M), len2 = o_rblk + page_up(4 * (R + 1));
+	char *m2 = map_zero(len2);
+	if (!m2) {
+		gh__dom_tree_release(t);
+		return ENOMEM;
+	}
+	t->mem2 = m2;
+	t->mem2_len = len2;
+	uint64_t *A = (uint64_t *)(m2 + o_a);
+	struct ctx c = {
+		.g = g, .t = t, .log = g->log,
+		.lo = (uint32_t *)A, .po = (uint32_t *)A + M, /* lo and po: the two halves of A */
+		.order = (uint32_t *)(m2 + o_order), .cur = (uint32_t *)(m2 + o_cur),
+		.rblk = (uint32_t *)(m2 + o_rblk), .R = R, .M = M,
+	};
+	/* A is 8 bytes per node: lo[] in its first half, po[] in its second */
+	uint32_t *idom = (uint32_t *)(m2 + o_idom);
+	t->idom = idom;
+
+	/* rewrite the log: granules -> ids; blocks noted */
+	uint32_t *log = g->log;
+	for (size_t i = 0; i < g->nlog; i++) {
+		uint32_t e = log[i];
+		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT) {
+			t->rb_start[(e & ~GH_DOM_ROOT) + 1]++;
+		} else if (e & GH_DOM_OBJ) {
+			uint32_t gr = e & ~GH_DOM_OBJ;
+			if ((gr >> 6) >= g->reach_words || !((g->reach[gr >> 6] >> (gr & 63)) & 1))
+				goto bad;
+			uint32_t id = gh__dom_node_of(t, gr);
+			log[i] = GH_DOM_OBJ | id;
+			c.lo[id] = (uint32_t)i + 2; /* position of its first entry, + 1 */
+		} else {
+			if ((e >> 6) >= g->reach_words || !((g->reach[e >> 6] >> (e & 63)) & 1))
+				goto bad;
+			log[i] = gh__dom_node_of(t, e);
+		}
+	}
+	for (size_t r = 0; r < R; r++)
+		t->rb_start[r + 1] += t->rb_start[r];
+	{
+		/* fill: rb_pos in log order per root (cursor in rblk) */
+		for (size_t i = 0; i < g->nlog; i++)
+			if ((log[i] & GH_DOM_ROOT) == GH_DOM_ROOT) {
+				uint32_t r = log[i] & ~GH_DOM_ROOT;
+				t->rb_pos[t->rb_start[r] + c.rblk[r]++] = (uint32_t)i + 2;
+			}
+		memset(c.rblk, 0, 4 * (R + 1));
+	}
+	for (size_t i = 0; i < g->nlog; i++)
+		t->edges += !(log[i] & GH_DOM_OBJ);
+
+	/* DFS from the super-root: postorder. The stack grows down from the
+	 * top of order[] while finished nodes fill it from the bottom: a node
+	 * is in one or the other, never both. */
+	for (size_t x = 0; x < M; x++) {
+		c.po[x] = UNDEF;
+		idom[x] = UNDEF;
+	}
+	size_t sp = 0, npo = 0;
+	struct succ_it it;
+	c.order[M - 1] = 0;
+	sp = 1;
+	c.po[0] = VISITING;
+	it_init(&c, 0, &it);
+	c.cur[0] = it.pos;
+	c.rblk[0] = 0;
+	while (sp) {
+		uint32_t x = c.order[M - sp];
+		it.pos = c.cur[x];
+		it.blk = x >= 1 && x <= R ? c.rblk[x - 1] : 0;
+		uint32_t y = it_next(&c, x, &it);
+		c.cur[x] = it.pos;
+		if (x >= 1 && x <= R)
+			c.rblk[x - 1] = it.blk;
+		if (y != UNDEF) {
+			if (y >= M)
+				goto bad;
+			if (c.po[y] == UNDEF) {
+				c.po[y] = VISITING;
+				struct succ_it iy;
+				it_init(&c, y, &iy);
+				c.cur[y] = iy.pos;
+				sp++;
+				c.order[M - sp] = y;
+			}
+			continue;
+		}
+		sp--;
+		c.po[x] = (uint32_t)npo;
+		c.order[npo++] = x;
+	}
+
+	/* Cooper-Harvey-Kennedy, push form, rounds in reverse postorder */
+	idom[0] = 0;
+	bool changed = true;
+	while (changed) {
+		changed = false;
+		t->iterations++;
+		for (size_t i = npo; i-- > 0;) {
+			uint32_t b = c.order[i];
+			if (idom[b] == UNDEF)
+				continue;
+			struct succ_it ib;
+			it_init(&c, b, &ib);
+			for (uint32_t s; (s = it_next(&c, b, &ib)) != UNDEF;) {
+				if (s == 0 || s == b)
+					continue;
+				uint32_t cur = idom[s];
+				uint32_t nw = cur == UNDEF ? b : intersect(idom, c.po, b, cur);
+				if (nw != cur) {
+					idom[s] = nw;
+					changed = true;
+				}
+			}
+		}
+	}
+
+	/* A node the DFS never reached (not in the graph from the roots: the
+	 * log lost its edge) has no dominator and adds to none. */
+	/* retained figures, bottom-up in postorder (a dominator finishes after
+	 * everything it dominates); A and cur are free to hold them now */
+	uint64_t *ret = A;
+	uint32_t *cnt = c.cur;
+	for (size_t x = 0; x < M; x++) {
+		ret[x] = GH_DOM_SIZE(t->tsz[x]);
+		cnt[x] = x > R;
+	}
+	for (size_t i = 0; i < npo; i++) {
+		uint32_t x = c.order[i];
+		if (x == 0 || idom[x] == UNDEF)
+			continue;
+		ret[idom[x]] += ret[x];
+		cnt[idom[x]] += cnt[x];
+	}
+	t->retained = ret;
+	t->retained_n = cnt;
+	t->work_bytes = len1 + len2 + 4 * g->nlog;
+	return 0;
+bad:
+	gh__dom_tree_release(t);
+	return EINVAL;
+}
+
+/* ---- One pass -------------------------------------------------------------------------------- */
+
+size_t gh__dom_budget(void)
+{
+	size_t b = (size_t)1 << 30;
+	const char *s = getenv("GLASSHEAP_DOMINATORS_BUDGET");
+	if (s && *s && !gh__parse_size(s, &b)) {
+		gh__log("GLASSHEAP_DOMINATORS_BUDGET=%s ignored: want a size (e.g. 512M)", s);
+		b = (size_t)1 << 30;
+	}
+	return b < ((size_t)1 << 20) ? (size_t)1 << 20 : b;
+}
+
+struct run_arg {
+	const struct gh_dom_query *q;
+	size_t budget;
+	struct gh_dom_result *out;
+	size_t need;
+	uint64_t objects;
+	int rc;
+};
+
+struct heap_ent {
+	uint64_t key;
+	uint32_t id;
+};
+
+/* A min-heap of the best max_rows nodes by retained bytes. */
+static void heap_offer(struct heap_ent *h, size_t *n, size_t cap, uint64_t key, uint32_t id)
+{
+	if (*n < cap) {
+		size_t i = (*n)++;
+		while (i > 0 && h[(i - 1) / 2].key > key) {
+			h[i] = h[(i - 1) / 2];
+			i = (i - 1) / 2;
+		}
+		h[i] = (struct heap_ent){key, id};
+		return;
+	}
+	if (cap == 0 || key <= h[0].key)
+		return;
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		uint64_t mk = key;
+		if (l < *n && h[l].key < mk)
+			m = l, mk = h[l].key;
+		if (r < *n && h[r].key < mk)
+			m = r;
+		if (m == i)
+			break;
+		h[i] = h[m];
+		i = m;
+	}
+	h[i] = (struct heap_ent){key, id};
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct gh_dom_row *x = a, *y = b;
+	return x->retained_bytes < y->retained_bytes ? 1 : x->retained_bytes > y->retained_bytes ? -1
+	       : x->address < y->address ? -1 : x->address > y->address;
+}
+
+static int cmp_types(const void *a, const void *b)
+{
+	const struct gh_dom_type_row *x = a, *y = b;
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : x->type < y->type ? -1 : x->type > y->type;
+}
+
+/* The root that holds object id directly (a root block lists it), or -1. */
+static int root_holding(const struct gh_dom_tree *t, uint32_t id)
+{
+	for (size_t r = 0; r < t->nroots; r++)
+		for (uint32_t b = t->rb_start[r]; b < t->rb_start[r + 1]; b++)
+			for (uint32_t p = t->rb_pos[b]; p - 1 < t->nlog && !(t->log[p - 1] & GH_DOM_OBJ); p++)
+				if (t->log[p - 1] == id)
+					return (int)r;
+	return -1;
+}
+
+static void fill_row(const struct gh_dom_tree *t, uint32_t id, struct gh_dom_row *row, int *root)
+{
+	row->address = gh__dom_address_of(t, id);
+	row->type = GH_DOM_TYPE(t->tsz[id]);
+	row->site = t->site[id];
+	row->self_bytes = GH_DOM_SIZE(t->tsz[id]);
+	row->retained_bytes = t->retained[id];
+	row->retained_objects = t->retained_n[id];
+	/* the chain of dominators up to a root: every element dominates the next */
+	size_t n = 0;
+	uint32_t x = id, top = id;
+	while (x > t->nroots && x != UNDEF) {
+		top = x;
+		n++;
+		x = t->idom[x];
+	}
+	*root = x >= 1 && x <= t->nroots ? (int)x - 1 : x == 0 ? root_holding(t, top) : -1;
+	row->path_first = gh__dom_address_of(t, top);
+	/* from the root down; a long chain keeps its first 5 and last 10 objects */
+	size_t keep = GH_DOM_PATH_MAX - 1;
+	row->path_elided = n > keep;
+	row->npath = row->path_elided ? (unsigned)keep : (unsigned)n;
+	x = id;
+	for (size_t k = 0; k < n; k++, x = t->idom[x]) {
+		size_t from_top = n - 1 - k;
+		uint32_t type = GH_DOM_TYPE(t->tsz[x]);
+		if (!row->path_elided)
+			row->path_type[from_top] = type;
+		else if (k < keep - 5)
+			row->path_type[keep - 1 - k] = type;
+		else if (from_top < 5)
+			row->path_type[from_top] = type;
+	}
+}
+
+/* Finding a global's word: the module must still be loaded (dl_iterate_phdr
+ * holds the loader's lock while we read its segment). */
+struct global_find {
+	uintptr_t lo, hi, obj, obj_end, found;
+};
+
+__attribute__((no_sanitize("address", "thread"))) static int find_global_word(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct global_find *f = arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (lo != f->lo || lo + ph->p_memsz != f->hi)
+			continue;
+		for (uintptr_t p = (f->lo + 7) & ~(uintptr_t)7; p + 8 <= f->hi; p += 8) {
+			uintptr_t w = *(const volatile uintptr_t *)p;
+			if (w >= f->obj && w < f->obj_end) {
+				f->found = p;
+				return 1;
+			}
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static int after_mark(const struct gh_dom_capture *cap, void *argp)
+{
+	struct run_arg *a = argp;
+	a->objects = cap->want_nodes;
+	if (cap->full || cap->truncated) {
+		a->need = gh__dom_need(cap->want_nodes, cap->g.nroots, cap->want_log, cap->g.reach_words);
+		return EFBIG;
+	}
+	uint64_t t0 = gh__now_ns();
+	struct gh_dom_tree t;
+	int rc = gh__dom_compute(&cap->g, a->budget, &t, &a->need);
+	if (rc == ENOMEM && a->need > a->budget)
+		return EFBIG;
+	if (rc)
+		return rc;
+	uint64_t t1 = gh__now_ns();
+	const struct gh_dom_query *q = a->q;
+	struct gh_dom_result *r = calloc(1, sizeof *r);
+	size_t cap_rows = q->max_rows ? q->max_rows : 1;
+	struct heap_ent *h = map_zero(page_up(cap_rows * sizeof *h));
+	struct gh_dom_type_row *bt = map_zero(page_up(GH_TYPE_IDS * sizeof *bt));
+	if (!r || !h || !bt) {
+		free(r);
+		if (h)
+			munmap(h, page_up(cap_rows * sizeof *h));
+		if (bt)
+			munmap(bt, page_up(GH_TYPE_IDS * sizeof *bt));
+		gh__dom_tree_release(&t);
+		return ENOMEM;
+	}
+	size_t nh = 0;
+	for (uint32_t x = (uint32_t)t.nroots + 1; x < t.nodes; x++) {
+		uint32_t d = t.idom[x];
+		if (d == UNDEF)
+			continue;
+		uint32_t type = GH_DOM_TYPE(t.tsz[x]);
+		if (type == GH_TYPE_INTERNAL)
+			continue; /* glassheap's own */
+		r->reached_bytes += GH_DOM_SIZE(t.tsz[x]);
+		if (d <= t.nroots || GH_DOM_TYPE(t.tsz[d]) != type) {
+			bt[type].bytes += t.retained[x];
+			bt[type].objects += t.retained_n[x];
+		}
+		if ((q->type == GH_TYPE_NONE || q->type == type) && t.retained[x] >= q->min_bytes)
+			heap_offer(h, &nh, q->max_rows, t.retained[x], x);
+	}
+	r->objects = t.nobjects;
+	r->edges = t.edges;
+	r->roots = t.nroots;
+	r->pause_ns = cap->pause_ns;
+	r->mark_ns = cap->mark_ns;
+	r->threads = cap->threads;
+	r->stop_method = cap->stop_method;
+	r->iterations = t.iterations;
+	r->budget_bytes = a->budget;
+	/* the stop-time logs' peak beside the computation's */
+	r->work_bytes = t.work_bytes;
+	r->rows = calloc(nh + 1, sizeof *r->rows);
+	size_t ntypes = 0;
+	for (size_t k = 0; k < GH_TYPE_IDS; k++)
+		ntypes += bt[k].bytes != 0 || bt[k].objects != 0;
+	r->types = calloc(ntypes + 1, sizeof *r->types);
+	int *roots = calloc(nh + 1, sizeof *roots);
+	if (!r->rows || !r->types || !roots) {
+		free(roots);
+		munmap(h, page_up(cap_rows * sizeof *h));
+		munmap(bt, page_up(GH_TYPE_IDS * sizeof *bt));
+		gh__dom_tree_release(&t);
+		gh__dom_result_free(r);
+		return ENOMEM;
+	}
+	for (size_t k = 0; k < GH_TYPE_IDS; k++)
+		if (bt[k].bytes != 0 || bt[k].objects != 0) {
+			r->types[r->ntypes] = bt[k];
+			r->types[r->ntypes++].type = (uint32_t)k;
+		}
+	for (size_t k = 0; k < nh; k++)
+		fill_row(&t, h[k].id, &r->rows[k], &roots[k]);
+	r->nrows = nh;
+	munmap(h, page_up(cap_rows * sizeof *h));
+	munmap(bt, page_up(GH_TYPE_IDS * sizeof *bt));
+	gh__dom_tree_release(&t);
+	/* root labels: names now; a global's symbol once the world runs freely */
+	for (size_t k = 0; k < nh; k++) {
+		struct gh_dom_row *row = &r->rows[k];
+		if (roots[k] < 0) {
+			snprintf(row->root_label, sizeof row->root_label, "(several roots)");
+			continue;
+		}
+		const char *name;
+		int kind;
+		uintptr_t lo, hi;
+		gh__mark_root((size_t)roots[k], &name, &kind, &lo, &hi);
+		snprintf(row->root_label, sizeof row->root_label, "%s", name);
+		if (kind != GH_ROOT_GLOBAL)
+			continue;
+		struct global_find f = {lo, hi, row->path_first, row->path_first + 1, 0};
+		/* the word that pointed into the object then: its start, or inside it */
+		f.obj_end = row->path_first + (row->path_first == row->address ? row->self_bytes : 1);
+		if (f.obj_end == f.obj)
+			f.obj_end++;
+		dl_iterate_phdr(find_global_word, &f);
+		char sym[128];
+		if (f.found && gh__sym_data_name(f.found, sym, sizeof sym))
+			snprintf(row->root_label, sizeof row->root_label, "global:%s (%s)", sym, name + 7);
+	}
+	free(roots);
+	qsort(r->rows, r->nrows ? r->nrows : 1, sizeof *r->rows, cmp_rows);
+	qsort(r->types, r->ntypes ? r->ntypes : 1, sizeof *r->types, cmp_types);
+	r->compute_ns = t1 - t0;
+	/* peak work memory: the logs as recorded plus the computation's maps */
+	r->work_bytes += cap->g.nnodes * sizeof(struct gh_dom_node_rec);
+	a->out = r;
+	return 0;
+}
+
+int gh__dom_run(const struct gh_dom_query *q, struct gh_dom_result **out, pid_t *unresponsive, size_t *need,
+		uint64_t *objects)
+{
+	*out = NULL;
+	struct run_arg a = {.q = q, .budget = gh__dom_budget()};
+	/* reservations for the most the budget allows; only what is written is memory */
+	size_t log_cap = a.budget / 4, nodes_cap = a.budget / 32;
+	uint32_t *log = map_zero(page_up(log_cap * 4));
+	struct gh_dom_node_rec *nodes = map_zero(page_up(nodes_cap * sizeof *nodes));
+	int rc = ENOMEM;
+	if (log && nodes)
+		rc = gh__mark_dominators(log, log_cap, nodes, nodes_cap, a.budget, after_mark, &a, unresponsive);
+	if (log)
+		munmap(log, page_up(log_cap * 4));
+	if (nodes)
+		munmap(nodes, page_up(nodes_cap * sizeof *nodes));
+	if (need)
+		*need = a.need;
+	if (objects)
+		*objects = a.objects;
+	if (rc == 0)
+		*out = a.out;
+	return rc;
+}
+
+void gh__dom_result_free(struct gh_dom_result *r)
+{
+	if (!r)
+		return;
+	free(r->rows);
+	free(r->types);
+	free(r);
+}
