@@ -429,7 +429,7 @@ static int cmp_rows(const void *a, const void *b)
 {
 	const struct gh_dom_row *x = a, *y = b;
 	return x->retained_bytes < y->retained_bytes ? 1 : x->retained_bytes > y->retained_bytes ? -1
-	       : x->address < y->address ? -1 : x->address > y->address;
+	       : x->address_hidden > y->address_hidden ? -1 : x->address_hidden < y->address_hidden;
 }
 
 static int cmp_types(const void *a, const void *b)
@@ -451,7 +451,7 @@ static int root_holding(const struct gh_dom_tree *t, uint32_t id)
 
 static void fill_row(const struct gh_dom_tree *t, uint32_t id, struct gh_dom_row *row, int *root)
 {
-	row->address = gh__dom_address_of(t, id);
+	row->address_hidden = GH_DOM_HIDE(gh__dom_address_of(t, id));
 	row->type = GH_DOM_TYPE(t->tsz[id]);
 	row->site = t->site[id];
 	row->self_bytes = GH_DOM_SIZE(t->tsz[id]);
@@ -466,7 +466,7 @@ static void fill_row(const struct gh_dom_tree *t, uint32_t id, struct gh_dom_row
 		x = t->idom[x];
 	}
 	*root = x >= 1 && x <= t->nroots ? (int)x - 1 : x == 0 ? root_holding(t, top) : -1;
-	row->path_first = gh__dom_address_of(t, top);
+	row->path_first_hidden = GH_DOM_HIDE(gh__dom_address_of(t, top));
 	/* from the root down; a long chain keeps its first 5 and last 10 objects */
 	size_t keep = GH_DOM_PATH_MAX - 1;
 	row->path_elided = n > keep;
@@ -609,9 +609,10 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 		snprintf(row->root_label, sizeof row->root_label, "%s", name);
 		if (kind != GH_ROOT_GLOBAL)
 			continue;
-		struct global_find f = {lo, hi, row->path_first, row->path_first + 1, 0};
+		uintptr_t first = GH_DOM_HIDE(row->path_first_hidden);
+		struct global_find f = {lo, hi, first, first + 1, 0};
 		/* the word that pointed into the object then: its start, or inside it */
-		f.obj_end = row->path_first + (row->path_first == row->address ? row->self_bytes : 1);
+		f.obj_end = first + (row->path_first_hidden == row->address_hidden ? row->self_bytes : 1);
 		if (f.obj_end == f.obj)
 			f.obj_end++;
 		dl_iterate_phdr(find_global_word, &f);
@@ -661,4 +662,32 @@ void gh__dom_result_free(struct gh_dom_result *r)
 	free(r->rows);
 	free(r->types);
 	free(r);
+}
+
+bool gh__dom_busy(void)
+{
+	return gh__world_busy();
+}
+
+void gh__dom_site_info(uint32_t site, char *where, size_t len, const char **function, const char **filename,
+		       unsigned *lineno)
+{
+	snprintf(where, len, "unknown");
+	*function = "";
+	*filename = "";
+	*lineno = 0;
+	gh_site_info_t info;
+	if (site && gh_site_resolve(site, &info) == 0)
+		snprintf(where, len, "%s+0x%lx", info.module, (unsigned long)info.offset);
+	uintptr_t addr = site ? gh__site_address(site) : 0;
+	if (!addr)
+		return;
+	const struct gh_trace_frame *f = NULL;
+	size_t nf = gh__sym_frames(addr, &f);
+	if (nf && f[0].function)
+		*function = f[0].function;
+	if (nf && f[0].lineno && f[0].filename) {
+		*filename = f[0].filename;
+		*lineno = f[0].lineno;
+	}
 }

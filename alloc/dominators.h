@@ -109,15 +109,20 @@ static inline size_t gh__dom_need(size_t n, size_t r, size_t e, size_t reach_wor
 
 #define GH_DOM_PATH_MAX 16 /* path elements kept: the root, then up to 15 objects */
 
+/* Addresses in results are kept inverted (GH_DOM_HIDE): a result is glassheap's
+ * own heap memory, and plain addresses in it would be pointers the next
+ * pass follows (a saved result would retain what it lists). */
+#define GH_DOM_HIDE(a) (~(uintptr_t)(a))
+
 struct gh_dom_row {
-	uintptr_t address;
+	uintptr_t address_hidden;  /* GH_DOM_HIDE(the object's address) */
 	uint32_t type, site;
 	uint64_t self_bytes, retained_bytes, retained_objects;
 	unsigned npath;
 	bool path_elided;        /* objects between the root and the tail were left out */
 	char root_label[192];    /* "global:g_cache (prog)", "stack:123", ..., "(several roots)" */
 	uint32_t path_type[GH_DOM_PATH_MAX]; /* type of each object, from the root down */
-	uintptr_t path_first;    /* the object the root holds (for the global's symbol) */
+	uintptr_t path_first_hidden; /* GH_DOM_HIDE(the object the root holds) */
 };
 
 struct gh_dom_type_row {
@@ -156,6 +161,12 @@ struct gh_dom_query {
 int gh__dom_run(const struct gh_dom_query *q, struct gh_dom_result **out, pid_t *unresponsive, size_t *need,
 		uint64_t *objects);
 void gh__dom_result_free(struct gh_dom_result *r);
+/* True while a stop-the-world operation runs (answer 503 instead of waiting). */
+bool gh__dom_busy(void);
+/* A site's "module+0xoffset" into where, and its function, file and line
+ * (symbolized; strings live for the process). Allocates. */
+void gh__dom_site_info(uint32_t site, char *where, size_t len, const char **function, const char **filename,
+		       unsigned *lineno);
 /* The work-memory budget: GLASSHEAP_DOMINATORS_BUDGET (a size), default 1 GiB. */
 size_t gh__dom_budget(void);
 /* "g_cache" for an address inside a data symbol of a loaded module, into

@@ -417,7 +417,7 @@ TEST(pass_over_real_objects)
 	EXPECT_EQ(h->self_bytes, sizeof(struct obj));
 	EXPECT_EQ(h->retained_objects, 3u); /* itself, the inner object through its interior pointer, and its child */
 	EXPECT_EQ(h->retained_bytes, 3 * sizeof(struct obj));
-	EXPECT_EQ(h->address, (uintptr_t)g_holder);
+	EXPECT_EQ(GH_DOM_HIDE(h->address_hidden), (uintptr_t)g_holder);
 	EXPECT_EQ(h->npath, 1u);
 	EXPECT_EQ(h->path_type[0], gh_type_find("D.Holder"));
 	EXPECT_TRUE(strstr(h->root_label, "global:") == h->root_label);
