@@ -142,6 +142,20 @@ def run(h, args):
     except ImportError:
         print("note: python3-msgpack missing, msgpack not compared")
 
+    # the CLI: the path as an indented chain
+    if args.cli:
+        out = subprocess.run([args.cli, "--url", "127.0.0.1:%d" % h.port, "dominators", "--top-n", "2"],
+                             capture_output=True, text=True, timeout=60)
+        check(out.returncode == 0, "glassheap dominators runs", out.stderr)
+        lines = out.stdout.splitlines()
+        g = [i for i, l in enumerate(lines) if "global:g_cache" in l]
+        check(g and any(l.startswith(" ") and l.strip().startswith("Cache") for l in lines[g[0] + 1:g[0] + 3]),
+              "the chain, indented under the global", out.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
     # save, grow, since: "which retainer grew" in one request
     st, doc = h.get("?top_n=3&save=before")
     check(st == 200 and doc["saved"] == "before", "save", doc.get("saved"))
@@ -176,17 +190,3 @@ def run(h, args):
         check(st == 422 and any(param in d.get("loc", []) for d in doc.get("detail", [])), "422 for " + q, doc)
     st, doc = h.get("?since=never_saved")
     check(st == 404 and "never_saved" in doc.get("detail", ""), "404 for an unknown since", doc)
-
-    # the CLI: the path as an indented chain
-    if args.cli:
-        out = subprocess.run([args.cli, "--url", "127.0.0.1:%d" % h.port, "dominators", "--top", "2"],
-                             capture_output=True, text=True, timeout=60)
-        check(out.returncode == 0, "glassheap dominators runs", out.stderr)
-        lines = out.stdout.splitlines()
-        g = [i for i, l in enumerate(lines) if "global:g_cache" in l]
-        check(g and any(l.startswith(" ") and l.strip().startswith("Cache") for l in lines[g[0] + 1:g[0] + 3]),
-              "the chain, indented under the global", out.stdout)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
