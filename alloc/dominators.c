@@ -317,7 +317,11 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		c.order[npo++] = x;
 	}
 
-	/* Cooper-Harvey-Kennedy, push form, rounds in reverse postorder */
+	/* Cooper-Harvey-Kennedy, push form, rounds in reverse postorder until
+	 * no dominator moves. A first definition does not call for another
+	 * round: a round in which only first definitions happened used final
+	 * chains only (a chain is made of defined entries, and none of them
+	 * changed), so what it computed is the fixed point. */
 	idom[0] = 0;
 	bool changed = true;
 	while (changed) {
@@ -333,7 +337,11 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 				if (s == 0 || s == b)
 					continue;
 				uint32_t cur = idom[s];
-				uint32_t nw = cur == UNDEF ? b : intersect(idom, c.po, b, cur);
+				if (cur == UNDEF) {
+					idom[s] = b;
+					continue;
+				}
+				uint32_t nw = intersect(idom, c.po, b, cur);
 				if (nw != cur) {
 					idom[s] = nw;
 					changed = true;
@@ -361,7 +369,10 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	}
 	t->retained = ret;
 	t->retained_n = cnt;
-	t->work_bytes = len1 + len2 + 4 * g->nlog;
+	/* the peak: the logs and the first mapping, then (node records
+	 * released) the logs, the first mapping and the second */
+	size_t recs = N * sizeof *g->nodes;
+	t->work_bytes = 4 * g->nlog + len1 + (recs > len2 ? recs : len2);
 	return 0;
 bad:
 	gh__dom_tree_release(t);
@@ -624,8 +635,6 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 	qsort(r->rows, r->nrows ? r->nrows : 1, sizeof *r->rows, cmp_rows);
 	qsort(r->types, r->ntypes ? r->ntypes : 1, sizeof *r->types, cmp_types);
 	r->compute_ns = t1 - t0;
-	/* peak work memory: the logs as recorded plus the computation's maps */
-	r->work_bytes += cap->g.nnodes * sizeof(struct gh_dom_node_rec);
 	a->out = r;
 	return 0;
 }

@@ -571,6 +571,24 @@ GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
 	/* The range test in registers: offer's stores to W.cand could alias W,
 	 * so the compiler would reload W.base and W.top for every word. */
 	const uintptr_t base = W.base, span = W.top - W.base;
+	if (W.dom) {
+		/* no candidate FIFO here (each source's edges stay together in
+		 * the log): prefetch a chunk's start bytes, then consider it */
+		for (uintptr_t c = lo; c + 8 <= hi; c += 8 * 32) {
+			uintptr_t end = c + 8 * 32 < hi ? c + 8 * 32 : hi;
+			for (uintptr_t p = c; p + 8 <= end; p += 8) {
+				uintptr_t w = *(const volatile uintptr_t *)p;
+				if (w - base < span)
+					__builtin_prefetch(&gh__startmap_at[w >> GH_GRANULE_LG]);
+			}
+			for (uintptr_t p = c; p + 8 <= end; p += 8) {
+				uintptr_t w = *(const volatile uintptr_t *)p;
+				if (w - base < span)
+					consider(w, src);
+			}
+		}
+		return;
+	}
 	for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
 		uintptr_t w = *(const volatile uintptr_t *)p;
 		if (w - base < span)
