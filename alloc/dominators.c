@@ -15,23 +15,27 @@
  *            (a prefix count per 64 granules), ids in address order
  *   rewrite  the edge log in place, granules -> node ids; each object's
  *            block start noted; each root's blocks listed
- *   DFS      from the virtual super-root (children: the roots), postorder
- *   CHK      Cooper-Harvey-Kennedy's iterative algorithm, in its "push"
- *            form (each edge b->s narrows idom[s] to the nearest common
- *            dominator of b and idom[s]), rounds in reverse postorder until
- *            nothing changes: it needs successors only, which the log has,
- *            so no predecessor lists are built
- *   retained bottom-up in postorder, each node's figures added to its
+ *   DFS      from the virtual super-root (children: the roots): preorder
+ *            numbers and DFS-tree parents
+ *   preds    predecessor lists by preorder number, from the log
+ *   semi-NCA Georgiadis's semi-NCA: semidominators as Lengauer-Tarjan
+ *            computes them (path compression, iterative), then each
+ *            immediate dominator as the nearest ancestor of its DFS parent
+ *            numbered at most its semidominator
+ *   retained bottom-up in reverse preorder, each node's figures added to its
  *            immediate dominator's
  *
+ * Chosen by measurement: Cooper-Harvey-Kennedy's iterative algorithm needs
+ * one round per node of a circular doubly linked list (an anchor pointing at
+ * both ends: h2o's lists, sys/queue's TAILQ), so it is quadratic on heaps C
+ * programs have -- 29,999 rounds and 7.7 s for a 30,000-node list, where
+ * semi-NCA takes 7 ms (bench/dom_list.c; docs/performance.md).
+ *
  * Work memory (all mmap, never malloc; bounded by GLASSHEAP_DOMINATORS_BUDGET)
- * at its peak: 4 bytes per edge-log entry and 32 per node -- the node
- * records (16) are released once site/type/size (12) are scattered by id,
- * before the DFS and CHK arrays (20: block offset + postorder number, then
- * retained bytes; order; idom; cursor, then retained objects) are mapped.
- * Lengauer-Tarjan needs predecessors and five more arrays per node; on the
- * heaps of bench/dominators it was not faster than two or three CHK rounds
- * (docs/performance.md).
+ * at its peak: 8 bytes per edge (the log, the predecessor lists) and about
+ * 48 per node (the node records, 16, are released once site/type/size, 12,
+ * are scattered by id; the DFS and semi-NCA arrays take 36, then all but
+ * the dominators and order are released before the retained figures' 12).
  */
 #include "internal.h"
 
@@ -43,7 +47,6 @@
 #include <sys/mman.h>
 
 #define UNDEF UINT32_MAX
-#define VISITING (UINT32_MAX - 1)
 
 static void *map_zero(size_t bytes)
 {
@@ -95,9 +98,7 @@ struct ctx {
 	const struct gh_dom_graph *g;
 	struct gh_dom_tree *t;
 	uint32_t *log;
-	uint32_t *lo;    /* [nodes] block start (log position + 1), 0: none; in A */
-	uint32_t *po;    /* [nodes] postorder number; in A */
-	uint32_t *order; /* [nodes] nodes in postorder */
+	uint32_t *lo;    /* [nodes] block start (log position + 1), 0: none */
 	uint32_t *cur;   /* [nodes] DFS cursor */
 	uint32_t *rblk;  /* [roots] DFS cursor: a root's next block */
 	size_t R, M;
@@ -139,23 +140,14 @@ static inline uint32_t it_next(const struct ctx *c, uint32_t x, struct succ_it *
 
 /* ---- The computation ------------------------------------------------------------------------ */
 
-static uint32_t intersect(const uint32_t *idom, const uint32_t *po, uint32_t a, uint32_t b)
-{
-	while (a != b) {
-		while (po[a] < po[b])
-			a = idom[a];
-		while (po[b] < po[a])
-			b = idom[b];
-	}
-	return a;
-}
-
 void gh__dom_tree_release(struct gh_dom_tree *t)
 {
 	if (t->mem)
 		munmap(t->mem, t->mem_len);
 	if (t->mem2)
 		munmap(t->mem2, t->mem2_len);
+	if (t->mem3)
+		munmap(t->mem3, t->mem3_len);
 	memset(t, 0, sizeof *t);
 }
 
@@ -168,13 +160,15 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		return ENOMEM;
 	if (M >= GH_DOM_OBJ)
 		return EINVAL;
-	/* root blocks, counted */
-	size_t nrb = 0;
+	/* root blocks and edges, counted */
+	size_t nrb = 0, nedges = 0;
 	for (size_t i = 0; i < g->nlog; i++)
 		if ((g->log[i] & GH_DOM_ROOT) == GH_DOM_ROOT) {
 			if ((g->log[i] & ~GH_DOM_ROOT) >= R)
 				return EINVAL;
 			nrb++;
+		} else if (!(g->log[i] & GH_DOM_OBJ)) {
+			nedges++;
 		}
 	/* first mapping: ranks, site, type:size, root blocks */
 	size_t o_prefix = 0, o_site = page_up(4 * g->reach_words + 4), o_tsz = o_site + page_up(4 * M),
@@ -222,9 +216,14 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		madvise((void *)((uintptr_t)g->nodes & ~(uintptr_t)4095),
 			page_up(N * sizeof *g->nodes + ((uintptr_t)g->nodes & 4095)), MADV_DONTNEED);
 
-	/* second mapping: A (block start | postorder, then retained bytes), order, idom, cursor/retained objects */
-	size_t o_a = 0, o_order = page_up(8 * M), o_idom = o_order + page_up(4 * M), o_cur = o_idom + page_up(4 * M),
-	       o_rblk = o_cur + page_up(4 * M), len2 = o_rblk + page_up(4 * (R + 1));
+	/* second mapping, u32 arrays: by node id lo (block start), cur (DFS
+	 * cursor), pre (preorder number, then the immediate dominator); by
+	 * preorder number vertex, parent (then idom), semi (first the DFS
+	 * stack), stk (path compression); the predecessors (offsets, list) */
+	size_t a4 = page_up(4 * (M + 2));
+	size_t o_lo = 0, o_cur = a4, o_pre = 2 * a4, o_vert = 3 * a4, o_par = 4 * a4, o_semi = 5 * a4, o_stk = 6 * a4,
+	       o_poff = 7 * a4, o_pcol = 8 * a4, o_rblk = o_pcol + page_up(4 * (nedges + R + 1)),
+	       len2 = o_rblk + page_up(4 * (R + 1));
 	char *m2 = map_zero(len2);
 	if (!m2) {
 		gh__dom_tree_release(t);
@@ -232,16 +231,13 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	}
 	t->mem2 = m2;
 	t->mem2_len = len2;
-	uint64_t *A = (uint64_t *)(m2 + o_a);
+	uint32_t *pre = (uint32_t *)(m2 + o_pre), *vertex = (uint32_t *)(m2 + o_vert);
+	uint32_t *parent = (uint32_t *)(m2 + o_par), *semi = (uint32_t *)(m2 + o_semi);
+	uint32_t *stk = (uint32_t *)(m2 + o_stk), *poff = (uint32_t *)(m2 + o_poff), *pcol = (uint32_t *)(m2 + o_pcol);
 	struct ctx c = {
-		.g = g, .t = t, .log = g->log,
-		.lo = (uint32_t *)A, .po = (uint32_t *)A + M, /* lo and po: the two halves of A */
-		.order = (uint32_t *)(m2 + o_order), .cur = (uint32_t *)(m2 + o_cur),
+		.g = g, .t = t, .log = g->log, .lo = (uint32_t *)(m2 + o_lo), .cur = (uint32_t *)(m2 + o_cur),
 		.rblk = (uint32_t *)(m2 + o_rblk), .R = R, .M = M,
 	};
-	/* A is 8 bytes per node: lo[] in its first half, po[] in its second */
-	uint32_t *idom = (uint32_t *)(m2 + o_idom);
-	t->idom = idom;
 
 	/* rewrite the log: granules -> ids; blocks noted */
 	uint32_t *log = g->log;
@@ -264,115 +260,164 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	}
 	for (size_t r = 0; r < R; r++)
 		t->rb_start[r + 1] += t->rb_start[r];
-	{
-		/* fill: rb_pos in log order per root (cursor in rblk) */
-		for (size_t i = 0; i < g->nlog; i++)
-			if ((log[i] & GH_DOM_ROOT) == GH_DOM_ROOT) {
-				uint32_t r = log[i] & ~GH_DOM_ROOT;
-				t->rb_pos[t->rb_start[r] + c.rblk[r]++] = (uint32_t)i + 2;
-			}
-		memset(c.rblk, 0, 4 * (R + 1));
-	}
 	for (size_t i = 0; i < g->nlog; i++)
-		t->edges += !(log[i] & GH_DOM_OBJ);
+		if ((log[i] & GH_DOM_ROOT) == GH_DOM_ROOT) {
+			uint32_t r = log[i] & ~GH_DOM_ROOT;
+			t->rb_pos[t->rb_start[r] + c.rblk[r]++] = (uint32_t)i + 2;
+		}
+	memset(c.rblk, 0, 4 * (R + 1));
+	t->edges = nedges;
 
-	/* DFS from the super-root: postorder. The stack grows down from the
-	 * top of order[] while finished nodes fill it from the bottom: a node
-	 * is in one or the other, never both. */
-	for (size_t x = 0; x < M; x++) {
-		c.po[x] = UNDEF;
-		idom[x] = UNDEF;
-	}
-	size_t sp = 0, npo = 0;
+	/* DFS from the super-root: preorder numbers and DFS-tree parents */
+	for (size_t x = 0; x < M; x++)
+		pre[x] = UNDEF;
+	size_t n = 1, sp = 1;
 	struct succ_it it;
-	c.order[M - 1] = 0;
-	sp = 1;
-	c.po[0] = VISITING;
+	pre[0] = 0;
+	vertex[0] = 0;
+	parent[0] = 0;
+	semi[0] = 0; /* the DFS stack, for now */
 	it_init(&c, 0, &it);
 	c.cur[0] = it.pos;
-	c.rblk[0] = 0;
 	while (sp) {
-		uint32_t x = c.order[M - sp];
+		uint32_t x = semi[sp - 1];
 		it.pos = c.cur[x];
 		it.blk = x >= 1 && x <= R ? c.rblk[x - 1] : 0;
 		uint32_t y = it_next(&c, x, &it);
 		c.cur[x] = it.pos;
 		if (x >= 1 && x <= R)
 			c.rblk[x - 1] = it.blk;
-		if (y != UNDEF) {
-			if (y >= M)
-				goto bad;
-			if (c.po[y] == UNDEF) {
-				c.po[y] = VISITING;
-				struct succ_it iy;
-				it_init(&c, y, &iy);
-				c.cur[y] = iy.pos;
-				sp++;
-				c.order[M - sp] = y;
-			}
+		if (y == UNDEF) {
+			sp--;
 			continue;
 		}
-		sp--;
-		c.po[x] = (uint32_t)npo;
-		c.order[npo++] = x;
+		if (y >= M)
+			goto bad;
+		if (pre[y] != UNDEF)
+			continue;
+		pre[y] = (uint32_t)n;
+		vertex[n] = y;
+		parent[n] = pre[x];
+		n++;
+		struct succ_it iy;
+		it_init(&c, y, &iy);
+		c.cur[y] = iy.pos;
+		semi[sp++] = y;
 	}
 
-	/* Cooper-Harvey-Kennedy, push form, rounds in reverse postorder until
-	 * no dominator moves. A first definition does not call for another
-	 * round: a round in which only first definitions happened used final
-	 * chains only (a chain is made of defined entries, and none of them
-	 * changed), so what it computed is the fixed point. */
-	idom[0] = 0;
-	bool changed = true;
-	while (changed) {
-		changed = false;
-		t->iterations++;
-		for (size_t i = npo; i-- > 0;) {
-			uint32_t b = c.order[i];
-			if (idom[b] == UNDEF)
-				continue;
-			struct succ_it ib;
-			it_init(&c, b, &ib);
-			for (uint32_t s; (s = it_next(&c, b, &ib)) != UNDEF;) {
-				if (s == 0 || s == b)
-					continue;
-				uint32_t cur = idom[s];
-				if (cur == UNDEF) {
-					idom[s] = b;
-					continue;
+	/* predecessors by preorder number, of the reached nodes only */
+	for (size_t r = 1; r <= R; r++)
+		if (pre[r] != UNDEF)
+			poff[pre[r] + 1]++;
+	uint32_t src = 0;
+	for (size_t i = 0; i < g->nlog; i++) {
+		uint32_t e = log[i];
+		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT)
+			src = (e & ~GH_DOM_ROOT) + 1;
+		else if (e & GH_DOM_OBJ)
+			src = e & ~GH_DOM_OBJ;
+		else if (pre[src] != UNDEF && pre[e] != UNDEF)
+			poff[pre[e] + 1]++;
+	}
+	for (size_t w = 0; w < n; w++)
+		poff[w + 1] += poff[w];
+	memcpy(stk, poff, 4 * n); /* fill cursors */
+	for (size_t r = 1; r <= R; r++)
+		if (pre[r] != UNDEF)
+			pcol[stk[pre[r]]++] = 0;
+	for (size_t i = 0; i < g->nlog; i++) {
+		uint32_t e = log[i];
+		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT)
+			src = (e & ~GH_DOM_ROOT) + 1;
+		else if (e & GH_DOM_OBJ)
+			src = e & ~GH_DOM_OBJ;
+		else if (pre[src] != UNDEF && pre[e] != UNDEF)
+			pcol[stk[pre[e]]++] = pre[src];
+	}
+
+	/* Semi-NCA (Georgiadis): semidominators by Lengauer-Tarjan's simple
+	 * evaluation with path compression (iterative: a list a million long
+	 * must not recurse a million deep), then each immediate dominator as
+	 * the nearest ancestor of its DFS parent whose number is at most its
+	 * semidominator's. Linear in practice whatever the graph: the
+	 * iterative algorithm needs a round per step of a doubly linked list
+	 * entered from both ends (a circular list's anchor), which C heaps are
+	 * full of. */
+	uint32_t *label = c.lo, *anc = c.cur; /* lo and cur are done with */
+	for (size_t w = 0; w < n; w++) {
+		semi[w] = (uint32_t)w;
+		label[w] = (uint32_t)w;
+		anc[w] = UNDEF;
+	}
+	for (size_t w = n; w-- > 1;) {
+		for (uint32_t k = poff[w]; k < poff[w + 1]; k++) {
+			uint32_t v = pcol[k], u = v;
+			if (anc[v] != UNDEF) {
+				size_t depth = 0;
+				uint32_t a = v;
+				while (anc[anc[a]] != UNDEF) {
+					stk[depth++] = a;
+					a = anc[a];
 				}
-				uint32_t nw = intersect(idom, c.po, b, cur);
-				if (nw != cur) {
-					idom[s] = nw;
-					changed = true;
+				while (depth) {
+					uint32_t b = stk[--depth], ab = anc[b];
+					if (semi[label[ab]] < semi[label[b]])
+						label[b] = label[ab];
+					anc[b] = anc[ab];
 				}
+				u = label[v];
 			}
+			if (semi[u] < semi[w])
+				semi[w] = semi[u];
 		}
+		anc[w] = parent[w];
 	}
+	uint32_t *idp = parent; /* immediate dominators by preorder number, in place */
+	for (size_t w = 1; w < n; w++) {
+		uint32_t d = parent[w];
+		while (d > semi[w])
+			d = idp[d];
+		idp[w] = d;
+	}
+	/* by node id, in place of the preorder numbers */
+	for (size_t x = 0; x < M; x++)
+		pre[x] = pre[x] == UNDEF ? UNDEF : vertex[idp[pre[x]]];
+	uint32_t *idom = pre;
+	idom[0] = 0;
+	t->idom = idom;
+	t->iterations = 1;
 
-	/* A node the DFS never reached (not in the graph from the roots: the
-	 * log lost its edge) has no dominator and adds to none. */
-	/* retained figures, bottom-up in postorder (a dominator finishes after
-	 * everything it dominates); A and cur are free to hold them now */
-	uint64_t *ret = A;
-	uint32_t *cnt = c.cur;
+	/* the retained figures: third mapping, once the rest is given back */
+	size_t peak2 = len2;
+	madvise(m2 + o_lo, o_pre - o_lo, MADV_DONTNEED);
+	madvise(m2 + o_semi, len2 - o_semi, MADV_DONTNEED);
+	size_t o_ret = 0, o_cnt = page_up(8 * M), len3 = o_cnt + page_up(4 * M);
+	char *m3 = map_zero(len3);
+	if (!m3) {
+		gh__dom_tree_release(t);
+		return ENOMEM;
+	}
+	t->mem3 = m3;
+	t->mem3_len = len3;
+	uint64_t *ret = (uint64_t *)(m3 + o_ret);
+	uint32_t *cnt = (uint32_t *)(m3 + o_cnt);
 	for (size_t x = 0; x < M; x++) {
 		ret[x] = GH_DOM_SIZE(t->tsz[x]);
 		cnt[x] = x > R;
 	}
-	for (size_t i = 0; i < npo; i++) {
-		uint32_t x = c.order[i];
-		if (x == 0 || idom[x] == UNDEF)
-			continue;
+	/* bottom-up: a dominator comes before what it dominates in preorder */
+	for (size_t w = n; w-- > 1;) {
+		uint32_t x = vertex[w];
 		ret[idom[x]] += ret[x];
 		cnt[idom[x]] += cnt[x];
 	}
 	t->retained = ret;
 	t->retained_n = cnt;
-	/* the peak: the logs and the first mapping, then (node records
-	 * released) the logs, the first mapping and the second */
-	size_t recs = N * sizeof *g->nodes;
-	t->work_bytes = 4 * g->nlog + len1 + (recs > len2 ? recs : len2);
+	/* the peak: logs, records and the first mapping; or logs, the first
+	 * mapping and the second; or logs, the first, idom and the third */
+	size_t recs = N * sizeof *g->nodes, base = 4 * g->nlog + len1;
+	size_t p1 = base + recs, p2 = base + peak2, p3 = base + 3 * a4 + len3;
+	t->work_bytes = p1 > p2 ? (p1 > p3 ? p1 : p3) : (p2 > p3 ? p2 : p3);
 	return 0;
 bad:
 	gh__dom_tree_release(t);

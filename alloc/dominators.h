@@ -78,9 +78,9 @@ struct gh_dom_tree {
 	uintptr_t base;
 	size_t edges;           /* edges in the graph (log entries less block heads) */
 	size_t work_bytes;      /* peak work memory of the computation (mmap) */
-	unsigned iterations;    /* Cooper-Harvey-Kennedy rounds until stable */
-	void *mem, *mem2;       /* the mappings holding all of the above */
-	size_t mem_len, mem2_len;
+	unsigned iterations;    /* 1 (semi-NCA makes one pass) */
+	void *mem, *mem2, *mem3; /* the mappings holding all of the above */
+	size_t mem_len, mem2_len, mem3_len;
 	uint32_t *rb_start, *rb_pos; /* each root's blocks: rb_pos[rb_start[r]..rb_start[r+1]) */
 	const uint32_t *log;    /* the graph's log, node ids (valid while the caller's is) */
 	size_t nlog;
@@ -96,13 +96,13 @@ void gh__dom_tree_release(struct gh_dom_tree *t);
 uint32_t gh__dom_node_of(const struct gh_dom_tree *t, uint32_t gran);
 /* The address of object node id. */
 uintptr_t gh__dom_address_of(const struct gh_dom_tree *t, uint32_t id);
-/* Bytes of work memory the pass needs at its peak for n objects, r roots
- * and e log entries: the edge log (4 per entry), 32 per node (the node
- * records, then site, type and size, dominator, order and retained
- * figures: see dominators.c), 4 per 64 granules for the ranks. */
+/* Bytes of work memory the pass needs at its peak (an upper bound) for n
+ * objects, r roots and e log entries: 8 per entry (the log, the
+ * predecessor lists), 48 per node (dominators.c), 4 per 64 granules for
+ * the ranks, and the page rounding of a dozen arrays. */
 static inline size_t gh__dom_need(size_t n, size_t r, size_t e, size_t reach_words)
 {
-	return 4 * e + 32 * (1 + r + n) + 4 * reach_words + 8 * (r + 2) + 4096;
+	return 8 * e + 48 * (1 + r + n) + 4 * reach_words + 16 * (r + 2) + 16 * 4096;
 }
 
 /* ---- One pass (mark.c + dominators.c) ------------------------------------ */

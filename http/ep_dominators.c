@@ -226,7 +226,7 @@ void gh__ep_memory_dominators(struct gh_http_call *call)
 	}
 	size_t n = r->nrows < (size_t)top_n ? r->nrows : (size_t)top_n;
 	gh_emit_t *e = call->e;
-	gh__emit_map_begin(e, 18);
+	gh__emit_map_begin(e, 17);
 	gh__emit_key(e, "top_retainers");
 	gh__emit_array_begin(e, n);
 	for (size_t i = 0; i < n; i++)
@@ -256,7 +256,6 @@ void gh__ep_memory_dominators(struct gh_http_call *call)
 	gh__emit_kv_dbl(e, "pause_ms", (double)r->pause_ns / 1e6);
 	gh__emit_kv_dbl(e, "mark_ms", (double)r->mark_ns / 1e6);
 	gh__emit_kv_dbl(e, "compute_ms", (double)r->compute_ns / 1e6);
-	gh__emit_kv_uint(e, "iterations", r->iterations);
 	gh__emit_kv_uint(e, "work_bytes", r->work_bytes);
 	gh__emit_kv_dbl(e, "work_bytes_per_object", r->objects ? (double)r->work_bytes / (double)r->objects : 0.0);
 	gh__emit_kv_uint(e, "budget_bytes", r->budget_bytes);

@@ -304,6 +304,57 @@ TEST(random_graphs_match_brute_force)
 	}
 }
 
+/*
+ * A circular doubly linked list (an anchor pointing at the first and the
+ * last node, each node at its neighbours): the anchor dominates every
+ * node, and no node another. The iterative algorithm needed a round per
+ * node here (bench/dom_list.c); this checks the answer on a long one.
+ */
+TEST(circular_list)
+{
+	enum { LN = 20000 };
+	static uint32_t llog[4 * LN + 16];
+	struct gh_dom_node_rec *recs = mmap(NULL, 16 * (LN + 2), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+					    -1, 0);
+	static uint64_t reach[(2 * LN + 8) / 64 + 1];
+	memset(reach, 0, sizeof reach);
+#define LG(i) ((uint32_t)(2 * (i) + 1))
+	size_t nl2 = 0, n2 = 0;
+	llog[nl2++] = GH_DOM_ROOT | 0;
+	llog[nl2++] = LG(0);
+	recs[n2++] = (struct gh_dom_node_rec){LG(0), 0, GH_DOM_TSZ(5, 16)};
+	llog[nl2++] = GH_DOM_OBJ | LG(0);
+	llog[nl2++] = LG(1);
+	llog[nl2++] = LG(LN);
+	for (size_t i = LN; i >= 1; i--) { /* the mark goes down the prev pointers */
+		recs[n2++] = (struct gh_dom_node_rec){LG(i), 0, GH_DOM_TSZ(6, 8 + i % 3)};
+		llog[nl2++] = GH_DOM_OBJ | LG(i);
+		llog[nl2++] = LG(i == LN ? 0 : i + 1);
+		llog[nl2++] = LG(i - 1);
+	}
+	uint64_t total = 16;
+	for (size_t i = 0; i <= LN; i++) {
+		reach[LG(i) >> 6] |= UINT64_C(1) << (LG(i) & 63);
+		total += i ? 8 + i % 3 : 0;
+	}
+	struct gh_dom_graph g = {llog, nl2, recs, n2, reach, sizeof reach / 8, 1, 0};
+	size_t need = 0;
+	ASSERT_EQ(gh__dom_compute(&g, (size_t)1 << 30, &T, &need), 0);
+	uint32_t anchor = gh__dom_node_of(&T, LG(0));
+	EXPECT_EQ(T.idom[anchor], 1u);
+	EXPECT_EQ(T.retained[anchor], total);
+	EXPECT_EQ(T.retained_n[anchor], (uint32_t)LN + 1);
+	size_t wrong = 0;
+	for (size_t i = 1; i <= LN; i++) {
+		uint32_t x = gh__dom_node_of(&T, LG(i));
+		wrong += T.idom[x] != anchor || T.retained_n[x] != 1;
+	}
+	EXPECT_EQ(wrong, 0u);
+	gh__dom_tree_release(&T);
+	munmap(recs, 16 * (LN + 2));
+#undef LG
+}
+
 TEST(budget_and_bad_logs)
 {
 	struct mk m = {.n = 2, .r = 1, .size = {1, 2}};
