@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #define UNDEF UINT32_MAX
 
@@ -57,6 +58,19 @@ static void *map_zero(size_t bytes)
 static size_t page_up(size_t n)
 {
 	return (n + 4095) & ~(size_t)4095;
+}
+
+/* Work arrays of 2 MiB and more come in transparent huge pages where THP
+ * allows (gh__map_huge): a page fault costs about as much as zeroing its
+ * 4 KiB in a virtual machine, and a large pass touches tens of thousands.
+ * *len is rounded to what must be unmapped. */
+static void *map_work(size_t *len)
+{
+	const size_t huge = (size_t)2 << 20;
+	if (*len < huge)
+		return map_zero(*len);
+	*len = (*len + huge - 1) & ~(huge - 1);
+	return gh__map_huge(*len);
 }
 
 /* ---- Ranks ---------------------------------------------------------------------------------- */
@@ -85,57 +99,14 @@ uintptr_t gh__dom_address_of(const struct gh_dom_tree *t, uint32_t id)
 	return t->base + (((uintptr_t)lo * 64 + (uintptr_t)__builtin_ctzll(w)) << GH_GRANULE_LG);
 }
 
-/* ---- Successors --------------------------------------------------------------------------- */
-
-/* A node's successors, one at a time: the super-root's are the roots; a
- * root's, the entries of its blocks; an object's, the entries of its block. */
-struct succ_it {
-	uint32_t pos;   /* next log position, or next root for the super-root */
-	uint32_t blk;   /* a root: next block index */
-};
-
-struct ctx {
-	const struct gh_dom_graph *g;
-	struct gh_dom_tree *t;
-	uint32_t *log;
-	uint32_t *lo;    /* [nodes] block start (log position + 1), 0: none */
-	uint32_t *cur;   /* [nodes] DFS cursor */
-	uint32_t *rblk;  /* [roots] DFS cursor: a root's next block */
-	size_t R, M;
-};
-
-static inline void it_init(const struct ctx *c, uint32_t x, struct succ_it *it)
+/* Gives back the whole pages inside [p, p + len) (MADV_DONTNEED): a
+ * caller's buffer that is read is released without touching its
+ * neighbours. */
+static void release_inside(const void *p, size_t len)
 {
-	it->blk = 0;
-	if (x == 0)
-		it->pos = 1;
-	else if (x <= c->R)
-		it->pos = 0; /* before its first block */
-	else
-		it->pos = c->lo[x];
-}
-
-/* The next successor, or UNDEF. */
-static inline uint32_t it_next(const struct ctx *c, uint32_t x, struct succ_it *it)
-{
-	if (x == 0)
-		return it->pos <= c->R ? it->pos++ : UNDEF;
-	const uint32_t *log = c->log;
-	size_t n = c->g->nlog;
-	if (x <= c->R) {
-		for (;;) {
-			if (it->pos != 0 && it->pos - 1 < n && !(log[it->pos - 1] & GH_DOM_OBJ))
-				return log[it->pos++ - 1];
-			uint32_t b = c->t->rb_start[x - 1] + it->blk;
-			if (b >= c->t->rb_start[x])
-				return UNDEF;
-			it->blk++;
-			it->pos = c->t->rb_pos[b];
-		}
-	}
-	if (it->pos == 0 || it->pos - 1 >= n || (log[it->pos - 1] & GH_DOM_OBJ))
-		return UNDEF;
-	return log[it->pos++ - 1];
+	uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)p + len) & ~(uintptr_t)4095;
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* ---- The computation ------------------------------------------------------------------------ */
@@ -161,19 +132,18 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	if (M >= GH_DOM_OBJ)
 		return EINVAL;
 	/* root blocks and edges, counted */
-	size_t nrb = 0, nedges = 0;
+	size_t nedges = 0;
 	for (size_t i = 0; i < g->nlog; i++)
 		if ((g->log[i] & GH_DOM_ROOT) == GH_DOM_ROOT) {
 			if ((g->log[i] & ~GH_DOM_ROOT) >= R)
 				return EINVAL;
-			nrb++;
 		} else if (!(g->log[i] & GH_DOM_OBJ)) {
 			nedges++;
 		}
 	/* first mapping: ranks, site, type:size, root blocks */
 	size_t o_prefix = 0, o_site = page_up(4 * g->reach_words + 4), o_tsz = o_site + page_up(4 * M),
-	       o_rbs = o_tsz + page_up(8 * M), o_rbp = o_rbs + page_up(4 * (R + 2)), len1 = o_rbp + page_up(4 * nrb + 4);
-	char *m1 = map_zero(len1);
+	       len1 = o_tsz + page_up(8 * M);
+	char *m1 = map_work(&len1);
 	if (!m1)
 		return ENOMEM;
 	t->mem = m1;
@@ -184,13 +154,9 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	t->prefix = (uint32_t *)(m1 + o_prefix);
 	t->site = (uint32_t *)(m1 + o_site);
 	t->tsz = (uint64_t *)(m1 + o_tsz);
-	t->rb_start = (uint32_t *)(m1 + o_rbs);
-	t->rb_pos = (uint32_t *)(m1 + o_rbp);
 	t->reach = g->reach;
 	t->reach_words = g->reach_words;
 	t->base = g->base;
-	t->log = g->log;
-	t->nlog = g->nlog;
 
 	uint32_t rank = 0;
 	for (size_t w = 0; w < g->reach_words; w++) {
@@ -212,85 +178,90 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		t->tsz[id] = n->tsz;
 	}
 	/* the node records are read: their memory goes back before the rest is mapped */
-	if (N)
-		madvise((void *)((uintptr_t)g->nodes & ~(uintptr_t)4095),
-			page_up(N * sizeof *g->nodes + ((uintptr_t)g->nodes & 4095)), MADV_DONTNEED);
+	release_inside(g->nodes, N * sizeof *g->nodes);
 
-	/* second mapping, u32 arrays: by node id lo (block start), cur (DFS
-	 * cursor), pre (preorder number, then the immediate dominator); by
-	 * preorder number vertex, parent (then idom), semi (first the DFS
-	 * stack), stk (path compression); the predecessors (offsets, list) */
-	size_t a4 = page_up(4 * (M + 2));
-	size_t o_lo = 0, o_cur = a4, o_pre = 2 * a4, o_vert = 3 * a4, o_par = 4 * a4, o_semi = 5 * a4, o_stk = 6 * a4,
-	       o_poff = 7 * a4, o_pcol = 8 * a4, o_rblk = o_pcol + page_up(4 * (nedges + R + 1)),
-	       len2 = o_rblk + page_up(4 * (R + 1));
-	char *m2 = map_zero(len2);
+	/* second mapping, u32 arrays. Kept with the tree: soff and scol (the
+	 * successor lists), pre (then the immediate dominator by id), vertex,
+	 * parent. Released before the retained figures: cur (DFS cursor, then
+	 * the forest's ancestors), semi (first the DFS stack), stk (fill
+	 * cursors, then the path-compression stack), poff, label, pcol. */
+	size_t a4 = page_up(4 * (M + 2)), ecap = page_up(4 * (nedges + R + 1));
+	size_t o_soff = 0, o_pre = a4, o_vert = 2 * a4, o_par = 3 * a4, o_scol = 4 * a4, o_cur = o_scol + ecap,
+	       o_semi = o_cur + a4, o_stk = o_semi + a4, o_poff = o_stk + a4, o_label = o_poff + a4,
+	       o_pcol = o_label + a4, len2 = o_pcol + ecap;
+	char *m2 = map_work(&len2);
 	if (!m2) {
 		gh__dom_tree_release(t);
 		return ENOMEM;
 	}
 	t->mem2 = m2;
 	t->mem2_len = len2;
+	uint32_t *soff = (uint32_t *)(m2 + o_soff), *scol = (uint32_t *)(m2 + o_scol);
 	uint32_t *pre = (uint32_t *)(m2 + o_pre), *vertex = (uint32_t *)(m2 + o_vert);
-	uint32_t *parent = (uint32_t *)(m2 + o_par), *semi = (uint32_t *)(m2 + o_semi);
+	uint32_t *parent = (uint32_t *)(m2 + o_par), *semi = (uint32_t *)(m2 + o_semi), *cur = (uint32_t *)(m2 + o_cur);
 	uint32_t *stk = (uint32_t *)(m2 + o_stk), *poff = (uint32_t *)(m2 + o_poff), *pcol = (uint32_t *)(m2 + o_pcol);
-	struct ctx c = {
-		.g = g, .t = t, .log = g->log, .lo = (uint32_t *)(m2 + o_lo), .cur = (uint32_t *)(m2 + o_cur),
-		.rblk = (uint32_t *)(m2 + o_rblk), .R = R, .M = M,
-	};
+	uint32_t *label = (uint32_t *)(m2 + o_label);
+	t->soff = soff;
+	t->scol = scol;
 
-	/* rewrite the log: granules -> ids; blocks noted */
+	/* rewrite the log to ids (a root's head becomes GH_DOM_OBJ | its id) */
 	uint32_t *log = g->log;
 	for (size_t i = 0; i < g->nlog; i++) {
 		uint32_t e = log[i];
 		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT) {
-			t->rb_start[(e & ~GH_DOM_ROOT) + 1]++;
+			log[i] = GH_DOM_OBJ | ((e & ~GH_DOM_ROOT) + 1);
 		} else if (e & GH_DOM_OBJ) {
 			uint32_t gr = e & ~GH_DOM_OBJ;
 			if ((gr >> 6) >= g->reach_words || !((g->reach[gr >> 6] >> (gr & 63)) & 1))
 				goto bad;
-			uint32_t id = gh__dom_node_of(t, gr);
-			log[i] = GH_DOM_OBJ | id;
-			c.lo[id] = (uint32_t)i + 2; /* position of its first entry, + 1 */
+			log[i] = GH_DOM_OBJ | gh__dom_node_of(t, gr);
 		} else {
-			if ((e >> 6) >= g->reach_words || !((g->reach[e >> 6] >> (e & 63)) & 1))
+			if (i == 0 || (e >> 6) >= g->reach_words || !((g->reach[e >> 6] >> (e & 63)) & 1))
 				goto bad;
 			log[i] = gh__dom_node_of(t, e);
 		}
 	}
-	for (size_t r = 0; r < R; r++)
-		t->rb_start[r + 1] += t->rb_start[r];
-	for (size_t i = 0; i < g->nlog; i++)
-		if ((log[i] & GH_DOM_ROOT) == GH_DOM_ROOT) {
-			uint32_t r = log[i] & ~GH_DOM_ROOT;
-			t->rb_pos[t->rb_start[r] + c.rblk[r]++] = (uint32_t)i + 2;
-		}
-	memset(c.rblk, 0, 4 * (R + 1));
+	/* successor lists: the super-root's are the roots; a source's blocks,
+	 * however many, joined */
+	soff[1] = (uint32_t)R;
+	uint32_t src = 0;
+	for (size_t i = 0; i < g->nlog; i++) {
+		if (log[i] & GH_DOM_OBJ)
+			src = log[i] & ~GH_DOM_OBJ;
+		else
+			soff[src + 1]++;
+	}
+	for (size_t x = 0; x < M; x++)
+		soff[x + 1] += soff[x];
+	memcpy(stk, soff, 4 * M);
+	for (size_t r = 1; r <= R; r++)
+		scol[stk[0]++] = (uint32_t)r;
+	for (size_t i = 0; i < g->nlog; i++) {
+		if (log[i] & GH_DOM_OBJ)
+			src = log[i] & ~GH_DOM_OBJ;
+		else
+			scol[stk[src]++] = log[i];
+	}
 	t->edges = nedges;
+	/* the log is read: its whole pages go back */
+	release_inside(g->log, 4 * g->nlog);
 
 	/* DFS from the super-root: preorder numbers and DFS-tree parents */
 	for (size_t x = 0; x < M; x++)
 		pre[x] = UNDEF;
 	size_t n = 1, sp = 1;
-	struct succ_it it;
 	pre[0] = 0;
 	vertex[0] = 0;
 	parent[0] = 0;
 	semi[0] = 0; /* the DFS stack, for now */
-	it_init(&c, 0, &it);
-	c.cur[0] = it.pos;
+	cur[0] = soff[0];
 	while (sp) {
 		uint32_t x = semi[sp - 1];
-		it.pos = c.cur[x];
-		it.blk = x >= 1 && x <= R ? c.rblk[x - 1] : 0;
-		uint32_t y = it_next(&c, x, &it);
-		c.cur[x] = it.pos;
-		if (x >= 1 && x <= R)
-			c.rblk[x - 1] = it.blk;
-		if (y == UNDEF) {
+		if (cur[x] == soff[x + 1]) {
 			sp--;
 			continue;
 		}
+		uint32_t y = scol[cur[x]++];
 		if (y >= M)
 			goto bad;
 		if (pre[y] != UNDEF)
@@ -299,41 +270,22 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		vertex[n] = y;
 		parent[n] = pre[x];
 		n++;
-		struct succ_it iy;
-		it_init(&c, y, &iy);
-		c.cur[y] = iy.pos;
+		cur[y] = soff[y];
 		semi[sp++] = y;
 	}
 
 	/* predecessors by preorder number, of the reached nodes only */
-	for (size_t r = 1; r <= R; r++)
-		if (pre[r] != UNDEF)
-			poff[pre[r] + 1]++;
-	uint32_t src = 0;
-	for (size_t i = 0; i < g->nlog; i++) {
-		uint32_t e = log[i];
-		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT)
-			src = (e & ~GH_DOM_ROOT) + 1;
-		else if (e & GH_DOM_OBJ)
-			src = e & ~GH_DOM_OBJ;
-		else if (pre[src] != UNDEF && pre[e] != UNDEF)
-			poff[pre[e] + 1]++;
-	}
+	for (size_t x = 0; x < M; x++)
+		if (pre[x] != UNDEF)
+			for (uint32_t k = soff[x]; k < soff[x + 1]; k++)
+				poff[pre[scol[k]] + 1]++;
 	for (size_t w = 0; w < n; w++)
 		poff[w + 1] += poff[w];
 	memcpy(stk, poff, 4 * n); /* fill cursors */
-	for (size_t r = 1; r <= R; r++)
-		if (pre[r] != UNDEF)
-			pcol[stk[pre[r]]++] = 0;
-	for (size_t i = 0; i < g->nlog; i++) {
-		uint32_t e = log[i];
-		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT)
-			src = (e & ~GH_DOM_ROOT) + 1;
-		else if (e & GH_DOM_OBJ)
-			src = e & ~GH_DOM_OBJ;
-		else if (pre[src] != UNDEF && pre[e] != UNDEF)
-			pcol[stk[pre[e]]++] = pre[src];
-	}
+	for (size_t x = 0; x < M; x++)
+		if (pre[x] != UNDEF)
+			for (uint32_t k = soff[x]; k < soff[x + 1]; k++)
+				pcol[stk[pre[scol[k]]]++] = pre[x];
 
 	/* Semi-NCA (Georgiadis): semidominators by Lengauer-Tarjan's simple
 	 * evaluation with path compression (iterative: a list a million long
@@ -343,7 +295,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * iterative algorithm needs a round per step of a doubly linked list
 	 * entered from both ends (a circular list's anchor), which C heaps are
 	 * full of. */
-	uint32_t *label = c.lo, *anc = c.cur; /* lo and cur are done with */
+	uint32_t *anc = cur; /* the DFS is done with its cursors */
 	for (size_t w = 0; w < n; w++) {
 		semi[w] = (uint32_t)w;
 		label[w] = (uint32_t)w;
@@ -389,10 +341,9 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 
 	/* the retained figures: third mapping, once the rest is given back */
 	size_t peak2 = len2;
-	madvise(m2 + o_lo, o_pre - o_lo, MADV_DONTNEED);
-	madvise(m2 + o_semi, len2 - o_semi, MADV_DONTNEED);
+	madvise(m2 + o_cur, len2 - o_cur, MADV_DONTNEED);
 	size_t o_ret = 0, o_cnt = page_up(8 * M), len3 = o_cnt + page_up(4 * M);
-	char *m3 = map_zero(len3);
+	char *m3 = map_work(&len3);
 	if (!m3) {
 		gh__dom_tree_release(t);
 		return ENOMEM;
@@ -415,8 +366,8 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	t->retained_n = cnt;
 	/* the peak: logs, records and the first mapping; or logs, the first
 	 * mapping and the second; or logs, the first, idom and the third */
-	size_t recs = N * sizeof *g->nodes, base = 4 * g->nlog + len1;
-	size_t p1 = base + recs, p2 = base + peak2, p3 = base + 3 * a4 + len3;
+	size_t recs = N * sizeof *g->nodes, logb = 4 * g->nlog;
+	size_t p1 = logb + len1 + recs, p2 = logb + len1 + peak2, p3 = len1 + o_cur + len3;
 	t->work_bytes = p1 > p2 ? (p1 > p3 ? p1 : p3) : (p2 > p3 ? p2 : p3);
 	return 0;
 bad:
@@ -437,7 +388,15 @@ size_t gh__dom_budget(void)
 	return b < ((size_t)1 << 20) ? (size_t)1 << 20 : b;
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 struct run_arg {
+	uint64_t compute_cpu_ns;
 	const struct gh_dom_query *q;
 	size_t budget;
 	struct gh_dom_result *out;
@@ -494,14 +453,13 @@ static int cmp_types(const void *a, const void *b)
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : x->type < y->type ? -1 : x->type > y->type;
 }
 
-/* The root that holds object id directly (a root block lists it), or -1. */
+/* The root that holds object id directly (its successors list it), or -1. */
 static int root_holding(const struct gh_dom_tree *t, uint32_t id)
 {
-	for (size_t r = 0; r < t->nroots; r++)
-		for (uint32_t b = t->rb_start[r]; b < t->rb_start[r + 1]; b++)
-			for (uint32_t p = t->rb_pos[b]; p - 1 < t->nlog && !(t->log[p - 1] & GH_DOM_OBJ); p++)
-				if (t->log[p - 1] == id)
-					return (int)r;
+	for (size_t r = 1; r <= t->nroots; r++)
+		for (uint32_t k = t->soff[r]; k < t->soff[r + 1]; k++)
+			if (t->scol[k] == id)
+				return (int)r - 1;
 	return -1;
 }
 
@@ -577,7 +535,7 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 		a->need = gh__dom_need(cap->want_nodes, cap->g.nroots, cap->want_log, cap->g.reach_words);
 		return EFBIG;
 	}
-	uint64_t t0 = gh__now_ns();
+	uint64_t t0 = gh__now_ns(), c0 = thread_cpu_ns();
 	struct gh_dom_tree t;
 	int rc = gh__dom_compute(&cap->g, a->budget, &t, &a->need);
 	if (rc == ENOMEM && a->need > a->budget)
@@ -585,6 +543,7 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 	if (rc)
 		return rc;
 	uint64_t t1 = gh__now_ns();
+	a->compute_cpu_ns = thread_cpu_ns() - c0;
 	const struct gh_dom_query *q = a->q;
 	struct gh_dom_result *r = calloc(1, sizeof *r);
 	size_t cap_rows = q->max_rows ? q->max_rows : 1;
@@ -680,8 +639,24 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 	qsort(r->rows, r->nrows ? r->nrows : 1, sizeof *r->rows, cmp_rows);
 	qsort(r->types, r->ntypes ? r->ntypes : 1, sizeof *r->types, cmp_types);
 	r->compute_ns = t1 - t0;
+	r->compute_cpu_ns = a->compute_cpu_ns;
 	a->out = r;
 	return 0;
+}
+
+/*
+ * Zeroes the dead stack below the caller. The calling thread's stack is a
+ * root of the pass (from its stack pointer up), and the frames the pass
+ * pushes there -- stop_and_mark alone keeps an 80 KiB array it mostly
+ * leaves unwritten -- would otherwise hold whatever earlier calls left:
+ * object addresses from the last answer's computation, which would make
+ * those objects look held by this thread's stack.
+ */
+static __attribute__((noinline)) void clear_dead_stack(void)
+{
+	char buf[112 << 10];
+	explicit_bzero(buf, sizeof buf);
+	__asm__ volatile("" : : "r"(buf) : "memory");
 }
 
 int gh__dom_run(const struct gh_dom_query *q, struct gh_dom_result **out, pid_t *unresponsive, size_t *need,
@@ -691,15 +666,19 @@ int gh__dom_run(const struct gh_dom_query *q, struct gh_dom_result **out, pid_t 
 	struct run_arg a = {.q = q, .budget = gh__dom_budget()};
 	/* reservations for the most the budget allows; only what is written is memory */
 	size_t log_cap = a.budget / 4, nodes_cap = a.budget / 32;
-	uint32_t *log = map_zero(page_up(log_cap * 4));
-	struct gh_dom_node_rec *nodes = map_zero(page_up(nodes_cap * sizeof *nodes));
+	size_t log_len = log_cap * 4, nodes_len = nodes_cap * sizeof(struct gh_dom_node_rec);
+	uint32_t *log = map_work(&log_len);
+	struct gh_dom_node_rec *nodes = map_work(&nodes_len);
 	int rc = ENOMEM;
-	if (log && nodes)
+	if (log && nodes) {
+		clear_dead_stack();
 		rc = gh__mark_dominators(log, log_cap, nodes, nodes_cap, a.budget, after_mark, &a, unresponsive);
+		clear_dead_stack(); /* what the computation left, before the next pass */
+	}
 	if (log)
-		munmap(log, page_up(log_cap * 4));
+		munmap(log, log_len);
 	if (nodes)
-		munmap(nodes, page_up(nodes_cap * sizeof *nodes));
+		munmap(nodes, nodes_len);
 	if (need)
 		*need = a.need;
 	if (objects)

@@ -37,10 +37,12 @@ struct gh_dom_node_rec {
  * The edge log: u32 entries, in blocks. A block opens with a source entry
  * and lists the granules its pointers reach (bit 31 clear):
  *
- *   GH_DOM_OBJ | gran      an object's words (one block per scanned object)
- *   GH_DOM_ROOT | index    a root range's words (index into the pass's roots;
- *                          one root may open several blocks: its range, its
- *                          thread's registers)
+ *   GH_DOM_OBJ | gran      an object's words
+ *   GH_DOM_ROOT | index    a root range's words (index into the pass's roots)
+ *
+ * A source may open several blocks: the mark's candidate FIFO delays words,
+ * so blocks of consecutive sources interleave; a root's registers come after
+ * every root range.
  *   gran, gran, ...        the objects its words point to (start or interior)
  *
  * Granules are below 2^30: the pass refuses heaps whose cage span is 16 GiB
@@ -51,9 +53,9 @@ struct gh_dom_node_rec {
 #define GH_DOM_GRAN_MAX 0x40000000u
 
 struct gh_dom_graph {
-	uint32_t *log;         /* rewritten in place (granules to node ids) */
+	uint32_t *log;         /* consumed: rewritten in place, then its whole pages released */
 	size_t nlog;
-	struct gh_dom_node_rec *nodes; /* consumed: released (MADV_DONTNEED) once read */
+	struct gh_dom_node_rec *nodes; /* consumed: its whole pages released once read */
 	size_t nnodes;
 	const uint64_t *reach; /* bit per granule: set for each object in nodes */
 	size_t reach_words;    /* words of reach that may hold bits */
@@ -81,9 +83,7 @@ struct gh_dom_tree {
 	unsigned iterations;    /* 1 (semi-NCA makes one pass) */
 	void *mem, *mem2, *mem3; /* the mappings holding all of the above */
 	size_t mem_len, mem2_len, mem3_len;
-	uint32_t *rb_start, *rb_pos; /* each root's blocks: rb_pos[rb_start[r]..rb_start[r+1]) */
-	const uint32_t *log;    /* the graph's log, node ids (valid while the caller's is) */
-	size_t nlog;
+	uint32_t *soff, *scol;  /* successors of node x: scol[soff[x] .. soff[x + 1]) */
 };
 
 /* Computes immediate dominators and retained sizes. Memory from one
@@ -133,6 +133,7 @@ struct gh_dom_type_row {
 struct gh_dom_result {
 	uint64_t objects, edges, roots, reached_bytes;
 	uint64_t pause_ns, mark_ns, compute_ns;
+	uint64_t compute_cpu_ns; /* the computation's CPU time (this thread's) */
 	uint64_t work_bytes, budget_bytes;
 	unsigned iterations;
 	uint32_t threads;

@@ -428,15 +428,17 @@ GH_INLINE bool dom_room(void)
 	return true;
 }
 
-/* An edge from the current source (W.dom_src) to the object at u. */
-GH_MARKER static void dom_edge(uintptr_t u)
+/* An edge from src (a source entry: GH_DOM_OBJ or GH_DOM_ROOT) to the
+ * object at u. The candidate FIFO delays words, so one source's edges may
+ * come in several blocks, between other sources' blocks. */
+GH_MARKER static void dom_edge(uintptr_t u, uint32_t src)
 {
 	uint32_t g = (uint32_t)gran(u);
-	if (W.dom_open != W.dom_src) {
+	if (W.dom_open != src) {
 		W.dom_want_log++;
 		if (dom_room())
-			W.dom_log[W.dom_nlog++] = W.dom_src;
-		W.dom_open = W.dom_src;
+			W.dom_log[W.dom_nlog++] = src;
+		W.dom_open = src;
 	} else if (W.dom_last == g) {
 		return; /* the same target again: one edge is enough */
 	}
@@ -481,7 +483,7 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 	if (W.want_refs)
 		refer(src, GH_LOAD(&gh__hdr_of(u)->type));
 	if (W.dom)
-		dom_edge(u);
+		dom_edge(u, src); /* src: the source entry in this mode */
 	switch (W.pass) {
 	case 1:
 		if (w == u || W.dom) { /* dominators: interior pointers are edges too */
@@ -530,11 +532,6 @@ GH_INLINE void offer(uintptr_t w, uint32_t src)
 {
 	if (w - W.base >= W.top - W.base)
 		return;
-	if (gh_unlikely(W.dom)) {
-		/* each source's edges together in the log: no deferral */
-		consider(w, src);
-		return;
-	}
 	__builtin_prefetch(&gh__startmap_at[w >> GH_GRANULE_LG]);
 	__builtin_prefetch(&W.reach[gran(w) >> 6]);
 	struct cand *c = &W.cand[(cand_head + cand_n) % CAND_N];
@@ -567,28 +564,12 @@ GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
 	lo = (lo + 7) & ~(uintptr_t)7;
 	if (hi < lo + 8)
 		return;
+	if (W.dom)
+		src = W.dom_src; /* a candidate carries its source entry in this mode */
 	W.scanned_bytes += hi - lo;
 	/* The range test in registers: offer's stores to W.cand could alias W,
 	 * so the compiler would reload W.base and W.top for every word. */
 	const uintptr_t base = W.base, span = W.top - W.base;
-	if (W.dom) {
-		/* no candidate FIFO here (each source's edges stay together in
-		 * the log): prefetch a chunk's start bytes, then consider it */
-		for (uintptr_t c = lo; c + 8 <= hi; c += 8 * 32) {
-			uintptr_t end = c + 8 * 32 < hi ? c + 8 * 32 : hi;
-			for (uintptr_t p = c; p + 8 <= end; p += 8) {
-				uintptr_t w = *(const volatile uintptr_t *)p;
-				if (w - base < span)
-					__builtin_prefetch(&gh__startmap_at[w >> GH_GRANULE_LG]);
-			}
-			for (uintptr_t p = c; p + 8 <= end; p += 8) {
-				uintptr_t w = *(const volatile uintptr_t *)p;
-				if (w - base < span)
-					consider(w, src);
-			}
-		}
-		return;
-	}
 	for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
 		uintptr_t w = *(const volatile uintptr_t *)p;
 		if (w - base < span)
@@ -615,7 +596,7 @@ GH_MARKER static void scan_object(uintptr_t u)
 			for (size_t k = 0; k < d->n_ptr_offsets; k++) {
 				size_t off = base + d->ptr_offsets[k];
 				if (off + sizeof(uintptr_t) <= size)
-					offer(*(const volatile uintptr_t *)(u + off), type);
+					offer(*(const volatile uintptr_t *)(u + off), W.dom ? W.dom_src : type);
 			}
 		return;
 	}
@@ -834,6 +815,8 @@ GH_INLINE void consider_header(uintptr_t w, uint32_t src)
 
 GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t src)
 {
+	if (W.dom)
+		src = W.dom_src;
 	lo = (lo + 7) & ~(uintptr_t)7;
 	for (uintptr_t p = lo; p + 8 <= hi; p += 8)
 		consider_header(*(const volatile uintptr_t *)p, src);
@@ -851,6 +834,8 @@ GH_MARKER static void scan_registers(void)
 		uint32_t r = W.slot_root[i];
 		uint32_t src = r < W.nroots && W.roots[r].kind == GH_ROOT_STACK ? GH_TYPE_IDS + r : GH_TYPE_IDS;
 		W.dom_src = GH_DOM_ROOT | (src - GH_TYPE_IDS);
+		if (W.dom)
+			src = W.dom_src;
 		for (unsigned k = 0; k < s->nregs; k++) {
 			consider(s->regs[k], src);
 			consider_header(s->regs[k], src);
@@ -1029,7 +1014,10 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	uintptr_t here, tp;
 	__asm__ volatile("mov %%rsp, %0" : "=r"(here));
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
-	add_thread_roots(gettid(), here, tp, pid);
+	/* No red zone for this thread: below its stack pointer are the frames
+	 * the pass itself pushes next (the drain's ring of object addresses),
+	 * which would be stale edges from this thread's stack. */
+	add_thread_roots(gettid(), here + RED_ZONE, tp, pid);
 	c->threads++;
 	if (W.roots_full) {
 		/* more roots than the table holds: marking without them could

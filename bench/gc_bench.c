@@ -134,11 +134,12 @@ int main(int argc, char **argv)
 			}
 			double total = now_ms() - t, cpu = cpu_ms() - c0;
 			printf("dom %d pause_ms %.2f mark_ms %.2f compute_ms %.2f total_ms %.2f work_mb %.1f "
-			       "bytes_per_object %.1f objects %llu edges %llu iterations %u cpu_ms %.2f rss_mb %.1f hwm_mb %.1f\n",
+			       "bytes_per_object %.1f objects %llu edges %llu iterations %u cpu_ms %.2f rss_mb %.1f hwm_mb %.1f "
+			       "compute_cpu_ms %.2f mark_cpu_ms %.2f\n",
 			       k, (double)r->pause_ns / 1e6, (double)r->mark_ns / 1e6, (double)r->compute_ns / 1e6, total,
 			       (double)r->work_bytes / 1048576.0, (double)r->work_bytes / (double)(r->objects ? r->objects : 1),
 			       (unsigned long long)r->objects, (unsigned long long)r->edges, r->iterations, cpu, rss0,
-			       status_mb("VmHWM"));
+			       status_mb("VmHWM"), (double)r->compute_cpu_ns / 1e6, cpu - (double)r->compute_cpu_ns / 1e6);
 			gh__dom_result_free(r);
 			fflush(stdout);
 		}
