@@ -13,8 +13,10 @@
  *
  *   ranks    node id of an object = its rank in the mark's reach bitmap
  *            (a prefix count per 64 granules), ids in address order
- *   rewrite  the edge log in place, granules -> node ids; each object's
- *            block start noted; each root's blocks listed
+ *   succs    the edge log rewritten in place (granules -> node ids), then
+ *            joined into successor lists (a source's edges may come in
+ *            several blocks: the mark's candidate FIFO interleaves them);
+ *            the log's pages go back
  *   DFS      from the virtual super-root (children: the roots): preorder
  *            numbers and DFS-tree parents
  *   preds    predecessor lists by preorder number, from the log
@@ -32,10 +34,11 @@
  * semi-NCA takes 7 ms (bench/dom_list.c; docs/performance.md).
  *
  * Work memory (all mmap, never malloc; bounded by GLASSHEAP_DOMINATORS_BUDGET)
- * at its peak: 8 bytes per edge (the log, the predecessor lists) and about
- * 48 per node (the node records, 16, are released once site/type/size, 12,
- * are scattered by id; the DFS and semi-NCA arrays take 36, then all but
- * the dominators and order are released before the retained figures' 12).
+ * at its peak: 8 bytes per edge (log and successors, then successors and
+ * predecessors) and about 48 per node (the node records, 16, are released
+ * once site/type/size, 12, are scattered by id; the DFS and semi-NCA arrays
+ * take 36, then all but the dominators, successors and DFS order are
+ * released before the retained figures' 12).
  */
 #include "internal.h"
 
