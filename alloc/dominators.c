@@ -388,7 +388,7 @@ size_t gh__dom_budget(void)
 		gh__log("GLASSHEAP_DOMINATORS_BUDGET=%s ignored: want a size (e.g. 512M)", s);
 		b = (size_t)1 << 30;
 	}
-	return b < ((size_t)1 << 20) ? (size_t)1 << 20 : b;
+	return b < ((size_t)64 << 10) ? (size_t)64 << 10 : b;
 }
 
 static uint64_t thread_cpu_ns(void)

@@ -168,7 +168,7 @@ bool gh__dom_busy(void);
  * (symbolized; strings live for the process). Allocates. */
 void gh__dom_site_info(uint32_t site, char *where, size_t len, const char **function, const char **filename,
 		       unsigned *lineno);
-/* The work-memory budget: GLASSHEAP_DOMINATORS_BUDGET (a size), default 1 GiB. */
+/* The work-memory budget: GLASSHEAP_DOMINATORS_BUDGET (a size, at least 64K), default 1 GiB. */
 size_t gh__dom_budget(void);
 /* "g_cache" for an address inside a data symbol of a loaded module, into
  * buf; false when no symbol covers it. Allocates (libdw): not while stopped. */

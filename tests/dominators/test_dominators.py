@@ -11,6 +11,7 @@ GET /debug/memory/dominators against the figures the host prints.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -27,11 +28,12 @@ def check(cond, what, extra=None):
 
 
 class Host:
-    def __init__(self, path):
+    def __init__(self, path, extra_env=None):
         env = dict(os.environ)
-        for k in ("GLASSHEAP_TOKEN", "GLASSHEAP_TRACE", "LD_PRELOAD"):
+        for k in ("GLASSHEAP_TOKEN", "GLASSHEAP_TRACE", "LD_PRELOAD", "GLASSHEAP_DOMINATORS_BUDGET"):
             env.pop(k, None)
         env["GLASSHEAP_HTTP"] = "127.0.0.1:0"
+        env.update(extra_env or {})
         self.p = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.expect = {}
         self.port = None
@@ -88,6 +90,18 @@ def main():
     h = Host(args.host)
     try:
         run(h, args)
+    finally:
+        h.close()
+    # a heap too large for the work budget: 503 with the figure, the host unharmed
+    h = Host(args.host, {"GLASSHEAP_DOMINATORS_BUDGET": "64K"})
+    try:
+        st, doc = h.get("?top_n=1")
+        d = doc.get("detail", "")
+        m = re.search(r"(\d+) objects need (\d+) bytes of work memory, the budget is 65536", d)
+        check(st == 503 and m is not None and int(m.group(1)) >= 2402 and int(m.group(2)) > 65536,
+              "503 naming the objects, the bytes needed and the budget", (st, doc))
+        h.command("grow")
+        check(h.expect["cache_objects"] == 2102, "the host runs on after the refusal", h.expect)
     finally:
         h.close()
     print("%d failure(s)" % len(FAILURES))
