@@ -507,7 +507,8 @@ struct global_find {
 	uintptr_t lo, hi, obj, obj_end, found;
 };
 
-__attribute__((no_sanitize("address", "thread"))) static int find_global_word(struct dl_phdr_info *info, size_t size, void *arg)
+__attribute__((no_sanitize("address", "thread"))) static int find_global_word(struct dl_phdr_info *info, size_t size,
+										 void *arg)
 {
 	(void)size;
 	struct global_find *f = arg;

@@ -465,7 +465,9 @@ int gh__view_dominators(FILE *out, const json_t *doc)
 	gh__doc_num(doc, "mark_ms", &mark);
 	gh__doc_num(doc, "compute_ms", &comp);
 	gh__doc_num(doc, "work_bytes_per_object", &per);
-	gh__print_wrapped(out, 2, "%s objects, %s edges; pause %.2f ms (mark %.2f ms), dominators %.2f ms; work memory %s (%.1f bytes/object)",
+	gh__print_wrapped(out, 2,
+			  "%s objects, %s edges; pause %.2f ms (mark %.2f ms), dominators %.2f ms; "
+			  "work memory %s (%.1f bytes/object)",
 			  int_or_q(o, doc, "objects", false), int_or_q(e, doc, "edges", false), pause, mark, comp,
 			  size_or_q(w, doc, "work_bytes", false), per);
 	const char *since = json_string_value(json_object_get(doc, "since"));

@@ -199,7 +199,8 @@ if __name__ == "__main__":
 
     # bad parameters: 422 naming the parameter; unknown saved name: 404
     for q, param in (("?top_n=0", "top_n"), ("?top_n=1001", "top_n"), ("?min_bytes=-1", "min_bytes"),
-                     ("?top_n=x", "top_n"), ("?since=a%20b", "since"), ("?save=", "save"), ("?type_name=", "type_name")):
+                     ("?top_n=x", "top_n"), ("?since=a%20b", "since"), ("?save=", "save"),
+                     ("?type_name=", "type_name")):
         st, doc = h.get(q)
         check(st == 422 and any(param in d.get("loc", []) for d in doc.get("detail", [])), "422 for " + q, doc)
     st, doc = h.get("?since=never_saved")
