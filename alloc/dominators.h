@@ -9,12 +9,14 @@
 #ifndef GH_DOMINATORS_H
 #define GH_DOMINATORS_H
 
-#include <glassheap.h>
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "introspect.h" /* GH_INTERNAL_BEGIN: callable from libglassheap_ext.so (http/) */
+
+GH_INTERNAL_BEGIN
 
 /* ---- The recorded graph (mark.c writes it, dominators.c reads it) -------- */
 
@@ -194,5 +196,7 @@ void gh__mark_root(size_t i, const char **name, int *kind, uintptr_t *lo, uintpt
 typedef int (*gh_dom_fn)(const struct gh_dom_capture *c, void *arg);
 int gh__mark_dominators(uint32_t *log, size_t log_cap, struct gh_dom_node_rec *nodes, size_t nodes_cap,
 			size_t limit_bytes, gh_dom_fn fn, void *arg, pid_t *unresponsive);
+
+GH_INTERNAL_END
 
 #endif /* GH_DOMINATORS_H */

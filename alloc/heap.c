@@ -26,7 +26,11 @@
  */
 #include "internal.h"
 
+#include <sys/mman.h>
+
 #include <dlfcn.h>
+#include <stdarg.h>
+#include <sys/mman.h>
 #include <sched.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -625,12 +629,11 @@ GH_RACY_READER uintptr_t gh__heap_lookup(uintptr_t addr)
 	return 0;
 }
 
-GH_RACY_READER void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
+/* The first granule at or after g (below n) where a live start is
+ * published, or n: the start map read 8 bytes at a time. */
+GH_RACY_READER static size_t next_start(size_t g, size_t n)
 {
-	if (atomic_load(&gh__state) != ST_READY)
-		return;
-	size_t n = (atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG;
-	for (size_t g = 0; g < n;) {
+	while (g < n) {
 		if ((g & 7) == 0 && n - g >= 8) {
 			uint64_t w;
 			memcpy(&w, &gh__startmap[g], 8);
@@ -640,22 +643,193 @@ GH_RACY_READER void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
 			}
 			g += (size_t)(__builtin_ctzll(w) >> 3);
 		}
-		if (GH_LOAD(&gh__startmap[g]) != 1) {
-			g++;
-			continue;
-		}
+		if (GH_LOAD(&gh__startmap[g]) == 1)
+			return g;
+		g++;
+	}
+	return n;
+}
+
+GH_RACY_READER void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
+{
+	if (atomic_load(&gh__state) != ST_READY)
+		return;
+	size_t n = (atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG;
+	for (size_t g = next_start(0, n); g < n;) {
 		uintptr_t user = gh__cage.base + ((uintptr_t)g << GH_GRANULE_LG);
 		const struct gh_hdr *h = gh__hdr_of(user);
 		uint64_t meta = GH_LOAD(&h->meta);
 		if (!gh__hdr_is_live(h, user)) {
-			g++;
+			g = next_start(g + 1, n);
 			continue;
 		}
 		if (!fn(user, h, arg))
 			return;
 		size_t size = gh__hdr_size(meta);
-		g += 1 + (size > 0 ? (size - 1) >> GH_GRANULE_LG : 0);
+		g = next_start(g + 1 + (size > 0 ? (size - 1) >> GH_GRANULE_LG : 0), n);
 	}
+}
+
+/* The read side's walk (introspect.h): the enumeration with each block's
+ * metadata decoded, so that readers never see the header's encoding. */
+struct obj_walk {
+	gh_obj_visit_fn fn;
+	void *arg;
+};
+
+GH_RACY_READER static bool decode_visit(uintptr_t user, const struct gh_hdr *h, void *arg)
+{
+	const struct obj_walk *w = arg;
+	uint64_t meta = GH_LOAD(&h->meta);
+	uint32_t site = GH_LOAD(&h->site);
+	struct gh_obj o = {
+		.addr = user,
+		.size = gh__hdr_size(meta),
+		.type = GH_LOAD(&h->type),
+		.site = (meta & GH_FLAG_TRACED) ? gh__trace_stack_site(site) : site,
+		.stack = (meta & GH_FLAG_TRACED) ? site : 0,
+	};
+	return w->fn(&o, w->arg);
+}
+
+void gh__obj_walk(gh_obj_visit_fn fn, void *arg)
+{
+	struct obj_walk w = {fn, arg};
+	gh__heap_enumerate(decode_visit, &w);
+}
+
+GH_RACY_READER bool gh__obj_still(const struct gh_obj *o)
+{
+	if (!gh__cage_contains(o->addr) || GH_LOAD(&gh__startmap[granule_of(o->addr)]) != 1)
+		return false;
+	const struct gh_hdr *h = gh__hdr_of(o->addr);
+	return gh__hdr_is_live(h, o->addr) && GH_LOAD(&h->type) == o->type;
+}
+
+static uint64_t je_stat(const char *name)
+{
+	size_t v = 0, len = sizeof v;
+	return ghje_mallctl(name, &v, &len, NULL, 0) == 0 ? (uint64_t)v : 0;
+}
+
+void gh__alloc_stats(struct gh_alloc_stats *s)
+{
+	uint64_t epoch = 1;
+	size_t len = sizeof epoch;
+	ghje_mallctl("epoch", &epoch, &len, &epoch, sizeof epoch);
+	s->je_allocated = je_stat("stats.allocated");
+	s->je_active = je_stat("stats.active");
+	s->je_metadata = je_stat("stats.metadata");
+	s->je_resident = je_stat("stats.resident");
+	s->je_mapped = je_stat("stats.mapped");
+	s->je_retained = je_stat("stats.retained");
+	size_t mapped = 0, used = 0;
+	gh__meta_stats(&mapped, &used);
+	s->meta_mapped = mapped;
+	s->meta_used = used;
+	s->cage_reserved = gh__cage.size;
+	s->cage_used = gh__cage_used();
+	s->header_bytes_per_object = GH_HDR_SIZE;
+}
+
+/* ---- The heap validator (GLASSHEAP_DEBUG=2, gh_heap_check) ------------------------------ */
+
+#define VALIDATE_LOG_MAX 8 /* problems logged per check; all are counted */
+
+struct validate {
+	size_t problems;
+	uintptr_t prev_end; /* end of the previous live block: blocks never overlap */
+	uint64_t (*count)[2]; /* [GH_TYPE_IDS] objects and bytes found, or NULL */
+};
+
+__attribute__((format(printf, 2, 3))) static void problem(struct validate *v, const char *fmt, ...)
+{
+	if (v->problems++ < VALIDATE_LOG_MAX) {
+		char msg[200];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof msg, fmt, ap);
+		va_end(ap);
+		gh__log("heap check: %s", msg);
+	}
+}
+
+GH_RACY_READER static void validate_block(struct validate *v, uintptr_t user)
+{
+	const struct gh_hdr *h = gh__hdr_of(user);
+	uint64_t meta = GH_LOAD(&h->meta);
+	gh_type_t type = GH_LOAD(&h->type);
+	size_t size = gh__hdr_size(meta);
+	if (!gh__hdr_is_live(h, user)) {
+		problem(v, "block 0x%lx: its start is published but its header is not live", (unsigned long)user);
+		return;
+	}
+	if (user < v->prev_end)
+		problem(v, "block 0x%lx starts inside the previous live block (ends 0x%lx)", (unsigned long)user,
+			(unsigned long)v->prev_end);
+	if (size > GH_SIZE_MAX_REQ || user + size > atomic_load(&gh__cage.top))
+		problem(v, "block 0x%lx: size %zu runs past the cage's top", (unsigned long)user, size);
+	if (!gh__type_valid(type))
+		problem(v, "block 0x%lx: type %u is not registered", (unsigned long)user, type);
+	else if (v->count) {
+		v->count[type][0]++;
+		v->count[type][1] += size;
+	}
+	if (meta & GH_FLAG_LARGE) {
+		size_t first = (user - gh__cage.base) >> GH_PAGE_LG;
+		size_t last = (user + (size ? size : 1) - 1 - gh__cage.base) >> GH_PAGE_LG;
+		for (size_t p = first; p <= last; p++)
+			if (GH_LOAD(&gh__pagemap[p]) != (uint32_t)granule_of(user) + 1) {
+				problem(v, "large block 0x%lx: page map entry %zu does not name it", (unsigned long)user,
+					p - first);
+				break;
+			}
+	}
+	if (user + (size ? size : 1) > v->prev_end)
+		v->prev_end = user + (size ? size : 1);
+}
+
+/* Every published start, without trusting any header's size to skip ahead
+ * (the enumeration does: a damaged size would hide the blocks it covers). */
+GH_RACY_READER static void validate_starts(struct validate *v)
+{
+	size_t n = (atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG;
+	for (size_t g = next_start(0, n); g < n; g = next_start(g + 1, n))
+		validate_block(v, gh__cage.base + ((uintptr_t)g << GH_GRANULE_LG));
+}
+
+size_t gh__heap_validate(bool counters)
+{
+	if (atomic_load(&gh__state) != ST_READY)
+		return 0;
+	struct validate v = {0};
+	size_t table = GH_TYPE_IDS * sizeof *v.count;
+	if (counters) {
+		void *m = mmap(NULL, table, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		v.count = m == MAP_FAILED ? NULL : m;
+		if (!v.count)
+			gh__log("heap check: no memory for the counters' check; structure only");
+	}
+	validate_starts(&v);
+	if (v.count) {
+		for (gh_type_t t = 1; t < GH_TYPE_IDS && gh__type_valid(t); t++) {
+			gh_type_stats_t st;
+			if (gh_type_stats(t, &st) != 0)
+				continue;
+			if (st.live_count != v.count[t][0] || st.live_bytes != v.count[t][1])
+				problem(&v, "type %u (%s): counters say %llu objects, %llu bytes; the heap holds %llu, %llu", t,
+					st.name ? st.name : "?", (unsigned long long)st.live_count,
+					(unsigned long long)st.live_bytes, (unsigned long long)v.count[t][0],
+					(unsigned long long)v.count[t][1]);
+		}
+		munmap(v.count, table);
+	}
+	return v.problems;
+}
+
+GH_API size_t gh_heap_check(int counters)
+{
+	return gh__heap_validate(counters != 0);
 }
 
 /* ---- Arenas, initialization, fork ------------------------------------------------------ */
@@ -796,6 +970,15 @@ static bool init_all(void)
 		return false;
 	}
 	gh__startmap = gh__meta_map_huge(gh__cage.size >> GH_GRANULE_LG);
+	if (gh__startmap && gh__opt.thp_from > 0) {
+		/* The start map follows GLASSHEAP_THP: the part describing the
+		 * heap below thp_from stays on small pages (without this a
+		 * program's first allocation costs a 2 MiB huge page here). */
+		size_t len = gh__cage.size >> GH_GRANULE_LG, huge = (size_t)2 << 20;
+		size_t small = gh__opt.thp_from >> GH_GRANULE_LG;
+		small = small > len - huge ? len : (small + huge - 1) & ~(huge - 1);
+		madvise(gh__startmap, small, MADV_NOHUGEPAGE);
+	}
 	gh__startmap_at = gh__startmap - (gh__cage.base >> GH_GRANULE_LG);
 	gh__pagemap = gh__meta_map((gh__cage.size >> GH_PAGE_LG) * sizeof(uint32_t));
 	if (!gh__startmap || !gh__pagemap) {

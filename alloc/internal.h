@@ -1,8 +1,9 @@
 /*
  * internal.h -- the one private header of glassheap's core, grouped by file.
  *
- * Everything declared here is hidden (built with -fvisibility=hidden): only
- * GH_API functions of include/glassheap.h and the malloc family leave the
+ * Everything declared here is internal: only GH_API functions of
+ * include/glassheap.h, the malloc family and (for libglassheap_ext.so, see
+ * ext.h and GH_INTERNAL_BEGIN in introspect.h) the gh__ internals leave the
  * shared library. Cross-file internals are named gh__<module>_<verb>.
  */
 #ifndef GH_INTERNAL_H
@@ -20,34 +21,11 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* Everything declared below is hidden: with the declarations marked too (not
- * only the definitions, which -fvisibility=hidden covers), the compiler
- * reaches globals directly instead of through the GOT on the hot path. */
-#pragma GCC visibility push(hidden)
+#include "introspect.h" /* the read side: what http/ may use; GH_INTERNAL_BEGIN */
+
+GH_INTERNAL_BEGIN
 
 #include "trace.h" /* trace.c, unwind.c, symbols.c: tracing */
-
-#ifndef GH_DEBUG
-#define GH_DEBUG 0
-#endif
-static const int gh_config_debug = GH_DEBUG;
-
-#define gh_likely(x) __builtin_expect(!!(x), 1)
-#define gh_unlikely(x) __builtin_expect(!!(x), 0)
-#define GH_TLS __thread __attribute__((tls_model("initial-exec")))
-#define GH_NOINLINE __attribute__((noinline))
-#define GH_INLINE static inline __attribute__((always_inline))
-
-/* Level-1 assertions: cheap, compiled always, checked when GH_DEBUG >= 1. */
-#define gh_assert(c)                                                                      \
-	do {                                                                              \
-		if (gh_config_debug >= 1 && gh_unlikely(!(c)))                            \
-			gh__assert_fail(__FILE__, __LINE__, #c);                          \
-	} while (0)
-
-/* Relaxed loads/stores of words other threads may read concurrently. */
-#define GH_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define GH_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
 /* ==== options.c: GLASSHEAP_* environment, logging, misuse reports ======== */
 
@@ -59,6 +37,8 @@ struct gh_options {
 	size_t thp_from;         /* GLASSHEAP_THP: cage offset from which transparent
 	                            huge pages are advised (0: always, the default;
 	                            SIZE_MAX: never) */
+	unsigned symbols_idle_s; /* GLASSHEAP_SYMBOLS_IDLE: the symbolizer's memory goes
+	                            back after this many seconds unused (default 30) */
 	const char *http;        /* GLASSHEAP_HTTP, the address http/server.c serves
 	                            at load time; NULL when unset or meant for
 	                            another process (GLASSHEAP_HTTP_PID) */
@@ -71,9 +51,6 @@ extern struct gh_options gh__opt;
 void gh__options_init(void);
 /* Parses "123", "64M", "2g"... into bytes; false when malformed or overflowing. */
 bool gh__parse_size(const char *s, size_t *out);
-/* One "glassheap: ..." line to stderr with write(2); never allocates. */
-void gh__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-_Noreturn void gh__assert_fail(const char *file, int line, const char *expr);
 
 struct gh_hdr;
 /*
@@ -245,14 +222,16 @@ uintptr_t gh__heap_lookup(uintptr_t addr);
  * each reported object was live when its header was read. */
 typedef bool (*gh_heap_visit_fn)(uintptr_t user, const struct gh_hdr *h, void *arg);
 void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg);
+/* Checks the heap's metadata (the level-2 validator): every live start has
+ * a live header of a registered type, live blocks do not overlap or run past
+ * the cage, large blocks own their page-map entries, and with counters
+ * (only when no thread allocates) the per-type live counters equal what the
+ * heap holds. Logs the first problems; returns how many. Never allocates
+ * (mmap for the counters' table), so it may run while the world is stopped. */
+size_t gh__heap_validate(bool counters);
 
 /* Binds the calling thread to the next cage arena (round robin). */
 void gh__heap_bind_arena(void);
-/* Binds the calling thread to glassheap's internal arena, the only one that
- * may use the cage's headroom (for the debug server's thread: its allocations
- * keep succeeding when the host has filled the cage). Sets the thread up
- * first. Returns 0 or ENOMEM. */
-int gh__heap_bind_internal_arena(void);
 
 /* Lazily initializes glassheap (first malloc); true when ready. */
 bool gh__init(void);
@@ -296,8 +275,6 @@ GH_INLINE bool gh__type_valid(gh_type_t type)
 {
 	return type != GH_TYPE_NONE && type <= atomic_load_explicit(&gh__ntypes, memory_order_acquire);
 }
-/* A registered type's description (flags, offsets, formatter). */
-const gh_type_desc_t *gh__type_desc(gh_type_t type);
 void gh__types_atfork_prepare(void);
 void gh__types_atfork_parent(void);
 void gh__types_atfork_child(void);
@@ -327,12 +304,9 @@ GH_INLINE void gh__ctr_realloc(struct gh_ctr *c, size_t old, size_t size)
 /* Interns a return address to a 32-bit site id (0 = unknown). Lock-free,
  * never allocates after gh__sites_init. The lookup of a known site is
  * inline; inserting a new one is gh__site_insert. */
-#define GH_SITE_LG 21
 #define GH_SITE_SLOTS ((size_t)1 << GH_SITE_LG)
-/* Capacity: distinct call sites with an id of their own (the table's load
- * factor stays <= 1/2). Past it every new call site shares GH_SITE_OTHER. */
-#define GH_SITES_MAX ((uint32_t)(GH_SITE_SLOTS / 2))
-#define GH_SITE_OTHER (GH_SITES_MAX + 1)
+/* GH_SITES_MAX and GH_SITE_OTHER: introspect.h. */
+_Static_assert(GH_SITES_MAX == GH_SITE_SLOTS / 2, "the table's load factor stays <= 1/2");
 extern _Atomic uintptr_t *gh__site_keys; /* [GH_SITE_SLOTS] addresses, 0 = empty */
 extern _Atomic uint32_t *gh__site_ids;   /* [GH_SITE_SLOTS] */
 uint32_t gh__site_insert(uintptr_t ra, size_t slot);
@@ -348,8 +322,6 @@ GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
 	}
 	return gh__site_insert(ra, i);
 }
-/* The address of a site id; 0 for 0, GH_SITE_OTHER and unknown ids. */
-uintptr_t gh__site_address(uint32_t site);
 /* Sites interned so far (ids 1..n; GH_SITE_OTHER is not counted). */
 uint32_t gh__site_count(void);
 /* Allocations attributed to GH_SITE_OTHER since start (table full). */
@@ -360,8 +332,6 @@ void gh__sites_release(void);
 void gh__sites_atfork_prepare(void);
 void gh__sites_atfork_parent(void);
 void gh__sites_atfork_child(void);
-/* "module+0xoffset" for an address, into buf; never allocates. */
-void gh__site_describe(uintptr_t addr, char *buf, size_t len);
 
 /* ==== world.c: stopping and resuming every thread ============================ */
 
@@ -441,8 +411,6 @@ extern GH_TLS int gh__tl_unsafe;
  * or an errno; on success gh__world_finish must follow. */
 int gh__world_prepare(void);
 void gh__world_finish(void);
-/* True when a stop is being prepared or is running (for "busy" answers). */
-bool gh__world_busy(void);
 /* Reads /proc/self/maps into the prepared buffer (no allocation). Returns
  * 0, or E2BIG when the map does not fit (the pass must not go on: a stack
  * it cannot bound would be missed). */
@@ -456,15 +424,8 @@ int gh__world_stop(pid_t *unresponsive);
 /* After gh__world_stop: true when every GH_HELD_BLOCKED thread is still in
  * the very wait it was parked in (it ran no code meanwhile). */
 bool gh__world_blocked_still(void);
-/* The signal used to stop threads (GLASSHEAP_STOP_SIGNAL, default SIGRTMIN+7).
- * Threads that block every signal must leave this one unblocked. */
-int gh__world_stop_signal(void);
 void gh__world_resume(void);
 uint64_t gh__now_ns(void);
-/* True when every thread of the process but `keep` (glassheap's server
- * thread) has exited: the main thread is a zombie (it called pthread_exit)
- * and no other thread runs. Reads /proc; never allocates. */
-bool gh__world_host_gone(pid_t keep);
 /* "ptrace" or "signal": the method of the last stop. */
 const char *gh__world_method_name(void);
 /* Test hook: stops leave thread tid alone (not signalled, not scanned); 0
@@ -477,73 +438,10 @@ void gh__world_atfork_prepare(void);
 void gh__world_atfork_parent(void);
 void gh__world_atfork_child(void);
 
-/* ==== mark.c: reachability, leak classes, referrers, collection ============== */
-
-enum gh_leak_class {
-	GH_REACHABLE,       /* a chain of start pointers from a root */
-	GH_POSSIBLY_LOST,   /* reached only through interior pointers */
-	GH_INDIRECTLY_LOST, /* unreachable, pointed to by other lost objects */
-	GH_DEFINITELY_LOST, /* unreachable, no lost object points to it */
-	GH_LEAK_CLASSES
-};
-
-enum gh_root_kind { GH_ROOT_REGISTERED, GH_ROOT_STACK, GH_ROOT_TLS, GH_ROOT_GLOBAL, GH_ROOT_KINDS };
-
-#define GH_GC_COLLECT 0x1   /* free unreachable objects of collectable types */
-#define GH_GC_REFERRERS 0x2 /* aggregate referrer edges */
-
-struct gh_gc_class_stats {
-	uint64_t count, bytes;
-};
-struct gh_gc_type_row {
-	gh_type_t type;
-	struct gh_gc_class_stats cls[GH_LEAK_CLASSES];
-};
-struct gh_gc_site_row {
-	uint32_t site, type;
-	uint64_t count[GH_LEAK_CLASSES], bytes[GH_LEAK_CLASSES];
-};
-/* src: a type id below GH_TYPE_IDS, else GH_TYPE_IDS + root index. */
-struct gh_gc_ref_row {
-	uint32_t src, dst;
-	uint64_t count;
-};
-struct gh_gc_result {
-	uint64_t objects_before, objects_after, collected_objects, collected_bytes;
-	uint64_t pause_ns, mark_ns, scanned_bytes;
-	uint32_t threads;
-	uint32_t threads_blocked; /* held without registers (world.c GH_HELD_BLOCKED) */
-	const char *stop_method;  /* "ptrace" or "signal" */
-	bool collect_skipped;     /* COLLECT asked, nothing freed: a thread was held
-	                             without its registers, or a table overflowed */
-	bool truncated; /* a work table overflowed: counts are lower bounds */
-	struct gh_gc_class_stats cls[GH_LEAK_CLASSES];
-	struct gh_gc_class_stats root_kind[GH_ROOT_KINDS]; /* ranges, bytes */
-	size_t ntypes, nsites, nrefs, nroots;
-	struct gh_gc_type_row *types;  /* types with any object, by id */
-	struct gh_gc_site_row *sites;  /* (site, type) of non-reachable objects, by lost bytes */
-	struct gh_gc_ref_row *refs;    /* by count, descending */
-	char (*root_names)[96];
-};
-struct gh_gc_totals {
-	uint64_t runs, collections, collected_objects, garbage_count;
-	uint64_t garbage_bytes;  /* bytes of the garbage_count objects (last pass) */
-	uint64_t last_pause_ns;  /* the last pass's stop-the-world pause */
-	uint64_t pause_ns_total; /* every pass's pause, summed */
-};
-
-/* One reachability pass. Heap-allocates *out (gh__gc_result_free). Returns
- * 0, EBUSY (stop signal taken), ETIMEDOUT (*unresponsive = the tid that did
- * not stop), E2BIG (more threads or mappings than the tables hold: nothing
- * is marked), ENOMEM. Serialized with other stops (blocks while one runs). */
-int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive);
-void gh__gc_result_free(struct gh_gc_result *r);
-struct gh_gc_totals gh__gc_totals(void);
+/* mark.c's fork handlers (heap.c's atfork calls them). */
 void gh__mark_atfork_prepare(void);
 void gh__mark_atfork_parent(void);
 void gh__mark_atfork_child(void);
-/* "struct Foo", "stack:1234", "global:libc.so.6", "root:name", ... */
-const char *gh__gc_source_name(const struct gh_gc_result *r, uint32_t src);
 
 /* ==== private jemalloc (renamed, see cmake/rename_jemalloc.sh) ============= */
 
@@ -588,6 +486,8 @@ GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool z
 	struct gh_hdr *h = (struct gh_hdr *)raw;
 	memcpy(h, &word0, sizeof word0); /* type, then site (little endian) */
 	GH_STORE(&h->meta, (uint64_t)size | gh__hdr_check(user, GH_STATE_LIVE));
+	/* jemalloc handed out a block nobody has published */
+	gh_assert(gh__cage_contains(user) && GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG]) == 0);
 	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], 1, __ATOMIC_RELEASE);
 	/* type read back from word0: one value kept across the jemalloc call */
 	gh__ctr_alloc(&gh__tl_ctr[(uint32_t)word0], size);
@@ -615,6 +515,7 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	}
 	size_t size = gh__hdr_size(meta);
 	gh_type_t type = h->type;
+	gh_assert(type < GH_TYPE_IDS && size <= gh__small_max - GH_HDR_SIZE);
 	/* Unpublish before jemalloc may hand the block to another thread. */
 	__atomic_store_n(&gh__startmap_at[u >> GH_GRANULE_LG], 0, __ATOMIC_RELEASE);
 	GH_STORE(&h->meta, (meta & GH_SIZE_MASK) | gh__hdr_check(u, GH_STATE_FREED));
@@ -629,6 +530,6 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 		ghje_free(h);
 }
 
-#pragma GCC visibility pop
+GH_INTERNAL_END
 
 #endif /* GH_INTERNAL_H */

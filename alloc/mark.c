@@ -64,6 +64,18 @@
 #define REF_SLOTS ((size_t)1 << 20)
 #define SITE_SLOTS ((size_t)1 << 16)
 #define PTHREAD_TCB_SPAN 2560            /* struct pthread after the thread pointer */
+/* glibc keeps a thread's dynamic thread vector (dtv) in a calloc'ed block
+ * and its TCB points one entry (16 bytes) into it: an interior pointer that
+ * would make every thread's dtv "possibly lost". The TCB's dtv word, by the
+ * thread pointer (tcbhead_t.dtv), is read as a pointer to the block's start. */
+#if defined(__x86_64__)
+#define DTV_IN_TCB 8 /* tcbhead_t { void *tcb; dtv_t *dtv; ... } at tp */
+#elif defined(__aarch64__)
+#define DTV_IN_TCB 0 /* tcbhead_t { dtv_t *dtv; void *private; } at tp */
+#else
+#define DTV_IN_TCB (-1)
+#endif
+#define DTV_ENTRY 16 /* sizeof(dtv_t): the TCB points at dtv[1] */
 #define RED_ZONE 128
 #define RESIDENT_PAGES 16384             /* a whole-stack scan asks mincore 64 MiB at a time */
 #define LOOSE_STACK_SPAN ((uintptr_t)64 << 10) /* a stack pointer in the cage outside any block */
@@ -151,6 +163,7 @@ struct root_rec {
 	int tid;
 	char name[96];
 	uintptr_t lo, hi;
+	uintptr_t dtv_at; /* TLS roots: where the thread's TCB keeps its dtv pointer, or 0 */
 };
 
 enum { CAND_N = 32, OBJ_N = 16 }; /* the marking pipeline's FIFOs (see offer) */
@@ -398,6 +411,7 @@ GH_INLINE void count_reached(const struct gh_hdr *h, uint32_t type, size_t size)
 
 GH_MARKER static void push(uintptr_t u)
 {
+	gh_assert(u >= W.base && u < W.top && (u & 15) == 0);
 	if (W.sp < STACK_SLOTS) {
 		W.stack[W.sp++] = u;
 		return;
@@ -652,6 +666,7 @@ static struct root_rec *add_root(int kind, int tid, uintptr_t lo, uintptr_t hi, 
 	r->tid = tid;
 	r->lo = lo;
 	r->hi = hi;
+	r->dtv_at = 0;
 	snprintf(r->name, sizeof r->name, "%s", name);
 	return r;
 }
@@ -780,8 +795,11 @@ static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid)
 		if (own_hi > own_lo)
 			add_resident(GH_ROOT_STACK, tid, own_lo, own_hi, label);
 	}
-	if (tls_hi > tls_lo)
-		add_root(GH_ROOT_TLS, tid, tls_lo, tls_hi, tls_label);
+	if (tls_hi > tls_lo) {
+		struct root_rec *r = add_root(GH_ROOT_TLS, tid, tls_lo, tls_hi, tls_label);
+		if (r && DTV_IN_TCB >= 0 && tp + (uintptr_t)DTV_IN_TCB + 8 <= tls_hi)
+			r->dtv_at = tp + (uintptr_t)DTV_IN_TCB;
+	}
 }
 
 GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t src);
@@ -795,6 +813,11 @@ GH_MARKER static void scan_roots(void)
 		scan_range(r->lo, r->hi, root_src(r));
 		if (r->kind == GH_ROOT_STACK)
 			scan_stack_headers(r->lo, r->hi, root_src(r));
+		if (r->dtv_at) {
+			uintptr_t dtv = *(const volatile uintptr_t *)r->dtv_at;
+			if (dtv > DTV_ENTRY)
+				consider(dtv - DTV_ENTRY, W.dom ? W.dom_src : root_src(r));
+		}
 		W.root_kind[r->kind].count++;
 		W.root_kind[r->kind].bytes += W.scanned_bytes - before;
 		drain();
@@ -876,6 +899,37 @@ GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size)
  * those neither pass reached, reading only their headers. Eight granules
  * at a time: their start bytes (0 or 1) as an 8-bit mask against the same
  * eight bits of the reach and possible bitmaps. */
+/*
+ * glassheap's own objects (GH_TYPE_INTERNAL: the debug server's, the
+ * symbolizer's, the loader's for the on-demand half) are never the
+ * program's leaks: those the roots did not reach become roots themselves
+ * (pass 1, before the interior pass), so that what they point to is
+ * reachable too. build_result leaves the type out of every figure.
+ */
+GH_MARKER static void root_own_objects(void)
+{
+	size_t n = (W.top - W.base) >> GH_GRANULE_LG;
+	const uint8_t *sm = gh__startmap;
+	for (size_t g = 0; g < n; g += 8) {
+		uint64_t w;
+		memcpy(&w, sm + g, 8);
+		if (w == 0)
+			continue;
+		unsigned starts = (unsigned)((w * UINT64_C(0x0102040810204080)) >> 56);
+		unsigned seen = (unsigned)((W.reach[g >> 6] >> (g & 63)) & 0xff);
+		for (unsigned left = starts & ~seen; left; left &= left - 1) {
+			uintptr_t u = W.base + ((uintptr_t)(g + (size_t)__builtin_ctz(left)) << GH_GRANULE_LG);
+			if (GH_LOAD(&gh__hdr_of(u)->type) == GH_TYPE_INTERNAL && !bit_get(W.reach, u)) {
+				bit_set(W.reach, u);
+				push(u);
+			}
+		}
+		if (W.sp > STACK_SLOTS / 2)
+			drain();
+	}
+	drain();
+}
+
 GH_MARKER static uint64_t walk_unreached(void)
 {
 	uint64_t objects = 0;
@@ -1036,13 +1090,16 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	scan_roots();
 	scan_registers();
 	if (W.dom) {
-		/* the dominator pass has what it needs: the graph */
+		/* the dominator pass has what it needs: the graph from the roots
+		 * (glassheap's own objects are no roots of it: what only they
+		 * hold is in no tree) */
 		uint64_t t2 = gh__now_ns();
 		gh__world_resume();
 		c->mark_ns = t2 - t1;
 		c->pause_ns = gh__now_ns() - t0;
 		return;
 	}
+	root_own_objects();
 	/* pass 2: objects only interior pointers reach */
 	W.pass = 2;
 	for (size_t w = 0; w < ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1; w++) {
@@ -1065,6 +1122,9 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	W.no_collect = c->threads_blocked > 0 || W.lost_overflow || W.stack_overflow;
 	if ((c->flags & GH_GC_COLLECT) && !W.no_collect)
 		collect_stopped();
+	/* Every thread is stopped outside its unsafe windows: the structure
+	 * holds (the counters may be mid-update, so they are not compared). */
+	gh_check2(gh__heap_validate(false) == 0);
 	uint64_t t2 = gh__now_ns();
 	gh__world_resume();
 	uint64_t t3 = gh__now_ns();
@@ -1120,6 +1180,11 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 		return NULL;
 	}
 	for (uint32_t t = 1; t <= nt; t++) {
+		if (t == GH_TYPE_INTERNAL) { /* glassheap's own: not the program's */
+			for (int k = 0; k < GH_LEAK_CLASSES; k++)
+				r->objects_before -= W.by_type[t][k].count;
+			continue;
+		}
 		bool any = false;
 		for (int k = 0; k < GH_LEAK_CLASSES; k++) {
 			r->cls[k].count += W.by_type[t][k].count;
@@ -1135,6 +1200,8 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	/* Only the claimed slots: the tables are large and mostly never touched. */
 	for (size_t k = 0; k < W.nsites; k++) {
 		struct site_slot *s = &W.sites[W.site_used[k]];
+		if (s->type == GH_TYPE_INTERNAL)
+			continue;
 		struct gh_gc_site_row *row = &r->sites[r->nsites++];
 		row->site = s->site == UINT32_MAX ? 0 : s->site;
 		row->type = s->type;
@@ -1145,6 +1212,8 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 		qsort(r->sites, r->nsites, sizeof *r->sites, cmp_site);
 	for (size_t k = 0; k < W.nrefs; k++) {
 		struct ref_slot *s = &W.refs[W.ref_used[k]];
+		if (s->src == GH_TYPE_INTERNAL || s->dst == GH_TYPE_INTERNAL)
+			continue;
 		struct gh_gc_ref_row *row = &r->refs[r->nrefs++];
 		row->src = s->src;
 		row->dst = s->dst;

@@ -25,7 +25,7 @@ struct gh_options gh__opt = {
 	.arenas = 0,
 	.on_error_log = false,
 	.report_path = NULL,
-	.thp_from = 0,
+	.thp_from = GH_THP_AUTO_FROM, /* GLASSHEAP_THP=auto: docs/performance.md (issue 15) */
 };
 
 static _Atomic(gh_error_fn) error_handler;
@@ -95,6 +95,22 @@ static const char *env_get(const char *name)
 	return NULL;
 }
 
+/* NAME's value as a size (gh__parse_size) within [lo, hi]: true and *out
+ * set, or false (unset, or logged as ignored with what is wanted). */
+static bool env_size(const char *name, size_t lo, size_t hi, const char *want, size_t *out)
+{
+	const char *s = env_get(name);
+	if (!s)
+		return false;
+	size_t v;
+	if (gh__parse_size(s, &v) && v >= lo && v <= hi) {
+		*out = v;
+		return true;
+	}
+	gh__log("%s=%s ignored: want %s", name, s, want);
+	return false;
+}
+
 /* GLASSHEAP_HTTP_PID names another process than this one. */
 static bool other_pid(const char *s)
 {
@@ -116,18 +132,10 @@ void gh__options_init(void)
 	 * address (and its exec successor, same PID, takes it over). */
 	if ((s = env_get("GLASSHEAP_HTTP")) != NULL && *s && !other_pid(env_get("GLASSHEAP_HTTP_PID")))
 		gh__opt.http = s;
-	if ((s = env_get("GLASSHEAP_CAGE_SIZE")) != NULL) {
-		if (gh__parse_size(s, &v) && v >= ((size_t)16 << 20))
-			gh__opt.cage_size = v;
-		else
-			gh__log("GLASSHEAP_CAGE_SIZE=%s ignored: want a size of at least 16M (e.g. 8G)", s);
-	}
-	if ((s = env_get("GLASSHEAP_ARENAS")) != NULL) {
-		if (gh__parse_size(s, &v) && v >= 1 && v <= 256)
-			gh__opt.arenas = (unsigned)v;
-		else
-			gh__log("GLASSHEAP_ARENAS=%s ignored: want 1..256", s);
-	}
+	if (env_size("GLASSHEAP_CAGE_SIZE", (size_t)16 << 20, SIZE_MAX, "a size of at least 16M (e.g. 8G)", &v))
+		gh__opt.cage_size = v;
+	if (env_size("GLASSHEAP_ARENAS", 1, 256, "1..256", &v))
+		gh__opt.arenas = (unsigned)v;
 	if ((s = env_get("GLASSHEAP_ON_ERROR")) != NULL) {
 		if (strcmp(s, "log") == 0)
 			gh__opt.on_error_log = true;
@@ -136,12 +144,17 @@ void gh__options_init(void)
 	}
 	if ((s = env_get("GLASSHEAP_REPORT")) != NULL && *s)
 		gh__opt.report_path = s;
+	gh__opt.symbols_idle_s = 30;
+	if (env_size("GLASSHEAP_SYMBOLS_IDLE", 0, 86400, "seconds, 0..86400", &v))
+		gh__opt.symbols_idle_s = (unsigned)v;
 	if ((s = env_get("GLASSHEAP_THP")) != NULL) {
 		if (strcmp(s, "auto") == 0)
 			gh__opt.thp_from = GH_THP_AUTO_FROM;
 		else if (strcmp(s, "never") == 0)
 			gh__opt.thp_from = SIZE_MAX;
-		else if (strcmp(s, "always") != 0)
+		else if (strcmp(s, "always") == 0)
+			gh__opt.thp_from = 0;
+		else
 			gh__log("GLASSHEAP_THP=%s ignored: want auto, always or never", s);
 	}
 }
@@ -335,4 +348,14 @@ gh_error_fn gh_set_error_handler(gh_error_fn fn)
 uint64_t gh_error_count(void)
 {
 	return atomic_load_explicit(&error_count, memory_order_relaxed);
+}
+
+const char *gh__opt_http(void)
+{
+	return gh__opt.http;
+}
+
+uint64_t gh__opt_symbols_idle_ns(void)
+{
+	return (uint64_t)gh__opt.symbols_idle_s * 1000000000u;
 }

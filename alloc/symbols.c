@@ -27,6 +27,7 @@
 #include "internal.h"
 #include "trace.h"
 #include "dominators.h"
+#include "u64map.h"
 
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
@@ -51,76 +52,29 @@ static const Dwfl_Callbacks callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 static unsigned long long seen_adds, seen_subs;
+static _Atomic uint64_t last_use_ns; /* gh__now_ns() of the last symbolization */
 
 /* ---- Small hash tables ---------------------------------------------------------------- */
 
-/* uintptr_t key (never 0) -> pointer. */
-struct umap {
-	uintptr_t *keys;
-	void **vals;
-	size_t cap, n;
-};
-
-static size_t mix(uintptr_t k)
+/* uintptr_t key (never 0) -> pointer, on the shared map. */
+static void *umap_get(const struct gh_u64map *m, uintptr_t key)
 {
-	uint64_t h = (uint64_t)k * UINT64_C(0x9E3779B97F4A7C15);
-	return (size_t)(h ^ (h >> 31));
+	const uint64_t *v = gh_u64map_find(m, key);
+	return v ? (void *)(uintptr_t)*v : NULL;
 }
 
-static bool umap_grow(struct umap *m)
+static bool umap_put(struct gh_u64map *m, uintptr_t key, void *val)
 {
-	size_t cap = m->cap ? m->cap * 2 : 1024;
-	uintptr_t *keys = calloc(cap, sizeof *keys);
-	void **vals = calloc(cap, sizeof *vals);
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		return false;
-	}
-	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->keys[i])
-			continue;
-		size_t j = mix(m->keys[i]) & (cap - 1);
-		while (keys[j])
-			j = (j + 1) & (cap - 1);
-		keys[j] = m->keys[i];
-		vals[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = keys;
-	m->vals = vals;
-	m->cap = cap;
-	return true;
+	bool fresh;
+	uint64_t *v = gh_u64map_slot(m, key, &fresh);
+	if (v)
+		*v = (uintptr_t)val;
+	return v != NULL;
 }
 
-static void *umap_get(const struct umap *m, uintptr_t key)
-{
-	if (!m->cap)
-		return NULL;
-	for (size_t i = mix(key) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1))
-		if (m->keys[i] == key)
-			return m->vals[i];
-	return NULL;
-}
-
-static bool umap_put(struct umap *m, uintptr_t key, void *val)
-{
-	if ((m->n + 1) * 2 > m->cap && !umap_grow(m))
-		return false;
-	size_t i = mix(key) & (m->cap - 1);
-	while (m->keys[i] && m->keys[i] != key)
-		i = (i + 1) & (m->cap - 1);
-	if (!m->keys[i])
-		m->n++;
-	m->keys[i] = key;
-	m->vals[i] = val;
-	return true;
-}
-
-static struct umap addr_cache;  /* return address -> struct sym_ent */
-static struct umap file_cache;  /* interned file name -> struct source */
-static struct umap str_index;   /* string hash -> chain of struct istr */
+static struct gh_u64map addr_cache;  /* return address -> struct sym_ent */
+static struct gh_u64map file_cache;  /* interned file name -> struct source */
+static struct gh_u64map str_index;   /* string hash -> chain of struct istr */
 
 struct istr {
 	struct istr *next;
@@ -563,6 +517,7 @@ size_t gh__sym_frames(uintptr_t address, const struct gh_trace_frame **frames)
 	};
 	int q = gh__trace_quiet_begin();
 	pthread_mutex_lock(&sym_lock);
+	atomic_store_explicit(&last_use_ns, gh__now_ns(), memory_order_relaxed);
 	struct sym_ent *e = address ? umap_get(&addr_cache, address) : NULL;
 	if (!e && address) {
 		struct gh_trace_frame tmp[LOGICAL_MAX];
@@ -585,6 +540,53 @@ size_t gh__sym_frames(uintptr_t address, const struct gh_trace_frame **frames)
 	}
 	*frames = e->f;
 	return e->n;
+}
+
+/* ---- Giving the memory back ---------------------------------------------------------------- */
+
+static void umap_free(struct gh_u64map *m, void (*free_val)(void *))
+{
+	for (size_t i = 0; m->keys && i <= m->mask; i++)
+		if (m->keys[i])
+			free_val((void *)(uintptr_t)m->vals[i]);
+	gh_u64map_free(m);
+}
+
+static void free_source(void *v)
+{
+	struct source *src = v;
+	free(src->lines);
+	free(src->text);
+	free(src);
+}
+
+static void free_chain(void *v)
+{
+	for (struct istr *e = v, *next; e; e = next) {
+		next = e->next;
+		free(e);
+	}
+}
+
+bool gh__sym_release(uint64_t idle_ns, bool force)
+{
+	int q = gh__trace_quiet_begin();
+	pthread_mutex_lock(&sym_lock);
+	uint64_t last = atomic_load_explicit(&last_use_ns, memory_order_relaxed);
+	bool held = dwfl || addr_cache.n || file_cache.n || str_index.n;
+	bool go = held && (force || gh__now_ns() - last >= idle_ns);
+	if (go) {
+		umap_free(&addr_cache, free);
+		umap_free(&file_cache, free_source);
+		umap_free(&str_index, free_chain);
+		if (dwfl)
+			dwfl_end(dwfl);
+		dwfl = NULL;
+		seen_adds = seen_subs = 0;
+	}
+	pthread_mutex_unlock(&sym_lock);
+	gh__trace_quiet_end(q);
+	return go;
 }
 
 /* ---- How the executable was compiled ---------------------------------------------------------

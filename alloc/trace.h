@@ -295,6 +295,12 @@ const char *gh__sym_source_line(const char *file, unsigned lineno);
  * whose recorded compiler switches keep or omit frame pointers; units that
  * record none (no DWARF, clang) are not counted. */
 void gh__sym_exe_frame_pointers(unsigned *with_fp, unsigned *without_fp);
+/* Frees the symbolizer's caches and its libdw session (the next call starts
+ * over) when it has not been used for idle_ns, or now with force; true when
+ * it freed anything. Every frame and string handed out before is invalid
+ * afterwards: only the thread that uses them (the debug server's, between
+ * requests) may call it. */
+bool gh__sym_release(uint64_t idle_ns, bool force);
 void gh__sym_atfork_prepare(void);
 void gh__sym_atfork_parent(void);
 void gh__sym_atfork_child(void);

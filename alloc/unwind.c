@@ -69,7 +69,7 @@ static bool mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 	if (fd < 0)
 		return false;
 	char buf[512];
-	uintptr_t a = 0, b = 0;
+	uintptr_t ab[2] = {0, 0}; /* the line's start and end addresses */
 	int field = 0;
 	bool found = false;
 	while (!found) {
@@ -82,27 +82,22 @@ static bool mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 			char c = buf[i];
 			if (c == '\n') {
 				field = 0;
-				a = b = 0;
+				ab[0] = ab[1] = 0;
 				continue;
 			}
 			int v = hexval(c);
 			switch (field) {
-			case 0: /* start address */
-				if (c == '-')
-					field = 1;
+			case 0: /* start address, up to '-' */
+			case 1: /* end address, up to ' ' */
+				if (c == (field == 0 ? '-' : ' '))
+					field++;
 				else if (v >= 0)
-					a = a * 16 + (uintptr_t)v;
-				break;
-			case 1: /* end address */
-				if (c == ' ')
-					field = 2;
-				else if (v >= 0)
-					b = b * 16 + (uintptr_t)v;
+					ab[field] = ab[field] * 16 + (uintptr_t)v;
 				break;
 			case 2: /* first permission letter */
-				if (c == 'r' && a <= addr && addr < b) {
-					*lo = a;
-					*hi = b;
+				if (c == 'r' && ab[0] <= addr && addr < ab[1]) {
+					*lo = ab[0];
+					*hi = ab[1];
 					found = true;
 				}
 				field = 3;

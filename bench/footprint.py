@@ -154,6 +154,7 @@ def configs(a):
         ("glassheap", gh, {}),
         ("glassheap THP=never", gh, {"GLASSHEAP_THP": "never"}),
         ("glassheap THP=auto", gh, {"GLASSHEAP_THP": "auto"}),
+        ("glassheap THP=always", gh, {"GLASSHEAP_THP": "always"}),  # the default before issue 15's change to auto
     ]
     have, notes = [], []
     for name, lib, extra in cands:

@@ -24,9 +24,11 @@
  */
 #include "internal.h"
 
-#include "../alloc/internal.h"
+#include "../alloc/introspect.h"
+#include "../alloc/trace.h"
 #include "export.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

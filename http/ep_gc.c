@@ -11,10 +11,13 @@
  */
 #include "internal.h"
 
-#include "../alloc/internal.h"
+#include "../alloc/introspect.h"
+#include "../alloc/trace.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_SITES_REPORTED 50
 #define MAX_TYPES_REPORTED 100

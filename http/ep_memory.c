@@ -9,7 +9,7 @@
  *
  * Figures come from the per-type counters (gh_stats_all): exact, and read in
  * time that grows with the number of types and threads, never with the
- * number of objects. Only the samples walk the heap (gh__heap_enumerate),
+ * number of objects. Only the samples walk the heap (gh__obj_walk),
  * stopping as soon as enough are found.
  *
  * Runs on the server thread (see http/internal.h): allocations here count
@@ -18,8 +18,10 @@
 #include "internal.h"
 #include "utf8.h"
 
-#include "../alloc/internal.h"
+#include "../alloc/introspect.h"
+#include "../alloc/trace.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,15 +31,13 @@
 /*
  * A sample renders an object that is live but not ours: its owner may be
  * writing it, or freeing it and allocating the block again, while the
- * formatter (host code) or the preview reads it, and the header we read
- * first may belong to a block being recycled. That is by design: what was
- * read is checked against the header afterwards (still_ours), and the cage
- * stays mapped. So ThreadSanitizer must neither instrument the header reads
- * here (as heap.c's GH_RACY_READER) nor check the accesses of the
- * formatter and the preview (its ignore annotations, which cover callees;
- * they also ignore the formatter's writes into our buffer). Nothing else.
+ * formatter (host code) or the preview reads it. That is by design: what was
+ * read is confirmed afterwards (gh__obj_still), and the cage stays mapped. So
+ * ThreadSanitizer must not check the accesses of the formatter and the
+ * preview (its ignore annotations, which cover callees; they also ignore the
+ * formatter's writes into our buffer). The walk's own reads of the block
+ * metadata are heap.c's (GH_RACY_READER there). Nothing else.
  */
-#define RACY_READER __attribute__((no_sanitize("thread")))
 #if defined(__SANITIZE_THREAD__)
 #define GH_EP_TSAN 1
 #elif defined(__has_feature)
@@ -130,12 +130,6 @@ void gh__http_emit_gc_stats(gh_emit_t *e)
 
 /* ---- The allocator reconciliation ---------------------------------------------- */
 
-static uint64_t je_stat(const char *name)
-{
-	size_t v = 0, len = sizeof v;
-	return ghje_mallctl(name, &v, &len, NULL, 0) == 0 ? (uint64_t)v : 0;
-}
-
 /* Resident set size from /proc/self/statm (pages), 0 if unreadable. */
 static uint64_t process_rss(void)
 {
@@ -155,44 +149,50 @@ static uint64_t process_rss(void)
 }
 
 /*
- *  requested  +  headers  +  rounding  =  jemalloc "allocated"  <=  active  <=  resident
- *  (counters)   (16 B each)  (size classes,                       (whole pages)
- *                             alignment, thread caches)
+ *  requested  +  self  +  headers  +  rounding  =  jemalloc "allocated"  <=  active  <=  resident
+ *  (counters)  (glassheap's  (16 B each)  (size classes,                       (whole pages)
+ *               own objects)               alignment, thread caches)
  */
-static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes)
+/* glassheap's own live objects (the debug server, the symbolizer): never
+ * in the program's figures, reported once as allocator.self. */
+struct self_use {
+	uint64_t objects, bytes;
+};
+
+/* "key": {"k1": v1, "k2": v2} */
+static void two_figures(gh_emit_t *e, const char *key, const char *k1, uint64_t v1, const char *k2, uint64_t v2)
 {
-	uint64_t epoch = 1;
-	size_t len = sizeof epoch;
-	ghje_mallctl("epoch", &epoch, &len, &epoch, sizeof epoch);
-	uint64_t allocated = je_stat("stats.allocated");
-	uint64_t headers = objects * GH_HDR_SIZE;
-	size_t meta_mapped = 0, meta_used = 0;
-	gh__meta_stats(&meta_mapped, &meta_used);
+	gh__emit_key(e, key);
+	gh__emit_map_begin(e, 2);
+	gh__emit_kv_uint(e, k1, v1);
+	gh__emit_kv_uint(e, k2, v2);
+	gh__emit_map_end(e);
+}
+
+static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes, struct self_use self)
+{
+	struct gh_alloc_stats st;
+	gh__alloc_stats(&st);
+	uint64_t allocated = st.je_allocated;
+	uint64_t headers = (objects + self.objects) * st.header_bytes_per_object;
 	uint64_t rss = process_rss();
 
-	gh__emit_map_begin(e, 8);
+	gh__emit_map_begin(e, 9);
 	gh__emit_kv_uint(e, "requested_bytes", bytes);
+	two_figures(e, "self", "objects", self.objects, "bytes", self.bytes);
 	gh__emit_kv_uint(e, "header_bytes", headers);
-	gh__emit_kv_int(e, "rounding_bytes", (int64_t)allocated - (int64_t)bytes - (int64_t)headers);
+	gh__emit_kv_int(e, "rounding_bytes", (int64_t)allocated - (int64_t)bytes - (int64_t)self.bytes - (int64_t)headers);
 	gh__emit_key(e, "jemalloc");
 	gh__emit_map_begin(e, 6);
 	gh__emit_kv_uint(e, "allocated", allocated);
-	gh__emit_kv_uint(e, "active", je_stat("stats.active"));
-	gh__emit_kv_uint(e, "metadata", je_stat("stats.metadata"));
-	gh__emit_kv_uint(e, "resident", je_stat("stats.resident"));
-	gh__emit_kv_uint(e, "mapped", je_stat("stats.mapped"));
-	gh__emit_kv_uint(e, "retained", je_stat("stats.retained"));
+	gh__emit_kv_uint(e, "active", st.je_active);
+	gh__emit_kv_uint(e, "metadata", st.je_metadata);
+	gh__emit_kv_uint(e, "resident", st.je_resident);
+	gh__emit_kv_uint(e, "mapped", st.je_mapped);
+	gh__emit_kv_uint(e, "retained", st.je_retained);
 	gh__emit_map_end(e);
-	gh__emit_key(e, "metadata");
-	gh__emit_map_begin(e, 2);
-	gh__emit_kv_uint(e, "mapped_bytes", meta_mapped);
-	gh__emit_kv_uint(e, "used_bytes", meta_used);
-	gh__emit_map_end(e);
-	gh__emit_key(e, "cage");
-	gh__emit_map_begin(e, 2);
-	gh__emit_kv_uint(e, "reserved_bytes", gh__cage.size);
-	gh__emit_kv_uint(e, "used_bytes", gh__cage_used());
-	gh__emit_map_end(e);
+	two_figures(e, "metadata", "mapped_bytes", st.meta_mapped, "used_bytes", st.meta_used);
+	two_figures(e, "cage", "reserved_bytes", st.cage_reserved, "used_bytes", st.cage_used);
 	gh__emit_kv_uint(e, "rss_bytes", rss);
 	gh__emit_kv_mb(e, "rss_mb", rss);
 	gh__emit_map_end(e);
@@ -218,8 +218,14 @@ void gh__ep_memory(struct gh_http_call *call)
 		return;
 	}
 	uint64_t objects = 0, bytes = 0;
+	struct self_use self = {0, 0};
 	size_t nlive = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (st[i].type == GH_TYPE_INTERNAL) { /* glassheap's own: allocator.self */
+			self.objects = st[i].live_count;
+			self.bytes = st[i].live_bytes;
+			continue;
+		}
 		objects += st[i].live_count;
 		bytes += st[i].live_bytes;
 		if (st[i].live_count > 0)
@@ -256,7 +262,7 @@ void gh__ep_memory(struct gh_http_call *call)
 	gh__http_emit_gc_stats(e);
 	gh__emit_kv_cstr(e, "sort_by", SORT_CHOICES[sort_by]);
 	gh__emit_key(e, "allocator");
-	emit_allocator(e, objects, bytes);
+	emit_allocator(e, objects, bytes, self);
 	gh__emit_map_end(e);
 
 	free(live);
@@ -366,19 +372,14 @@ static void render_default(const struct sampler *s, uintptr_t user, size_t size,
 	buf[k] = '\0';
 }
 
-RACY_READER static bool still_ours(const struct sampler *s, uintptr_t user, const struct gh_hdr *h)
-{
-	return gh__hdr_is_live(h, user) && GH_LOAD(&h->type) == s->type;
-}
-
-RACY_READER static bool visit_sample(uintptr_t user, const struct gh_hdr *h, void *arg)
+static bool visit_sample(const struct gh_obj *o, void *arg)
 {
 	struct sampler *s = arg;
-	if (GH_LOAD(&h->type) != s->type)
+	if (o->type != s->type)
 		return true;
-	uint64_t meta = GH_LOAD(&h->meta);
-	size_t size = gh__hdr_size(meta);
-	uint32_t site = gh__hdr_site(h);
+	uintptr_t user = o->addr;
+	size_t size = o->size;
+	uint32_t site = o->site;
 	char *buf = s->text[s->have];
 	bool done = false;
 	if (s->format) {
@@ -394,7 +395,7 @@ RACY_READER static bool visit_sample(uintptr_t user, const struct gh_hdr *h, voi
 	if (!done)
 		render_default(s, user, size, site, buf);
 	/* The object may have died while we read it: then the text is not its. */
-	if (still_ours(s, user, h))
+	if (gh__obj_still(o))
 		s->have++;
 	return s->have < s->want;
 }
@@ -425,7 +426,7 @@ void gh__ep_memory_types(struct gh_http_call *call)
 		const gh_type_desc_t *d = gh__type_desc(type);
 		s.format = d ? d->format : NULL;
 		s.type_name = gh_type_name(type);
-		gh__heap_enumerate(visit_sample, &s);
+		gh__obj_walk(visit_sample, &s);
 	}
 
 	gh_emit_t *e = call->e;

@@ -20,9 +20,11 @@
  */
 #include "internal.h"
 
-#include "../alloc/internal.h"
+#include "../alloc/introspect.h"
+#include "../alloc/trace.h"
 #include "export.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,18 +92,15 @@ static bool read_figures(struct figures *f)
 	f->errors = gh_error_count();
 	f->registered = gh_type_count();
 
-	uint64_t epoch = 1;
-	size_t len = sizeof epoch;
-	ghje_mallctl("epoch", &epoch, &len, &epoch, sizeof epoch);
-	for (int i = 0; i < 6; i++) {
-		char name[32];
-		size_t v = 0, vl = sizeof v;
-		snprintf(name, sizeof name, "stats.%s", je_names[i]);
-		f->je[i] = ghje_mallctl(name, &v, &vl, NULL, 0) == 0 ? v : 0;
-	}
-	gh__meta_stats(&f->meta_mapped, &f->meta_used);
-	f->cage_reserved = gh__cage.size;
-	f->cage_used = gh__cage_used();
+	struct gh_alloc_stats as;
+	gh__alloc_stats(&as);
+	const uint64_t je[6] = {as.je_allocated, as.je_active, as.je_metadata, as.je_resident, as.je_mapped, as.je_retained};
+	for (int i = 0; i < 6; i++)
+		f->je[i] = je[i];
+	f->meta_mapped = as.meta_mapped;
+	f->meta_used = as.meta_used;
+	f->cage_reserved = as.cage_reserved;
+	f->cage_used = as.cage_used;
 	gh__export_proc_mem(&f->rss, &f->vsz);
 	return true;
 }

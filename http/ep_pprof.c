@@ -15,7 +15,7 @@
  *                  file offset and GNU build id, so pprof can re-symbolize
  *   Function/Line  names, files and lines from the in-process symbolizer
  *
- * Figures. inuse_* come from a walk of the live heap (gh__heap_enumerate),
+ * Figures. inuse_* come from a walk of the live heap (gh__obj_walk),
  * split by the type each block has now. With tracing on they count the
  * session's traced blocks only, weighed as tracemalloc weighs them (so with
  * every allocation traced, inuse_space per function is exactly
@@ -34,10 +34,13 @@
  */
 #include "internal.h"
 
-#include "../alloc/internal.h"
+#include "../alloc/introspect.h"
+#include "../alloc/trace.h"
+#include "../alloc/u64map.h"
 #include "export.h"
 #include "profile.pb-c.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,77 +48,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-
-/* The walk reads headers of blocks other threads own (see ep_memory.c). */
-#define RACY_READER __attribute__((no_sanitize("thread")))
-
-/* ---- A small open-addressing map: 64-bit key -> 64-bit value ------------------------ */
-
-struct map {
-	uint64_t *keys, *vals; /* key 0 is never stored (callers add 1) */
-	size_t mask, n;
-	bool failed;
-};
-
-static uint64_t mix(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= UINT64_C(0xff51afd7ed558ccd);
-	k ^= k >> 33;
-	return k;
-}
-
-static bool map_grow(struct map *m)
-{
-	size_t cap = m->keys ? (m->mask + 1) * 2 : 1024;
-	uint64_t *k = calloc(cap, sizeof *k), *v = calloc(cap, sizeof *v);
-	if (!k || !v) {
-		free(k);
-		free(v);
-		m->failed = true;
-		return false;
-	}
-	for (size_t i = 0; m->keys && i <= m->mask; i++) {
-		if (!m->keys[i])
-			continue;
-		size_t j = mix(m->keys[i]) & (cap - 1);
-		while (k[j])
-			j = (j + 1) & (cap - 1);
-		k[j] = m->keys[i];
-		v[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = k;
-	m->vals = v;
-	m->mask = cap - 1;
-	return true;
-}
-
-/* The value slot of key, inserted with *fresh = true (value 0) if new;
- * NULL when out of memory. */
-static uint64_t *map_slot(struct map *m, uint64_t key, bool *fresh)
-{
-	if (m->failed || ((m->n + 1) * 2 > (m->keys ? m->mask + 1 : 0) && !map_grow(m)))
-		return NULL;
-	size_t i = mix(key) & m->mask;
-	while (m->keys[i] && m->keys[i] != key)
-		i = (i + 1) & m->mask;
-	*fresh = m->keys[i] == 0;
-	if (*fresh) {
-		m->keys[i] = key;
-		m->vals[i] = 0;
-		m->n++;
-	}
-	return &m->vals[i];
-}
-
-static void map_free(struct map *m)
-{
-	free(m->keys);
-	free(m->vals);
-	*m = (struct map){0};
-}
 
 /* ---- Data: what the profile says -------------------------------------------------- */
 
@@ -139,14 +71,14 @@ struct heap_data {
 
 struct walk {
 	struct heap_data *d;
-	struct map idx;        /* (stack or site << 32 | type) + 1 -> sample index + 1 */
+	struct gh_u64map idx;        /* (stack or site << 32 | type) + 1 -> sample index + 1 */
 };
 
 static struct hp_sample *sample_for(struct walk *w, uint32_t key, gh_type_t type)
 {
 	struct heap_data *d = w->d;
 	bool fresh = false;
-	uint64_t *slot = map_slot(&w->idx, (((uint64_t)key << 32) | type) + 1, &fresh);
+	uint64_t *slot = gh_u64map_slot(&w->idx, (((uint64_t)key << 32) | type) + 1, &fresh);
 	if (!slot) {
 		d->failed = true;
 		return NULL;
@@ -171,23 +103,21 @@ static struct hp_sample *sample_for(struct walk *w, uint32_t key, gh_type_t type
 	return s;
 }
 
-RACY_READER static bool visit(uintptr_t user, const struct gh_hdr *h, void *arg)
+static bool visit(const struct gh_obj *o, void *arg)
 {
-	(void)user;
 	struct walk *w = arg;
-	uint64_t meta = GH_LOAD(&h->meta);
-	gh_type_t type = GH_LOAD(&h->type);
+	gh_type_t type = o->type;
 	if (type == GH_TYPE_INTERNAL)
 		return true;
-	size_t size = gh__hdr_size(meta);
+	size_t size = o->size;
 	int64_t cu, b;
 	uint32_t key;
 	if (w->d->traced) {
-		key = GH_LOAD(&h->site);
-		if (!(meta & GH_FLAG_TRACED) || !gh__trace_block_weight(key, size, &cu, &b))
+		key = o->stack;
+		if (!key || !gh__trace_block_weight(key, size, &cu, &b))
 			return true;
 	} else {
-		key = gh__hdr_site(h);
+		key = o->site;
 		cu = GH_TRACE_COUNT_ONE;
 		b = (int64_t)size;
 	}
@@ -215,20 +145,20 @@ static int gather(struct heap_data *d)
 			return err;
 	}
 	struct walk w = {.d = d};
-	gh__heap_enumerate(visit, &w);
+	gh__obj_walk(visit, &w);
 	for (size_t i = 0; i < d->n; i++)
 		d->v[i].inuse_n = gh__trace_whole(d->v[i].inuse_n);
 	if (d->traced && !d->failed) {
 		/* Each stack's frames go to all its samples; its history to the
 		 * sample of its type with most live bytes (or a sample of its own
 		 * when every block is freed). */
-		struct map sidx = {0}; /* stack id + 1 -> index in stacks + 1 */
+		struct gh_u64map sidx = {0}; /* stack id + 1 -> index in stacks + 1 */
 		size_t *best = calloc(d->nstacks ? d->nstacks : 1, sizeof *best); /* sample index + 1 */
 		if (!best)
 			d->failed = true;
 		for (size_t i = 0; i < d->nstacks && !d->failed; i++) {
 			bool fresh;
-			uint64_t *slot = map_slot(&sidx, (uint64_t)d->stacks[i].id + 1, &fresh);
+			uint64_t *slot = gh_u64map_slot(&sidx, (uint64_t)d->stacks[i].id + 1, &fresh);
 			if (!slot)
 				d->failed = true;
 			else
@@ -237,7 +167,7 @@ static int gather(struct heap_data *d)
 		size_t nwalked = d->n;
 		for (size_t j = 0; j < nwalked && !d->failed; j++) {
 			bool fresh;
-			uint64_t *slot = map_slot(&sidx, (uint64_t)d->v[j].site + 1, &fresh);
+			uint64_t *slot = gh_u64map_slot(&sidx, (uint64_t)d->v[j].site + 1, &fresh);
 			if (!slot) {
 				d->failed = true;
 				break;
@@ -261,7 +191,7 @@ static int gather(struct heap_data *d)
 			s->nframes = st->nframes;
 		}
 		free(best);
-		map_free(&sidx);
+		gh_u64map_free(&sidx);
 		size_t k = 0;
 		for (size_t j = 0; j < d->n; j++)
 			if (d->v[j].frames)
@@ -275,7 +205,7 @@ static int gather(struct heap_data *d)
 			d->v[j].nframes = d->v[j].site ? 1 : 0;
 		}
 	}
-	map_free(&w.idx);
+	gh_u64map_free(&w.idx);
 	return d->failed ? ENOMEM : 0;
 }
 
@@ -306,9 +236,9 @@ struct builder {
 	/* string table: strings owned (strdup), index by content */
 	char **strs;
 	size_t nstrs, capstrs;
-	struct map str_idx;   /* hash -> first index + 1 (collisions: chained by probing below) */
-	struct map loc_idx;   /* address + 1 -> location index + 1 */
-	struct map fn_idx;    /* (name << 32 | file) + 1 -> function index + 1 */
+	struct gh_u64map str_idx;   /* hash -> first index + 1 (collisions: chained by probing below) */
+	struct gh_u64map loc_idx;   /* address + 1 -> location index + 1 */
+	struct gh_u64map fn_idx;    /* (name << 32 | file) + 1 -> function index + 1 */
 	Location *locs;
 	Location **loc_ptrs;
 	size_t nlocs, caplocs;
@@ -353,7 +283,7 @@ static int64_t str_id(struct builder *b, const char *s)
 		return 0;
 	for (uint64_t salt = 0;; salt++) {
 		bool fresh;
-		uint64_t *slot = map_slot(&b->str_idx, (hash_str(s) ^ mix(salt + 1)) | 1, &fresh);
+		uint64_t *slot = gh_u64map_slot(&b->str_idx, (hash_str(s) ^ gh_u64map_mix(salt + 1)) | 1, &fresh);
 		if (!slot) {
 			b->failed = true;
 			return 0;
@@ -391,7 +321,7 @@ static uint64_t function_id(struct builder *b, const struct gh_trace_frame *f, c
 	}
 	int64_t ni = str_id(b, name), fi = str_id(b, file);
 	bool fresh;
-	uint64_t *slot = map_slot(&b->fn_idx, (((uint64_t)ni << 32) | (uint64_t)fi) + 1, &fresh);
+	uint64_t *slot = gh_u64map_slot(&b->fn_idx, (((uint64_t)ni << 32) | (uint64_t)fi) + 1, &fresh);
 	if (!slot || b->failed) {
 		b->failed = true;
 		return 0;
@@ -415,7 +345,7 @@ static uint64_t function_id(struct builder *b, const struct gh_trace_frame *f, c
 static uint64_t location_id(struct builder *b, uintptr_t ra)
 {
 	bool fresh;
-	uint64_t *slot = map_slot(&b->loc_idx, (uint64_t)ra + 1, &fresh);
+	uint64_t *slot = gh_u64map_slot(&b->loc_idx, (uint64_t)ra + 1, &fresh);
 	if (!slot || b->failed) {
 		b->failed = true;
 		return 0;
@@ -471,9 +401,9 @@ static void builder_free(struct builder *b)
 	free(b->fns);
 	free(b->fn_ptrs);
 	free(b->mods);
-	map_free(&b->str_idx);
-	map_free(&b->loc_idx);
-	map_free(&b->fn_idx);
+	gh_u64map_free(&b->str_idx);
+	gh_u64map_free(&b->loc_idx);
+	gh_u64map_free(&b->fn_idx);
 }
 
 static const char *const value_names[4][2] = {

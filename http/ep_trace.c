@@ -18,12 +18,14 @@
  */
 #include "internal.h"
 
-#include "../alloc/internal.h"
+#include "../alloc/introspect.h"
 #include "../alloc/trace.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const group_names[] = {"lineno", "filename"};
 #define NOT_TRACING "tracemalloc is not running; POST /debug/tracemalloc/start first"

@@ -55,6 +55,11 @@
 #define GH_HTTP_RCVBUF (16 * 1024)
 /* Request bodies (no endpoint takes one): larger ones get h2o's 413. */
 #define GH_HTTP_MAX_BODY_BYTES 4096
+/* glassheap's own live bytes (allocator.self) above which the symbolizer
+ * (alloc/symbols.c: its caches, libdw's debug information, source files)
+ * gives its memory back at once, between two requests; otherwise it does
+ * after GLASSHEAP_SYMBOLS_IDLE seconds unused. */
+#define GH_HTTP_SELF_MAX_BYTES ((uint64_t)64 << 20)
 /* How long gh_server_stop waits for open connections to close, ms. */
 #define GH_HTTP_STOP_DRAIN_MS 2000
 

@@ -30,6 +30,8 @@
 #include "internal.h"
 #include "status.h"
 
+#include "../alloc/introspect.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +192,8 @@ static void respond(struct gh_http_router *r, struct gh_http_response *res, stru
 	}
 	size_t len;
 	const char *body = gh__emit_data(call->e, &len);
+	/* An endpoint's document is well formed: only memory may run out. */
+	gh_assert(body || gh__emit_error(call->e) == GH_EMIT_ENOMEM);
 	if (!body) {
 		gh__http_detail(call, 500, "Internal Server Error");
 		body = gh__emit_data(call->e, &len);

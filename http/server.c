@@ -47,8 +47,12 @@
 #include "listen.h"
 #include "status.h"
 
-#include "../alloc/internal.h"
+#include "../alloc/ext.h"
+#include "../alloc/introspect.h"
+#include "../alloc/trace.h"
 
+#include <errno.h>
+#include <stdatomic.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -466,7 +470,7 @@ static void on_watchdog(h2o_timeout_entry_t *entry)
 	h2o_timeout_link(srv->loop, &srv->watchdog, &srv->watchdog_entry);
 }
 
-/* Five times a second: when every thread of the program has exited (main
+/* Five times a second: glassheap's own memory (below), and when every thread of the program has exited (main
  * called pthread_exit, the last other thread returned), only this thread
  * keeps the process alive, with every signal blocked. The process ends as
  * it would have without us: exit(0), as POSIX specifies for the last
@@ -479,6 +483,12 @@ static void on_host_check(h2o_timeout_entry_t *entry)
 			unlink(srv->unix_path);
 		exit(0);
 	}
+	/* glassheap's own memory, between requests (no frame handed out is in
+	 * use): the symbolizer's caches and libdw's debug information go back
+	 * once idle, or at once when glassheap holds more than its cap. */
+	gh_type_stats_t self;
+	bool over = gh_type_stats(GH_TYPE_INTERNAL, &self) == 0 && self.live_bytes > GH_HTTP_SELF_MAX_BYTES;
+	gh__sym_release(gh__opt_symbols_idle_ns(), over);
 	h2o_timeout_link(srv->loop, &srv->host_check, &srv->host_check_entry);
 }
 
@@ -958,13 +968,14 @@ static void atfork_child(void)
 	pthread_mutex_init(&api_lock, NULL);
 }
 
-/* After the allocator's constructor (101): the heap is ready. */
-__attribute__((constructor(200))) static void server_autostart(void)
+/* GLASSHEAP_HTTP, read by alloc/options.c (which may remove it from the
+ * environment before this runs: see scrub_environment there). In the
+ * static library, from the constructor below; in libglassheap_ext.so,
+ * called by alloc/lazy.c's constructor (200) through the extension's table,
+ * so that the server starts at the same point of start-up either way. */
+void gh__server_autostart(void)
 {
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	/* GLASSHEAP_HTTP, read by alloc/options.c (which may remove it from the
-	 * environment before this runs: see scrub_environment there). */
-	const char *listen = gh__opt.http;
+	const char *listen = gh__opt_http();
 	if (!listen || !*listen)
 		return;
 	pthread_mutex_lock(&api_lock);
@@ -972,6 +983,15 @@ __attribute__((constructor(200))) static void server_autostart(void)
 	if (rc == 0)
 		gh__log("debug server listening on %s (GLASSHEAP_HTTP)", running->desc);
 	pthread_mutex_unlock(&api_lock);
+}
+
+/* After the allocator's constructor (101): the heap is ready. */
+__attribute__((constructor(200))) static void server_init(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+#ifndef GH_EXT_BUILD
+	gh__server_autostart();
+#endif
 }
 
 /* A server still running at exit is stopped (its Unix socket path removed)

@@ -67,10 +67,21 @@ add_dependencies(gh_http_server_obj gh_jemalloc_private gh_http_gen)
 # glassheap_static carries them to users of the installed package too.
 set(GH_SERVER_LIBS ${GH_H2O_LIBRARIES} ssl crypto msgpackc protobuf-c z)
 
-target_sources(glassheap PRIVATE $<TARGET_OBJECTS:gh_http_server_obj>)
+# The shared library's server is in its on-demand half, libglassheap_ext.so
+# (alloc/ext.h): the same sources built with GH_EXT_BUILD.
+add_library(gh_http_server_ext_obj OBJECT ${GH_SERVER_SRCS})
+foreach(p INCLUDE_DIRECTORIES COMPILE_OPTIONS)
+  get_target_property(_v gh_http_server_obj ${p})
+  set_target_properties(gh_http_server_ext_obj PROPERTIES ${p} "${_v}")
+endforeach()
+target_compile_options(gh_http_server_ext_obj PRIVATE -DGH_EXT_BUILD)
+add_dependencies(gh_http_server_ext_obj gh_jemalloc_private gh_http_gen)
+target_sources(glassheap_ext PRIVATE $<TARGET_OBJECTS:gh_http_server_ext_obj>)
+target_compile_definitions(glassheap_ext PRIVATE GH_EXT_HTTP)
+target_link_directories(glassheap_ext PRIVATE ${GH_H2O_LIBRARY_DIRS})
+target_link_libraries(glassheap_ext PRIVATE ${GH_SERVER_LIBS})
+
 target_sources(glassheap_static PRIVATE $<TARGET_OBJECTS:gh_http_server_obj>)
-target_link_directories(glassheap PRIVATE ${GH_H2O_LIBRARY_DIRS})
-target_link_libraries(glassheap PRIVATE ${GH_SERVER_LIBS})
 target_link_libraries(glassheap_static PUBLIC ${GH_SERVER_LIBS})
 # GLASSHEAP_HTTP is honoured by a constructor in server.o; a static link only
 # pulls that member in when something references it.

@@ -214,6 +214,18 @@ typedef struct gh_type_stats {
 GH_API int gh_type_stats(gh_type_t type, gh_type_stats_t *out);
 GH_API size_t gh_stats_all(gh_type_stats_t *out, size_t cap);
 
+/*
+ * Checks the heap's metadata: every live allocation has intact metadata of a
+ * registered type, no two overlap, large blocks own their page-map entries;
+ * with counters != 0 also that every type's live counters equal what the
+ * heap holds -- call it so only when no other thread allocates (after
+ * joining them), or the counters differ by the allocations in flight.
+ * Logs the first problems on stderr and returns how many (0: consistent).
+ * Walks the whole heap; never allocates. Builds with GLASSHEAP_DEBUG=2 run
+ * the structural check at the end of every reachability pass.
+ */
+GH_API size_t gh_heap_check(int counters);
+
 /* ---- Sites ------------------------------------------------------------ */
 
 /* Where a site id points. */

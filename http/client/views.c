@@ -175,11 +175,13 @@ static void print_gc_stats(FILE *out, const char *label, const json_t *gs)
 static void print_allocator(FILE *out, const json_t *a)
 {
 	const json_t *je = json_object_get(a, "jemalloc");
-	char r[NUM], h[NUM], rd[NUM], al[NUM], ac[NUM], rs[NUM], rss[NUM];
+	const json_t *self = json_object_get(a, "self");
+	char r[NUM], sb[NUM], so[NUM], h[NUM], rd[NUM], al[NUM], ac[NUM], rs[NUM], rss[NUM];
 	gh__print_wrapped(out, 2,
-		"allocator: requested %s + headers %s + rounding %s = jemalloc allocated %s;"
-		" active %s, resident %s; process RSS %s",
-		size_or_q(r, a, "requested_bytes", false), size_or_q(h, a, "header_bytes", false),
+		"allocator: requested %s + glassheap's own %s (%s objects) + headers %s + rounding %s"
+		" = jemalloc allocated %s; active %s, resident %s; process RSS %s",
+		size_or_q(r, a, "requested_bytes", false), size_or_q(sb, self, "bytes", false),
+		int_or_q(so, self, "objects", false), size_or_q(h, a, "header_bytes", false),
 		size_or_q(rd, a, "rounding_bytes", false), size_or_q(al, je, "allocated", false),
 		size_or_q(ac, je, "active", false), size_or_q(rs, je, "resident", false),
 		size_or_q(rss, a, "rss_bytes", false));

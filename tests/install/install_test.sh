@@ -15,6 +15,8 @@ test -f "$tmp/prefix/include/glassheap.h"
 libdir=$(ls -d "$tmp"/prefix/lib*/ | head -n1)
 test -f "$libdir/libglassheap.so"
 test -f "$libdir/libglassheap.a"
+# the on-demand half (alloc/ext.h), beside the core, where lazy.c looks for it
+ls "$libdir"/libglassheap_ext.so.* > /dev/null
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc -Wall -Werror -o "$tmp/consumer_pc" "$src/consumer.c" $(pkg-config --cflags --libs glassheap)
 LD_LIBRARY_PATH="$libdir" "$tmp/consumer_pc"

@@ -75,8 +75,7 @@ def status(r):
 def glassheap_bytes(h):
     r = h.get("/debug/memory?top_n=100")
     d = r.doc() if r is not None and r.status == 200 else None
-    t = type_entry(d, "glassheap") if d else None
-    return (t["total_size_bytes"] if t else 0), (d["allocator"]["rss_bytes"] if d else 0)
+    return (d["allocator"]["self"]["bytes"] if d else 0), (d["allocator"]["rss_bytes"] if d else 0)
 
 
 # ---- faults ---------------------------------------------------------------------------------

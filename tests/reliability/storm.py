@@ -17,7 +17,7 @@ document is checked (fields, internal consistency; no storm block is ever
 reported lost by a gc pass; the global slot table refers to every one).
 
 After a warm-up the clients pause and the host's descriptors, its RSS and
-the "glassheap" type's live bytes are measured; after the storm they are
+glassheap's own live bytes (allocator.self) are measured; after the storm they are
 measured again at the same point of the cycle and must stay within bounds.
 Then the workers stop and the host compares glassheap's per-type counters
 with its workers' ground truth; the server must report exactly the same
@@ -286,8 +286,7 @@ class Tracer(Client):
 def glassheap_figures(port):
     r = request(port, "/debug/memory?top_n=100", timeout=ARGS.req_timeout)
     d = r.doc()
-    t = type_entry(d, "glassheap")
-    return (t["total_size_bytes"] if t else 0), d["allocator"]["rss_bytes"]
+    return d["allocator"]["self"]["bytes"], d["allocator"]["rss_bytes"]
 
 
 def parse_truth(lines):

@@ -124,7 +124,8 @@ MEMORY = {
     "sort_by": str,
     # glassheap's addition (docs/api.md)
     "allocator": {
-        "requested_bytes": int, "header_bytes": int, "rounding_bytes": int,
+        "requested_bytes": int, "self": {"objects": int, "bytes": int}, "header_bytes": int,
+        "rounding_bytes": int,
         "jemalloc": {"allocated": int, "active": int, "metadata": int, "resident": int, "mapped": int,
                      "retained": int},
         "metadata": {"mapped_bytes": int, "used_bytes": int},
@@ -206,9 +207,11 @@ def check_memory_doc(d, where):
           where + ": gc_stats %r (no collection has run)" % g)
     a = d["allocator"]
     check(a["requested_bytes"] == s["total_size_bytes"], where + ": allocator.requested_bytes != total")
-    check(a["header_bytes"] == 16 * s["total_objects"], where + ": header_bytes != 16 * objects")
-    check(a["rounding_bytes"] == a["jemalloc"]["allocated"] - a["requested_bytes"] - a["header_bytes"],
-          where + ": rounding_bytes != allocated - requested - headers")
+    check(a["header_bytes"] == 16 * (s["total_objects"] + a["self"]["objects"]),
+          where + ": header_bytes != 16 * (objects + self.objects)")
+    check(a["rounding_bytes"] == a["jemalloc"]["allocated"] - a["requested_bytes"] - a["self"]["bytes"] - a["header_bytes"],
+          where + ": rounding_bytes != allocated - requested - self - headers")
+    check(type_entry(d, "glassheap") is None, where + ": glassheap's own objects are not a program type")
     check(a["jemalloc"]["allocated"] > 0 and a["jemalloc"]["active"] >= a["jemalloc"]["allocated"] // 2,
           where + ": jemalloc figures %r" % a["jemalloc"])
     check(0 < a["cage"]["used_bytes"] <= a["cage"]["reserved_bytes"], where + ": cage %r" % a["cage"])
@@ -555,8 +558,7 @@ def port_refuses(port):
 
 def glassheap_live_bytes(port):
     d = get_doc(port, "/debug/memory?top_n=100")
-    t = type_entry(d, "glassheap") if d else None
-    return (t["total_size_bytes"] if t else 0), d["allocator"]["rss_bytes"] if d else 0
+    return (d["allocator"]["self"]["bytes"] if d else 0), d["allocator"]["rss_bytes"] if d else 0
 
 
 def case_lifecycle():
@@ -919,13 +921,46 @@ def wait_http(port, path="/debug/memory", timeout=15):
 def case_preload():
     section("LD_PRELOAD into sleep")
     port = free_port()
-    p = Proc(["sleep", "30"], env={"LD_PRELOAD": ARGS.lib, "GLASSHEAP_HTTP": "127.0.0.1:%d" % port})
+    p = Proc(["sleep", "30"], env={"LD_PRELOAD": ARGS.lib, "GLASSHEAP_HTTP": "127.0.0.1:%d" % port,
+                                   "GLASSHEAP_SYMBOLS_IDLE": "1"})
     r = wait_http(port)
     if check(r is not None, "sleep answers GET /debug/memory (stderr %r)" % p.stderr_lines()):
         d = r.doc()
         conforms(d, MEMORY, "sleep /debug/memory")
-        check(type_entry(d, "glassheap") is not None, "the server's own allocations are under 'glassheap'")
+        check(type_entry(d, "glassheap") is None, "the server's own allocations are not a program type")
+        check(all(t["type"] != "glassheap" for t in d["top_objects"]), "no glassheap row")
+        selfu = d["allocator"]["self"]
+        check(selfu["objects"] > 50 and selfu["bytes"] > 10000, "allocator.self holds the server's objects: %r" % selfu)
         check(d["summary"]["total_objects"] > 0, "objects counted")
+        # a leak-free program: nothing unreachable, none of glassheap's objects anywhere
+        r = fetch("/debug/memory/gc", port, method="POST")
+        g = r.doc() if r.status == 200 else None
+        if check(g is not None, "sleep gc: %r" % (r.status,)):
+            u = g["unreachable"]
+            check(g["gc_stats"]["garbage_count"] == 0, "sleep's gc: garbage_count 0: %r" % g["gc_stats"])
+            for cls in ("definitely_lost", "indirectly_lost", "possibly_lost"):
+                check(u["summary"][cls]["count"] == 0, "sleep's gc: no %s: %r" % (cls, u["summary"][cls]))
+            check(all(t["type"] != "glassheap" for t in u["by_type"]), "gc by_type without glassheap")
+            check(all(t["type"] != "glassheap" for t in u["by_site"]), "gc by_site without glassheap")
+            check(g["objects_before"] == d["summary"]["total_objects"],
+                  "gc objects_before counts the program's objects only: %d vs %d"
+                  % (g["objects_before"], d["summary"]["total_objects"]))
+        r = fetch("/debug/memory/referrers?type_name=malloc", port)
+        if check(r.status == 200, "sleep referrers"):
+            check(all(t["type"] != "glassheap" for t in r.doc()["top_referrers"]), "no glassheap referrer")
+        # the symbolizer's memory goes back once idle (GLASSHEAP_SYMBOLS_IDLE=1)
+        before = get_doc(port, "/debug/memory")["allocator"]["self"]["bytes"]
+        r = fetch("/debug/memory/types?type_name=malloc&samples=20", port)
+        check(r.status == 200 and "allocated at" in json.dumps(r.doc()), "samples symbolized")
+        grown = get_doc(port, "/debug/memory")["allocator"]["self"]["bytes"]
+        check(grown > before + 100000, "symbolizing grows glassheap's own memory: %d -> %d" % (before, grown))
+        deadline = time.time() + 10
+        now = grown
+        while time.time() < deadline and now > before + (grown - before) // 4:
+            time.sleep(0.3)
+            now = get_doc(port, "/debug/memory")["allocator"]["self"]["bytes"]
+        check(now <= before + (grown - before) // 4,
+              "the symbolizer gives its memory back when idle: %d -> %d -> %d" % (before, grown, now))
         r = fetch("/debug/memory/types?type_name=malloc&samples=3", port, headers=MSGPACK)
         check(r.status == 200 and conforms(msgpack_decodings_agree(r, "preload types"), TYPES, "sleep types"),
               "types in msgpack")

@@ -190,6 +190,52 @@ TEST(usable_size_at_least_requested)
 	EXPECT_EQ(malloc_usable_size(NULL), 0);
 }
 
+/* The validator (gh_heap_check, GLASSHEAP_DEBUG=2's pass-end check) finds
+ * metadata that disagrees, and nothing in a consistent heap. */
+TEST(heap_check_finds_damaged_metadata)
+{
+	enum { N = 2000 };
+	static char *keep[N];
+	for (int i = 0; i < N; i++) {
+		keep[i] = malloc((size_t)(i % 300) + (i % 97 == 0 ? 70000 : 1));
+		ASSERT_TRUE(keep[i] != NULL);
+		__asm__ volatile("" ::"r"(keep[i]) : "memory");
+	}
+	EXPECT_EQ(gh_heap_check(1), 0);
+
+	/* a header whose type no one registered */
+	struct gh_hdr *h = gh__hdr_of((uintptr_t)keep[7]);
+	uint32_t type = h->type;
+	h->type = GH_TYPES_MAX - 1;
+	EXPECT_EQ(gh_heap_check(0), 1);
+	h->type = type;
+
+	/* a size that runs over the next block: two live blocks overlap */
+	uint64_t meta = h->meta;
+	h->meta = (meta & ~GH_SIZE_MASK) | (uint64_t)(1 << 20);
+	EXPECT_GE(gh_heap_check(0), 1);
+	h->meta = meta;
+
+	/* a large block whose page map entry names someone else */
+	uintptr_t big = (uintptr_t)keep[97];
+	size_t page = (big - gh__cage.base) >> GH_PAGE_LG;
+	uint32_t pe = gh__pagemap[page + 1];
+	gh__pagemap[page + 1] = pe + 1;
+	EXPECT_EQ(gh_heap_check(0), 1);
+	gh__pagemap[page + 1] = pe;
+
+	/* counters that disagree with the heap: the block goes, the count stays */
+	gh__startmap[((uintptr_t)keep[9] - gh__cage.base) >> 4] = 0;
+	EXPECT_EQ(gh_heap_check(0), 0);
+	EXPECT_EQ(gh_heap_check(1), 1);
+	gh__startmap[((uintptr_t)keep[9] - gh__cage.base) >> 4] = 1;
+
+	EXPECT_EQ(gh_heap_check(1), 0);
+	for (int i = 0; i < N; i++)
+		free(keep[i]);
+	EXPECT_EQ(gh_heap_check(1), 0);
+}
+
 int main(void)
 {
 	return RUN_TESTS();

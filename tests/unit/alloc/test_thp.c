@@ -1,7 +1,10 @@
 /* Unit test for GLASSHEAP_THP (cage.c, options.c): which parts of the cage
  * are advised for transparent huge pages. The kernel shows the advice as
- * "hg" in the VmFlags of /proc/self/smaps. ctest runs this program three
- * times: default (always), GLASSHEAP_THP=auto and GLASSHEAP_THP=never. */
+ * "hg" in the VmFlags of /proc/self/smaps. ctest runs this program four
+ * times: default (auto, issue 15), GLASSHEAP_THP=auto, always and never.
+ * The start map (heap.c) follows the same option: the part describing the
+ * heap below the threshold is never advised (a small program's first
+ * allocation must not cost a 2 MiB page there). */
 #include "internal.h"
 #include "test.h"
 
@@ -42,17 +45,26 @@ TEST(cage_advice_follows_the_option)
 	uintptr_t base = gh__cage.base;
 	uintptr_t far = base + GH_THP_AUTO_FROM + ((size_t)8 << 20);
 	ASSERT_TRUE(gh__cage.size > GH_THP_AUTO_FROM + ((size_t)16 << 20));
-	if (!mode || strcmp(mode, "always") == 0) {
+	uintptr_t sm = (uintptr_t)gh__startmap;
+	uintptr_t sm_far = sm + ((GH_THP_AUTO_FROM + ((size_t)8 << 20)) >> GH_GRANULE_LG) + ((size_t)2 << 20);
+	if (mode && strcmp(mode, "always") == 0) {
 		EXPECT_EQ(advised(base), 1);
 		EXPECT_EQ(advised(far), 1);
-	} else if (strcmp(mode, "auto") == 0) {
+		EXPECT_EQ(advised(sm), 1);
+		EXPECT_EQ(advised(sm_far), 1);
+	} else if (!mode || strcmp(mode, "auto") == 0) {
 		EXPECT_EQ(advised(base), 0);
 		EXPECT_EQ(advised(base + GH_THP_AUTO_FROM - 4096), 0);
 		EXPECT_EQ(advised(base + GH_THP_AUTO_FROM), 1);
 		EXPECT_EQ(advised(far), 1);
+		EXPECT_EQ(advised(sm), 0);
+		EXPECT_EQ(advised(sm + (GH_THP_AUTO_FROM >> GH_GRANULE_LG) - 4096), 0);
+		EXPECT_EQ(advised(sm_far), 1);
 	} else {
 		EXPECT_EQ(advised(base), 0);
 		EXPECT_EQ(advised(far), 0);
+		EXPECT_EQ(advised(sm), 0);
+		EXPECT_EQ(advised(sm_far), 0);
 	}
 	free(p);
 }
