@@ -18,6 +18,7 @@
 #ifndef GH_EXT_H
 #define GH_EXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,8 @@ struct gh_ext_api {
 	void (*sym_atfork_prepare)(void);
 	void (*sym_atfork_parent)(void);
 	void (*sym_atfork_child)(void);
+	/* a data symbol covering an address (dominators.h) */
+	bool (*sym_data_name)(uintptr_t addr, char *buf, size_t len);
 };
 
 /* The extension's table, loading it first if need be; NULL when it cannot

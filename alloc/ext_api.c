@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 #include "ext.h"
+#include "dominators.h"
 
 __attribute__((visibility("default"))) const struct gh_ext_api gh__ext_api = {
 	.abi = GH_EXT_ABI,
@@ -21,4 +22,5 @@ __attribute__((visibility("default"))) const struct gh_ext_api gh__ext_api = {
 	.sym_atfork_prepare = gh__sym_atfork_prepare,
 	.sym_atfork_parent = gh__sym_atfork_parent,
 	.sym_atfork_child = gh__sym_atfork_child,
+	.sym_data_name = gh__sym_data_name,
 };

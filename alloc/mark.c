@@ -40,6 +40,8 @@
  */
 #include "internal.h"
 
+#include "dominators.h"
+
 #include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
@@ -225,6 +227,19 @@ struct work {
 	uint64_t scanned_bytes;
 	struct gh_gc_class_stats root_kind[GH_ROOT_KINDS];
 	bool want_refs;
+	/* The dominator pass (gh__mark_dominators): the graph recorded. */
+	bool dom;
+	bool dom_full;               /* the work limit was reached: recording stopped */
+	bool dom_range;              /* the cage span does not fit the log's granules */
+	uint32_t dom_src;            /* the source entry of the words being scanned */
+	uint32_t dom_open;           /* the source of the log's last block */
+	uint32_t dom_last;           /* the last granule logged (repeats skipped) */
+	uint32_t *dom_log;
+	size_t dom_nlog, dom_log_cap;
+	struct gh_dom_node_rec *dom_nodes;
+	size_t dom_nnodes, dom_nodes_cap;
+	size_t dom_want_log, dom_want_nodes; /* what a complete record takes (counted past the limit) */
+	size_t dom_limit, dom_fixed;  /* bytes of work allowed; the part not per node or entry */
 	int pass;
 	uintptr_t base, top;
 };
@@ -360,6 +375,12 @@ static void work_reset(void)
 	W.scanned_bytes = 0;
 	W.lost_overflow = W.stack_overflow = W.refs_full = false;
 	memset(W.root_kind, 0, sizeof W.root_kind);
+	W.dom = W.dom_full = W.dom_range = false;
+	W.dom_log = NULL;
+	W.dom_nodes = NULL;
+	W.dom_nlog = W.dom_nnodes = W.dom_log_cap = W.dom_nodes_cap = 0;
+	W.dom_want_log = W.dom_want_nodes = 0;
+	W.dom_src = W.dom_open = W.dom_last = 0;
 }
 
 /* ---- Bitmaps ------------------------------------------------------------------------------ */
@@ -545,6 +566,57 @@ GH_INLINE void heur_clear(uintptr_t u)
 	W.heur[g >> 6] &= ~(UINT64_C(1) << (g & 63));
 }
 
+/* ---- The dominator pass's graph ------------------------------------------------------------ */
+
+/* Room for one more log entry or node record within the work limit? Past
+ * the limit the recording stops but the counting goes on (dom_want_*), so
+ * that the refusal can say how much the heap would need. */
+GH_INLINE bool dom_room(void)
+{
+	if (W.dom_full)
+		return false;
+	size_t need = gh__dom_need(W.dom_want_nodes, W.nroots, W.dom_want_log, 0) + W.dom_fixed;
+	if (need > W.dom_limit || W.dom_want_log > W.dom_log_cap || W.dom_want_nodes > W.dom_nodes_cap) {
+		W.dom_full = true;
+		return false;
+	}
+	return true;
+}
+
+/* An edge from src (a source entry: GH_DOM_OBJ or GH_DOM_ROOT) to the
+ * object at u. The candidate FIFO delays words, so one source's edges may
+ * come in several blocks, between other sources' blocks. */
+GH_MARKER static void dom_edge(uintptr_t u, uint32_t src)
+{
+	uint32_t g = (uint32_t)gran(u);
+	if (W.dom_open != src) {
+		W.dom_want_log++;
+		if (dom_room())
+			W.dom_log[W.dom_nlog++] = src;
+		W.dom_open = src;
+	} else if (W.dom_last == g) {
+		return; /* the same target again: one edge is enough */
+	}
+	W.dom_last = g;
+	W.dom_want_log++;
+	if (dom_room())
+		W.dom_log[W.dom_nlog++] = g;
+}
+
+/* The object about to be scanned: a node, and the source of what follows. */
+GH_MARKER static void dom_node(uintptr_t u, const struct gh_hdr *h, uint32_t type, size_t size)
+{
+	uint32_t g = (uint32_t)gran(u);
+	W.dom_src = GH_DOM_OBJ | g;
+	W.dom_want_nodes++;
+	if (!dom_room())
+		return;
+	struct gh_dom_node_rec *n = &W.dom_nodes[W.dom_nnodes++];
+	n->gran = g;
+	n->site = gh__hdr_site(h);
+	n->tsz = GH_DOM_TSZ(type, size);
+}
+
 /* One candidate word found in a source (an object of type src, or a root). */
 GH_INLINE void consider(uintptr_t w, uint32_t src)
 {
@@ -554,7 +626,7 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 	/* An object already marked costs one bit: a reach bit is only ever set
 	 * at a live object's start, so the start map need not be read (the
 	 * bitmap is 8x denser, more often in cache). */
-	if (W.pass == 1 && !W.want_refs && (w & 15) == 0 && bit_get(W.reach, w)) {
+	if (W.pass == 1 && !W.want_refs && !W.dom && (w & 15) == 0 && bit_get(W.reach, w)) {
 		if (gh_unlikely(W.any_heur) && bit_get(W.heur, w))
 			heur_clear(w);
 		return;
@@ -568,9 +640,11 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 	}
 	if (W.want_refs)
 		refer(src, GH_LOAD(&gh__hdr_of(u)->type));
+	if (W.dom)
+		dom_edge(u, src); /* src: the source entry in this mode */
 	switch (W.pass) {
 	case 1:
-		if (w == u) {
+		if (w == u || W.dom) { /* dominators: interior pointers are edges too */
 			if (!bit_get(W.reach, u)) {
 				bit_set(W.reach, u);
 				push(u);
@@ -657,6 +731,8 @@ GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
 	lo = (lo + 7) & ~(uintptr_t)7;
 	if (hi < lo + 8)
 		return;
+	if (W.dom)
+		src = W.dom_src; /* a candidate carries its source entry in this mode */
 	W.scanned_bytes += hi - lo;
 	/* The range test in registers: offer's stores to W.cand could alias W,
 	 * so the compiler would reload W.base and W.top for every word. */
@@ -675,6 +751,8 @@ GH_MARKER static void scan_object(uintptr_t u)
 	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
 	if (W.pass != 3)
 		count_reached(h, type, size);
+	if (W.dom)
+		dom_node(u, h, type, size);
 	const gh_type_desc_t *d = gh__type_desc(type);
 	if (d && (d->flags & GH_TYPE_NO_SCAN))
 		return;
@@ -685,7 +763,7 @@ GH_MARKER static void scan_object(uintptr_t u)
 			for (size_t k = 0; k < d->n_ptr_offsets; k++) {
 				size_t off = base + d->ptr_offsets[k];
 				if (off + sizeof(uintptr_t) <= size)
-					offer(*(const volatile uintptr_t *)(u + off), type);
+					offer(*(const volatile uintptr_t *)(u + off), W.dom ? W.dom_src : type);
 			}
 		return;
 	}
@@ -918,6 +996,7 @@ GH_MARKER static void scan_roots(void)
 	for (size_t i = 0; i < W.nroots; i++) {
 		struct root_rec *r = &W.roots[i];
 		uint64_t before = W.scanned_bytes;
+		W.dom_src = GH_DOM_ROOT | (uint32_t)i;
 		scan_range(r->lo, r->hi, root_src(r));
 		/* not the running thread's own stack: it is in no free or realloc,
 		 * and its dead frames' words (jemalloc's raw block pointers) would
@@ -927,7 +1006,7 @@ GH_MARKER static void scan_roots(void)
 		if (r->dtv_at) {
 			uintptr_t dtv = *(const volatile uintptr_t *)r->dtv_at;
 			if (dtv > DTV_ENTRY)
-				consider(dtv - DTV_ENTRY, root_src(r));
+				consider(dtv - DTV_ENTRY, W.dom ? W.dom_src : root_src(r));
 		}
 		W.root_kind[r->kind].count++;
 		W.root_kind[r->kind].bytes += W.scanned_bytes - before;
@@ -949,6 +1028,8 @@ GH_INLINE void consider_header(uintptr_t w, uint32_t src)
 
 GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t src)
 {
+	if (W.dom)
+		src = W.dom_src;
 	lo = (lo + 7) & ~(uintptr_t)7;
 	for (uintptr_t p = lo; p + 8 <= hi; p += 8)
 		consider_header(*(const volatile uintptr_t *)p, src);
@@ -965,6 +1046,9 @@ GH_MARKER static void scan_registers(void)
 		/* the thread's first root is its stack (add_thread_roots) */
 		uint32_t r = W.slot_root[i];
 		uint32_t src = r < W.nroots && W.roots[r].kind == GH_ROOT_STACK ? GH_TYPE_IDS + r : GH_TYPE_IDS;
+		W.dom_src = GH_DOM_ROOT | (src - GH_TYPE_IDS);
+		if (W.dom)
+			src = W.dom_src;
 		for (unsigned k = 0; k < s->nregs; k++) {
 			consider(s->regs[k], src);
 			consider_header(s->regs[k], src);
@@ -1218,8 +1302,23 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	}
 
 	W.pass = 1;
+	if (W.dom && ((W.top - W.base) >> GH_GRANULE_LG) >= GH_DOM_GRAN_MAX) {
+		W.dom_range = W.dom_full = true;
+		gh__world_resume();
+		return;
+	}
 	scan_roots();
 	scan_registers();
+	if (W.dom) {
+		/* the dominator pass has what it needs: the graph from the roots
+		 * (glassheap's own objects are no roots of it: what only they
+		 * hold is in no tree) */
+		uint64_t t2 = gh__now_ns();
+		gh__world_resume();
+		c->mark_ns = t2 - t1;
+		c->pause_ns = gh__now_ns() - t0;
+		return;
+	}
 	root_own_objects();
 	/* pass 2: objects only interior pointers reach */
 	W.pass = 2;
@@ -1453,4 +1552,82 @@ const char *gh__gc_source_name(const struct gh_gc_result *r, uint32_t src)
 		return gh_type_name(src);
 	size_t i = src - GH_TYPE_IDS;
 	return i < r->nroots ? r->root_names[i] : "root:?";
+}
+
+/* ---- The dominator pass's stop (dominators.c computes after it) ----------------------------- */
+
+void gh__mark_root(size_t i, const char **name, int *kind, uintptr_t *lo, uintptr_t *hi)
+{
+	const struct root_rec *r = &W.roots[i];
+	*name = r->name;
+	*kind = r->kind;
+	*lo = r->lo;
+	*hi = r->hi;
+}
+
+int gh__mark_dominators(uint32_t *log, size_t log_cap, struct gh_dom_node_rec *nodes, size_t nodes_cap,
+			size_t limit_bytes, gh_dom_fn fn, void *arg, pid_t *unresponsive)
+{
+	if (!gh__init())
+		return ENOMEM;
+	if (((atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG) >= GH_DOM_GRAN_MAX)
+		return ERANGE;
+	int rc = gh__world_prepare();
+	if (rc)
+		return rc;
+	rc = work_init();
+	if (rc) {
+		gh__world_finish();
+		return rc;
+	}
+	prefault_bitmaps();
+	W.dom = true;
+	W.dom_log = log;
+	W.dom_log_cap = log_cap;
+	W.dom_nodes = nodes;
+	W.dom_nodes_cap = nodes_cap;
+	W.dom_limit = limit_bytes;
+	/* the ranks cost 4 bytes per bitmap word of the heap as it may be at the stop */
+	size_t heap = atomic_load(&gh__cage.top) - gh__cage.base;
+	W.dom_fixed = 4 * (((heap + heap / 8) >> GH_GRANULE_LG) / 64 + 1);
+	W.dom_open = UINT32_MAX;
+	W.dom_last = UINT32_MAX;
+	struct run_ctx c = {.flags = 0};
+	/* as gh__gc_run: this thread's stack is scanned from here */
+	__builtin_unwind_init();
+	__asm__ volatile("mov %%rsp, %0" : "=r"(c.self_sp));
+	dl_iterate_phdr(phdr_trampoline, &c);
+	if (c.rc == 0 && W.dom_range)
+		c.rc = ERANGE;
+	if (c.rc != 0) {
+		if (unresponsive)
+			*unresponsive = c.unresponsive;
+		work_reset();
+		gh__world_finish();
+		return c.rc;
+	}
+	struct gh_dom_capture cap = {
+		.g = {
+			.log = W.dom_log,
+			.nlog = W.dom_nlog,
+			.nodes = W.dom_nodes,
+			.nnodes = W.dom_nnodes,
+			.reach = W.reach,
+			.reach_words = ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1,
+			.nroots = W.nroots,
+			.base = W.base,
+		},
+		.full = W.dom_full,
+		.want_nodes = W.dom_want_nodes,
+		.want_log = W.dom_want_log,
+		.truncated = W.stack_overflow,
+		.pause_ns = c.pause_ns,
+		.mark_ns = c.mark_ns,
+		.threads = c.threads,
+		.stop_method = gh__world_method_name(),
+	};
+	rc = fn(&cap, arg);
+	work_reset();
+	gh__world_finish();
+	return rc;
 }

@@ -27,6 +27,7 @@
 #include "internal.h"
 #include "sites.h"
 #include "trace.h"
+#include "dominators.h"
 #include "u64map.h"
 
 #include <dwarf.h>
@@ -497,6 +498,53 @@ static size_t resolve(uintptr_t address, struct gh_trace_frame *f)
 	for (size_t i = 0; i < n; i++)
 		f[i].line = line_of(f[i].filename == base.module ? NULL : f[i].filename, f[i].lineno);
 	return n;
+}
+
+static int first_segment_of(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t *seg = arg, first = UINTPTR_MAX;
+	bool holds = false;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (lo < first)
+			first = lo;
+		holds |= seg[0] >= lo && seg[0] < lo + ph->p_memsz;
+	}
+	if (holds)
+		seg[1] = first;
+	return holds;
+}
+
+/* A data symbol (a global) covering addr: dominators.c names the global a
+ * retainer's path starts from. */
+bool gh__sym_data_name(uintptr_t addr, char *buf, size_t len)
+{
+	int q = gh__trace_quiet_begin();
+	pthread_mutex_lock(&sym_lock);
+	bool ok = false;
+	/* .bss past the file's last page is an anonymous mapping, outside the
+	 * module's range as /proc/self/maps reports it: the module is found by
+	 * the loader's segments, then by its first one */
+	uintptr_t seg[2] = {addr, 0};
+	dl_iterate_phdr(first_segment_of, seg);
+	Dwfl_Module *mod = seg[1] ? module_of(seg[1]) : NULL;
+	if (mod) {
+		GElf_Sym sym;
+		GElf_Off off = 0;
+		const char *name = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+		/* inside the symbol's extent (an object symbol has a size) */
+		if (name && *name && off < (sym.st_size ? sym.st_size : 8)) {
+			snprintf(buf, len, "%s", name);
+			ok = true;
+		}
+	}
+	pthread_mutex_unlock(&sym_lock);
+	gh__trace_quiet_end(q);
+	return ok;
 }
 
 size_t gh__sym_frames(uintptr_t address, const struct gh_trace_frame **frames)

@@ -3,6 +3,8 @@
  * size, against LeakSanitizer's leak check on the same heap.
  *
  *   gh-bench-gc N [RUNS]        linked with glassheap: N live objects, RUNS passes
+ *   gh-bench-gc N RUNS dom      the same heap, RUNS dominator passes
+ *                               (GET /debug/memory/dominators' engine) instead
  *   gh-bench-gc-lsan N [RUNS]   the same program built with clang -fsanitize=leak:
  *                               RUNS calls of __lsan_do_recoverable_leak_check()
  *   gh-bench-gc-plain N 0       the same heap with glibc (run under valgrind by
@@ -13,6 +15,9 @@
  * from one global array of roots every 64 objects, plus ~1% leaked objects.
  * Prints one line per run: "run K pause_ms X mark_ms Y total_ms T scanned_mb Z
  * objects N lost L cpu_ms C" (C: the requesting thread's CPU time for the pass).
+ * A dominator pass prints "dom K pause_ms X mark_ms Y compute_ms Z total_ms T
+ * work_mb W bytes_per_object B objects N edges E iterations I cpu_ms C". Both
+ * end with "rss_mb R hwm_mb H" (VmRSS before the passes, VmHWM after them).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +27,7 @@
 
 #if defined(GH_BENCH_GLASSHEAP)
 #include "internal.h"
+#include "dominators.h"
 #elif defined(GH_BENCH_LSAN)
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -88,6 +94,21 @@ static __attribute__((noinline)) void build(size_t n)
 	free(all);
 }
 
+/* A /proc/self/status field in MiB ("VmRSS", "VmHWM"). */
+static double status_mb(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	double v = 0;
+	size_t kl = strlen(key);
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, key, kl) == 0 && line[kl] == ':')
+			v = strtod(line + kl + 1, NULL) / 1024.0;
+	if (f)
+		fclose(f);
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 100000;
@@ -95,6 +116,36 @@ int main(int argc, char **argv)
 	double t0 = now_ms();
 	build(n);
 	fprintf(stderr, "built %zu objects in %.0f ms\n", n, now_ms() - t0);
+	double rss0 = status_mb("VmRSS");
+	(void)rss0;
+#if defined(GH_BENCH_GLASSHEAP)
+	if (argc > 3 && strcmp(argv[3], "dom") == 0) {
+		for (int k = 0; k < runs; k++) {
+			struct gh_dom_query q = {.type = GH_TYPE_NONE, .max_rows = 20};
+			struct gh_dom_result *r = NULL;
+			size_t need = 0;
+			uint64_t objs = 0;
+			double t = now_ms(), c0 = cpu_ms();
+			int rc = gh__dom_run(&q, &r, NULL, &need, &objs);
+			if (rc != 0) {
+				fprintf(stderr, "dominator pass failed: %s (need %zu bytes for %llu objects)\n", strerror(rc),
+					need, (unsigned long long)objs);
+				return 1;
+			}
+			double total = now_ms() - t, cpu = cpu_ms() - c0;
+			printf("dom %d pause_ms %.2f mark_ms %.2f compute_ms %.2f total_ms %.2f work_mb %.1f "
+			       "bytes_per_object %.1f objects %llu edges %llu iterations %u cpu_ms %.2f rss_mb %.1f hwm_mb %.1f "
+			       "compute_cpu_ms %.2f mark_cpu_ms %.2f\n",
+			       k, (double)r->pause_ns / 1e6, (double)r->mark_ns / 1e6, (double)r->compute_ns / 1e6, total,
+			       (double)r->work_bytes / 1048576.0, (double)r->work_bytes / (double)(r->objects ? r->objects : 1),
+			       (unsigned long long)r->objects, (unsigned long long)r->edges, r->iterations, cpu, rss0,
+			       status_mb("VmHWM"), (double)r->compute_cpu_ns / 1e6, cpu - (double)r->compute_cpu_ns / 1e6);
+			gh__dom_result_free(r);
+			fflush(stdout);
+		}
+		return 0;
+	}
+#endif
 	for (int k = 0; k < runs; k++) {
 #if defined(GH_BENCH_GLASSHEAP)
 		struct gh_gc_result *r = NULL;
@@ -105,10 +156,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		double total = now_ms() - t, cpu = cpu_ms() - c0;
-		printf("run %d pause_ms %.2f mark_ms %.2f total_ms %.2f scanned_mb %.1f objects %llu lost %llu cpu_ms %.2f\n", k,
+		printf("run %d pause_ms %.2f mark_ms %.2f total_ms %.2f scanned_mb %.1f objects %llu lost %llu cpu_ms %.2f "
+		       "rss_mb %.1f hwm_mb %.1f\n", k,
 		       (double)r->pause_ns / 1e6, (double)r->mark_ns / 1e6, total, (double)r->scanned_bytes / 1048576.0,
 		       (unsigned long long)r->objects_before,
-		       (unsigned long long)(r->cls[GH_DEFINITELY_LOST].count + r->cls[GH_INDIRECTLY_LOST].count), cpu);
+		       (unsigned long long)(r->cls[GH_DEFINITELY_LOST].count + r->cls[GH_INDIRECTLY_LOST].count), cpu, rss0,
+		       status_mb("VmHWM"));
 		gh__gc_result_free(r);
 #elif defined(GH_BENCH_LSAN)
 		double t = now_ms();

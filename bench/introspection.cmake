@@ -38,3 +38,10 @@ if(GLASSHEAP_BUILD_TESTS)
             --out ${CMAKE_BINARY_DIR}/bench/smoke-introspection)
   set_tests_properties(bench_introspection_smoke PROPERTIES LABELS bench TIMEOUT 300)
 endif()
+
+# The dominator computation on a circular doubly linked list (bench/dom_list.c).
+add_executable(gh-bench-dom-list ${CMAKE_SOURCE_DIR}/bench/dom_list.c)
+target_compile_options(gh-bench-dom-list PRIVATE ${GH_BENCH_FLAGS})
+target_include_directories(gh-bench-dom-list PRIVATE ${CMAKE_SOURCE_DIR}/alloc ${CMAKE_SOURCE_DIR}/include)
+target_link_libraries(gh-bench-dom-list PRIVATE glassheap_static)
+set_target_properties(gh-bench-dom-list PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)

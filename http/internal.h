@@ -224,6 +224,9 @@ void gh__http_site_text(uint32_t site, char *buf, size_t len);
 void gh__ep_memory_gc(struct gh_http_call *call);
 /* GET /debug/memory/referrers (type_name, max_referrers). */
 void gh__ep_memory_referrers(struct gh_http_call *call);
+/* ---- ep_dominators.c: retained sizes ------------------------------------------ */
+/* GET /debug/memory/dominators (top_n, type_name, min_bytes, save, since). */
+void gh__ep_memory_dominators(struct gh_http_call *call);
 
 /* ---- ep_trace.c: the tracemalloc family --------------------------------------- */
 

@@ -64,6 +64,7 @@ static const struct route routes[] = {
 	{"/debug/memory", "GET", gh__ep_memory, false},
 	{"/debug/memory/gc", "POST", gh__ep_memory_gc, false},
 	{"/debug/memory/referrers", "GET", gh__ep_memory_referrers, false},
+	{"/debug/memory/dominators", "GET", gh__ep_memory_dominators, false},
 	{"/debug/tracemalloc/start", "POST", gh__ep_trace_start, false},
 	{"/debug/tracemalloc/status", "GET", gh__ep_trace_status, false},
 	{"/debug/tracemalloc/top", "GET", gh__ep_trace_top, false},

@@ -31,6 +31,7 @@ set(GH_SERVER_SRCS
   ${CMAKE_SOURCE_DIR}/http/ep_memory.c
   ${CMAKE_SOURCE_DIR}/http/ep_gc.c
   ${CMAKE_SOURCE_DIR}/http/ep_sites.c
+  ${CMAKE_SOURCE_DIR}/http/ep_dominators.c
   ${CMAKE_SOURCE_DIR}/http/ep_trace.c
   ${CMAKE_SOURCE_DIR}/http/emit.c
   ${CMAKE_SOURCE_DIR}/http/query.c

@@ -143,6 +143,7 @@ int gh__view_sites(FILE *out, const json_t *doc);
 int gh__view_types(FILE *out, const json_t *doc);
 int gh__view_gc(FILE *out, const json_t *doc);
 int gh__view_referrers(FILE *out, const json_t *doc);
+int gh__view_dominators(FILE *out, const json_t *doc);
 int gh__view_trace_start(FILE *out, const json_t *doc);
 int gh__view_trace_stop(FILE *out, const json_t *doc);
 int gh__view_trace_status(FILE *out, const json_t *doc);

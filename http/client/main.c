@@ -45,6 +45,7 @@ enum opt_id {
 	O_URL, O_UNIX, O_TOKEN, O_TIMEOUT, O_JSON, O_DECODED, O_OUT,
 	O_TOP_N, O_SORT_BY, O_SAMPLES, O_MAX_REFERRERS, O_FRAMES, O_GROUP_BY, O_TYPE,
 	O_INTERVAL, O_COUNT, O_ROWS,
+	O_MIN_BYTES, O_SAVE, O_SINCE,
 	O_HTTP, O_TRACE, O_REPORT, O_QUIET, O_FOLLOW,
 	O_WIDTH, O_WIDE,
 	O_HELP, O_VERSION,
@@ -82,6 +83,9 @@ static const struct opt_def opt_defs[O_N] = {
 	[O_INTERVAL] = {"interval", 0, true},
 	[O_COUNT] = {"count", 0, true},
 	[O_ROWS] = {"rows", 0, true},
+	[O_MIN_BYTES] = {"min-bytes", 0, true},
+	[O_SAVE] = {"save", 0, true},
+	[O_SINCE] = {"since", 0, true},
 	[O_HTTP] = {"http", 0, true},
 	[O_TRACE] = {"trace", 0, true},
 	[O_REPORT] = {"report", 0, true},
@@ -111,7 +115,7 @@ struct command {
 	unsigned opts;              /* accepted options (BIT(O_...)) */
 	int npos;                   /* required positionals */
 	const char *method, *path;  /* the request, when handler is NULL */
-	struct param_src params[4];
+	struct param_src params[6];
 	gh_view_fn view;
 	handler_fn handler;
 	bool path_arg;              /* path + "/" + escaped positional 0 */
@@ -136,6 +140,11 @@ static const struct command commands[] = {
 	{"gc", NULL, "", ENDPOINT, 0, "POST", "/debug/memory/gc", {NOPARAM}, gh__view_gc, NULL, false},
 	{"referrers", NULL, "TYPE", ENDPOINT | BIT(O_MAX_REFERRERS), 1, "GET", "/debug/memory/referrers",
 	 {{"type_name", -1, 0}, {"max_referrers", O_MAX_REFERRERS, -1}, NOPARAM}, gh__view_referrers, NULL, false},
+	{"dominators", NULL, "", ENDPOINT | BIT(O_TOP_N) | BIT(O_TYPE) | BIT(O_MIN_BYTES) | BIT(O_SAVE) | BIT(O_SINCE), 0,
+	 "GET", "/debug/memory/dominators",
+	 {{"top_n", O_TOP_N, -1}, {"type_name", O_TYPE, -1}, {"min_bytes", O_MIN_BYTES, -1}, {"save", O_SAVE, -1},
+	  {"since", O_SINCE, -1}, NOPARAM},
+	 gh__view_dominators, NULL, false},
 	{"trace", "start", "", ENDPOINT | BIT(O_FRAMES), 0, "POST", "/debug/tracemalloc/start",
 	 {{"frames", O_FRAMES, -1}, NOPARAM}, gh__view_trace_start, NULL, false},
 	{"trace", "stop", "", ENDPOINT, 0, "POST", "/debug/tracemalloc/stop", {NOPARAM}, gh__view_trace_stop, NULL,
@@ -181,6 +190,8 @@ static const char usage_text[] =
 	"                                                GET /debug/memory/sites\n"
 	"  gc                                            POST /debug/memory/gc\n"
 	"  referrers TYPE [--max-referrers N]            GET /debug/memory/referrers\n"
+	"  dominators [--top-n N] [--type T] [--min-bytes N] [--save NAME] [--since NAME]\n"
+	"                                                GET /debug/memory/dominators\n"
 	"  trace start [--frames N]                      POST /debug/tracemalloc/start\n"
 	"  trace stop                                    POST /debug/tracemalloc/stop\n"
 	"  trace status                                  GET /debug/tracemalloc/status\n"
@@ -521,9 +532,9 @@ static int setup_target(struct parsed *p)
 static int do_endpoint(const struct parsed *p)
 {
 	const struct command *c = p->cmd;
-	struct gh_param params[4];
+	struct gh_param params[6];
 	size_t n = 0;
-	for (size_t i = 0; i < 4 && c->params[i].name; i++) {
+	for (size_t i = 0; i < 6 && c->params[i].name; i++) {
 		const struct param_src *s = &c->params[i];
 		const char *v = s->opt >= 0 ? p->opt[s->opt] : p->pos[s->pos];
 		if (v)

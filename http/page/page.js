@@ -228,6 +228,42 @@ async function referrers() {
 	fill($("ref-table"), r.body.top_referrers.map((x) => row([x.type, [x.count, "num"]])));
 }
 
+/* ---- Retainers (dominators) --------------------------------------------------------------- */
+
+/* mode: "" (plain), "save" (keep as the page's baseline), "since" (compare with it) */
+async function retainers(mode) {
+	const params = { top_n: $("ret-top").value || 20 };
+	if ($("ret-type").value) params.type_name = $("ret-type").value;
+	if (mode === "save") params.save = "page_baseline";
+	if (mode === "since") params.since = "page_baseline";
+	const r = await api("GET", "/debug/memory/dominators", params);
+	if (r.status !== 200) { cards($("ret-cards"), [["error", detail(r.body)]]); return; }
+	const b = r.body;
+	cards($("ret-cards"), [["objects", b.objects, "objects"], ["reachable", fmtBytes(b.reachable_bytes)],
+		["pause", `${b.pause_ms.toFixed(1)} ms`], ["computed in", `${b.compute_ms.toFixed(1)} ms`],
+		["work memory", fmtBytes(b.work_bytes)]]);
+	const change = (x) => (typeof x.retained_bytes_delta === "number" ? fmtBytes(x.retained_bytes_delta) : "");
+	fill($("ret-table"), b.top_retainers.map((x) => row([x.type, [fmtBytes(x.retained_bytes), "num"],
+		[x.retained_objects, "num"], [fmtBytes(x.self_bytes), "num"], [change(x), "num"],
+		x.filename ? `${x.function} (${x.filename.split("/").pop()}:${x.lineno})` : (x.function || x.site),
+		x.path.join(" \u2192 ")])));
+	fill($("ret-types"), b.by_type.map((x) => row([x.type, [fmtBytes(x.retained_bytes), "num"],
+		[x.retained_objects, "num"], [change(x), "num"]])));
+}
+
+async function retainerTypes() {
+	const r = await api("GET", "/debug/memory", { top_n: 100 });
+	if (r.status !== 200) return;
+	const sel = $("ret-type"), keep = sel.value;
+	const opts = [["", "any"], ...r.body.top_objects.map((t) => [t.type, t.type])].map(([v, text]) => {
+		const o = document.createElement("option");
+		o.value = v; o.textContent = text;
+		return o;
+	});
+	sel.replaceChildren(...opts);
+	sel.value = keep;
+}
+
 /* ---- Tracemalloc ------------------------------------------------------------------------ */
 
 let snapshots = [];
@@ -307,7 +343,7 @@ async function flame() {
 
 /* ---- Wiring --------------------------------------------------------------------------------- */
 
-const loaders = { overview, sites, leaks: null, referrers: null, trace: traceStatus, flame: traceStatus };
+const loaders = { overview, sites, leaks: null, referrers: null, retainers: retainerTypes, trace: traceStatus, flame: traceStatus };
 
 function show(tab) {
 	for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === tab);
@@ -321,6 +357,9 @@ $("sites-refresh").onclick = sites;
 $("sites-sort").onchange = sites;
 $("leaks-run").onclick = leaks;
 $("ref-run").onclick = referrers;
+$("ret-run").onclick = () => retainers("");
+$("ret-save").onclick = () => retainers("save");
+$("ret-since").onclick = () => retainers("since");
 $("trace-start").onclick = () => traceCall("POST", "/debug/tracemalloc/start", { frames: $("trace-frames").value });
 $("trace-stop").onclick = () => traceCall("POST", "/debug/tracemalloc/stop");
 $("trace-snapshot").onclick = () => traceCall("POST", "/debug/tracemalloc/snapshot", { name: $("trace-name").value });

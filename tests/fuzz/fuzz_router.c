@@ -239,12 +239,13 @@ static const char *const route_paths[] = {
 	"/debug/memory/types", "/debug/memory", "/debug/memory/gc", "/debug/memory/referrers",
 	"/debug/tracemalloc/start", "/debug/tracemalloc/status", "/debug/tracemalloc/top",
 	"/debug/tracemalloc/snapshot", "/debug/tracemalloc/compare", "/debug/tracemalloc/traceback",
-	"/debug/tracemalloc/stop", "/debug/memory/sites",
+	"/debug/tracemalloc/stop", "/debug/memory/sites", "/debug/memory/dominators",
 };
 /* The field every 200 document of that route has (same order). */
 static const char *const route_field[] = {
 	"samples", "summary", "collected_objects", "top_referrers", "frames", "is_tracing",
 	"top_allocations", "available_snapshots", "differences", "top_allocations", "status", "top_sites",
+	"top_retainers",
 };
 #define NPATHS (sizeof route_paths / sizeof route_paths[0])
 #define SNAPSHOT_PREFIX "/debug/tracemalloc/snapshot/"
@@ -252,6 +253,7 @@ static const char *const route_field[] = {
 static const char *const params[] = {
 	"top_n", "sort_by", "type_name", "samples", "max_referrers", "frames", "sample_bytes",
 	"name", "snapshot1", "snapshot2", "group_by", "format", "value", "snapshot", "base", "debug",
+	"min_bytes", "save", "since",
 };
 
 /* The exporters (docs/export.md): a 200 is in the consumer's format. */

@@ -64,6 +64,7 @@ STUB(gh__ep_memory_types, "types")
 STUB(gh__ep_memory_sites, "sites")
 STUB(gh__ep_memory_gc, "gc")
 STUB(gh__ep_memory_referrers, "referrers")
+STUB(gh__ep_memory_dominators, "dominators")
 STUB(gh__ep_trace_start, "start")
 STUB(gh__ep_trace_status, "status")
 STUB(gh__ep_trace_top, "top")
@@ -188,6 +189,10 @@ TEST(paths_match_exactly_as_sent)
 	EXPECT_STREQ(ep(), "sites");
 	EXPECT_EQ(get("/debug/memory/sitesX"), 404);
 	EXPECT_EQ(get("/debug/memory%"), 404); /* a lone '%' stays a '%' */
+	EXPECT_EQ(get("/debug/memory/dominators?top_n=5"), 200);
+	EXPECT_STREQ(ep(), "dominators");
+	EXPECT_EQ(get("/debug/memory/dominators/"), 404);
+	EXPECT_EQ(request("POST", "/debug/memory/dominators", LOCAL), 405);
 	/* "." and ".." are plain names in a {name} segment */
 	EXPECT_EQ(request("DELETE", "/debug/tracemalloc/snapshot/..", LOCAL), 200);
 	EXPECT_STREQ(ep(), "delete");
