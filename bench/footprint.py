@@ -172,17 +172,7 @@ SCRUB = ("LD_PRELOAD", "GH_BENCH_", "GLASSHEAP_", "MALLOC_CONF", "JE_MALLOC_CONF
 
 
 def child_env(cfg, a, extra=None):
-    _, lib, cfg_env = cfg
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUB)}
-    if lib:
-        env["LD_PRELOAD"] = lib
-    env.update(cfg_env)
-    env["GH_BENCH_SCALE"] = repr(a.scale)
-    env["GH_BENCH_TIMEOUT"] = str(a.timeout + 30)
-    if a.live:
-        env["GH_BENCH_LIVE"] = str(a.live)
-    env.update(extra or {})
-    return env
+    return R.child_env(cfg, a, extra, drop=lambda k: k.startswith(SCRUB))
 
 
 def command(a, w):
@@ -601,14 +591,8 @@ def targets(a, cfgs, summ, cg, sos, pause):
 
 
 def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause, pause_src, failures, t_rows):
-    md = []
-    add = md.append
+    md, add = R.report_start("Footprint (issue 15)", a.mode == "smoke" and "Smoke run (tiny counts, one round)")
     names = [c[0] for c in cfgs]
-    add("# Footprint (issue 15) — %s" % datetime.date.today().isoformat())
-    add("")
-    if a.mode == "smoke":
-        add("**Smoke run (tiny counts, one round): the figures below are not meaningful.**")
-        add("")
     add("Command: `%s` (mode %s: ops scale %g, %d rounds, %d /bin/true starts per configuration)." % (
         shlex.join(["python3", "bench/footprint.py"] + a.argv), a.mode, a.scale, a.rounds, a.true_runs))
     add("")
@@ -663,15 +647,9 @@ def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause
         add("")
         add(what[w] + ".")
         add("")
-        add("| allocator | CPU s | CPU ×je | CPU ×je per round | wall s | wall ×je | peak RSS MiB | RSS ×je |")
-        add("|---|---|---|---|---|---|---|---|")
-        for n in names:
-            if n not in s:
-                add("| %s | failed | | | | | | |" % n)
-                continue
-            m = s[n]
-            add("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                n, R.fmt_range(m["cpu_s"]), fx(ratio(s, n, "cpu_s")),
+        R.add_table(add, ("allocator", "CPU s", "CPU ×je", "CPU ×je per round", "wall s", "wall ×je", "peak RSS MiB",
+                          "RSS ×je"), names, s, lambda n, m: (
+                R.fmt_range(m["cpu_s"]), fx(ratio(s, n, "cpu_s")),
                 "%.2fx (%.2f–%.2f)" % m["cpu_pair"] if "cpu_pair" in m else "—", R.fmt_range(m["wall_s"]),
                 fx(ratio(s, n, "wall_s")), R.fmt_range(m["peak_kb"], 1 / 1024, 1), fx(ratio(s, n, "peak_kb"))))
     if "fp_true" in a.workloads:
@@ -684,16 +662,10 @@ def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause
             "high-water mark over exec; the launcher is static and small for that reason). Wall: posix_spawn() to "
             "wait4(); CPU: user+sys. Median (min–max)." % (a.true_runs, "%d KiB" % floor if floor else "unknown"))
         add("")
-        add("| allocator | peak RSS MiB | Δ vs jemalloc | wall ms | wall ×je | CPU ms | CPU ×je | shared objects |")
-        add("|---|---|---|---|---|---|---|---|")
         je = s.get("jemalloc")
-        for n in names:
-            if n not in s:
-                add("| %s | failed | | | | | | |" % n)
-                continue
-            m = s[n]
-            add("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                n, R.fmt_range(m["peak_kb"], 1 / 1024, 2),
+        R.add_table(add, ("allocator", "peak RSS MiB", "Δ vs jemalloc", "wall ms", "wall ×je", "CPU ms", "CPU ×je",
+                          "shared objects"), names, s, lambda n, m: (
+                R.fmt_range(m["peak_kb"], 1 / 1024, 2),
                 "%+.2f MiB" % ((m["peak_kb"][0] - je["peak_kb"][0]) / 1024) if je else "—",
                 R.fmt_range(m["wall_s"], 1000, 2), fx(ratio(s, n, "wall_s")), R.fmt_range(m["cpu_s"], 1000, 2),
                 fx(ratio(s, n, "cpu_s")), len(sos[n]) if n in sos else "—"))
@@ -818,18 +790,10 @@ RUN_FIELDS = ("argv", "mode", "scale", "rounds", "true_runs", "cg_iters", "cg_op
 
 
 def num(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return x
+    return R.num(x, x)
 
 
-def read_csv(path):
-    try:
-        with open(path, newline="") as f:
-            return list(csv.DictReader(f))
-    except OSError:
-        return []
+read_csv = R.read_csv
 
 
 def report_only(a):

@@ -37,17 +37,11 @@
 
 #include <glassheap.h>
 
-struct alpha {
-	uint32_t index;
-	char pad[44];
-};
+#include "../test_util.h"
 
 static int fmt_alpha(const void *obj, size_t size, char *buf, size_t len)
 {
-	const struct alpha *a = obj;
-	if (size < sizeof *a)
-		return -1;
-	return snprintf(buf, len, "CliAlpha{index=%u}", a->index);
+	return gh_test_alpha_format("CliAlpha", obj, size, buf, len);
 }
 
 /* Objects made by "grow", per type name. */
@@ -183,7 +177,7 @@ int main(int argc, char **argv)
 	static void *keep[100 + 7 + 3 + 2];
 	size_t k = 0;
 	for (uint32_t i = 0; i < 100; i++) {
-		struct alpha *a = gh_malloc_typed(alpha, sizeof *a);
+		struct gh_test_alpha *a = gh_malloc_typed(alpha, sizeof *a);
 		memset(a, 0, sizeof *a);
 		a->index = i;
 		keep[k++] = a;
