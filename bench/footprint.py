@@ -61,7 +61,6 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import run as R  # noqa: E402  (bench/run.py: run_child, field, machine_info, annotate_lines)
 
-LIBDIR = "/usr/lib/x86_64-linux-gnu"
 PYTHON = "/usr/bin/python3"  # Debian's interpreter, whatever runs this script
 WORKLOADS = ["fp_mixed1", "fp_mixed2", "fp_cxxmap", "fp_python", "fp_true"]
 MIXED = ["fp_mixed1", "fp_mixed2"]
@@ -146,23 +145,14 @@ def parse_args():
 def configs(a):
     """[(name, preload or None, extra environment)] of the installed allocators, and notes."""
     gh = os.path.join(a.build, "libglassheap.so")
-    cands = [
-        ("glibc", None, {}),
-        ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2"), {}),
-        ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4"), {}),
-        ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2"), {}),
+    cands = R.PEERS + [
         ("glassheap", gh, {}),
         ("glassheap THP=never", gh, {"GLASSHEAP_THP": "never"}),
         ("glassheap THP=auto", gh, {"GLASSHEAP_THP": "auto"}),
         ("glassheap THP=always", gh, {"GLASSHEAP_THP": "always"}),  # the default before issue 15's change to auto
     ]
-    have, notes = [], []
-    for name, lib, extra in cands:
-        if lib is not None and not os.path.exists(lib):
-            notes.append("%s skipped: %s not found" % (name, lib))
-            continue
-        have.append((name, lib, extra))
-    return have, notes
+    notes = []
+    return R.installed(cands, notes), notes
 
 
 # Settings that would change what an allocator does: removed from every

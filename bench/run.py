@@ -143,28 +143,38 @@ def parse_args():
 
 # ---- Allocators ---------------------------------------------------------------
 
+# The peers, as (name, preload path or None, extra environment): glassheap is measured beside these.
+PEERS = [
+    ("glibc", None, {}),
+    ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2"), {}),
+    ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4"), {}),
+    ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2"), {}),
+]
+
+
 def allocators(args):
     """[(name, preload path or None, extra environment)] for the installed
     ones, and notes on the rest."""
     gh = os.path.abspath(args.glassheap)
-    cands = [
-        ("glibc", None, {}),
-        ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2"), {}),
-        ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4"), {}),
-        ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2"), {}),
-    ] + [(VARIANTS[v][0], gh, VARIANTS[v][1]) for v in args.variants]
-    have, notes = [], []
+    cands = PEERS + [(VARIANTS[v][0], gh, VARIANTS[v][1]) for v in args.variants]
+    notes = []
     tuning = sorted(k for k in os.environ
                     if k.startswith(("GLASSHEAP_", "MALLOC_", "MIMALLOC_", "TCMALLOC_", "JE_MALLOC_CONF", "GLIBC_TUNABLES")))
     if tuning:
         notes.append("allocator settings in the environment, passed to every run: " +
                      ", ".join("%s=%s" % (k, os.environ[k]) for k in tuning))
+    return installed(cands, notes), notes
+
+
+def installed(cands, notes):
+    """The configurations of cands whose preload library exists; a note in notes for each other one."""
+    have = []
     for name, lib, extra in cands:
         if lib is not None and not os.path.exists(lib):
             notes.append("%s skipped: %s not found" % (name, lib))
             continue
         have.append((name, lib, extra))
-    return have, notes
+    return have
 
 
 CHILD_SCRUB = ("LD_PRELOAD", "GH_BENCH_LIVE", "GH_BENCH_LEAKCHECK")

@@ -4,6 +4,7 @@
  * hosts' command line is host_args.h.
  *
  *   struct gh_test_alpha, gh_test_alpha_format   the formatted "Alpha" type
+ *   gh_test_type_formatted                       registers a type with a formatter
  *   gh_test_read_command                         one command line from stdin
  *   gh_test_all_signals                          block (or unblock) every signal
  *   gh_test_gc                                   one reachability pass (with the
@@ -19,6 +20,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+
+#include <glassheap.h>
 
 /* The hosts' formatted type: gh_test_alpha_format writes "NAME{index=N}"
  * (e.g. TestAlpha{index=3}), or fails (-1) on an object too small for one. */
@@ -33,6 +37,15 @@ static inline int gh_test_alpha_format(const char *name, const void *obj, size_t
 	if (size < sizeof *a)
 		return -1;
 	return snprintf(buf, len, "%s{index=%u}", name, a->index);
+}
+
+/* gh_type_register(name) with the sample formatter fmt (0 on failure). */
+static inline gh_type_t gh_test_type_formatted(const char *name, gh_format_fn fmt)
+{
+	gh_type_desc_t d;
+	memset(&d, 0, sizeof d);
+	d.format = fmt;
+	return gh_type_register(name, &d);
 }
 
 /*

@@ -37,6 +37,7 @@
 
 #include <glassheap.h>
 
+#include "../host_args.h"
 #include "../test_util.h"
 
 static int fmt_alpha(const void *obj, size_t size, char *buf, size_t len)
@@ -158,15 +159,9 @@ static void *dripper(void *arg)
 
 int main(int argc, char **argv)
 {
-	const char *listen = "127.0.0.1:0";
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-			listen = argv[++i];
+	const char *listen = gh_test_host_args(argc, argv).listen;
 
-	gh_type_desc_t d;
-	memset(&d, 0, sizeof d);
-	d.format = fmt_alpha;
-	gh_type_t alpha = gh_type_register("CliAlpha", &d);
+	gh_type_t alpha = gh_test_type_formatted("CliAlpha", fmt_alpha);
 	gh_type_t beta = gh_type_register("CliBeta", NULL);
 	gh_type_t gamma = gh_type_register("Cli \"Gamma\" \xcf\x80", NULL);
 	gh_type_t esc = gh_type_register("CliEsc\x1b[31m", NULL);

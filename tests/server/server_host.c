@@ -123,10 +123,7 @@ int main(int argc, char **argv)
 	setvbuf(stdin, NULL, _IONBF, 0);
 #endif
 
-	gh_type_desc_t d;
-	memset(&d, 0, sizeof d);
-	d.format = fmt_alpha;
-	gh_type_t alpha = gh_type_register("TestAlpha", &d);
+	gh_type_t alpha = gh_test_type_formatted("TestAlpha", fmt_alpha);
 	gh_type_t beta = gh_type_register("TestBeta", NULL);
 	gh_type_t gamma = gh_type_register("Test \"Gamma\" \xcf\x80", NULL);
 	gh_type_t empty = gh_type_register("TestEmpty", NULL);
