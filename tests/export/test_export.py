@@ -27,32 +27,11 @@ import time
 import urllib.error
 import urllib.request
 
+from exportlib import check, need, section, skip, verdict  # tests/export/exportlib.py
+
 ARGS = None
-FAILURES = []
 CHILDREN = []
 TMP = None
-
-
-def check(cond, what, extra=None):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what + ("" if extra is None else "\n    " + str(extra)[:2000]), flush=True)
-    return cond
-
-
-def section(name):
-    print("== " + name, flush=True)
-
-
-def skip(why):
-    print("SKIP: " + why, flush=True)
-    sys.exit(77)
-
-
-def need(*tools):
-    for t in tools:
-        if not shutil.which(t):
-            skip("%s is not installed (scripts/deps.sh installs it)" % t)
 
 
 # ---- Processes and HTTP ------------------------------------------------------------
@@ -587,11 +566,7 @@ def main():
                 p.kill()
                 p.wait(5)
         shutil.rmtree(TMP, ignore_errors=True)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":
