@@ -122,6 +122,14 @@ static char *json_of(build_fn fn, const void *arg)
 	return build(GH_EMIT_JSON, fn, arg).bytes;
 }
 
+/* fn's JSON text is want. */
+static void expect_json(build_fn fn, const void *arg, const char *want)
+{
+	char *js = json_of(fn, arg);
+	EXPECT_STREQ(js, want);
+	free(js);
+}
+
 /* ---- Golden JSON ------------------------------------------------------------------ */
 
 static void build_golden(gh_emit_t *e, const void *arg)
@@ -219,9 +227,7 @@ TEST(mb_rounding_like_python)
 		{UINT64_MAX, "17592186044416.0"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *js = json_of(build_mb, &cases[i].bytes);
-		EXPECT_STREQ(js, cases[i].json);
-		free(js);
+		expect_json(build_mb, &cases[i].bytes, cases[i].json);
 		EXPECT_TRUE(both_agree(build_mb, &cases[i].bytes));
 	}
 }
@@ -260,18 +266,12 @@ TEST(double_text_like_python_repr)
 		{0.1 + 0.2, "0.30000000000000004"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *js = json_of(build_dbl, &cases[i].v);
-		EXPECT_STREQ(js, cases[i].json);
-		free(js);
+		expect_json(build_dbl, &cases[i].v, cases[i].json);
 		EXPECT_TRUE(both_agree(build_dbl, &cases[i].v));
 	}
 	double nan = NAN, inf = -INFINITY;
-	char *js = json_of(build_dbl, &nan);
-	EXPECT_STREQ(js, "null");
-	free(js);
-	js = json_of(build_dbl, &inf);
-	EXPECT_STREQ(js, "null");
-	free(js);
+	expect_json(build_dbl, &nan, "null");
+	expect_json(build_dbl, &inf, "null");
 	EXPECT_TRUE(both_agree(build_dbl, &nan));
 }
 
@@ -323,9 +323,7 @@ TEST(control_escapes_exact)
 	for (int c = 0; c < 32; c++) {
 		char s[1] = {(char)c};
 		struct bytes b = {s, 1};
-		char *js = json_of(build_str, &b);
-		EXPECT_STREQ(js, want[c]);
-		free(js);
+		expect_json(build_str, &b, want[c]);
 	}
 }
 
@@ -441,9 +439,7 @@ static void build_keys(gh_emit_t *e, const void *arg)
 
 TEST(keys_are_escaped_and_sanitized)
 {
-	char *js = json_of(build_keys, "k\x00\xff");
-	EXPECT_STREQ(js, "{\"k\\u0000\xef\xbf\xbd\":1,\"\\\"quoted\\\"\\n\":2,\"\":\"\"}");
-	free(js);
+	expect_json(build_keys, "k\x00\xff", "{\"k\\u0000\xef\xbf\xbd\":1,\"\\\"quoted\\\"\\n\":2,\"\":\"\"}");
 	/* jansson refuses NUL in object keys: compare the encodings without one */
 	EXPECT_TRUE(both_agree(build_keys, "k\x01\xff"));
 }
@@ -590,9 +586,7 @@ static void build_nested_unknown(gh_emit_t *e, const void *arg)
 
 TEST(nested_unknown_counts)
 {
-	char *js = json_of(build_nested_unknown, NULL);
-	EXPECT_STREQ(js, "{\"a\":[{},[[\"x\"],0.01]],\"b\":null}");
-	free(js);
+	expect_json(build_nested_unknown, NULL, "{\"a\":[{},[[\"x\"],0.01]],\"b\":null}");
 	EXPECT_TRUE(both_agree(build_nested_unknown, NULL));
 }
 
