@@ -683,11 +683,9 @@ def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause
                 add("Allowed for the core library by the issue: libc and what the unwinder strictly needs; counted "
                     "as allowed here: libglassheap itself, libgcc_s (`_Unwind_Backtrace`), libunwind and its "
                     "liblzma. Loaded by glassheap beyond that: %s." % (", ".join(bad) or "none"))
-    add("")
-    add("## Instructions (callgrind)")
-    add("")
+    R.add_heading(add, "Instructions (callgrind)")
     if not cg:
-        add("(not run%s)" % ("; " + "; ".join(n for n in notes if "callgrind" in n) if notes else ""))
+        add(R.not_run(notes, "callgrind", "; "))
     else:
         add("(Ir(N) − Ir(0)) / N, so start-up, the fill of the live set and teardown cancel out: tight64 is a "
             "`malloc(64)`/`free` loop (N = %d; the loop itself is ~10 Ir), fp_mixed1 one replacement at 100,000 "

@@ -492,6 +492,18 @@ def report_start(title, smoke=None):
     return md, md.append
 
 
+def add_heading(add, title, level=2):
+    """A Markdown heading through add, with a blank line before and after."""
+    add("")
+    add("#" * level + " " + title)
+    add("")
+
+
+def not_run(notes, word, sep=": "):
+    """ "(not run)", with the notes that mention word (e.g. "callgrind") when there are notes."""
+    return "(not run%s)" % (sep + "; ".join(n for n in notes if word in n) if notes else "")
+
+
 def add_table(add, head, names, summ, cells, ok=lambda m: True):
     """A Markdown table through add: the header head, then a row for each configuration in names: the
     cells(name, summ[name]) after the name, or "failed" where summ has none (or ok() rejects it)."""
@@ -607,11 +619,9 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
                       fmt_range(m["wall_s"]), fmt_ratio(ratio(s, name, "wall_s")),
                       fmt_range(m["cpu_s"]), fmt_ratio(ratio(s, name, "cpu_s")),
                       fmt_range(m["peak_kb"], 1 / 1024, 1), fmt_ratio(ratio(s, name, "peak_kb"))))
-    add("")
-    add("## Callgrind: instructions per operation")
-    add("")
+    add_heading(add, "Callgrind: instructions per operation")
     if not cg:
-        add("(not run%s)" % (": " + "; ".join(n for n in notes if "callgrind" in n) if notes else ""))
+        add(not_run(notes, "callgrind"))
     else:
         tight = [c for c in cg if c[0] == "tight64"]
         ir_je = dict((c[1], c[5]) for c in tight).get("jemalloc")

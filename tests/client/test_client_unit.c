@@ -379,6 +379,20 @@ static char *view_text(int (*view)(FILE *, const json_t *), const json_t *doc, i
 	return s;
 }
 
+/* At width columns, what view prints for doc fits them and still holds every
+ * string of parts (up to a NULL); the width goes back to 0 (no limit). */
+static void expect_narrow(int (*view)(FILE *, const json_t *), const json_t *doc, int width,
+			  const char *const *parts)
+{
+	gh__term_set_width(width);
+	char *s = view_text(view, doc, 0);
+	EXPECT_TRUE(lines_fit(s, width));
+	for (size_t i = 0; parts[i]; i++)
+		EXPECT_CONTAINS(s, parts[i]);
+	free(s);
+	gh__term_set_width(0);
+}
+
 /* The same for the document of the JSON text json. */
 static char *view_json(int (*view)(FILE *, const json_t *), const char *json, int rc)
 {
@@ -570,13 +584,7 @@ TEST(view_trace_documents)
 			 "                    /usr/bin/python3.11+0x67c373\n"
 			 "    _start          /usr/bin/python3.11+0x2a1b0\n");
 	free(s4);
-	gh__term_set_width(40);
-	char *s5 = view_text(gh__view_trace_traceback, tb, 0);
-	EXPECT_TRUE(lines_fit(s5, 40));
-	EXPECT_CONTAINS(s5, "+0x67c373");
-	EXPECT_CONTAINS(s5, "demo.c:261");
-	free(s5);
-	gh__term_set_width(0);
+	expect_narrow(gh__view_trace_traceback, tb, 40, (const char *const[]){"+0x67c373", "demo.c:261", NULL});
 	json_decref(tb);
 
 	char *s2 = view_json(gh__view_trace_compare,
@@ -619,15 +627,8 @@ TEST(view_gc_sites)
 			   "                      /lib/x86_64-linux-gnu/libh2o-evloop.so.0.13+0x37aa5  glassheap         "
 			   "possibly        1    2.0 KiB\n");
 	free(s);
-	gh__term_set_width(80);
-	char *s2 = view_text(gh__view_gc, gc, 0);
-	EXPECT_TRUE(lines_fit(s2, 80));
-	EXPECT_CONTAINS(s2, "handle_request");
-	EXPECT_CONTAINS(s2, "/demo.c:261");
-	EXPECT_CONTAINS(s2, "+0x1ab53");
-	EXPECT_CONTAINS(s2, "    66  133.5 KiB\n");
-	free(s2);
-	gh__term_set_width(0);
+	expect_narrow(gh__view_gc, gc, 80,
+		      (const char *const[]){"handle_request", "/demo.c:261", "+0x1ab53", "    66  133.5 KiB\n", NULL});
 	json_decref(gc);
 }
 
