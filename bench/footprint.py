@@ -849,10 +849,9 @@ def main():
         floor = true_runs(a, cfgs, rows, failures)
         sos = shared_objects(a, cfgs, failures)
     cg, funcs, lines = [], {}, {}
-    if a.no_callgrind:
-        notes.append("callgrind skipped (--no-callgrind)")
-    elif not shutil.which("valgrind"):
-        notes.append("callgrind skipped: valgrind not installed")
+    why = R.callgrind_skipped(a, "callgrind")
+    if why:
+        notes.append(why)
     else:
         cg, funcs, lines = callgrind_pass(a, cfgs, failures)
     pause, pause_src = {}, ""

@@ -417,6 +417,15 @@ def annotate_lines(path, iters, min_per_iter=0.5):
     return sorted(out, key=lambda t: -t[0])
 
 
+def callgrind_skipped(args, what):
+    """Why what (the callgrind pass) cannot run: --no-callgrind or no valgrind; None when it can."""
+    if args.no_callgrind:
+        return what + " skipped (--no-callgrind)"
+    if not shutil.which("valgrind"):
+        return what + " skipped: valgrind not installed"
+    return None
+
+
 def callgrind_pass(args, allocs, tmp, failures):
     """Counts instructions under callgrind at N operations and at 0 for every
     workload of --callgrind-workloads. Returns ([(workload, allocator, N,
@@ -726,10 +735,9 @@ def main():
     summary = summarize(rows, allocs)
 
     cg, per_func, raw = [], {}, {}
-    if args.no_callgrind:
-        notes.append("callgrind pass skipped (--no-callgrind)")
-    elif not shutil.which("valgrind"):
-        notes.append("callgrind pass skipped: valgrind not installed")
+    why = callgrind_skipped(args, "callgrind pass")
+    if why:
+        notes.append(why)
     else:
         tmp = tempfile.mkdtemp(prefix="gh-bench-callgrind-")
         try:

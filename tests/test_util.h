@@ -9,6 +9,8 @@
  *   gh_test_all_signals                          block (or unblock) every signal
  *   gh_test_gc                                   one reachability pass (with the
  *                                                internals' header included first)
+ *   gh_test_expect_types_empty                   no live object of some types left
+ *                                                (with test.h included first)
  */
 #ifndef GH_TEST_UTIL_H
 #define GH_TEST_UTIL_H
@@ -86,6 +88,19 @@ static inline int gh_test_gc(pid_t *stuck)
 	if (r)
 		gh__gc_result_free(r);
 	return rc;
+}
+#endif
+
+#ifdef GH_TEST_H
+/* Every type of types[0 .. n) has no live object and no live byte left. */
+static inline void gh_test_expect_types_empty(const gh_type_t *types, int n)
+{
+	for (int k = 0; k < n; k++) {
+		gh_type_stats_t st;
+		gh_type_stats(types[k], &st);
+		EXPECT_EQ(st.live_count, 0);
+		EXPECT_EQ(st.live_bytes, 0);
+	}
 }
 #endif
 
