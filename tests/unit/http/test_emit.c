@@ -195,10 +195,22 @@ TEST(golden_msgpack_bytes)
 	gh__emit_free(e);
 }
 
-struct mb_case {
-	uint64_t bytes;
+/* A value, at arg, and its expected JSON text. */
+struct text_case {
+	const void *arg;
 	const char *json;
 };
+#define U64(x) (&(const uint64_t){x})
+#define DBL(x) (&(const double){x})
+
+/* fn's JSON text of every case's value is the case's, and msgpack agrees. */
+static void expect_texts(build_fn fn, const struct text_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		expect_json(fn, cases[i].arg, cases[i].json);
+		EXPECT_TRUE(both_agree(fn, cases[i].arg));
+	}
+}
 
 static void build_mb(gh_emit_t *e, const void *arg)
 {
@@ -208,24 +220,16 @@ static void build_mb(gh_emit_t *e, const void *arg)
 /* Expected texts are Python's repr(round(bytes / 1024 / 1024, 2)). */
 TEST(mb_rounding_like_python)
 {
-	static const struct mb_case cases[] = {
-		{0, "0.0"},           {1, "0.0"},           {5242, "0.0"},
-		{5243, "0.01"},       {1048576, "1.0"},     {12345678, "11.77"},
-		{2345678, "2.24"},    {131072, "0.12"}, /* 0.125: half to even */
-		{393216, "0.38"}, /* 0.375 */
-		{UINT64_C(9007199254740993), "8589934592.0"},
-		{UINT64_MAX, "17592186044416.0"},
+	const struct text_case cases[] = {
+		{U64(0), "0.0"},           {U64(1), "0.0"},           {U64(5242), "0.0"},
+		{U64(5243), "0.01"},       {U64(1048576), "1.0"},     {U64(12345678), "11.77"},
+		{U64(2345678), "2.24"},    {U64(131072), "0.12"}, /* 0.125: half to even */
+		{U64(393216), "0.38"}, /* 0.375 */
+		{U64(UINT64_C(9007199254740993)), "8589934592.0"},
+		{U64(UINT64_MAX), "17592186044416.0"},
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		expect_json(build_mb, &cases[i].bytes, cases[i].json);
-		EXPECT_TRUE(both_agree(build_mb, &cases[i].bytes));
-	}
+	expect_texts(build_mb, cases, sizeof cases / sizeof cases[0]);
 }
-
-struct dbl_case {
-	double v;
-	const char *json;
-};
 
 static void build_dbl(gh_emit_t *e, const void *arg)
 {
@@ -235,30 +239,27 @@ static void build_dbl(gh_emit_t *e, const void *arg)
 /* Expected texts are Python's repr(float). */
 TEST(double_text_like_python_repr)
 {
-	static const struct dbl_case cases[] = {
-		{0.1, "0.1"},
-		{1e16, "1e+16"},
-		{1e-5, "1e-05"},
-		{123.0, "123.0"},
-		{-0.0, "-0.0"},
-		{0.0, "0.0"},
-		{1.5e300, "1.5e+300"},
-		{5e-324, "5e-324"},
-		{0.0001, "0.0001"},
-		{1e15, "1000000000000000.0"},
-		{1.0 / 3, "0.3333333333333333"},
-		{DBL_MAX, "1.7976931348623157e+308"},
-		{9999999999999998.0, "9999999999999998.0"},
-		{1e-4 * 0.99, "9.900000000000001e-05"},
-		{-17.25, "-17.25"},
-		{123456789012345678.0, "1.2345678901234568e+17"},
-		{1e22, "1e+22"},
-		{0.1 + 0.2, "0.30000000000000004"},
+	const struct text_case cases[] = {
+		{DBL(0.1), "0.1"},
+		{DBL(1e16), "1e+16"},
+		{DBL(1e-5), "1e-05"},
+		{DBL(123.0), "123.0"},
+		{DBL(-0.0), "-0.0"},
+		{DBL(0.0), "0.0"},
+		{DBL(1.5e300), "1.5e+300"},
+		{DBL(5e-324), "5e-324"},
+		{DBL(0.0001), "0.0001"},
+		{DBL(1e15), "1000000000000000.0"},
+		{DBL(1.0 / 3), "0.3333333333333333"},
+		{DBL(DBL_MAX), "1.7976931348623157e+308"},
+		{DBL(9999999999999998.0), "9999999999999998.0"},
+		{DBL(1e-4 * 0.99), "9.900000000000001e-05"},
+		{DBL(-17.25), "-17.25"},
+		{DBL(123456789012345678.0), "1.2345678901234568e+17"},
+		{DBL(1e22), "1e+22"},
+		{DBL(0.1 + 0.2), "0.30000000000000004"},
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		expect_json(build_dbl, &cases[i].v, cases[i].json);
-		EXPECT_TRUE(both_agree(build_dbl, &cases[i].v));
-	}
+	expect_texts(build_dbl, cases, sizeof cases / sizeof cases[0]);
 	double nan = NAN, inf = -INFINITY;
 	expect_json(build_dbl, &nan, "null");
 	expect_json(build_dbl, &inf, "null");
