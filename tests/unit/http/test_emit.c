@@ -583,12 +583,45 @@ TEST(nested_unknown_counts)
 
 /* ---- Misuse ------------------------------------------------------------------ */
 
-static void expect_error(void (*fn)(gh_emit_t *), enum gh_emit_error want, const char *what)
+/* Runs the emitter calls that ops spells: "{N" / "[N" a map / array of N
+ * (a digit, '?': GH_EMIT_UNKNOWN), '}' / ']' their ends, 'k' a key (a, b,
+ * c... in turn), 'K' a NULL key, 'i' an integer, 'D' one array more than
+ * GH_EMIT_MAX_DEPTH; spaces are for the reader. */
+static void run_ops(gh_emit_t *e, const char *ops)
+{
+	char key[2] = "a";
+	for (const char *p = ops; *p; p++) {
+		switch (*p) {
+		case '{':
+		case '[': {
+			size_t n = p[1] == '?' ? GH_EMIT_UNKNOWN : (size_t)(p[1] - '0');
+			if (*p == '{')
+				gh__emit_map_begin(e, n);
+			else
+				gh__emit_array_begin(e, n);
+			p++;
+			break;
+		}
+		case '}': gh__emit_map_end(e); break;
+		case ']': gh__emit_array_end(e); break;
+		case 'k': gh__emit_key(e, key); key[0]++; break;
+		case 'K': gh__emit_key(e, NULL); break;
+		case 'i': gh__emit_int(e, 1); break;
+		case 'D':
+			for (int i = 0; i <= GH_EMIT_MAX_DEPTH; i++)
+				gh__emit_array_begin(e, 1);
+			break;
+		}
+	}
+}
+
+/* The calls of ops fail in both formats with error want, and leave no document. */
+static void expect_error(const char *ops, enum gh_emit_error want, const char *what)
 {
 	for (int f = 0; f < 2; f++) {
 		gh_emit_t *e = gh__emit_new(f ? GH_EMIT_MSGPACK : GH_EMIT_JSON);
 		size_t len = 99;
-		fn(e);
+		run_ops(e, ops);
 		if (gh__emit_data(e, &len) != NULL || len != 0 || !gh__emit_failed(e) ||
 		    gh__emit_error(e) != want)
 			GH_TEST_FAIL_("%s (%s): error %d (%s), want %d", what, f ? "msgpack" : "json",
@@ -597,114 +630,31 @@ static void expect_error(void (*fn)(gh_emit_t *), enum gh_emit_error want, const
 	}
 }
 
-static void m_key_in_array(gh_emit_t *e)
-{
-	gh__emit_array_begin(e, 1);
-	gh__emit_key(e, "k");
-	gh__emit_int(e, 1);
-	gh__emit_array_end(e);
-}
-static void m_value_for_key(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 1);
-	gh__emit_int(e, 1);
-	gh__emit_int(e, 1);
-	gh__emit_map_end(e);
-}
-static void m_key_twice(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 1);
-	gh__emit_key(e, "a");
-	gh__emit_key(e, "b");
-	gh__emit_int(e, 1);
-	gh__emit_map_end(e);
-}
-static void m_key_without_value(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, GH_EMIT_UNKNOWN);
-	gh__emit_key(e, "a");
-	gh__emit_map_end(e);
-}
-static void m_too_many(gh_emit_t *e)
-{
-	gh__emit_array_begin(e, 1);
-	gh__emit_int(e, 1);
-	gh__emit_int(e, 2);
-	gh__emit_array_end(e);
-}
-static void m_too_few(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 2);
-	gh__emit_key(e, "a");
-	gh__emit_int(e, 1);
-	gh__emit_map_end(e);
-}
-static void m_too_many_pairs(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 1);
-	gh__emit_key(e, "a");
-	gh__emit_int(e, 1);
-	gh__emit_key(e, "b");
-	gh__emit_int(e, 2);
-	gh__emit_map_end(e);
-}
-static void m_wrong_end(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 0);
-	gh__emit_array_end(e);
-}
-static void m_end_without_begin(gh_emit_t *e)
-{
-	gh__emit_map_end(e);
-}
-static void m_two_roots(gh_emit_t *e)
-{
-	gh__emit_int(e, 1);
-	gh__emit_int(e, 2);
-}
-static void m_too_deep(gh_emit_t *e)
-{
-	for (int i = 0; i <= GH_EMIT_MAX_DEPTH; i++)
-		gh__emit_array_begin(e, 1);
-}
-static void m_incomplete(gh_emit_t *e)
-{
-	gh__emit_array_begin(e, 1);
-	gh__emit_int(e, 1);
-}
-static void m_empty(gh_emit_t *e)
-{
-	(void)e;
-}
-static void m_root_key(gh_emit_t *e)
-{
-	gh__emit_key(e, "a");
-}
-static void m_null_key(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 1);
-	gh__emit_key(e, NULL);
-	gh__emit_int(e, 1);
-	gh__emit_map_end(e);
-}
-
 TEST(misuse_is_reported)
 {
-	expect_error(m_key_in_array, GH_EMIT_ESTATE, "key in array");
-	expect_error(m_value_for_key, GH_EMIT_ESTATE, "value where key expected");
-	expect_error(m_key_twice, GH_EMIT_ESTATE, "two keys");
-	expect_error(m_key_without_value, GH_EMIT_ESTATE, "key without value");
-	expect_error(m_too_many, GH_EMIT_ECOUNT, "too many elements");
-	expect_error(m_too_few, GH_EMIT_ECOUNT, "too few pairs");
-	expect_error(m_too_many_pairs, GH_EMIT_ECOUNT, "too many pairs");
-	expect_error(m_wrong_end, GH_EMIT_ESTATE, "map ended as array");
-	expect_error(m_end_without_begin, GH_EMIT_ESTATE, "end without begin");
-	expect_error(m_two_roots, GH_EMIT_ESTATE, "two roots");
-	expect_error(m_too_deep, GH_EMIT_EDEPTH, "too deep");
-	expect_error(m_incomplete, GH_EMIT_EINCOMPLETE, "incomplete");
-	expect_error(m_empty, GH_EMIT_EINCOMPLETE, "empty");
-	expect_error(m_root_key, GH_EMIT_ESTATE, "key at root");
-	expect_error(m_null_key, GH_EMIT_ESTATE, "NULL key");
+	static const struct {
+		const char *ops;
+		enum gh_emit_error want;
+		const char *what;
+	} cases[] = {
+		{"[1 k i ]", GH_EMIT_ESTATE, "key in array"},
+		{"{1 i i }", GH_EMIT_ESTATE, "value where key expected"},
+		{"{1 k k i }", GH_EMIT_ESTATE, "two keys"},
+		{"{? k }", GH_EMIT_ESTATE, "key without value"},
+		{"[1 i i ]", GH_EMIT_ECOUNT, "too many elements"},
+		{"{2 k i }", GH_EMIT_ECOUNT, "too few pairs"},
+		{"{1 k i k i }", GH_EMIT_ECOUNT, "too many pairs"},
+		{"{0 ]", GH_EMIT_ESTATE, "map ended as array"},
+		{"}", GH_EMIT_ESTATE, "end without begin"},
+		{"i i", GH_EMIT_ESTATE, "two roots"},
+		{"D", GH_EMIT_EDEPTH, "too deep"},
+		{"[1 i", GH_EMIT_EINCOMPLETE, "incomplete"},
+		{"", GH_EMIT_EINCOMPLETE, "empty"},
+		{"k", GH_EMIT_ESTATE, "key at root"},
+		{"{1 K i }", GH_EMIT_ESTATE, "NULL key"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		expect_error(cases[i].ops, cases[i].want, cases[i].what);
 }
 
 TEST(max_depth_is_allowed)
