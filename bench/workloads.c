@@ -41,6 +41,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +295,22 @@ static void leak_check_fail(const char *what)
 	exit(5);
 }
 
+/* Writes (out) or reads len bytes between fd and buf, through EINTR; stops
+ * early at an error or the end of the input. Returns the bytes moved. */
+static size_t xfer(int fd, char *buf, size_t len, bool out)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t r = out ? write(fd, buf + off, len - off) : read(fd, buf + off, len - off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		off += (size_t)r;
+	}
+	return off;
+}
+
 /* POST /debug/memory/gc on 127.0.0.1:port; HTTP/1.0, so the server closes
  * the connection after the answer. */
 static void post_gc(int port)
@@ -305,23 +322,9 @@ static void post_gc(int port)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
 		leak_check_fail("cannot connect to the debug server");
-	for (size_t off = 0; off < sizeof req - 1;) {
-		ssize_t w = write(fd, req + off, sizeof req - 1 - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			leak_check_fail("cannot send the request");
-		off += (size_t)w;
-	}
-	size_t len = 0;
-	while (len < sizeof gc_answer - 1) {
-		ssize_t r = read(fd, gc_answer + len, sizeof gc_answer - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
+	if (xfer(fd, (char *)req, sizeof req - 1, true) != sizeof req - 1)
+		leak_check_fail("cannot send the request");
+	size_t len = xfer(fd, gc_answer, sizeof gc_answer - 1, false);
 	close(fd);
 	gc_answer[len] = '\0';
 	if (strncmp(gc_answer, "HTTP/1.", 7) != 0 || strncmp(gc_answer + 8, " 200", 4) != 0)

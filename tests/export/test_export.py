@@ -119,6 +119,13 @@ def http(url, method="GET", headers=None, timeout=60):
         return Resp(e.code, {k.lower(): v for k, v in e.headers.items()}, e.read())
 
 
+def get_ok(url, ctype):
+    """GET url, checked to answer 200 with the content type ctype."""
+    r = http(url)
+    check(r.status == 200 and r.ctype() == ctype, "GET %s: 200 %s (got %d %s)" % (url, ctype, r.status, r.ctype()))
+    return r
+
+
 def run(argv, timeout=60, env=None, input=None):
     full = dict(os.environ)
     full.update({"HOME": TMP, "PPROF_TMPDIR": TMP, "GOCACHE": os.path.join(TMP, "gocache")})
@@ -170,8 +177,7 @@ def case_pprof():
     h = Host(env={"GLASSHEAP_TRACE": "64"})
     try:
         section("GET /debug/pprof/heap: gzipped profile.proto")
-        r = http(h.url + "/debug/pprof/heap")
-        check(r.status == 200 and r.ctype() == "application/octet-stream", "200 octet-stream: %d %s" % (r.status, r.ctype()))
+        r = get_ok(h.url + "/debug/pprof/heap", "application/octet-stream")
         check(r.body[:2] == b"\x1f\x8b", "gzip magic")
         check("heap.pb.gz" in r.headers.get("content-disposition", ""), "content-disposition names the file")
         a = save("a.pb.gz", r.body)
@@ -337,8 +343,7 @@ def case_folded():
     h = Host(env={"GLASSHEAP_TRACE": "64"})
     try:
         section("live stacks, value=bytes (default) and count")
-        r = http(h.url + "/debug/tracemalloc/folded")
-        check(r.status == 200 and r.ctype() == "text/plain; charset=utf-8", "200 text/plain: %s" % r.ctype())
+        r = get_ok(h.url + "/debug/tracemalloc/folded", "text/plain; charset=utf-8")
         st = parse_folded(r.body.decode("utf-8"), "folded")
         for fn in ("alpha_leaf", "beta_leaf", "gamma_leaf"):
             check(leaf_sum(st, fn) == h.expect[fn]["inuse_space"], "%s bytes %d" % (fn, leaf_sum(st, fn)))
@@ -399,8 +404,7 @@ def case_metrics():
     h = Host(env={"GLASSHEAP_METRICS_TYPES": "2"})
     try:
         section("promtool check metrics")
-        r = http(h.url + "/metrics")
-        check(r.status == 200 and r.ctype() == "text/plain; version=0.0.4; charset=utf-8", "content type %s" % r.ctype())
+        r = get_ok(h.url + "/metrics", "text/plain; version=0.0.4; charset=utf-8")
         text = r.body.decode("utf-8")
         rc, out, err = run(["promtool", "check", "metrics"], input=text)
         check(rc == 0 and not out.strip() and not err.strip(), "promtool check metrics passes", out + err)
