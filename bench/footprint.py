@@ -61,7 +61,6 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import run as R  # noqa: E402  (bench/run.py: run_child, field, machine_info, annotate_lines)
 
-LIBDIR = "/usr/lib/x86_64-linux-gnu"
 PYTHON = "/usr/bin/python3"  # Debian's interpreter, whatever runs this script
 WORKLOADS = ["fp_mixed1", "fp_mixed2", "fp_cxxmap", "fp_python", "fp_true"]
 MIXED = ["fp_mixed1", "fp_mixed2"]
@@ -146,23 +145,14 @@ def parse_args():
 def configs(a):
     """[(name, preload or None, extra environment)] of the installed allocators, and notes."""
     gh = os.path.join(a.build, "libglassheap.so")
-    cands = [
-        ("glibc", None, {}),
-        ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2"), {}),
-        ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4"), {}),
-        ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2"), {}),
+    cands = R.PEERS + [
         ("glassheap", gh, {}),
         ("glassheap THP=never", gh, {"GLASSHEAP_THP": "never"}),
         ("glassheap THP=auto", gh, {"GLASSHEAP_THP": "auto"}),
         ("glassheap THP=always", gh, {"GLASSHEAP_THP": "always"}),  # the default before issue 15's change to auto
     ]
-    have, notes = [], []
-    for name, lib, extra in cands:
-        if lib is not None and not os.path.exists(lib):
-            notes.append("%s skipped: %s not found" % (name, lib))
-            continue
-        have.append((name, lib, extra))
-    return have, notes
+    notes = []
+    return R.installed(cands, notes), notes
 
 
 # Settings that would change what an allocator does: removed from every
@@ -172,17 +162,7 @@ SCRUB = ("LD_PRELOAD", "GH_BENCH_", "GLASSHEAP_", "MALLOC_CONF", "JE_MALLOC_CONF
 
 
 def child_env(cfg, a, extra=None):
-    _, lib, cfg_env = cfg
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUB)}
-    if lib:
-        env["LD_PRELOAD"] = lib
-    env.update(cfg_env)
-    env["GH_BENCH_SCALE"] = repr(a.scale)
-    env["GH_BENCH_TIMEOUT"] = str(a.timeout + 30)
-    if a.live:
-        env["GH_BENCH_LIVE"] = str(a.live)
-    env.update(extra or {})
-    return env
+    return R.child_env(cfg, a, extra, drop=lambda k: k.startswith(SCRUB))
 
 
 def command(a, w):
@@ -601,14 +581,8 @@ def targets(a, cfgs, summ, cg, sos, pause):
 
 
 def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause, pause_src, failures, t_rows):
-    md = []
-    add = md.append
+    md, add = R.report_start("Footprint (issue 15)", a.mode == "smoke" and "Smoke run (tiny counts, one round)")
     names = [c[0] for c in cfgs]
-    add("# Footprint (issue 15) — %s" % datetime.date.today().isoformat())
-    add("")
-    if a.mode == "smoke":
-        add("**Smoke run (tiny counts, one round): the figures below are not meaningful.**")
-        add("")
     add("Command: `%s` (mode %s: ops scale %g, %d rounds, %d /bin/true starts per configuration)." % (
         shlex.join(["python3", "bench/footprint.py"] + a.argv), a.mode, a.scale, a.rounds, a.true_runs))
     add("")
@@ -663,15 +637,9 @@ def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause
         add("")
         add(what[w] + ".")
         add("")
-        add("| allocator | CPU s | CPU ×je | CPU ×je per round | wall s | wall ×je | peak RSS MiB | RSS ×je |")
-        add("|---|---|---|---|---|---|---|---|")
-        for n in names:
-            if n not in s:
-                add("| %s | failed | | | | | | |" % n)
-                continue
-            m = s[n]
-            add("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                n, R.fmt_range(m["cpu_s"]), fx(ratio(s, n, "cpu_s")),
+        R.add_table(add, ("allocator", "CPU s", "CPU ×je", "CPU ×je per round", "wall s", "wall ×je", "peak RSS MiB",
+                          "RSS ×je"), names, s, lambda n, m: (
+                R.fmt_range(m["cpu_s"]), fx(ratio(s, n, "cpu_s")),
                 "%.2fx (%.2f–%.2f)" % m["cpu_pair"] if "cpu_pair" in m else "—", R.fmt_range(m["wall_s"]),
                 fx(ratio(s, n, "wall_s")), R.fmt_range(m["peak_kb"], 1 / 1024, 1), fx(ratio(s, n, "peak_kb"))))
     if "fp_true" in a.workloads:
@@ -684,16 +652,10 @@ def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause
             "high-water mark over exec; the launcher is static and small for that reason). Wall: posix_spawn() to "
             "wait4(); CPU: user+sys. Median (min–max)." % (a.true_runs, "%d KiB" % floor if floor else "unknown"))
         add("")
-        add("| allocator | peak RSS MiB | Δ vs jemalloc | wall ms | wall ×je | CPU ms | CPU ×je | shared objects |")
-        add("|---|---|---|---|---|---|---|---|")
         je = s.get("jemalloc")
-        for n in names:
-            if n not in s:
-                add("| %s | failed | | | | | | |" % n)
-                continue
-            m = s[n]
-            add("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                n, R.fmt_range(m["peak_kb"], 1 / 1024, 2),
+        R.add_table(add, ("allocator", "peak RSS MiB", "Δ vs jemalloc", "wall ms", "wall ×je", "CPU ms", "CPU ×je",
+                          "shared objects"), names, s, lambda n, m: (
+                R.fmt_range(m["peak_kb"], 1 / 1024, 2),
                 "%+.2f MiB" % ((m["peak_kb"][0] - je["peak_kb"][0]) / 1024) if je else "—",
                 R.fmt_range(m["wall_s"], 1000, 2), fx(ratio(s, n, "wall_s")), R.fmt_range(m["cpu_s"], 1000, 2),
                 fx(ratio(s, n, "cpu_s")), len(sos[n]) if n in sos else "—"))
@@ -721,11 +683,9 @@ def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause
                 add("Allowed for the core library by the issue: libc and what the unwinder strictly needs; counted "
                     "as allowed here: libglassheap itself, libgcc_s (`_Unwind_Backtrace`), libunwind and its "
                     "liblzma. Loaded by glassheap beyond that: %s." % (", ".join(bad) or "none"))
-    add("")
-    add("## Instructions (callgrind)")
-    add("")
+    R.add_heading(add, "Instructions (callgrind)")
     if not cg:
-        add("(not run%s)" % ("; " + "; ".join(n for n in notes if "callgrind" in n) if notes else ""))
+        add(R.not_run(notes, "callgrind", "; "))
     else:
         add("(Ir(N) − Ir(0)) / N, so start-up, the fill of the live set and teardown cancel out: tight64 is a "
             "`malloc(64)`/`free` loop (N = %d; the loop itself is ~10 Ir), fp_mixed1 one replacement at 100,000 "
@@ -818,18 +778,10 @@ RUN_FIELDS = ("argv", "mode", "scale", "rounds", "true_runs", "cg_iters", "cg_op
 
 
 def num(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return x
+    return R.num(x, x)
 
 
-def read_csv(path):
-    try:
-        with open(path, newline="") as f:
-            return list(csv.DictReader(f))
-    except OSError:
-        return []
+read_csv = R.read_csv
 
 
 def report_only(a):
@@ -897,10 +849,9 @@ def main():
         floor = true_runs(a, cfgs, rows, failures)
         sos = shared_objects(a, cfgs, failures)
     cg, funcs, lines = [], {}, {}
-    if a.no_callgrind:
-        notes.append("callgrind skipped (--no-callgrind)")
-    elif not shutil.which("valgrind"):
-        notes.append("callgrind skipped: valgrind not installed")
+    why = R.callgrind_skipped(a, "callgrind")
+    if why:
+        notes.append(why)
     else:
         cg, funcs, lines = callgrind_pass(a, cfgs, failures)
     pause, pause_src = {}, ""

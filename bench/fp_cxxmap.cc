@@ -33,40 +33,18 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
+
 namespace {
 
 constexpr uint64_t kDefaultOps = 500000;
 constexpr uint64_t kDefaultLive = 300000;
 
-/* xoshiro256** seeded by splitmix64, as in workloads.c. */
-uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
+/* xoshiro256** seeded by splitmix64 (bench_util.h, as in workloads.c). */
 struct Rng {
-	uint64_t s[4];
-	explicit Rng(uint64_t seed)
-	{
-		for (auto &w : s)
-			w = splitmix64(&seed);
-	}
-	static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-	uint64_t next()
-	{
-		uint64_t result = rotl(s[1] * 5, 7) * 9;
-		uint64_t t = s[1] << 17;
-		s[2] ^= s[0];
-		s[3] ^= s[1];
-		s[1] ^= s[2];
-		s[0] ^= s[3];
-		s[2] ^= t;
-		s[3] = rotl(s[3], 45);
-		return result;
-	}
+	struct rng r;
+	explicit Rng(uint64_t seed) { rng_seed(&r, seed); }
+	uint64_t next() { return rng_next(&r); }
 	/* Uniform in [0, n) (multiply-shift). */
 	uint32_t below(uint32_t n) { return (uint32_t)(((next() >> 32) * n) >> 32); }
 };
@@ -119,23 +97,6 @@ std::vector<int> value_of(uint64_t id)
 	std::fprintf(stderr, "gh-bench-fp-cxx: entry %llu: %s (overlapping allocations?)\n",
 		     (unsigned long long)id, what);
 	std::exit(2);
-}
-
-long peak_rss_kb()
-{
-	FILE *f = std::fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = -1;
-	if (!f)
-		return -1;
-	while (std::fgets(line, sizeof line, f)) {
-		if (std::strncmp(line, "VmHWM:", 6) == 0) {
-			kb = std::strtol(line + 6, nullptr, 10);
-			break;
-		}
-	}
-	std::fclose(f);
-	return kb;
 }
 
 double now()

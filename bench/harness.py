@@ -196,19 +196,8 @@ def section(a, name, argv, times):
     return rc
 
 
-def read_csv(path):
-    try:
-        with open(path, newline="") as f:
-            return list(csv.DictReader(f))
-    except OSError:
-        return []
-
-
-def num(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return None
+read_csv = R.read_csv
+num = R.num
 
 
 # ---- Charts -----------------------------------------------------------------------------
@@ -293,6 +282,18 @@ def medians(rows, key_fields, metric, ok=lambda r: True):
     return {k: statistics.median(v) for k, v in groups.items()}
 
 
+def ratio_chart(out, name, wls, cfgs, m, title, notes, made, **kw):
+    """Writes name.csv, m[(workload, config)] / m[(workload, "jemalloc")] for every pair (empty where either
+    is missing or jemalloc's is 0), and its bar chart name.svg; adds the chart to made."""
+    def cell(w, c):
+        v, je = m.get((w, c)), m.get((w, "jemalloc"))
+        return v / je if v is not None and je else None
+    data = os.path.join(out, name + ".csv")
+    write_matrix(data, wls, cfgs, cell)
+    if bar_chart(os.path.join(out, name + ".svg"), data, len(cfgs), title, "× jemalloc", notes, **kw):
+        made.append((name + ".svg", title))
+
+
 def charts(a, notes):
     """Writes chart data (CSV) and SVGs; returns [(file, caption)]."""
     out, made = a.out, []
@@ -303,40 +304,26 @@ def charts(a, notes):
         rss = medians(alloc, ("workload", "allocator"), "peak_kb", ok)
         wls = list(dict.fromkeys(r["workload"] for r in alloc))
         cfgs = list(dict.fromkeys(r["allocator"] for r in alloc))
-        for name, m, title, ylabel, logscale in (
+        for name, m, title, logscale in (
                 ("allocators_wall", wall, "Allocator speed: wall time / plain jemalloc (medians, whole process, "
-                 "log scale)", "× jemalloc", True),
-                ("allocators_rss", rss, "Peak RSS / plain jemalloc (medians)", "× jemalloc", False)):
-            data = os.path.join(out, name + ".csv")
-            write_matrix(data, wls, cfgs, lambda w, c, m=m: (m[(w, c)] / m[(w, "jemalloc")]
-                                                             if (w, c) in m and (w, "jemalloc") in m else None))
-            if bar_chart(os.path.join(out, name + ".svg"), data, len(cfgs), title, ylabel, notes, logscale=logscale,
-                         ymin=0.25):
-                made.append((name + ".svg", title))
+                 "log scale)", True),
+                ("allocators_rss", rss, "Peak RSS / plain jemalloc (medians)", False)):
+            ratio_chart(out, name, wls, cfgs, m, title, notes, made, logscale=logscale, ymin=0.25)
     cg = read_csv(os.path.join(out, "allocators", "callgrind.csv"))
     if cg:
-        ir = {(r["workload"], r["allocator"]): num(r["ir_per_op"]) for r in cg}
+        ir = {(r["workload"], r["allocator"]): num(r["ir_per_op"]) for r in cg if num(r["ir_per_op"])}
         wls = list(dict.fromkeys(r["workload"] for r in cg))
         cfgs = list(dict.fromkeys(r["allocator"] for r in cg))
-        data = os.path.join(out, "callgrind_ratio.csv")
-        write_matrix(data, wls, cfgs, lambda w, c: ir[(w, c)] / ir[(w, "jemalloc")]
-                     if ir.get((w, c)) and ir.get((w, "jemalloc")) else None)
-        title = "Instructions per operation / plain jemalloc (callgrind)"
-        if bar_chart(os.path.join(out, "callgrind_ratio.svg"), data, len(cfgs), title, "× jemalloc", notes,
-                     logscale=True):
-            made.append(("callgrind_ratio.svg", title))
+        ratio_chart(out, "callgrind_ratio", wls, cfgs, ir, "Instructions per operation / plain jemalloc (callgrind)",
+                    notes, made, logscale=True)
     prof = read_csv(os.path.join(out, "profilers", "profilers.csv"))
     if prof:
         wall = medians(prof, ("workload", "config"), "wall_s", lambda r: not r["problem"])
         wls = list(dict.fromkeys(r["workload"] for r in prof))
         cfgs = [c for c in dict.fromkeys(r["config"] for r in prof) if c != "jemalloc"]
-        data = os.path.join(out, "profilers_wall.csv")
-        write_matrix(data, wls, cfgs, lambda w, c: wall[(w, c)] / wall[(w, "jemalloc")]
-                     if (w, c) in wall and (w, "jemalloc") in wall else None)
-        title = "Profilers and leak checkers: wall time / plain jemalloc (medians, log scale)"
-        if bar_chart(os.path.join(out, "profilers_wall.svg"), data, len(cfgs), title, "× jemalloc", notes,
-                     logscale=True):
-            made.append(("profilers_wall.svg", title))
+        ratio_chart(out, "profilers_wall", wls, cfgs, wall,
+                    "Profilers and leak checkers: wall time / plain jemalloc (medians, log scale)", notes, made,
+                    logscale=True)
     intro = read_csv(os.path.join(out, "introspection", "introspection.csv"))
     if intro:
         fig = {(r["kind"], int(r["objects"]), r["metric"]): num(r["median"]) for r in intro}
@@ -377,13 +364,7 @@ def charts(a, notes):
                                            "1.15x mixed; true: per start)")):
             m = medians(fp, ("workload", "config"), metric, ok)
             m = {(label[w], c): v for (w, c), v in m.items()}
-            data = os.path.join(out, name + ".csv")
-            write_matrix(data, [label[w] for w in wls], cfgs,
-                         lambda w, c, m=m: (m[(w, c)] / m[(w, "jemalloc")]
-                                            if (w, c) in m and m.get((w, "jemalloc")) else None))
-            if bar_chart(os.path.join(out, name + ".svg"), data, len(cfgs), title, "× jemalloc", notes,
-                         logscale=True, ymin=0.25):
-                made.append((name + ".svg", title))
+            ratio_chart(out, name, [label[w] for w in wls], cfgs, m, title, notes, made, logscale=True, ymin=0.25)
     if not shutil.which("gnuplot"):
         notes.append("charts skipped: gnuplot not installed (apt-get install gnuplot-nox)")
     return made
@@ -495,13 +476,8 @@ def summary_rows(a):
 
 
 def report(a, mach, notes, times, made, rcs, minutes, load0, load1, argv):
-    md = []
-    add = md.append
-    add("# glassheap benchmark report — %s" % datetime.date.today().isoformat())
-    add("")
-    if a.mode == "quick":
-        add("**Quick smoke run (tiny counts, one run each): the figures below are not meaningful.**")
-        add("")
+    md, add = R.report_start("glassheap benchmark report",
+                             a.mode == "quick" and "Quick smoke run (tiny counts, one run each)")
     add("One command: `python3 bench/harness.py` (this run: `%s`; %.0f min: %s)." % (
         shlex.join(["python3", "bench/harness.py"] + argv), minutes,
         ", ".join("section %s %.0f s" % kv for kv in times.items())))

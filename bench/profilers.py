@@ -159,6 +159,16 @@ def child_env(extra, args, ops_env):
     return env
 
 
+def leak_cell(m):
+    """The "leak check ms" cell of a configuration's summary m."""
+    lc = "—"
+    if "leakcheck_ms" in m:
+        lc = med_range(m["leakcheck_ms"], 1)
+        if "leakcheck_pause_ms" in m:
+            lc += "; pause %.1f" % statistics.median(m["leakcheck_pause_ms"])
+    return lc
+
+
 def clean(tmp):
     for f in os.listdir(tmp):  # profiles can be large: drop them between runs
         path = os.path.join(tmp, f)
@@ -275,13 +285,7 @@ def ratio(s, name, metric):
 
 
 def report(a, names, rows, notes, failures):
-    md = []
-    add = md.append
-    add("# Heap profilers and leak checkers side by side — %s" % datetime.date.today().isoformat())
-    add("")
-    if a.smoke:
-        add("**Smoke run (tiny counts): the figures below are not meaningful.**")
-        add("")
+    md, add = R.report_start("Heap profilers and leak checkers side by side", a.smoke and "Smoke run (tiny counts)")
     add("Command: `%s`. %d interleaved rounds; operations per workload: %s. Cells: median (min–max) of the "
         "runs; ×je: ratio of medians to plain jemalloc in the same rounds. Wall: the whole process, start-up and "
         "the working-set fill included (for heaptrack, its interpreter too). Loop: the workload's own timer "
@@ -303,22 +307,12 @@ def report(a, names, rows, notes, failures):
         add("")
         add("## %s" % w)
         add("")
-        add("| configuration | wall s | wall ×je | loop s | loop ×je | peak RSS MiB | RSS ×je | leak check ms |")
-        add("|---|---|---|---|---|---|---|---|")
-        for name in names:
-            m = s.get(name)
-            if not m or "wall_s" not in m:
-                add("| %s | failed | | | | | | |" % name)
-                continue
-            lc = "—"
-            if "leakcheck_ms" in m:
-                lc = med_range(m["leakcheck_ms"], 1)
-                if "leakcheck_pause_ms" in m:
-                    lc += "; pause %.1f" % statistics.median(m["leakcheck_pause_ms"])
-            add("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                name, med_range(m["wall_s"]), R.fmt_ratio(ratio(s, name, "wall_s")),
+        R.add_table(add, ("configuration", "wall s", "wall ×je", "loop s", "loop ×je", "peak RSS MiB", "RSS ×je",
+                          "leak check ms"), names, s, lambda name, m: (
+                med_range(m["wall_s"]), R.fmt_ratio(ratio(s, name, "wall_s")),
                 med_range(m["inner_s"]) if "inner_s" in m else "—", R.fmt_ratio(ratio(s, name, "inner_s")),
-                "%.1f" % (statistics.median(m["peak_kb"]) / 1024), R.fmt_ratio(ratio(s, name, "peak_kb")), lc))
+                "%.1f" % (statistics.median(m["peak_kb"]) / 1024), R.fmt_ratio(ratio(s, name, "peak_kb")),
+                leak_cell(m)), ok=lambda m: bool(m) and "wall_s" in m)
     add("")
     add("## Tracing every allocation at these counts")
     add("")

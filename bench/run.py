@@ -143,42 +143,57 @@ def parse_args():
 
 # ---- Allocators ---------------------------------------------------------------
 
+# The peers, as (name, preload path or None, extra environment): glassheap is measured beside these.
+PEERS = [
+    ("glibc", None, {}),
+    ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2"), {}),
+    ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4"), {}),
+    ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2"), {}),
+]
+
+
 def allocators(args):
     """[(name, preload path or None, extra environment)] for the installed
     ones, and notes on the rest."""
     gh = os.path.abspath(args.glassheap)
-    cands = [
-        ("glibc", None, {}),
-        ("jemalloc", os.path.join(LIBDIR, "libjemalloc.so.2"), {}),
-        ("tcmalloc", os.path.join(LIBDIR, "libtcmalloc_minimal.so.4"), {}),
-        ("mimalloc", os.path.join(LIBDIR, "libmimalloc.so.2"), {}),
-    ] + [(VARIANTS[v][0], gh, VARIANTS[v][1]) for v in args.variants]
-    have, notes = [], []
+    cands = PEERS + [(VARIANTS[v][0], gh, VARIANTS[v][1]) for v in args.variants]
+    notes = []
     tuning = sorted(k for k in os.environ
                     if k.startswith(("GLASSHEAP_", "MALLOC_", "MIMALLOC_", "TCMALLOC_", "JE_MALLOC_CONF", "GLIBC_TUNABLES")))
     if tuning:
         notes.append("allocator settings in the environment, passed to every run: " +
                      ", ".join("%s=%s" % (k, os.environ[k]) for k in tuning))
+    return installed(cands, notes), notes
+
+
+def installed(cands, notes):
+    """The configurations of cands whose preload library exists; a note in notes for each other one."""
+    have = []
     for name, lib, extra in cands:
         if lib is not None and not os.path.exists(lib):
             notes.append("%s skipped: %s not found" % (name, lib))
             continue
         have.append((name, lib, extra))
-    return have, notes
+    return have
 
 
-def child_env(cfg, args):
-    _, lib, extra = cfg
-    env = dict(os.environ)
-    for k in ("LD_PRELOAD", "GH_BENCH_LIVE", "GH_BENCH_LEAKCHECK"):
-        env.pop(k, None)
+CHILD_SCRUB = ("LD_PRELOAD", "GH_BENCH_LIVE", "GH_BENCH_LEAKCHECK")
+
+
+def child_env(cfg, args, extra=None, drop=lambda k: k in CHILD_SCRUB):
+    """The environment of a workload run under configuration cfg = (name, preload, env): this
+    process's without the variables drop() names, then cfg's, the scale/timeout/live settings of args
+    and extra (bench/footprint.py drops more: every allocator's settings)."""
+    _, lib, cfg_env = cfg
+    env = {k: v for k, v in os.environ.items() if not drop(k)}
     if lib:
         env["LD_PRELOAD"] = lib
-    env.update(extra)
+    env.update(cfg_env)
     env["GH_BENCH_SCALE"] = repr(args.scale)
     env["GH_BENCH_TIMEOUT"] = str(args.timeout + 30)
     if args.live:
         env["GH_BENCH_LIVE"] = str(args.live)
+    env.update(extra or {})
     return env
 
 
@@ -402,6 +417,15 @@ def annotate_lines(path, iters, min_per_iter=0.5):
     return sorted(out, key=lambda t: -t[0])
 
 
+def callgrind_skipped(args, what):
+    """Why what (the callgrind pass) cannot run: --no-callgrind or no valgrind; None when it can."""
+    if args.no_callgrind:
+        return what + " skipped (--no-callgrind)"
+    if not shutil.which("valgrind"):
+        return what + " skipped: valgrind not installed"
+    return None
+
+
 def callgrind_pass(args, allocs, tmp, failures):
     """Counts instructions under callgrind at N operations and at 0 for every
     workload of --callgrind-workloads. Returns ([(workload, allocator, N,
@@ -468,6 +492,57 @@ def annotate_top(text, n):
 
 # ---- Report ----------------------------------------------------------------------------
 
+def report_start(title, smoke=None):
+    """A report's first lines, as (lines, their append): the dated title and, for a smoke run, the
+    warning smoke (e.g. "Smoke run (tiny counts)") that its figures mean nothing."""
+    md = ["# %s — %s" % (title, datetime.date.today().isoformat()), ""]
+    if smoke:
+        md += ["**%s: the figures below are not meaningful.**" % smoke, ""]
+    return md, md.append
+
+
+def add_heading(add, title, level=2):
+    """A Markdown heading through add, with a blank line before and after."""
+    add("")
+    add("#" * level + " " + title)
+    add("")
+
+
+def not_run(notes, word, sep=": "):
+    """ "(not run)", with the notes that mention word (e.g. "callgrind") when there are notes."""
+    return "(not run%s)" % (sep + "; ".join(n for n in notes if word in n) if notes else "")
+
+
+def add_table(add, head, names, summ, cells, ok=lambda m: True):
+    """A Markdown table through add: the header head, then a row for each configuration in names: the
+    cells(name, summ[name]) after the name, or "failed" where summ has none (or ok() rejects it)."""
+    add("| " + " | ".join(head) + " |")
+    add("|" + "---|" * len(head))
+    for n in names:
+        m = summ.get(n)
+        if m is None or not ok(m):
+            add("| %s | failed |%s" % (n, " |" * (len(head) - 2)))
+            continue
+        add("| " + " | ".join(str(c) for c in [n] + list(cells(n, m))) + " |")
+
+
+def num(x, otherwise=None):
+    """x as a float, or otherwise where it is none (a CSV cell that is empty or a word)."""
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return otherwise
+
+
+def read_csv(path):
+    """The rows of a CSV file as dicts ([] when it cannot be read)."""
+    try:
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+    except OSError:
+        return []
+
+
 def fmt_range(t, scale=1.0, digits=3):
     med, lo, hi = (x * scale for x in t)
     f = "%%.%df" % digits
@@ -504,13 +579,7 @@ def targets(summary):
 
 
 def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures):
-    md = []
-    add = md.append
-    add("# glassheap allocator benchmark — %s" % datetime.date.today().isoformat())
-    add("")
-    if args.mode == "smoke":
-        add("**Smoke run (tiny counts): the figures below are not meaningful.**")
-        add("")
+    md, add = report_start("glassheap allocator benchmark", args.mode == "smoke" and "Smoke run (tiny counts)")
     add("Command: `%s` (mode %s: ops scale %g, %s live objects, %d runs, %s)" %
         (shlex.join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), ROOT)] + sys.argv[1:]),
          args.mode, args.scale, args.live or "100000", args.runs,
@@ -554,22 +623,14 @@ def report(args, info, notes, allocs, rows, summary, cg, per_func, raw, failures
         add("")
         add("### %s" % w)
         add("")
-        add("| allocator | wall s | wall ×je | CPU s | CPU ×je | peak RSS MiB | RSS ×je |")
-        add("|---|---|---|---|---|---|---|")
-        for name, _, _ in allocs:
-            if name not in s:
-                add("| %s | failed | | | | | |" % name)
-                continue
-            m = s[name]
-            add("| %s | %s | %s | %s | %s | %s | %s |" % (
-                name, fmt_range(m["wall_s"]), fmt_ratio(ratio(s, name, "wall_s")),
-                fmt_range(m["cpu_s"]), fmt_ratio(ratio(s, name, "cpu_s")),
-                fmt_range(m["peak_kb"], 1 / 1024, 1), fmt_ratio(ratio(s, name, "peak_kb"))))
-    add("")
-    add("## Callgrind: instructions per operation")
-    add("")
+        add_table(add, ("allocator", "wall s", "wall ×je", "CPU s", "CPU ×je", "peak RSS MiB", "RSS ×je"),
+                  [name for name, _, _ in allocs], s, lambda name, m: (
+                      fmt_range(m["wall_s"]), fmt_ratio(ratio(s, name, "wall_s")),
+                      fmt_range(m["cpu_s"]), fmt_ratio(ratio(s, name, "cpu_s")),
+                      fmt_range(m["peak_kb"], 1 / 1024, 1), fmt_ratio(ratio(s, name, "peak_kb"))))
+    add_heading(add, "Callgrind: instructions per operation")
     if not cg:
-        add("(not run%s)" % (": " + "; ".join(n for n in notes if "callgrind" in n) if notes else ""))
+        add(not_run(notes, "callgrind"))
     else:
         tight = [c for c in cg if c[0] == "tight64"]
         ir_je = dict((c[1], c[5]) for c in tight).get("jemalloc")
@@ -674,10 +735,9 @@ def main():
     summary = summarize(rows, allocs)
 
     cg, per_func, raw = [], {}, {}
-    if args.no_callgrind:
-        notes.append("callgrind pass skipped (--no-callgrind)")
-    elif not shutil.which("valgrind"):
-        notes.append("callgrind pass skipped: valgrind not installed")
+    why = callgrind_skipped(args, "callgrind pass")
+    if why:
+        notes.append(why)
     else:
         tmp = tempfile.mkdtemp(prefix="gh-bench-callgrind-")
         try:

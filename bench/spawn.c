@@ -30,24 +30,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
-extern char **environ;
+#include "bench_util.h"
 
-static long own_hwm_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = -1;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, "VmHWM:", 6) == 0) {
-			kb = strtol(line + 6, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kb;
-}
+extern char **environ;
 
 static long long usec(struct timeval tv)
 {
@@ -62,7 +47,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: gh-bench-spawn RUNS PROGRAM [ARGS...]   (RUNS 1..100000)\n");
 		return 64;
 	}
-	printf("launcher_rss_kb=%ld\n", own_hwm_kb());
+	printf("launcher_rss_kb=%ld\n", peak_rss_kb());
 	fflush(stdout);
 	int failed = 0;
 	for (long i = 0; i < runs; i++) {

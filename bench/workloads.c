@@ -41,6 +41,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_util.h"
 
 #if defined(GH_BENCH_LSAN)
 #include <sanitizer/lsan_interface.h>
@@ -73,45 +76,6 @@ enum {
 	PAGE = 4096,
 };
 
-
-/* ---- PRNG: splitmix64 seeds xoshiro256** ------------------------------- */
-
-struct rng {
-	uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-static void rng_seed(struct rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t rng_next(struct rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t result = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return result;
-}
 
 /* Uniform in [0, n) from 32 random bits (multiply-shift, bias negligible). */
 static inline uint32_t below(uint32_t bits, uint32_t n)
@@ -275,26 +239,15 @@ static int ring_pop(struct ring *q, struct handoff *out)
 	return 1;
 }
 
-/* ---- Peak RSS ------------------------------------------------------------------
- * VmHWM of this process's own address space. The driver's wait4() ru_maxrss
- * cannot show a peak below the driver's own RSS: Linux folds the high-water
- * mark of the pre-exec (forked) image into it. */
-
-static long peak_rss_kb(void)
+/* calloc, or exit 3 (the workload cannot run). */
+static void *xcalloc(size_t n, size_t size)
 {
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = -1;
-	if (!f)
-		return -1;
-	for (int i = 0; i < 100 && fgets(line, sizeof line, f); i++) {
-		if (strncmp(line, "VmHWM:", 6) == 0) {
-			kb = strtol(line + 6, NULL, 10);
-			break;
-		}
+	void *p = calloc(n, size);
+	if (!p) {
+		perror("gh-bench-alloc: calloc");
+		exit(3);
 	}
-	fclose(f);
-	return kb;
+	return p;
 }
 
 /* ---- Clock and time bound ------------------------------------------------------ */
@@ -342,6 +295,22 @@ static void leak_check_fail(const char *what)
 	exit(5);
 }
 
+/* Writes (out) or reads len bytes between fd and buf, through EINTR; stops
+ * early at an error or the end of the input. Returns the bytes moved. */
+static size_t xfer(int fd, char *buf, size_t len, bool out)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t r = out ? write(fd, buf + off, len - off) : read(fd, buf + off, len - off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		off += (size_t)r;
+	}
+	return off;
+}
+
 /* POST /debug/memory/gc on 127.0.0.1:port; HTTP/1.0, so the server closes
  * the connection after the answer. */
 static void post_gc(int port)
@@ -353,23 +322,9 @@ static void post_gc(int port)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
 		leak_check_fail("cannot connect to the debug server");
-	for (size_t off = 0; off < sizeof req - 1;) {
-		ssize_t w = write(fd, req + off, sizeof req - 1 - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			leak_check_fail("cannot send the request");
-		off += (size_t)w;
-	}
-	size_t len = 0;
-	while (len < sizeof gc_answer - 1) {
-		ssize_t r = read(fd, gc_answer + len, sizeof gc_answer - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
+	if (xfer(fd, (char *)req, sizeof req - 1, true) != sizeof req - 1)
+		leak_check_fail("cannot send the request");
+	size_t len = xfer(fd, gc_answer, sizeof gc_answer - 1, false);
 	close(fd);
 	gc_answer[len] = '\0';
 	if (strncmp(gc_answer, "HTTP/1.", 7) != 0 || strncmp(gc_answer + 8, " 200", 4) != 0)
@@ -429,11 +384,7 @@ static void *mixed_run(void *arg)
 	struct mixed_thread *t = arg;
 	struct rng r;
 	rng_seed(&r, UINT64_C(0x6C6173736865617) + t->id);
-	struct slot *slots = calloc(t->live, sizeof *slots);
-	if (!slots) {
-		perror("gh-bench-alloc: calloc");
-		exit(3);
-	}
+	struct slot *slots = xcalloc(t->live, sizeof *slots);
 	uint64_t seq = (uint64_t)t->id << 56;
 	size_t n;
 	for (uint32_t i = 0; i < t->live; i++) {
@@ -639,11 +590,7 @@ static void *larson_thread(void *arg)
 
 static int run_larson(uint64_t ops, uint32_t live)
 {
-	struct lineage *ls = calloc(LARSON_LINEAGES, sizeof *ls);
-	if (!ls) {
-		perror("gh-bench-alloc: calloc");
-		return 3;
-	}
+	struct lineage *ls = xcalloc(LARSON_LINEAGES, sizeof *ls);
 	uint32_t per = live / LARSON_LINEAGES ? live / LARSON_LINEAGES : 1;
 	uint64_t per_ops = ops / LARSON_LINEAGES;
 	uint64_t gens = (per_ops + LARSON_GEN_OPS - 1) / LARSON_GEN_OPS;
@@ -656,11 +603,7 @@ static int run_larson(uint64_t ops, uint32_t live)
 		l->seq = (uint64_t)(i + 1) << 56;
 		rng_seed(&l->rng, UINT64_C(0x4C4152534F4E) + i);
 		sem_init(&l->done, 0, 0);
-		l->slots = calloc(per, sizeof *l->slots);
-		if (!l->slots) {
-			perror("gh-bench-alloc: calloc");
-			return 3;
-		}
+		l->slots = xcalloc(per, sizeof *l->slots);
 		for (uint32_t k = 0; k < per; k++) {
 			uint64_t x = rng_next(&l->rng);
 			l->slots[k].seq = ++l->seq;
@@ -749,11 +692,7 @@ static void *consumer(void *arg)
 	struct prodcons *pc = arg;
 	struct rng r;
 	rng_seed(&r, UINT64_C(0x434F4E53) + pc->id);
-	struct slot *pool = calloc(pc->pool_cap, sizeof *pool);
-	if (!pool) {
-		perror("gh-bench-alloc: calloc");
-		exit(3);
-	}
+	struct slot *pool = xcalloc(pc->pool_cap, sizeof *pool);
 	uint32_t used = 0;
 	uint64_t sum = 0, got = 0, waits = 0, kept = 0;
 	uint64_t check_at = leakcheck_on && pc->id == 0 ? pc->msgs / 2 : UINT64_MAX;

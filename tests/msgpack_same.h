@@ -8,6 +8,9 @@
  *   json_t *j = json_loadb(json_bytes, ...);
  *   EXPECT_TRUE(gh_test_same_document(&u.data, j));
  *
+ * or, for bytes that must be one whole msgpack document,
+ * gh_test_msgpack_is(bytes, len, j).
+ *
  * "The same" is strict: the same types (integer/integer, float64/real, str/
  * string, nil/null), equal values (floats bit for bit but NaN, with their
  * sign), the same sizes, and map keys in the same order. msgpack's bin, ext
@@ -68,6 +71,19 @@ static inline bool gh_test_same_document(const msgpack_object *o, const json_t *
 	default:
 		return false;
 	}
+}
+
+/* Whether mp[0 .. len) is exactly one msgpack document (nothing after it),
+ * the same as j. */
+static inline bool gh_test_msgpack_is(const char *mp, size_t len, const json_t *j)
+{
+	msgpack_unpacked u;
+	size_t off = 0;
+	msgpack_unpacked_init(&u);
+	bool ok = msgpack_unpack_next(&u, mp, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len &&
+		  gh_test_same_document(&u.data, j);
+	msgpack_unpacked_destroy(&u);
+	return ok;
 }
 
 #endif /* GH_TEST_MSGPACK_SAME_H */

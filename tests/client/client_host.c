@@ -37,17 +37,12 @@
 
 #include <glassheap.h>
 
-struct alpha {
-	uint32_t index;
-	char pad[44];
-};
+#include "../host_args.h"
+#include "../test_util.h"
 
 static int fmt_alpha(const void *obj, size_t size, char *buf, size_t len)
 {
-	const struct alpha *a = obj;
-	if (size < sizeof *a)
-		return -1;
-	return snprintf(buf, len, "CliAlpha{index=%u}", a->index);
+	return gh_test_alpha_format("CliAlpha", obj, size, buf, len);
 }
 
 /* Objects made by "grow", per type name. */
@@ -164,15 +159,9 @@ static void *dripper(void *arg)
 
 int main(int argc, char **argv)
 {
-	const char *listen = "127.0.0.1:0";
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-			listen = argv[++i];
+	const char *listen = gh_test_host_args(argc, argv).listen;
 
-	gh_type_desc_t d;
-	memset(&d, 0, sizeof d);
-	d.format = fmt_alpha;
-	gh_type_t alpha = gh_type_register("CliAlpha", &d);
+	gh_type_t alpha = gh_test_type_formatted("CliAlpha", fmt_alpha);
 	gh_type_t beta = gh_type_register("CliBeta", NULL);
 	gh_type_t gamma = gh_type_register("Cli \"Gamma\" \xcf\x80", NULL);
 	gh_type_t esc = gh_type_register("CliEsc\x1b[31m", NULL);
@@ -183,7 +172,7 @@ int main(int argc, char **argv)
 	static void *keep[100 + 7 + 3 + 2];
 	size_t k = 0;
 	for (uint32_t i = 0; i < 100; i++) {
-		struct alpha *a = gh_malloc_typed(alpha, sizeof *a);
+		struct gh_test_alpha *a = gh_malloc_typed(alpha, sizeof *a);
 		memset(a, 0, sizeof *a);
 		a->index = i;
 		keep[k++] = a;

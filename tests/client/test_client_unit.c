@@ -369,6 +369,39 @@ static json_t *memdoc(const char *json)
 	return j;
 }
 
+/* What view prints for doc, its return checked against rc ("" when doc is NULL). */
+static char *view_text(int (*view)(FILE *, const json_t *), const json_t *doc, int rc)
+{
+	EXPECT_TRUE(doc != NULL);
+	if (!doc)
+		return strdup("");
+	CAPTURE(s, EXPECT_EQ(view(out, doc), rc));
+	return s;
+}
+
+/* At width columns, what view prints for doc fits them and still holds every
+ * string of parts (up to a NULL); the width goes back to 0 (no limit). */
+static void expect_narrow(int (*view)(FILE *, const json_t *), const json_t *doc, int width,
+			  const char *const *parts)
+{
+	gh__term_set_width(width);
+	char *s = view_text(view, doc, 0);
+	EXPECT_TRUE(lines_fit(s, width));
+	for (size_t i = 0; parts[i]; i++)
+		EXPECT_CONTAINS(s, parts[i]);
+	free(s);
+	gh__term_set_width(0);
+}
+
+/* The same for the document of the JSON text json. */
+static char *view_json(int (*view)(FILE *, const json_t *), const char *json, int rc)
+{
+	json_t *doc = memdoc(json);
+	char *s = view_text(view, doc, rc);
+	json_decref(doc);
+	return s;
+}
+
 TEST(diff_rows)
 {
 	json_t *a = memdoc("{\"summary\":{\"total_objects\":110,\"total_size_bytes\":5000,\"unique_types\":3},"
@@ -462,16 +495,15 @@ TEST(diff_hostile_figures)
 TEST(view_memory)
 {
 	gh__term_set_width(0);
-	json_t *doc = memdoc("{\"summary\":{\"total_objects\":110,\"total_size_bytes\":10240,\"total_size_mb\":0.01,"
+	char *s = view_json(gh__view_memory,
+			    "{\"summary\":{\"total_objects\":110,\"total_size_bytes\":10240,\"total_size_mb\":0.01,"
 			     "\"unique_types\":2},\"top_objects\":["
 			     "{\"type\":\"CliBeta\",\"count\":10,\"total_size_bytes\":5440,\"avg_size_bytes\":544,"
 			     "\"total_size_mb\":0.01},"
 			     "{\"type\":\"CliEsc\\u001b[31m\",\"count\":100,\"total_size_bytes\":4800,"
 			     "\"avg_size_bytes\":48,\"total_size_mb\":0.0}],"
 			     "\"gc_stats\":{\"collections\":[0,0,2],\"thresholds\":[0,0,0],\"garbage_count\":4},"
-			     "\"sort_by\":\"size\"}");
-	ASSERT_TRUE(doc != NULL);
-	CAPTURE(s, EXPECT_EQ(gh__view_memory(out, doc), 0));
+			     "\"sort_by\":\"size\"}", 0);
 	EXPECT_CONTAINS(s, "110 objects, 10.0 KiB (10240 bytes), 2 types; top 2 by size\n");
 	EXPECT_CONTAINS(s, "TYPE            COUNT     SIZE  SHARE  AVG SIZE\n"
 			   "CliBeta            10  5.3 KiB  53.1%     544 B\n"
@@ -481,16 +513,10 @@ TEST(view_memory)
 	free(s);
 
 	/* any other shape renders with '?', and a non-map is refused */
-	json_t *odd = memdoc("{\"summary\":[],\"top_objects\":[1,{\"type\":5}]}");
-	CAPTURE(s2, EXPECT_EQ(gh__view_memory(out, odd), 0));
+	char *s2 = view_json(gh__view_memory, "{\"summary\":[],\"top_objects\":[1,{\"type\":5}]}", 0);
 	EXPECT_CONTAINS(s2, "? objects");
 	free(s2);
-	json_t *arr = memdoc("[1,2]");
-	CAPTURE(s3, EXPECT_EQ(gh__view_memory(out, arr), -1));
-	free(s3);
-	json_decref(odd);
-	json_decref(arr);
-	json_decref(doc);
+	free(view_json(gh__view_memory, "[1,2]", -1));
 }
 
 TEST(view_detail_422)
@@ -517,21 +543,20 @@ TEST(view_trace_documents)
 {
 	gh__term_set_width(0);
 	/* api.md's fields only (an older server): the location is file:line or the module */
-	json_t *top = memdoc("{\"group_by\":\"lineno\",\"top_allocations\":[{\"size_bytes\":2345678,\"size_mb\":2.24,"
+	char *s = view_json(gh__view_trace_top,
+			    "{\"group_by\":\"lineno\",\"top_allocations\":[{\"size_bytes\":2345678,\"size_mb\":2.24,"
 			     "\"count\":1234,\"filename\":\"src/service.c\",\"lineno\":145,\"line\":\"buf = malloc(n);\"},"
 			     "{\"size_bytes\":10,\"size_mb\":0.0,\"count\":1,\"filename\":\"libc.so.6\",\"lineno\":0,"
-			     "\"line\":\"\"}],\"summary\":{\"current_mb\":45.23,\"peak_mb\":67.89}}");
-	ASSERT_TRUE(top != NULL);
-	CAPTURE(s, EXPECT_EQ(gh__view_trace_top(out, top), 0));
+			     "\"line\":\"\"}],\"summary\":{\"current_mb\":45.23,\"peak_mb\":67.89}}", 0);
 	EXPECT_CONTAINS(s, "grouped by lineno; traced now 45.23 MiB, peak 67.89 MiB");
 	EXPECT_CONTAINS(s, "   SIZE  COUNT  LOCATION           LINE\n"
 			   "2.2 MiB   1234  src/service.c:145  buf = malloc(n);\n"
 			   "   10 B      1  libc.so.6\n");
 	free(s);
-	json_decref(top);
 
 	/* glassheap's function and site: the function, then file:line or module+0xoffset */
-	json_t *top2 = memdoc("{\"group_by\":\"lineno\",\"top_allocations\":[{\"size_bytes\":2048,\"size_mb\":0.0,"
+	char *s1 = view_json(gh__view_trace_top,
+			    "{\"group_by\":\"lineno\",\"top_allocations\":[{\"size_bytes\":2048,\"size_mb\":0.0,"
 			      "\"count\":2,\"filename\":\"/src/demo.c\",\"lineno\":261,\"line\":\"r = malloc(n);\","
 			      "\"function\":\"handle_request\",\"site\":\"\"},"
 			      "{\"size_bytes\":100,\"size_mb\":0.0,\"count\":1,\"filename\":\"/usr/bin/python3.11\","
@@ -539,15 +564,12 @@ TEST(view_trace_documents)
 			      "\"site\":\"/usr/bin/python3.11+0x508475\"},"
 			      "{\"size_bytes\":50,\"size_mb\":0.0,\"count\":1,\"filename\":\"/usr/bin/python3.11\","
 			      "\"lineno\":0,\"line\":\"\",\"function\":\"\",\"site\":\"/usr/bin/python3.11+0x5007a3\"}],"
-			      "\"summary\":{\"current_mb\":0.0,\"peak_mb\":0.0}}");
-	ASSERT_TRUE(top2 != NULL);
-	CAPTURE(s1, EXPECT_EQ(gh__view_trace_top(out, top2), 0));
+			      "\"summary\":{\"current_mb\":0.0,\"peak_mb\":0.0}}", 0);
 	EXPECT_CONTAINS(s1, "   SIZE  COUNT  FUNCTION             LOCATION                      LINE\n"
 			    "2.0 KiB      2  handle_request       /src/demo.c:261               r = malloc(n);\n"
 			    "  100 B      1  PyType_GenericAlloc  /usr/bin/python3.11+0x508475\n"
 			    "   50 B      1                       /usr/bin/python3.11+0x5007a3\n");
 	free(s1);
-	json_decref(top2);
 
 	json_t *tb = memdoc("{\"top_allocations\":[{\"size_bytes\":2048,\"size_mb\":0.0,\"count\":2,\"traceback\":["
 			    "{\"filename\":\"/src/demo.c\",\"lineno\":261,\"line\":\"r = malloc(n);\","
@@ -556,38 +578,29 @@ TEST(view_trace_documents)
 			    "\"site\":\"/usr/bin/python3.11+0x67c373\"},"
 			    "{\"filename\":\"/usr/bin/python3.11\",\"lineno\":0,\"line\":\"\",\"function\":\"_start\","
 			    "\"site\":\"/usr/bin/python3.11+0x2a1b0\"}]}]}");
-	ASSERT_TRUE(tb != NULL);
-	CAPTURE(s4, EXPECT_EQ(gh__view_trace_traceback(out, tb), 0));
+	char *s4 = view_text(gh__view_trace_traceback, tb, 0);
 	EXPECT_STREQ(s4, "#1  2.0 KiB in 2 blocks\n"
 			 "    handle_request  /src/demo.c:261               r = malloc(n);\n"
 			 "                    /usr/bin/python3.11+0x67c373\n"
 			 "    _start          /usr/bin/python3.11+0x2a1b0\n");
 	free(s4);
-	gh__term_set_width(40);
-	CAPTURE(s5, EXPECT_EQ(gh__view_trace_traceback(out, tb), 0));
-	EXPECT_TRUE(lines_fit(s5, 40));
-	EXPECT_CONTAINS(s5, "+0x67c373");
-	EXPECT_CONTAINS(s5, "demo.c:261");
-	free(s5);
-	gh__term_set_width(0);
+	expect_narrow(gh__view_trace_traceback, tb, 40, (const char *const[]){"+0x67c373", "demo.c:261", NULL});
 	json_decref(tb);
 
-	json_t *cmp = memdoc("{\"snapshot1\":\"a\",\"snapshot2\":\"b\",\"group_by\":\"filename\",\"differences\":["
+	char *s2 = view_json(gh__view_trace_compare,
+			    "{\"snapshot1\":\"a\",\"snapshot2\":\"b\",\"group_by\":\"filename\",\"differences\":["
 			     "{\"size_diff_bytes\":-2048,\"size_diff_mb\":0.0,\"count_diff\":-2,\"filename\":\"x.c\","
-			     "\"lineno\":0,\"line\":\"\"}]}");
-	CAPTURE(s2, EXPECT_EQ(gh__view_trace_compare(out, cmp), 0));
+			     "\"lineno\":0,\"line\":\"\"}]}", 0);
 	EXPECT_CONTAINS(s2, "a -> b, grouped by filename");
 	EXPECT_CONTAINS(s2, "-2.0 KiB          -2  x.c");
 	free(s2);
-	json_decref(cmp);
 
-	json_t *st = memdoc("{\"is_tracing\":true,\"frames\":25,\"current_mb\":1.5,\"peak_mb\":2.0,"
-			    "\"available_snapshots\":[\"before\",\"after\"]}");
-	CAPTURE(s3, EXPECT_EQ(gh__view_trace_status(out, st), 0));
+	char *s3 = view_json(gh__view_trace_status,
+			    "{\"is_tracing\":true,\"frames\":25,\"current_mb\":1.5,\"peak_mb\":2.0,"
+			    "\"available_snapshots\":[\"before\",\"after\"]}", 0);
 	EXPECT_CONTAINS(s3, "tracing    yes\n");
 	EXPECT_CONTAINS(s3, "snapshots  before, after\n");
 	free(s3);
-	json_decref(st);
 }
 
 TEST(view_gc_sites)
@@ -604,8 +617,7 @@ TEST(view_gc_sites)
 			    "{\"site\":\"/lib/x86_64-linux-gnu/libh2o-evloop.so.0.13+0x37aa5\",\"function\":\"\","
 			    "\"filename\":\"\",\"lineno\":0,\"type\":\"glassheap\",\"class\":\"possibly_lost\","
 			    "\"count\":1,\"bytes\":2048}]}}");
-	ASSERT_TRUE(gc != NULL);
-	CAPTURE(s, EXPECT_EQ(gh__view_gc(out, gc), 0));
+	char *s = view_text(gh__view_gc, gc, 0);
 	EXPECT_CONTAINS(s, "FUNCTION              LOCATION                                             TYPE              "
 			   "LOST        COUNT       SIZE\n"
 			   "handle_request        /work/examples/demo.c:261                            SpeechRecognizer  "
@@ -615,15 +627,8 @@ TEST(view_gc_sites)
 			   "                      /lib/x86_64-linux-gnu/libh2o-evloop.so.0.13+0x37aa5  glassheap         "
 			   "possibly        1    2.0 KiB\n");
 	free(s);
-	gh__term_set_width(80);
-	CAPTURE(s2, EXPECT_EQ(gh__view_gc(out, gc), 0));
-	EXPECT_TRUE(lines_fit(s2, 80));
-	EXPECT_CONTAINS(s2, "handle_request");
-	EXPECT_CONTAINS(s2, "/demo.c:261");
-	EXPECT_CONTAINS(s2, "+0x1ab53");
-	EXPECT_CONTAINS(s2, "    66  133.5 KiB\n");
-	free(s2);
-	gh__term_set_width(0);
+	expect_narrow(gh__view_gc, gc, 80,
+		      (const char *const[]){"handle_request", "/demo.c:261", "+0x1ab53", "    66  133.5 KiB\n", NULL});
 	json_decref(gc);
 }
 

@@ -27,32 +27,11 @@ import time
 import urllib.error
 import urllib.request
 
+from exportlib import check, need, section, skip, verdict  # tests/export/exportlib.py
+
 ARGS = None
-FAILURES = []
 CHILDREN = []
 TMP = None
-
-
-def check(cond, what, extra=None):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what + ("" if extra is None else "\n    " + str(extra)[:2000]), flush=True)
-    return cond
-
-
-def section(name):
-    print("== " + name, flush=True)
-
-
-def skip(why):
-    print("SKIP: " + why, flush=True)
-    sys.exit(77)
-
-
-def need(*tools):
-    for t in tools:
-        if not shutil.which(t):
-            skip("%s is not installed (scripts/deps.sh installs it)" % t)
 
 
 # ---- Processes and HTTP ------------------------------------------------------------
@@ -140,6 +119,13 @@ def http(url, method="GET", headers=None, timeout=60):
         return Resp(e.code, {k.lower(): v for k, v in e.headers.items()}, e.read())
 
 
+def get_ok(url, ctype):
+    """GET url, checked to answer 200 with the content type ctype."""
+    r = http(url)
+    check(r.status == 200 and r.ctype() == ctype, "GET %s: 200 %s (got %d %s)" % (url, ctype, r.status, r.ctype()))
+    return r
+
+
 def run(argv, timeout=60, env=None, input=None):
     full = dict(os.environ)
     full.update({"HOME": TMP, "PPROF_TMPDIR": TMP, "GOCACHE": os.path.join(TMP, "gocache")})
@@ -191,8 +177,7 @@ def case_pprof():
     h = Host(env={"GLASSHEAP_TRACE": "64"})
     try:
         section("GET /debug/pprof/heap: gzipped profile.proto")
-        r = http(h.url + "/debug/pprof/heap")
-        check(r.status == 200 and r.ctype() == "application/octet-stream", "200 octet-stream: %d %s" % (r.status, r.ctype()))
+        r = get_ok(h.url + "/debug/pprof/heap", "application/octet-stream")
         check(r.body[:2] == b"\x1f\x8b", "gzip magic")
         check("heap.pb.gz" in r.headers.get("content-disposition", ""), "content-disposition names the file")
         a = save("a.pb.gz", r.body)
@@ -358,8 +343,7 @@ def case_folded():
     h = Host(env={"GLASSHEAP_TRACE": "64"})
     try:
         section("live stacks, value=bytes (default) and count")
-        r = http(h.url + "/debug/tracemalloc/folded")
-        check(r.status == 200 and r.ctype() == "text/plain; charset=utf-8", "200 text/plain: %s" % r.ctype())
+        r = get_ok(h.url + "/debug/tracemalloc/folded", "text/plain; charset=utf-8")
         st = parse_folded(r.body.decode("utf-8"), "folded")
         for fn in ("alpha_leaf", "beta_leaf", "gamma_leaf"):
             check(leaf_sum(st, fn) == h.expect[fn]["inuse_space"], "%s bytes %d" % (fn, leaf_sum(st, fn)))
@@ -420,8 +404,7 @@ def case_metrics():
     h = Host(env={"GLASSHEAP_METRICS_TYPES": "2"})
     try:
         section("promtool check metrics")
-        r = http(h.url + "/metrics")
-        check(r.status == 200 and r.ctype() == "text/plain; version=0.0.4; charset=utf-8", "content type %s" % r.ctype())
+        r = get_ok(h.url + "/metrics", "text/plain; version=0.0.4; charset=utf-8")
         text = r.body.decode("utf-8")
         rc, out, err = run(["promtool", "check", "metrics"], input=text)
         check(rc == 0 and not out.strip() and not err.strip(), "promtool check metrics passes", out + err)
@@ -587,11 +570,7 @@ def main():
                 p.kill()
                 p.wait(5)
         shutil.rmtree(TMP, ignore_errors=True)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -26,24 +26,9 @@ import time
 import urllib.error
 import urllib.request
 
-FAILURES = []
+from exportlib import check, section, skip, verdict  # tests/export/exportlib.py
+
 ARGS = None
-
-
-def check(cond, what, extra=None):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what + ("" if extra is None else "\n    " + str(extra)[:1500]), flush=True)
-    return cond
-
-
-def section(name):
-    print("== " + name, flush=True)
-
-
-def skip(why):
-    print("SKIP: " + why, flush=True)
-    sys.exit(77)
 
 
 try:
@@ -330,11 +315,7 @@ def main():
         for p in procs:
             stop(p)
         shutil.rmtree(tmp, ignore_errors=True)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

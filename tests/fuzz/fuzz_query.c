@@ -96,13 +96,7 @@ static void check_422(const gh_query_t *q)
 		CHECK(json_array_size(json_object_get(d, "loc")) == 2);
 	}
 
-	msgpack_unpacked u;
-	size_t off = 0;
-	msgpack_unpacked_init(&u);
-	CHECK(msgpack_unpack_next(&u, mp, mlen, &off) == MSGPACK_UNPACK_SUCCESS);
-	CHECK(off == mlen);
-	CHECK(gh_test_same_document(&u.data, j));
-	msgpack_unpacked_destroy(&u);
+	CHECK(gh_test_msgpack_is(mp, mlen, j));
 	json_decref(j);
 	gh__emit_free(ej);
 	gh__emit_free(em);

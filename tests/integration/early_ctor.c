@@ -53,21 +53,9 @@ int main(void)
 	int bad = early_failures != 0;
 	if (gh_dyn_init() != 0)
 		return 2;
-	if (!pre_obj || strcmp(pre_obj, "from preinit_array") != 0 || GHD(gh_ptr_size)(pre_obj) != 40) {
-		fprintf(stderr, "preinit object: %s, gh_ptr_size %zu (want 40)\n", pre_obj ? pre_obj : "(null)",
-			pre_obj ? GHD(gh_ptr_size)(pre_obj) : 0);
-		bad = 1;
-	}
-	if (!ctor_obj || strcmp(ctor_obj, "from constructor(101)") != 0 || GHD(gh_ptr_size)(ctor_obj) != 50) {
-		fprintf(stderr, "constructor object: %s, gh_ptr_size %zu (want 50)\n", ctor_obj ? ctor_obj : "(null)",
-			ctor_obj ? GHD(gh_ptr_size)(ctor_obj) : 0);
-		bad = 1;
-	}
-	if (!pre_aligned || GHD(gh_ptr_size)(pre_aligned) != 200) {
-		fprintf(stderr, "preinit aligned object: gh_ptr_size %zu (want 200)\n",
-			pre_aligned ? GHD(gh_ptr_size)(pre_aligned) : 0);
-		bad = 1;
-	}
+	bad |= !gh_dyn_object_ok(pre_obj, "from preinit_array", 40, "preinit object");
+	bad |= !gh_dyn_object_ok(ctor_obj, "from constructor(101)", 50, "constructor object");
+	bad |= !gh_dyn_object_ok(pre_aligned, NULL, 200, "preinit aligned object");
 	free(pre_obj);
 	free(ctor_obj);
 	free(pre_aligned);

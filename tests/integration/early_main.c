@@ -34,11 +34,7 @@ int main(void)
 		bad = 1;
 	}
 	void *a = early_lib_kept_aligned();
-	if (!a || GHD(gh_ptr_size)(a) != 10000) {
-		fprintf(stderr, "aligned object allocated before main: gh_ptr_size %zu (want 10000)\n",
-			a ? GHD(gh_ptr_size)(a) : 0);
-		bad = 1;
-	}
+	bad |= !gh_dyn_object_ok(a, NULL, 10000, "aligned object allocated before main");
 	free(k);
 	free(a);
 	/* The heap works normally afterwards. */

@@ -15,6 +15,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <string.h>
 
 #define GH_DYN_FUNCS(X)                                                                    \
 	X(gh_type_register)                                                                \
@@ -51,6 +52,18 @@ static int gh_dyn_init(void)
 	GH_DYN_FUNCS(GH_DYN_LOAD_)
 #undef GH_DYN_LOAD_
 	return missing ? -1 : 0;
+}
+
+/* Whether p is an object of gh_ptr_size size holding the string text (any
+ * content when text is NULL); if not, a message naming what and 0. */
+static inline int gh_dyn_object_ok(const char *p, const char *text, size_t size, const char *what)
+{
+	size_t got = p ? GHD(gh_ptr_size)(p) : 0;
+	if (p && (!text || strcmp(p, text) == 0) && got == size)
+		return 1;
+	fprintf(stderr, "%s: %s, gh_ptr_size %zu (want %s, %zu)\n", what, !p ? "(null)" : text ? p : "...", got,
+		text ? text : "...", size);
+	return 0;
 }
 
 #endif /* GH_IT_DYN_H */

@@ -7,7 +7,8 @@ and tests/client/test_client.py. Standard library only, plus Debian's
 python3-msgpack for msgpack bodies (the drivers run under /usr/bin/python3).
 
   reporting   check(), section(), log(), FAILURES; skip() and finish(): a test
-              that cannot run here exits 77 (ctest's SKIP_RETURN_CODE), never 0
+              that cannot run here exits 77 (ctest's SKIP_RETURN_CODE), never 0;
+              case_args(): a driver's --case NAME command line
   processes   Proc: a child with line-oriented stdin/stdout, stderr collected in
               the background; kill_children() kills every Proc still running
   /proc       fd_count, rss_bytes, settle_fds, stable_fds, listening_ports
@@ -20,6 +21,7 @@ python3-msgpack for msgpack bodies (the drivers run under /usr/bin/python3).
 
 Only loopback addresses; every wait is bounded.
 """
+import argparse
 import json
 import os
 import queue
@@ -91,6 +93,18 @@ def finish(main, cleanup=None):
         return SKIP_CODE
     log("all checks passed")
     return 0
+
+
+def case_args(cases, required=(), optional=()):
+    """The command line of a driver with one ctest per case: --case (one of cases), the options
+    required, then the options optional (each with one value)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case", required=True, choices=sorted(cases))
+    for o in required:
+        ap.add_argument(o, required=True)
+    for o in optional:
+        ap.add_argument(o)
+    return ap
 
 
 # ---- Processes ------------------------------------------------------------------------

@@ -54,6 +54,7 @@
 
 #include "host_args.h"
 #include "internal.h"
+#include "test_util.h"
 
 static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void reply(const char *fmt, ...)
@@ -116,16 +117,14 @@ static _Atomic pid_t blocker_tid;
 static void *blocker_main(void *arg)
 {
 	(void)arg;
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	gh_test_all_signals(SIG_BLOCK);
 	atomic_store(&blocker_tid, gettid());
 	char c;
 	while (read(block_pipe[0], &c, 1) < 0 && errno == EINTR)
 		;
 	/* A stop that timed out left its signal pending here: it runs now and
 	 * must return at once (that stop is over). */
-	pthread_sigmask(SIG_UNBLOCK, &all, NULL);
+	gh_test_all_signals(SIG_UNBLOCK);
 	void *p = malloc(100); /* and this thread's allocator still works */
 	free(p);
 	return NULL;
@@ -324,11 +323,8 @@ int main(int argc, char **argv)
 				nworkers++;
 			reply("workers %d", nworkers);
 		} else if (strcmp(line, "gc") == 0) {
-			struct gh_gc_result *r = NULL;
-			pid_t stuck = 0;
-			int grc = gh__gc_run(0, &r, &stuck);
-			if (r)
-				gh__gc_result_free(r);
+			pid_t stuck;
+			int grc = gh_test_gc(&stuck);
 			reply("gc rc=%d stuck=%d", grc, (int)stuck);
 		} else if (strncmp(line, "aslimit ", 8) == 0) {
 			long extra = atol(line + 8);

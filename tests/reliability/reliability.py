@@ -31,7 +31,6 @@ Cases (one ctest each, docs/testing.md says what each proves):
              --follow-children, and then they never try the program's port
 Only loopback addresses; every wait is bounded; every child is killed at the end.
 """
-import argparse
 import os
 import re
 import resource
@@ -44,7 +43,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from ghtest import (Proc, check, finish, free_port, listening_ports, log, port_accepts, request,  # noqa: E402
-                    section, settle_fds, stable_fds, type_entry)
+                    case_args, section, settle_fds, stable_fds, type_entry)
 
 ARGS = None
 
@@ -719,12 +718,7 @@ CASES = {"faults": case_faults, "slowloris": case_slowloris, "halfopen": case_ha
 
 def main():
     global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--case", required=True, choices=sorted(CASES))
-    ap.add_argument("--fault-host", required=True)
-    ap.add_argument("--lib", required=True)
-    ap.add_argument("--cli")
-    ARGS = ap.parse_args()
+    ARGS = case_args(CASES, ("--fault-host", "--lib"), ("--cli",)).parse_args()
     t0 = time.time()
     CASES[ARGS.case]()
     log("case %s took %.1f s" % (ARGS.case, time.time() - t0))

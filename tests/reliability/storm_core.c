@@ -23,6 +23,7 @@
 
 #include "internal.h"
 #include "test.h"
+#include "test_util.h"
 #include "tsan_thread.h"
 
 #include <signal.h>
@@ -210,12 +211,7 @@ TEST(storm_against_the_core)
 	EXPECT_EQ(storm_verify(stderr), 0);
 	storm_free_all();
 	EXPECT_EQ(storm_verify(stderr), 0);
-	for (int k = 0; k < ST_NTYPES; k++) {
-		gh_type_stats_t st;
-		gh_type_stats(storm_types[k], &st);
-		EXPECT_EQ(st.live_count, 0);
-		EXPECT_EQ(st.live_bytes, 0);
-	}
+	gh_test_expect_types_empty(storm_types, ST_NTYPES);
 }
 
 int main(void)

@@ -20,7 +20,7 @@
  * Also built with ThreadSanitizer (STORM_TSAN=1, STORM_SHIM=0: the core and
  * the server linked directly beside TSan's malloc, typed blocks only): then
  * TSan's own thread is left out of stops, workers do fewer operations each,
- * and the main thread waits for commands in poll (see read_command).
+ * and the main thread waits for commands in poll (gh_test_read_command, tests/test_util.h).
  */
 #include "storm_work.h"
 
@@ -28,24 +28,10 @@
 #include <unistd.h>
 
 #if STORM_TSAN
-#include <poll.h>
-
 #include "internal.h"
 #include "tsan_thread.h"
 #endif
-
-/* Under TSan a signal reaches a thread only in an intercepted call, and
- * fgets blocks in glibc's internal read, which TSan does not intercept: wait
- * in poll instead (stdin unbuffered, so no line hides in stdio's buffer). */
-static char *read_command(char *line, int len)
-{
-#if STORM_TSAN
-	struct pollfd p = {.fd = 0, .events = POLLIN};
-	for (int i = 0; i < 1000000 && poll(&p, 1, -1) < 0 && errno == EINTR; i++)
-		;
-#endif
-	return fgets(line, len, stdin);
-}
+#include "test_util.h"
 
 int main(void)
 {
@@ -71,7 +57,7 @@ int main(void)
 
 	char line[128];
 	bool stopped = false;
-	while (read_command(line, sizeof line)) {
+	while (gh_test_read_command(line, sizeof line, STORM_TSAN)) {
 		line[strcspn(line, "\r\n")] = '\0';
 		if (strcmp(line, "ping") == 0) {
 			printf("pong\n");

@@ -39,27 +39,21 @@
 #include "internal.h"
 #endif
 #ifdef GH_TEST_TSAN /* the ThreadSanitizer build (tests/reliability) */
-#include <poll.h>
-
 #include "tsan_thread.h"
+#define IN_POLL true
+#else
+#define IN_POLL false
 #endif
+#include "../test_util.h"
 
 #define N_ALPHA 100
 #define N_BETA 7
 #define N_GAMMA 3
 #define N_BAD 2
 
-struct alpha {
-	uint32_t index;
-	char pad[44];
-};
-
 static int fmt_alpha(const void *obj, size_t size, char *buf, size_t len)
 {
-	const struct alpha *a = obj;
-	if (size < sizeof *a)
-		return -1;
-	return snprintf(buf, len, "TestAlpha{index=%u}", a->index);
+	return gh_test_alpha_format("TestAlpha", obj, size, buf, len);
 }
 
 static void *keep[N_ALPHA + N_BETA + N_GAMMA + N_BAD];
@@ -102,10 +96,8 @@ static void *gcloop(void *arg)
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < 100000; i++) {
-		struct gh_gc_result *r = NULL;
-		pid_t stuck = 0;
-		if (gh__gc_run(0, &r, &stuck) == 0)
-			gh__gc_result_free(r);
+		pid_t stuck;
+		gh_test_gc(&stuck);
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > gcloop_ms)
 			break;
@@ -113,24 +105,6 @@ static void *gcloop(void *arg)
 	return NULL;
 }
 #endif
-
-/*
- * Under TSan a signal reaches a thread only in an intercepted call, and
- * fgets blocks in glibc's internal read, which TSan does not intercept: the
- * main thread would never stop for a reachability pass (504). So the TSan
- * build waits in poll (intercepted, signals delivered while blocked) and
- * reads stdin unbuffered, so that no line waits in stdio's buffer unseen by
- * poll.
- */
-static char *read_command(char *line, int len)
-{
-#ifdef GH_TEST_TSAN
-	struct pollfd p = {.fd = 0, .events = POLLIN};
-	for (int i = 0; i < 1000000 && poll(&p, 1, -1) < 0 && errno == EINTR; i++)
-		;
-#endif
-	return fgets(line, len, stdin);
-}
 
 static void reply(const char *fmt, int a, int b)
 {
@@ -149,10 +123,7 @@ int main(int argc, char **argv)
 	setvbuf(stdin, NULL, _IONBF, 0);
 #endif
 
-	gh_type_desc_t d;
-	memset(&d, 0, sizeof d);
-	d.format = fmt_alpha;
-	gh_type_t alpha = gh_type_register("TestAlpha", &d);
+	gh_type_t alpha = gh_test_type_formatted("TestAlpha", fmt_alpha);
 	gh_type_t beta = gh_type_register("TestBeta", NULL);
 	gh_type_t gamma = gh_type_register("Test \"Gamma\" \xcf\x80", NULL);
 	gh_type_t empty = gh_type_register("TestEmpty", NULL);
@@ -163,7 +134,7 @@ int main(int argc, char **argv)
 	}
 	size_t k = 0;
 	for (uint32_t i = 0; i < N_ALPHA; i++) {
-		struct alpha *a = gh_malloc_typed(alpha, sizeof *a);
+		struct gh_test_alpha *a = gh_malloc_typed(alpha, sizeof *a);
 		memset(a, 0, sizeof *a);
 		a->index = i;
 		keep[k++] = a;
@@ -183,7 +154,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	char line[512];
-	while (read_command(line, sizeof line)) {
+	while (gh_test_read_command(line, sizeof line, IN_POLL)) {
 		line[strcspn(line, "\r\n")] = '\0';
 		if (strncmp(line, "start ", 6) == 0) {
 			rc = gh_server_start(line + 6);
@@ -218,11 +189,8 @@ int main(int argc, char **argv)
 			pthread_detach(th);
 			reply("gcloop started", 0, 0);
 		} else if (strcmp(line, "gc") == 0) {
-			struct gh_gc_result *r = NULL;
-			pid_t stuck = 0;
-			int grc = gh__gc_run(0, &r, &stuck);
-			if (r)
-				gh__gc_result_free(r);
+			pid_t stuck;
+			int grc = gh_test_gc(&stuck);
 			reply("gc rc=%d stuck=%d", grc, (int)stuck);
 #endif
 		} else if (strcmp(line, "quit") == 0) {

@@ -14,7 +14,6 @@ sockets. Only loopback addresses are used; every wait is bounded; every child
 process is killed at the end. Exit status 0 when every check passed, 77 when
 the case cannot run here (the demo is not built), 1 otherwise.
 """
-import argparse
 import errno
 import json
 import os
@@ -32,7 +31,7 @@ import time
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from ghtest import (Proc, check, exchange, finish, free_port, mb, parse_response, request,  # noqa: E402
+from ghtest import (Proc, case_args, check, exchange, finish, free_port, mb, parse_response, request,  # noqa: E402
                     same, same_shape, section, settle_fds, skip, type_entry)
 
 ARGS = None
@@ -1307,13 +1306,7 @@ CASES = {"endpoints": case_endpoints, "auth": case_auth, "lifecycle": case_lifec
 
 def main():
     global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--case", required=True, choices=sorted(CASES))
-    ap.add_argument("--host", required=True)
-    ap.add_argument("--host-static", required=True)
-    ap.add_argument("--lib", required=True)
-    ap.add_argument("--msgpack2json", required=True)
-    ap.add_argument("--demo")
+    ap = case_args(CASES, ("--host", "--host-static", "--lib", "--msgpack2json"), ("--demo",))
     ap.add_argument("--tsan", action="store_true",
                     help="the host is a ThreadSanitizer build (see the gc case's 503 check)")
     ARGS = ap.parse_args()

@@ -5,6 +5,7 @@
  * (label "sanitizer"), so the core's own memory errors are caught. */
 #include "internal.h"
 #include "test.h"
+#include "test_util.h"
 
 #include <pthread.h>
 
@@ -176,12 +177,7 @@ TEST(counters_exact_with_thread_churn_and_cross_thread_frees)
 	}
 	for (int i = 0; i < POOL; i++)
 		gh_free(pool[i]);
-	for (int k = 0; k < NTYPES; k++) {
-		gh_type_stats_t st;
-		gh_type_stats(ttypes[k], &st);
-		EXPECT_EQ(st.live_count, 0);
-		EXPECT_EQ(st.live_bytes, 0);
-	}
+	gh_test_expect_types_empty(ttypes, NTYPES);
 }
 
 int main(void)

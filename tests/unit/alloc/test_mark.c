@@ -4,6 +4,7 @@
  * stop of many threads blocked in system calls. */
 #include "internal.h"
 #include "test.h"
+#include "test_util.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -286,9 +287,7 @@ static volatile int blocker_go;
 static void *signal_blocker(void *arg)
 {
 	(void)arg;
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	gh_test_all_signals(SIG_BLOCK);
 	while (!blocker_go)
 		usleep(1000);
 	return NULL;
@@ -340,9 +339,7 @@ static int cv_go, cv_waiting;
 static void *cond_blocker(void *arg)
 {
 	(void)arg;
-	sigset_t all;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	gh_test_all_signals(SIG_BLOCK);
 	pthread_mutex_lock(&cv_mu);
 	cv_waiting = 1;
 	while (!cv_go)

@@ -61,18 +61,8 @@ static bool both_agree(build_fn fn, const void *arg)
 	struct doc js = build(GH_EMIT_JSON, fn, arg), mp = build(GH_EMIT_MSGPACK, fn, arg);
 	bool ok = false;
 	json_t *j = NULL;
-	msgpack_unpacked u;
-	msgpack_unpacked_init(&u);
-	if (!js.bytes || !mp.bytes)
-		goto out;
-	if (!(j = parse_json(&js)))
-		goto out;
-	size_t off = 0;
-	if (msgpack_unpack_next(&u, mp.bytes, mp.len, &off) != MSGPACK_UNPACK_SUCCESS || off != mp.len)
-		goto out;
-	ok = gh_test_same_document(&u.data, j);
-out:
-	msgpack_unpacked_destroy(&u);
+	if (js.bytes && mp.bytes && (j = parse_json(&js)))
+		ok = gh_test_msgpack_is(mp.bytes, mp.len, j);
 	json_decref(j);
 	free(js.bytes);
 	free(mp.bytes);
@@ -120,6 +110,14 @@ static bool string_roundtrips(const char *s, size_t n, const unsigned char *expe
 static char *json_of(build_fn fn, const void *arg)
 {
 	return build(GH_EMIT_JSON, fn, arg).bytes;
+}
+
+/* fn's JSON text is want. */
+static void expect_json(build_fn fn, const void *arg, const char *want)
+{
+	char *js = json_of(fn, arg);
+	EXPECT_STREQ(js, want);
+	free(js);
 }
 
 /* ---- Golden JSON ------------------------------------------------------------------ */
@@ -197,10 +195,22 @@ TEST(golden_msgpack_bytes)
 	gh__emit_free(e);
 }
 
-struct mb_case {
-	uint64_t bytes;
+/* A value, at arg, and its expected JSON text. */
+struct text_case {
+	const void *arg;
 	const char *json;
 };
+#define U64(x) (&(const uint64_t){x})
+#define DBL(x) (&(const double){x})
+
+/* fn's JSON text of every case's value is the case's, and msgpack agrees. */
+static void expect_texts(build_fn fn, const struct text_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		expect_json(fn, cases[i].arg, cases[i].json);
+		EXPECT_TRUE(both_agree(fn, cases[i].arg));
+	}
+}
 
 static void build_mb(gh_emit_t *e, const void *arg)
 {
@@ -210,26 +220,16 @@ static void build_mb(gh_emit_t *e, const void *arg)
 /* Expected texts are Python's repr(round(bytes / 1024 / 1024, 2)). */
 TEST(mb_rounding_like_python)
 {
-	static const struct mb_case cases[] = {
-		{0, "0.0"},           {1, "0.0"},           {5242, "0.0"},
-		{5243, "0.01"},       {1048576, "1.0"},     {12345678, "11.77"},
-		{2345678, "2.24"},    {131072, "0.12"}, /* 0.125: half to even */
-		{393216, "0.38"}, /* 0.375 */
-		{UINT64_C(9007199254740993), "8589934592.0"},
-		{UINT64_MAX, "17592186044416.0"},
+	const struct text_case cases[] = {
+		{U64(0), "0.0"},           {U64(1), "0.0"},           {U64(5242), "0.0"},
+		{U64(5243), "0.01"},       {U64(1048576), "1.0"},     {U64(12345678), "11.77"},
+		{U64(2345678), "2.24"},    {U64(131072), "0.12"}, /* 0.125: half to even */
+		{U64(393216), "0.38"}, /* 0.375 */
+		{U64(UINT64_C(9007199254740993)), "8589934592.0"},
+		{U64(UINT64_MAX), "17592186044416.0"},
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *js = json_of(build_mb, &cases[i].bytes);
-		EXPECT_STREQ(js, cases[i].json);
-		free(js);
-		EXPECT_TRUE(both_agree(build_mb, &cases[i].bytes));
-	}
+	expect_texts(build_mb, cases, sizeof cases / sizeof cases[0]);
 }
-
-struct dbl_case {
-	double v;
-	const char *json;
-};
 
 static void build_dbl(gh_emit_t *e, const void *arg)
 {
@@ -239,39 +239,30 @@ static void build_dbl(gh_emit_t *e, const void *arg)
 /* Expected texts are Python's repr(float). */
 TEST(double_text_like_python_repr)
 {
-	static const struct dbl_case cases[] = {
-		{0.1, "0.1"},
-		{1e16, "1e+16"},
-		{1e-5, "1e-05"},
-		{123.0, "123.0"},
-		{-0.0, "-0.0"},
-		{0.0, "0.0"},
-		{1.5e300, "1.5e+300"},
-		{5e-324, "5e-324"},
-		{0.0001, "0.0001"},
-		{1e15, "1000000000000000.0"},
-		{1.0 / 3, "0.3333333333333333"},
-		{DBL_MAX, "1.7976931348623157e+308"},
-		{9999999999999998.0, "9999999999999998.0"},
-		{1e-4 * 0.99, "9.900000000000001e-05"},
-		{-17.25, "-17.25"},
-		{123456789012345678.0, "1.2345678901234568e+17"},
-		{1e22, "1e+22"},
-		{0.1 + 0.2, "0.30000000000000004"},
+	const struct text_case cases[] = {
+		{DBL(0.1), "0.1"},
+		{DBL(1e16), "1e+16"},
+		{DBL(1e-5), "1e-05"},
+		{DBL(123.0), "123.0"},
+		{DBL(-0.0), "-0.0"},
+		{DBL(0.0), "0.0"},
+		{DBL(1.5e300), "1.5e+300"},
+		{DBL(5e-324), "5e-324"},
+		{DBL(0.0001), "0.0001"},
+		{DBL(1e15), "1000000000000000.0"},
+		{DBL(1.0 / 3), "0.3333333333333333"},
+		{DBL(DBL_MAX), "1.7976931348623157e+308"},
+		{DBL(9999999999999998.0), "9999999999999998.0"},
+		{DBL(1e-4 * 0.99), "9.900000000000001e-05"},
+		{DBL(-17.25), "-17.25"},
+		{DBL(123456789012345678.0), "1.2345678901234568e+17"},
+		{DBL(1e22), "1e+22"},
+		{DBL(0.1 + 0.2), "0.30000000000000004"},
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *js = json_of(build_dbl, &cases[i].v);
-		EXPECT_STREQ(js, cases[i].json);
-		free(js);
-		EXPECT_TRUE(both_agree(build_dbl, &cases[i].v));
-	}
+	expect_texts(build_dbl, cases, sizeof cases / sizeof cases[0]);
 	double nan = NAN, inf = -INFINITY;
-	char *js = json_of(build_dbl, &nan);
-	EXPECT_STREQ(js, "null");
-	free(js);
-	js = json_of(build_dbl, &inf);
-	EXPECT_STREQ(js, "null");
-	free(js);
+	expect_json(build_dbl, &nan, "null");
+	expect_json(build_dbl, &inf, "null");
 	EXPECT_TRUE(both_agree(build_dbl, &nan));
 }
 
@@ -323,9 +314,7 @@ TEST(control_escapes_exact)
 	for (int c = 0; c < 32; c++) {
 		char s[1] = {(char)c};
 		struct bytes b = {s, 1};
-		char *js = json_of(build_str, &b);
-		EXPECT_STREQ(js, want[c]);
-		free(js);
+		expect_json(build_str, &b, want[c]);
 	}
 }
 
@@ -441,9 +430,7 @@ static void build_keys(gh_emit_t *e, const void *arg)
 
 TEST(keys_are_escaped_and_sanitized)
 {
-	char *js = json_of(build_keys, "k\x00\xff");
-	EXPECT_STREQ(js, "{\"k\\u0000\xef\xbf\xbd\":1,\"\\\"quoted\\\"\\n\":2,\"\":\"\"}");
-	free(js);
+	expect_json(build_keys, "k\x00\xff", "{\"k\\u0000\xef\xbf\xbd\":1,\"\\\"quoted\\\"\\n\":2,\"\":\"\"}");
 	/* jansson refuses NUL in object keys: compare the encodings without one */
 	EXPECT_TRUE(both_agree(build_keys, "k\x01\xff"));
 }
@@ -590,20 +577,51 @@ static void build_nested_unknown(gh_emit_t *e, const void *arg)
 
 TEST(nested_unknown_counts)
 {
-	char *js = json_of(build_nested_unknown, NULL);
-	EXPECT_STREQ(js, "{\"a\":[{},[[\"x\"],0.01]],\"b\":null}");
-	free(js);
+	expect_json(build_nested_unknown, NULL, "{\"a\":[{},[[\"x\"],0.01]],\"b\":null}");
 	EXPECT_TRUE(both_agree(build_nested_unknown, NULL));
 }
 
 /* ---- Misuse ------------------------------------------------------------------ */
 
-static void expect_error(void (*fn)(gh_emit_t *), enum gh_emit_error want, const char *what)
+/* Runs the emitter calls that ops spells: "{N" / "[N" a map / array of N
+ * (a digit, '?': GH_EMIT_UNKNOWN), '}' / ']' their ends, 'k' a key (a, b,
+ * c... in turn), 'K' a NULL key, 'i' an integer, 'D' one array more than
+ * GH_EMIT_MAX_DEPTH; spaces are for the reader. */
+static void run_ops(gh_emit_t *e, const char *ops)
+{
+	char key[2] = "a";
+	for (const char *p = ops; *p; p++) {
+		switch (*p) {
+		case '{':
+		case '[': {
+			size_t n = p[1] == '?' ? GH_EMIT_UNKNOWN : (size_t)(p[1] - '0');
+			if (*p == '{')
+				gh__emit_map_begin(e, n);
+			else
+				gh__emit_array_begin(e, n);
+			p++;
+			break;
+		}
+		case '}': gh__emit_map_end(e); break;
+		case ']': gh__emit_array_end(e); break;
+		case 'k': gh__emit_key(e, key); key[0]++; break;
+		case 'K': gh__emit_key(e, NULL); break;
+		case 'i': gh__emit_int(e, 1); break;
+		case 'D':
+			for (int i = 0; i <= GH_EMIT_MAX_DEPTH; i++)
+				gh__emit_array_begin(e, 1);
+			break;
+		}
+	}
+}
+
+/* The calls of ops fail in both formats with error want, and leave no document. */
+static void expect_error(const char *ops, enum gh_emit_error want, const char *what)
 {
 	for (int f = 0; f < 2; f++) {
 		gh_emit_t *e = gh__emit_new(f ? GH_EMIT_MSGPACK : GH_EMIT_JSON);
 		size_t len = 99;
-		fn(e);
+		run_ops(e, ops);
 		if (gh__emit_data(e, &len) != NULL || len != 0 || !gh__emit_failed(e) ||
 		    gh__emit_error(e) != want)
 			GH_TEST_FAIL_("%s (%s): error %d (%s), want %d", what, f ? "msgpack" : "json",
@@ -612,114 +630,31 @@ static void expect_error(void (*fn)(gh_emit_t *), enum gh_emit_error want, const
 	}
 }
 
-static void m_key_in_array(gh_emit_t *e)
-{
-	gh__emit_array_begin(e, 1);
-	gh__emit_key(e, "k");
-	gh__emit_int(e, 1);
-	gh__emit_array_end(e);
-}
-static void m_value_for_key(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 1);
-	gh__emit_int(e, 1);
-	gh__emit_int(e, 1);
-	gh__emit_map_end(e);
-}
-static void m_key_twice(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 1);
-	gh__emit_key(e, "a");
-	gh__emit_key(e, "b");
-	gh__emit_int(e, 1);
-	gh__emit_map_end(e);
-}
-static void m_key_without_value(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, GH_EMIT_UNKNOWN);
-	gh__emit_key(e, "a");
-	gh__emit_map_end(e);
-}
-static void m_too_many(gh_emit_t *e)
-{
-	gh__emit_array_begin(e, 1);
-	gh__emit_int(e, 1);
-	gh__emit_int(e, 2);
-	gh__emit_array_end(e);
-}
-static void m_too_few(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 2);
-	gh__emit_key(e, "a");
-	gh__emit_int(e, 1);
-	gh__emit_map_end(e);
-}
-static void m_too_many_pairs(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 1);
-	gh__emit_key(e, "a");
-	gh__emit_int(e, 1);
-	gh__emit_key(e, "b");
-	gh__emit_int(e, 2);
-	gh__emit_map_end(e);
-}
-static void m_wrong_end(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 0);
-	gh__emit_array_end(e);
-}
-static void m_end_without_begin(gh_emit_t *e)
-{
-	gh__emit_map_end(e);
-}
-static void m_two_roots(gh_emit_t *e)
-{
-	gh__emit_int(e, 1);
-	gh__emit_int(e, 2);
-}
-static void m_too_deep(gh_emit_t *e)
-{
-	for (int i = 0; i <= GH_EMIT_MAX_DEPTH; i++)
-		gh__emit_array_begin(e, 1);
-}
-static void m_incomplete(gh_emit_t *e)
-{
-	gh__emit_array_begin(e, 1);
-	gh__emit_int(e, 1);
-}
-static void m_empty(gh_emit_t *e)
-{
-	(void)e;
-}
-static void m_root_key(gh_emit_t *e)
-{
-	gh__emit_key(e, "a");
-}
-static void m_null_key(gh_emit_t *e)
-{
-	gh__emit_map_begin(e, 1);
-	gh__emit_key(e, NULL);
-	gh__emit_int(e, 1);
-	gh__emit_map_end(e);
-}
-
 TEST(misuse_is_reported)
 {
-	expect_error(m_key_in_array, GH_EMIT_ESTATE, "key in array");
-	expect_error(m_value_for_key, GH_EMIT_ESTATE, "value where key expected");
-	expect_error(m_key_twice, GH_EMIT_ESTATE, "two keys");
-	expect_error(m_key_without_value, GH_EMIT_ESTATE, "key without value");
-	expect_error(m_too_many, GH_EMIT_ECOUNT, "too many elements");
-	expect_error(m_too_few, GH_EMIT_ECOUNT, "too few pairs");
-	expect_error(m_too_many_pairs, GH_EMIT_ECOUNT, "too many pairs");
-	expect_error(m_wrong_end, GH_EMIT_ESTATE, "map ended as array");
-	expect_error(m_end_without_begin, GH_EMIT_ESTATE, "end without begin");
-	expect_error(m_two_roots, GH_EMIT_ESTATE, "two roots");
-	expect_error(m_too_deep, GH_EMIT_EDEPTH, "too deep");
-	expect_error(m_incomplete, GH_EMIT_EINCOMPLETE, "incomplete");
-	expect_error(m_empty, GH_EMIT_EINCOMPLETE, "empty");
-	expect_error(m_root_key, GH_EMIT_ESTATE, "key at root");
-	expect_error(m_null_key, GH_EMIT_ESTATE, "NULL key");
+	static const struct {
+		const char *ops;
+		enum gh_emit_error want;
+		const char *what;
+	} cases[] = {
+		{"[1 k i ]", GH_EMIT_ESTATE, "key in array"},
+		{"{1 i i }", GH_EMIT_ESTATE, "value where key expected"},
+		{"{1 k k i }", GH_EMIT_ESTATE, "two keys"},
+		{"{? k }", GH_EMIT_ESTATE, "key without value"},
+		{"[1 i i ]", GH_EMIT_ECOUNT, "too many elements"},
+		{"{2 k i }", GH_EMIT_ECOUNT, "too few pairs"},
+		{"{1 k i k i }", GH_EMIT_ECOUNT, "too many pairs"},
+		{"{0 ]", GH_EMIT_ESTATE, "map ended as array"},
+		{"}", GH_EMIT_ESTATE, "end without begin"},
+		{"i i", GH_EMIT_ESTATE, "two roots"},
+		{"D", GH_EMIT_EDEPTH, "too deep"},
+		{"[1 i", GH_EMIT_EINCOMPLETE, "incomplete"},
+		{"", GH_EMIT_EINCOMPLETE, "empty"},
+		{"k", GH_EMIT_ESTATE, "key at root"},
+		{"{1 K i }", GH_EMIT_ESTATE, "NULL key"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		expect_error(cases[i].ops, cases[i].want, cases[i].what);
 }
 
 TEST(max_depth_is_allowed)

@@ -25,15 +25,47 @@ static const char *get(const gh_query_t *q, const char *key)
 
 /* ---- Decoding ----------------------------------------------------------------- */
 
+/* A query string, how many parameters it has, and key, value pairs that get()
+ * must give (a NULL value: the key is absent), up to a NULL key. */
+struct decode_case {
+	const char *query;
+	int nparams;
+	const char *kv[12];
+};
+
+static const struct decode_case decode_cases[] = {
+	{"top_n=10&sort_by=size", 2, {"top_n", "10", "sort_by", "size", "absent", NULL, "top", NULL}},
+	{"?a=1", 1, {"a", "1"}},
+	{"??a=1", 1, {"?a", "1", "a", NULL}}, /* only one '?' is skipped */
+	{"k%20ey=v%2Fal%41&low=%2f%7e&plus=a+b++c&lit=%2B5&%3D=%26", 5,
+	 {"k ey", "v/alA", "low", "/~", "plus", "a b  c", "lit", "+5", "=", "&"}},
+	{"name=%C3%A9t%C3%A9&bin=%FF%FE", 2, {"name", "\xc3\xa9t\xc3\xa9"}},
+	/* empty values, missing '=', empty fields */
+	{"&&a=&flag&=v&&b=x=y&", 4, {"a", "", "flag", "", "", "v", "b", "x=y"}},
+	{"top_n=5&a=1&top_n=7", 3, {"top_n", "7", "a", "1"}}, /* the last of duplicates wins */
+};
+
+TEST(decoding_table)
+{
+	static gh_query_t q;
+	for (size_t i = 0; i < sizeof decode_cases / sizeof decode_cases[0]; i++) {
+		const struct decode_case *c = &decode_cases[i];
+		EXPECT_EQ(parse(&q, c->query), GH_QUERY_OK);
+		EXPECT_EQ(q.nparams, c->nparams);
+		for (size_t j = 0; c->kv[j]; j += 2) {
+			const char *v = get(&q, c->kv[j]);
+			if (c->kv[j + 1])
+				EXPECT_STREQ(v, c->kv[j + 1]);
+			else
+				EXPECT_TRUE(v == NULL);
+		}
+	}
+}
+
 TEST(basic_fields)
 {
 	static gh_query_t q;
 	ASSERT_EQ(parse(&q, "top_n=10&sort_by=size"), GH_QUERY_OK);
-	EXPECT_EQ(q.nparams, 2);
-	EXPECT_STREQ(get(&q, "top_n"), "10");
-	EXPECT_STREQ(get(&q, "sort_by"), "size");
-	EXPECT_TRUE(get(&q, "absent") == NULL);
-	EXPECT_TRUE(get(&q, "top") == NULL);
 	EXPECT_EQ(q.params[0].key_len, 5);
 	EXPECT_EQ(q.params[0].val_len, 2);
 }
@@ -41,30 +73,19 @@ TEST(basic_fields)
 TEST(leading_question_mark_and_empty)
 {
 	static gh_query_t q;
-	EXPECT_EQ(parse(&q, "?a=1"), GH_QUERY_OK);
-	EXPECT_STREQ(get(&q, "a"), "1");
 	EXPECT_EQ(parse(&q, ""), GH_QUERY_OK);
 	EXPECT_EQ(q.nparams, 0);
 	EXPECT_EQ(parse(&q, "?"), GH_QUERY_OK);
 	EXPECT_EQ(q.nparams, 0);
 	EXPECT_EQ(gh__query_parse(&q, NULL, 0), GH_QUERY_OK);
 	EXPECT_EQ(q.nparams, 0);
-	EXPECT_EQ(parse(&q, "??a=1"), GH_QUERY_OK); /* only one '?' is skipped */
-	EXPECT_STREQ(get(&q, "?a"), "1");
 }
 
 TEST(percent_and_plus)
 {
 	static gh_query_t q;
 	size_t len;
-	ASSERT_EQ(parse(&q, "k%20ey=v%2Fal%41&low=%2f%7e&plus=a+b++c&lit=%2B5&%3D=%26"), GH_QUERY_OK);
-	EXPECT_STREQ(get(&q, "k ey"), "v/alA");
-	EXPECT_STREQ(get(&q, "low"), "/~");
-	EXPECT_STREQ(get(&q, "plus"), "a b  c");
-	EXPECT_STREQ(get(&q, "lit"), "+5");
-	EXPECT_STREQ(get(&q, "="), "&");
 	ASSERT_EQ(parse(&q, "name=%C3%A9t%C3%A9&bin=%FF%FE"), GH_QUERY_OK);
-	EXPECT_STREQ(get(&q, "name"), "\xc3\xa9t\xc3\xa9");
 	EXPECT_TRUE(gh__query_get(&q, "bin", &len) != NULL);
 	EXPECT_EQ(len, 2); /* bytes are bytes: the emitter sanitizes on output */
 }
@@ -97,12 +118,8 @@ TEST(empty_values_missing_equals_empty_fields)
 	static gh_query_t q;
 	size_t len = 99;
 	ASSERT_EQ(parse(&q, "&&a=&flag&=v&&b=x=y&"), GH_QUERY_OK);
-	EXPECT_EQ(q.nparams, 4);
 	EXPECT_STREQ(gh__query_get(&q, "a", &len), "");
 	EXPECT_EQ(len, 0);
-	EXPECT_STREQ(get(&q, "flag"), "");
-	EXPECT_STREQ(get(&q, ""), "v");
-	EXPECT_STREQ(get(&q, "b"), "x=y");
 }
 
 TEST(duplicates_last_wins)
@@ -110,8 +127,6 @@ TEST(duplicates_last_wins)
 	static gh_query_t q;
 	int64_t v = 0;
 	ASSERT_EQ(parse(&q, "top_n=5&a=1&top_n=7"), GH_QUERY_OK);
-	EXPECT_EQ(q.nparams, 3);
-	EXPECT_STREQ(get(&q, "top_n"), "7");
 	EXPECT_TRUE(gh__query_int(&q, "top_n", 1, 100, 20, &v));
 	EXPECT_EQ(v, 7);
 	ASSERT_EQ(parse(&q, "top_n=x&top_n=8"), GH_QUERY_OK); /* only the last is validated */

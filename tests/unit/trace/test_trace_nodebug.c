@@ -22,16 +22,8 @@ static bool in_lib(const struct gh_trace_frame *f)
 
 TEST(lineless_sites_apart)
 {
-	ASSERT_EQ(gh__trace_start(25, 0), 0);
-	ASSERT_EQ(gh__trace_snapshot("before"), 0);
 	void *p[8];
-	for (int i = 0; i < 3; i++)
-		p[i] = nodebug_a(40);
-	for (int i = 3; i < 8; i++)
-		p[i] = nodebug_b(24);
-	for (int i = 0; i < 8; i++)
-		asm volatile("" ::"r"(p[i]) : "memory");
-	ASSERT_EQ(gh__trace_snapshot("after"), 0);
+	ASSERT_EQ(trace_two_sites(25, nodebug_a, 3, 40, nodebug_b, 5, 24, p), 0);
 
 	struct gh_trace_stat *t;
 	size_t n;
@@ -98,9 +90,7 @@ TEST(lineless_sites_apart)
 	EXPECT_TRUE((counts[0] == 3 && counts[1] == 5) || (counts[0] == 5 && counts[1] == 3));
 	free(tb);
 
-	for (int i = 0; i < 8; i++)
-		free(p[i]);
-	EXPECT_EQ(gh__trace_stop(), 0);
+	EXPECT_EQ(trace_free_stop(p, 8), 0);
 }
 
 int main(void)

@@ -53,15 +53,7 @@ static void expect_split(struct gh_trace_stat *t, size_t n, bool diff)
 TEST(rows_without_lines_are_grouped_by_function)
 {
 	void *keep[13];
-	ASSERT_EQ(gh__trace_start(1, 0), 0);
-	ASSERT_EQ(gh__trace_snapshot("before"), 0);
-	for (int i = 0; i < 10; i++)
-		keep[i] = noline_alloc_a(100);
-	for (int i = 0; i < 3; i++)
-		keep[10 + i] = noline_alloc_b(1000);
-	for (int i = 0; i < 13; i++)
-		__asm__ volatile("" ::"r"(keep[i]) : "memory");
-	ASSERT_EQ(gh__trace_snapshot("after"), 0);
+	ASSERT_EQ(trace_two_sites(1, noline_alloc_a, 10, 100, noline_alloc_b, 3, 1000, keep), 0);
 
 	struct gh_trace_stat *t;
 	size_t n;
@@ -83,9 +75,7 @@ TEST(rows_without_lines_are_grouped_by_function)
 	EXPECT_STREQ(rows[0]->frame.function, "");
 	free(t);
 
-	for (int i = 0; i < 13; i++)
-		free(keep[i]);
-	EXPECT_EQ(gh__trace_stop(), 0);
+	EXPECT_EQ(trace_free_stop(keep, 13), 0);
 }
 
 int main(void)
