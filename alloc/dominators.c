@@ -64,7 +64,7 @@ static size_t page_up(size_t n)
 }
 
 /* Work arrays of 2 MiB and more come in transparent huge pages where THP
- * allows (gh__map_huge): a page fault costs about as much as zeroing its
+ * allows (gh__map_work): a page fault costs about as much as zeroing its
  * 4 KiB in a virtual machine, and a large pass touches tens of thousands.
  * *len is rounded to what must be unmapped. */
 static void *map_work(size_t *len)
@@ -73,7 +73,7 @@ static void *map_work(size_t *len)
 	if (*len < huge)
 		return map_zero(*len);
 	*len = (*len + huge - 1) & ~(huge - 1);
-	return gh__map_huge(*len);
+	return gh__map_work(*len);
 }
 
 /* ---- Ranks ---------------------------------------------------------------------------------- */

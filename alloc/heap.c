@@ -39,7 +39,7 @@ uint8_t *gh__startmap;
 uint8_t *gh__startmap_at;
 uint32_t *gh__pagemap;
 size_t gh__small_max;
-_Atomic int gh__state;
+static _Atomic int init_state; /* ST_NONE, ST_INIT, ST_READY, ST_FAILED */
 
 enum { ST_NONE, ST_INIT, ST_READY, ST_FAILED };
 
@@ -181,7 +181,7 @@ GH_INLINE void *finish_alloc(struct gh_ctr *c, uintptr_t raw, size_t size, bool 
 {
 	uintptr_t user = raw + (align_lg ? ((uintptr_t)1 << align_lg) : GH_HDR_SIZE);
 	struct gh_hdr *h = gh__hdr_of(user);
-	uint64_t meta = (uint64_t)size | ((uint64_t)align_lg << GH_ALIGN_SHIFT) | gh__hdr_check(user, GH_STATE_LIVE);
+	uint64_t meta = (uint64_t)size | ((uint64_t)align_lg << GH_ALIGN_SHIFT) | gh__hdr_state(GH_STATE_LIVE);
 	if (gh_unlikely(gh__tl_leak_off))
 		meta |= GH_FLAG_IGNORED;
 	h->type = type;
@@ -212,7 +212,7 @@ static GH_NOINLINE void *alloc_slow(size_t size, gh_type_t type, uintptr_t ra, b
 	struct gh_ctr *c = thread_slow();
 	if (c)
 		return gh__alloc_general(size, type, ra, zero);
-	int st = atomic_load_explicit(&gh__state, memory_order_acquire);
+	int st = atomic_load_explicit(&init_state, memory_order_acquire);
 	if (st != ST_READY) {
 		if (tl_in_init)
 			return boot_alloc(size, 16, zero);
@@ -270,7 +270,7 @@ void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
 	struct gh_ctr *c = gh__tl_ctr;
 	if (gh_unlikely(c == NULL)) {
 		c = thread_slow();
-		if (!c && atomic_load(&gh__state) != ST_READY && tl_in_init)
+		if (!c && atomic_load(&init_state) != ST_READY && tl_in_init)
 			return boot_alloc(size, align, false);
 		if (!c && passthrough) {
 			void *p = NULL;
@@ -291,7 +291,7 @@ void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
 	if (c) {
 		if (ghje_posix_memalign(&raw, align, total) != 0)
 			raw = NULL;
-	} else if (atomic_load(&gh__state) == ST_READY) {
+	} else if (atomic_load(&init_state) == ST_READY) {
 		raw = ghje_mallocx(total, GHJE_MALLOCX_ARENA(arena_ids[0]) | GHJE_MALLOCX_TCACHE_NONE |
 						  GHJE_MALLOCX_LG_ALIGN(lg));
 	}
@@ -314,11 +314,11 @@ static GH_NOINLINE void report_bad(const void *p, const char *op)
 		uint64_t meta = GH_LOAD(&h->meta);
 		uint8_t start = GH_LOAD(&gh__startmap[granule_of(u)]);
 		uint64_t chk = meta & (UINT64_C(0xff) << GH_CHECK_SHIFT);
-		if (start && chk != gh__hdr_check(u, GH_STATE_LIVE)) {
+		if (start && chk != gh__hdr_state(GH_STATE_LIVE)) {
 			gh__misuse(GH_ERR_CORRUPT, p, op, NULL, NULL);
 			return;
 		}
-		if (!start && chk == gh__hdr_check(u, GH_STATE_FREED)) {
+		if (!start && chk == gh__hdr_state(GH_STATE_FREED)) {
 			gh__misuse(GH_ERR_DOUBLE_FREE, p, op, NULL, h);
 			return;
 		}
@@ -340,7 +340,7 @@ GH_INLINE struct gh_hdr *checked_hdr(uintptr_t u, const char *op)
 		return NULL;
 	}
 	struct gh_hdr *h = gh__hdr_of(u);
-	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 || !gh__hdr_is_live(h, u))) {
+	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 || !gh__hdr_is_live(h))) {
 		report_bad((void *)u, op);
 		return NULL;
 	}
@@ -367,7 +367,7 @@ GH_NOINLINE void gh__free_general(void *p, const char *op)
 		return;
 	}
 	struct gh_hdr *h = gh__hdr_of(u);
-	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 || !gh__hdr_is_live(h, u))) {
+	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 || !gh__hdr_is_live(h))) {
 		report_bad(p, op);
 		return;
 	}
@@ -379,7 +379,7 @@ GH_NOINLINE void gh__free_general(void *p, const char *op)
 		gh__trace_release(h->site, size);
 	/* Unpublish before jemalloc may hand the block to another thread. */
 	start_set(u, 0);
-	GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_check(u, GH_STATE_FREED));
+	GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_state(GH_STATE_FREED));
 	if (gh_unlikely(meta & GH_FLAG_LARGE))
 		pagemap_clear(u, size);
 	struct gh_ctr *c = gh__tl_ctr;
@@ -414,7 +414,7 @@ __attribute__((no_sanitize("thread"))) size_t gh__heap_unpublish(uintptr_t u, st
 	if (meta & GH_FLAG_TRACED)
 		gh__trace_release(GH_LOAD(&h->site), size);
 	start_set(u, 0);
-	GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_check(u, GH_STATE_FREED));
+	GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_state(GH_STATE_FREED));
 	if (meta & GH_FLAG_LARGE)
 		pagemap_clear(u, size);
 	count_free(c, GH_LOAD(&h->type), size);
@@ -531,11 +531,11 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 	uint64_t nmeta = (meta & ~(GH_SIZE_MASK | GH_FLAG_TRACED)) | (uint64_t)size;
 	if (stack)
 		nmeta |= GH_FLAG_TRACED;
-	gh__tl_unsafe++;
+	gh__tl_stop_window++;
 	GH_STORE(&h->type, type);
 	GH_STORE(&h->site, site);
 	GH_STORE(&h->meta, nmeta);
-	gh__tl_unsafe--;
+	gh__tl_stop_window--;
 	if (gh_unlikely(meta & GH_FLAG_TRACED))
 		gh__trace_release(old_site, old);
 	if (type == old_type) {
@@ -559,7 +559,7 @@ size_t gh__usable_size(const void *p)
 	if (!gh__cage_contains(u) || (u & 15) || GH_LOAD(&gh__startmap[granule_of(u)]) != 1)
 		return 0;
 	struct gh_hdr *h = gh__hdr_of(u);
-	if (!gh__hdr_is_live(h, u))
+	if (!gh__hdr_is_live(h))
 		return 0;
 	unsigned lg = (unsigned)(h->meta >> GH_ALIGN_SHIFT) & 63;
 	uintptr_t raw = u - (lg ? ((uintptr_t)1 << lg) : GH_HDR_SIZE);
@@ -585,7 +585,7 @@ GH_RACY_READER static bool covers(uintptr_t user, uintptr_t addr)
 	if (GH_LOAD(&gh__startmap[granule_of(user)]) != 1)
 		return false;
 	const struct gh_hdr *h = gh__hdr_of(user);
-	if (!gh__hdr_is_live(h, user))
+	if (!gh__hdr_is_live(h))
 		return false;
 	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
 	return addr - user < (size ? size : 1);
@@ -654,14 +654,14 @@ GH_RACY_READER static size_t next_start(size_t g, size_t n)
 
 GH_RACY_READER void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
 {
-	if (atomic_load(&gh__state) != ST_READY)
+	if (atomic_load(&init_state) != ST_READY)
 		return;
 	size_t n = (atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG;
 	for (size_t g = next_start(0, n); g < n;) {
 		uintptr_t user = gh__cage.base + ((uintptr_t)g << GH_GRANULE_LG);
 		const struct gh_hdr *h = gh__hdr_of(user);
 		uint64_t meta = GH_LOAD(&h->meta);
-		if (!gh__hdr_is_live(h, user)) {
+		if (!gh__hdr_is_live(h)) {
 			g = next_start(g + 1, n);
 			continue;
 		}
@@ -705,7 +705,7 @@ GH_RACY_READER bool gh__obj_still(const struct gh_obj *o)
 	if (!gh__cage_contains(o->addr) || GH_LOAD(&gh__startmap[granule_of(o->addr)]) != 1)
 		return false;
 	const struct gh_hdr *h = gh__hdr_of(o->addr);
-	return gh__hdr_is_live(h, o->addr) && GH_LOAD(&h->type) == o->type;
+	return gh__hdr_is_live(h) && GH_LOAD(&h->type) == o->type;
 }
 
 static uint64_t je_stat(const char *name)
@@ -762,7 +762,7 @@ GH_RACY_READER static void validate_block(struct validate *v, uintptr_t user)
 	uint64_t meta = GH_LOAD(&h->meta);
 	gh_type_t type = GH_LOAD(&h->type);
 	size_t size = gh__hdr_size(meta);
-	if (!gh__hdr_is_live(h, user)) {
+	if (!gh__hdr_is_live(h)) {
 		problem(v, "block 0x%lx: its start is published but its header is not live", (unsigned long)user);
 		return;
 	}
@@ -802,7 +802,7 @@ GH_RACY_READER static void validate_starts(struct validate *v)
 
 size_t gh__heap_validate(bool counters)
 {
-	if (atomic_load(&gh__state) != ST_READY)
+	if (atomic_load(&init_state) != ST_READY)
 		return 0;
 	struct validate v = {0};
 	size_t table = GH_TYPE_IDS * sizeof *v.count;
@@ -1007,14 +1007,14 @@ static bool init_all(void)
 
 bool gh__init(void)
 {
-	int st = atomic_load_explicit(&gh__state, memory_order_acquire);
+	int st = atomic_load_explicit(&init_state, memory_order_acquire);
 	if (gh_likely(st == ST_READY))
 		return true;
 	if (st == ST_FAILED || tl_in_init)
 		return false;
 	int expect = ST_NONE;
-	if (!atomic_compare_exchange_strong(&gh__state, &expect, ST_INIT)) {
-		while ((st = atomic_load_explicit(&gh__state, memory_order_acquire)) == ST_INIT)
+	if (!atomic_compare_exchange_strong(&init_state, &expect, ST_INIT)) {
+		while ((st = atomic_load_explicit(&init_state, memory_order_acquire)) == ST_INIT)
 			sched_yield();
 		return st == ST_READY;
 	}
@@ -1029,7 +1029,7 @@ bool gh__init(void)
 		else
 			gh__log("%s, and no system allocator to fall back to: every allocation will fail", init_failure);
 	}
-	atomic_store_explicit(&gh__state, ok ? ST_READY : ST_FAILED, memory_order_release);
+	atomic_store_explicit(&init_state, ok ? ST_READY : ST_FAILED, memory_order_release);
 	tl_in_init = false;
 	return ok;
 }

@@ -75,7 +75,7 @@ void *gh__meta_map(size_t size);
  * tables every allocation touches at random (fewer TLB misses). */
 void *gh__meta_map_huge(size_t size);
 /* gh__meta_map_huge without the accounting (the marker's work area). */
-void *gh__map_huge(size_t size);
+void *gh__map_work(size_t size);
 /* Bytes of metadata: mapped (reserved address space) and handed out. */
 void gh__meta_stats(size_t *mapped, size_t *used);
 void gh__meta_atfork_prepare(void);
@@ -154,18 +154,17 @@ struct gh_hdr {
 /* The largest request glassheap accepts (the cage is far smaller anyway). */
 #define GH_SIZE_MAX_REQ (GH_SIZE_MASK - 4096)
 
-GH_INLINE uint64_t gh__hdr_check(uintptr_t user, unsigned state)
+GH_INLINE uint64_t gh__hdr_state(unsigned state)
 {
-	(void)user;
 	return (uint64_t)state << GH_CHECK_SHIFT;
 }
 GH_INLINE struct gh_hdr *gh__hdr_of(uintptr_t user)
 {
 	return (struct gh_hdr *)(user - GH_HDR_SIZE);
 }
-GH_INLINE bool gh__hdr_is_live(const struct gh_hdr *h, uintptr_t user)
+GH_INLINE bool gh__hdr_is_live(const struct gh_hdr *h)
 {
-	return (GH_LOAD(&h->meta) & (UINT64_C(0xff) << GH_CHECK_SHIFT)) == gh__hdr_check(user, GH_STATE_LIVE);
+	return (GH_LOAD(&h->meta) & (UINT64_C(0xff) << GH_CHECK_SHIFT)) == gh__hdr_state(GH_STATE_LIVE);
 }
 GH_INLINE size_t gh__hdr_size(uint64_t meta)
 {
@@ -238,7 +237,6 @@ void gh__heap_bind_arena(void);
 
 /* Lazily initializes glassheap (first malloc); true when ready. */
 bool gh__init(void);
-extern _Atomic int gh__state; /* 0 none, 1 initializing, 2 ready, 3 failed */
 
 /* ==== types.c: type registry, scopes and per-thread counter shards ========= */
 
@@ -432,7 +430,7 @@ extern GH_TLS struct gh_wait_rec gh__tl_wait;
 /* Nonzero while the thread is inside an allocator window that a stop must
  * not observe (realloc rewriting a header in place). A window holds no lock
  * and calls nothing that may wait: its thread must reach the end quickly. */
-extern GH_TLS int gh__tl_unsafe;
+extern GH_TLS int gh__tl_stop_window;
 
 /* Takes the world lock (one stop at a time), installs the signal handler
  * and prepares the slot and map buffers. May allocate metadata. Returns 0
@@ -532,7 +530,7 @@ GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool z
 	uintptr_t user = (uintptr_t)raw + GH_HDR_SIZE;
 	struct gh_hdr *h = (struct gh_hdr *)raw;
 	memcpy(h, &word0, sizeof word0); /* type, then site (little endian) */
-	GH_STORE(&h->meta, (uint64_t)size | gh__hdr_check(user, GH_STATE_LIVE));
+	GH_STORE(&h->meta, (uint64_t)size | gh__hdr_state(GH_STATE_LIVE));
 	/* jemalloc handed out a block nobody has published */
 	gh_assert(gh__cage_contains(user) && GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG]) == 0);
 	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], 1, __ATOMIC_RELEASE);
@@ -556,7 +554,7 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	const uint64_t mask =
 		(UINT64_C(0xff) << GH_CHECK_SHIFT) | GH_FLAG_LARGE | GH_FLAG_TRACED | (UINT64_C(63) << GH_ALIGN_SHIFT);
 	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 ||
-			(meta & mask) != gh__hdr_check(u, GH_STATE_LIVE))) {
+			(meta & mask) != gh__hdr_state(GH_STATE_LIVE))) {
 		gh__free_general(p, op);
 		return;
 	}
@@ -565,7 +563,7 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	gh_assert(type < GH_TYPE_IDS && size <= gh__small_max - GH_HDR_SIZE);
 	/* Unpublish before jemalloc may hand the block to another thread. */
 	__atomic_store_n(&gh__startmap_at[u >> GH_GRANULE_LG], 0, __ATOMIC_RELEASE);
-	GH_STORE(&h->meta, (meta & GH_SIZE_MASK) | gh__hdr_check(u, GH_STATE_FREED));
+	GH_STORE(&h->meta, (meta & GH_SIZE_MASK) | gh__hdr_state(GH_STATE_FREED));
 	gh__ctr_free(&c[type], size);
 	/* The size saves jemalloc its radix-tree lookup (a cache miss per free
 	 * on large heaps). jemalloc 5.3 sends page-aligned pointers given with a

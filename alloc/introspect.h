@@ -7,16 +7,16 @@
  *
  *     http/ep_memory.c  --gh__obj_walk------> heap.c   (decoded live objects)
  *     http/ep_metrics.c --gh__alloc_stats---> heap.c   (jemalloc, cage, metadata)
- *     http/ep_gc.c      --gh__gc_run--------> mark.c   (stops the world)
+ *     http/ep_gc.c      --gh__mark_run--------> mark.c   (stops the world)
  *     http/server.c     --gh__heap_bind_internal_arena, gh__world_*, gh__log
  *
  * Threads: everything here may be called from any thread that is not stopped
  * by a pass; the walks and statistics never stop the world and read
  * concurrently with the host's allocations (a walk's answer is exact only at a
- * quiet moment, like the type counters). gh__gc_run is the one call that stops
+ * quiet moment, like the type counters). gh__mark_run is the one call that stops
  * the world; it serializes with other passes.
- * Memory: nothing here allocates except gh__gc_run (its result, freed with
- * gh__gc_result_free by the caller) and gh__site_text's first symbolization of
+ * Memory: nothing here allocates except gh__mark_run (its result, freed with
+ * gh__mark_result_free by the caller) and gh__site_text's first symbolization of
  * a module (the symbolizer's caches, counted as glassheap's own).
  * Errors: functions that can fail return 0 or an errno value; the walks stop
  * early only when the visitor says so.
@@ -236,15 +236,15 @@ struct gh_gc_totals {
 	uint64_t pause_ns_total; /* every pass's pause, summed */
 };
 
-/* One reachability pass. Heap-allocates *out (gh__gc_result_free). Returns
+/* One reachability pass. Heap-allocates *out (gh__mark_result_free). Returns
  * 0, EBUSY (stop signal taken), ETIMEDOUT (*unresponsive = the tid that did
  * not stop), E2BIG (more threads or mappings than the tables hold: nothing
  * is marked), ENOMEM. Serialized with other stops (blocks while one runs). */
-int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive);
-void gh__gc_result_free(struct gh_gc_result *r);
-struct gh_gc_totals gh__gc_totals(void);
+int gh__mark_run(int flags, struct gh_gc_result **out, pid_t *unresponsive);
+void gh__mark_result_free(struct gh_gc_result *r);
+struct gh_gc_totals gh__mark_totals(void);
 /* "struct Foo", "stack:1234", "global:libc.so.6", "root:name", ... */
-const char *gh__gc_source_name(const struct gh_gc_result *r, uint32_t src);
+const char *gh__mark_source_name(const struct gh_gc_result *r, uint32_t src);
 
 GH_INTERNAL_END
 

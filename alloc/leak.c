@@ -137,7 +137,7 @@ int gh_ignore_object(const void *p)
 	    GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1)
 		return EINVAL;
 	struct gh_hdr *h = gh__hdr_of(u);
-	if (!gh__hdr_is_live(h, u))
+	if (!gh__hdr_is_live(h))
 		return EINVAL;
 	__atomic_fetch_or(&h->meta, GH_FLAG_IGNORED, __ATOMIC_RELAXED);
 	return 0;
@@ -333,7 +333,7 @@ static int run_check(int fd, bool print, gh_leak_counts_t *out)
 		memset(out, 0, sizeof *out);
 	struct gh_gc_result *r = NULL;
 	pid_t bad = 0;
-	int rc = gh__gc_run(0, &r, &bad);
+	int rc = gh__mark_run(0, &r, &bad);
 	if (rc)
 		return rc;
 	int q = gh__trace_quiet_begin();
@@ -462,7 +462,7 @@ static int run_check(int fd, bool print, gh_leak_counts_t *out)
 		free(supp);
 	}
 	gh__trace_quiet_end(q);
-	gh__gc_result_free(r);
+	gh__mark_result_free(r);
 	if (out)
 		*out = c;
 	return recs ? 0 : ENOMEM;

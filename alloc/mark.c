@@ -2,7 +2,7 @@
  * mark.c -- reachability: roots, marking, leak classes, referrers, and
  * collection of unreachable objects of collectable types.
  *
- * gh__gc_run stops the world (world.c) inside a dl_iterate_phdr callback,
+ * gh__mark_run stops the world (world.c) inside a dl_iterate_phdr callback,
  * so no module can be unmapped while its globals are scanned, then:
  *
  *   pass 1  from the roots, follow pointers to object STARTS: "reachable";
@@ -186,7 +186,7 @@ struct cand {
 	uint32_t src;
 };
 
-struct work {
+struct marker {
 	size_t bitmap_words;         /* per bitmap, covering the whole cage */
 	size_t max_roots;            /* roots table entries: 3 per thread slot + modules */
 	bool roots_full;             /* a root did not fit: the pass fails (E2BIG) */
@@ -244,7 +244,7 @@ struct work {
 	uintptr_t base, top;
 };
 
-static struct work W;
+static struct marker mk;
 static size_t tls_static_size = 8192;
 static char exe_name[256] = "main";
 static struct gh_gc_totals totals;
@@ -257,38 +257,38 @@ static void *work_map(size_t bytes)
 
 static int work_init(void)
 {
-	if (W.reach)
+	if (mk.reach)
 		return 0;
 	size_t granules = gh__cage.size >> GH_GRANULE_LG;
-	W.bitmap_words = (granules + 63) / 64;
-	size_t bm = W.bitmap_words * sizeof(uint64_t);
+	mk.bitmap_words = (granules + 63) / 64;
+	size_t bm = mk.bitmap_words * sizeof(uint64_t);
 	/* Bitmaps and mark stack are read at random: huge pages if THP allows */
-	W.reach = gh__map_huge(bm);
-	W.possible = gh__map_huge(bm);
-	W.interior = gh__map_huge(bm);
-	W.indirect = gh__map_huge(bm);
-	W.scanned = gh__map_huge(bm);
-	W.heur = gh__map_huge(bm);
+	mk.reach = gh__map_work(bm);
+	mk.possible = gh__map_work(bm);
+	mk.interior = gh__map_work(bm);
+	mk.indirect = gh__map_work(bm);
+	mk.scanned = gh__map_work(bm);
+	mk.heur = gh__map_work(bm);
 	for (int k = 0; k < 3; k++)
-		W.heur_kind[k] = work_map(bm);
-	W.stack = gh__map_huge(STACK_SLOTS * sizeof(uintptr_t));
-	W.cand = work_map(CAND_N * sizeof(struct cand));
-	W.segs = work_map(SEG_SLOTS * sizeof(struct seg));
-	W.lost = work_map(LOST_SLOTS * sizeof(uintptr_t));
-	W.refs = work_map(REF_SLOTS * sizeof(struct ref_slot));
-	W.sites = work_map(SITE_SLOTS * sizeof(struct site_slot));
-	W.ref_used = work_map(REF_SLOTS * sizeof(uint32_t));
-	W.site_used = work_map(SITE_SLOTS * sizeof(uint32_t));
-	W.by_type = work_map(sizeof(*W.by_type) * GH_TYPE_IDS);
-	W.max_roots = gh__world.cap * 3 + 65536;
-	W.roots = work_map(sizeof(struct root_rec) * W.max_roots);
-	W.collected = work_map(LOST_SLOTS * sizeof(uintptr_t));
-	W.resident = work_map(RESIDENT_PAGES);
-	W.slot_root = work_map(gh__world.cap * sizeof(uint32_t));
-	if (!W.reach || !W.possible || !W.interior || !W.indirect || !W.scanned || !W.stack || !W.cand || !W.lost ||
-	    !W.refs || !W.sites || !W.ref_used || !W.site_used || !W.by_type || !W.roots || !W.collected ||
-	    !W.resident || !W.slot_root || !W.heur || !W.segs || !W.heur_kind[0] || !W.heur_kind[1] || !W.heur_kind[2]) {
-		W.reach = NULL;
+		mk.heur_kind[k] = work_map(bm);
+	mk.stack = gh__map_work(STACK_SLOTS * sizeof(uintptr_t));
+	mk.cand = work_map(CAND_N * sizeof(struct cand));
+	mk.segs = work_map(SEG_SLOTS * sizeof(struct seg));
+	mk.lost = work_map(LOST_SLOTS * sizeof(uintptr_t));
+	mk.refs = work_map(REF_SLOTS * sizeof(struct ref_slot));
+	mk.sites = work_map(SITE_SLOTS * sizeof(struct site_slot));
+	mk.ref_used = work_map(REF_SLOTS * sizeof(uint32_t));
+	mk.site_used = work_map(SITE_SLOTS * sizeof(uint32_t));
+	mk.by_type = work_map(sizeof(*mk.by_type) * GH_TYPE_IDS);
+	mk.max_roots = gh__world.cap * 3 + 65536;
+	mk.roots = work_map(sizeof(struct root_rec) * mk.max_roots);
+	mk.collected = work_map(LOST_SLOTS * sizeof(uintptr_t));
+	mk.resident = work_map(RESIDENT_PAGES);
+	mk.slot_root = work_map(gh__world.cap * sizeof(uint32_t));
+	if (!mk.reach || !mk.possible || !mk.interior || !mk.indirect || !mk.scanned || !mk.stack || !mk.cand || !mk.lost ||
+	    !mk.refs || !mk.sites || !mk.ref_used || !mk.site_used || !mk.by_type || !mk.roots || !mk.collected ||
+	    !mk.resident || !mk.slot_root || !mk.heur || !mk.segs || !mk.heur_kind[0] || !mk.heur_kind[1] || !mk.heur_kind[2]) {
+		mk.reach = NULL;
 		return ENOMEM;
 	}
 	ssize_t n = readlink("/proc/self/exe", exe_name, sizeof exe_name - 1);
@@ -314,9 +314,9 @@ static void prefault_bitmaps(void)
 	size_t heap = atomic_load(&gh__cage.top) - gh__cage.base;
 	heap += heap / 8;
 	size_t words = (heap >> GH_GRANULE_LG) / 64 + 1;
-	if (words > W.bitmap_words)
-		words = W.bitmap_words;
-	uint64_t *maps[] = {W.reach, W.possible, W.interior, W.indirect, W.scanned, W.heur};
+	if (words > mk.bitmap_words)
+		words = mk.bitmap_words;
+	uint64_t *maps[] = {mk.reach, mk.possible, mk.interior, mk.indirect, mk.scanned, mk.heur};
 	for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
 		memset(maps[i], 0, words * sizeof(uint64_t));
 }
@@ -339,55 +339,55 @@ static void reset_range(void *p, size_t used, size_t all)
 
 static void work_reset(void)
 {
-	size_t used_words = ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1;
+	size_t used_words = ((mk.top - mk.base) >> GH_GRANULE_LG) / 64 + 1;
 	size_t bm = used_words * sizeof(uint64_t);
 	size_t bm_all = (bm + 4095) & ~(size_t)4095;
-	uint64_t *maps[] = {W.reach,	    W.possible,	     W.interior,     W.indirect,
-			    W.scanned,	    W.heur,	     W.heur_kind[0], W.heur_kind[1],
-			    W.heur_kind[2]};
+	uint64_t *maps[] = {mk.reach,	    mk.possible,	     mk.interior,     mk.indirect,
+			    mk.scanned,	    mk.heur,	     mk.heur_kind[0], mk.heur_kind[1],
+			    mk.heur_kind[2]};
 	for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
 		reset_range(maps[i], bm, bm_all);
-	W.any_heur = false;
-	memset(W.heur_stats, 0, sizeof W.heur_stats);
-	memset(&W.ignored, 0, sizeof W.ignored);
+	mk.any_heur = false;
+	memset(mk.heur_stats, 0, sizeof mk.heur_stats);
+	memset(&mk.ignored, 0, sizeof mk.ignored);
 	/* The mark stack and lost list are read only below their tops: no zeroing. */
-	madvise((char *)W.stack + KEEP_BYTES, STACK_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
-	madvise((char *)W.lost + KEEP_BYTES, LOST_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
-	if (W.ncollected * sizeof(uintptr_t) > KEEP_BYTES)
-		madvise(W.collected, LOST_SLOTS * sizeof(uintptr_t), MADV_DONTNEED);
-	W.ncollected = 0;
-	W.collected_bytes = 0;
-	W.no_collect = W.roots_full = false;
-	if (W.nrefs * sizeof(struct ref_slot) <= KEEP_BYTES / 8) {
-		for (size_t k = 0; k < W.nrefs; k++)
-			memset(&W.refs[W.ref_used[k]], 0, sizeof(struct ref_slot));
+	madvise((char *)mk.stack + KEEP_BYTES, STACK_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
+	madvise((char *)mk.lost + KEEP_BYTES, LOST_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
+	if (mk.ncollected * sizeof(uintptr_t) > KEEP_BYTES)
+		madvise(mk.collected, LOST_SLOTS * sizeof(uintptr_t), MADV_DONTNEED);
+	mk.ncollected = 0;
+	mk.collected_bytes = 0;
+	mk.no_collect = mk.roots_full = false;
+	if (mk.nrefs * sizeof(struct ref_slot) <= KEEP_BYTES / 8) {
+		for (size_t k = 0; k < mk.nrefs; k++)
+			memset(&mk.refs[mk.ref_used[k]], 0, sizeof(struct ref_slot));
 	} else {
-		madvise(W.refs, REF_SLOTS * sizeof(struct ref_slot), MADV_DONTNEED);
+		madvise(mk.refs, REF_SLOTS * sizeof(struct ref_slot), MADV_DONTNEED);
 	}
-	if (W.nsites * sizeof(struct site_slot) <= KEEP_BYTES / 8) {
-		for (size_t k = 0; k < W.nsites; k++)
-			memset(&W.sites[W.site_used[k]], 0, sizeof(struct site_slot));
+	if (mk.nsites * sizeof(struct site_slot) <= KEEP_BYTES / 8) {
+		for (size_t k = 0; k < mk.nsites; k++)
+			memset(&mk.sites[mk.site_used[k]], 0, sizeof(struct site_slot));
 	} else {
-		madvise(W.sites, SITE_SLOTS * sizeof(struct site_slot), MADV_DONTNEED);
+		madvise(mk.sites, SITE_SLOTS * sizeof(struct site_slot), MADV_DONTNEED);
 	}
-	memset(W.by_type, 0, sizeof(*W.by_type) * ((size_t)gh_type_count() + 1));
-	W.sp = W.nlost = W.nrefs = W.nsites = W.nroots = W.nsegs = 0;
-	W.scanned_bytes = 0;
-	W.lost_overflow = W.stack_overflow = W.refs_full = false;
-	memset(W.root_kind, 0, sizeof W.root_kind);
-	W.dom = W.dom_full = W.dom_range = false;
-	W.dom_log = NULL;
-	W.dom_nodes = NULL;
-	W.dom_nlog = W.dom_nnodes = W.dom_log_cap = W.dom_nodes_cap = 0;
-	W.dom_want_log = W.dom_want_nodes = 0;
-	W.dom_src = W.dom_open = W.dom_last = 0;
+	memset(mk.by_type, 0, sizeof(*mk.by_type) * ((size_t)gh_type_count() + 1));
+	mk.sp = mk.nlost = mk.nrefs = mk.nsites = mk.nroots = mk.nsegs = 0;
+	mk.scanned_bytes = 0;
+	mk.lost_overflow = mk.stack_overflow = mk.refs_full = false;
+	memset(mk.root_kind, 0, sizeof mk.root_kind);
+	mk.dom = mk.dom_full = mk.dom_range = false;
+	mk.dom_log = NULL;
+	mk.dom_nodes = NULL;
+	mk.dom_nlog = mk.dom_nnodes = mk.dom_log_cap = mk.dom_nodes_cap = 0;
+	mk.dom_want_log = mk.dom_want_nodes = 0;
+	mk.dom_src = mk.dom_open = mk.dom_last = 0;
 }
 
 /* ---- Bitmaps ------------------------------------------------------------------------------ */
 
 GH_INLINE size_t gran(uintptr_t user)
 {
-	return (user - W.base) >> GH_GRANULE_LG;
+	return (user - mk.base) >> GH_GRANULE_LG;
 }
 GH_INLINE bool bit_get(const uint64_t *bm, uintptr_t user)
 {
@@ -406,16 +406,16 @@ static void refer(uint32_t src, uint32_t dst)
 {
 	size_t i = ((size_t)src * 2654435761u ^ (size_t)dst * 40503u) & (REF_SLOTS - 1);
 	for (size_t probes = 0; probes < REF_SLOTS; probes++) {
-		struct ref_slot *r = &W.refs[i];
+		struct ref_slot *r = &mk.refs[i];
 		if (r->count == 0) {
-			if (W.nrefs * 4 >= REF_SLOTS * 3) {
-				W.refs_full = true;
+			if (mk.nrefs * 4 >= REF_SLOTS * 3) {
+				mk.refs_full = true;
 				return;
 			}
 			r->src = src;
 			r->dst = dst;
 			r->count = 1;
-			W.ref_used[W.nrefs++] = (uint32_t)i;
+			mk.ref_used[mk.nrefs++] = (uint32_t)i;
 			return;
 		}
 		if (r->src == src && r->dst == dst) {
@@ -435,24 +435,24 @@ static void count_site(const struct gh_hdr *h, int cls, size_t size, int heur);
  * reads the headers of unreached objects only. */
 GH_INLINE void count_reached(const struct gh_hdr *h, uint32_t type, size_t size)
 {
-	int cls = W.pass == 1 ? GH_REACHABLE : GH_POSSIBLY_LOST;
-	W.by_type[type][cls].count++;
-	W.by_type[type][cls].bytes += size;
+	int cls = mk.pass == 1 ? GH_REACHABLE : GH_POSSIBLY_LOST;
+	mk.by_type[type][cls].count++;
+	mk.by_type[type][cls].bytes += size;
 	if (cls != GH_REACHABLE)
 		count_site(h, cls, size, GH_HEUR_NONE);
 }
 
 GH_MARKER static void push(uintptr_t u)
 {
-	gh_assert(u >= W.base && u < W.top && (u & 15) == 0);
-	if (W.sp < STACK_SLOTS) {
-		W.stack[W.sp++] = u;
+	gh_assert(u >= mk.base && u < mk.top && (u & 15) == 0);
+	if (mk.sp < STACK_SLOTS) {
+		mk.stack[mk.sp++] = u;
 		return;
 	}
 	/* Marked but never scanned: the result says truncated; the counts
 	 * still include the object. */
-	W.stack_overflow = true;
-	if (W.pass != 3) {
+	mk.stack_overflow = true;
+	if (mk.pass != 3) {
 		const struct gh_hdr *h = gh__hdr_of(u);
 		count_reached(h, GH_LOAD(&h->type), gh__hdr_size(GH_LOAD(&h->meta)));
 	}
@@ -514,7 +514,7 @@ GH_MARKER static int heuristic_of(uintptr_t w, uintptr_t u)
 	size_t size = gh__hdr_size(GH_LOAD(&gh__hdr_of(u)->meta));
 	uintptr_t off = w - u;
 	const volatile uint64_t *q = (const volatile uint64_t *)u;
-	unsigned on = W.heur_on;
+	unsigned on = mk.heur_on;
 	if ((on & (1u << GH_HEUR_STDSTRING)) && off == 24 && size >= 24) {
 		uint64_t cap = q[1];
 		if (3 * 8 + cap + 1 == size && q[0] <= cap)
@@ -535,26 +535,26 @@ GH_MARKER static int heuristic_of(uintptr_t w, uintptr_t u)
 		if (plausible_vptr(inner) && plausible_vptr(first) && is_vtable(inner) && is_vtable(first))
 			return GH_HEUR_MULTIPLE_INHERITANCE;
 	}
-	for (size_t i = 0; i < W.noffsets; i++)
-		if (off == W.offsets[i])
+	for (size_t i = 0; i < mk.noffsets; i++)
+		if (off == mk.offsets[i])
 			return GH_HEUR_OFFSET;
 	return GH_HEUR_NONE;
 }
 
 GH_INLINE void heur_set(uintptr_t u, int k)
 {
-	bit_set(W.heur, u);
+	bit_set(mk.heur, u);
 	for (int b = 0; b < 3; b++)
 		if (k & (1 << b))
-			bit_set(W.heur_kind[b], u);
-	W.any_heur = true;
+			bit_set(mk.heur_kind[b], u);
+	mk.any_heur = true;
 }
 
 GH_INLINE int heur_get(uintptr_t u)
 {
 	int k = 0;
 	for (int b = 0; b < 3; b++)
-		k |= (int)bit_get(W.heur_kind[b], u) << b;
+		k |= (int)bit_get(mk.heur_kind[b], u) << b;
 	return k;
 }
 
@@ -563,7 +563,7 @@ GH_INLINE int heur_get(uintptr_t u)
 GH_INLINE void heur_clear(uintptr_t u)
 {
 	size_t g = gran(u);
-	W.heur[g >> 6] &= ~(UINT64_C(1) << (g & 63));
+	mk.heur[g >> 6] &= ~(UINT64_C(1) << (g & 63));
 }
 
 /* ---- The dominator pass's graph ------------------------------------------------------------ */
@@ -573,11 +573,11 @@ GH_INLINE void heur_clear(uintptr_t u)
  * that the refusal can say how much the heap would need. */
 GH_INLINE bool dom_room(void)
 {
-	if (W.dom_full)
+	if (mk.dom_full)
 		return false;
-	size_t need = gh__dom_need(W.dom_want_nodes, W.nroots, W.dom_want_log, 0) + W.dom_fixed;
-	if (need > W.dom_limit || W.dom_want_log > W.dom_log_cap || W.dom_want_nodes > W.dom_nodes_cap) {
-		W.dom_full = true;
+	size_t need = gh__dom_need(mk.dom_want_nodes, mk.nroots, mk.dom_want_log, 0) + mk.dom_fixed;
+	if (need > mk.dom_limit || mk.dom_want_log > mk.dom_log_cap || mk.dom_want_nodes > mk.dom_nodes_cap) {
+		mk.dom_full = true;
 		return false;
 	}
 	return true;
@@ -589,29 +589,29 @@ GH_INLINE bool dom_room(void)
 GH_MARKER static void dom_edge(uintptr_t u, uint32_t src)
 {
 	uint32_t g = (uint32_t)gran(u);
-	if (W.dom_open != src) {
-		W.dom_want_log++;
+	if (mk.dom_open != src) {
+		mk.dom_want_log++;
 		if (dom_room())
-			W.dom_log[W.dom_nlog++] = src;
-		W.dom_open = src;
-	} else if (W.dom_last == g) {
+			mk.dom_log[mk.dom_nlog++] = src;
+		mk.dom_open = src;
+	} else if (mk.dom_last == g) {
 		return; /* the same target again: one edge is enough */
 	}
-	W.dom_last = g;
-	W.dom_want_log++;
+	mk.dom_last = g;
+	mk.dom_want_log++;
 	if (dom_room())
-		W.dom_log[W.dom_nlog++] = g;
+		mk.dom_log[mk.dom_nlog++] = g;
 }
 
 /* The object about to be scanned: a node, and the source of what follows. */
 GH_MARKER static void dom_node(uintptr_t u, const struct gh_hdr *h, uint32_t type, size_t size)
 {
 	uint32_t g = (uint32_t)gran(u);
-	W.dom_src = GH_DOM_OBJ | g;
-	W.dom_want_nodes++;
+	mk.dom_src = GH_DOM_OBJ | g;
+	mk.dom_want_nodes++;
 	if (!dom_room())
 		return;
-	struct gh_dom_node_rec *n = &W.dom_nodes[W.dom_nnodes++];
+	struct gh_dom_node_rec *n = &mk.dom_nodes[mk.dom_nnodes++];
 	n->gran = g;
 	n->site = gh__hdr_site(h);
 	n->tsz = GH_DOM_TSZ(type, size);
@@ -620,14 +620,14 @@ GH_MARKER static void dom_node(uintptr_t u, const struct gh_hdr *h, uint32_t typ
 /* One candidate word found in a source (an object of type src, or a root). */
 GH_INLINE void consider(uintptr_t w, uint32_t src)
 {
-	if (w - W.base >= W.top - W.base)
+	if (w - mk.base >= mk.top - mk.base)
 		return;
 	uintptr_t u;
 	/* An object already marked costs one bit: a reach bit is only ever set
 	 * at a live object's start, so the start map need not be read (the
 	 * bitmap is 8x denser, more often in cache). */
-	if (W.pass == 1 && !W.want_refs && !W.dom && (w & 15) == 0 && bit_get(W.reach, w)) {
-		if (gh_unlikely(W.any_heur) && bit_get(W.heur, w))
+	if (mk.pass == 1 && !mk.want_refs && !mk.dom && (w & 15) == 0 && bit_get(mk.reach, w)) {
+		if (gh_unlikely(mk.any_heur) && bit_get(mk.heur, w))
 			heur_clear(w);
 		return;
 	}
@@ -638,39 +638,39 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 	} else if (!(u = gh__heap_lookup(w))) {
 		return;
 	}
-	if (W.want_refs)
+	if (mk.want_refs)
 		refer(src, GH_LOAD(&gh__hdr_of(u)->type));
-	if (W.dom)
+	if (mk.dom)
 		dom_edge(u, src); /* src: the source entry in this mode */
-	switch (W.pass) {
+	switch (mk.pass) {
 	case 1:
-		if (w == u || W.dom) { /* dominators: interior pointers are edges too */
-			if (!bit_get(W.reach, u)) {
-				bit_set(W.reach, u);
+		if (w == u || mk.dom) { /* dominators: interior pointers are edges too */
+			if (!bit_get(mk.reach, u)) {
+				bit_set(mk.reach, u);
 				push(u);
-			} else if (W.any_heur && bit_get(W.heur, u)) {
+			} else if (mk.any_heur && bit_get(mk.heur, u)) {
 				heur_clear(u);
 			}
-		} else if (!bit_get(W.reach, u)) {
-			int k = W.heur_on ? heuristic_of(w, u) : GH_HEUR_NONE;
+		} else if (!bit_get(mk.reach, u)) {
+			int k = mk.heur_on ? heuristic_of(w, u) : GH_HEUR_NONE;
 			if (k != GH_HEUR_NONE) {
-				bit_set(W.reach, u);
+				bit_set(mk.reach, u);
 				heur_set(u, k);
 				push(u);
 			} else {
-				bit_set(W.interior, u);
+				bit_set(mk.interior, u);
 			}
 		}
 		break;
 	case 2:
-		if (!bit_get(W.reach, u) && !bit_get(W.possible, u)) {
-			bit_set(W.possible, u);
+		if (!bit_get(mk.reach, u) && !bit_get(mk.possible, u)) {
+			bit_set(mk.possible, u);
 			push(u);
 		}
 		break;
 	case 3:
-		if (!bit_get(W.reach, u) && !bit_get(W.possible, u) && !bit_get(W.indirect, u)) {
-			bit_set(W.indirect, u);
+		if (!bit_get(mk.reach, u) && !bit_get(mk.possible, u) && !bit_get(mk.indirect, u)) {
+			bit_set(mk.indirect, u);
 			push(u);
 		}
 		break;
@@ -693,15 +693,15 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
  * Deferring a candidate changes only when it is looked at, not the outcome:
  * every pass computes a set (and referrer counts, a sum).
  */
-static unsigned cand_head, cand_n; /* the FIFO itself is W.cand: not a root */
+static unsigned cand_head, cand_n; /* the FIFO itself is mk.cand: not a root */
 
 GH_INLINE void offer(uintptr_t w, uint32_t src)
 {
-	if (w - W.base >= W.top - W.base)
+	if (w - mk.base >= mk.top - mk.base)
 		return;
 	__builtin_prefetch(&gh__startmap_at[w >> GH_GRANULE_LG]);
-	__builtin_prefetch(&W.reach[gran(w) >> 6]);
-	struct cand *c = &W.cand[(cand_head + cand_n) % CAND_N];
+	__builtin_prefetch(&mk.reach[gran(w) >> 6]);
+	struct cand *c = &mk.cand[(cand_head + cand_n) % CAND_N];
 	if (cand_n == CAND_N) {
 		/* full: the oldest (c, at the head) is considered, w takes its place */
 		consider(c->w, c->src);
@@ -717,7 +717,7 @@ GH_INLINE void offer(uintptr_t w, uint32_t src)
 GH_MARKER static void cand_flush(void)
 {
 	while (cand_n > 0) {
-		struct cand *c = &W.cand[cand_head];
+		struct cand *c = &mk.cand[cand_head];
 		cand_head = (cand_head + 1) % CAND_N;
 		cand_n--;
 		consider(c->w, c->src);
@@ -731,12 +731,12 @@ GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
 	lo = (lo + 7) & ~(uintptr_t)7;
 	if (hi < lo + 8)
 		return;
-	if (W.dom)
-		src = W.dom_src; /* a candidate carries its source entry in this mode */
-	W.scanned_bytes += hi - lo;
-	/* The range test in registers: offer's stores to W.cand could alias W,
-	 * so the compiler would reload W.base and W.top for every word. */
-	const uintptr_t base = W.base, span = W.top - W.base;
+	if (mk.dom)
+		src = mk.dom_src; /* a candidate carries its source entry in this mode */
+	mk.scanned_bytes += hi - lo;
+	/* The range test in registers: offer's stores to mk.cand could alias W,
+	 * so the compiler would reload mk.base and mk.top for every word. */
+	const uintptr_t base = mk.base, span = mk.top - mk.base;
 	for (uintptr_t p = lo; p + 8 <= hi; p += 8) {
 		uintptr_t w = *(const volatile uintptr_t *)p;
 		if (w - base < span)
@@ -749,21 +749,21 @@ GH_MARKER static void scan_object(uintptr_t u)
 	const struct gh_hdr *h = gh__hdr_of(u);
 	uint32_t type = GH_LOAD(&h->type);
 	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
-	if (W.pass != 3)
+	if (mk.pass != 3)
 		count_reached(h, type, size);
-	if (W.dom)
+	if (mk.dom)
 		dom_node(u, h, type, size);
 	const gh_type_desc_t *d = gh__type_desc(type);
 	if (d && (d->flags & GH_TYPE_NO_SCAN))
 		return;
 	if (d && d->n_ptr_offsets) {
 		size_t stride = d->stride ? d->stride : size;
-		W.scanned_bytes += size;
+		mk.scanned_bytes += size;
 		for (size_t base = 0; base < size && stride; base += stride)
 			for (size_t k = 0; k < d->n_ptr_offsets; k++) {
 				size_t off = base + d->ptr_offsets[k];
 				if (off + sizeof(uintptr_t) <= size)
-					offer(*(const volatile uintptr_t *)(u + off), W.dom ? W.dom_src : type);
+					offer(*(const volatile uintptr_t *)(u + off), mk.dom ? mk.dom_src : type);
 			}
 		return;
 	}
@@ -776,9 +776,9 @@ GH_MARKER static void drain(void)
 	uintptr_t ring[OBJ_N];
 	unsigned head = 0, n = 0;
 	for (;;) {
-		while (W.sp > 0 || n > 0) {
-			while (n < OBJ_N && W.sp > 0) {
-				uintptr_t u = W.stack[--W.sp];
+		while (mk.sp > 0 || n > 0) {
+			while (n < OBJ_N && mk.sp > 0) {
+				uintptr_t u = mk.stack[--mk.sp];
 				__builtin_prefetch((const char *)u - GH_HDR_SIZE);
 				__builtin_prefetch((const char *)u + 48);
 				ring[(head + n) % OBJ_N] = u;
@@ -810,11 +810,11 @@ static struct root_rec *add_root(int kind, int tid, uintptr_t lo, uintptr_t hi, 
 {
 	if (hi <= lo)
 		return NULL;
-	if (W.nroots >= W.max_roots) {
-		W.roots_full = true; /* never drop a root silently */
+	if (mk.nroots >= mk.max_roots) {
+		mk.roots_full = true; /* never drop a root silently */
 		return NULL;
 	}
-	struct root_rec *r = &W.roots[W.nroots++];
+	struct root_rec *r = &mk.roots[mk.nroots++];
 	r->kind = kind;
 	r->tid = tid;
 	r->lo = lo;
@@ -826,7 +826,7 @@ static struct root_rec *add_root(int kind, int tid, uintptr_t lo, uintptr_t hi, 
 
 static uint32_t root_src(const struct root_rec *r)
 {
-	return GH_TYPE_IDS + (uint32_t)(r - W.roots);
+	return GH_TYPE_IDS + (uint32_t)(r - mk.roots);
 }
 
 struct module_ctx {
@@ -855,32 +855,32 @@ static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-/* Keeps W.segs sorted by address (insertion: a few hundred segments, and
+/* Keeps mk.segs sorted by address (insertion: a few hundred segments, and
  * no allocation inside the loader's lock). */
 static void add_seg(uintptr_t lo, uintptr_t hi, bool exec)
 {
-	if (hi <= lo || W.nsegs == SEG_SLOTS)
+	if (hi <= lo || mk.nsegs == SEG_SLOTS)
 		return;
-	size_t i = W.nsegs++;
-	while (i > 0 && W.segs[i - 1].lo > lo) {
-		W.segs[i] = W.segs[i - 1];
+	size_t i = mk.nsegs++;
+	while (i > 0 && mk.segs[i - 1].lo > lo) {
+		mk.segs[i] = mk.segs[i - 1];
 		i--;
 	}
-	W.segs[i] = (struct seg){lo, hi, exec};
+	mk.segs[i] = (struct seg){lo, hi, exec};
 }
 
 /* The module segment holding addr, or NULL. */
 static const struct seg *seg_of(uintptr_t addr)
 {
-	size_t a = 0, b = W.nsegs;
+	size_t a = 0, b = mk.nsegs;
 	while (a < b) {
 		size_t m = (a + b) / 2;
-		if (addr < W.segs[m].lo)
+		if (addr < mk.segs[m].lo)
 			b = m;
-		else if (addr >= W.segs[m].hi)
+		else if (addr >= mk.segs[m].hi)
 			a = m + 1;
 		else
-			return &W.segs[m];
+			return &mk.segs[m];
 	}
 	return NULL;
 }
@@ -900,7 +900,7 @@ GH_MARKER static bool stack_region(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 			*hi = u + gh__hdr_size(GH_LOAD(&gh__hdr_of(u)->meta));
 		} else {
 			*lo = addr;
-			*hi = addr + LOOSE_STACK_SPAN < W.top ? addr + LOOSE_STACK_SPAN : W.top;
+			*hi = addr + LOOSE_STACK_SPAN < mk.top ? addr + LOOSE_STACK_SPAN : mk.top;
 		}
 		return *hi > *lo;
 	}
@@ -917,17 +917,17 @@ static void add_resident(int kind, int tid, uintptr_t lo, uintptr_t hi, const ch
 		size_t pages = (hi - lo + 4095) >> 12;
 		if (pages > RESIDENT_PAGES)
 			pages = RESIDENT_PAGES;
-		if (mincore((void *)lo, pages << 12, W.resident) != 0) {
+		if (mincore((void *)lo, pages << 12, mk.resident) != 0) {
 			add_root(kind, tid, lo, hi, name); /* cannot tell: all of it */
 			return;
 		}
 		for (size_t i = 0; i < pages;) {
-			if (!(W.resident[i] & 1)) {
+			if (!(mk.resident[i] & 1)) {
 				i++;
 				continue;
 			}
 			size_t j = i;
-			while (j < pages && (W.resident[j] & 1))
+			while (j < pages && (mk.resident[j] & 1))
 				j++;
 			uintptr_t a = lo + (i << 12), b = lo + (j << 12);
 			add_root(kind, tid, a, b < hi ? b : hi, name);
@@ -993,23 +993,23 @@ GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t sr
 
 GH_MARKER static void scan_roots(void)
 {
-	for (size_t i = 0; i < W.nroots; i++) {
-		struct root_rec *r = &W.roots[i];
-		uint64_t before = W.scanned_bytes;
-		W.dom_src = GH_DOM_ROOT | (uint32_t)i;
+	for (size_t i = 0; i < mk.nroots; i++) {
+		struct root_rec *r = &mk.roots[i];
+		uint64_t before = mk.scanned_bytes;
+		mk.dom_src = GH_DOM_ROOT | (uint32_t)i;
 		scan_range(r->lo, r->hi, root_src(r));
 		/* not the running thread's own stack: it is in no free or realloc,
 		 * and its dead frames' words (jemalloc's raw block pointers) would
 		 * keep freshly leaked blocks alive */
-		if (r->kind == GH_ROOT_STACK && i != W.self_root)
+		if (r->kind == GH_ROOT_STACK && i != mk.self_root)
 			scan_stack_headers(r->lo, r->hi, root_src(r));
 		if (r->dtv_at) {
 			uintptr_t dtv = *(const volatile uintptr_t *)r->dtv_at;
 			if (dtv > DTV_ENTRY)
-				consider(dtv - DTV_ENTRY, W.dom ? W.dom_src : root_src(r));
+				consider(dtv - DTV_ENTRY, mk.dom ? mk.dom_src : root_src(r));
 		}
-		W.root_kind[r->kind].count++;
-		W.root_kind[r->kind].bytes += W.scanned_bytes - before;
+		mk.root_kind[r->kind].count++;
+		mk.root_kind[r->kind].bytes += mk.scanned_bytes - before;
 		drain();
 	}
 }
@@ -1022,14 +1022,14 @@ GH_MARKER static void scan_roots(void)
 GH_INLINE void consider_header(uintptr_t w, uint32_t src)
 {
 	uintptr_t u = w + GH_HDR_SIZE;
-	if ((w & 15) == 0 && u - W.base < W.top - W.base && GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) == 1)
+	if ((w & 15) == 0 && u - mk.base < mk.top - mk.base && GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) == 1)
 		consider(u, src);
 }
 
 GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t src)
 {
-	if (W.dom)
-		src = W.dom_src;
+	if (mk.dom)
+		src = mk.dom_src;
 	lo = (lo + 7) & ~(uintptr_t)7;
 	for (uintptr_t p = lo; p + 8 <= hi; p += 8)
 		consider_header(*(const volatile uintptr_t *)p, src);
@@ -1044,16 +1044,16 @@ GH_MARKER static void scan_registers(void)
 		if (atomic_load(&s->state) != GH_SLOT_STOPPED)
 			continue;
 		/* the thread's first root is its stack (add_thread_roots) */
-		uint32_t r = W.slot_root[i];
-		uint32_t src = r < W.nroots && W.roots[r].kind == GH_ROOT_STACK ? GH_TYPE_IDS + r : GH_TYPE_IDS;
-		W.dom_src = GH_DOM_ROOT | (src - GH_TYPE_IDS);
-		if (W.dom)
-			src = W.dom_src;
+		uint32_t r = mk.slot_root[i];
+		uint32_t src = r < mk.nroots && mk.roots[r].kind == GH_ROOT_STACK ? GH_TYPE_IDS + r : GH_TYPE_IDS;
+		mk.dom_src = GH_DOM_ROOT | (src - GH_TYPE_IDS);
+		if (mk.dom)
+			src = mk.dom_src;
 		for (unsigned k = 0; k < s->nregs; k++) {
 			consider(s->regs[k], src);
 			consider_header(s->regs[k], src);
 		}
-		W.root_kind[GH_ROOT_STACK].bytes += s->nregs * sizeof s->regs[0];
+		mk.root_kind[GH_ROOT_STACK].bytes += s->nregs * sizeof s->regs[0];
 		drain();
 	}
 }
@@ -1068,15 +1068,15 @@ GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size, i
 	uint32_t key = site ? site : UINT32_MAX;
 	size_t i = ((size_t)key * 2654435761u ^ type ^ (size_t)stack * 40503u ^ (size_t)heur << 20) & (SITE_SLOTS - 1);
 	for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
-		struct site_slot *s = &W.sites[i];
+		struct site_slot *s = &mk.sites[i];
 		if (s->site == 0) {
-			if (W.nsites * 4 >= SITE_SLOTS * 3)
+			if (mk.nsites * 4 >= SITE_SLOTS * 3)
 				return;
 			s->site = key;
 			s->type = type;
 			s->stack = stack;
 			s->heur = (uint32_t)heur;
-			W.site_used[W.nsites++] = (uint32_t)i;
+			mk.site_used[mk.nsites++] = (uint32_t)i;
 		}
 		if (s->site == key && s->type == type && s->stack == stack && s->heur == (uint32_t)heur) {
 			s->count[cls]++;
@@ -1099,11 +1099,11 @@ GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size, i
  * (pass 1, before the interior pass), so that what they point to is
  * reachable too. build_result leaves the type out of every figure. The
  * objects the program asked to leave out (GH_FLAG_IGNORED) are rooted the
- * same way, and counted (W.ignored).
+ * same way, and counted (mk.ignored).
  */
 GH_MARKER static void root_own_objects(void)
 {
-	size_t n = (W.top - W.base) >> GH_GRANULE_LG;
+	size_t n = (mk.top - mk.base) >> GH_GRANULE_LG;
 	const uint8_t *sm = gh__startmap;
 	for (size_t g = 0; g < n; g += 8) {
 		uint64_t w;
@@ -1111,25 +1111,25 @@ GH_MARKER static void root_own_objects(void)
 		if (w == 0)
 			continue;
 		unsigned starts = (unsigned)((w * UINT64_C(0x0102040810204080)) >> 56);
-		unsigned seen = (unsigned)((W.reach[g >> 6] >> (g & 63)) & 0xff);
+		unsigned seen = (unsigned)((mk.reach[g >> 6] >> (g & 63)) & 0xff);
 		for (unsigned left = starts & ~seen; left; left &= left - 1) {
-			uintptr_t u = W.base + ((uintptr_t)(g + (size_t)__builtin_ctz(left)) << GH_GRANULE_LG);
+			uintptr_t u = mk.base + ((uintptr_t)(g + (size_t)__builtin_ctz(left)) << GH_GRANULE_LG);
 			const struct gh_hdr *h = gh__hdr_of(u);
-			if (bit_get(W.reach, u))
+			if (bit_get(mk.reach, u))
 				continue;
 			if (GH_LOAD(&h->type) == GH_TYPE_INTERNAL) {
-				bit_set(W.reach, u);
+				bit_set(mk.reach, u);
 				push(u);
 			} else if (gh_unlikely(GH_LOAD(&h->meta) & GH_FLAG_IGNORED)) {
 				/* the program's ignored objects are roots too, as
 				 * LSan treats them (gh_ignore_object, gh_leak_disable) */
-				W.ignored.count++;
-				W.ignored.bytes += gh__hdr_size(GH_LOAD(&h->meta));
-				bit_set(W.reach, u);
+				mk.ignored.count++;
+				mk.ignored.bytes += gh__hdr_size(GH_LOAD(&h->meta));
+				bit_set(mk.reach, u);
 				push(u);
 			}
 		}
-		if (W.sp > STACK_SLOTS / 2)
+		if (mk.sp > STACK_SLOTS / 2)
 			drain();
 	}
 	drain();
@@ -1138,8 +1138,8 @@ GH_MARKER static void root_own_objects(void)
 GH_MARKER static uint64_t walk_unreached(void)
 {
 	uint64_t objects = 0;
-	size_t n = (W.top - W.base) >> GH_GRANULE_LG;
-	const uint8_t *sm = gh__startmap; /* granule 0 is W.base (the cage base) */
+	size_t n = (mk.top - mk.base) >> GH_GRANULE_LG;
+	const uint8_t *sm = gh__startmap; /* granule 0 is mk.base (the cage base) */
 	for (size_t g = 0; g < n; g += 8) {
 		uint64_t w;
 		memcpy(&w, sm + g, 8);
@@ -1147,13 +1147,13 @@ GH_MARKER static uint64_t walk_unreached(void)
 			continue;
 		objects += (uint64_t)__builtin_popcountll(w);
 		unsigned starts = (unsigned)((w * UINT64_C(0x0102040810204080)) >> 56); /* bit i: byte i */
-		unsigned seen = (unsigned)(((W.reach[g >> 6] | W.possible[g >> 6]) >> (g & 63)) & 0xff);
+		unsigned seen = (unsigned)(((mk.reach[g >> 6] | mk.possible[g >> 6]) >> (g & 63)) & 0xff);
 		for (unsigned lost = starts & ~seen; lost; lost &= lost - 1) {
-			uintptr_t u = W.base + ((uintptr_t)(g + (size_t)__builtin_ctz(lost)) << GH_GRANULE_LG);
-			if (W.nlost < LOST_SLOTS)
-				W.lost[W.nlost++] = u;
+			uintptr_t u = mk.base + ((uintptr_t)(g + (size_t)__builtin_ctz(lost)) << GH_GRANULE_LG);
+			if (mk.nlost < LOST_SLOTS)
+				mk.lost[mk.nlost++] = u;
 			else
-				W.lost_overflow = true;
+				mk.lost_overflow = true;
 		}
 	}
 	return objects;
@@ -1163,51 +1163,51 @@ GH_MARKER static uint64_t walk_unreached(void)
  * start pointer can clear them any more): counted by heuristic and site. */
 GH_MARKER static void count_heuristics(size_t w)
 {
-	for (uint64_t m = W.heur[w] & W.reach[w]; m; m &= m - 1) {
-		uintptr_t u = W.base + (((uintptr_t)w * 64 + (uintptr_t)__builtin_ctzll(m)) << GH_GRANULE_LG);
+	for (uint64_t m = mk.heur[w] & mk.reach[w]; m; m &= m - 1) {
+		uintptr_t u = mk.base + (((uintptr_t)w * 64 + (uintptr_t)__builtin_ctzll(m)) << GH_GRANULE_LG);
 		const struct gh_hdr *h = gh__hdr_of(u);
 		size_t size = gh__hdr_size(GH_LOAD(&h->meta));
 		int k = heur_get(u);
-		W.heur_stats[k].count++;
-		W.heur_stats[k].bytes += size;
+		mk.heur_stats[k].count++;
+		mk.heur_stats[k].bytes += size;
 		count_site(h, GH_REACHABLE, size, k);
 	}
 }
 
 /* Valgrind's cliques: every lost object reachable from another lost object
  * is indirectly lost; a leaked cycle keeps one leader. */
-GH_MARKER static void pass3(void)
+GH_MARKER static void classify_lost(void)
 {
-	W.pass = 3;
-	for (size_t i = 0; i < W.nlost; i++) {
-		uintptr_t leader = W.lost[i];
-		if (bit_get(W.indirect, leader) || bit_get(W.scanned, leader))
+	mk.pass = 3;
+	for (size_t i = 0; i < mk.nlost; i++) {
+		uintptr_t leader = mk.lost[i];
+		if (bit_get(mk.indirect, leader) || bit_get(mk.scanned, leader))
 			continue;
-		bit_set(W.scanned, leader);
+		bit_set(mk.scanned, leader);
 		scan_object(leader);
 		cand_flush();
-		while (W.sp > 0) {
-			uintptr_t u = W.stack[--W.sp];
+		while (mk.sp > 0) {
+			uintptr_t u = mk.stack[--mk.sp];
 			if (u == leader) { /* a cycle back to the leader: it stays the leader */
 				u = 0;
 			}
-			if (u && !bit_get(W.scanned, u)) {
-				bit_set(W.scanned, u);
+			if (u && !bit_get(mk.scanned, u)) {
+				bit_set(mk.scanned, u);
 				scan_object(u);
 				cand_flush();
 			}
 		}
 		/* A cycle may have marked the leader itself indirect: undo. */
 		size_t g = gran(leader);
-		W.indirect[g >> 6] &= ~(UINT64_C(1) << (g & 63));
+		mk.indirect[g >> 6] &= ~(UINT64_C(1) << (g & 63));
 	}
-	for (size_t i = 0; i < W.nlost; i++) {
-		uintptr_t u = W.lost[i];
+	for (size_t i = 0; i < mk.nlost; i++) {
+		uintptr_t u = mk.lost[i];
 		const struct gh_hdr *h = gh__hdr_of(u);
 		size_t size = gh__hdr_size(GH_LOAD(&h->meta));
-		int cls = bit_get(W.indirect, u) ? GH_INDIRECTLY_LOST : GH_DEFINITELY_LOST;
-		W.by_type[GH_LOAD(&h->type)][cls].count++;
-		W.by_type[GH_LOAD(&h->type)][cls].bytes += size;
+		int cls = bit_get(mk.indirect, u) ? GH_INDIRECTLY_LOST : GH_DEFINITELY_LOST;
+		mk.by_type[GH_LOAD(&h->type)][cls].count++;
+		mk.by_type[GH_LOAD(&h->type)][cls].bytes += size;
 		count_site(h, cls, size, GH_HEUR_NONE);
 	}
 }
@@ -1221,23 +1221,23 @@ struct run_ctx {
 	uint64_t pause_ns, mark_ns;
 	uint32_t threads, threads_blocked;
 	uint64_t objects_before;
-	uintptr_t self_sp; /* gh__gc_run's stack pointer, its caller's registers spilled above it */
+	uintptr_t self_sp; /* gh__mark_run's stack pointer, its caller's registers spilled above it */
 };
 
 /* Unpublishes the lost objects of collectable types (never "possibly
  * lost" ones): they were proven unreachable in this very stop, and after
  * this no thread can see them as live. Stores only (heap.c). */
-GH_MARKER static void collect_stopped(void)
+GH_MARKER static void unpublish_unreachable(void)
 {
 	struct gh_ctr *c = gh__tl_ctr;
-	for (size_t i = 0; i < W.nlost; i++) {
-		uintptr_t u = W.lost[i];
+	for (size_t i = 0; i < mk.nlost; i++) {
+		uintptr_t u = mk.lost[i];
 		const struct gh_hdr *h = gh__hdr_of(u);
 		const gh_type_desc_t *d = gh__type_desc(GH_LOAD(&h->type));
 		if (!d || !(d->flags & GH_TYPE_COLLECTABLE))
 			continue;
-		W.collected_bytes += gh__heap_unpublish(u, c);
-		W.collected[W.ncollected++] = u;
+		mk.collected_bytes += gh__heap_unpublish(u, c);
+		mk.collected[mk.ncollected++] = u;
 	}
 }
 
@@ -1268,32 +1268,32 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 		gh__world_resume();
 		return;
 	}
-	W.base = gh__cage.base;
-	W.top = atomic_load(&gh__cage.top);
+	mk.base = gh__cage.base;
+	mk.top = atomic_load(&gh__cage.top);
 	pid_t pid = getpid();
 	int ns = atomic_load(&gh__world.nslots);
 	for (int i = 0; i < ns; i++) {
 		struct gh_thread_slot *s = &gh__world.slots[i];
-		W.slot_root[i] = UINT32_MAX;
+		mk.slot_root[i] = UINT32_MAX;
 		if (atomic_load(&s->state) == GH_SLOT_STOPPED) {
-			W.slot_root[i] = (uint32_t)W.nroots;
+			mk.slot_root[i] = (uint32_t)mk.nroots;
 			add_thread_roots(s->tid, s->sp, s->tp, pid, RED_ZONE);
 			c->threads++;
 			if (s->held == GH_HELD_BLOCKED)
 				c->threads_blocked++;
 		}
 	}
-	/* This thread: from gh__gc_run's frame, where its caller's callee-saved
+	/* This thread: from gh__mark_run's frame, where its caller's callee-saved
 	 * registers were spilled (c->self_sp), not from here: the frames in
 	 * between are glassheap's and the loader's, and their uninitialized
 	 * slots hold stale words (earlier calls' pointers to blocks the program
 	 * has since dropped) that would hide leaks. */
 	uintptr_t tp;
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
-	W.self_root = W.nroots; /* this thread's first root is its stack */
+	mk.self_root = mk.nroots; /* this thread's first root is its stack */
 	add_thread_roots(gettid(), c->self_sp, tp, pid, 0);
 	c->threads++;
-	if (W.roots_full) {
+	if (mk.roots_full) {
 		/* more roots than the table holds: marking without them could
 		 * call live objects lost */
 		gh__world_resume();
@@ -1301,15 +1301,15 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 		return;
 	}
 
-	W.pass = 1;
-	if (W.dom && ((W.top - W.base) >> GH_GRANULE_LG) >= GH_DOM_GRAN_MAX) {
-		W.dom_range = W.dom_full = true;
+	mk.pass = 1;
+	if (mk.dom && ((mk.top - mk.base) >> GH_GRANULE_LG) >= GH_DOM_GRAN_MAX) {
+		mk.dom_range = mk.dom_full = true;
 		gh__world_resume();
 		return;
 	}
 	scan_roots();
 	scan_registers();
-	if (W.dom) {
+	if (mk.dom) {
 		/* the dominator pass has what it needs: the graph from the roots
 		 * (glassheap's own objects are no roots of it: what only they
 		 * hold is in no tree) */
@@ -1321,29 +1321,29 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	}
 	root_own_objects();
 	/* pass 2: objects only interior pointers reach */
-	W.pass = 2;
-	for (size_t w = 0; w < ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1; w++) {
-		if (gh_unlikely(W.any_heur) && (W.heur[w] & W.reach[w]))
+	mk.pass = 2;
+	for (size_t w = 0; w < ((mk.top - mk.base) >> GH_GRANULE_LG) / 64 + 1; w++) {
+		if (gh_unlikely(mk.any_heur) && (mk.heur[w] & mk.reach[w]))
 			count_heuristics(w);
-		uint64_t cand = W.interior[w] & ~W.reach[w];
+		uint64_t cand = mk.interior[w] & ~mk.reach[w];
 		while (cand) {
 			int b = __builtin_ctzll(cand);
 			cand &= cand - 1;
-			uintptr_t u = W.base + (((uintptr_t)w * 64 + (uintptr_t)b) << GH_GRANULE_LG);
-			if (!bit_get(W.possible, u)) {
-				bit_set(W.possible, u);
+			uintptr_t u = mk.base + (((uintptr_t)w * 64 + (uintptr_t)b) << GH_GRANULE_LG);
+			if (!bit_get(mk.possible, u)) {
+				bit_set(mk.possible, u);
 				push(u);
 			}
 		}
 	}
 	drain();
 	c->objects_before = walk_unreached();
-	pass3();
+	classify_lost();
 	/* A thread held without its registers (world.c, GH_HELD_BLOCKED) may
 	 * keep a pointer in a register: nothing is freed on this pass's word. */
-	W.no_collect = c->threads_blocked > 0 || W.lost_overflow || W.stack_overflow;
-	if ((c->flags & GH_GC_COLLECT) && !W.no_collect)
-		collect_stopped();
+	mk.no_collect = c->threads_blocked > 0 || mk.lost_overflow || mk.stack_overflow;
+	if ((c->flags & GH_GC_COLLECT) && !mk.no_collect)
+		unpublish_unreachable();
 	/* Every thread is stopped outside its unsafe windows: the structure
 	 * holds (the counters may be mid-update, so they are not compared). */
 	gh_check2(gh__heap_validate(false) == 0);
@@ -1388,42 +1388,42 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	r->threads = c->threads;
 	r->threads_blocked = c->threads_blocked;
 	r->stop_method = gh__world_method_name();
-	r->collect_skipped = (c->flags & GH_GC_COLLECT) && W.no_collect;
-	r->scanned_bytes = W.scanned_bytes;
-	r->truncated = W.lost_overflow || W.stack_overflow || W.refs_full;
-	memcpy(r->root_kind, W.root_kind, sizeof r->root_kind);
-	memcpy(r->heuristic, W.heur_stats, sizeof r->heuristic);
-	r->ignored = W.ignored;
+	r->collect_skipped = (c->flags & GH_GC_COLLECT) && mk.no_collect;
+	r->scanned_bytes = mk.scanned_bytes;
+	r->truncated = mk.lost_overflow || mk.stack_overflow || mk.refs_full;
+	memcpy(r->root_kind, mk.root_kind, sizeof r->root_kind);
+	memcpy(r->heuristic, mk.heur_stats, sizeof r->heuristic);
+	r->ignored = mk.ignored;
 	uint32_t nt = gh_type_count();
 	r->types = calloc(nt + 1, sizeof *r->types);
-	r->sites = calloc(W.nsites + 1, sizeof *r->sites);
-	r->refs = calloc(W.nrefs + 1, sizeof *r->refs);
-	r->root_names = calloc(W.nroots + 1, sizeof *r->root_names);
+	r->sites = calloc(mk.nsites + 1, sizeof *r->sites);
+	r->refs = calloc(mk.nrefs + 1, sizeof *r->refs);
+	r->root_names = calloc(mk.nroots + 1, sizeof *r->root_names);
 	if (!r->types || !r->sites || !r->refs || !r->root_names) {
-		gh__gc_result_free(r);
+		gh__mark_result_free(r);
 		return NULL;
 	}
 	for (uint32_t t = 1; t <= nt; t++) {
 		if (t == GH_TYPE_INTERNAL) { /* glassheap's own: not the program's */
 			for (int k = 0; k < GH_LEAK_CLASSES; k++)
-				r->objects_before -= W.by_type[t][k].count;
+				r->objects_before -= mk.by_type[t][k].count;
 			continue;
 		}
 		bool any = false;
 		for (int k = 0; k < GH_LEAK_CLASSES; k++) {
-			r->cls[k].count += W.by_type[t][k].count;
-			r->cls[k].bytes += W.by_type[t][k].bytes;
-			any |= W.by_type[t][k].count != 0;
+			r->cls[k].count += mk.by_type[t][k].count;
+			r->cls[k].bytes += mk.by_type[t][k].bytes;
+			any |= mk.by_type[t][k].count != 0;
 		}
 		if (any) {
 			r->types[r->ntypes].type = t;
-			memcpy(r->types[r->ntypes].cls, W.by_type[t], sizeof r->types[0].cls);
+			memcpy(r->types[r->ntypes].cls, mk.by_type[t], sizeof r->types[0].cls);
 			r->ntypes++;
 		}
 	}
 	/* Only the claimed slots: the tables are large and mostly never touched. */
-	for (size_t k = 0; k < W.nsites; k++) {
-		struct site_slot *s = &W.sites[W.site_used[k]];
+	for (size_t k = 0; k < mk.nsites; k++) {
+		struct site_slot *s = &mk.sites[mk.site_used[k]];
 		if (s->type == GH_TYPE_INTERNAL)
 			continue;
 		struct gh_gc_site_row *row = &r->sites[r->nsites++];
@@ -1436,8 +1436,8 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	}
 	if (r->nsites > 1)
 		qsort(r->sites, r->nsites, sizeof *r->sites, cmp_site);
-	for (size_t k = 0; k < W.nrefs; k++) {
-		struct ref_slot *s = &W.refs[W.ref_used[k]];
+	for (size_t k = 0; k < mk.nrefs; k++) {
+		struct ref_slot *s = &mk.refs[mk.ref_used[k]];
 		if (s->src == GH_TYPE_INTERNAL || s->dst == GH_TYPE_INTERNAL)
 			continue;
 		struct gh_gc_ref_row *row = &r->refs[r->nrefs++];
@@ -1447,25 +1447,25 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	}
 	if (r->nrefs > 1)
 		qsort(r->refs, r->nrefs, sizeof *r->refs, cmp_ref);
-	r->nroots = W.nroots;
-	for (size_t i = 0; i < W.nroots; i++)
-		memcpy(r->root_names[i], W.roots[i].name, sizeof r->root_names[i]);
+	r->nroots = mk.nroots;
+	for (size_t i = 0; i < mk.nroots; i++)
+		memcpy(r->root_names[i], mk.roots[i].name, sizeof r->root_names[i]);
 	return r;
 }
 
-/* Gives the blocks collect_stopped unpublished back to jemalloc (after
+/* Gives the blocks unpublish_unreachable unpublished back to jemalloc (after
  * resume: jemalloc may take locks a stopped thread held). */
 static void release_collected(struct gh_gc_result *r)
 {
-	for (size_t i = 0; i < W.ncollected; i++)
-		gh__heap_release_unpublished(W.collected[i]);
+	for (size_t i = 0; i < mk.ncollected; i++)
+		gh__heap_release_unpublished(mk.collected[i]);
 	if (r) {
-		r->collected_objects = W.ncollected;
-		r->collected_bytes = W.collected_bytes;
+		r->collected_objects = mk.ncollected;
+		r->collected_bytes = mk.collected_bytes;
 	}
 }
 
-int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
+int gh__mark_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 {
 	*out = NULL;
 	if (!gh__init())
@@ -1478,10 +1478,10 @@ int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 		gh__world_finish();
 		return rc;
 	}
-	W.want_refs = (flags & GH_GC_REFERRERS) != 0;
-	W.noffsets = gh__leak_heuristics(&W.heur_on, W.offsets);
-	if (W.noffsets)
-		W.heur_on |= 1u << GH_HEUR_OFFSET;
+	mk.want_refs = (flags & GH_GC_REFERRERS) != 0;
+	mk.noffsets = gh__leak_heuristics(&mk.heur_on, mk.offsets);
+	if (mk.noffsets)
+		mk.heur_on |= 1u << GH_HEUR_OFFSET;
 	prefault_bitmaps();
 	struct run_ctx c = {.flags = flags};
 	/* The caller's callee-saved registers, spilled into this frame: the
@@ -1527,7 +1527,7 @@ int gh__gc_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 	return 0;
 }
 
-void gh__gc_result_free(struct gh_gc_result *r)
+void gh__mark_result_free(struct gh_gc_result *r)
 {
 	if (!r)
 		return;
@@ -1538,7 +1538,7 @@ void gh__gc_result_free(struct gh_gc_result *r)
 	free(r);
 }
 
-struct gh_gc_totals gh__gc_totals(void)
+struct gh_gc_totals gh__mark_totals(void)
 {
 	pthread_mutex_lock(&roots_lock);
 	struct gh_gc_totals t = totals;
@@ -1546,7 +1546,7 @@ struct gh_gc_totals gh__gc_totals(void)
 	return t;
 }
 
-const char *gh__gc_source_name(const struct gh_gc_result *r, uint32_t src)
+const char *gh__mark_source_name(const struct gh_gc_result *r, uint32_t src)
 {
 	if (src < GH_TYPE_IDS)
 		return gh_type_name(src);
@@ -1558,7 +1558,7 @@ const char *gh__gc_source_name(const struct gh_gc_result *r, uint32_t src)
 
 void gh__mark_root(size_t i, const char **name, int *kind, uintptr_t *lo, uintptr_t *hi)
 {
-	const struct root_rec *r = &W.roots[i];
+	const struct root_rec *r = &mk.roots[i];
 	*name = r->name;
 	*kind = r->kind;
 	*lo = r->lo;
@@ -1581,23 +1581,23 @@ int gh__mark_dominators(uint32_t *log, size_t log_cap, struct gh_dom_node_rec *n
 		return rc;
 	}
 	prefault_bitmaps();
-	W.dom = true;
-	W.dom_log = log;
-	W.dom_log_cap = log_cap;
-	W.dom_nodes = nodes;
-	W.dom_nodes_cap = nodes_cap;
-	W.dom_limit = limit_bytes;
+	mk.dom = true;
+	mk.dom_log = log;
+	mk.dom_log_cap = log_cap;
+	mk.dom_nodes = nodes;
+	mk.dom_nodes_cap = nodes_cap;
+	mk.dom_limit = limit_bytes;
 	/* the ranks cost 4 bytes per bitmap word of the heap as it may be at the stop */
 	size_t heap = atomic_load(&gh__cage.top) - gh__cage.base;
-	W.dom_fixed = 4 * (((heap + heap / 8) >> GH_GRANULE_LG) / 64 + 1);
-	W.dom_open = UINT32_MAX;
-	W.dom_last = UINT32_MAX;
+	mk.dom_fixed = 4 * (((heap + heap / 8) >> GH_GRANULE_LG) / 64 + 1);
+	mk.dom_open = UINT32_MAX;
+	mk.dom_last = UINT32_MAX;
 	struct run_ctx c = {.flags = 0};
-	/* as gh__gc_run: this thread's stack is scanned from here */
+	/* as gh__mark_run: this thread's stack is scanned from here */
 	__builtin_unwind_init();
 	__asm__ volatile("mov %%rsp, %0" : "=r"(c.self_sp));
 	dl_iterate_phdr(phdr_trampoline, &c);
-	if (c.rc == 0 && W.dom_range)
+	if (c.rc == 0 && mk.dom_range)
 		c.rc = ERANGE;
 	if (c.rc != 0) {
 		if (unresponsive)
@@ -1608,19 +1608,19 @@ int gh__mark_dominators(uint32_t *log, size_t log_cap, struct gh_dom_node_rec *n
 	}
 	struct gh_dom_capture cap = {
 		.g = {
-			.log = W.dom_log,
-			.nlog = W.dom_nlog,
-			.nodes = W.dom_nodes,
-			.nnodes = W.dom_nnodes,
-			.reach = W.reach,
-			.reach_words = ((W.top - W.base) >> GH_GRANULE_LG) / 64 + 1,
-			.nroots = W.nroots,
-			.base = W.base,
+			.log = mk.dom_log,
+			.nlog = mk.dom_nlog,
+			.nodes = mk.dom_nodes,
+			.nnodes = mk.dom_nnodes,
+			.reach = mk.reach,
+			.reach_words = ((mk.top - mk.base) >> GH_GRANULE_LG) / 64 + 1,
+			.nroots = mk.nroots,
+			.base = mk.base,
 		},
-		.full = W.dom_full,
-		.want_nodes = W.dom_want_nodes,
-		.want_log = W.dom_want_log,
-		.truncated = W.stack_overflow,
+		.full = mk.dom_full,
+		.want_nodes = mk.dom_want_nodes,
+		.want_log = mk.dom_want_log,
+		.truncated = mk.stack_overflow,
 		.pause_ns = c.pause_ns,
 		.mark_ns = c.mark_ns,
 		.threads = c.threads,

@@ -27,7 +27,7 @@ void *gh__meta_map(size_t size)
 	return p;
 }
 
-void *gh__map_huge(size_t size)
+void *gh__map_work(size_t size)
 {
 	const size_t huge = (size_t)2 << 20;
 	size = (size + huge - 1) & ~(huge - 1);
@@ -44,7 +44,7 @@ void *gh__map_huge(size_t size)
 
 void *gh__meta_map_huge(size_t size)
 {
-	void *p = gh__map_huge(size);
+	void *p = gh__map_work(size);
 	if (p)
 		atomic_fetch_add_explicit(&meta_mapped, (size + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1),
 					  memory_order_relaxed);

@@ -45,7 +45,7 @@
  * Both methods re-list /proc/self/task until no new thread appears, so
  * threads started during the stop are caught; threads that exit meanwhile
  * are dropped. A thread inside one of the allocator's non-atomic windows
- * (gh__tl_unsafe: realloc rewriting a header, a few stores, never a call)
+ * (gh__tl_stop_window: realloc rewriting a header, a few stores, never a call)
  * is let run to the window's end (signal: the handler returns and the
  * thread is signalled again; ptrace: single steps).
  *
@@ -75,7 +75,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-GH_TLS int gh__tl_unsafe;
+GH_TLS int gh__tl_stop_window;
 GH_TLS struct gh_wait_rec gh__tl_wait;
 
 struct gh_world gh__world;
@@ -207,7 +207,7 @@ GH_STOP_PROTOCOL static void stop_handler(int sig, siginfo_t *si, void *ucv)
 	int saved_errno = errno;
 	atomic_fetch_add(&in_handler, 1);
 	struct gh_thread_slot *slot = slot_index ? slot_find(sys_gettid()) : NULL;
-	if (!slot || gh__tl_unsafe) {
+	if (!slot || gh__tl_stop_window) {
 		/* Not ours to stop, or inside an allocator window: the requester
 		 * retries this thread. */
 		if (slot)
@@ -759,7 +759,7 @@ struct tracer_ctl {
 	int err;                /* PH_FAILED: why */
 	pid_t pid, self, ignored, unresponsive;
 	uint64_t timeout_ns;
-	intptr_t unsafe_off;    /* &gh__tl_unsafe - thread pointer, the same for every thread */
+	intptr_t unsafe_off;    /* &gh__tl_stop_window - thread pointer, the same for every thread */
 	intptr_t wait_off;      /* &gh__tl_wait - thread pointer */
 	char task_dir[48];      /* "/proc/<pid>/task" */
 	char task_path[64];     /* scratch for "/proc/<pid>/task/<tid>/..." */
@@ -1233,7 +1233,7 @@ static int stop_by_ptrace(pid_t self, pid_t *unresponsive)
 	tctl->timeout_ns = gh__world.timeout_ns;
 	uintptr_t tp;
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
-	tctl->unsafe_off = (intptr_t)((uintptr_t)&gh__tl_unsafe - tp);
+	tctl->unsafe_off = (intptr_t)((uintptr_t)&gh__tl_stop_window - tp);
 	tctl->wait_off = (intptr_t)((uintptr_t)&gh__tl_wait - tp);
 	snprintf(tctl->task_dir, sizeof tctl->task_dir, "/proc/%d/task", (int)tctl->pid);
 	pid_t t = clone(tracer_main, tracer_stack + TRACER_STACK - 64, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,

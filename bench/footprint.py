@@ -742,7 +742,7 @@ def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause
     if not pause:
         add("(not run)")
     else:
-        add("glassheap's reachability pass (`gh__gc_run`, the engine of `POST /debug/memory/gc`) over gh-bench-gc's "
+        add("glassheap's reachability pass (`gh__mark_run`, the engine of `POST /debug/memory/gc`) over gh-bench-gc's "
             "heap (N objects of 16..256 B, two pointers each; bench/gc_bench.c): the time the threads are stopped, "
             "per 100,000 objects, median (min–max) of the passes; LeakSanitizer's whole check on the same heap "
             "beside it (stop-the-world throughout). Pass CPU: the CPU time of the thread that runs the whole pass "

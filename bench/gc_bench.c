@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
 		double t = now_ms(), c0 = cpu_ms();
-		if (gh__gc_run(0, &r, &bad) != 0) {
+		if (gh__mark_run(0, &r, &bad) != 0) {
 			fprintf(stderr, "pass failed\n");
 			return 1;
 		}
@@ -162,7 +162,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)r->objects_before,
 		       (unsigned long long)(r->cls[GH_DEFINITELY_LOST].count + r->cls[GH_INDIRECTLY_LOST].count), cpu, rss0,
 		       status_mb("VmHWM"));
-		gh__gc_result_free(r);
+		gh__mark_result_free(r);
 #elif defined(GH_BENCH_LSAN)
 		double t = now_ms();
 		__lsan_do_recoverable_leak_check();

@@ -150,7 +150,7 @@ def gc_section(build, sizes, runs, fig):
 def gc_tables(sizes, fig, lines):
     lines.append("## Reachability pass vs LeakSanitizer and valgrind\n")
     lines.append("Heap: N objects of 16..256 B with two pointers each, ~1% leaked (bench/gc_bench.c). glassheap: "
-                 "pause (threads stopped) and mark time of one pass of `gh__gc_run`, the engine of "
+                 "pause (threads stopped) and mark time of one pass of `gh__mark_run`, the engine of "
                  "`POST /debug/memory/gc`; LSan: one `__lsan_do_recoverable_leak_check()` on the same heap built with "
                  "clang `-fsanitize=leak`; valgrind: wall time of `--leak-check=full` minus `--leak-check=no` for the "
                  "same program (one run each; skipped above 1M objects). Median (min–max).\n")

@@ -51,7 +51,7 @@ static struct gh_gc_result *run_pass(struct gh_http_call *call, int flags)
 	}
 	struct gh_gc_result *r = NULL;
 	pid_t bad = 0;
-	int rc = gh__gc_run(flags, &r, &bad);
+	int rc = gh__mark_run(flags, &r, &bad);
 	if (rc == 0)
 		return r;
 	char msg[256];
@@ -214,7 +214,7 @@ void gh__ep_memory_gc(struct gh_http_call *call)
 	gh__emit_key(e, "unreachable");
 	emit_unreachable(e, r);
 	gh__emit_map_end(e);
-	gh__gc_result_free(r);
+	gh__mark_result_free(r);
 }
 
 void gh__ep_memory_referrers(struct gh_http_call *call)
@@ -255,7 +255,7 @@ void gh__ep_memory_referrers(struct gh_http_call *call)
 	for (size_t i = 0; r && i < r->nrefs && done < nref; i++) {
 		if (r->refs[i].dst != type)
 			continue;
-		const char *src = gh__gc_source_name(r, r->refs[i].src);
+		const char *src = gh__mark_source_name(r, r->refs[i].src);
 		gh__emit_map_begin(e, 2);
 		gh__emit_kv_cstr(e, "type", src ? src : "?");
 		gh__emit_kv_uint(e, "count", r->refs[i].count);
@@ -265,5 +265,5 @@ void gh__ep_memory_referrers(struct gh_http_call *call)
 	gh__emit_array_end(e);
 	gh__emit_kv_dbl(e, "pause_ms", r ? ms(r->pause_ns) : 0.0);
 	gh__emit_map_end(e);
-	gh__gc_result_free(r);
+	gh__mark_result_free(r);
 }

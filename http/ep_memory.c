@@ -100,7 +100,7 @@ static uint64_t avg(uint64_t bytes, uint64_t count)
 
 /*
  * glassheap's only collection is a full reachability pass (POST
- * /debug/memory/gc and the core's gh__gc_run); it has no generations and
+ * /debug/memory/gc and the core's gh__mark_run); it has no generations and
  * never collects by itself. In Python's terms a full pass is a collection of
  * the oldest generation, so the three-entry lists keep Python's shape (scripts
  * index [0..2]) and say what is true here:
@@ -111,7 +111,7 @@ static uint64_t avg(uint64_t bytes, uint64_t count)
  */
 void gh__http_emit_gc_stats(gh_emit_t *e)
 {
-	struct gh_gc_totals t = gh__gc_totals();
+	struct gh_gc_totals t = gh__mark_totals();
 	gh__emit_map_begin(e, 3);
 	gh__emit_key(e, "collections");
 	gh__emit_array_begin(e, 3);

@@ -11,7 +11,7 @@
  *
  * Bounded cardinality: at most N + 1 series per per-type metric, N from
  * GLASSHEAP_METRICS_TYPES (0..1000, default 20), read once. Every figure
- * comes from counters (gh_stats_all, gh__gc_totals, mallctl): no heap walk,
+ * comes from counters (gh_stats_all, gh__mark_totals, mallctl): no heap walk,
  * cost grows with the number of types only. glassheap's own allocations
  * (type "glassheap") are never counted as the program's: they appear only in
  * glassheap_self_bytes/_objects.
@@ -87,7 +87,7 @@ static bool read_figures(struct figures *f)
 		qsort(st, k, sizeof *st, by_bytes);
 	f->types = st;
 	f->ntypes = k;
-	f->gc = gh__gc_totals();
+	f->gc = gh__mark_totals();
 	gh__trace_status(&f->trace);
 	f->errors = gh_error_count();
 	f->registered = gh_type_count();

@@ -78,15 +78,15 @@ static inline void gh_test_all_signals(int how)
 }
 
 #ifdef GH_INTROSPECT_H
-/* One reachability pass (gh__gc_run, flags 0), its result freed: its return
+/* One reachability pass (gh__mark_run, flags 0), its result freed: its return
  * code, and the thread that did not stop in *stuck (0 when none). */
 static inline int gh_test_gc(pid_t *stuck)
 {
 	struct gh_gc_result *r = NULL;
 	*stuck = 0;
-	int rc = gh__gc_run(0, &r, stuck);
+	int rc = gh__mark_run(0, &r, stuck);
 	if (r)
-		gh__gc_result_free(r);
+		gh__mark_result_free(r);
 	return rc;
 }
 #endif

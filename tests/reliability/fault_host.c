@@ -1,7 +1,7 @@
 /*
  * fault_host.c -- the host program of reliability.py's fault, defaults and
  * fork cases. Linked with libglassheap.a first (glassheap is its malloc),
- * with glassheap's internals reachable (gh__gc_run).
+ * with glassheap's internals reachable (gh__mark_run).
  *
  * Starts the debug server (127.0.0.1:0, or --listen ADDR, or none with
  * --no-start), prints

@@ -60,7 +60,7 @@ int main(void)
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
 		double t0 = pass_now();
-		int rc = gh__gc_run(GH_GC_COLLECT, &r, &bad);
+		int rc = gh__mark_run(GH_GC_COLLECT, &r, &bad);
 		double took = (pass_now() - t0) * 1e3;
 		if (rc == 0) {
 			passes++;
@@ -68,7 +68,7 @@ int main(void)
 				worst = r->pause_ns / 1e6;
 			if ((r->pause_ns - r->mark_ns) / 1e6 > worst_stop)
 				worst_stop = (r->pause_ns - r->mark_ns) / 1e6;
-			gh__gc_result_free(r);
+			gh__mark_result_free(r);
 		} else if (rc == ETIMEDOUT) {
 			timeouts++;
 			fprintf(stderr, "pass timed out after %.0f ms (thread %d)\n", took, (int)bad);

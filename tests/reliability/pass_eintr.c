@@ -106,12 +106,12 @@ int main(void)
 	{
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
-		int rc = gh__gc_run(0, &r, &bad);
+		int rc = gh__mark_run(0, &r, &bad);
 		if (rc == EPERM) {
 			printf("SKIP: ptrace is refused here; the signal method cannot keep blocking calls unseen\n");
 			return 77;
 		}
-		gh__gc_result_free(r);
+		gh__mark_result_free(r);
 	}
 	pthread_t th[KINDS];
 	for (uintptr_t k = 0; k < KINDS; k++)
@@ -123,11 +123,11 @@ int main(void)
 		nanosleep(&ts, NULL);
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
-		int rc = gh__gc_run(GH_GC_COLLECT, &r, &bad);
+		int rc = gh__mark_run(GH_GC_COLLECT, &r, &bad);
 		PASS_CHECK(rc == 0, "pass: %s", strerror(rc));
 		if (rc == 0) {
 			PASS_CHECK(strcmp(r->stop_method, "ptrace") == 0, "stopped by ptrace: %s", r->stop_method);
-			gh__gc_result_free(r);
+			gh__mark_result_free(r);
 			passes++;
 		}
 	}

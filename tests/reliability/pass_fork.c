@@ -25,9 +25,9 @@ static void *pass_loop(void *arg)
 	while (!atomic_load(&stop_passes)) {
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
-		if (gh__gc_run(GH_GC_COLLECT, &r, &bad) == 0) {
+		if (gh__mark_run(GH_GC_COLLECT, &r, &bad) == 0) {
 			atomic_fetch_add(&passes, 1);
-			gh__gc_result_free(r);
+			gh__mark_result_free(r);
 		}
 	}
 	return NULL;
@@ -45,9 +45,9 @@ static void child(void)
 	alarm(0);
 	struct gh_gc_result *r = NULL;
 	pid_t bad = 0;
-	int rc = gh__gc_run(GH_GC_COLLECT, &r, &bad);
+	int rc = gh__mark_run(GH_GC_COLLECT, &r, &bad);
 	if (rc == 0)
-		gh__gc_result_free(r);
+		gh__mark_result_free(r);
 	int modules = 0;
 	dl_iterate_phdr(count_module, &modules);
 	void *p = malloc(100);

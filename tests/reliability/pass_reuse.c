@@ -44,11 +44,11 @@ static void *pass_loop(void *arg)
 	while (!atomic_load(&stop_passes)) {
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
-		int rc = gh__gc_run(GH_GC_COLLECT, &r, &bad);
+		int rc = gh__mark_run(GH_GC_COLLECT, &r, &bad);
 		if (rc == 0) {
 			atomic_fetch_add(&passes, 1);
 			atomic_fetch_add(&collected, r->collected_objects);
-			gh__gc_result_free(r);
+			gh__mark_result_free(r);
 		} else {
 			PASS_CHECK(rc == 0, "pass failed: %s (thread %d)", strerror(rc), (int)bad);
 		}

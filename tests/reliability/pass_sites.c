@@ -66,7 +66,7 @@ int main(void)
 	/* a pass over a heap whose objects point at the other site works */
 	struct gh_gc_result *r = NULL;
 	pid_t bad = 0;
-	PASS_CHECK(gh__gc_run(0, &r, &bad) == 0, "a pass runs");
-	gh__gc_result_free(r);
+	PASS_CHECK(gh__mark_run(0, &r, &bad) == 0, "a pass runs");
+	gh__mark_result_free(r);
 	return pass_finish("pass_sites");
 }

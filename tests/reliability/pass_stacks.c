@@ -58,7 +58,7 @@ static void passes_while_parked(const char *what)
 	for (int i = 0; i < 3; i++) {
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
-		int rc = gh__gc_run(GH_GC_COLLECT, &r, &bad);
+		int rc = gh__mark_run(GH_GC_COLLECT, &r, &bad);
 		PASS_CHECK(rc == 0, "%s: pass failed: %s", what, strerror(rc));
 		if (rc)
 			return;
@@ -69,7 +69,7 @@ static void passes_while_parked(const char *what)
 		PASS_CHECK(r->scanned_bytes < SCAN_LIMIT, "%s: scanned %llu bytes", what,
 			   (unsigned long long)r->scanned_bytes);
 		PASS_CHECK(r->pause_ns < 2000000000u, "%s: pause %.0f ms", what, r->pause_ns / 1e6);
-		gh__gc_result_free(r);
+		gh__mark_result_free(r);
 	}
 }
 

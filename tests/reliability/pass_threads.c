@@ -59,7 +59,7 @@ int main(void)
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
 		double t0 = pass_now();
-		int rc = gh__gc_run(GH_GC_COLLECT, &r, &bad);
+		int rc = gh__mark_run(GH_GC_COLLECT, &r, &bad);
 		double took = pass_now() - t0;
 		PASS_CHECK(rc == 0, "pass %d: %s", round, strerror(rc));
 		if (rc != 0)
@@ -70,7 +70,7 @@ int main(void)
 		PASS_CHECK(r->threads >= THREADS + 1, "every thread stopped: %u of %d", r->threads, THREADS + 1);
 		PASS_CHECK(r->collected_objects == 0, "no held object collected: %llu",
 			   (unsigned long long)r->collected_objects);
-		gh__gc_result_free(r);
+		gh__mark_result_free(r);
 	}
 	pthread_mutex_lock(&mu);
 	release = 1;

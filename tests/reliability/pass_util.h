@@ -3,7 +3,7 @@
  * "a pass never harms the host" (docs/testing.md). Each program is one
  * situation in which a reachability pass used to free a live object, hang
  * or scan far too much; it runs passes through the core's internal entry
- * point (gh__gc_run) against a bounded workload and exits non-zero on any
+ * point (gh__mark_run) against a bounded workload and exits non-zero on any
  * damage. A watchdog turns a hang into a failure (exit 3).
  */
 #ifndef GH_PASS_UTIL_H

@@ -3,7 +3,7 @@
  * debug server's endpoints do, called directly, while lanes of short-lived
  * worker threads allocate, realloc, retag and free typed blocks.
  *
- *   gc thread       gh__gc_run (plain and with referrers), back to back
+ *   gc thread       gh__mark_run (plain and with referrers), back to back
  *   reader thread   gh_stats_all, gh_type_stats, gh__heap_enumerate,
  *                   gh_ptr_info on held blocks, and tracing sessions: start,
  *                   snapshots, compare, top, traceback, status, delete, stop
@@ -47,7 +47,7 @@ static void *gc_thread(void *arg)
 	for (long i = 0; storm_now_ms() < deadline_ms; i++) {
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
-		int rc = gh__gc_run(i % 3 == 0 ? GH_GC_REFERRERS : 0, &r, &bad);
+		int rc = gh__mark_run(i % 3 == 0 ? GH_GC_REFERRERS : 0, &r, &bad);
 		if (rc == EBUSY) {
 			atomic_fetch_add(&gc_busy, 1);
 			continue;
@@ -71,7 +71,7 @@ static void *gc_thread(void *arg)
 								    r->types[k].cls[GH_INDIRECTLY_LOST].count));
 		if (r->collected_objects != 0)
 			atomic_fetch_add(&control_errors, 1);
-		gh__gc_result_free(r);
+		gh__mark_result_free(r);
 		atomic_fetch_add(&gc_passes, 1);
 	}
 	return NULL;

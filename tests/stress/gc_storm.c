@@ -83,7 +83,7 @@ TEST(thousand_gcs_during_allocation_storm)
 	for (; runs < GC_RUNS && time(NULL) - start < TIME_LIMIT_S; runs++) {
 		struct gh_gc_result *r = NULL;
 		pid_t bad = 0;
-		int rc = gh__gc_run(GH_GC_COLLECT | (runs % 10 == 0 ? GH_GC_REFERRERS : 0), &r, &bad);
+		int rc = gh__mark_run(GH_GC_COLLECT | (runs % 10 == 0 ? GH_GC_REFERRERS : 0), &r, &bad);
 		if (rc == ETIMEDOUT) {
 			/* every allocator window is a few stores, never a wait: a
 			 * stop that times out here is a bug (counted, then failed) */
@@ -97,7 +97,7 @@ TEST(thousand_gcs_during_allocation_storm)
 				lost_held += r->types[k].cls[GH_DEFINITELY_LOST].count +
 					     r->types[k].cls[GH_INDIRECTLY_LOST].count;
 		collected += r->collected_objects;
-		gh__gc_result_free(r);
+		gh__mark_result_free(r);
 	}
 	atomic_store(&stop, 1);
 	for (int i = 0; i < WORKERS; i++)

@@ -25,11 +25,11 @@ static struct gh_gc_result *R;
 static void run_pass(void)
 {
 	clobber_stack();
-	gh__gc_result_free(R);
+	gh__mark_result_free(R);
 	R = NULL;
-	int rc = gh__gc_run(0, &R, NULL);
+	int rc = gh__mark_run(0, &R, NULL);
 	if (rc != 0)
-		fprintf(stderr, "gh__gc_run: %d\n", rc);
+		fprintf(stderr, "gh__mark_run: %d\n", rc);
 }
 
 static struct gh_gc_class_stats cls_of(const char *type, int cls)
@@ -231,6 +231,6 @@ TEST(leak_check_counts_are_differences_of_known_leaks)
 int main(void)
 {
 	int rc = RUN_TESTS();
-	gh__gc_result_free(R);
+	gh__mark_result_free(R);
 	return rc;
 }

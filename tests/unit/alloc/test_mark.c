@@ -35,7 +35,7 @@ static uint64_t refs_of(const char *target, const char *src_name)
 	gh_type_t t = gh_type_find(target);
 	uint64_t n = 0;
 	for (size_t i = 0; R && i < R->nrefs; i++)
-		if (R->refs[i].dst == t && strcmp(gh__gc_source_name(R, R->refs[i].src), src_name) == 0)
+		if (R->refs[i].dst == t && strcmp(gh__mark_source_name(R, R->refs[i].src), src_name) == 0)
 			n += R->refs[i].count;
 	return n;
 }
@@ -171,7 +171,7 @@ TEST(graph_is_classified_exactly)
 	build_graph();
 	clobber_stack();
 	pid_t bad = 0;
-	ASSERT_EQ(gh__gc_run(GH_GC_REFERRERS | GH_GC_COLLECT, &R, &bad), 0);
+	ASSERT_EQ(gh__mark_run(GH_GC_REFERRERS | GH_GC_COLLECT, &R, &bad), 0);
 	EXPECT_GE(R->threads, 3);
 	EXPECT_EQ(cls_of("M.Direct", GH_DEFINITELY_LOST).count, 1);
 	EXPECT_EQ(cls_of("M.Direct", GH_DEFINITELY_LOST).bytes, sizeof(struct node));
@@ -208,15 +208,15 @@ TEST(graph_is_classified_exactly)
 	EXPECT_GT(R->root_kind[GH_ROOT_STACK].count, 0);
 	EXPECT_GT(R->root_kind[GH_ROOT_TLS].count, 0);
 	EXPECT_EQ(R->root_kind[GH_ROOT_REGISTERED].count, 1);
-	gh__gc_result_free(R);
+	gh__mark_result_free(R);
 	R = NULL;
 
 	/* without the registered root, its object is lost */
 	EXPECT_EQ(gh_root_remove(g_mmap_region), 0);
 	EXPECT_EQ(gh_root_remove(g_mmap_region), ENOENT);
-	ASSERT_EQ(gh__gc_run(0, &R, &bad), 0);
+	ASSERT_EQ(gh__mark_run(0, &R, &bad), 0);
 	EXPECT_EQ(cls_of("M.Registered", GH_DEFINITELY_LOST).count, 1);
-	gh__gc_result_free(R);
+	gh__mark_result_free(R);
 	R = NULL;
 
 	thread_release = 1;
@@ -224,7 +224,7 @@ TEST(graph_is_classified_exactly)
 	EXPECT_EQ(write(block_pipe[1], &c, 1), 1);
 	pthread_join(reg, NULL);
 	pthread_join(stk, NULL);
-	struct gh_gc_totals t = gh__gc_totals();
+	struct gh_gc_totals t = gh__mark_totals();
 	EXPECT_GE(t.collections, 1);
 	EXPECT_GE(t.runs, 2);
 }
@@ -265,9 +265,9 @@ TEST(stops_64_threads_blocked_in_syscalls)
 	usleep(50000);
 	for (int round = 0; round < 5; round++) {
 		pid_t bad = 0;
-		ASSERT_EQ(gh__gc_run(GH_GC_REFERRERS, &R, &bad), 0);
+		ASSERT_EQ(gh__mark_run(GH_GC_REFERRERS, &R, &bad), 0);
 		EXPECT_GE(R->threads, N + 1);
-		gh__gc_result_free(R);
+		gh__mark_result_free(R);
 		R = NULL;
 	}
 	pthread_mutex_lock(&mu);
@@ -305,7 +305,7 @@ TEST(thread_blocking_every_signal)
 	pid_t bad = 0;
 	struct gh_gc_result *r = NULL;
 	gh__world_set_method(GH_STOP_PTRACE);
-	int rc = gh__gc_run(0, &r, &bad);
+	int rc = gh__mark_run(0, &r, &bad);
 	if (rc == EPERM) {
 		printf("  (ptrace refused here: the ptrace half is not checked)\n");
 	} else {
@@ -313,11 +313,11 @@ TEST(thread_blocking_every_signal)
 		ASSERT_TRUE(r != NULL);
 		EXPECT_EQ(strcmp(r->stop_method, "ptrace"), 0);
 		EXPECT_EQ(r->threads_blocked, 0);
-		gh__gc_result_free(r);
+		gh__mark_result_free(r);
 		r = NULL;
 	}
 	gh__world_set_method(GH_STOP_SIGNAL);
-	EXPECT_EQ(gh__gc_run(0, &r, &bad), ETIMEDOUT);
+	EXPECT_EQ(gh__mark_run(0, &r, &bad), ETIMEDOUT);
 	EXPECT_TRUE(r == NULL);
 	EXPECT_NE(bad, 0);
 	blocker_go = 1;
@@ -325,8 +325,8 @@ TEST(thread_blocking_every_signal)
 	/* the blocked signal is delivered when the thread exits or unblocks;
 	 * the next stop works */
 	unsetenv("GLASSHEAP_STOP_TIMEOUT_MS");
-	EXPECT_EQ(gh__gc_run(0, &r, &bad), 0);
-	gh__gc_result_free(r);
+	EXPECT_EQ(gh__mark_run(0, &r, &bad), 0);
+	gh__mark_result_free(r);
 	gh__world_set_method(GH_STOP_AUTO);
 }
 
@@ -377,25 +377,25 @@ TEST(signal_method_holds_a_futex_sleeper_without_collecting)
 	gh__world_set_method(GH_STOP_SIGNAL);
 	struct gh_gc_result *r = NULL;
 	pid_t bad = 0;
-	EXPECT_EQ(gh__gc_run(GH_GC_COLLECT, &r, &bad), 0);
+	EXPECT_EQ(gh__mark_run(GH_GC_COLLECT, &r, &bad), 0);
 	ASSERT_TRUE(r != NULL);
 	EXPECT_EQ(r->threads_blocked, 1);
 	EXPECT_TRUE(r->collect_skipped);
 	EXPECT_EQ(r->collected_objects, 0);
-	gh__gc_result_free(r);
+	gh__mark_result_free(r);
 	pthread_mutex_lock(&cv_mu);
 	cv_go = 1;
 	pthread_cond_broadcast(&cv_cv);
 	pthread_mutex_unlock(&cv_mu);
 	pthread_join(th, NULL);
 	/* every thread answers now: the garbage goes */
-	EXPECT_EQ(gh__gc_run(GH_GC_COLLECT, &r, &bad), 0);
+	EXPECT_EQ(gh__mark_run(GH_GC_COLLECT, &r, &bad), 0);
 	ASSERT_TRUE(r != NULL);
 	EXPECT_EQ(r->threads_blocked, 0);
 	EXPECT_FALSE(r->collect_skipped);
 	EXPECT_GE(r->collected_objects, 1);
 	EXPECT_EQ(gh_ptr_type((void *)(gaddr ^ 0x5a5a)), GH_TYPE_NONE);
-	gh__gc_result_free(r);
+	gh__mark_result_free(r);
 	gh__world_set_method(GH_STOP_AUTO);
 }
 
