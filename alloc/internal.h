@@ -29,6 +29,21 @@ GH_INTERNAL_BEGIN
 
 /* ==== options.c: GLASSHEAP_* environment, logging, misuse reports ======== */
 
+/* A buffered writer to a file descriptor, for the reports (report.c, the
+ * exit-time leak check): write(2) only, never allocates. failed: a write
+ * failed (the rest is dropped). Lines longer than 2 KiB are cut. */
+struct gh_out {
+	int fd;
+	size_t n;
+	bool failed;
+	char buf[8192];
+};
+/* Reads fd into buf until end of file or cap bytes (EINTR retried); the
+ * bytes read. Never allocates. */
+size_t gh__read_fd(int fd, char *buf, size_t cap);
+void gh__out_flush(struct gh_out *o);
+void gh__out_printf(struct gh_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 struct gh_options {
 	size_t cage_size;        /* GLASSHEAP_CAGE_SIZE, bytes */
 	unsigned arenas;         /* GLASSHEAP_ARENAS, 0 = one per CPU */

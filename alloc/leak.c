@@ -157,43 +157,6 @@ void gh_leak_enable(void)
 
 /* ---- Output ---------------------------------------------------------------------------- */
 
-struct out {
-	int fd;
-	size_t n;
-	char buf[8192];
-};
-
-static void out_flush(struct out *o)
-{
-	size_t off = 0;
-	while (off < o->n) {
-		ssize_t w = write(o->fd, o->buf + off, o->n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	o->n = 0;
-}
-
-static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(struct out *o, const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof line)
-		n = sizeof line - 1;
-	if (o->n + (size_t)n > sizeof o->buf)
-		out_flush(o);
-	memcpy(o->buf + o->n, line, (size_t)n);
-	o->n += (size_t)n;
-}
 
 /* ---- Suppressions ---------------------------------------------------------------------- */
 
@@ -215,16 +178,8 @@ static struct gh_supp_list *load_suppressions(void)
 		free(l);
 		return NULL;
 	}
-	size_t cap = (size_t)st.st_size + 1, len = 0;
-	char *text = malloc(cap);
-	while (text && len < cap - 1) {
-		ssize_t n = read(fd, text + len, cap - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
+	char *text = malloc((size_t)st.st_size + 1);
+	size_t len = text ? gh__read_fd(fd, text, (size_t)st.st_size) : 0;
 	close(fd);
 	if (!text || gh__supp_parse(text, len, l) != 0) {
 		free(text);
@@ -292,13 +247,13 @@ static int cmp_rec(const void *a, const void *b)
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
 }
 
-static void print_frames(struct out *o, const struct gh_gc_site_row *row)
+static void print_frames(struct gh_out *o, const struct gh_gc_site_row *row)
 {
 	uintptr_t one;
 	const uintptr_t *pcs;
 	size_t n = row_pcs(row, &one, &pcs);
 	if (n == 0) {
-		out_printf(o, "    #0 <unknown site>\n");
+		gh__out_printf(o, "    #0 <unknown site>\n");
 		return;
 	}
 	unsigned k = 0;
@@ -309,10 +264,10 @@ static void print_frames(struct out *o, const struct gh_gc_site_row *row)
 			const char *fn = f[j].function && *f[j].function ? f[j].function : "<unknown>";
 			const char *mod = f[j].module && *f[j].module ? f[j].module : "?";
 			if (f[j].lineno)
-				out_printf(o, "    #%u 0x%lx in %s %s:%u (%s)\n", k, (unsigned long)pcs[i], fn, f[j].filename,
+				gh__out_printf(o, "    #%u 0x%lx in %s %s:%u (%s)\n", k, (unsigned long)pcs[i], fn, f[j].filename,
 					   f[j].lineno, mod);
 			else
-				out_printf(o, "    #%u 0x%lx in %s (%s)\n", k, (unsigned long)pcs[i], fn, mod);
+				gh__out_printf(o, "    #%u 0x%lx in %s (%s)\n", k, (unsigned long)pcs[i], fn, mod);
 		}
 	}
 }
@@ -386,7 +341,7 @@ static int run_check(int fd, bool print, gh_leak_counts_t *out)
 	c.ignored = r->ignored.count;
 	c.ignored_bytes = r->ignored.bytes;
 	if (print && recs) {
-		struct out *o = malloc(sizeof *o);
+		struct gh_out *o = malloc(sizeof *o);
 		if (o) {
 			o->fd = fd;
 			o->n = 0;
@@ -394,32 +349,32 @@ static int run_check(int fd, bool print, gh_leak_counts_t *out)
 			if (nrec > 1)
 				qsort(recs, nrec, sizeof *recs, cmp_rec);
 			if (lost || c.possibly_lost) {
-				out_printf(o, "\n=================================================================\n");
-				out_printf(o, "==%d==%s: glassheap: detected memory leaks\n", (int)getpid(),
+				gh__out_printf(o, "\n=================================================================\n");
+				gh__out_printf(o, "==%d==%s: glassheap: detected memory leaks\n", (int)getpid(),
 					   lost ? "ERROR" : "WARNING");
 				for (size_t i = 0; i < nrec; i++) {
 					const struct rec *e = &recs[i];
 					if (e->supp)
 						continue;
 					const char *tn = gh_type_name(e->row->type);
-					out_printf(o, "\n%s of %llu byte(s) in %llu object(s) of type %s allocated from:\n",
+					gh__out_printf(o, "\n%s of %llu byte(s) in %llu object(s) of type %s allocated from:\n",
 						   kind_title[e->kind], (unsigned long long)e->bytes,
 						   (unsigned long long)e->count, tn ? tn : "?");
 					print_frames(o, e->row);
 				}
 			}
 			if (supp && c.suppressed) {
-				out_printf(o, "\n-----------------------------------------------------\n");
-				out_printf(o, "Suppressions used:\n  count      bytes template\n");
+				gh__out_printf(o, "\n-----------------------------------------------------\n");
+				gh__out_printf(o, "Suppressions used:\n  count      bytes template\n");
 				for (size_t k = 0; k < supp->n; k++)
 					if (supp->v[k].hits)
-						out_printf(o, "%7llu %10llu %s\n", (unsigned long long)supp->v[k].hits,
+						gh__out_printf(o, "%7llu %10llu %s\n", (unsigned long long)supp->v[k].hits,
 							   (unsigned long long)supp->v[k].hit_bytes, supp->v[k].pattern);
-				out_printf(o, "-----------------------------------------------------\n");
+				gh__out_printf(o, "-----------------------------------------------------\n");
 			}
 			if (verbose) {
 				/* valgrind's LEAK SUMMARY, for side-by-side reading */
-				out_printf(o, "\n==%d== glassheap LEAK SUMMARY:\n", (int)getpid());
+				gh__out_printf(o, "\n==%d== glassheap LEAK SUMMARY:\n", (int)getpid());
 				static const char *const names[] = {"definitely lost", "indirectly lost", "  possibly lost",
 								    "still reachable"};
 				uint64_t nb[4][2] = {{c.definitely_lost, c.definitely_lost_bytes},
@@ -427,22 +382,22 @@ static int run_check(int fd, bool print, gh_leak_counts_t *out)
 						     {c.possibly_lost, c.possibly_lost_bytes},
 						     {c.reachable, c.reachable_bytes}};
 				for (int k = 0; k < 4; k++)
-					out_printf(o, "==%d==    %s: %llu bytes in %llu blocks\n", (int)getpid(), names[k],
+					gh__out_printf(o, "==%d==    %s: %llu bytes in %llu blocks\n", (int)getpid(), names[k],
 						   (unsigned long long)nb[k][1], (unsigned long long)nb[k][0]);
-				out_printf(o, "==%d==                       of which reachable via heuristic:\n",
+				gh__out_printf(o, "==%d==                       of which reachable via heuristic:\n",
 					   (int)getpid());
 				for (int k = GH_HEUR_STDSTRING; k < GH_HEURISTICS; k++)
-					out_printf(o, "==%d==                         %-19s: %llu bytes in %llu blocks\n",
+					gh__out_printf(o, "==%d==                         %-19s: %llu bytes in %llu blocks\n",
 						   (int)getpid(), gh__heuristic_names[k],
 						   (unsigned long long)c.heuristic_bytes[k - 1],
 						   (unsigned long long)c.heuristic[k - 1]);
-				out_printf(o, "==%d==         suppressed: %llu bytes in %llu blocks\n", (int)getpid(),
+				gh__out_printf(o, "==%d==         suppressed: %llu bytes in %llu blocks\n", (int)getpid(),
 					   (unsigned long long)c.suppressed_bytes, (unsigned long long)c.suppressed);
-				out_printf(o, "==%d==            ignored: %llu bytes in %llu blocks\n", (int)getpid(),
+				gh__out_printf(o, "==%d==            ignored: %llu bytes in %llu blocks\n", (int)getpid(),
 					   (unsigned long long)c.ignored_bytes, (unsigned long long)c.ignored);
 			}
 			if (lost || c.possibly_lost || c.suppressed)
-				out_printf(o,
+				gh__out_printf(o,
 					   "\nSUMMARY: glassheap: %llu byte(s) leaked in %llu allocation(s): definitely "
 					   "lost %llu (%llu bytes), indirectly lost %llu (%llu bytes); possibly lost %llu "
 					   "(%llu bytes); suppressed %llu (%llu bytes).\n",
@@ -452,7 +407,7 @@ static int run_check(int fd, bool print, gh_leak_counts_t *out)
 					   (unsigned long long)c.indirectly_lost_bytes, (unsigned long long)c.possibly_lost,
 					   (unsigned long long)c.possibly_lost_bytes, (unsigned long long)c.suppressed,
 					   (unsigned long long)c.suppressed_bytes);
-			out_flush(o);
+			gh__out_flush(o);
 			free(o);
 		}
 	}

@@ -1465,19 +1465,36 @@ static void release_collected(struct gh_gc_result *r)
 	}
 }
 
-int gh__mark_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
+/* A pass's start: glassheap ready, the stop prepared, the work area set up. */
+static int pass_begin(void)
 {
-	*out = NULL;
 	if (!gh__init())
 		return ENOMEM;
 	int rc = gh__world_prepare();
 	if (rc)
 		return rc;
 	rc = work_init();
-	if (rc) {
+	if (rc)
 		gh__world_finish();
+	return rc;
+}
+
+/* A pass that could not stop the world or mark: everything given back. */
+static int pass_failed(const struct run_ctx *c, pid_t *unresponsive)
+{
+	if (unresponsive)
+		*unresponsive = c->unresponsive;
+	work_reset();
+	gh__world_finish();
+	return c->rc;
+}
+
+int gh__mark_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
+{
+	*out = NULL;
+	int rc = pass_begin();
+	if (rc)
 		return rc;
-	}
 	mk.want_refs = (flags & GH_GC_REFERRERS) != 0;
 	mk.noffsets = gh__leak_heuristics(&mk.heur_on, mk.offsets);
 	if (mk.noffsets)
@@ -1489,13 +1506,8 @@ int gh__mark_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 	__builtin_unwind_init();
 	__asm__ volatile("mov %%rsp, %0" : "=r"(c.self_sp));
 	dl_iterate_phdr(phdr_trampoline, &c);
-	if (c.rc != 0) {
-		if (unresponsive)
-			*unresponsive = c.unresponsive;
-		work_reset();
-		gh__world_finish();
-		return c.rc;
-	}
+	if (c.rc != 0)
+		return pass_failed(&c, unresponsive);
 	struct gh_gc_result *r = build_result(&c);
 	release_collected(r);
 	uint64_t garbage = 0, garbage_bytes = 0;
@@ -1568,18 +1580,11 @@ void gh__mark_root(size_t i, const char **name, int *kind, uintptr_t *lo, uintpt
 int gh__mark_dominators(uint32_t *log, size_t log_cap, struct gh_dom_node_rec *nodes, size_t nodes_cap,
 			size_t limit_bytes, gh_dom_fn fn, void *arg, pid_t *unresponsive)
 {
-	if (!gh__init())
-		return ENOMEM;
 	if (((atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG) >= GH_DOM_GRAN_MAX)
 		return ERANGE;
-	int rc = gh__world_prepare();
+	int rc = pass_begin();
 	if (rc)
 		return rc;
-	rc = work_init();
-	if (rc) {
-		gh__world_finish();
-		return rc;
-	}
 	prefault_bitmaps();
 	mk.dom = true;
 	mk.dom_log = log;
@@ -1599,13 +1604,8 @@ int gh__mark_dominators(uint32_t *log, size_t log_cap, struct gh_dom_node_rec *n
 	dl_iterate_phdr(phdr_trampoline, &c);
 	if (c.rc == 0 && mk.dom_range)
 		c.rc = ERANGE;
-	if (c.rc != 0) {
-		if (unresponsive)
-			*unresponsive = c.unresponsive;
-		work_reset();
-		gh__world_finish();
-		return c.rc;
-	}
+	if (c.rc != 0)
+		return pass_failed(&c, unresponsive);
 	struct gh_dom_capture cap = {
 		.g = {
 			.log = mk.dom_log,

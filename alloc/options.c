@@ -359,3 +359,53 @@ uint64_t gh__opt_symbols_idle_ns(void)
 {
 	return (uint64_t)gh__opt.symbols_idle_s * 1000000000u;
 }
+
+/* ---- Whole files in, reports out (internal.h) --------------------------------------------- */
+
+size_t gh__read_fd(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	while (len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	return len;
+}
+
+
+void gh__out_flush(struct gh_out *o)
+{
+	size_t off = 0;
+	while (off < o->n && !o->failed) {
+		ssize_t w = write(o->fd, o->buf + off, o->n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			o->failed = true;
+			break;
+		}
+		off += (size_t)w;
+	}
+	o->n = 0;
+}
+
+void gh__out_printf(struct gh_out *o, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof line)
+		n = sizeof line - 1;
+	if (o->n + (size_t)n > sizeof o->buf)
+		gh__out_flush(o);
+	memcpy(o->buf + o->n, line, (size_t)n);
+	o->n += (size_t)n;
+}

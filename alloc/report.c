@@ -26,46 +26,6 @@
 
 #define TOP_SITES 20
 
-struct out {
-	int fd;
-	size_t n;
-	bool failed;
-	char buf[4096];
-};
-
-static void out_flush(struct out *o)
-{
-	size_t off = 0;
-	while (off < o->n) {
-		ssize_t w = write(o->fd, o->buf + off, o->n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			o->failed = true;
-			break;
-		}
-		off += (size_t)w;
-	}
-	o->n = 0;
-}
-
-static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(struct out *o, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof line)
-		n = sizeof line - 1;
-	if (o->n + (size_t)n > sizeof o->buf)
-		out_flush(o);
-	memcpy(o->buf + o->n, line, (size_t)n);
-	o->n += (size_t)n;
-}
 
 static void *scratch(size_t bytes)
 {
@@ -125,7 +85,7 @@ static void sort_types(gh_type_stats_t *a, size_t n)
 		}
 }
 
-static void write_sites(struct out *o)
+static void write_sites(struct gh_out *o)
 {
 	size_t cap = 1024;
 	while (cap < (size_t)gh__site_count() * 4 + 16)
@@ -134,7 +94,7 @@ static void write_sites(struct out *o)
 	if (!t.slots)
 		return;
 	gh__heap_enumerate(visit_site, &t);
-	out_printf(o, "# sites: live_count live_bytes site (top %d by live bytes)\n", TOP_SITES);
+	gh__out_printf(o, "# sites: live_count live_bytes site (top %d by live bytes)\n", TOP_SITES);
 	for (int k = 0; k < TOP_SITES; k++) {
 		struct site_acc *best = NULL;
 		for (size_t i = 0; i < cap; i++)
@@ -150,7 +110,7 @@ static void write_sites(struct out *o)
 			snprintf(where, sizeof where, "%s", GH_SITE_OTHER_NAME);
 		else
 			snprintf(where, sizeof where, "unknown");
-		out_printf(o, "site\t%llu\t%llu\t%s\n", (unsigned long long)best->count,
+		gh__out_printf(o, "site\t%llu\t%llu\t%s\n", (unsigned long long)best->count,
 			   (unsigned long long)best->bytes, where);
 		best->count = 0;
 	}
@@ -182,7 +142,7 @@ int gh_report_write(const char *path)
 		return ENOMEM;
 	char file[4096];
 	expand_path(path, file, sizeof file);
-	struct out *o = scratch(sizeof *o);
+	struct gh_out *o = scratch(sizeof *o);
 	if (!o)
 		return ENOMEM;
 	o->fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -202,19 +162,19 @@ int gh_report_write(const char *path)
 		char exe[1024];
 		ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
 		exe[el > 0 ? el : 0] = '\0';
-		out_printf(o, "# glassheap report pid=%d exe=%s\n", (int)getpid(), exe);
-		out_printf(o, "# types: live_count live_bytes total_allocs total_frees name\n");
+		gh__out_printf(o, "# glassheap report pid=%d exe=%s\n", (int)getpid(), exe);
+		gh__out_printf(o, "# types: live_count live_bytes total_allocs total_frees name\n");
 		for (size_t i = 0; i < got; i++) {
 			if (!st[i].total_allocs && !st[i].live_count)
 				continue;
-			out_printf(o, "type\t%llu\t%llu\t%llu\t%llu\t%s\n", (unsigned long long)st[i].live_count,
+			gh__out_printf(o, "type\t%llu\t%llu\t%llu\t%llu\t%s\n", (unsigned long long)st[i].live_count,
 				   (unsigned long long)st[i].live_bytes, (unsigned long long)st[i].total_allocs,
 				   (unsigned long long)st[i].total_frees, st[i].name);
 		}
 		munmap(st, bytes);
 	}
 	write_sites(o);
-	out_flush(o);
+	gh__out_flush(o);
 	int rc = o->failed ? EIO : 0;
 	if (close(o->fd) != 0 && rc == 0)
 		rc = errno;

@@ -131,15 +131,7 @@ static char *read_file(const char *path, size_t *len)
 	char *buf = NULL;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SOURCE_MAX &&
 	    (buf = malloc((size_t)st.st_size + 1)) != NULL) {
-		size_t got = 0;
-		while (got < (size_t)st.st_size) {
-			ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-		}
+		size_t got = gh__read_fd(fd, buf, (size_t)st.st_size);
 		buf[got] = '\0';
 		*len = got;
 	}

@@ -464,20 +464,9 @@ int gh__world_read_maps(void)
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
-	size_t len = 0;
-	bool full = false;
-	for (;;) {
-		if (len + 4096 > gh__world.maps_cap) {
-			full = true;
-			break;
-		}
-		ssize_t n = read(fd, gh__world.maps_buf + len, gh__world.maps_cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
+	size_t len = gh__read_fd(fd, gh__world.maps_buf, gh__world.maps_cap - 1);
+	/* within a page of the end: the table may have been cut */
+	bool full = len + 4096 > gh__world.maps_cap;
 	close(fd);
 	gh__world.maps_buf[len] = '\0';
 	size_t nr = 0;

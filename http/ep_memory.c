@@ -67,7 +67,7 @@ enum { SORT_SIZE, SORT_COUNT };
 
 /* Every type's counters, in a malloc'd array; NULL when out of memory. Types
  * registered during the call beyond the room left are seen by the next one. */
-static gh_type_stats_t *read_stats(size_t *n)
+gh_type_stats_t *gh__http_read_stats(size_t *n)
 {
 	size_t cap = (size_t)gh_type_count() + 64;
 	gh_type_stats_t *st = malloc(cap * sizeof *st);
@@ -210,7 +210,7 @@ void gh__ep_memory(struct gh_http_call *call)
 		return;
 
 	size_t n = 0;
-	gh_type_stats_t *st = read_stats(&n);
+	gh_type_stats_t *st = gh__http_read_stats(&n);
 	gh_type_stats_t **live = st ? malloc((n ? n : 1) * sizeof *live) : NULL;
 	if (!live) {
 		free(st);

@@ -65,13 +65,10 @@ static int by_bytes(const void *pa, const void *pb)
 static bool read_figures(struct figures *f)
 {
 	memset(f, 0, sizeof *f);
-	size_t cap = (size_t)gh_type_count() + 64;
-	gh_type_stats_t *st = malloc(cap * sizeof *st);
+	size_t n = 0;
+	gh_type_stats_t *st = gh__http_read_stats(&n);
 	if (!st)
 		return false;
-	size_t n = gh_stats_all(st, cap);
-	if (n > cap)
-		n = cap;
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (st[i].type == GH_TYPE_INTERNAL) {

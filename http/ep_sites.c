@@ -50,13 +50,10 @@ struct summary {
  * objects left out, as there). */
 static int read_summary(struct summary *sm)
 {
-	size_t cap = (size_t)gh_type_count() + 64;
-	gh_type_stats_t *st = malloc(cap * sizeof *st);
+	size_t n = 0;
+	gh_type_stats_t *st = gh__http_read_stats(&n);
 	if (!st)
 		return ENOMEM;
-	size_t n = gh_stats_all(st, cap);
-	if (n > cap)
-		n = cap;
 	uint64_t objects = 0, bytes = 0, types = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (st[i].type == GH_TYPE_INTERNAL) /* glassheap's own: not the program's (allocator.self) */

@@ -70,6 +70,10 @@ struct gh_http_opts {
 };
 extern struct gh_http_opts gh__http_opt;
 
+/* Every type's counters (gh_stats_all) in a malloc'ed array of *n entries,
+ * glassheap's own type included; NULL when out of memory. ep_memory.c. */
+gh_type_stats_t *gh__http_read_stats(size_t *n);
+
 /* ---- One call of an endpoint ------------------------------------------------- */
 
 /* Response headers an endpoint may add (Content-Disposition, Location, the
