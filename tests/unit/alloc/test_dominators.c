@@ -6,6 +6,7 @@
  * collectable garbage left alone, registered and global roots named. */
 #include "internal.h"
 #include "dominators.h"
+#include "mark_test.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -386,18 +387,6 @@ struct obj {
 	struct obj *a, *b;
 	char pad[32];
 };
-
-static void escape(void *p)
-{
-	__asm__ volatile("" : : "r"(p) : "memory");
-}
-
-static __attribute__((noinline)) void clobber_stack(void)
-{
-	volatile char buf[32768];
-	for (size_t i = 0; i < sizeof buf; i++)
-		buf[i] = 0;
-}
 
 static struct obj *new_obj(gh_type_t t)
 {

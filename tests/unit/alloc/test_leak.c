@@ -3,44 +3,10 @@
  * object graph, counted exactly (per type, from the pass's rows, and as
  * differences of gh_leak_check's totals). */
 #include "internal.h"
+#include "mark_test.h"
 #include "test.h"
 
 #include <stdlib.h>
-
-static void escape(void *p)
-{
-	__asm__ volatile("" : : "r"(p) : "memory");
-}
-
-/* Overwrites dead stack below the caller (stale pointers from finished calls). */
-static __attribute__((noinline)) void clobber_stack(void)
-{
-	volatile char buf[32768];
-	for (size_t i = 0; i < sizeof buf; i++)
-		buf[i] = 0;
-}
-
-static struct gh_gc_result *R;
-
-static void run_pass(void)
-{
-	clobber_stack();
-	gh__mark_result_free(R);
-	R = NULL;
-	int rc = gh__mark_run(0, &R, NULL);
-	if (rc != 0)
-		fprintf(stderr, "gh__mark_run: %d\n", rc);
-}
-
-static struct gh_gc_class_stats cls_of(const char *type, int cls)
-{
-	struct gh_gc_class_stats z = {0, 0};
-	gh_type_t t = gh_type_find(type);
-	for (size_t i = 0; R && i < R->ntypes; i++)
-		if (R->types[i].type == t)
-			return R->types[i].cls[cls];
-	return z;
-}
 
 /* The heuristic the site rows of a type name for its reachable objects. */
 static uint64_t heur_rows(const char *type, int heur)

@@ -3,6 +3,7 @@
  * equal to the constructed graph, collection of collectable types, and a
  * stop of many threads blocked in system calls. */
 #include "internal.h"
+#include "mark_test.h"
 #include "test.h"
 #include "test_util.h"
 
@@ -18,18 +19,6 @@ struct node {
 	char pad[16];
 };
 
-static struct gh_gc_result *R;
-
-static struct gh_gc_class_stats cls_of(const char *type, int cls)
-{
-	struct gh_gc_class_stats z = {0, 0};
-	gh_type_t t = gh_type_find(type);
-	for (size_t i = 0; R && i < R->ntypes; i++)
-		if (R->types[i].type == t)
-			return R->types[i].cls[cls];
-	return z;
-}
-
 static uint64_t refs_of(const char *target, const char *src_name)
 {
 	gh_type_t t = gh_type_find(target);
@@ -38,22 +27,6 @@ static uint64_t refs_of(const char *target, const char *src_name)
 		if (R->refs[i].dst == t && strcmp(gh__mark_source_name(R, R->refs[i].src), src_name) == 0)
 			n += R->refs[i].count;
 	return n;
-}
-
-/* Overwrites dead stack below the caller so stale copies of pointers from
- * finished calls do not keep objects alive (conservative scanning). */
-static __attribute__((noinline)) void clobber_stack(void)
-{
-	volatile char buf[32768];
-	for (size_t i = 0; i < sizeof buf; i++)
-		buf[i] = 0;
-}
-
-/* The graph is written through pointers the compiler must treat as escaped:
- * otherwise it may drop stores into objects that are never read again. */
-static void escape(void *p)
-{
-	__asm__ volatile("" : : "r"(p) : "memory");
 }
 
 static struct node *new_node(const char *type)
