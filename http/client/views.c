@@ -160,6 +160,17 @@ static void kv_print(gh_table_t *t, FILE *out)
 	gh__table_free(t);
 }
 
+/* Prints the table (indented by indent), or the empty text and a newline
+ * when it has no rows; frees it. */
+static void table_done(gh_table_t *t, FILE *out, int indent, const char *empty)
+{
+	if (gh__table_rows(t) > 0)
+		gh__table_print(t, out, indent);
+	else
+		fprintf(out, "%s\n", empty);
+	gh__table_free(t);
+}
+
 /* ---- GET /debug/memory --------------------------------------------------------------- */
 
 static void print_gc_stats(FILE *out, const char *label, const json_t *gs)
@@ -187,6 +198,34 @@ static void print_allocator(FILE *out, const json_t *a)
 		size_or_q(rss, a, "rss_bytes", false));
 }
 
+/* "N objects, S, K <what>; top n by <sort_by>" and a blank line, from doc's
+ * summary (K from kdoc's kkey); *total: the summary's bytes, for SHARE. */
+static bool headline(FILE *out, const json_t *doc, const json_t *top, const char *what, const json_t *kdoc,
+		     const char *kkey, long long *total)
+{
+	const json_t *sum = json_object_get(doc, "summary");
+	char objs[NUM], k[NUM], size[NUM * 2];
+	gh__print_wrapped(out, 2, "%s objects, %s, %s %s; top %zu by %s\n", int_or_q(objs, sum, "total_objects", false),
+			  size_exact(size, sizeof size, sum, "total_size_bytes"), int_or_q(k, kdoc, kkey, false), what,
+			  json_is_array(top) ? json_array_size(top) : 0, SAFE(str_or_q(doc, "sort_by")));
+	fprintf(out, "\n");
+	return gh__doc_int(sum, "total_size_bytes", total);
+}
+
+/* A row's COUNT, SIZE, SHARE (of total; "?" without one) and AVG SIZE cells. */
+static void figure_cells(gh_table_t *t, const json_t *row, long long total)
+{
+	char c[NUM], s[NUM], a[NUM];
+	long long bytes;
+	gh__table_cell(t, "%s", int_or_q(c, row, "count", false));
+	gh__table_cell(t, "%s", size_or_q(s, row, "total_size_bytes", false));
+	if (total > 0 && gh__doc_int(row, "total_size_bytes", &bytes))
+		gh__table_cell(t, "%.1f%%", 100.0 * (double)bytes / (double)total);
+	else
+		gh__table_cell(t, "?");
+	gh__table_cell(t, "%s", size_or_q(a, row, "avg_size_bytes", false));
+}
+
 int gh__view_memory(FILE *out, const json_t *doc)
 {
 	if (!json_is_object(doc))
@@ -194,13 +233,7 @@ int gh__view_memory(FILE *out, const json_t *doc)
 	const json_t *sum = json_object_get(doc, "summary");
 	const json_t *top = json_object_get(doc, "top_objects");
 	long long total = 0;
-	bool have_total = gh__doc_int(sum, "total_size_bytes", &total);
-	char objs[NUM], types[NUM], size[NUM * 2];
-	gh__print_wrapped(out, 2, "%s objects, %s, %s types; top %zu by %s\n", int_or_q(objs, sum, "total_objects", false),
-			  size_exact(size, sizeof size, sum, "total_size_bytes"),
-			  int_or_q(types, sum, "unique_types", false), json_is_array(top) ? json_array_size(top) : 0,
-			  SAFE(str_or_q(doc, "sort_by")));
-	fprintf(out, "\n");
+	bool have_total = headline(out, doc, top, "types", sum, "unique_types", &total);
 
 	static const char *const hdr[] = {"TYPE", "COUNT", "SIZE", "SHARE", "AVG SIZE"};
 	gh_table_t *t = gh__table_new(5, hdr, "nrrrr");
@@ -209,22 +242,10 @@ int gh__view_memory(FILE *out, const json_t *doc)
 	json_array_foreach (top, i, row) {
 		if (!json_is_object(row))
 			continue;
-		char c[NUM], s[NUM], a[NUM];
-		long long bytes;
 		gh__table_cell(t, "%s", str_or_q(row, "type"));
-		gh__table_cell(t, "%s", int_or_q(c, row, "count", false));
-		gh__table_cell(t, "%s", size_or_q(s, row, "total_size_bytes", false));
-		if (have_total && total > 0 && gh__doc_int(row, "total_size_bytes", &bytes))
-			gh__table_cell(t, "%.1f%%", 100.0 * (double)bytes / (double)total);
-		else
-			gh__table_cell(t, "?");
-		gh__table_cell(t, "%s", size_or_q(a, row, "avg_size_bytes", false));
+		figure_cells(t, row, have_total ? total : 0);
 	}
-	if (gh__table_rows(t) > 0)
-		gh__table_print(t, out, 0);
-	else
-		fprintf(out, "(no live objects)\n");
-	gh__table_free(t);
+	table_done(t, out, 0, "(no live objects)");
 
 	const json_t *gs = json_object_get(doc, "gc_stats");
 	fprintf(out, "\n");
@@ -242,16 +263,9 @@ int gh__view_sites(FILE *out, const json_t *doc)
 {
 	if (!json_is_object(doc))
 		return -1;
-	const json_t *sum = json_object_get(doc, "summary");
 	const json_t *top = json_object_get(doc, "top_sites");
 	long long total = 0;
-	bool have_total = gh__doc_int(sum, "total_size_bytes", &total);
-	char objs[NUM], sites[NUM], size[NUM * 2];
-	gh__print_wrapped(out, 2, "%s objects, %s, %s sites; top %zu by %s\n", int_or_q(objs, sum, "total_objects", false),
-			  size_exact(size, sizeof size, sum, "total_size_bytes"),
-			  int_or_q(sites, doc, "unique_sites", false), json_is_array(top) ? json_array_size(top) : 0,
-			  SAFE(str_or_q(doc, "sort_by")));
-	fprintf(out, "\n");
+	bool have_total = headline(out, doc, top, "sites", doc, "unique_sites", &total);
 
 	static const char *const hdr[] = {"FUNCTION", "LOCATION", "TYPE", "COUNT", "SIZE", "SHARE", "AVG SIZE"};
 	gh_table_t *t = gh__table_new(7, hdr, "npnrrrr");
@@ -260,24 +274,13 @@ int gh__view_sites(FILE *out, const json_t *doc)
 	json_array_foreach (top, i, row) {
 		if (!json_is_object(row))
 			continue;
-		char c[NUM], sz[NUM], a[NUM], loc[LOC];
-		long long bytes;
+		char loc[LOC];
 		gh__table_cell(t, "%s", function(row));
 		gh__table_cell(t, "%s", location(loc, sizeof loc, row));
 		gh__table_cell(t, "%s", str_or_q(row, "type"));
-		gh__table_cell(t, "%s", int_or_q(c, row, "count", false));
-		gh__table_cell(t, "%s", size_or_q(sz, row, "total_size_bytes", false));
-		if (have_total && total > 0 && gh__doc_int(row, "total_size_bytes", &bytes))
-			gh__table_cell(t, "%.1f%%", 100.0 * (double)bytes / (double)total);
-		else
-			gh__table_cell(t, "?");
-		gh__table_cell(t, "%s", size_or_q(a, row, "avg_size_bytes", false));
+		figure_cells(t, row, have_total ? total : 0);
 	}
-	if (gh__table_rows(t) > 0)
-		gh__table_print(t, out, 0);
-	else
-		fprintf(out, "(no live objects)\n");
-	gh__table_free(t);
+	table_done(t, out, 0, "(no live objects)");
 	return 0;
 }
 
@@ -485,11 +488,7 @@ int gh__view_referrers(FILE *out, const json_t *doc)
 		gh__table_cell(t, "%s", str_or_q(row, "type"));
 		gh__table_cell(t, "%s", int_or_q(c, row, "count", false));
 	}
-	if (gh__table_rows(t) > 0)
-		gh__table_print(t, out, 0);
-	else
-		fprintf(out, "(no referrers found)\n");
-	gh__table_free(t);
+	table_done(t, out, 0, "(no referrers found)");
 	return 0;
 }
 
@@ -634,11 +633,7 @@ static void print_location_rows(FILE *out, const json_t *rows, const char *const
 		gh__table_cell(t, "%s", location(loc, sizeof loc, row));
 		gh__table_cell(t, "%s", str_or_q(row, "line"));
 	}
-	if (gh__table_rows(t) > 0)
-		gh__table_print(t, out, 0);
-	else
-		fprintf(out, "%s\n", empty);
-	gh__table_free(t);
+	table_done(t, out, 0, empty);
 }
 
 int gh__view_trace_top(FILE *out, const json_t *doc)
