@@ -17,14 +17,8 @@ import sys
 import urllib.error
 import urllib.request
 
-FAILURES = []
-
-
-def check(cond, what, extra=None):
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what + ("" if extra is None else "\n    " + str(extra)[:3000]), flush=True)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from ghtest import check, finish  # noqa: E402
 
 
 class Host:
@@ -104,8 +98,7 @@ def main():
         check(h.expect["cache_objects"] == 2102, "the host runs on after the refusal", h.expect)
     finally:
         h.close()
-    print("%d failure(s)" % len(FAILURES))
-    return 1 if FAILURES else 0
+    return 0
 
 
 def run(h, args):
@@ -168,7 +161,7 @@ def run(h, args):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main))
 
     # save, grow, since: "which retainer grew" in one request
     st, doc = h.get("?top_n=3&save=before")

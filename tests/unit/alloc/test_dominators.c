@@ -93,6 +93,15 @@ static void edge(struct mk *m, int s, int d)
 }
 #define ROOT(r) (-(r)-1)
 
+/* Several edges at once: EDGES(&m, {src, dst}, ...). */
+static void edges(struct mk *m, const int (*e)[2], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		edge(m, e[i][0], e[i][1]);
+}
+#define EDGES(m, ...) \
+	edges((m), (const int[][2]){__VA_ARGS__}, sizeof((const int[][2]){__VA_ARGS__}) / sizeof(int[2]))
+
 TEST(ids_and_addresses)
 {
 	struct mk m = {.n = 3, .r = 1};
@@ -120,12 +129,7 @@ TEST(ids_and_addresses)
 TEST(cycle)
 {
 	struct mk m = {.n = 4, .r = 1, .size = {100, 20, 3, 4000}};
-	edge(&m, ROOT(0), 0);
-	edge(&m, 0, 1);
-	edge(&m, 1, 2);
-	edge(&m, 2, 0);
-	edge(&m, 2, 3);
-	edge(&m, 1, 1);
+	EDGES(&m, {ROOT(0), 0}, {0, 1}, {1, 2}, {2, 0}, {2, 3}, {1, 1});
 	ASSERT_EQ(compute(&m), 0);
 	EXPECT_EQ(T.idom[O(0)], Rt(0));
 	EXPECT_EQ(T.idom[O(1)], O(0));
@@ -149,13 +153,7 @@ TEST(two_roots)
 {
 	struct mk m = {.n = 5, .r = 2, .size = {10, 20, 30, 40, 50}};
 	int X = 0, Y = 1, Z = 2, W = 3, V = 4;
-	edge(&m, ROOT(0), X);
-	edge(&m, ROOT(1), X);
-	edge(&m, ROOT(0), Y);
-	edge(&m, Y, Z);
-	edge(&m, ROOT(1), Z);
-	edge(&m, ROOT(1), W);
-	edge(&m, W, V);
+	EDGES(&m, {ROOT(0), X}, {ROOT(1), X}, {ROOT(0), Y}, {Y, Z}, {ROOT(1), Z}, {ROOT(1), W}, {W, V});
 	ASSERT_EQ(compute(&m), 0);
 	EXPECT_EQ(T.idom[O(X)], 0u);
 	EXPECT_EQ(T.idom[O(Z)], 0u);
@@ -179,13 +177,7 @@ TEST(two_roots)
 TEST(diamond)
 {
 	struct mk m = {.n = 5, .r = 1, .size = {1, 2, 4, 8, 16}};
-	edge(&m, ROOT(0), 0);
-	edge(&m, 0, 1);
-	edge(&m, 0, 2);
-	edge(&m, 1, 3);
-	edge(&m, 2, 3);
-	edge(&m, 3, 4);
-	edge(&m, 2, 4);
+	EDGES(&m, {ROOT(0), 0}, {0, 1}, {0, 2}, {1, 3}, {2, 3}, {3, 4}, {2, 4});
 	ASSERT_EQ(compute(&m), 0);
 	for (int i = 1; i < 5; i++)
 		EXPECT_EQ(T.idom[O(i)], O(0));
