@@ -608,8 +608,8 @@ def report(a, info, notes, cfgs, rows, summ, floor, sos, cg, funcs, lines, pause
     add("- load average at start: %s; at end: %.2f %.2f %.2f; 1-minute load at each run: median %.1f, %.1f–%.1f "
         "(per run in footprint.csv)" % ((info["loadavg"],) + os.getloadavg() + (
             (statistics.median(lds), min(lds), max(lds)) if lds else (0, 0, 0))))
-    add("- configurations: %s; glassheap with its defaults (`GLASSHEAP_THP=always`), and with "
-        "`GLASSHEAP_THP=never` and `auto`; every other allocator setting is removed from the children's environment"
+    add("- configurations: %s; glassheap with its defaults (`GLASSHEAP_THP=auto`), and with "
+        "`GLASSHEAP_THP=never`, `auto` and `always` set; every other allocator setting is removed from the children's environment"
         % ", ".join(names))
     for n in a.note + notes:
         add("- note: %s" % n)
