@@ -60,7 +60,7 @@ struct gh_options {
 };
 /* GLASSHEAP_THP=auto: a heap that outgrows this gets huge pages past it. */
 #define GH_THP_AUTO_FROM ((size_t)32 << 20)
-extern struct gh_options gh__opt;
+extern struct gh_options gh__opt GH_HIDDEN;
 
 /* Reads the environment once. Runs inside the first malloc: no allocation. */
 void gh__options_init(void);
@@ -104,7 +104,7 @@ struct gh_cage {
 	size_t size;         /* reserved bytes (0 until gh__cage_init succeeds) */
 	_Atomic uintptr_t top; /* bump pointer: [base, top) has been handed to jemalloc */
 };
-extern struct gh_cage gh__cage;
+extern struct gh_cage gh__cage GH_HIDDEN;
 
 /* Reserves the cage (falling back to smaller sizes), returns 0 or ENOMEM. */
 int gh__cage_init(size_t want);
@@ -113,7 +113,7 @@ size_t gh__cage_wanted(void);
 /* Gives the whole reservation back (initialization failed after it). */
 void gh__cage_release(void);
 /* The jemalloc extent hooks carving extents from the cage. */
-extern void *gh__cage_hooks;
+extern void *gh__cage_hooks GH_HIDDEN;
 /* Test hook: fail the next n cage extent allocations after `after` more succeed
  * (after < 0: never). Used by fault-injection tests. */
 void gh__cage_inject_failure(long after);
@@ -199,12 +199,12 @@ GH_INLINE uint32_t gh__hdr_site(const struct gh_hdr *h)
  * live allocation's user pointer starts. Page map: for large allocations
  * (jemalloc "large" extents, exclusive pages), one entry per 4 KiB page they
  * cover, holding (granule index of the user pointer) + 1. */
-extern uint8_t *gh__startmap;
+extern uint8_t *gh__startmap GH_HIDDEN;
 /* gh__startmap biased by the cage base: gh__startmap_at[user >> 4] is the
  * byte of user's granule (one load and no subtraction on the hot path). */
-extern uint8_t *gh__startmap_at;
-extern uint32_t *gh__pagemap;
-extern size_t gh__small_max; /* largest jemalloc small size class */
+extern uint8_t *gh__startmap_at GH_HIDDEN;
+extern uint32_t *gh__pagemap GH_HIDDEN;
+extern size_t gh__small_max GH_HIDDEN; /* largest jemalloc small size class */
 
 /* Allocation entry points used by the shim and the typed API. ra is the
  * caller's return address (interned to a site). They return NULL with
@@ -271,9 +271,9 @@ struct gh_ctr {
 
 /* The calling thread's counter array, NULL until the thread is set up and
  * again once it has exited (then counts go to the atomic global shard). */
-extern GH_TLS struct gh_ctr *gh__tl_ctr;
+extern GH_TLS struct gh_ctr *gh__tl_ctr GH_HIDDEN;
 /* The type untyped allocations of this thread are counted under (0: none). */
-extern GH_TLS gh_type_t gh__tl_scope_type;
+extern GH_TLS gh_type_t gh__tl_scope_type GH_HIDDEN;
 
 void gh__types_init(void);
 /* Sets up the calling thread (binds its arena, gives it a shard). Returns
@@ -286,7 +286,7 @@ void gh__count_retag(gh_type_t from, gh_type_t to, size_t size);
 void gh__count_global(gh_type_t type, int64_t dallocs, int64_t dfrees, int64_t dbytes, int64_t dmoved);
 /* Is type a registered id? */
 GH_INLINE bool gh__type_valid(gh_type_t type);
-extern _Atomic uint32_t gh__ntypes;
+extern _Atomic uint32_t gh__ntypes GH_HIDDEN;
 GH_INLINE bool gh__type_valid(gh_type_t type)
 {
 	return type != GH_TYPE_NONE && type <= atomic_load_explicit(&gh__ntypes, memory_order_acquire);
@@ -323,8 +323,8 @@ GH_INLINE void gh__ctr_realloc(struct gh_ctr *c, size_t old, size_t size)
 #define GH_SITE_SLOTS ((size_t)1 << GH_SITE_LG)
 /* GH_SITES_MAX and GH_SITE_OTHER: introspect.h. */
 _Static_assert(GH_SITES_MAX == GH_SITE_SLOTS / 2, "the table's load factor stays <= 1/2");
-extern _Atomic uintptr_t *gh__site_keys; /* [GH_SITE_SLOTS] addresses, 0 = empty */
-extern _Atomic uint32_t *gh__site_ids;   /* [GH_SITE_SLOTS] */
+extern _Atomic uintptr_t *gh__site_keys GH_HIDDEN; /* [GH_SITE_SLOTS] addresses, 0 = empty */
+extern _Atomic uint32_t *gh__site_ids GH_HIDDEN;   /* [GH_SITE_SLOTS] */
 uint32_t gh__site_insert(uintptr_t ra, size_t slot);
 GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
 {
@@ -426,7 +426,7 @@ struct gh_world {
 	enum gh_stop_method method;   /* the method of the last successful stop */
 	int nblocked;                 /* threads held GH_HELD_BLOCKED in the last stop */
 };
-extern struct gh_world gh__world;
+extern struct gh_world gh__world GH_HIDDEN;
 
 /* waits.c: the blocking call a thread is in, noted by glassheap's wrappers
  * (epoll_wait, epoll_pwait, sigtimedwait, semtimedop) so that the tracer
@@ -440,12 +440,12 @@ struct gh_wait_rec {
 	uint64_t start_ns;         /* CLOCK_MONOTONIC at the call */
 	struct timespec remaining; /* the tracer's: what the restarted call waits */
 };
-extern GH_TLS struct gh_wait_rec gh__tl_wait;
+extern GH_TLS struct gh_wait_rec gh__tl_wait GH_HIDDEN;
 
 /* Nonzero while the thread is inside an allocator window that a stop must
  * not observe (realloc rewriting a header in place). A window holds no lock
  * and calls nothing that may wait: its thread must reach the end quickly. */
-extern GH_TLS int gh__tl_stop_window;
+extern GH_TLS int gh__tl_stop_window GH_HIDDEN;
 
 /* Takes the world lock (one stop at a time), installs the signal handler
  * and prepares the slot and map buffers. May allocate metadata. Returns 0
@@ -513,11 +513,10 @@ int ghje_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size
 
 /* ==== leak.c: exit-time leak check, suppressions, ignored objects ============= */
 
-/* Threads inside a gh_leak_disable() scope, process-wide: while nonzero,
- * allocations take the general path, which marks those of such threads
- * GH_FLAG_IGNORED. */
-extern _Atomic int gh__leak_scopes;
-extern GH_TLS int gh__tl_leak_off;
+/* This thread's gh_leak_disable() depth: while nonzero its allocations take
+ * the general path, which marks them GH_FLAG_IGNORED (other threads keep the
+ * fast path). */
+extern GH_TLS int gh__tl_leak_off GH_HIDDEN;
 /* Called from heap.c's constructor: GLASSHEAP_LEAK_CHECK=exit registers the
  * check at exit (atexit, as early as possible: it runs after the program's
  * own atexit handlers and static destructors). */
@@ -533,8 +532,7 @@ void gh__leak_init(void);
 GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
 	if (gh_unlikely(zero || gh__tl_ctr == NULL || size > gh__small_max - GH_HDR_SIZE ||
-			(atomic_load_explicit(&gh__trace_on, memory_order_relaxed) |
-			 atomic_load_explicit(&gh__leak_scopes, memory_order_relaxed))))
+			(atomic_load_explicit(&gh__trace_on, memory_order_relaxed) | gh__tl_leak_off)))
 		return gh__alloc_general(size, type, ra, zero);
 	uint64_t word0 = (uint64_t)type | ((uint64_t)gh__site_intern(ra) << 32);
 	char *raw = ghje_malloc(size + GH_HDR_SIZE);

@@ -46,6 +46,10 @@
 #define GH_INTERNAL_BEGIN _Pragma("GCC visibility push(hidden)")
 #endif
 #define GH_INTERNAL_END _Pragma("GCC visibility pop")
+/* The core's data stay hidden in every build: the on-demand half uses only
+ * functions, and a protected object is reached through an address load
+ * (lea + mov) on the hot path where a hidden one is one mov. */
+#define GH_HIDDEN __attribute__((visibility("hidden")))
 
 GH_INTERNAL_BEGIN
 

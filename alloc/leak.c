@@ -30,7 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-_Atomic int gh__leak_scopes;
 GH_TLS int gh__tl_leak_off;
 
 /* ---- Heuristics and offsets ------------------------------------------------------------ */
@@ -145,14 +144,13 @@ int gh_ignore_object(const void *p)
 
 void gh_leak_disable(void)
 {
-	if (gh__tl_leak_off++ == 0)
-		atomic_fetch_add(&gh__leak_scopes, 1);
+	gh__tl_leak_off++;
 }
 
 void gh_leak_enable(void)
 {
-	if (gh__tl_leak_off > 0 && --gh__tl_leak_off == 0)
-		atomic_fetch_sub(&gh__leak_scopes, 1);
+	if (gh__tl_leak_off > 0) /* unbalanced: ignored */
+		gh__tl_leak_off--;
 }
 
 /* ---- Output ---------------------------------------------------------------------------- */

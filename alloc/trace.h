@@ -29,7 +29,7 @@
 
 /* Nonzero while tracing. The allocator's fast paths divert to the general
  * paths when it is set; the general paths call gh__trace_record. */
-extern _Atomic int gh__trace_on;
+extern _Atomic int gh__trace_on __attribute__((visibility("hidden"))); /* core-only, as internal.h's data (GH_HIDDEN) */
 
 /*
  * Records one allocation of size bytes whose caller's return address is ra
