@@ -131,27 +131,28 @@ const char *gh__doc_str(const json_t *obj, const char *key);
 /* ---- views.c -------------------------------------------------------------------- */
 
 /*
- * Renders a decoded 200 response as a human table on out. Each view reads
- * only what it needs and prints "?" for a missing or ill-typed field, so any
- * document renders without crashing. Returns 0, or -1 when doc is not a map
- * (nothing sensible to show).
+ * Renders a decoded 200 response, a map, as a human table on out. Each view
+ * reads only what it needs and prints "?" for a missing or ill-typed field,
+ * so any map renders without crashing. gh__view_show calls view when doc is
+ * a map and returns 0, else returns -1 (nothing sensible to show).
  */
-typedef int (*gh_view_fn)(FILE *out, const json_t *doc);
+typedef void (*gh_view_fn)(FILE *out, const json_t *doc);
 
-int gh__view_memory(FILE *out, const json_t *doc);
-int gh__view_sites(FILE *out, const json_t *doc);
-int gh__view_types(FILE *out, const json_t *doc);
-int gh__view_gc(FILE *out, const json_t *doc);
-int gh__view_referrers(FILE *out, const json_t *doc);
-int gh__view_dominators(FILE *out, const json_t *doc);
-int gh__view_trace_start(FILE *out, const json_t *doc);
-int gh__view_trace_stop(FILE *out, const json_t *doc);
-int gh__view_trace_status(FILE *out, const json_t *doc);
-int gh__view_trace_top(FILE *out, const json_t *doc);
-int gh__view_trace_snapshot(FILE *out, const json_t *doc);
-int gh__view_trace_compare(FILE *out, const json_t *doc);
-int gh__view_trace_traceback(FILE *out, const json_t *doc);
-int gh__view_trace_delete(FILE *out, const json_t *doc);
+int gh__view_show(FILE *out, const json_t *doc, gh_view_fn view);
+void gh__view_memory(FILE *out, const json_t *doc);
+void gh__view_sites(FILE *out, const json_t *doc);
+void gh__view_types(FILE *out, const json_t *doc);
+void gh__view_gc(FILE *out, const json_t *doc);
+void gh__view_referrers(FILE *out, const json_t *doc);
+void gh__view_dominators(FILE *out, const json_t *doc);
+void gh__view_trace_start(FILE *out, const json_t *doc);
+void gh__view_trace_stop(FILE *out, const json_t *doc);
+void gh__view_trace_status(FILE *out, const json_t *doc);
+void gh__view_trace_top(FILE *out, const json_t *doc);
+void gh__view_trace_snapshot(FILE *out, const json_t *doc);
+void gh__view_trace_compare(FILE *out, const json_t *doc);
+void gh__view_trace_traceback(FILE *out, const json_t *doc);
+void gh__view_trace_delete(FILE *out, const json_t *doc);
 
 /* Prints an error document ({"detail": str} or the 422 list) on out, one line
  * per entry: "<prefix><detail>" or "<prefix>query.<param>: <msg>". Returns

@@ -60,7 +60,7 @@ static int show(const struct gh_output *o, const struct gh_response *res, gh_vie
 			rc = GH_EXIT_DATA;
 		}
 		fputc('\n', stdout);
-	} else if (view(stdout, doc) != 0) {
+	} else if (gh__view_show(stdout, doc, view) != 0) {
 		gh__cli_error("unexpected response to %s: not a map", res->where);
 		rc = GH_EXIT_DATA;
 	}

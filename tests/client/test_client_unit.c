@@ -370,18 +370,18 @@ static json_t *memdoc(const char *json)
 }
 
 /* What view prints for doc, its return checked against rc ("" when doc is NULL). */
-static char *view_text(int (*view)(FILE *, const json_t *), const json_t *doc, int rc)
+static char *view_text(gh_view_fn view, const json_t *doc, int rc)
 {
 	EXPECT_TRUE(doc != NULL);
 	if (!doc)
 		return strdup("");
-	CAPTURE(s, EXPECT_EQ(view(out, doc), rc));
+	CAPTURE(s, EXPECT_EQ(gh__view_show(out, doc, view), rc));
 	return s;
 }
 
 /* At width columns, what view prints for doc fits them and still holds every
  * string of parts (up to a NULL); the width goes back to 0 (no limit). */
-static void expect_narrow(int (*view)(FILE *, const json_t *), const json_t *doc, int width,
+static void expect_narrow(gh_view_fn view, const json_t *doc, int width,
 			  const char *const *parts)
 {
 	gh__term_set_width(width);
@@ -394,7 +394,7 @@ static void expect_narrow(int (*view)(FILE *, const json_t *), const json_t *doc
 }
 
 /* The same for the document of the JSON text json. */
-static char *view_json(int (*view)(FILE *, const json_t *), const char *json, int rc)
+static char *view_json(gh_view_fn view, const char *json, int rc)
 {
 	json_t *doc = memdoc(json);
 	char *s = view_text(view, doc, rc);

@@ -25,8 +25,9 @@ void gh__cli_error(const char *fmt, ...)
 }
 
 static const gh_view_fn views[] = {
-	gh__view_memory,       gh__view_types,           gh__view_gc,
-	gh__view_referrers,    gh__view_trace_start,     gh__view_trace_stop,
+	gh__view_memory,       gh__view_sites,           gh__view_types,
+	gh__view_gc,           gh__view_referrers,       gh__view_dominators,
+	gh__view_trace_start,  gh__view_trace_stop,
 	gh__view_trace_status, gh__view_trace_top,       gh__view_trace_snapshot,
 	gh__view_trace_compare, gh__view_trace_traceback, gh__view_trace_delete,
 };
@@ -39,7 +40,7 @@ static void exercise(const json_t *doc, FILE *sink)
 	for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
 		gh__term_set_width(widths[k]);
 		for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
-			views[i](sink, doc);
+			gh__view_show(sink, doc, views[i]);
 	}
 	gh__view_detail(sink, doc, "  ");
 	struct gh_diff d;
