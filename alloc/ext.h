@@ -26,24 +26,33 @@ struct gh_trace_frame;
 
 #define GH_EXT_ABI 1
 
+/* The extension's entry points, X(field, function, return type, parameters):
+ * the table's fields (ext.h) and its initializer (ext_api.c) both come from
+ * these lists. */
+#define GH_EXT_SERVER_ENTRIES(X)                                                                         \
+	X(server_start, gh_server_start, int, (const char *listen))                                      \
+	X(server_port, gh_server_port, int, (void))                                                      \
+	X(server_stop, gh_server_stop, void, (void))                                                     \
+	X(server_autostart, gh__server_autostart, void, (void)) /* GLASSHEAP_HTTP (gh__opt.http) */
+
+/* symbols.c, and a data symbol covering an address (dominators.h) */
+#define GH_EXT_SYM_ENTRIES(X)                                                                            \
+	X(sym_frames, gh__sym_frames, size_t, (uintptr_t address, const struct gh_trace_frame **frames)) \
+	X(sym_source_line, gh__sym_source_line, const char *, (const char *file, unsigned lineno))       \
+	X(sym_exe_frame_pointers, gh__sym_exe_frame_pointers, void, (unsigned *with_fp, unsigned *without_fp)) \
+	X(sym_atfork_prepare, gh__sym_atfork_prepare, void, (void))                                      \
+	X(sym_atfork_parent, gh__sym_atfork_parent, void, (void))                                        \
+	X(sym_atfork_child, gh__sym_atfork_child, void, (void))                                          \
+	X(sym_data_name, gh__sym_data_name, bool, (uintptr_t addr, char *buf, size_t len))
+
+#define GH_EXT_FIELD(field, fn, ret, params) ret (*field) params;
 struct gh_ext_api {
 	unsigned abi;  /* GH_EXT_ABI */
 	size_t size;   /* sizeof(struct gh_ext_api) */
-	/* the server (NULL when built without GLASSHEAP_BUILD_HTTP) */
-	int (*server_start)(const char *listen);
-	int (*server_port)(void);
-	void (*server_stop)(void);
-	void (*server_autostart)(void); /* GLASSHEAP_HTTP (gh__opt.http) */
-	/* the symbolizer (symbols.c) */
-	size_t (*sym_frames)(uintptr_t address, const struct gh_trace_frame **frames);
-	const char *(*sym_source_line)(const char *file, unsigned lineno);
-	void (*sym_exe_frame_pointers)(unsigned *with_fp, unsigned *without_fp);
-	void (*sym_atfork_prepare)(void);
-	void (*sym_atfork_parent)(void);
-	void (*sym_atfork_child)(void);
-	/* a data symbol covering an address (dominators.h) */
-	bool (*sym_data_name)(uintptr_t addr, char *buf, size_t len);
+	GH_EXT_SERVER_ENTRIES(GH_EXT_FIELD) /* NULL when built without GLASSHEAP_BUILD_HTTP */
+	GH_EXT_SYM_ENTRIES(GH_EXT_FIELD)
 };
+#undef GH_EXT_FIELD
 
 /* The extension's table, loading it first if need be; NULL when it cannot
  * be loaded (logged once). Allocates (dlopen, quietly: GH_TYPE_INTERNAL,

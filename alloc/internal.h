@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,6 +44,7 @@ struct gh_out {
 size_t gh__read_fd(int fd, char *buf, size_t cap);
 void gh__out_flush(struct gh_out *o);
 void gh__out_printf(struct gh_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gh__out_vprintf(struct gh_out *o, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 struct gh_options {
 	size_t cage_size;        /* GLASSHEAP_CAGE_SIZE, bytes */

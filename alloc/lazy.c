@@ -151,10 +151,7 @@ size_t gh__sym_frames(uintptr_t address, const struct gh_trace_frame **frames)
 bool gh__sym_data_name(uintptr_t addr, char *buf, size_t len)
 {
 	const struct gh_ext_api *api = gh__ext();
-	if (api && api->size >= offsetof(struct gh_ext_api, sym_data_name) + sizeof api->sym_data_name &&
-	    api->sym_data_name)
-		return api->sym_data_name(addr, buf, len);
-	return false;
+	return api && api->sym_data_name(addr, buf, len);
 }
 
 const char *gh__sym_source_line(const char *file, unsigned lineno)

@@ -393,19 +393,24 @@ void gh__out_flush(struct gh_out *o)
 	o->n = 0;
 }
 
-void gh__out_printf(struct gh_out *o, const char *fmt, ...)
+void gh__out_vprintf(struct gh_out *o, const char *fmt, va_list ap)
 {
 	char line[2048];
-	va_list ap;
-	va_start(ap, fmt);
 	int n = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof line)
-		n = sizeof line - 1;
+		n = sizeof line - 1; /* cut */
 	if (o->n + (size_t)n > sizeof o->buf)
 		gh__out_flush(o);
 	memcpy(o->buf + o->n, line, (size_t)n);
 	o->n += (size_t)n;
+}
+
+void gh__out_printf(struct gh_out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	gh__out_vprintf(o, fmt, ap);
+	va_end(ap);
 }
