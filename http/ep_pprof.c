@@ -302,6 +302,28 @@ static int64_t str_id(struct builder *b, const char *s)
 	}
 }
 
+/* The entry of key in idx, an index of the table *arr (*n entries of elem
+ * bytes, room for *cap): *id is its id (index + 1). Returns the new entry,
+ * for the caller to fill, when key is new; NULL when it was there already
+ * or the builder failed (then *id = 0). */
+static void *intern(struct builder *b, struct gh_u64map *idx, uint64_t key, void **arr, size_t *cap, size_t *n,
+		    size_t elem, uint64_t *id)
+{
+	bool fresh;
+	uint64_t *slot = b->failed ? NULL : gh_u64map_slot(idx, key, &fresh);
+	*id = 0;
+	if (!slot || (fresh && !grow(arr, cap, *n, elem))) {
+		b->failed = true;
+		return NULL;
+	}
+	if (!fresh) {
+		*id = *slot;
+		return NULL;
+	}
+	*id = *slot = ++*n;
+	return (char *)*arr + (*n - 1) * elem;
+}
+
 static uint64_t mapping_of(const struct builder *b, uintptr_t addr)
 {
 	for (size_t i = 0; i < b->nmods; i++)
@@ -320,46 +342,28 @@ static uint64_t function_id(struct builder *b, const struct gh_trace_frame *f, c
 		name = tmp;
 	}
 	int64_t ni = str_id(b, name), fi = str_id(b, file);
-	bool fresh;
-	uint64_t *slot = gh_u64map_slot(&b->fn_idx, (((uint64_t)ni << 32) | (uint64_t)fi) + 1, &fresh);
-	if (!slot || b->failed) {
-		b->failed = true;
-		return 0;
-	}
-	if (!fresh)
-		return *slot;
-	if (!grow((void **)&b->fns, &b->capfns, b->nfns, sizeof *b->fns)) {
-		b->failed = true;
-		return 0;
-	}
-	Function *fn = &b->fns[b->nfns++];
+	uint64_t id;
+	Function *fn = intern(b, &b->fn_idx, (((uint64_t)ni << 32) | (uint64_t)fi) + 1, (void **)&b->fns, &b->capfns,
+			      &b->nfns, sizeof *b->fns, &id);
+	if (!fn)
+		return id;
 	perftools__profiles__function__init(fn);
-	fn->id = b->nfns;
+	fn->id = id;
 	fn->name = fn->system_name = ni;
 	fn->filename = fi;
-	*slot = fn->id;
-	return fn->id;
+	return id;
 }
 
 /* The location id of a return address, symbolized on first use. */
 static uint64_t location_id(struct builder *b, uintptr_t ra)
 {
-	bool fresh;
-	uint64_t *slot = gh_u64map_slot(&b->loc_idx, (uint64_t)ra + 1, &fresh);
-	if (!slot || b->failed) {
-		b->failed = true;
-		return 0;
-	}
-	if (!fresh)
-		return *slot;
-	if (!grow((void **)&b->locs, &b->caplocs, b->nlocs, sizeof *b->locs)) {
-		b->failed = true;
-		return 0;
-	}
-	Location *l = &b->locs[b->nlocs];
+	uint64_t id;
+	Location *l = intern(b, &b->loc_idx, (uint64_t)ra + 1, (void **)&b->locs, &b->caplocs, &b->nlocs,
+			     sizeof *b->locs, &id);
+	if (!l)
+		return id;
 	perftools__profiles__location__init(l);
-	l->id = ++b->nlocs;
-	*slot = l->id;
+	l->id = id;
 	/* The call instruction, as the symbolizer looks it up and as pprof
 	 * expects of a caller's address. */
 	l->address = ra ? ra - 1 : 0;
