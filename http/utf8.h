@@ -10,7 +10,8 @@
  *
  * Users: emit.c (every string it writes), query.c (string lengths in code
  * points, as pydantic counts them), ep_memory.c (a type looked up by the
- * name the server displays). Nothing here allocates; everything is
+ * name the server displays), export.c (folded stacks and label text) and the
+ * client's table.c (terminal-safe cells). Nothing here allocates; everything is
  * thread-safe and async-signal-safe. Nothing is exported from libglassheap.
  */
 #ifndef GH_HTTP_UTF8_H
@@ -69,6 +70,13 @@ static inline unsigned gh__utf8_seq(const unsigned char *p, size_t n, unsigned *
 		}
 	}
 	return need + 1;
+}
+
+/* The length (1..4) of the well-formed sequence at p (n > 0 bytes), or 0. */
+static inline size_t gh__utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned skip;
+	return gh__utf8_seq(p, n, &skip);
 }
 
 /* The sanitized form of s[0..len): its length in bytes (*bytes) and in code

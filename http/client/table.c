@@ -18,6 +18,7 @@
  * with "…", never a number; prose lines (gh__print_wrapped) wrap.
  */
 #include "client.h"
+#include "../utf8.h"
 
 #include <locale.h>
 #include <math.h>
@@ -36,35 +37,6 @@ struct gh_table {
 
 /* ---- Safe text ------------------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 when ill-formed. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned b = s[0];
-	size_t len;
-	unsigned min;
-	if (b < 0x80)
-		return 1;
-	if (b >= 0xc2 && b <= 0xdf)
-		len = 2, min = 0x80;
-	else if (b >= 0xe0 && b <= 0xef)
-		len = 3, min = 0x800;
-	else if (b >= 0xf0 && b <= 0xf4)
-		len = 4, min = 0x10000;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	unsigned cp = b & (0x7f >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* Appends s to out (cap bytes, NUL included), escaping what a terminal would
  * interpret. Returns the length written; stops before overflowing. */
 static size_t safe_copy(char *out, size_t cap, const char *s)
@@ -72,7 +44,7 @@ static size_t safe_copy(char *out, size_t cap, const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s), k = 0;
 	for (size_t i = 0; i < n;) {
-		size_t l = utf8_seq(p + i, n - i);
+		size_t l = gh__utf8_len(p + i, n - i);
 		char tmp[8];
 		const char *piece;
 		size_t plen;
@@ -125,7 +97,7 @@ size_t gh__term_width(void)
 static size_t decode(const char *s, unsigned *cp)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t l = utf8_seq(p, strnlen(s, 4));
+	size_t l = gh__utf8_len(p, strnlen(s, 4));
 	if (l == 0) {
 		*cp = '?';
 		return 1;
