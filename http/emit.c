@@ -503,51 +503,54 @@ void gh__emit_cstr(gh_emit_t *e, const char *s)
 		gh__emit_null(e);
 }
 
-void gh__emit_int(gh_emit_t *e, int64_t v)
+/* One number: v.i, v.u or v.d by kind, as JSON text or msgpack's smallest
+ * encoding of it. */
+enum num_kind { NUM_INT, NUM_UINT, NUM_DBL };
+union num {
+	int64_t i;
+	uint64_t u;
+	double d;
+};
+
+static void emit_number(gh_emit_t *e, enum num_kind kind, union num v)
 {
 	if (!value_slot(e))
 		return;
-	if (is_json(e)) {
-		char txt[24];
-		size_t n = 0;
-		uint64_t mag = (uint64_t)v;
-		if (v < 0) {
-			txt[n++] = '-';
-			mag = 0 - mag;
-		}
-		n += format_u64(txt + n, mag);
-		json_put(e, txt, n);
-	} else {
-		mp_ok(e, msgpack_pack_int64(&e->pk, v));
+	if (!is_json(e)) {
+		mp_ok(e, kind == NUM_INT    ? msgpack_pack_int64(&e->pk, v.i)
+			 : kind == NUM_UINT ? msgpack_pack_uint64(&e->pk, v.u)
+					    : msgpack_pack_double(&e->pk, v.d));
+		return;
 	}
+	char txt[40];
+	size_t n = 0;
+	if (kind == NUM_DBL) {
+		n = format_double(txt, v.d);
+	} else if (kind == NUM_INT && v.i < 0) {
+		txt[n++] = '-';
+		n += format_u64(txt + n, 0 - (uint64_t)v.i); /* INT64_MIN too */
+	} else {
+		n = format_u64(txt, v.u);
+	}
+	json_put(e, txt, n);
+}
+
+void gh__emit_int(gh_emit_t *e, int64_t v)
+{
+	emit_number(e, NUM_INT, (union num){.i = v});
 }
 
 void gh__emit_uint(gh_emit_t *e, uint64_t v)
 {
-	if (!value_slot(e))
-		return;
-	if (is_json(e)) {
-		char txt[24];
-		json_put(e, txt, format_u64(txt, v));
-	} else {
-		mp_ok(e, msgpack_pack_uint64(&e->pk, v));
-	}
+	emit_number(e, NUM_UINT, (union num){.u = v});
 }
 
 void gh__emit_dbl(gh_emit_t *e, double v)
 {
-	if (__builtin_isnan(v) || __builtin_isinf(v)) {
+	if (__builtin_isnan(v) || __builtin_isinf(v))
 		gh__emit_null(e);
-		return;
-	}
-	if (!value_slot(e))
-		return;
-	if (is_json(e)) {
-		char txt[40];
-		json_put(e, txt, format_double(txt, v));
-	} else {
-		mp_ok(e, msgpack_pack_double(&e->pk, v));
-	}
+	else
+		emit_number(e, NUM_DBL, (union num){.d = v});
 }
 
 void gh__emit_mb(gh_emit_t *e, uint64_t bytes)
