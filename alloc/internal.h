@@ -430,6 +430,17 @@ struct gh_world {
 };
 extern struct gh_world gh__world GH_HIDDEN;
 
+/* The first thread slot after index i (start from -1) in state, or -1:
+ *   for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_STOPPED)) >= 0;) */
+static inline int gh__world_slot_next(int i, int state)
+{
+	int ns = atomic_load(&gh__world.nslots);
+	while (++i < ns)
+		if (atomic_load(&gh__world.slots[i].state) == state)
+			return i;
+	return -1;
+}
+
 /* waits.c: the blocking call a thread is in, noted by glassheap's wrappers
  * (epoll_wait, epoll_pwait, sigtimedwait, semtimedop) so that the tracer
  * can restart it with its remaining time after a stop ended it early. */

@@ -1038,11 +1038,8 @@ GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t sr
 /* Registers of stopped threads, scanned as part of their stack root. */
 GH_MARKER static void scan_registers(void)
 {
-	int ns = atomic_load(&gh__world.nslots);
-	for (int i = 0; i < ns; i++) {
+	for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_STOPPED)) >= 0;) {
 		struct gh_thread_slot *s = &gh__world.slots[i];
-		if (atomic_load(&s->state) != GH_SLOT_STOPPED)
-			continue;
 		/* the thread's first root is its stack (add_thread_roots) */
 		uint32_t r = mk.slot_root[i];
 		uint32_t src = r < mk.nroots && mk.roots[r].kind == GH_ROOT_STACK ? GH_TYPE_IDS + r : GH_TYPE_IDS;

@@ -646,10 +646,9 @@ static bool hold_blocked(struct gh_thread_slot *s)
 
 bool gh__world_blocked_still(void)
 {
-	int ns = atomic_load(&gh__world.nslots);
-	for (int i = 0; i < ns; i++) {
+	for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_STOPPED)) >= 0;) {
 		struct gh_thread_slot *s = &gh__world.slots[i];
-		if (atomic_load(&s->state) != GH_SLOT_STOPPED || s->held != GH_HELD_BLOCKED)
+		if (s->held != GH_HELD_BLOCKED)
 			continue;
 		struct gh_thread_slot again = {.tid = s->tid};
 		if (!hold_blocked(&again) || again.sp != s->sp || again.pc != s->pc || again.switches != s->switches)
@@ -962,11 +961,8 @@ TRACER static void t_note_status(struct gh_thread_slot *s, int st)
  * kernel, quadratic with thousands of threads. */
 TRACER static void t_reap_stops(void)
 {
-	int ns = atomic_load(&gh__world.nslots);
-	for (int i = 0; i < ns; i++) {
+	for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_SENT)) >= 0;) {
 		struct gh_thread_slot *s = &gh__world.slots[i];
-		if (atomic_load(&s->state) != GH_SLOT_SENT)
-			continue;
 		int st = 0;
 		long w = RAW(SYS_wait4, s->tid, &st, __WALL | WNOHANG, 0);
 		if (w == s->tid)
@@ -1128,11 +1124,8 @@ TRACER static int tracer_main(void *arg)
 			break;
 		t_reap_stops();
 		bool pending = false;
-		int ns = atomic_load(&gh__world.nslots);
-		for (int i = 0; i < ns; i++) {
+		for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_SENT)) >= 0;) {
 			struct gh_thread_slot *s = &gh__world.slots[i];
-			if (atomic_load(&s->state) != GH_SLOT_SENT)
-				continue;
 			/* a thread slow to stop may be a zombie: look, now and then */
 			uint64_t now = t_now();
 			if (now - s->sent_ns > 20000000u && now - s->probe_ns > 50000000u) {
@@ -1151,11 +1144,9 @@ TRACER static int tracer_main(void *arg)
 			continue;
 		}
 		if (t_now() > deadline) {
-			for (int i = 0; i < ns; i++)
-				if (atomic_load(&gh__world.slots[i].state) == GH_SLOT_SENT) {
-					tctl->unresponsive = gh__world.slots[i].tid;
-					break;
-				}
+			int i = gh__world_slot_next(-1, GH_SLOT_SENT);
+			if (i >= 0)
+				tctl->unresponsive = gh__world.slots[i].tid;
 			rc = -ETIMEDOUT;
 			break;
 		}
@@ -1167,11 +1158,8 @@ TRACER static int tracer_main(void *arg)
 		t_set_phase(PH_FAILED);
 		return 0;
 	}
-	int ns = atomic_load(&gh__world.nslots);
-	for (int i = 0; i < ns; i++) {
+	for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_STOPPED)) >= 0;) {
 		struct gh_thread_slot *s = &gh__world.slots[i];
-		if (atomic_load(&s->state) != GH_SLOT_STOPPED)
-			continue;
 		if (!t_getregs(s)) {
 			atomic_store(&s->state, GH_SLOT_GONE); /* died while stopped */
 			continue;
@@ -1294,10 +1282,8 @@ int gh__world_stop(pid_t *unresponsive)
 			gh__world.method = GH_STOP_SIGNAL;
 	}
 	if (rc == 0) {
-		int ns = atomic_load(&gh__world.nslots);
-		for (int i = 0; i < ns; i++)
-			if (atomic_load(&gh__world.slots[i].state) == GH_SLOT_STOPPED &&
-			    gh__world.slots[i].held == GH_HELD_BLOCKED)
+		for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_STOPPED)) >= 0;)
+			if (gh__world.slots[i].held == GH_HELD_BLOCKED)
 				gh__world.nblocked++;
 	}
 	errno = saved_errno;
