@@ -39,6 +39,7 @@
  * everything that can allocate (names, symbolization) happens after resume.
  */
 #include "internal.h"
+#include "elfseg.h"
 
 #include "dominators.h"
 
@@ -843,14 +844,11 @@ static int collect_module(struct dl_phdr_info *info, size_t size, void *arg)
 	const char *slash = strrchr(name, '/');
 	char label[96];
 	snprintf(label, sizeof label, "global:%.80s", slash ? slash + 1 : name);
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		add_seg(lo, lo + ph->p_filesz, (ph->p_flags & PF_X) != 0);
-		if (ph->p_flags & PF_W)
-			add_root(GH_ROOT_GLOBAL, 0, lo, lo + ph->p_memsz, label);
+	struct gh_seg sg;
+	for (int i = -1; gh__seg_next(info, &i, 0, &sg);) {
+		add_seg(sg.lo, sg.lo + sg.filesz, (sg.flags & PF_X) != 0);
+		if (sg.flags & PF_W)
+			add_root(GH_ROOT_GLOBAL, 0, sg.lo, sg.lo + sg.memsz, label);
 	}
 	return 0;
 }

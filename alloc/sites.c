@@ -14,6 +14,7 @@
  * gh_site_resolve, gh__site_describe.
  */
 #include "internal.h"
+#include "elfseg.h"
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -200,12 +201,11 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	uintptr_t me = (uintptr_t)arg;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && me - lo < ph->p_memsz) {
-			__atomic_store_n(&self_hi, lo + ph->p_memsz, __ATOMIC_RELAXED);
-			__atomic_store_n(&self_lo, lo, __ATOMIC_RELEASE);
+	struct gh_seg sg;
+	for (int i = -1; gh__seg_next(info, &i, PF_X, &sg);) {
+		if (me - sg.lo < sg.memsz) {
+			__atomic_store_n(&self_hi, sg.lo + sg.memsz, __ATOMIC_RELAXED);
+			__atomic_store_n(&self_lo, sg.lo, __ATOMIC_RELEASE);
 			return 1;
 		}
 	}
@@ -475,12 +475,9 @@ static int find_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	struct find_ctx *f = arg;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (f->addr - lo < ph->p_memsz) {
+	struct gh_seg sg;
+	for (int i = -1; gh__seg_next(info, &i, 0, &sg);) {
+		if (f->addr - sg.lo < sg.memsz) {
 			f->base = info->dlpi_addr;
 			f->name = info->dlpi_name;
 			f->found = true;

@@ -25,6 +25,7 @@
  * not traced) and must not run inside malloc or with allocator locks held.
  */
 #include "internal.h"
+#include "elfseg.h"
 #include "sites.h"
 #include "trace.h"
 #include "dominators.h"
@@ -497,14 +498,11 @@ static int first_segment_of(struct dl_phdr_info *info, size_t size, void *arg)
 	(void)size;
 	uintptr_t *seg = arg, first = UINTPTR_MAX;
 	bool holds = false;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (lo < first)
-			first = lo;
-		holds |= seg[0] >= lo && seg[0] < lo + ph->p_memsz;
+	struct gh_seg sg;
+	for (int i = -1; gh__seg_next(info, &i, 0, &sg);) {
+		if (sg.lo < first)
+			first = sg.lo;
+		holds |= seg[0] >= sg.lo && seg[0] < sg.lo + sg.memsz;
 	}
 	if (holds)
 		seg[1] = first;
@@ -667,11 +665,10 @@ struct first_module {
 static int main_program_addr(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_LOAD) {
-			((struct first_module *)arg)->addr = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
-			return 1;
-		}
+	struct gh_seg sg;
+	int i = -1;
+	if (gh__seg_next(info, &i, 0, &sg))
+		((struct first_module *)arg)->addr = sg.lo;
 	return 1;
 }
 

@@ -27,6 +27,7 @@
  * API, realloc by copy, C++ new), the first frame is the caller's.
  */
 #include "internal.h"
+#include "elfseg.h"
 #include "trace.h"
 
 #define UNW_LOCAL_ONLY
@@ -272,14 +273,10 @@ static bool has_fp_prologue(const unsigned char *p)
 
 static bool in_exec_segment(const struct dl_phdr_info *info, uintptr_t addr, size_t len)
 {
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || !(ph->p_flags & PF_R))
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (addr >= lo && addr + len <= lo + ph->p_filesz)
+	struct gh_seg sg;
+	for (int i = -1; gh__seg_next(info, &i, PF_R | PF_X, &sg);)
+		if (addr >= sg.lo && addr + len <= sg.lo + sg.filesz)
 			return true;
-	}
 	return false;
 }
 

@@ -19,6 +19,7 @@
  * classified, and kept sorted for binary search.
  */
 #include "internal.h"
+#include "elfseg.h"
 
 #include <fcntl.h>
 #include <link.h>
@@ -269,25 +270,23 @@ static int find_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	}
 	uintptr_t lo = UINTPTR_MAX, hi = 0;
 	bool in = false;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD)
-			continue;
-		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+	struct gh_seg sg;
+	for (int i = -1; gh__seg_next(info, &i, 0, &sg);) {
+		uintptr_t a = sg.lo, end = sg.lo + sg.memsz;
 		/* the gap around addr, over every segment */
-		if (a + ph->p_memsz <= f->addr && a + ph->p_memsz > f->gap_lo)
-			f->gap_lo = a + ph->p_memsz;
+		if (end <= f->addr && end > f->gap_lo)
+			f->gap_lo = end;
 		if (a > f->addr && a < f->gap_hi)
 			f->gap_hi = a;
-		if (f->addr - a < ph->p_memsz)
+		if (f->addr - a < sg.memsz)
 			f->in_segment = true; /* not in a gap, even if not code */
-		if (!(ph->p_flags & PF_X))
+		if (!(sg.flags & PF_X))
 			continue;
 		if (a < lo)
 			lo = a;
-		if (a + ph->p_memsz > hi)
-			hi = a + ph->p_memsz;
-		if (f->addr - a < ph->p_memsz)
+		if (end > hi)
+			hi = end;
+		if (f->addr - a < sg.memsz)
 			in = true;
 	}
 	if (!in)

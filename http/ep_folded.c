@@ -55,16 +55,10 @@ static void add_line(struct lines *ls, char *text, int64_t value)
 		free(text);
 		return;
 	}
-	if (ls->n == ls->cap) {
-		size_t cap = ls->cap ? ls->cap * 2 : 256;
-		struct line *v = realloc(ls->v, cap * sizeof *v);
-		if (!v) {
-			ls->failed = true;
-			free(text);
-			return;
-		}
-		ls->v = v;
-		ls->cap = cap;
+	if (!gh__grow((void **)&ls->v, &ls->cap, ls->n, sizeof *ls->v)) {
+		ls->failed = true;
+		free(text);
+		return;
 	}
 	ls->v[ls->n++] = (struct line){text, value};
 }
@@ -177,11 +171,5 @@ void gh__ep_trace_folded(struct gh_http_call *call)
 		i = j;
 	}
 	free_lines(&ls);
-	size_t len;
-	char *text = gh__buf_take(&out, &len);
-	if (!text) {
-		gh__http_detail(call, 500, "out of memory");
-		return;
-	}
-	gh__http_raw(call, "text/plain; charset=utf-8", text, len, true);
+	gh__buf_send(call, "text/plain; charset=utf-8", &out);
 }

@@ -276,11 +276,5 @@ void gh__ep_metrics(struct gh_http_call *call)
 	struct gh_buf b = {0};
 	format(&b, &f);
 	free(f.types);
-	size_t len;
-	char *text = gh__buf_take(&b, &len);
-	if (!text) {
-		gh__http_detail(call, 500, "out of memory");
-		return;
-	}
-	gh__http_raw(call, "text/plain; version=0.0.4; charset=utf-8", text, len, true);
+	gh__buf_send(call, "text/plain; version=0.0.4; charset=utf-8", &b);
 }

@@ -85,15 +85,9 @@ static struct hp_sample *sample_for(struct walk *w, uint32_t key, gh_type_t type
 	}
 	if (!fresh)
 		return &d->v[*slot - 1];
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 256;
-		struct hp_sample *v = realloc(d->v, cap * sizeof *v);
-		if (!v) {
-			d->failed = true;
-			return NULL;
-		}
-		d->v = v;
-		d->cap = cap;
+	if (!gh__grow((void **)&d->v, &d->cap, d->n, sizeof *d->v)) {
+		d->failed = true;
+		return NULL;
 	}
 	struct hp_sample *s = &d->v[d->n++];
 	*slot = d->n;
@@ -258,19 +252,6 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-static bool grow(void **p, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return true;
-	size_t c = *cap ? *cap * 2 : 64;
-	void *q = realloc(*p, c * elem);
-	if (!q)
-		return false;
-	*p = q;
-	*cap = c;
-	return true;
-}
-
 /* The string table index of s, added if new. Strings collide in the
  * hash map only by hash: equal hashes are told apart by probing the
  * rehashed key (a collision of 64-bit hashes is tolerated by a linear
@@ -293,7 +274,7 @@ static int64_t str_id(struct builder *b, const char *s)
 				return (int64_t)(*slot - 1);
 			continue; /* another string with this hash: next salt */
 		}
-		if (!grow((void **)&b->strs, &b->capstrs, b->nstrs, sizeof *b->strs) || !(b->strs[b->nstrs] = strdup(s))) {
+		if (!gh__grow((void **)&b->strs, &b->capstrs, b->nstrs, sizeof *b->strs) || !(b->strs[b->nstrs] = strdup(s))) {
 			b->failed = true;
 			return 0;
 		}
@@ -312,7 +293,7 @@ static void *intern(struct builder *b, struct gh_u64map *idx, uint64_t key, void
 	bool fresh;
 	uint64_t *slot = b->failed ? NULL : gh_u64map_slot(idx, key, &fresh);
 	*id = 0;
-	if (!slot || (fresh && !grow(arr, cap, *n, elem))) {
+	if (!slot || (fresh && !gh__grow(arr, cap, *n, elem))) {
 		b->failed = true;
 		return NULL;
 	}

@@ -6,6 +6,9 @@
  *
  * Runs on the server thread, outside malloc; may allocate.
  */
+#include "internal.h"
+#include "../alloc/elfseg.h"
+
 #include "export.h"
 #include "utf8.h"
 
@@ -97,6 +100,29 @@ void gh__buf_free(struct gh_buf *b)
 {
 	free(b->p);
 	*b = (struct gh_buf){0};
+}
+
+void gh__buf_send(struct gh_http_call *call, const char *content_type, struct gh_buf *b)
+{
+	size_t len;
+	char *text = gh__buf_take(b, &len);
+	if (text)
+		gh__http_raw(call, content_type, text, len, true);
+	else
+		gh__http_detail(call, 500, "out of memory");
+}
+
+bool gh__grow(void **p, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return true;
+	size_t c = *cap ? *cap * 2 : 64;
+	void *q = realloc(*p, c * elem);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = c;
+	return true;
 }
 
 /* ---- Frames ------------------------------------------------------------------------ */
@@ -202,24 +228,16 @@ static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
 		return 0;
 	char id[129];
 	build_id(info, id, sizeof id);
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		if (w->n == w->cap) {
-			size_t cap = w->cap ? w->cap * 2 : 64;
-			struct gh_module_seg *v = realloc(w->v, cap * sizeof *v);
-			if (!v) {
-				w->failed = true;
-				return 1;
-			}
-			w->v = v;
-			w->cap = cap;
+	struct gh_seg sg;
+	for (int i = -1; gh__seg_next(info, &i, PF_X, &sg);) {
+		if (!gh__grow((void **)&w->v, &w->cap, w->n, sizeof *w->v)) {
+			w->failed = true;
+			return 1;
 		}
 		struct gh_module_seg *s = &w->v[w->n++];
-		s->start = info->dlpi_addr + ph->p_vaddr;
-		s->limit = s->start + ph->p_memsz;
-		s->file_offset = ph->p_offset;
+		s->start = sg.lo;
+		s->limit = sg.lo + sg.memsz;
+		s->file_offset = sg.offset;
 		snprintf(s->path, sizeof s->path, "%s", main_prog ? w->exe : name);
 		memcpy(s->build_id, id, sizeof id);
 	}

@@ -38,6 +38,15 @@ void gh__buf_printf(struct gh_buf *b, const char *fmt, ...) __attribute__((forma
 char *gh__buf_take(struct gh_buf *b, size_t *len);
 void gh__buf_free(struct gh_buf *b);
 
+struct gh_http_call;
+/* Answers call with b's bytes (200, content_type), or a 500 "out of memory"
+ * when b failed; b is empty afterwards. */
+void gh__buf_send(struct gh_http_call *call, const char *content_type, struct gh_buf *b);
+
+/* Room in *p (an array of *cap elements of elem bytes, n used) for one more,
+ * doubling it (from 64) when full. false when realloc failed (*p unchanged). */
+bool gh__grow(void **p, size_t *cap, size_t n, size_t elem);
+
 /* ---- Frames ------------------------------------------------------------------------ */
 
 /*
