@@ -295,22 +295,6 @@ static void leak_check_fail(const char *what)
 	exit(5);
 }
 
-/* Writes (out) or reads len bytes between fd and buf, through EINTR; stops
- * early at an error or the end of the input. Returns the bytes moved. */
-static size_t xfer(int fd, char *buf, size_t len, bool out)
-{
-	size_t off = 0;
-	while (off < len) {
-		ssize_t r = out ? write(fd, buf + off, len - off) : read(fd, buf + off, len - off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		off += (size_t)r;
-	}
-	return off;
-}
-
 /* POST /debug/memory/gc on 127.0.0.1:port; HTTP/1.0, so the server closes
  * the connection after the answer. */
 static void post_gc(int port)
@@ -322,11 +306,12 @@ static void post_gc(int port)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
 		leak_check_fail("cannot connect to the debug server");
-	if (xfer(fd, (char *)req, sizeof req - 1, true) != sizeof req - 1)
+	if (send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1))
 		leak_check_fail("cannot send the request");
-	size_t len = xfer(fd, gc_answer, sizeof gc_answer - 1, false);
+	/* The whole answer: the server closes the connection after it. */
+	ssize_t len = recv(fd, gc_answer, sizeof gc_answer - 1, MSG_WAITALL);
 	close(fd);
-	gc_answer[len] = '\0';
+	gc_answer[len > 0 ? len : 0] = '\0';
 	if (strncmp(gc_answer, "HTTP/1.", 7) != 0 || strncmp(gc_answer + 8, " 200", 4) != 0)
 		leak_check_fail("the debug server did not answer 200");
 	const char *p = strstr(gc_answer, "\"pause_ms\":");

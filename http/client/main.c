@@ -41,16 +41,26 @@ void gh__cli_error(const char *fmt, ...)
 
 /* ---- Options ---------------------------------------------------------------------------- */
 
-enum opt_id {
-	O_URL, O_UNIX, O_TOKEN, O_TIMEOUT, O_JSON, O_DECODED, O_OUT,
-	O_TOP_N, O_SORT_BY, O_SAMPLES, O_MAX_REFERRERS, O_FRAMES, O_GROUP_BY, O_TYPE,
-	O_INTERVAL, O_COUNT, O_ROWS,
-	O_MIN_BYTES, O_SAVE, O_SINCE,
-	O_HTTP, O_TRACE, O_REPORT, O_QUIET, O_FOLLOW,
-	O_WIDTH, O_WIDE,
-	O_HELP, O_VERSION,
-	O_N
-};
+/* Every option, X(id, long name without "--", short name or 0, takes a
+ * value), a line per group: where the server is; how the answer prints; the
+ * memory endpoints' parameters; tracemalloc's; watch; dominators; run. */
+#define OPTIONS(X)                                                                                               \
+	X(O_URL, "url", 0, true) X(O_UNIX, "unix", 0, true) X(O_TOKEN, "token", 0, true)                          \
+	X(O_TIMEOUT, "timeout", 0, true)                                                                          \
+	X(O_JSON, "json", 0, false) X(O_DECODED, "decoded", 0, false) X(O_OUT, "output", 'o', true)               \
+	X(O_WIDTH, "width", 0, true) X(O_WIDE, "wide", 0, false)                                                  \
+	X(O_TOP_N, "top-n", 'n', true) X(O_SORT_BY, "sort-by", 0, true) X(O_SAMPLES, "samples", 0, true)          \
+	X(O_MAX_REFERRERS, "max-referrers", 0, true) X(O_TYPE, "type", 0, true)                                   \
+	X(O_FRAMES, "frames", 0, true) X(O_GROUP_BY, "group-by", 0, true)                                         \
+	X(O_INTERVAL, "interval", 0, true) X(O_COUNT, "count", 0, true) X(O_ROWS, "rows", 0, true)                \
+	X(O_MIN_BYTES, "min-bytes", 0, true) X(O_SAVE, "save", 0, true) X(O_SINCE, "since", 0, true)              \
+	X(O_HTTP, "http", 0, true) X(O_TRACE, "trace", 0, true) X(O_REPORT, "report", 0, true)                    \
+	X(O_QUIET, "quiet", 'q', false) X(O_FOLLOW, "follow-children", 0, false)                                  \
+	X(O_HELP, "help", 'h', false) X(O_VERSION, "version", 0, false)
+
+#define OPT_ID(id, name, short_name, has_arg) id,
+enum opt_id { OPTIONS(OPT_ID) O_N };
+#undef OPT_ID
 
 #define BIT(o) (1u << (o))
 /* What every endpoint subcommand accepts. */
@@ -65,37 +75,9 @@ struct opt_def {
 	bool has_arg;
 };
 
-static const struct opt_def opt_defs[O_N] = {
-	[O_URL] = {"url", 0, true},
-	[O_UNIX] = {"unix", 0, true},
-	[O_TOKEN] = {"token", 0, true},
-	[O_TIMEOUT] = {"timeout", 0, true},
-	[O_JSON] = {"json", 0, false},
-	[O_DECODED] = {"decoded", 0, false},
-	[O_OUT] = {"output", 'o', true},
-	[O_TOP_N] = {"top-n", 'n', true},
-	[O_SORT_BY] = {"sort-by", 0, true},
-	[O_SAMPLES] = {"samples", 0, true},
-	[O_MAX_REFERRERS] = {"max-referrers", 0, true},
-	[O_FRAMES] = {"frames", 0, true},
-	[O_GROUP_BY] = {"group-by", 0, true},
-	[O_TYPE] = {"type", 0, true},
-	[O_INTERVAL] = {"interval", 0, true},
-	[O_COUNT] = {"count", 0, true},
-	[O_ROWS] = {"rows", 0, true},
-	[O_MIN_BYTES] = {"min-bytes", 0, true},
-	[O_SAVE] = {"save", 0, true},
-	[O_SINCE] = {"since", 0, true},
-	[O_HTTP] = {"http", 0, true},
-	[O_TRACE] = {"trace", 0, true},
-	[O_REPORT] = {"report", 0, true},
-	[O_QUIET] = {"quiet", 'q', false},
-	[O_FOLLOW] = {"follow-children", 0, false},
-	[O_WIDTH] = {"width", 0, true},
-	[O_WIDE] = {"wide", 0, false},
-	[O_HELP] = {"help", 'h', false},
-	[O_VERSION] = {"version", 0, false},
-};
+#define OPT_DEF(id, name, short_name, has_arg) [id] = {name, short_name, has_arg},
+static const struct opt_def opt_defs[O_N] = {OPTIONS(OPT_DEF)};
+#undef OPT_DEF
 
 /* ---- Commands ------------------------------------------------------------------------------ */
 
