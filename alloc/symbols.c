@@ -34,9 +34,11 @@
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,9 +51,47 @@ extern char *__cxa_demangle(const char *name, char *buf, size_t *len, int *statu
 static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
 static Dwfl *dwfl;
 static char *debuginfo_path;
+
+/*
+ * Separate debug information, found where the system keeps it: by build id
+ * (/usr/lib/debug/.build-id), then by .gnu_debuglink beside the file, in its
+ * .debug directory and under /usr/lib/debug. debuginfod only when the user
+ * asked for it with a non-empty DEBUGINFOD_URLS (libdwfl's standard lookup):
+ * otherwise libdwfl would load libdebuginfod, libcurl and a TLS stack into
+ * the host on the first stripped module, and keep their global state.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
+			  const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			  char **debuginfo_file_name)
+{
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	if (urls && *urls)
+		return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+						    debuglink_crc, debuginfo_file_name);
+	int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
+					      debuginfo_file_name);
+	if (fd >= 0 || !file_name || !debuglink_file || !*debuglink_file || strchr(debuglink_file, '/'))
+		return fd;
+	const char *slash = strrchr(file_name, '/');
+	int dir = slash ? (int)(slash - file_name) : 0;
+	static const char *const forms[] = {"%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s"};
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		char path[PATH_MAX];
+		int n = snprintf(path, sizeof path, forms[i], dir, file_name, debuglink_file);
+		if (n < 0 || (size_t)n >= sizeof path || strcmp(path, file_name) == 0)
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		*debuginfo_file_name = strdup(path);
+		return fd;
+	}
+	return -1;
+}
+
 static const Dwfl_Callbacks callbacks = {
 	.find_elf = dwfl_linux_proc_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
 static unsigned long long seen_adds, seen_subs;

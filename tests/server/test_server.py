@@ -928,7 +928,7 @@ def case_preload():
     section("LD_PRELOAD into sleep")
     port = free_port()
     p = Proc(["sleep", "30"], env={"LD_PRELOAD": ARGS.lib, "GLASSHEAP_HTTP": "127.0.0.1:%d" % port,
-                                   "GLASSHEAP_SYMBOLS_IDLE": "1"})
+                                   "GLASSHEAP_SYMBOLS_IDLE": "1", "DEBUGINFOD_URLS": ""})
     r = wait_http(port)
     if check(r is not None, "sleep answers GET /debug/memory (stderr %r)" % p.stderr_lines()):
         d = r.doc()
@@ -959,7 +959,11 @@ def case_preload():
         r = fetch("/debug/memory/types?type_name=malloc&samples=20", port)
         check(r.status == 200 and "allocated at" in json.dumps(r.doc()), "samples symbolized")
         grown = get_doc(port, "/debug/memory")["allocator"]["self"]["bytes"]
-        check(grown > before + 100000, "symbolizing grows glassheap's own memory: %d -> %d" % (before, grown))
+        check(grown > before + 16384, "symbolizing grows glassheap's own memory: %d -> %d" % (before, grown))
+        with open("/proc/%d/maps" % p.p.pid) as f:
+            maps = f.read()
+        check("libdebuginfod" not in maps and "libcurl" not in maps,
+              "without DEBUGINFOD_URLS the symbolizer loads no debuginfod client (libdebuginfod, libcurl)")
         deadline = time.time() + 10
         now = grown
         while time.time() < deadline and now > before + (grown - before) // 4:
