@@ -259,7 +259,11 @@ GH_NOINLINE void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, b
 
 GH_NOINLINE void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra)
 {
-	return gh__alloc_fast_publish(raw, size, type, (uint64_t)gh__site_cached(ra, gh__site_key(ra)) << 32);
+	uintptr_t key = gh__site_key(ra); /* before the switch: see gh__site_salt */
+	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_acquire)))
+		return finish_alloc(gh__tl.ctr, (uintptr_t)raw, size, false, type, ra, 0);
+	uint64_t word = (uint64_t)gh__site_cached(ra, key, true) << 32;
+	return gh__alloc_fast_publish(gh__tl.ctr, raw, size, type, word);
 }
 
 void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)

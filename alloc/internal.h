@@ -281,6 +281,17 @@ struct gh_ctr {
  * GOT load of its offset, so one block costs one such load per call where
  * separate variables cost one each. Only the owning thread writes it.
  */
+/* A thread's site cache: the sites its fast path interned last,
+ * direct-mapped by bits 4..8 of the return address (gh__site_slot): the
+ * address plus gh__site_salt at the time (sites.c), and the id << 32 (the
+ * header's first word less the type). It lies in the thread's shard
+ * (types.c) right before the counters, GH_SITE_CACHE entries below
+ * gh__tl.ctr: the fast path reaches both from the one pointer. */
+#define GH_SITE_CACHE 32 /* a power of two */
+struct gh_site_cache {
+	uintptr_t key;
+	uint64_t word;
+};
 struct gh_tl {
 	/* The thread's counter array (types.c), NULL until the thread is set
 	 * up and again once it has exited (counts then go to the atomic global
@@ -289,11 +300,9 @@ struct gh_tl {
 	/* malloc's fast path serves sizes below this (gh__tl_refresh): 0 until
 	 * the thread is set up, and while it is inside gh_leak_disable(). */
 	size_t fast_lim;
-	/* The last site the fast path interned: its return address plus
-	 * gh__site_salt at the time (sites.c), and its id << 32 (the header's
-	 * first word less the type). */
-	uintptr_t site_key;
-	uint64_t site_word;
+	/* free's fast path serves granule indexes below this: the cage's
+	 * granules (gh__cage_granules) once the thread is set up, else 0. */
+	size_t free_lim;
 	/* The type untyped allocations of this thread are counted under (0: none). */
 	gh_type_t scope_type;
 	/* What malloc's fast path counts under: scope_type, or GH_TYPE_MALLOC
@@ -395,33 +404,61 @@ GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
 	}
 	return gh__site_insert(ra, i);
 }
-/* Changed by gh__sites_reclassify (after the ids in the table changed), in
- * steps of 1 << 48: added to a return address (below 1 << 47) it makes the
- * key of the per-thread last-site cache, so a change empties every
- * thread's cache at once. It wraps after 65536 reclassifications. */
+/*
+ * The site caches' salt (sites.c): added to a return address (below 1 << 47)
+ * it makes a cache entry's key, so a change empties every thread's cache at
+ * once. It changes, in steps of 1 << 47, when the ids in the table change
+ * (gh__sites_reclassify) and when tracing starts (gh__sites_forget): while
+ * tracing is on no entry is filled, so every allocation misses and the miss
+ * takes the traced path -- malloc tests nothing else for tracing. It wraps
+ * after 2^17 changes; every 2^16 changes every cache is also cleared
+ * (types.c), so an entry never outlives a full turn.
+ */
 extern _Atomic uintptr_t gh__site_salt GH_HIDDEN;
-/* The calling thread's last-site cache (gh__tl): the key of return address
- * ra, and gh__site_intern through the cache for that key. Only what the
- * table's inline hit returns is cached (a plain id; never 0, a wrapper's
- * slot or GH_SITE_OTHER, which are decided or counted per call). The salt
- * is read before the table, so an id read before a reclassification is
- * never cached under the salt that follows it. */
+#define GH_SITE_SALT_STEP ((uintptr_t)1 << 47)
+void gh__sites_forget(void);
+/* Clears every shard's site cache (types.c; takes the shard lock). */
+void gh__site_caches_clear(void);
+/* The calling thread's site cache: the key of return address ra, its entry,
+ * and gh__site_intern through the cache. Only what the table's inline hit
+ * returns is cached (a plain id; never 0, a wrapper's slot or
+ * GH_SITE_OTHER, which are decided or counted per call), and only while
+ * tracing is off. The salt is read first (acquire): an id read, or a
+ * tracing switch seen off, before a change is never cached under the salt
+ * that follows it. The entry is chosen by bits 4..8 of the address (call
+ * sites of a loop are rarely within 16 bytes of each other): one mask
+ * gives the entry's byte offset. */
 GH_INLINE uintptr_t gh__site_key(uintptr_t ra)
 {
 	return ra + atomic_load_explicit(&gh__site_salt, memory_order_acquire);
 }
-GH_INLINE uint32_t gh__site_cached(uintptr_t ra, uintptr_t key)
+_Static_assert(sizeof(struct gh_site_cache) == 16, "one entry per 16 bytes of return address");
+GH_INLINE size_t gh__site_slot(uintptr_t ra)
 {
-	if (gh_likely(gh__tl.site_key == key))
-		return (uint32_t)(gh__tl.site_word >> 32);
+	return (ra & ((GH_SITE_CACHE - 1) * sizeof(struct gh_site_cache))) / sizeof(struct gh_site_cache);
+}
+/* The thread's cache (only while gh__tl.ctr is set). */
+GH_INLINE struct gh_site_cache *gh__site_cache(struct gh_ctr *c)
+{
+	return (struct gh_site_cache *)(void *)c - GH_SITE_CACHE;
+}
+/* key: gh__site_key(ra), read before the tracing switch. */
+GH_INLINE uint32_t gh__site_cached(uintptr_t ra, uintptr_t key, bool fill)
+{
+	struct gh_site_cache *sc = gh__site_cache(gh__tl.ctr);
+	size_t e = gh__site_slot(ra);
+	if (gh_likely(GH_LOAD(&sc[e].key) == key))
+		return (uint32_t)(sc[e].word >> 32);
 	size_t i = (size_t)((ra * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - GH_SITE_LG));
 	_Atomic uintptr_t *keys = gh__site_keys;
 	if (gh_likely(keys != NULL) &&
 	    gh_likely(atomic_load_explicit(&keys[i], memory_order_acquire) == ra)) {
 		uint32_t id = atomic_load_explicit(&gh__site_ids[i], memory_order_acquire);
 		if (gh_likely((int32_t)id > 0)) {
-			gh__tl.site_key = key;
-			gh__tl.site_word = (uint64_t)id << 32;
+			if (fill) {
+				sc[e].word = (uint64_t)id << 32;
+				GH_STORE(&sc[e].key, key);
+			}
 			return id;
 		}
 	}
@@ -598,6 +635,9 @@ int ghje_posix_memalign(void **out, size_t align, size_t size);
 void *ghje_mallocx(size_t size, int flags);
 void ghje_dallocx(void *p, int flags);
 void ghje_sdallocx(void *p, size_t size, int flags);
+/* sdallocx(p, size, 0) without the flags' tests (jemalloc 5.3's
+ * je_sdallocx_noflags; Debian's archive names it je_je_...). */
+void ghje_je_je_sdallocx_noflags(void *p, size_t size);
 size_t ghje_sallocx(const void *p, int flags);
 size_t ghje_xallocx(void *p, size_t size, size_t extra, int flags);
 size_t ghje_nallocx(size_t size, int flags);
@@ -641,6 +681,7 @@ GH_INLINE void gh__tl_refresh(void)
 {
 	bool fast = gh__tl.ctr != NULL && gh__tl.leak_off == 0 && gh__small_max > GH_HDR_SIZE;
 	gh__tl.fast_lim = fast ? gh__small_max - GH_HDR_SIZE + 1 : 0;
+	gh__tl.free_lim = gh__tl.ctr != NULL ? gh__cage_granules : 0;
 	gh__tl.malloc_type = gh__tl.scope_type ? gh__tl.scope_type : GH_TYPE_MALLOC;
 }
 
@@ -649,19 +690,21 @@ GH_INLINE void gh__tl_refresh(void)
  * jemalloc, so that the type and the return address are needed only after
  * it (malloc reads both again there instead of keeping them in saved
  * registers): a small, uninitialized block on a thread that is set up, with
- * its leak checks on and tracing off. Anything else, and a failed jemalloc
- * call (the general path tries again and sets errno), goes to
- * gh__alloc_general.
+ * its leak checks on. Anything else, and a failed jemalloc call (the
+ * general path tries again and sets errno), goes to gh__alloc_general.
+ * Tracing is seen in the second half: its start empties the site caches
+ * (gh__site_salt), and a miss with tracing on takes the traced path.
  */
 GH_INLINE bool gh__alloc_fast_ok(size_t size)
 {
-	return gh_likely(size < gh__tl.fast_lim) && gh_likely(!GH_PEEK((const int *)&gh__trace_on));
+	return gh_likely(size < gh__tl.fast_lim);
 }
 
-/* The second half for a site the thread's cache does not hold (heap.c). */
+/* The second half for a site the thread's cache does not hold, and while
+ * tracing is on (heap.c). */
 void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra);
 
-GH_INLINE void *gh__alloc_fast_publish(char *raw, size_t size, gh_type_t type, uint64_t site_word)
+GH_INLINE void *gh__alloc_fast_publish(struct gh_ctr *c, char *raw, size_t size, gh_type_t type, uint64_t site_word)
 {
 	uintptr_t user = (uintptr_t)raw + GH_HDR_SIZE;
 	struct gh_hdr *h = (struct gh_hdr *)raw;
@@ -672,16 +715,20 @@ GH_INLINE void *gh__alloc_fast_publish(char *raw, size_t size, gh_type_t type, u
 	gh_assert(gh__cage_contains(user) && GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG]) == 0);
 	/* user's granule is the one after raw's (jemalloc's blocks are 16-byte aligned) */
 	__atomic_store_n(&gh__startmap_at[((uintptr_t)raw >> GH_GRANULE_LG) + 1], 1, __ATOMIC_RELEASE);
-	gh__ctr_alloc(&gh__tl.ctr[type], size);
+	gh__ctr_alloc(&c[type], size);
 	return (void *)user;
 }
 
 /* No call but the miss's tail call: nothing else lives across a call. */
 GH_INLINE void *gh__alloc_fast_finish(char *raw, size_t size, gh_type_t type, uintptr_t ra)
 {
-	if (gh_unlikely(gh__tl.site_key != gh__site_key(ra)))
+	struct gh_ctr *c = gh__tl.ctr;
+	const struct gh_site_cache *e = &gh__site_cache(c)[gh__site_slot(ra)];
+	uintptr_t key = GH_LOAD(&e->key);
+	uint64_t word = e->word;
+	if (gh_unlikely(key != gh__site_key(ra)))
 		return gh__alloc_fast_miss(raw, size, type, ra);
-	return gh__alloc_fast_publish(raw, size, type, gh__tl.site_word);
+	return gh__alloc_fast_publish(c, raw, size, type, word);
 }
 
 GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool zero)
@@ -697,17 +744,17 @@ GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool z
  * aligned) block freed by a thread that is set up; the only call is the
  * tail call into jemalloc. The pointer's granule index comes from one
  * rotation: a pointer that is not 16-byte aligned has its low bits rotated
- * to the top and fails the cage's range check with the ones outside it.
+ * to the top and fails the cage's range check with the ones outside it,
+ * and the range is empty (gh__tl.free_lim) until the thread is set up.
  * The header's top 16 bits (check byte, flags, alignment) must read
  * exactly "live, no flags, no alignment gap".
  */
 GH_INLINE void gh__free_fast(void *p, const char *op)
 {
 	uintptr_t u = (uintptr_t)p;
-	struct gh_ctr *c = gh__tl.ctr;
 	uintptr_t off = u - gh__cage.base;
 	size_t g = (off >> GH_GRANULE_LG) | (off << (64 - GH_GRANULE_LG));
-	if (gh_unlikely(g >= gh__cage_granules || c == NULL)) {
+	if (gh_unlikely(g >= gh__tl.free_lim)) {
 		gh__free_general(p, op);
 		return;
 	}
@@ -726,13 +773,13 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	/* The check byte alone (the header's last byte) says freed: the rest
 	 * of the word is dead (a live bit 47, GH_FLAG_IGNORED, may stay). */
 	GH_STORE((uint8_t *)h + sizeof *h - 1, (uint8_t)GH_STATE_FREED);
-	gh__ctr_free(&c[type], size);
+	gh__ctr_free(&gh__tl.ctr[type], size);
 	/* The size saves jemalloc its radix-tree lookup (a cache miss per free
 	 * on large heaps). jemalloc 5.3 sends page-aligned pointers given with a
 	 * size down its slow path (they could be profiling samples): those go
 	 * through plain free, whose fast path does the lookup instead. */
 	if (gh_likely(((uintptr_t)h & 4095) != 0))
-		ghje_sdallocx(h, size + GH_HDR_SIZE, 0);
+		ghje_je_je_sdallocx_noflags(h, size + GH_HDR_SIZE);
 	else
 		ghje_free(h);
 }

@@ -444,8 +444,16 @@ void gh__sites_reclassify(void)
 			i = (i + 1) & (SITE_SLOTS - 1);
 		}
 	}
-	/* After the ids: every thread's last-site cache is stale now. */
-	atomic_fetch_add_explicit(&gh__site_salt, (uintptr_t)1 << 48, memory_order_release);
+	/* After the ids: every thread's site cache is stale now. */
+	gh__sites_forget();
+}
+
+void gh__sites_forget(void)
+{
+	uintptr_t salt = atomic_fetch_add_explicit(&gh__site_salt, GH_SITE_SALT_STEP, memory_order_acq_rel) +
+			 GH_SITE_SALT_STEP;
+	if ((salt / GH_SITE_SALT_STEP) % 65536 == 0)
+		gh__site_caches_clear();
 }
 
 uint64_t gh__site_other_count(void)

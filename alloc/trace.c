@@ -425,6 +425,7 @@ int gh__trace_start(unsigned frames, size_t sample_bytes)
 	last_frames = frames;
 	atomic_store_explicit(&cur_session, s, memory_order_release);
 	atomic_store_explicit(&gh__trace_on, 1, memory_order_release);
+	gh__sites_forget(); /* after the switch: malloc's fast path sees tracing as a site cache miss */
 out:
 	pthread_mutex_unlock(&ctl_lock);
 	gh__trace_quiet_end(q);

@@ -32,8 +32,11 @@ struct shard {
 	struct shard *next_all;
 	struct shard *next_free;
 	bool in_use;
+	struct gh_site_cache site_cache[GH_SITE_CACHE]; /* right before ctr: gh__site_cache */
 	struct gh_ctr ctr[GH_TYPE_IDS];
 };
+_Static_assert(offsetof(struct shard, ctr) == offsetof(struct shard, site_cache) + GH_SITE_CACHE * sizeof(struct gh_site_cache),
+	       "the site cache ends where the counters begin");
 
 #define NAME_SLOTS (2 * GH_TYPES_MAX) /* open addressing, power of two */
 #define SCOPE_MAX 32
@@ -254,6 +257,15 @@ void gh__types_init(void)
 	static const char *const builtin[] = {"malloc", "operator new", "glassheap"};
 	for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
 		register_locked(builtin[i], strlen(builtin[i]), NULL);
+}
+
+void gh__site_caches_clear(void)
+{
+	pthread_mutex_lock(&shard_lock);
+	for (struct shard *s = all_shards; s; s = s->next_all)
+		for (size_t i = 0; i < GH_SITE_CACHE; i++)
+			GH_STORE(&s->site_cache[i].key, 0);
+	pthread_mutex_unlock(&shard_lock);
 }
 
 /* ---- Reading the counters ----------------------------------------------------- */
