@@ -27,7 +27,6 @@
 #define CALLER() ((uintptr_t)__builtin_return_address(0))
 
 extern "C" {
-HIDDEN void *gh__alloc(size_t size, uint32_t type, uintptr_t ra, bool zero);
 HIDDEN void *gh__alloc_aligned(size_t align, size_t size, uint32_t type, uintptr_t ra);
 HIDDEN void gh__free(void *p, const char *op);
 /* shim.c: the calling thread's scope type (0: none), and gh__alloc for
