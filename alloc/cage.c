@@ -72,6 +72,33 @@ static bool injected_failure(void)
 	return false;
 }
 
+/* GLASSHEAP_THP=auto: the bytes of cage each arena was given so far. An
+ * arena's extents are advised for huge pages past its own first thp_from
+ * bytes, so that the threshold is a heap's size and not an address: every
+ * arena grows its reservation geometrically (jemalloc's retained growth,
+ * most of it untouched), so with the advice at a cage offset a 20 MiB heap
+ * on three arenas passed 32 MiB of cage and paid whole 2 MiB pages for the
+ * partly used tails of its extents (fp_mixed2: +4 MiB). Arenas past the
+ * table's end follow the cage offset instead. */
+#define THP_ARENAS 512
+static _Atomic size_t arena_given[THP_ARENAS];
+
+static void thp_advise(uintptr_t start, size_t size, unsigned arena)
+{
+	size_t from = gh__opt.thp_from;
+	if (from == 0 || from == SIZE_MAX)
+		return; /* always: the whole cage at init; never */
+	size_t before = arena < THP_ARENAS
+				? atomic_fetch_add_explicit(&arena_given[arena], size, memory_order_relaxed)
+				: start - gh__cage.base;
+	if (before + size <= from)
+		return;
+	uintptr_t lo = start + (before < from ? from - before : 0);
+	lo = (lo + ((size_t)2 << 20) - 1) & ~(((uintptr_t)2 << 20) - 1);
+	if (lo < start + size)
+		madvise((void *)lo, start + size - lo, MADV_HUGEPAGE);
+}
+
 static void *hook_alloc(cage_hooks_t *hooks, void *new_addr, size_t size, size_t alignment, bool *zero,
 			bool *commit, unsigned arena)
 {
@@ -102,6 +129,7 @@ static void *hook_alloc(cage_hooks_t *hooks, void *new_addr, size_t size, size_t
 			/* Fresh cage memory has never been handed out: it is zero. */
 			*zero = true;
 			*commit = true;
+			thp_advise(start, size, arena);
 			return (void *)start;
 		}
 	}
@@ -218,10 +246,11 @@ int gh__cage_init(size_t want)
 		 * marker -- spends much of its time in TLB misses with 4 KiB
 		 * pages (mixed1: 1.3x the CPU time). The price is RSS rounded up
 		 * to 2 MiB steps per arena, a few MiB for a small program:
-		 * GLASSHEAP_THP=auto keeps the first 32 MiB on small pages,
-		 * never keeps all of it. See docs/performance.md. */
-		if (gh__opt.thp_from < size)
-			madvise((void *)(base + gh__opt.thp_from), size - gh__opt.thp_from, MADV_HUGEPAGE);
+		 * GLASSHEAP_THP=auto keeps each arena's first 32 MiB on small
+		 * pages (thp_advise, as extents are handed out), never keeps all
+		 * of it. See docs/performance.md. */
+		if (gh__opt.thp_from == 0)
+			madvise((void *)base, size, MADV_HUGEPAGE);
 		cage_map = p;
 		cage_map_len = len;
 		cage_wanted = target;

@@ -39,6 +39,7 @@ uint8_t *gh__startmap;
 uint8_t *gh__startmap_at;
 uint32_t *gh__pagemap;
 size_t gh__small_max;
+size_t gh__cage_granules;
 static _Atomic int init_state; /* ST_NONE, ST_INIT, ST_READY, ST_FAILED */
 
 enum { ST_NONE, ST_INIT, ST_READY, ST_FAILED };
@@ -182,7 +183,7 @@ GH_INLINE void *finish_alloc(struct gh_ctr *c, uintptr_t raw, size_t size, bool 
 	uintptr_t user = raw + (align_lg ? ((uintptr_t)1 << align_lg) : GH_HDR_SIZE);
 	struct gh_hdr *h = gh__hdr_of(user);
 	uint64_t meta = (uint64_t)size | ((uint64_t)align_lg << GH_ALIGN_SHIFT) | gh__hdr_state(GH_STATE_LIVE);
-	if (gh_unlikely(gh__tl_leak_off))
+	if (gh_unlikely(gh__tl.leak_off))
 		meta |= GH_FLAG_IGNORED;
 	h->type = type;
 	uint32_t stack = 0;
@@ -240,7 +241,7 @@ static GH_NOINLINE void *alloc_slow(size_t size, gh_type_t type, uintptr_t ra, b
 /* Every case: calloc, large blocks, threads not set up yet. */
 GH_NOINLINE void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
-	struct gh_ctr *c = gh__tl_ctr;
+	struct gh_ctr *c = gh__tl.ctr;
 	if (gh_unlikely(c == NULL))
 		return alloc_slow(size, type, ra, zero);
 	if (gh_unlikely(size > GH_SIZE_MAX_REQ)) {
@@ -256,6 +257,15 @@ GH_NOINLINE void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, b
 	return finish_alloc(c, (uintptr_t)raw, size, total > gh__small_max, type, ra, 0);
 }
 
+GH_NOINLINE void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra)
+{
+	uintptr_t key = gh__site_key(ra); /* before the switch: see gh__site_salt */
+	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_acquire)))
+		return finish_alloc(gh__tl.ctr, (uintptr_t)raw, size, false, type, ra, 0);
+	uint64_t word = (uint64_t)gh__site_cached(ra, key, true) << 32;
+	return gh__alloc_fast_publish(gh__tl.ctr, raw, size, type, word);
+}
+
 void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
 	return gh__alloc_fast(size, type, ra, zero);
@@ -267,7 +277,7 @@ void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
 		return gh__alloc(size, type, ra, false);
 	/* align is a power of two above 16: the header sits in the gap
 	 * before user = raw + align. */
-	struct gh_ctr *c = gh__tl_ctr;
+	struct gh_ctr *c = gh__tl.ctr;
 	if (gh_unlikely(c == NULL)) {
 		c = thread_slow();
 		if (!c && atomic_load(&init_state) != ST_READY && tl_in_init)
@@ -382,7 +392,7 @@ GH_NOINLINE void gh__free_general(void *p, const char *op)
 	GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_state(GH_STATE_FREED));
 	if (gh_unlikely(meta & GH_FLAG_LARGE))
 		pagemap_clear(u, size);
-	struct gh_ctr *c = gh__tl_ctr;
+	struct gh_ctr *c = gh__tl.ctr;
 	if (gh_unlikely(c == NULL))
 		c = thread_slow();
 	count_free(c, type, size);
@@ -427,7 +437,7 @@ void gh__heap_release_unpublished(uintptr_t u)
 	uint64_t meta = GH_LOAD(&gh__hdr_of(u)->meta);
 	unsigned lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
 	void *raw = (void *)(u - (lg ? ((uintptr_t)1 << lg) : GH_HDR_SIZE));
-	if (gh__tl_ctr != NULL)
+	if (gh__tl.ctr != NULL)
 		ghje_free(raw);
 	else
 		ghje_dallocx(raw, GHJE_MALLOCX_TCACHE_NONE);
@@ -508,7 +518,7 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 	if (type == GH_TYPE_NONE)
 		type = old_type;
 	unsigned lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
-	struct gh_ctr *c = gh__tl_ctr;
+	struct gh_ctr *c = gh__tl.ctr;
 	if (gh_unlikely(c == NULL))
 		c = thread_slow();
 	if (lg != 0 || c == NULL)
@@ -976,11 +986,13 @@ static bool init_all(void)
 	}
 	gh__startmap = gh__meta_map_huge(gh__cage.size >> GH_GRANULE_LG);
 	if (gh__startmap && gh__opt.thp_from > 0) {
-		/* The start map follows GLASSHEAP_THP: the part describing the
-		 * heap below thp_from stays on small pages (without this a
-		 * program's first allocation costs a 2 MiB huge page here). */
+		/* The start map follows GLASSHEAP_THP: with auto its own first
+		 * thp_from bytes (describing 16 times as much cage) stay on small
+		 * pages, as an arena's do -- a huge page here is paid whole as soon
+		 * as the cage's top passes into the range it describes (+1.6 MiB
+		 * for a 38 MiB cage, fp_mixed2). */
 		size_t len = gh__cage.size >> GH_GRANULE_LG, huge = (size_t)2 << 20;
-		size_t small = gh__opt.thp_from >> GH_GRANULE_LG;
+		size_t small = gh__opt.thp_from;
 		small = small > len - huge ? len : (small + huge - 1) & ~(huge - 1);
 		madvise(gh__startmap, small, MADV_NOHUGEPAGE);
 	}
@@ -1002,6 +1014,7 @@ static bool init_all(void)
 		gh__log("cage reduced to %zu MiB (could not reserve %zu MiB)%s", gh__cage.size >> 20,
 			gh__cage_wanted() >> 20, gh__site_keys ? "" : "; allocation sites are not recorded");
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	gh__cage_granules = gh__cage.size >> GH_GRANULE_LG;
 	return true;
 }
 

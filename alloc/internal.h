@@ -215,6 +215,10 @@ void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero);
 void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra);
 /* type GH_TYPE_NONE keeps the object's type. */
 void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char *op);
+/* shim.c, for operator new (shim_cxx.cc): an untyped new's allocation, and
+ * the calling thread's scope type. */
+void *gh__alloc_new(size_t size, uintptr_t ra);
+gh_type_t gh__scope_type(void);
 void gh__free(void *p, const char *op);
 size_t gh__usable_size(const void *p);
 
@@ -271,11 +275,46 @@ struct gh_ctr {
 	int64_t moved;
 };
 
-/* The calling thread's counter array, NULL until the thread is set up and
- * again once it has exited (then counts go to the atomic global shard). */
-extern GH_TLS struct gh_ctr *gh__tl_ctr GH_HIDDEN;
-/* The type untyped allocations of this thread are counted under (0: none). */
-extern GH_TLS gh_type_t gh__tl_scope_type GH_HIDDEN;
+/*
+ * The calling thread's state on the malloc/free path, in one thread-local
+ * block: a shared library reaches each initial-exec TLS variable through a
+ * GOT load of its offset, so one block costs one such load per call where
+ * separate variables cost one each. Only the owning thread writes it.
+ */
+/* A thread's site cache: the sites its fast path interned last,
+ * direct-mapped by bits 4..8 of the return address (gh__site_slot): the
+ * address plus gh__site_salt at the time (sites.c), and the id << 32 (the
+ * header's first word less the type). It lies in the thread's shard
+ * (types.c) right before the counters, GH_SITE_CACHE entries below
+ * gh__tl.ctr: the fast path reaches both from the one pointer. */
+#define GH_SITE_CACHE 32 /* a power of two */
+struct gh_site_cache {
+	uintptr_t key;
+	uint64_t word;
+};
+struct gh_tl {
+	/* The thread's counter array (types.c), NULL until the thread is set
+	 * up and again once it has exited (counts then go to the atomic global
+	 * shard). */
+	struct gh_ctr *ctr;
+	/* malloc's fast path serves sizes below this (gh__tl_refresh): 0 until
+	 * the thread is set up, and while it is inside gh_leak_disable(). */
+	size_t fast_lim;
+	/* free's fast path serves granule indexes below this: the cage's
+	 * granules (gh__cage_granules) once the thread is set up, else 0. */
+	size_t free_lim;
+	/* The type untyped allocations of this thread are counted under (0: none). */
+	gh_type_t scope_type;
+	/* What malloc's fast path counts under: scope_type, or GH_TYPE_MALLOC
+	 * when none (kept by gh__tl_refresh and the scopes; read only while
+	 * fast_lim is set). */
+	gh_type_t malloc_type;
+	/* This thread's gh_leak_disable() depth (leak.c): while nonzero its
+	 * allocations take the general path, which marks them GH_FLAG_IGNORED
+	 * (other threads keep the fast path). */
+	int leak_off;
+};
+extern GH_TLS struct gh_tl gh__tl GH_HIDDEN;
 
 void gh__types_init(void);
 /* Sets up the calling thread (binds its arena, gives it a shard). Returns
@@ -297,24 +336,47 @@ void gh__types_atfork_prepare(void);
 void gh__types_atfork_parent(void);
 void gh__types_atfork_child(void);
 
+/* Adds v to a counter of the calling thread's own shard. On x86-64 one
+ * add to memory: only this thread writes the word, and a reader on another
+ * thread (GH_LOAD) sees it before or after, never torn -- the relaxed load
+ * and store below cost three instructions where this is one. Under
+ * ThreadSanitizer the atomic form, which it understands. */
+GH_INLINE void gh__ctr_add(int64_t *p, int64_t v)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	__asm__ volatile("addq %1, %0" : "+m"(*p) : "er"(v));
+#else
+	GH_STORE(p, GH_LOAD(p) + v);
+#endif
+}
+
+GH_INLINE void gh__ctr_sub(int64_t *p, int64_t v)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	__asm__ volatile("subq %1, %0" : "+m"(*p) : "er"(v));
+#else
+	GH_STORE(p, GH_LOAD(p) - v);
+#endif
+}
+
 GH_INLINE void gh__ctr_alloc(struct gh_ctr *c, size_t size)
 {
-	GH_STORE(&c->allocs, GH_LOAD(&c->allocs) + 1);
-	GH_STORE(&c->live_bytes, GH_LOAD(&c->live_bytes) + (int64_t)size);
+	gh__ctr_add(&c->allocs, 1);
+	gh__ctr_add(&c->live_bytes, (int64_t)size);
 }
 
 GH_INLINE void gh__ctr_free(struct gh_ctr *c, size_t size)
 {
-	GH_STORE(&c->frees, GH_LOAD(&c->frees) + 1);
-	GH_STORE(&c->live_bytes, GH_LOAD(&c->live_bytes) - (int64_t)size);
+	gh__ctr_add(&c->frees, 1);
+	gh__ctr_sub(&c->live_bytes, (int64_t)size);
 }
 
 /* A realloc that kept the type: one allocation and one free. */
 GH_INLINE void gh__ctr_realloc(struct gh_ctr *c, size_t old, size_t size)
 {
-	GH_STORE(&c->allocs, GH_LOAD(&c->allocs) + 1);
-	GH_STORE(&c->frees, GH_LOAD(&c->frees) + 1);
-	GH_STORE(&c->live_bytes, GH_LOAD(&c->live_bytes) + (int64_t)size - (int64_t)old);
+	gh__ctr_add(&c->allocs, 1);
+	gh__ctr_add(&c->frees, 1);
+	gh__ctr_add(&c->live_bytes, (int64_t)size - (int64_t)old);
 }
 
 /* ==== sites.c: call sites ================================================== */
@@ -339,6 +401,66 @@ GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
 		 * its caller by gh__site_insert */
 		if (gh_likely((int32_t)id > 0))
 			return id;
+	}
+	return gh__site_insert(ra, i);
+}
+/*
+ * The site caches' salt (sites.c): added to a return address (below 1 << 47)
+ * it makes a cache entry's key, so a change empties every thread's cache at
+ * once. It changes, in steps of 1 << 47, when the ids in the table change
+ * (gh__sites_reclassify) and when tracing starts (gh__sites_forget): while
+ * tracing is on no entry is filled, so every allocation misses and the miss
+ * takes the traced path -- malloc tests nothing else for tracing. It wraps
+ * after 2^17 changes; every 2^16 changes every cache is also cleared
+ * (types.c), so an entry never outlives a full turn.
+ */
+extern _Atomic uintptr_t gh__site_salt GH_HIDDEN;
+#define GH_SITE_SALT_STEP ((uintptr_t)1 << 47)
+void gh__sites_forget(void);
+/* Clears every shard's site cache (types.c; takes the shard lock). */
+void gh__site_caches_clear(void);
+/* The calling thread's site cache: the key of return address ra, its entry,
+ * and gh__site_intern through the cache. Only what the table's inline hit
+ * returns is cached (a plain id; never 0, a wrapper's slot or
+ * GH_SITE_OTHER, which are decided or counted per call), and only while
+ * tracing is off. The salt is read first (acquire): an id read, or a
+ * tracing switch seen off, before a change is never cached under the salt
+ * that follows it. The entry is chosen by bits 4..8 of the address (call
+ * sites of a loop are rarely within 16 bytes of each other): one mask
+ * gives the entry's byte offset. */
+GH_INLINE uintptr_t gh__site_key(uintptr_t ra)
+{
+	return ra + atomic_load_explicit(&gh__site_salt, memory_order_acquire);
+}
+_Static_assert(sizeof(struct gh_site_cache) == 16, "one entry per 16 bytes of return address");
+GH_INLINE size_t gh__site_slot(uintptr_t ra)
+{
+	return (ra & ((GH_SITE_CACHE - 1) * sizeof(struct gh_site_cache))) / sizeof(struct gh_site_cache);
+}
+/* The thread's cache (only while gh__tl.ctr is set). */
+GH_INLINE struct gh_site_cache *gh__site_cache(struct gh_ctr *c)
+{
+	return (struct gh_site_cache *)(void *)c - GH_SITE_CACHE;
+}
+/* key: gh__site_key(ra), read before the tracing switch. */
+GH_INLINE uint32_t gh__site_cached(uintptr_t ra, uintptr_t key, bool fill)
+{
+	struct gh_site_cache *sc = gh__site_cache(gh__tl.ctr);
+	size_t e = gh__site_slot(ra);
+	if (gh_likely(GH_LOAD(&sc[e].key) == key))
+		return (uint32_t)(sc[e].word >> 32);
+	size_t i = (size_t)((ra * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - GH_SITE_LG));
+	_Atomic uintptr_t *keys = gh__site_keys;
+	if (gh_likely(keys != NULL) &&
+	    gh_likely(atomic_load_explicit(&keys[i], memory_order_acquire) == ra)) {
+		uint32_t id = atomic_load_explicit(&gh__site_ids[i], memory_order_acquire);
+		if (gh_likely((int32_t)id > 0)) {
+			if (fill) {
+				sc[e].word = (uint64_t)id << 32;
+				GH_STORE(&sc[e].key, key);
+			}
+			return id;
+		}
 	}
 	return gh__site_insert(ra, i);
 }
@@ -513,6 +635,9 @@ int ghje_posix_memalign(void **out, size_t align, size_t size);
 void *ghje_mallocx(size_t size, int flags);
 void ghje_dallocx(void *p, int flags);
 void ghje_sdallocx(void *p, size_t size, int flags);
+/* sdallocx(p, size, 0) without the flags' tests (jemalloc 5.3's
+ * je_sdallocx_noflags; Debian's archive names it je_je_...). */
+void ghje_je_je_sdallocx_noflags(void *p, size_t size);
 size_t ghje_sallocx(const void *p, int flags);
 size_t ghje_xallocx(void *p, size_t size, size_t extra, int flags);
 size_t ghje_nallocx(size_t size, int flags);
@@ -526,10 +651,6 @@ int ghje_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size
 
 /* ==== leak.c: exit-time leak check, suppressions, ignored objects ============= */
 
-/* This thread's gh_leak_disable() depth: while nonzero its allocations take
- * the general path, which marks them GH_FLAG_IGNORED (other threads keep the
- * fast path). */
-extern GH_TLS int gh__tl_leak_off GH_HIDDEN;
 /* Called from heap.c's constructor: GLASSHEAP_LEAK_CHECK=exit registers the
  * check at exit (atexit, as early as possible: it runs after the program's
  * own atexit handlers and static destructors). */
@@ -537,50 +658,110 @@ void gh__leak_init(void);
 
 /* ==== heap.c: the inline fast paths (used by the shim and gh__alloc/gh__free) ===== */
 
-/*
- * The fast path: a small, uninitialized block on a thread that is set up,
- * tracing off. It makes no call but the one into jemalloc, so the compiler
- * needs almost no saved registers; everything else goes to gh__alloc_general.
- */
-GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool zero)
+/* A relaxed load that the compiler may fold into the instruction using it
+ * (a compare with a memory operand, where an atomic load is a separate
+ * move), for the fast paths' checks of words other threads write only
+ * under misuse or rarely (the start byte of the block being freed, the
+ * header's top bits, the tracing switch): a plain aligned load, which x86-64
+ * never tears. GH_LOAD under ThreadSanitizer. */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define GH_PEEK(p) (*(p))
+#else
+#define GH_PEEK(p) GH_LOAD(p)
+#endif
+typedef uint16_t gh_u16_alias __attribute__((may_alias));
+
+/* The cage's size in 16-byte granules (0 until the heap is ready). */
+extern size_t gh__cage_granules GH_HIDDEN;
+
+/* Recomputes gh__tl.fast_lim after the thread's shard or its leak-check
+ * depth changed: sizes up to the largest small class less the header take
+ * the fast path when the thread is set up and its leak checks are on. */
+GH_INLINE void gh__tl_refresh(void)
 {
-	if (gh_unlikely(zero || gh__tl_ctr == NULL || size > gh__small_max - GH_HDR_SIZE ||
-			(atomic_load_explicit(&gh__trace_on, memory_order_relaxed) | gh__tl_leak_off)))
-		return gh__alloc_general(size, type, ra, zero);
-	uint64_t word0 = (uint64_t)type | ((uint64_t)gh__site_intern(ra) << 32);
-	char *raw = ghje_malloc(size + GH_HDR_SIZE);
-	if (gh_unlikely(raw == NULL)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	bool fast = gh__tl.ctr != NULL && gh__tl.leak_off == 0 && gh__small_max > GH_HDR_SIZE;
+	gh__tl.fast_lim = fast ? gh__small_max - GH_HDR_SIZE + 1 : 0;
+	gh__tl.free_lim = gh__tl.ctr != NULL ? gh__cage_granules : 0;
+	gh__tl.malloc_type = gh__tl.scope_type ? gh__tl.scope_type : GH_TYPE_MALLOC;
+}
+
+/*
+ * The fast path of an allocation, in two halves around the one call into
+ * jemalloc, so that the type and the return address are needed only after
+ * it (malloc reads both again there instead of keeping them in saved
+ * registers): a small, uninitialized block on a thread that is set up, with
+ * its leak checks on. Anything else, and a failed jemalloc call (the
+ * general path tries again and sets errno), goes to gh__alloc_general.
+ * Tracing is seen in the second half: its start empties the site caches
+ * (gh__site_salt), and a miss with tracing on takes the traced path.
+ */
+GH_INLINE bool gh__alloc_fast_ok(size_t size)
+{
+	return gh_likely(size < gh__tl.fast_lim);
+}
+
+/* The second half for a site the thread's cache does not hold, and while
+ * tracing is on (heap.c). */
+void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra);
+
+GH_INLINE void *gh__alloc_fast_publish(struct gh_ctr *c, char *raw, size_t size, gh_type_t type, uint64_t site_word)
+{
 	uintptr_t user = (uintptr_t)raw + GH_HDR_SIZE;
 	struct gh_hdr *h = (struct gh_hdr *)raw;
+	uint64_t word0 = (uint64_t)type | site_word;
 	memcpy(h, &word0, sizeof word0); /* type, then site (little endian) */
 	GH_STORE(&h->meta, (uint64_t)size | gh__hdr_state(GH_STATE_LIVE));
 	/* jemalloc handed out a block nobody has published */
 	gh_assert(gh__cage_contains(user) && GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG]) == 0);
-	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], 1, __ATOMIC_RELEASE);
-	/* type read back from word0: one value kept across the jemalloc call */
-	gh__ctr_alloc(&gh__tl_ctr[(uint32_t)word0], size);
+	/* user's granule is the one after raw's (jemalloc's blocks are 16-byte aligned) */
+	__atomic_store_n(&gh__startmap_at[((uintptr_t)raw >> GH_GRANULE_LG) + 1], 1, __ATOMIC_RELEASE);
+	gh__ctr_alloc(&c[type], size);
 	return (void *)user;
 }
 
-/* The fast path: a live, ordinary (untraced) small block freed by a thread
- * that is set up; the only call is the tail call into jemalloc. */
+/* No call but the miss's tail call: nothing else lives across a call. */
+GH_INLINE void *gh__alloc_fast_finish(char *raw, size_t size, gh_type_t type, uintptr_t ra)
+{
+	struct gh_ctr *c = gh__tl.ctr;
+	const struct gh_site_cache *e = &gh__site_cache(c)[gh__site_slot(ra)];
+	uintptr_t key = GH_LOAD(&e->key);
+	uint64_t word = e->word;
+	if (gh_unlikely(key != gh__site_key(ra)))
+		return gh__alloc_fast_miss(raw, size, type, ra);
+	return gh__alloc_fast_publish(c, raw, size, type, word);
+}
+
+GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool zero)
+{
+	char *raw;
+	if (gh_unlikely(zero || !gh__alloc_fast_ok(size) || (raw = ghje_malloc(size + GH_HDR_SIZE)) == NULL))
+		return gh__alloc_general(size, type, ra, zero);
+	return gh__alloc_fast_finish(raw, size, type, ra);
+}
+
+/*
+ * The fast path of free: a live, ordinary (untraced, small, 16-byte
+ * aligned) block freed by a thread that is set up; the only call is the
+ * tail call into jemalloc. The pointer's granule index comes from one
+ * rotation: a pointer that is not 16-byte aligned has its low bits rotated
+ * to the top and fails the cage's range check with the ones outside it,
+ * and the range is empty (gh__tl.free_lim) until the thread is set up.
+ * The header's top 16 bits (check byte, flags, alignment) must read
+ * exactly "live, no flags, no alignment gap".
+ */
 GH_INLINE void gh__free_fast(void *p, const char *op)
 {
 	uintptr_t u = (uintptr_t)p;
-	struct gh_ctr *c = gh__tl_ctr;
-	if (gh_unlikely(!gh__cage_contains(u) || (u & 15) != 0 || c == NULL)) {
+	uintptr_t off = u - gh__cage.base;
+	size_t g = (off >> GH_GRANULE_LG) | (off << (64 - GH_GRANULE_LG));
+	if (gh_unlikely(g >= gh__tl.free_lim)) {
 		gh__free_general(p, op);
 		return;
 	}
 	struct gh_hdr *h = gh__hdr_of(u);
 	uint64_t meta = GH_LOAD(&h->meta);
-	const uint64_t mask =
-		(UINT64_C(0xff) << GH_CHECK_SHIFT) | GH_FLAG_LARGE | GH_FLAG_TRACED | (UINT64_C(63) << GH_ALIGN_SHIFT);
-	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 ||
-			(meta & mask) != gh__hdr_state(GH_STATE_LIVE))) {
+	if (gh_unlikely(GH_PEEK(&gh__startmap[g]) != 1 ||
+			GH_PEEK((const gh_u16_alias *)(u - 2)) != (gh__hdr_state(GH_STATE_LIVE) >> GH_ALIGN_SHIFT))) {
 		gh__free_general(p, op);
 		return;
 	}
@@ -588,15 +769,17 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	gh_type_t type = h->type;
 	gh_assert(type < GH_TYPE_IDS && size <= gh__small_max - GH_HDR_SIZE);
 	/* Unpublish before jemalloc may hand the block to another thread. */
-	__atomic_store_n(&gh__startmap_at[u >> GH_GRANULE_LG], 0, __ATOMIC_RELEASE);
-	GH_STORE(&h->meta, (meta & GH_SIZE_MASK) | gh__hdr_state(GH_STATE_FREED));
-	gh__ctr_free(&c[type], size);
+	__atomic_store_n(&gh__startmap[g], 0, __ATOMIC_RELEASE);
+	/* The check byte alone (the header's last byte) says freed: the rest
+	 * of the word is dead (a live bit 47, GH_FLAG_IGNORED, may stay). */
+	GH_STORE((uint8_t *)h + sizeof *h - 1, (uint8_t)GH_STATE_FREED);
+	gh__ctr_free(&gh__tl.ctr[type], size);
 	/* The size saves jemalloc its radix-tree lookup (a cache miss per free
 	 * on large heaps). jemalloc 5.3 sends page-aligned pointers given with a
 	 * size down its slow path (they could be profiling samples): those go
 	 * through plain free, whose fast path does the lookup instead. */
 	if (gh_likely(((uintptr_t)h & 4095) != 0))
-		ghje_sdallocx(h, size + GH_HDR_SIZE, 0);
+		ghje_je_je_sdallocx_noflags(h, size + GH_HDR_SIZE);
 	else
 		ghje_free(h);
 }

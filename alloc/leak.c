@@ -30,7 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-GH_TLS int gh__tl_leak_off;
 
 /* ---- Heuristics and offsets ------------------------------------------------------------ */
 
@@ -144,13 +143,15 @@ int gh_ignore_object(const void *p)
 
 void gh_leak_disable(void)
 {
-	gh__tl_leak_off++;
+	gh__tl.leak_off++;
+	gh__tl_refresh();
 }
 
 void gh_leak_enable(void)
 {
-	if (gh__tl_leak_off > 0) /* unbalanced: ignored */
-		gh__tl_leak_off--;
+	if (gh__tl.leak_off > 0) /* unbalanced: ignored */
+		gh__tl.leak_off--;
+	gh__tl_refresh();
 }
 
 /* ---- Output ---------------------------------------------------------------------------- */

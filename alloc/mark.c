@@ -1224,7 +1224,7 @@ struct run_ctx {
  * this no thread can see them as live. Stores only (heap.c). */
 GH_MARKER static void unpublish_unreachable(void)
 {
-	struct gh_ctr *c = gh__tl_ctr;
+	struct gh_ctr *c = gh__tl.ctr;
 	for (size_t i = 0; i < mk.nlost; i++) {
 		uintptr_t u = mk.lost[i];
 		const struct gh_hdr *h = gh__hdr_of(u);

@@ -20,13 +20,31 @@
 
 GH_INLINE gh_type_t untyped(void)
 {
-	gh_type_t t = gh__tl_scope_type;
+	gh_type_t t = gh__tl.scope_type;
 	return t ? t : GH_TYPE_MALLOC;
 }
 
+/* gh__alloc_fast with the type and the caller read after jemalloc's call:
+ * only the size is kept across it. */
 EXPORT void *malloc(size_t size)
 {
-	return gh__alloc_fast(size, untyped(), CALLER(), false);
+	char *raw;
+	if (gh_unlikely(!gh__alloc_fast_ok(size) || (raw = ghje_malloc(size + GH_HDR_SIZE)) == NULL))
+		return gh__alloc_general(size, untyped(), CALLER(), false);
+	return gh__alloc_fast_finish(raw, size, gh__tl.malloc_type, CALLER());
+}
+
+/* For shim_cxx.cc, which cannot include this header: untyped operator new
+ * (the scope type, or GH_TYPE_NEW), the same way. */
+void *gh__alloc_new(size_t size, uintptr_t ra)
+{
+	gh_type_t t = gh__tl.scope_type;
+	return gh__alloc_fast(size, t ? t : GH_TYPE_NEW, ra, false);
+}
+
+gh_type_t gh__scope_type(void)
+{
+	return gh__tl.scope_type;
 }
 
 EXPORT void free(void *ptr)

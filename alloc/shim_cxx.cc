@@ -27,10 +27,12 @@
 #define CALLER() ((uintptr_t)__builtin_return_address(0))
 
 extern "C" {
-HIDDEN void *gh__alloc(size_t size, uint32_t type, uintptr_t ra, bool zero);
 HIDDEN void *gh__alloc_aligned(size_t align, size_t size, uint32_t type, uintptr_t ra);
 HIDDEN void gh__free(void *p, const char *op);
-extern HIDDEN __thread uint32_t gh__tl_scope_type __attribute__((tls_model("initial-exec")));
+/* shim.c: the calling thread's scope type (0: none), and gh__alloc for
+ * untyped new (the scope type or GH_TYPE_NEW) with its fast path inlined. */
+HIDDEN uint32_t gh__scope_type(void);
+HIDDEN void *gh__alloc_new(size_t size, uintptr_t ra);
 }
 
 namespace {
@@ -39,7 +41,7 @@ const uint32_t kTypeNew = 2; /* GH_TYPE_NEW */
 
 inline uint32_t untyped()
 {
-	uint32_t t = gh__tl_scope_type;
+	uint32_t t = gh__scope_type();
 	return t ? t : kTypeNew;
 }
 
@@ -75,7 +77,7 @@ void *runtime_operator(Form f)
 /* The allocation, else the runtime's answer to the failure. */
 void *new_impl(std::size_t n, std::size_t align, uintptr_t ra, Form f)
 {
-	void *p = align ? gh__alloc_aligned(align, n, untyped(), ra) : gh__alloc(n, untyped(), ra, false);
+	void *p = align ? gh__alloc_aligned(align, n, untyped(), ra) : gh__alloc_new(n, ra);
 	if (__builtin_expect(p != nullptr, 1))
 		return p;
 	void *fn = runtime_operator(f);

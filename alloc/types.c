@@ -32,8 +32,11 @@ struct shard {
 	struct shard *next_all;
 	struct shard *next_free;
 	bool in_use;
+	struct gh_site_cache site_cache[GH_SITE_CACHE]; /* right before ctr: gh__site_cache */
 	struct gh_ctr ctr[GH_TYPE_IDS];
 };
+_Static_assert(offsetof(struct shard, ctr) == offsetof(struct shard, site_cache) + GH_SITE_CACHE * sizeof(struct gh_site_cache),
+	       "the site cache ends where the counters begin");
 
 #define NAME_SLOTS (2 * GH_TYPES_MAX) /* open addressing, power of two */
 #define SCOPE_MAX 32
@@ -48,8 +51,7 @@ static struct gh_ctr *global_ctr; /* [GH_TYPE_IDS], atomic adds */
 static pthread_mutex_t shard_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 
-GH_TLS struct gh_ctr *gh__tl_ctr;
-GH_TLS gh_type_t gh__tl_scope_type;
+GH_TLS struct gh_tl gh__tl;
 static GH_TLS bool tl_setting_up, tl_dead;
 static GH_TLS gh_type_t tl_scope[SCOPE_MAX];
 static GH_TLS int tl_scope_depth;
@@ -165,7 +167,8 @@ int gh_scope_push(gh_type_t type)
 	if (tl_scope_depth >= SCOPE_MAX)
 		return EOVERFLOW;
 	tl_scope[tl_scope_depth++] = type;
-	gh__tl_scope_type = type;
+	gh__tl.scope_type = type;
+	gh__tl.malloc_type = type;
 	return 0;
 }
 
@@ -174,7 +177,8 @@ int gh_scope_pop(void)
 	if (tl_scope_depth == 0)
 		return EINVAL;
 	tl_scope_depth--;
-	gh__tl_scope_type = tl_scope_depth ? tl_scope[tl_scope_depth - 1] : GH_TYPE_NONE;
+	gh__tl.scope_type = tl_scope_depth ? tl_scope[tl_scope_depth - 1] : GH_TYPE_NONE;
+	gh__tl.malloc_type = gh__tl.scope_type ? gh__tl.scope_type : GH_TYPE_MALLOC;
 	return 0;
 }
 
@@ -196,7 +200,8 @@ void gh__count_global(gh_type_t t, int64_t dallocs, int64_t dfrees, int64_t dbyt
 static void thread_exit(void *arg)
 {
 	struct shard *s = arg;
-	gh__tl_ctr = NULL;
+	gh__tl.ctr = NULL;
+	gh__tl_refresh();
 	tl_dead = true;
 	pthread_mutex_lock(&shard_lock);
 	uint32_t n = atomic_load(&gh__ntypes);
@@ -213,8 +218,8 @@ static void thread_exit(void *arg)
 
 struct gh_ctr *gh__thread_setup(void)
 {
-	if (gh__tl_ctr)
-		return gh__tl_ctr;
+	if (gh__tl.ctr)
+		return gh__tl.ctr;
 	if (tl_setting_up || tl_dead)
 		return NULL;
 	tl_setting_up = true;
@@ -234,10 +239,11 @@ struct gh_ctr *gh__thread_setup(void)
 		/* May allocate (keys past the first 32): we are still marked as
 		 * setting up, so such allocations count globally. */
 		pthread_setspecific(exit_key, s);
-		gh__tl_ctr = s->ctr;
+		gh__tl.ctr = s->ctr;
+		gh__tl_refresh();
 	}
 	tl_setting_up = false;
-	return gh__tl_ctr;
+	return gh__tl.ctr;
 }
 
 void gh__types_init(void)
@@ -251,6 +257,15 @@ void gh__types_init(void)
 	static const char *const builtin[] = {"malloc", "operator new", "glassheap"};
 	for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
 		register_locked(builtin[i], strlen(builtin[i]), NULL);
+}
+
+void gh__site_caches_clear(void)
+{
+	pthread_mutex_lock(&shard_lock);
+	for (struct shard *s = all_shards; s; s = s->next_all)
+		for (size_t i = 0; i < GH_SITE_CACHE; i++)
+			GH_STORE(&s->site_cache[i].key, 0);
+	pthread_mutex_unlock(&shard_lock);
 }
 
 /* ---- Reading the counters ----------------------------------------------------- */
@@ -313,7 +328,7 @@ size_t gh_stats_all(gh_type_stats_t *out, size_t cap)
 
 void gh__count_retag(gh_type_t from, gh_type_t to, size_t size)
 {
-	struct gh_ctr *c = gh__tl_ctr ? gh__tl_ctr : gh__thread_setup();
+	struct gh_ctr *c = gh__tl.ctr ? gh__tl.ctr : gh__thread_setup();
 	if (c) {
 		GH_STORE(&c[from].moved, GH_LOAD(&c[from].moved) - 1);
 		GH_STORE(&c[from].live_bytes, GH_LOAD(&c[from].live_bytes) - (int64_t)size);

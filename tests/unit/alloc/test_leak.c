@@ -158,10 +158,23 @@ TEST(ignored_objects_are_roots)
 	free(p);
 }
 
+/* Blocks from malloc's fast path (gh_malloc_typed; the pairs come from calloc,
+ * which always takes the general path). */
+static __attribute__((noinline)) void leak_singles(int n, const char *type)
+{
+	gh_type_t t = gh_type_register(type, NULL);
+	for (int i = 0; i < n; i++) {
+		struct pair *p = gh_malloc_typed(t, sizeof *p);
+		p->child = NULL;
+		escape(p);
+	}
+}
+
 TEST(disabled_scope_leaves_its_allocations_out)
 {
 	gh_leak_disable();
 	leak_pairs(3, "D.Inside");
+	leak_singles(2, "D.Fast");
 	gh_leak_disable(); /* nested */
 	leak_pairs(1, "D.Inside");
 	gh_leak_enable();
@@ -174,6 +187,8 @@ TEST(disabled_scope_leaves_its_allocations_out)
 	ASSERT_TRUE(R != NULL);
 	EXPECT_EQ(cls_of("D.Inside", GH_REACHABLE).count, 10);
 	EXPECT_EQ(cls_of("D.Inside", GH_DEFINITELY_LOST).count, 0);
+	EXPECT_EQ(cls_of("D.Fast", GH_REACHABLE).count, 2);
+	EXPECT_EQ(cls_of("D.Fast", GH_DEFINITELY_LOST).count, 0);
 	EXPECT_EQ(cls_of("D.Outside", GH_DEFINITELY_LOST).count, 2);
 	EXPECT_EQ(cls_of("D.Outside", GH_INDIRECTLY_LOST).count, 2);
 	EXPECT_EQ(cls_of("D.After", GH_DEFINITELY_LOST).count, 1);

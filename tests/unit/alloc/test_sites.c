@@ -255,6 +255,22 @@ TEST(wrappers_blame_the_caller)
 	free(s), free(t), free(a), free(b), free(c), free(d);
 }
 
+/* The fast path keeps the thread's recent sites in a cache: a reclassification
+ * must reach it. Runs after wrappers_blame_the_caller, whose "-defaults" left
+ * libc's code its own site; the allocations between the first strdup and the
+ * wrapper's naming come from that one call site. */
+TEST(site_cache_follows_reclassification)
+{
+	char *s = call_strdup();
+	char *t = call_strdup(); /* its site from the thread's cache */
+	ASSERT_EQ(gh_wrapper_add("module:libc.so"), 0);
+	char *u = call_strdup();
+	EXPECT_EQ(gh_ptr_site(s), gh_ptr_site(t));
+	EXPECT_FALSE(inside(site_address(t), (void *)call_strdup, 64));
+	EXPECT_TRUE(inside(site_address(u), (void *)call_strdup, 64));
+	free(s), free(t), free(u);
+}
+
 int main(void)
 {
 	return RUN_TESTS();

@@ -604,6 +604,10 @@ TEST(site_of_a_traced_block)
 	void *untraced = alloc_a(10);
 	ASSERT_EQ(gh__trace_start(25, 0), 0);
 	void *traced = alloc_a(10);
+	/* the site was in the thread's site cache before the start: traced all the same */
+	struct gh_trace_status st;
+	gh__trace_status(&st);
+	EXPECT_EQ(st.current_bytes, 10);
 	EXPECT_NE(gh_ptr_site(traced), 0);
 	EXPECT_EQ(gh_ptr_site(traced), gh_ptr_site(untraced));
 	gh_ptr_info_t info;
