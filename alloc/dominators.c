@@ -76,13 +76,63 @@ static void *map_work(size_t *len)
 	return gh__map_work(*len);
 }
 
+/* ---- Work memory ---------------------------------------------------------------------------- */
+
+/*
+ * Every array is its own private mapping, given back as soon as its phase
+ * is over; the tally follows what is mapped (whole pages) and keeps the
+ * peak, which the reply reports. Arrays of 2 MiB and more come in
+ * transparent huge pages (map_work); smaller ones are populated by the
+ * mmap itself: in a virtual machine a page fault costs several times the
+ * zeroing of its 4 KiB, and nearly every array here is written whole.
+ */
+struct wmem {
+	size_t cur, peak;
+};
+
+static void *wget(struct wmem *w, size_t bytes, size_t *len)
+{
+	*len = page_up(bytes ? bytes : 1);
+	void *p;
+	if (*len >= ((size_t)2 << 20)) {
+		p = map_work(len);
+	} else {
+		p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		p = p == MAP_FAILED ? NULL : p;
+	}
+	if (p) {
+		w->cur += *len;
+		if (w->cur > w->peak)
+			w->peak = w->cur;
+	}
+	return p;
+}
+
+static void wput(struct wmem *w, void *p, size_t len)
+{
+	if (p) {
+		munmap(p, len);
+		w->cur -= len;
+	}
+}
+
 /* ---- Ranks ---------------------------------------------------------------------------------- */
 
-uint32_t gh__dom_node_of(const struct gh_dom_tree *t, uint32_t gran)
+static uint32_t rank_of(const struct gh_dom_tree *t, uint32_t gran)
 {
 	size_t w = gran >> 6;
 	uint64_t below = t->reach[w] & ((UINT64_C(1) << (gran & 63)) - 1);
-	return (uint32_t)(1 + t->nroots + t->prefix[w] + (uint32_t)__builtin_popcountll(below));
+	return t->prefix[w] + (uint32_t)__builtin_popcountll(below);
+}
+
+static bool reached_gran(const struct gh_dom_graph *g, uint32_t gran)
+{
+	return (gran >> 6) < g->reach_words && ((g->reach[gran >> 6] >> (gran & 63)) & 1);
+}
+
+uint32_t gh__dom_node_of(const struct gh_dom_tree *t, uint32_t gran)
+{
+	return (uint32_t)(1 + t->nroots) + rank_of(t, gran);
 }
 
 uintptr_t gh__dom_address_of(const struct gh_dom_tree *t, uint32_t id)
@@ -112,270 +162,513 @@ static void release_inside(const void *p, size_t len)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* ---- Node figures, 8 bytes per object ------------------------------------------------------- */
+
+/* site:21 | type:15 | size:28 (site ids stay below 2^21, type ids below
+ * 2^15). What does not fit -- a size of 256 MiB or more, in practice --
+ * is an escape: size field all ones, the rest the index of its record in
+ * t->esc. */
+#define P_SIZE_BITS 28
+#define P_TYPE_BITS 15
+#define P_SITE_BITS 21
+#define P_ESC ((UINT64_C(1) << P_SIZE_BITS) - 1)
+
+static bool pay_fits(uint32_t site, uint64_t tsz)
+{
+	return site < (UINT32_C(1) << P_SITE_BITS) && GH_DOM_TYPE(tsz) < (UINT32_C(1) << P_TYPE_BITS) &&
+	       GH_DOM_SIZE(tsz) < P_ESC;
+}
+
+static uint64_t pay_pack(uint32_t site, uint64_t tsz)
+{
+	return ((uint64_t)site << (P_SIZE_BITS + P_TYPE_BITS)) | ((uint64_t)GH_DOM_TYPE(tsz) << P_SIZE_BITS) |
+	       GH_DOM_SIZE(tsz);
+}
+
+/* The record of object rank r. */
+static void pay_get(const struct gh_dom_tree *t, uint32_t r, uint32_t *site, uint64_t *tsz)
+{
+	uint64_t p = t->pay[r];
+	if ((p & P_ESC) != P_ESC) {
+		*site = (uint32_t)(p >> (P_SIZE_BITS + P_TYPE_BITS));
+		*tsz = GH_DOM_TSZ((p >> P_SIZE_BITS) & ((UINT64_C(1) << P_TYPE_BITS) - 1), p & P_ESC);
+		return;
+	}
+	const struct gh_dom_node_rec *e = &t->esc[p >> P_SIZE_BITS];
+	*site = e->site;
+	*tsz = e->tsz;
+}
+
+uint64_t gh__dom_tsz(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t site;
+	uint64_t tsz = 0;
+	if (id > t->nroots && id < t->nodes)
+		pay_get(t, id - 1 - (uint32_t)t->nroots, &site, &tsz);
+	return tsz;
+}
+
+uint32_t gh__dom_site(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t site = 0;
+	uint64_t tsz;
+	if (id > t->nroots && id < t->nodes)
+		pay_get(t, id - 1 - (uint32_t)t->nroots, &site, &tsz);
+	return site;
+}
+
+uint32_t gh__dom_idom(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t w = t->pre[id];
+	return w == UNDEF ? UNDEF : t->vertex[t->idom[w]];
+}
+
+uint64_t gh__dom_retained(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t w = t->pre[id];
+	return w == UNDEF ? GH_DOM_SIZE(gh__dom_tsz(t, id)) : t->retained[w];
+}
+
+uint64_t gh__dom_retained_n(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t w = t->pre[id];
+	return w == UNDEF ? id > t->nroots : t->retained_n[w];
+}
+
 /* ---- The computation ------------------------------------------------------------------------ */
+
+enum { M_PREFIX, M_ESC, M_PAY, M_PRE, M_VERTEX, M_IDOM, M_RET, M_CNT, M_ROFF, M_RCOL };
 
 void gh__dom_tree_release(struct gh_dom_tree *t)
 {
-	if (t->mem)
-		munmap(t->mem, t->mem_len);
-	if (t->mem2)
-		munmap(t->mem2, t->mem2_len);
-	if (t->mem3)
-		munmap(t->mem3, t->mem3_len);
+	for (size_t i = 0; i < GH_DOM_ARRAYS; i++)
+		if (t->arr[i])
+			munmap(t->arr[i], t->arr_len[i]);
 	memset(t, 0, sizeof *t);
 }
 
+/* Semi-NCA's evaluation with path compression, iterative without a stack:
+ * the path up is walked with its links reversed, then walked back down
+ * compressing (a list a million long must not recurse a million deep, and
+ * a stack would cost 4 bytes a node). Returns the smallest semidominator
+ * on the path from v up to (not including) the root of its tree. */
+static uint32_t eval(uint32_t *anc, uint32_t *best, uint32_t v)
+{
+	uint32_t prev = UNDEF, a = v;
+	while (anc[anc[a]] != UNDEF) {
+		uint32_t next = anc[a];
+		anc[a] = prev;
+		prev = a;
+		a = next;
+	}
+	while (prev != UNDEF) {
+		uint32_t b = prev;
+		prev = anc[b];
+		if (best[a] < best[b])
+			best[b] = best[a];
+		anc[b] = anc[a];
+		a = b;
+	}
+	return best[v];
+}
+
+/* Within a source whose blocks are listed (side[0] of them, log positions
+ * of their heads ascending, from side[1]): the first entry of the block
+ * after position p, or UNDEF. */
+static uint32_t next_block(const uint32_t *side, uint32_t p)
+{
+	uint32_t lo = 1, hi = side[0] + 1; /* the first head at or after p */
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (side[mid] < p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo <= side[0] ? side[lo] + 1 : UNDEF;
+}
+
+#define HEAD GH_DOM_OBJ       /* a block's source entry once rewritten: HEAD | node id */
+#define LISTED 0x80000000u    /* first[x]: x's blocks are listed in side[] from this offset */
+#define RUN 0x80000000u       /* pcol: the first predecessor of a node */
+
+static uint64_t ph_c0;
+#define PHASE(name) do { if (getenv("GH_DOM_PHASES")) { struct timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts_); uint64_t c_ = (uint64_t)ts_.tv_sec * 1000000000u + (uint64_t)ts_.tv_nsec; fprintf(stderr, "phase %-10s %8.2f ms\n", name, (c_ - ph_c0) / 1e6); ph_c0 = c_; } } while (0)
 int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_tree *t, size_t *need)
 {
+	PHASE("start");
 	memset(t, 0, sizeof *t);
-	size_t R = g->nroots, N = g->nnodes, M = 1 + R + N;
-	*need = gh__dom_need(N, R, g->nlog, g->reach_words);
+	size_t R = g->nroots, N = g->nnodes, M = 1 + R + N, L = g->nlog;
+	*need = gh__dom_need(N, R, L, g->reach_words);
 	if (*need > budget)
 		return ENOMEM;
-	if (M >= GH_DOM_OBJ)
+	if (M >= GH_DOM_OBJ || L >= GH_DOM_OBJ)
 		return EINVAL;
-	/* root blocks and edges, counted */
-	size_t nedges = 0;
-	for (size_t i = 0; i < g->nlog; i++)
-		if ((g->log[i] & GH_DOM_ROOT) == GH_DOM_ROOT) {
-			if ((g->log[i] & ~GH_DOM_ROOT) >= R)
-				return EINVAL;
-		} else if (!(g->log[i] & GH_DOM_OBJ)) {
-			nedges++;
-		}
-	/* first mapping: ranks, site, type:size, root blocks */
-	size_t o_prefix = 0, o_site = page_up(4 * g->reach_words + 4), o_tsz = o_site + page_up(4 * M),
-	       len1 = o_tsz + page_up(8 * M);
-	char *m1 = map_work(&len1);
-	if (!m1)
-		return ENOMEM;
-	t->mem = m1;
-	t->mem_len = len1;
 	t->nroots = R;
 	t->nobjects = N;
 	t->nodes = M;
-	t->prefix = (uint32_t *)(m1 + o_prefix);
-	t->site = (uint32_t *)(m1 + o_site);
-	t->tsz = (uint64_t *)(m1 + o_tsz);
 	t->reach = g->reach;
 	t->reach_words = g->reach_words;
 	t->base = g->base;
+	/* the logs as the mark left them */
+	struct wmem w = {.cur = page_up(4 * L) + page_up(sizeof *g->nodes * N)};
+	w.peak = w.cur;
+	int rc = EINVAL;
+	uint32_t *first = NULL, *side = NULL, *stack = NULL, *poff = NULL, *pcol = NULL, *best = NULL;
+	size_t first_len = 0, side_len = 0, stack_len = 0, poff_len = 0, pcol_len = 0, best_len = 0;
 
+	/* ranks: a prefix count per 64 granules */
+	t->prefix = wget(&w, 4 * g->reach_words + 4, &t->arr_len[M_PREFIX]);
+	t->arr[M_PREFIX] = t->prefix;
+	if (!t->prefix)
+		goto nomem;
 	uint32_t rank = 0;
-	for (size_t w = 0; w < g->reach_words; w++) {
-		t->prefix[w] = rank;
-		rank += (uint32_t)__builtin_popcountll(g->reach[w]);
+	for (size_t k = 0; k < g->reach_words; k++) {
+		t->prefix[k] = rank;
+		rank += (uint32_t)__builtin_popcountll(g->reach[k]);
 	}
-	if (rank != N) { /* an object marked but not recorded (or the reverse) */
-		gh__dom_tree_release(t);
-		return EINVAL;
-	}
+	PHASE("prefix");
+	if (rank != N) /* an object marked but not recorded (or the reverse) */
+		goto bad;
+
+	/* the node records, packed to 8 bytes, by rank; then given back */
+	struct gh_dom_node_rec *rec = g->nodes;
+	size_t nesc = 0;
 	for (size_t i = 0; i < N; i++) {
-		const struct gh_dom_node_rec *n = &g->nodes[i];
-		if ((n->gran >> 6) >= g->reach_words || !((g->reach[n->gran >> 6] >> (n->gran & 63)) & 1)) {
-			gh__dom_tree_release(t);
-			return EINVAL;
+		if (!reached_gran(g, rec[i].gran))
+			goto bad;
+		nesc += !pay_fits(rec[i].site, rec[i].tsz);
+	}
+	if (nesc) {
+		t->esc = wget(&w, nesc * sizeof *t->esc, &t->arr_len[M_ESC]);
+		t->arr[M_ESC] = t->esc;
+		if (!t->esc)
+			goto nomem;
+	}
+	uint64_t *pay = t->pay = wget(&w, 8 * N, &t->arr_len[M_PAY]);
+	t->arr[M_PAY] = pay;
+	if (!pay)
+		goto nomem;
+	for (size_t i = 0; i < N; i++) {
+		uint32_t r = rank_of(t, rec[i].gran);
+		if (pay_fits(rec[i].site, rec[i].tsz)) {
+			pay[r] = pay_pack(rec[i].site, rec[i].tsz);
+		} else {
+			t->esc[t->nesc] = (struct gh_dom_node_rec){r, rec[i].site, rec[i].tsz};
+			pay[r] = ((uint64_t)t->nesc++ << P_SIZE_BITS) | P_ESC;
 		}
-		uint32_t id = gh__dom_node_of(t, n->gran);
-		t->site[id] = n->site;
-		t->tsz[id] = n->tsz;
 	}
-	/* the node records are read: their memory goes back before the rest is mapped */
-	release_inside(g->nodes, N * sizeof *g->nodes);
+	release_inside(rec, sizeof *rec * N);
+	w.cur -= page_up(sizeof *g->nodes * N);
 
-	/* second mapping, u32 arrays. Kept with the tree: soff and scol (the
-	 * successor lists), pre (then the immediate dominator by id), vertex,
-	 * parent. Released before the retained figures: cur (DFS cursor, then
-	 * the forest's ancestors), semi (first the DFS stack), stk (fill
-	 * cursors, then the path-compression stack), poff, label, pcol. */
-	size_t a4 = page_up(4 * (M + 2)), ecap = page_up(4 * (nedges + R + 1));
-	size_t o_soff = 0, o_pre = a4, o_vert = 2 * a4, o_par = 3 * a4, o_scol = 4 * a4, o_cur = o_scol + ecap,
-	       o_semi = o_cur + a4, o_stk = o_semi + a4, o_poff = o_stk + a4, o_label = o_poff + a4,
-	       o_pcol = o_label + a4, len2 = o_pcol + ecap;
-	char *m2 = map_work(&len2);
-	if (!m2) {
-		gh__dom_tree_release(t);
-		return ENOMEM;
-	}
-	t->mem2 = m2;
-	t->mem2_len = len2;
-	uint32_t *soff = (uint32_t *)(m2 + o_soff), *scol = (uint32_t *)(m2 + o_scol);
-	uint32_t *pre = (uint32_t *)(m2 + o_pre), *vertex = (uint32_t *)(m2 + o_vert);
-	uint32_t *parent = (uint32_t *)(m2 + o_par), *semi = (uint32_t *)(m2 + o_semi), *cur = (uint32_t *)(m2 + o_cur);
-	uint32_t *stk = (uint32_t *)(m2 + o_stk), *poff = (uint32_t *)(m2 + o_poff), *pcol = (uint32_t *)(m2 + o_pcol);
-	uint32_t *label = (uint32_t *)(m2 + o_label);
-	t->soff = soff;
-	t->scol = scol;
-
-	/* rewrite the log to ids (a root's head becomes GH_DOM_OBJ | its id) */
+	/* the log, in place: heads to HEAD | source id, edges to target ids */
 	uint32_t *log = g->log;
-	for (size_t i = 0; i < g->nlog; i++) {
+	size_t nedges = 0, rlen = 0;
+	bool in_root = false;
+	for (size_t i = 0; i < L; i++) {
 		uint32_t e = log[i];
 		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT) {
-			log[i] = GH_DOM_OBJ | ((e & ~GH_DOM_ROOT) + 1);
-		} else if (e & GH_DOM_OBJ) {
-			uint32_t gr = e & ~GH_DOM_OBJ;
-			if ((gr >> 6) >= g->reach_words || !((g->reach[gr >> 6] >> (gr & 63)) & 1))
+			if ((e & ~GH_DOM_ROOT) >= R)
 				goto bad;
-			log[i] = GH_DOM_OBJ | gh__dom_node_of(t, gr);
+			log[i] = HEAD | ((e & ~GH_DOM_ROOT) + 1);
+			in_root = true;
+		} else if (e & GH_DOM_OBJ) {
+			if (!reached_gran(g, e & ~GH_DOM_OBJ))
+				goto bad;
+			log[i] = HEAD | gh__dom_node_of(t, e & ~GH_DOM_OBJ);
+			in_root = false;
 		} else {
-			if (i == 0 || (e >> 6) >= g->reach_words || !((g->reach[e >> 6] >> (e & 63)) & 1))
+			if (i == 0 || !reached_gran(g, e))
 				goto bad;
 			log[i] = gh__dom_node_of(t, e);
+			nedges++;
+			rlen += in_root;
 		}
-	}
-	/* successor lists: the super-root's are the roots; a source's blocks,
-	 * however many, joined */
-	soff[1] = (uint32_t)R;
-	uint32_t src = 0;
-	for (size_t i = 0; i < g->nlog; i++) {
-		if (log[i] & GH_DOM_OBJ)
-			src = log[i] & ~GH_DOM_OBJ;
-		else
-			soff[src + 1]++;
-	}
-	for (size_t x = 0; x < M; x++)
-		soff[x + 1] += soff[x];
-	memcpy(stk, soff, 4 * M);
-	for (size_t r = 1; r <= R; r++)
-		scol[stk[0]++] = (uint32_t)r;
-	for (size_t i = 0; i < g->nlog; i++) {
-		if (log[i] & GH_DOM_OBJ)
-			src = log[i] & ~GH_DOM_OBJ;
-		else
-			scol[stk[src]++] = log[i];
 	}
 	t->edges = nedges;
-	/* the log is read: its whole pages go back */
-	release_inside(g->log, 4 * g->nlog);
 
-	/* DFS from the super-root: preorder numbers and DFS-tree parents */
-	for (size_t x = 0; x < M; x++)
-		pre[x] = UNDEF;
-	size_t n = 1, sp = 1;
-	pre[0] = 0;
-	vertex[0] = 0;
-	parent[0] = 0;
-	semi[0] = 0; /* the DFS stack, for now */
-	cur[0] = soff[0];
-	while (sp) {
-		uint32_t x = semi[sp - 1];
-		if (cur[x] == soff[x + 1]) {
-			sp--;
-			continue;
+	PHASE("rewrite");
+	/* each source's first block; a source with several blocks (the roots:
+	 * their registers come last) gets its blocks listed in side[] */
+	first = wget(&w, 4 * M, &first_len);
+	if (!first)
+		goto nomem;
+	memset(first, 0xff, 4 * M);
+	size_t nside = 0;
+	for (size_t i = 0; i < L; i++)
+		if (log[i] & HEAD) {
+			uint32_t x = log[i] & ~HEAD;
+			if (first[x] == UNDEF) {
+				first[x] = (uint32_t)i;
+			} else if (first[x] & LISTED) {
+				first[x]++;
+				nside++;
+			} else {
+				first[x] = LISTED | 2;
+				nside += 3;
+			}
 		}
-		uint32_t y = scol[cur[x]++];
-		if (y >= M)
-			goto bad;
+	if (nside) {
+		side = wget(&w, 4 * nside, &side_len);
+		if (!side)
+			goto nomem;
+		uint32_t off = 0;
+		for (size_t x = 0; x < M; x++)
+			if (first[x] != UNDEF && (first[x] & LISTED)) {
+				uint32_t c = first[x] & ~LISTED;
+				first[x] = LISTED | off;
+				off += c + 1; /* side[off] counts the heads filled */
+			}
+		for (size_t i = 0; i < L; i++)
+			if (log[i] & HEAD) {
+				uint32_t f = first[log[i] & ~HEAD];
+				if (f & LISTED) {
+					uint32_t *s = side + (f & ~LISTED);
+					s[1 + s[0]++] = (uint32_t)i;
+				}
+			}
+	}
+
+	PHASE("first");
+	/* what the formula leaves out: the block lists and the roots' edges */
+	if (*need + 4 * (nside + rlen) > budget) {
+		*need += 4 * (nside + rlen);
+		goto nomem;
+	}
+
+	/* DFS from the super-root (its children: the roots, in order):
+	 * preorder numbers. The stack holds one log position per level (the
+	 * next entry to read); the node of level d is the entry level d - 1
+	 * read last, so nothing else is kept. Self loops and edges into nodes
+	 * already numbered are skipped. */
+	t->pre = wget(&w, 4 * M, &t->arr_len[M_PRE]);
+	t->arr[M_PRE] = t->pre;
+	stack = map_zero(stack_len = page_up(4 * (M + 1)));
+	if (!t->pre || !stack)
+		goto nomem;
+	uint32_t *pre = t->pre;
+	memset(pre, 0xff, 4 * M);
+	size_t n = 1, d = 0, depth = 0;
+	uint32_t x = 0;
+	pre[0] = 0;
+	stack[0] = 1;
+	for (;;) {
+		uint32_t y = UNDEF;
+		if (d == 0) {
+			if (stack[0] > R)
+				break;
+			y = stack[0]++;
+		} else {
+			uint32_t p = stack[d];
+			for (;;) {
+				if (p < L && !(log[p] & HEAD)) {
+					y = log[p++];
+					break;
+				}
+				uint32_t f = first[x];
+				if (f == UNDEF || !(f & LISTED) || (p = next_block(side + (f & ~LISTED), p)) == UNDEF)
+					break;
+			}
+			stack[d] = p;
+			if (y == UNDEF) { /* x is done: back to its parent */
+				d--;
+				x = d == 0 ? 0 : d == 1 ? stack[0] - 1 : log[stack[d - 1] - 1];
+				continue;
+			}
+		}
 		if (pre[y] != UNDEF)
 			continue;
-		pre[y] = (uint32_t)n;
-		vertex[n] = y;
-		parent[n] = pre[x];
-		n++;
-		cur[y] = soff[y];
-		semi[sp++] = y;
+		pre[y] = (uint32_t)n++;
+		uint32_t f = first[y];
+		stack[++d] = f == UNDEF ? (uint32_t)L : (f & LISTED) ? side[(f & ~LISTED) + 1] + 1 : f + 1;
+		if (d > depth)
+			depth = d;
+		x = y;
 	}
+	PHASE("dfs");
+	/* the stack's pages that were written count */
+	w.cur += page_up(4 * (depth + 1));
+	if (w.cur > w.peak)
+		w.peak = w.cur;
+	w.cur -= page_up(4 * (depth + 1));
+	munmap(stack, stack_len);
+	stack = NULL;
+	wput(&w, first, first_len);
+	first = NULL;
+	wput(&w, side, side_len);
+	side = NULL;
+	t->reached = n;
 
-	/* predecessors by preorder number, of the reached nodes only */
-	for (size_t x = 0; x < M; x++)
-		if (pre[x] != UNDEF)
-			for (uint32_t k = soff[x]; k < soff[x + 1]; k++)
-				poff[pre[scol[k]] + 1]++;
-	for (size_t w = 0; w < n; w++)
-		poff[w + 1] += poff[w];
-	memcpy(stk, poff, 4 * n); /* fill cursors */
-	for (size_t x = 0; x < M; x++)
-		if (pre[x] != UNDEF)
-			for (uint32_t k = soff[x]; k < soff[x + 1]; k++)
-				pcol[stk[pre[scol[k]]]++] = pre[x];
+	/* predecessors by preorder number, from the log (the super-root's
+	 * edges to the roots added), in runs: node w's run starts with the
+	 * entry flagged RUN -- every reached node but the super-root has one
+	 * at least, its DFS parent. The roots' own edges are kept (preorder
+	 * numbers) for naming the root that holds an object. */
+	poff = wget(&w, 4 * (n + 2), &poff_len);
+	t->roff = wget(&w, 4 * (R + 2), &t->arr_len[M_ROFF]);
+	t->rcol = wget(&w, 4 * rlen + 4, &t->arr_len[M_RCOL]);
+	t->arr[M_ROFF] = t->roff;
+	t->arr[M_RCOL] = t->rcol;
+	if (!poff || !t->roff || !t->rcol)
+		goto nomem;
+	for (size_t r = 1; r <= R; r++)
+		poff[pre[r] + 2]++;
+	/* counted, and the log renumbered in place: an edge to its target's
+	 * preorder number, or UNDEF when it is not wanted (a self loop, an
+	 * unreached source: its targets are unreached or reached otherwise) */
+	uint32_t sp = UNDEF, src = 0;
+	for (size_t i = 0; i < L; i++) {
+		uint32_t e = log[i];
+		if (e & HEAD) {
+			src = e & ~HEAD;
+			sp = pre[src];
+			continue;
+		}
+		uint32_t tp = sp == UNDEF ? UNDEF : pre[e];
+		log[i] = tp == sp ? UNDEF : tp;
+		if (tp != sp) {
+			poff[tp + 2]++;
+			if (src <= R)
+				t->roff[src + 1]++;
+		}
+	}
+	for (size_t k = 0; k <= n; k++)
+		poff[k + 1] += poff[k];
+	for (size_t r = 0; r <= R; r++)
+		t->roff[r + 1] += t->roff[r];
+	size_t np = poff[n + 1];
+	pcol = wget(&w, 4 * np + 4, &pcol_len);
+	if (!pcol)
+		goto nomem;
+	/* poff[v + 1]: v's fill cursor, from its run's start */
+	for (size_t r = 1; r <= R; r++)
+		pcol[poff[pre[r] + 1]++] = 0;
+	for (size_t i = 0; i < L; i++) {
+		uint32_t e = log[i];
+		if (e == UNDEF)
+			continue;
+		if (e & HEAD) {
+			src = e & ~HEAD;
+			sp = pre[src];
+			continue;
+		}
+		pcol[poff[e + 1]++] = sp;
+		if (src <= R)
+			t->rcol[t->roff[src]++] = e;
+	}
+	/* roff[r] was advanced to r's end: shift back to starts */
+	for (size_t r = R; r >= 1; r--)
+		t->roff[r] = t->roff[r - 1];
+	t->roff[0] = 0;
+	/* runs: after the fill, poff[v + 1] is v's end; v's start is poff[v] */
+	for (size_t v = 1; v < n; v++)
+		pcol[poff[v]] |= RUN;
+	wput(&w, poff, poff_len);
+	poff = NULL;
+	PHASE("preds");
+	/* the log is read: its whole pages go back */
+	release_inside(g->log, 4 * L);
+	w.cur -= page_up(4 * L);
 
 	/* Semi-NCA (Georgiadis): semidominators by Lengauer-Tarjan's simple
-	 * evaluation with path compression (iterative: a list a million long
-	 * must not recurse a million deep), then each immediate dominator as
-	 * the nearest ancestor of its DFS parent whose number is at most its
-	 * semidominator's. Linear in practice whatever the graph: the
-	 * iterative algorithm needs a round per step of a doubly linked list
-	 * entered from both ends (a circular list's anchor), which C heaps are
-	 * full of. */
-	uint32_t *anc = cur; /* the DFS is done with its cursors */
-	for (size_t w = 0; w < n; w++) {
-		semi[w] = (uint32_t)w;
-		label[w] = (uint32_t)w;
-		anc[w] = UNDEF;
-	}
-	for (size_t w = n; w-- > 1;) {
-		for (uint32_t k = poff[w]; k < poff[w + 1]; k++) {
-			uint32_t v = pcol[k], u = v;
-			if (anc[v] != UNDEF) {
-				size_t depth = 0;
-				uint32_t a = v;
-				while (anc[anc[a]] != UNDEF) {
-					stk[depth++] = a;
-					a = anc[a];
-				}
-				while (depth) {
-					uint32_t b = stk[--depth], ab = anc[b];
-					if (semi[label[ab]] < semi[label[b]])
-						label[b] = label[ab];
-					anc[b] = anc[ab];
-				}
-				u = label[v];
+	 * evaluation with path compression, in reverse preorder, then each
+	 * immediate dominator as the nearest ancestor of its DFS parent
+	 * numbered at most its semidominator. A predecessor v < w is an
+	 * ancestor of w (a tree or forward edge), so w's DFS parent is the
+	 * largest such v and need not be stored: once w's run is read, its
+	 * first entry keeps the parent and its second (if any) the
+	 * semidominator -- with one predecessor, the parent is both. Linear in
+	 * practice whatever the graph: the iterative algorithm needs a round
+	 * per step of a doubly linked list entered from both ends (a circular
+	 * list's anchor), which C heaps are full of. */
+	t->idom = wget(&w, 4 * n, &t->arr_len[M_IDOM]);
+	t->arr[M_IDOM] = t->idom;
+	best = wget(&w, 4 * n, &best_len);
+	if (!t->idom || !best)
+		goto nomem;
+	uint32_t *anc = t->idom; /* the forest's links, then the dominators */
+	memset(anc, 0xff, 4 * n);
+	size_t e = np;
+	for (size_t v = n; v-- > 1;) {
+		uint32_t s = (uint32_t)v, par = 0;
+		size_t k = e;
+		do {
+			uint32_t u = pcol[--k] & ~RUN;
+			if (u < v) {
+				if (u < s)
+					s = u;
+				if (u > par)
+					par = u;
+			} else {
+				uint32_t b = eval(anc, best, u);
+				if (b < s)
+					s = b;
 			}
-			if (semi[u] < semi[w])
-				semi[w] = semi[u];
-		}
-		anc[w] = parent[w];
+		} while (!(pcol[k] & RUN));
+		best[v] = s;
+		anc[v] = par;
+		pcol[k] = RUN | par;
+		if (e - k >= 2)
+			pcol[k + 1] = s;
+		e = k;
 	}
-	uint32_t *idp = parent; /* immediate dominators by preorder number, in place */
-	for (size_t w = 1; w < n; w++) {
-		uint32_t d = parent[w];
-		while (d > semi[w])
-			d = idp[d];
-		idp[w] = d;
-	}
-	/* by node id, in place of the preorder numbers */
-	for (size_t x = 0; x < M; x++)
-		pre[x] = pre[x] == UNDEF ? UNDEF : vertex[idp[pre[x]]];
-	uint32_t *idom = pre;
+	PHASE("semi");
+	uint32_t *idom = t->idom;
 	idom[0] = 0;
-	t->idom = idom;
+	for (size_t v = 1, k = 0; v < n; v++) {
+		size_t start = k++;
+		while (k < np && !(pcol[k] & RUN))
+			k++;
+		uint32_t par = pcol[start] & ~RUN, s = k - start >= 2 ? pcol[start + 1] : par, dd = par;
+		while (dd > s)
+			dd = idom[dd];
+		idom[v] = dd;
+	}
 	t->iterations = 1;
+	wput(&w, pcol, pcol_len);
+	pcol = NULL;
+	wput(&w, best, best_len);
+	best = NULL;
 
-	/* the retained figures: third mapping, once the rest is given back */
-	size_t peak2 = len2;
-	madvise(m2 + o_cur, len2 - o_cur, MADV_DONTNEED);
-	size_t o_ret = 0, o_cnt = page_up(8 * M), len3 = o_cnt + page_up(4 * M);
-	char *m3 = map_work(&len3);
-	if (!m3) {
-		gh__dom_tree_release(t);
-		return ENOMEM;
+	PHASE("nca");
+	/* the retained figures, by preorder number, bottom-up: a dominator
+	 * comes before what it dominates in preorder */
+	t->retained = wget(&w, 8 * n, &t->arr_len[M_RET]);
+	t->retained_n = wget(&w, 4 * n, &t->arr_len[M_CNT]);
+	t->vertex = wget(&w, 4 * n, &t->arr_len[M_VERTEX]);
+	t->arr[M_RET] = t->retained;
+	t->arr[M_CNT] = t->retained_n;
+	t->arr[M_VERTEX] = t->vertex;
+	if (!t->retained || !t->retained_n || !t->vertex)
+		goto nomem;
+	for (size_t y = 0; y < M; y++)
+		if (pre[y] != UNDEF) {
+			t->vertex[pre[y]] = (uint32_t)y;
+			if (y > R) {
+				uint64_t p = pay[y - 1 - R];
+				t->retained[pre[y]] = (p & P_ESC) != P_ESC ? p & P_ESC : GH_DOM_SIZE(gh__dom_tsz(t, (uint32_t)y));
+				t->retained_n[pre[y]] = 1;
+			}
+		}
+	for (size_t v = n; v-- > 1;) {
+		t->retained[idom[v]] += t->retained[v];
+		t->retained_n[idom[v]] += t->retained_n[v];
 	}
-	t->mem3 = m3;
-	t->mem3_len = len3;
-	uint64_t *ret = (uint64_t *)(m3 + o_ret);
-	uint32_t *cnt = (uint32_t *)(m3 + o_cnt);
-	for (size_t x = 0; x < M; x++) {
-		ret[x] = GH_DOM_SIZE(t->tsz[x]);
-		cnt[x] = x > R;
-	}
-	/* bottom-up: a dominator comes before what it dominates in preorder */
-	for (size_t w = n; w-- > 1;) {
-		uint32_t x = vertex[w];
-		ret[idom[x]] += ret[x];
-		cnt[idom[x]] += cnt[x];
-	}
-	t->retained = ret;
-	t->retained_n = cnt;
-	/* the peak: logs, records and the first mapping; or logs, the first
-	 * mapping and the second; or logs, the first, idom and the third */
-	size_t recs = N * sizeof *g->nodes, logb = 4 * g->nlog;
-	size_t p1 = logb + len1 + recs, p2 = logb + len1 + peak2, p3 = len1 + o_cur + len3;
-	t->work_bytes = p1 > p2 ? (p1 > p3 ? p1 : p3) : (p2 > p3 ? p2 : p3);
+	PHASE("retained");
+	t->work_bytes = w.peak;
 	return 0;
+nomem:
+	rc = ENOMEM;
 bad:
+	if (stack)
+		munmap(stack, stack_len);
+	wput(&w, first, first_len);
+	wput(&w, side, side_len);
+	wput(&w, poff, poff_len);
+	wput(&w, pcol, pcol_len);
+	wput(&w, best, best_len);
 	gh__dom_tree_release(t);
-	return EINVAL;
+	return rc;
 }
 
 /* ---- One pass -------------------------------------------------------------------------------- */
@@ -456,31 +749,33 @@ static int cmp_types(const void *a, const void *b)
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : x->type < y->type ? -1 : x->type > y->type;
 }
 
-/* The root that holds object id directly (its successors list it), or -1. */
+/* The root that holds object id directly (its own edges list it), or -1. */
 static int root_holding(const struct gh_dom_tree *t, uint32_t id)
 {
+	uint32_t w = t->pre[id];
 	for (size_t r = 1; r <= t->nroots; r++)
-		for (uint32_t k = t->soff[r]; k < t->soff[r + 1]; k++)
-			if (t->scol[k] == id)
+		for (uint32_t k = t->roff[r]; k < t->roff[r + 1]; k++)
+			if (t->rcol[k] == w)
 				return (int)r - 1;
 	return -1;
 }
 
 static void fill_row(const struct gh_dom_tree *t, uint32_t id, struct gh_dom_row *row, int *root)
 {
+	uint64_t tsz = gh__dom_tsz(t, id);
 	row->address_hidden = GH_DOM_HIDE(gh__dom_address_of(t, id));
-	row->type = GH_DOM_TYPE(t->tsz[id]);
-	row->site = t->site[id];
-	row->self_bytes = GH_DOM_SIZE(t->tsz[id]);
-	row->retained_bytes = t->retained[id];
-	row->retained_objects = t->retained_n[id];
+	row->type = GH_DOM_TYPE(tsz);
+	row->site = gh__dom_site(t, id);
+	row->self_bytes = GH_DOM_SIZE(tsz);
+	row->retained_bytes = gh__dom_retained(t, id);
+	row->retained_objects = gh__dom_retained_n(t, id);
 	/* the chain of dominators up to a root: every element dominates the next */
 	size_t n = 0;
 	uint32_t x = id, top = id;
 	while (x > t->nroots && x != UNDEF) {
 		top = x;
 		n++;
-		x = t->idom[x];
+		x = gh__dom_idom(t, x);
 	}
 	*root = x >= 1 && x <= t->nroots ? (int)x - 1 : x == 0 ? root_holding(t, top) : -1;
 	row->path_first_hidden = GH_DOM_HIDE(gh__dom_address_of(t, top));
@@ -489,9 +784,9 @@ static void fill_row(const struct gh_dom_tree *t, uint32_t id, struct gh_dom_row
 	row->path_elided = n > keep;
 	row->npath = row->path_elided ? (unsigned)keep : (unsigned)n;
 	x = id;
-	for (size_t k = 0; k < n; k++, x = t->idom[x]) {
+	for (size_t k = 0; k < n; k++, x = gh__dom_idom(t, x)) {
 		size_t from_top = n - 1 - k;
-		uint32_t type = GH_DOM_TYPE(t->tsz[x]);
+		uint32_t type = GH_DOM_TYPE(gh__dom_tsz(t, x));
 		if (!row->path_elided)
 			row->path_type[from_top] = type;
 		else if (k < keep - 5)
@@ -564,19 +859,20 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 	}
 	size_t nh = 0;
 	for (uint32_t x = (uint32_t)t.nroots + 1; x < t.nodes; x++) {
-		uint32_t d = t.idom[x];
-		if (d == UNDEF)
+		uint32_t w = t.pre[x];
+		if (w == UNDEF)
 			continue;
-		uint32_t type = GH_DOM_TYPE(t.tsz[x]);
+		uint64_t tsz = gh__dom_tsz(&t, x);
+		uint32_t type = GH_DOM_TYPE(tsz), d = t.vertex[t.idom[w]];
 		if (type == GH_TYPE_INTERNAL)
 			continue; /* glassheap's own */
-		r->reached_bytes += GH_DOM_SIZE(t.tsz[x]);
-		if (d <= t.nroots || GH_DOM_TYPE(t.tsz[d]) != type) {
-			bt[type].bytes += t.retained[x];
-			bt[type].objects += t.retained_n[x];
+		r->reached_bytes += GH_DOM_SIZE(tsz);
+		if (d <= t.nroots || GH_DOM_TYPE(gh__dom_tsz(&t, d)) != type) {
+			bt[type].bytes += t.retained[w];
+			bt[type].objects += t.retained_n[w];
 		}
-		if ((q->type == GH_TYPE_NONE || q->type == type) && t.retained[x] >= q->min_bytes)
-			heap_offer(h, &nh, q->max_rows, t.retained[x], x);
+		if ((q->type == GH_TYPE_NONE || q->type == type) && t.retained[w] >= q->min_bytes)
+			heap_offer(h, &nh, q->max_rows, t.retained[w], x);
 	}
 	r->objects = t.nobjects;
 	r->edges = t.edges;

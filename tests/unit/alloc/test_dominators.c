@@ -113,12 +113,12 @@ TEST(ids_and_addresses)
 		EXPECT_EQ(O(i), 2u + (uint32_t)i); /* address order after the super-root and the root */
 		EXPECT_EQ(gh__dom_address_of(&T, O(i)), 0x100000u + 16u * gran_of(i));
 	}
-	EXPECT_EQ(T.site[O(1)], 101u);
-	EXPECT_EQ(GH_DOM_TYPE(T.tsz[O(2)]), 12u);
+	EXPECT_EQ(gh__dom_site(&T, O(1)), 101u);
+	EXPECT_EQ(GH_DOM_TYPE(gh__dom_tsz(&T, O(2))), 12u);
 	/* objects 0 and 1 are recorded but no edge reaches them */
-	EXPECT_EQ(T.idom[O(0)], UINT32_MAX);
-	EXPECT_EQ(T.idom[O(2)], Rt(0));
-	EXPECT_EQ(T.retained[0], 8u);
+	EXPECT_EQ(gh__dom_idom(&T, O(0)), UINT32_MAX);
+	EXPECT_EQ(gh__dom_idom(&T, O(2)), Rt(0));
+	EXPECT_EQ(gh__dom_retained(&T, 0), 8u);
 	gh__dom_tree_release(&T);
 }
 
@@ -131,15 +131,15 @@ TEST(cycle)
 	struct mk m = {.n = 4, .r = 1, .size = {100, 20, 3, 4000}};
 	EDGES(&m, {ROOT(0), 0}, {0, 1}, {1, 2}, {2, 0}, {2, 3}, {1, 1});
 	ASSERT_EQ(compute(&m), 0);
-	EXPECT_EQ(T.idom[O(0)], Rt(0));
-	EXPECT_EQ(T.idom[O(1)], O(0));
-	EXPECT_EQ(T.idom[O(2)], O(1));
-	EXPECT_EQ(T.idom[O(3)], O(2));
-	EXPECT_EQ(T.retained[O(0)], 4123u);
-	EXPECT_EQ(T.retained_n[O(0)], 4u);
-	EXPECT_EQ(T.retained[O(2)], 4003u);
-	EXPECT_EQ(T.retained[Rt(0)], 4123u);
-	EXPECT_EQ(T.retained[0], 4123u);
+	EXPECT_EQ(gh__dom_idom(&T, O(0)), Rt(0));
+	EXPECT_EQ(gh__dom_idom(&T, O(1)), O(0));
+	EXPECT_EQ(gh__dom_idom(&T, O(2)), O(1));
+	EXPECT_EQ(gh__dom_idom(&T, O(3)), O(2));
+	EXPECT_EQ(gh__dom_retained(&T, O(0)), 4123u);
+	EXPECT_EQ(gh__dom_retained_n(&T, O(0)), 4u);
+	EXPECT_EQ(gh__dom_retained(&T, O(2)), 4003u);
+	EXPECT_EQ(gh__dom_retained(&T, Rt(0)), 4123u);
+	EXPECT_EQ(gh__dom_retained(&T, 0), 4123u);
 	EXPECT_EQ(T.edges, 6u);
 	gh__dom_tree_release(&T);
 }
@@ -155,18 +155,18 @@ TEST(two_roots)
 	int X = 0, Y = 1, Z = 2, W = 3, V = 4;
 	EDGES(&m, {ROOT(0), X}, {ROOT(1), X}, {ROOT(0), Y}, {Y, Z}, {ROOT(1), Z}, {ROOT(1), W}, {W, V});
 	ASSERT_EQ(compute(&m), 0);
-	EXPECT_EQ(T.idom[O(X)], 0u);
-	EXPECT_EQ(T.idom[O(Z)], 0u);
-	EXPECT_EQ(T.idom[O(Y)], Rt(0));
-	EXPECT_EQ(T.retained[O(Y)], 20u);
-	EXPECT_EQ(T.retained_n[O(Y)], 1u);
-	EXPECT_EQ(T.idom[O(W)], Rt(1));
-	EXPECT_EQ(T.idom[O(V)], O(W));
-	EXPECT_EQ(T.retained[O(W)], 90u);
-	EXPECT_EQ(T.retained[Rt(1)], 90u);
-	EXPECT_EQ(T.retained[Rt(0)], 20u);
-	EXPECT_EQ(T.retained[0], 150u);
-	EXPECT_EQ(T.retained_n[0], 5u);
+	EXPECT_EQ(gh__dom_idom(&T, O(X)), 0u);
+	EXPECT_EQ(gh__dom_idom(&T, O(Z)), 0u);
+	EXPECT_EQ(gh__dom_idom(&T, O(Y)), Rt(0));
+	EXPECT_EQ(gh__dom_retained(&T, O(Y)), 20u);
+	EXPECT_EQ(gh__dom_retained_n(&T, O(Y)), 1u);
+	EXPECT_EQ(gh__dom_idom(&T, O(W)), Rt(1));
+	EXPECT_EQ(gh__dom_idom(&T, O(V)), O(W));
+	EXPECT_EQ(gh__dom_retained(&T, O(W)), 90u);
+	EXPECT_EQ(gh__dom_retained(&T, Rt(1)), 90u);
+	EXPECT_EQ(gh__dom_retained(&T, Rt(0)), 20u);
+	EXPECT_EQ(gh__dom_retained(&T, 0), 150u);
+	EXPECT_EQ(gh__dom_retained_n(&T, 0), 5u);
 	gh__dom_tree_release(&T);
 }
 
@@ -180,9 +180,9 @@ TEST(diamond)
 	EDGES(&m, {ROOT(0), 0}, {0, 1}, {0, 2}, {1, 3}, {2, 3}, {3, 4}, {2, 4});
 	ASSERT_EQ(compute(&m), 0);
 	for (int i = 1; i < 5; i++)
-		EXPECT_EQ(T.idom[O(i)], O(0));
-	EXPECT_EQ(T.retained[O(0)], 31u);
-	EXPECT_EQ(T.retained[O(3)], 8u);
+		EXPECT_EQ(gh__dom_idom(&T, O(i)), O(0));
+	EXPECT_EQ(gh__dom_retained(&T, O(0)), 31u);
+	EXPECT_EQ(gh__dom_retained(&T, O(3)), 8u);
 	gh__dom_tree_release(&T);
 }
 
@@ -248,7 +248,7 @@ TEST(random_graphs_match_brute_force)
 			reach_without(&m, d, without[d]);
 		for (int v = 0; v < m.n; v++) {
 			if (!all[v]) {
-				EXPECT_EQ(T.idom[O(v)], UINT32_MAX);
+				EXPECT_EQ(gh__dom_idom(&T, O(v)), UINT32_MAX);
 				continue;
 			}
 			/* strict object dominators of v */
@@ -264,7 +264,7 @@ TEST(random_graphs_match_brute_force)
 				if (closest)
 					idom = d;
 			}
-			uint32_t got = T.idom[O(v)];
+			uint32_t got = gh__dom_idom(&T, O(v));
 			if (idom >= 0) {
 				EXPECT_EQ(got, O(idom));
 			} else {
@@ -286,8 +286,8 @@ TEST(random_graphs_match_brute_force)
 					sum += m.size[w];
 					cnt++;
 				}
-			EXPECT_EQ(T.retained[O(v)], sum);
-			EXPECT_EQ(T.retained_n[O(v)], cnt);
+			EXPECT_EQ(gh__dom_retained(&T, O(v)), sum);
+			EXPECT_EQ(gh__dom_retained_n(&T, O(v)), cnt);
 		}
 		gh__dom_tree_release(&T);
 		if (gh_test_failed_now) {
@@ -334,13 +334,13 @@ TEST(circular_list)
 	size_t need = 0;
 	ASSERT_EQ(gh__dom_compute(&g, (size_t)1 << 30, &T, &need), 0);
 	uint32_t anchor = gh__dom_node_of(&T, LG(0));
-	EXPECT_EQ(T.idom[anchor], 1u);
-	EXPECT_EQ(T.retained[anchor], total);
-	EXPECT_EQ(T.retained_n[anchor], (uint32_t)LN + 1);
+	EXPECT_EQ(gh__dom_idom(&T, anchor), 1u);
+	EXPECT_EQ(gh__dom_retained(&T, anchor), total);
+	EXPECT_EQ(gh__dom_retained_n(&T, anchor), (uint32_t)LN + 1);
 	size_t wrong = 0;
 	for (size_t i = 1; i <= LN; i++) {
 		uint32_t x = gh__dom_node_of(&T, LG(i));
-		wrong += T.idom[x] != anchor || T.retained_n[x] != 1;
+		wrong += gh__dom_idom(&T, x) != anchor || gh__dom_retained_n(&T, x) != 1;
 	}
 	EXPECT_EQ(wrong, 0u);
 	gh__dom_tree_release(&T);
