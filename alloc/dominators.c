@@ -217,6 +217,9 @@ uint32_t gh__dom_site(const struct gh_dom_tree *t, uint32_t id)
 	return site;
 }
 
+#define RET_N_BITS 30
+#define RET_N_MASK ((UINT64_C(1) << RET_N_BITS) - 1)
+
 uint32_t gh__dom_idom(const struct gh_dom_tree *t, uint32_t id)
 {
 	uint32_t w = t->pre[id];
@@ -226,18 +229,18 @@ uint32_t gh__dom_idom(const struct gh_dom_tree *t, uint32_t id)
 uint64_t gh__dom_retained(const struct gh_dom_tree *t, uint32_t id)
 {
 	uint32_t w = t->pre[id];
-	return w == UNDEF ? GH_DOM_SIZE(gh__dom_tsz(t, id)) : t->retained[w];
+	return w == UNDEF ? GH_DOM_SIZE(gh__dom_tsz(t, id)) : t->retained[w] >> RET_N_BITS;
 }
 
 uint64_t gh__dom_retained_n(const struct gh_dom_tree *t, uint32_t id)
 {
 	uint32_t w = t->pre[id];
-	return w == UNDEF ? id > t->nroots : t->retained_n[w];
+	return w == UNDEF ? id > t->nroots : t->retained[w] & RET_N_MASK;
 }
 
 /* ---- The computation ------------------------------------------------------------------------ */
 
-enum { M_PREFIX, M_ESC, M_PAY, M_PRE, M_VERTEX, M_IDOM, M_RET, M_CNT, M_ROFF, M_RCOL };
+enum { M_PREFIX, M_ESC, M_PAY, M_PRE, M_VERTEX, M_IDOM, M_RET, M_ROFF, M_RCOL };
 
 void gh__dom_tree_release(struct gh_dom_tree *t)
 {
@@ -631,29 +634,32 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	best = NULL;
 
 	PHASE("nca");
-	/* the retained figures, by preorder number, bottom-up: a dominator
-	 * comes before what it dominates in preorder */
+	/* the retained figures, by preorder number, bottom-up (a dominator
+	 * comes before what it dominates in preorder): bytes and objects in
+	 * one word, bytes << 30 | objects -- the objects of a cage under 16
+	 * GiB hold fewer than 2^34 bytes and 2^30 objects, so neither field
+	 * carries into the other */
 	t->retained = wget(&w, 8 * n, &t->arr_len[M_RET]);
-	t->retained_n = wget(&w, 4 * n, &t->arr_len[M_CNT]);
 	t->vertex = wget(&w, 4 * n, &t->arr_len[M_VERTEX]);
 	t->arr[M_RET] = t->retained;
-	t->arr[M_CNT] = t->retained_n;
 	t->arr[M_VERTEX] = t->vertex;
-	if (!t->retained || !t->retained_n || !t->vertex)
+	if (!t->retained || !t->vertex)
 		goto nomem;
+	uint64_t *ret = t->retained, total = 0;
 	for (size_t y = 0; y < M; y++)
 		if (pre[y] != UNDEF) {
 			t->vertex[pre[y]] = (uint32_t)y;
 			if (y > R) {
 				uint64_t p = pay[y - 1 - R];
-				t->retained[pre[y]] = (p & P_ESC) != P_ESC ? p & P_ESC : GH_DOM_SIZE(gh__dom_tsz(t, (uint32_t)y));
-				t->retained_n[pre[y]] = 1;
+				p = (p & P_ESC) != P_ESC ? p & P_ESC : GH_DOM_SIZE(gh__dom_tsz(t, (uint32_t)y));
+				total += p;
+				ret[pre[y]] = p << RET_N_BITS | 1;
 			}
 		}
-	for (size_t v = n; v-- > 1;) {
-		t->retained[idom[v]] += t->retained[v];
-		t->retained_n[idom[v]] += t->retained_n[v];
-	}
+	if (total >> (64 - RET_N_BITS))
+		goto bad; /* more than a cage holds */
+	for (size_t v = n; v-- > 1;)
+		ret[idom[v]] += ret[v];
 	PHASE("retained");
 	t->work_bytes = w.peak;
 	return 0;
@@ -867,12 +873,13 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 		if (type == GH_TYPE_INTERNAL)
 			continue; /* glassheap's own */
 		r->reached_bytes += GH_DOM_SIZE(tsz);
+		uint64_t rb = t.retained[w] >> RET_N_BITS;
 		if (d <= t.nroots || GH_DOM_TYPE(gh__dom_tsz(&t, d)) != type) {
-			bt[type].bytes += t.retained[w];
-			bt[type].objects += t.retained_n[w];
+			bt[type].bytes += rb;
+			bt[type].objects += t.retained[w] & RET_N_MASK;
 		}
-		if ((q->type == GH_TYPE_NONE || q->type == type) && t.retained[w] >= q->min_bytes)
-			heap_offer(h, &nh, q->max_rows, t.retained[w], x);
+		if ((q->type == GH_TYPE_NONE || q->type == type) && rb >= q->min_bytes)
+			heap_offer(h, &nh, q->max_rows, rb, x);
 	}
 	r->objects = t.nobjects;
 	r->edges = t.edges;

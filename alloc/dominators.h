@@ -72,7 +72,7 @@ struct gh_dom_graph {
  * reach bitmap). The computation numbers the reached nodes in DFS preorder
  * and keeps its figures by that number; read them by id with the
  * accessors below. */
-#define GH_DOM_ARRAYS 10
+#define GH_DOM_ARRAYS 9
 struct gh_dom_tree {
 	size_t nroots, nobjects, nodes; /* nodes = 1 + nroots + nobjects */
 	size_t reached;         /* nodes reached from the super-root (it included) */
@@ -82,8 +82,7 @@ struct gh_dom_tree {
 	uint32_t *pre;          /* [nodes] id -> preorder number; UINT32_MAX: not reached */
 	uint32_t *vertex;       /* [reached] preorder number -> id */
 	uint32_t *idom;         /* [reached] the immediate dominator's preorder number (0 for 0) */
-	uint64_t *retained;     /* [reached] bytes: itself and everything it dominates */
-	uint32_t *retained_n;   /* [reached] objects, likewise */
+	uint64_t *retained;     /* [reached] bytes << 30 | objects: itself and everything it dominates */
 	uint32_t *roff, *rcol;  /* root id r's own edges (preorder numbers): rcol[roff[r] .. roff[r + 1]) */
 	uint32_t *prefix;       /* rank of the first object of each reach word */
 	const uint64_t *reach;
