@@ -240,7 +240,7 @@ uint64_t gh__dom_retained_n(const struct gh_dom_tree *t, uint32_t id)
 
 /* ---- The computation ------------------------------------------------------------------------ */
 
-enum { M_PREFIX, M_ESC, M_PAY, M_PRE, M_VERTEX, M_IDOM, M_RET, M_ROFF, M_RCOL };
+enum { M_PREFIX, M_ESC, M_PRE, M_VERTEX, M_IDOM, M_RET, M_ROFF, M_RCOL };
 
 void gh__dom_tree_release(struct gh_dom_tree *t)
 {
@@ -248,6 +248,54 @@ void gh__dom_tree_release(struct gh_dom_tree *t)
 		if (t->arr[i])
 			munmap(t->arr[i], t->arr_len[i]);
 	memset(t, 0, sizeof *t);
+}
+
+/* A node record packed by rank: rank, figures (pay) in two halves. */
+struct crec {
+	uint32_t rank, lo, hi;
+};
+
+/*
+ * Sorts c[0 .. n), whose ranks are base .. base + n - 1 in some order, by
+ * rank in place: American flag sort, FLAG_BITS of the rank a level from
+ * bit shift down. The ranks being a permutation, each bucket's place is
+ * known without counting; an element goes straight to its bucket's next
+ * free slot, so the writes stay in FLAG_BUCKETS cache-hot places instead
+ * of one random place each (a scatter) or a chain of dependent misses
+ * (cycle-following). Returns -1 when two records have one rank.
+ */
+#define FLAG_BITS 10
+#define FLAG_BUCKETS (1u << FLAG_BITS)
+static int flag_sort(struct crec *c, size_t n, uint32_t base, unsigned shift)
+{
+	uint32_t next[FLAG_BUCKETS];
+	size_t nb = ((n - 1) >> shift) + 1;
+	for (size_t b = 0; b < nb; b++)
+		next[b] = (uint32_t)(b << shift);
+	for (size_t b = 0; b < nb; b++) {
+		size_t end = (b + 1) << shift < n ? (b + 1) << shift : n;
+		while (next[b] < end) {
+			uint32_t k = (c[next[b]].rank - base) >> shift;
+			if (k == b) {
+				next[b]++;
+				continue;
+			}
+			size_t kend = (k + 1) << shift < n ? (k + 1) << shift : n;
+			if (k >= nb || next[k] >= kend)
+				return -1;
+			struct crec tmp = c[next[k]];
+			c[next[k]++] = c[next[b]];
+			c[next[b]] = tmp;
+		}
+	}
+	if (shift == 0)
+		return 0;
+	for (size_t b = 0; b < nb; b++) {
+		size_t lo = b << shift, len = ((b + 1) << shift < n ? (b + 1) << shift : n) - lo;
+		if (len > 1 && flag_sort(c + lo, len, base + (uint32_t)lo, shift - FLAG_BITS))
+			return -1;
+	}
+	return 0;
 }
 
 /* Semi-NCA's evaluation with path compression, iterative without a stack:
@@ -291,15 +339,15 @@ static uint32_t next_block(const uint32_t *side, uint32_t p)
 	return lo <= side[0] ? side[lo] + 1 : UNDEF;
 }
 
+#define PRED_PARTS 3   /* the predecessors are built in as many parts */
 #define HEAD GH_DOM_OBJ       /* a block's source entry once rewritten: HEAD | node id */
 #define LISTED 0x80000000u    /* first[x]: x's blocks are listed in side[] from this offset */
 #define RUN 0x80000000u       /* pcol: the first predecessor of a node */
 
 static uint64_t ph_c0;
-#define PHASE(name) do { if (getenv("GH_DOM_PHASES")) { struct timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts_); uint64_t c_ = (uint64_t)ts_.tv_sec * 1000000000u + (uint64_t)ts_.tv_nsec; fprintf(stderr, "phase %-10s %8.2f ms\n", name, (c_ - ph_c0) / 1e6); ph_c0 = c_; } } while (0)
+#define PHASE(name) do { if (getenv("GH_DOM_PHASES")) { struct timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts_); uint64_t c_ = (uint64_t)ts_.tv_sec * 1000000000u + (uint64_t)ts_.tv_nsec; fprintf(stderr, "phase %-10s %8.2f ms cur %zu peak %zu\n", name, (c_ - ph_c0) / 1e6, w.cur, w.peak); ph_c0 = c_; } } while (0)
 int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_tree *t, size_t *need)
 {
-	PHASE("start");
 	memset(t, 0, sizeof *t);
 	size_t R = g->nroots, N = g->nnodes, M = 1 + R + N, L = g->nlog;
 	*need = gh__dom_need(N, R, L, g->reach_words);
@@ -316,6 +364,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	/* the logs as the mark left them */
 	struct wmem w = {.cur = page_up(4 * L) + page_up(sizeof *g->nodes * N)};
 	w.peak = w.cur;
+	PHASE("start");
 	int rc = EINVAL;
 	uint32_t *first = NULL, *side = NULL, *stack = NULL, *poff = NULL, *pcol = NULL, *best = NULL;
 	size_t first_len = 0, side_len = 0, stack_len = 0, poff_len = 0, pcol_len = 0, best_len = 0;
@@ -334,7 +383,9 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	if (rank != N) /* an object marked but not recorded (or the reverse) */
 		goto bad;
 
-	/* the node records, packed to 8 bytes, by rank; then given back */
+	/* the node records, in place: packed to 12 bytes (rank and figures),
+	 * sorted by rank, packed to the 8 bytes of figures; the memory they
+	 * leave goes back at each step */
 	struct gh_dom_node_rec *rec = g->nodes;
 	size_t nesc = 0;
 	for (size_t i = 0; i < N; i++) {
@@ -348,21 +399,34 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		if (!t->esc)
 			goto nomem;
 	}
-	uint64_t *pay = t->pay = wget(&w, 8 * N, &t->arr_len[M_PAY]);
-	t->arr[M_PAY] = pay;
-	if (!pay)
-		goto nomem;
+	struct crec *c = (struct crec *)(void *)rec;
 	for (size_t i = 0; i < N; i++) {
-		uint32_t r = rank_of(t, rec[i].gran);
-		if (pay_fits(rec[i].site, rec[i].tsz)) {
-			pay[r] = pay_pack(rec[i].site, rec[i].tsz);
+		struct gh_dom_node_rec n = *(rec + i); /* read whole before c[i] (over rec[i * 3 / 4]) is written */
+		uint32_t r = rank_of(t, n.gran);
+		uint64_t p;
+		if (pay_fits(n.site, n.tsz)) {
+			p = pay_pack(n.site, n.tsz);
 		} else {
-			t->esc[t->nesc] = (struct gh_dom_node_rec){r, rec[i].site, rec[i].tsz};
-			pay[r] = ((uint64_t)t->nesc++ << P_SIZE_BITS) | P_ESC;
+			t->esc[t->nesc] = (struct gh_dom_node_rec){r, n.site, n.tsz};
+			p = ((uint64_t)t->nesc++ << P_SIZE_BITS) | P_ESC;
 		}
+		c[i] = (struct crec){r, (uint32_t)p, (uint32_t)(p >> 32)};
 	}
-	release_inside(rec, sizeof *rec * N);
-	w.cur -= page_up(sizeof *g->nodes * N);
+	release_inside(c + N, sizeof *rec * N - sizeof *c * N);
+	w.cur -= page_up(sizeof *rec * N) - page_up(sizeof *c * N);
+	unsigned shift = 0;
+	while (N > 1 && ((N - 1) >> shift) >= FLAG_BUCKETS)
+		shift += FLAG_BITS;
+	if (N > 1 && flag_sort(c, N, 0, shift))
+		goto bad; /* two records of one object */
+	uint64_t *pay = (uint64_t *)(void *)c;
+	for (size_t i = 0; i < N; i++) {
+		uint64_t p = (uint64_t)c[i].hi << 32 | c[i].lo; /* read before pay[i] (over c[i * 2 / 3]) is written */
+		pay[i] = p;
+	}
+	t->pay = pay;
+	release_inside(pay + N, sizeof *c * N - 8 * N);
+	w.cur -= page_up(sizeof *c * N) - page_up(8 * N);
 
 	/* the log, in place: heads to HEAD | source id, edges to target ids */
 	uint32_t *log = g->log;
@@ -389,6 +453,9 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		}
 	}
 	t->edges = nedges;
+	/* the ranks are not needed again until the answer's addresses */
+	wput(&w, t->prefix, t->arr_len[M_PREFIX]);
+	t->prefix = t->arr[M_PREFIX] = NULL;
 
 	PHASE("rewrite");
 	/* each source's first block; a source with several blocks (the roots:
@@ -489,6 +556,8 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		x = y;
 	}
 	PHASE("dfs");
+	if (getenv("GH_DOM_PHASES"))
+		fprintf(stderr, "depth %zu of %zu nodes, cur %zu peak %zu\n", depth, n, w.cur, w.peak);
 	/* the stack's pages that were written count */
 	w.cur += page_up(4 * (depth + 1));
 	if (w.cur > w.peak)
@@ -502,24 +571,25 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	side = NULL;
 	t->reached = n;
 
-	/* predecessors by preorder number, from the log (the super-root's
-	 * edges to the roots added), in runs: node w's run starts with the
+	/* Predecessors by preorder number, from the log (the super-root's
+	 * edges to the roots added), in runs: node v's run starts with the
 	 * entry flagged RUN -- every reached node but the super-root has one
-	 * at least, its DFS parent. The roots' own edges are kept (preorder
-	 * numbers) for naming the root that holds an object. */
-	poff = wget(&w, 4 * (n + 2), &poff_len);
+	 * at least, its DFS parent. Built for a third of the numbers at a
+	 * time, the log compacted to what is left after each: the log and the
+	 * predecessors never both take their whole size. The roots' own edges
+	 * are kept (preorder numbers) for naming the root that holds an
+	 * object. */
 	t->roff = wget(&w, 4 * (R + 2), &t->arr_len[M_ROFF]);
 	t->rcol = wget(&w, 4 * rlen + 4, &t->arr_len[M_RCOL]);
 	t->arr[M_ROFF] = t->roff;
 	t->arr[M_RCOL] = t->rcol;
-	if (!poff || !t->roff || !t->rcol)
+	if (!t->roff || !t->rcol)
 		goto nomem;
-	for (size_t r = 1; r <= R; r++)
-		poff[pre[r] + 2]++;
-	/* counted, and the log renumbered in place: an edge to its target's
-	 * preorder number, or UNDEF when it is not wanted (a self loop, an
-	 * unreached source: its targets are unreached or reached otherwise) */
+	/* the log renumbered in place: an edge to its target's preorder
+	 * number, or UNDEF when it is not wanted (a self loop, an unreached
+	 * source: its targets are unreached or reached otherwise) */
 	uint32_t sp = UNDEF, src = 0;
+	size_t np = R;
 	for (size_t i = 0; i < L; i++) {
 		uint32_t e = log[i];
 		if (e & HEAD) {
@@ -530,48 +600,86 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		uint32_t tp = sp == UNDEF ? UNDEF : pre[e];
 		log[i] = tp == sp ? UNDEF : tp;
 		if (tp != sp) {
-			poff[tp + 2]++;
+			np++;
 			if (src <= R)
 				t->roff[src + 1]++;
 		}
 	}
-	for (size_t k = 0; k <= n; k++)
-		poff[k + 1] += poff[k];
 	for (size_t r = 0; r <= R; r++)
 		t->roff[r + 1] += t->roff[r];
-	size_t np = poff[n + 1];
-	pcol = wget(&w, 4 * np + 4, &pcol_len);
+	pcol_len = page_up(4 * np + 4);
+	pcol = map_work(&pcol_len); /* counted as its halves are written */
 	if (!pcol)
 		goto nomem;
-	/* poff[v + 1]: v's fill cursor, from its run's start */
-	for (size_t r = 1; r <= R; r++)
-		pcol[poff[pre[r] + 1]++] = 0;
-	for (size_t i = 0; i < L; i++) {
-		uint32_t e = log[i];
-		if (e == UNDEF)
-			continue;
-		if (e & HEAD) {
-			src = e & ~HEAD;
-			sp = pre[src];
-			continue;
+	size_t L2 = L, base = 0, part = (n + PRED_PARTS - 1) / PRED_PARTS, pcol_counted = 0;
+	for (uint32_t lo = 0, hi = (uint32_t)part; lo < n; lo = hi, hi = (uint32_t)(hi + part < n ? hi + part : n)) {
+		poff = wget(&w, 4 * (hi - lo + 2), &poff_len);
+		if (!poff)
+			goto nomem;
+		for (size_t r = 1; r <= R; r++)
+			if (pre[r] >= lo && pre[r] < hi)
+				poff[pre[r] - lo + 2]++;
+		for (size_t i = 0; i < L2; i++) {
+			uint32_t e = log[i];
+			if (!(e & HEAD) && e >= lo && e < hi)
+				poff[e - lo + 2]++;
 		}
-		pcol[poff[e + 1]++] = sp;
-		if (src <= R)
-			t->rcol[t->roff[src]++] = e;
+		for (size_t k = 0; k <= hi - lo; k++)
+			poff[k + 1] += poff[k];
+		size_t cnt = poff[hi - lo + 1], unit = pcol_len >= ((size_t)2 << 20) ? (size_t)2 << 20 : 4096;
+		size_t extent = (4 * (base + cnt) + unit - 1) & ~(unit - 1), touched;
+		touched = (extent < pcol_len ? extent : pcol_len) - pcol_counted;
+		w.cur += touched;
+		pcol_counted += touched;
+		if (w.cur > w.peak)
+			w.peak = w.cur;
+		uint32_t *pc = pcol + base; /* poff[v - lo + 1]: v's fill cursor */
+		for (size_t r = 1; r <= R; r++)
+			if (pre[r] >= lo && pre[r] < hi)
+				pc[poff[pre[r] - lo + 1]++] = 0;
+		/* filled; what is left is compacted (heads whose blocks empty dropped) */
+		size_t out = 0;
+		bool empty = false; /* the last head kept has no entry after it yet */
+		for (size_t i = 0; i < L2; i++) {
+			uint32_t e = log[i];
+			if (e & HEAD) {
+				if (e == UNDEF)
+					continue;
+				out -= empty; /* the previous head lost its block */
+				src = e & ~HEAD;
+				sp = pre[src];
+				log[out++] = e;
+				empty = true;
+				continue;
+			}
+			if (src <= R && lo == 0)
+				t->rcol[t->roff[src]++] = e;
+			if (e >= lo && e < hi) {
+				pc[poff[e - lo + 1]++] = sp;
+			} else {
+				log[out++] = e;
+				empty = false;
+			}
+		}
+		out -= empty;
+		for (size_t v = lo ? lo : 1; v < hi; v++)
+			pc[poff[v - lo]] |= RUN;
+		base += cnt;
+		wput(&w, poff, poff_len);
+		poff = NULL;
+		release_inside(log + out, 4 * (L2 - out));
+		w.cur -= page_up(4 * L2) - page_up(4 * out);
+		L2 = out;
 	}
 	/* roff[r] was advanced to r's end: shift back to starts */
 	for (size_t r = R; r >= 1; r--)
 		t->roff[r] = t->roff[r - 1];
 	t->roff[0] = 0;
-	/* runs: after the fill, poff[v + 1] is v's end; v's start is poff[v] */
-	for (size_t v = 1; v < n; v++)
-		pcol[poff[v]] |= RUN;
-	wput(&w, poff, poff_len);
-	poff = NULL;
 	PHASE("preds");
 	/* the log is read: its whole pages go back */
 	release_inside(g->log, 4 * L);
-	w.cur -= page_up(4 * L);
+	w.cur -= page_up(4 * L2);
+	w.cur += pcol_len - pcol_counted; /* the rest of pcol is released below as a whole */
 
 	/* Semi-NCA (Georgiadis): semidominators by Lengauer-Tarjan's simple
 	 * evaluation with path compression, in reverse preorder, then each
@@ -660,6 +768,16 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		goto bad; /* more than a cage holds */
 	for (size_t v = n; v-- > 1;)
 		ret[idom[v]] += ret[v];
+	/* the ranks again, for the addresses */
+	t->prefix = wget(&w, 4 * g->reach_words + 4, &t->arr_len[M_PREFIX]);
+	t->arr[M_PREFIX] = t->prefix;
+	if (!t->prefix)
+		goto nomem;
+	rank = 0;
+	for (size_t k = 0; k < g->reach_words; k++) {
+		t->prefix[k] = rank;
+		rank += (uint32_t)__builtin_popcountll(g->reach[k]);
+	}
 	PHASE("retained");
 	t->work_bytes = w.peak;
 	return 0;
