@@ -257,8 +257,8 @@ struct crec {
 
 /*
  * Sorts c[0 .. n), whose ranks are base .. base + n - 1 in some order, by
- * rank in place: American flag sort, FLAG_BITS of the rank a level from
- * bit shift down. The ranks being a permutation, each bucket's place is
+ * rank in place: American flag sort on the rank's bits from shift up,
+ * then FLAG_STEP bits a level (the last at most FLAG_BITS). The ranks being a permutation, each bucket's place is
  * known without counting; an element goes straight to its bucket's next
  * free slot, so the writes stay in FLAG_BUCKETS cache-hot places instead
  * of one random place each (a scatter) or a chain of dependent misses
@@ -266,6 +266,7 @@ struct crec {
  */
 #define FLAG_BITS 10
 #define FLAG_BUCKETS (1u << FLAG_BITS)
+#define FLAG_STEP 8
 static int flag_sort(struct crec *c, size_t n, uint32_t base, unsigned shift)
 {
 	uint32_t next[FLAG_BUCKETS];
@@ -283,6 +284,7 @@ static int flag_sort(struct crec *c, size_t n, uint32_t base, unsigned shift)
 			size_t kend = (k + 1) << shift < n ? (k + 1) << shift : n;
 			if (k >= nb || next[k] >= kend)
 				return -1;
+			__builtin_prefetch(&c[next[k] + 16], 1);
 			struct crec tmp = c[next[k]];
 			c[next[k]++] = c[next[b]];
 			c[next[b]] = tmp;
@@ -292,7 +294,7 @@ static int flag_sort(struct crec *c, size_t n, uint32_t base, unsigned shift)
 		return 0;
 	for (size_t b = 0; b < nb; b++) {
 		size_t lo = b << shift, len = ((b + 1) << shift < n ? (b + 1) << shift : n) - lo;
-		if (len > 1 && flag_sort(c + lo, len, base + (uint32_t)lo, shift - FLAG_BITS))
+		if (len > 1 && flag_sort(c + lo, len, base + (uint32_t)lo, shift > FLAG_BITS ? shift - FLAG_STEP : 0))
 			return -1;
 	}
 	return 0;
@@ -339,7 +341,7 @@ static uint32_t next_block(const uint32_t *side, uint32_t p)
 	return lo <= side[0] ? side[lo] + 1 : UNDEF;
 }
 
-#define PRED_PARTS 3   /* the predecessors are built in as many parts */
+#define PRED_PARTS 4   /* the predecessors are built in as many parts */
 #define HEAD GH_DOM_OBJ       /* a block's source entry once rewritten: HEAD | node id */
 #define LISTED 0x80000000u    /* first[x]: x's blocks are listed in side[] from this offset */
 #define RUN 0x80000000u       /* pcol: the first predecessor of a node */
@@ -414,11 +416,13 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	}
 	release_inside(c + N, sizeof *rec * N - sizeof *c * N);
 	w.cur -= page_up(sizeof *rec * N) - page_up(sizeof *c * N);
-	unsigned shift = 0;
+	PHASE("pack12");
+	unsigned shift = 0; /* the top level takes FLAG_BITS, the rest go 8 a level */
 	while (N > 1 && ((N - 1) >> shift) >= FLAG_BUCKETS)
-		shift += FLAG_BITS;
+		shift++;
 	if (N > 1 && flag_sort(c, N, 0, shift))
 		goto bad; /* two records of one object */
+	PHASE("sort");
 	uint64_t *pay = (uint64_t *)(void *)c;
 	for (size_t i = 0; i < N; i++) {
 		uint64_t p = (uint64_t)c[i].hi << 32 | c[i].lo; /* read before pay[i] (over c[i * 2 / 3]) is written */
@@ -509,16 +513,23 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	/* DFS from the super-root (its children: the roots, in order):
 	 * preorder numbers. The stack holds one log position per level (the
 	 * next entry to read); the node of level d is the entry level d - 1
-	 * read last, so nothing else is kept. Self loops and edges into nodes
-	 * already numbered are skipped. */
+	 * read last, so nothing else is kept. On the way the log is
+	 * renumbered: an edge read becomes its target's preorder number (UNDEF
+	 * for a self loop) -- a tree edge only once its target is done, since
+	 * it names the node of its level until then -- and the wanted edges
+	 * and each root's are counted. An unreached source's blocks stay ids. */
 	t->pre = wget(&w, 4 * M, &t->arr_len[M_PRE]);
 	t->arr[M_PRE] = t->pre;
+	t->roff = wget(&w, 4 * (R + 2), &t->arr_len[M_ROFF]);
+	t->rcol = wget(&w, 4 * rlen + 4, &t->arr_len[M_RCOL]);
+	t->arr[M_ROFF] = t->roff;
+	t->arr[M_RCOL] = t->rcol;
 	stack = map_zero(stack_len = page_up(4 * (M + 1)));
-	if (!t->pre || !stack)
+	if (!t->pre || !stack || !t->roff || !t->rcol)
 		goto nomem;
 	uint32_t *pre = t->pre;
 	memset(pre, 0xff, 4 * M);
-	size_t n = 1, d = 0, depth = 0;
+	size_t n = 1, d = 0, depth = 0, np = R;
 	uint32_t x = 0;
 	pre[0] = 0;
 	stack[0] = 1;
@@ -540,14 +551,24 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 					break;
 			}
 			stack[d] = p;
-			if (y == UNDEF) { /* x is done: back to its parent */
+			if (y == UNDEF) { /* x is done: its tree edge renumbered, back to its parent */
+				if (d >= 2)
+					log[stack[d - 1] - 1] = pre[x];
 				d--;
 				x = d == 0 ? 0 : d == 1 ? stack[0] - 1 : log[stack[d - 1] - 1];
 				continue;
 			}
+			if (y == x) {
+				log[p - 1] = UNDEF;
+				continue;
+			}
+			np++;
+			t->roff[x <= R ? x + 1 : 0]++;
+			if (pre[y] != UNDEF) {
+				log[p - 1] = pre[y];
+				continue;
+			}
 		}
-		if (pre[y] != UNDEF)
-			continue;
 		pre[y] = (uint32_t)n++;
 		uint32_t f = first[y];
 		stack[++d] = f == UNDEF ? (uint32_t)L : (f & LISTED) ? side[(f & ~LISTED) + 1] + 1 : f + 1;
@@ -555,6 +576,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			depth = d;
 		x = y;
 	}
+	t->roff[0] = 0;
 	PHASE("dfs");
 	if (getenv("GH_DOM_PHASES"))
 		fprintf(stderr, "depth %zu of %zu nodes, cur %zu peak %zu\n", depth, n, w.cur, w.peak);
@@ -574,56 +596,51 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	/* Predecessors by preorder number, from the log (the super-root's
 	 * edges to the roots added), in runs: node v's run starts with the
 	 * entry flagged RUN -- every reached node but the super-root has one
-	 * at least, its DFS parent. Built for a third of the numbers at a
+	 * at least, its DFS parent. Built for a quarter of the numbers at a
 	 * time, the log compacted to what is left after each: the log and the
 	 * predecessors never both take their whole size. The roots' own edges
 	 * are kept (preorder numbers) for naming the root that holds an
 	 * object. */
-	t->roff = wget(&w, 4 * (R + 2), &t->arr_len[M_ROFF]);
-	t->rcol = wget(&w, 4 * rlen + 4, &t->arr_len[M_RCOL]);
-	t->arr[M_ROFF] = t->roff;
-	t->arr[M_RCOL] = t->rcol;
-	if (!t->roff || !t->rcol)
+
+	/* the first part's targets counted (an unreached source's blocks
+	 * skipped: their targets are unreached, or reached otherwise) */
+	size_t part = (n + PRED_PARTS - 1) / PRED_PARTS;
+	uint32_t *pnext = NULL;
+	size_t pnext_len = 0;
+	poff = wget(&w, 4 * (part + 2), &poff_len);
+	if (!poff)
 		goto nomem;
-	/* the log renumbered in place: an edge to its target's preorder
-	 * number, or UNDEF when it is not wanted (a self loop, an unreached
-	 * source: its targets are unreached or reached otherwise) */
+	for (size_t r = 1; r <= R; r++)
+		if (pre[r] < part)
+			poff[pre[r] + 2]++;
 	uint32_t sp = UNDEF, src = 0;
-	size_t np = R;
 	for (size_t i = 0; i < L; i++) {
 		uint32_t e = log[i];
 		if (e & HEAD) {
-			src = e & ~HEAD;
-			sp = pre[src];
-			continue;
-		}
-		uint32_t tp = sp == UNDEF ? UNDEF : pre[e];
-		log[i] = tp == sp ? UNDEF : tp;
-		if (tp != sp) {
-			np++;
-			if (src <= R)
-				t->roff[src + 1]++;
+			if (e != UNDEF)
+				sp = pre[e & ~HEAD];
+		} else if (e < part && sp != UNDEF) {
+			poff[e + 2]++;
 		}
 	}
 	for (size_t r = 0; r <= R; r++)
 		t->roff[r + 1] += t->roff[r];
+	PHASE("renumber");
 	pcol_len = page_up(4 * np + 4);
-	pcol = map_work(&pcol_len); /* counted as its halves are written */
+	if (pcol_len < ((size_t)2 << 20)) { /* counted as its parts are written */
+		pcol = mmap(NULL, pcol_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		pcol = pcol == MAP_FAILED ? NULL : pcol;
+	} else {
+		pcol = map_work(&pcol_len);
+	}
 	if (!pcol)
 		goto nomem;
-	size_t L2 = L, base = 0, part = (n + PRED_PARTS - 1) / PRED_PARTS, pcol_counted = 0;
-	for (uint32_t lo = 0, hi = (uint32_t)part; lo < n; lo = hi, hi = (uint32_t)(hi + part < n ? hi + part : n)) {
-		poff = wget(&w, 4 * (hi - lo + 2), &poff_len);
-		if (!poff)
-			goto nomem;
-		for (size_t r = 1; r <= R; r++)
-			if (pre[r] >= lo && pre[r] < hi)
-				poff[pre[r] - lo + 2]++;
-		for (size_t i = 0; i < L2; i++) {
-			uint32_t e = log[i];
-			if (!(e & HEAD) && e >= lo && e < hi)
-				poff[e - lo + 2]++;
-		}
+	/* Each part: filled from the log, which is compacted to the other
+	 * parts' edges (heads whose blocks empty dropped) while the next
+	 * part's targets are counted. */
+	size_t L2 = L, base = 0, pcol_counted = 0;
+	for (uint32_t lo = 0, hi = (uint32_t)(part < n ? part : n); lo < n;) {
+		uint32_t nhi = (uint32_t)(hi + part < n ? hi + part : n);
 		for (size_t k = 0; k <= hi - lo; k++)
 			poff[k + 1] += poff[k];
 		size_t cnt = poff[hi - lo + 1], unit = pcol_len >= ((size_t)2 << 20) ? (size_t)2 << 20 : 4096;
@@ -633,11 +650,17 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		pcol_counted += touched;
 		if (w.cur > w.peak)
 			w.peak = w.cur;
+		if (hi < n) {
+			pnext = wget(&w, 4 * (nhi - hi + 2), &pnext_len);
+			if (!pnext)
+				goto nomem;
+		}
 		uint32_t *pc = pcol + base; /* poff[v - lo + 1]: v's fill cursor */
 		for (size_t r = 1; r <= R; r++)
 			if (pre[r] >= lo && pre[r] < hi)
 				pc[poff[pre[r] - lo + 1]++] = 0;
-		/* filled; what is left is compacted (heads whose blocks empty dropped) */
+			else if (pre[r] >= hi && pre[r] < nhi)
+				pnext[pre[r] - hi + 2]++;
 		size_t out = 0;
 		bool empty = false; /* the last head kept has no entry after it yet */
 		for (size_t i = 0; i < L2; i++) {
@@ -648,17 +671,25 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 				out -= empty; /* the previous head lost its block */
 				src = e & ~HEAD;
 				sp = pre[src];
+				if (sp == UNDEF) { /* not reached: dropped, its entries too */
+					empty = false;
+					continue;
+				}
 				log[out++] = e;
 				empty = true;
 				continue;
 			}
+			if (sp == UNDEF)
+				continue;
 			if (src <= R && lo == 0)
 				t->rcol[t->roff[src]++] = e;
-			if (e >= lo && e < hi) {
+			if (e < hi) {
 				pc[poff[e - lo + 1]++] = sp;
 			} else {
 				log[out++] = e;
 				empty = false;
+				if (e < nhi)
+					pnext[e - hi + 2]++;
 			}
 		}
 		out -= empty;
@@ -666,10 +697,14 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			pc[poff[v - lo]] |= RUN;
 		base += cnt;
 		wput(&w, poff, poff_len);
-		poff = NULL;
+		poff = pnext;
+		poff_len = pnext_len;
+		pnext = NULL;
 		release_inside(log + out, 4 * (L2 - out));
 		w.cur -= page_up(4 * L2) - page_up(4 * out);
 		L2 = out;
+		lo = hi;
+		hi = nhi;
 	}
 	/* roff[r] was advanced to r's end: shift back to starts */
 	for (size_t r = R; r >= 1; r--)
@@ -789,7 +824,8 @@ bad:
 	wput(&w, first, first_len);
 	wput(&w, side, side_len);
 	wput(&w, poff, poff_len);
-	wput(&w, pcol, pcol_len);
+	if (pcol)
+		munmap(pcol, pcol_len);
 	wput(&w, best, best_len);
 	gh__dom_tree_release(t);
 	return rc;
