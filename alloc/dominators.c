@@ -250,55 +250,10 @@ void gh__dom_tree_release(struct gh_dom_tree *t)
 	memset(t, 0, sizeof *t);
 }
 
-/* A node record packed by rank: rank, figures (pay) in two halves. */
+/* A node record packed with its rank: rank, figures (pay) in two halves. */
 struct crec {
 	uint32_t rank, lo, hi;
 };
-
-/*
- * Sorts c[0 .. n), whose ranks are base .. base + n - 1 in some order, by
- * rank in place: American flag sort on the rank's bits from shift up,
- * then FLAG_STEP bits a level (the last at most FLAG_BITS). The ranks being a permutation, each bucket's place is
- * known without counting; an element goes straight to its bucket's next
- * free slot, so the writes stay in FLAG_BUCKETS cache-hot places instead
- * of one random place each (a scatter) or a chain of dependent misses
- * (cycle-following). Returns -1 when two records have one rank.
- */
-#define FLAG_BITS 10
-#define FLAG_BUCKETS (1u << FLAG_BITS)
-#define FLAG_STEP 8
-static int flag_sort(struct crec *c, size_t n, uint32_t base, unsigned shift)
-{
-	uint32_t next[FLAG_BUCKETS];
-	size_t nb = ((n - 1) >> shift) + 1;
-	for (size_t b = 0; b < nb; b++)
-		next[b] = (uint32_t)(b << shift);
-	for (size_t b = 0; b < nb; b++) {
-		size_t end = (b + 1) << shift < n ? (b + 1) << shift : n;
-		while (next[b] < end) {
-			uint32_t k = (c[next[b]].rank - base) >> shift;
-			if (k == b) {
-				next[b]++;
-				continue;
-			}
-			size_t kend = (k + 1) << shift < n ? (k + 1) << shift : n;
-			if (k >= nb || next[k] >= kend)
-				return -1;
-			__builtin_prefetch(&c[next[k] + 16], 1);
-			struct crec tmp = c[next[k]];
-			c[next[k]++] = c[next[b]];
-			c[next[b]] = tmp;
-		}
-	}
-	if (shift == 0)
-		return 0;
-	for (size_t b = 0; b < nb; b++) {
-		size_t lo = b << shift, len = ((b + 1) << shift < n ? (b + 1) << shift : n) - lo;
-		if (len > 1 && flag_sort(c + lo, len, base + (uint32_t)lo, shift > FLAG_BITS ? shift - FLAG_STEP : 0))
-			return -1;
-	}
-	return 0;
-}
 
 /* Semi-NCA's evaluation with path compression, iterative without a stack:
  * the path up is walked with its links reversed, then walked back down
@@ -343,6 +298,8 @@ static uint32_t next_block(const uint32_t *side, uint32_t p)
 
 #define PRED_PARTS 4   /* the predecessors are built in as many parts */
 #define HEAD GH_DOM_OBJ       /* a block's source entry once rewritten: HEAD | node id */
+#define FIRST(x) first[2 * (size_t)(x)]
+#define PRE(x) first[2 * (size_t)(x) + 1]
 #define LISTED 0x80000000u    /* first[x]: x's blocks are listed in side[] from this offset */
 #define RUN 0x80000000u       /* pcol: the first predecessor of a node */
 
@@ -385,9 +342,13 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	if (rank != N) /* an object marked but not recorded (or the reverse) */
 		goto bad;
 
-	/* the node records, in place: packed to 12 bytes (rank and figures),
-	 * sorted by rank, packed to the 8 bytes of figures; the memory they
-	 * leave goes back at each step */
+	/*
+	 * The node records become the 8-byte figures by rank in their own
+	 * buffer (16 bytes an object), with no other memory: packed to 12
+	 * bytes (rank, figures) at the buffer's top, [4N, 16N), walking down;
+	 * the ranks below N/2 scattered into [0, 4N); the others moved up to
+	 * [10N, 16N) and scattered into [4N, 8N); [8N, 16N) given back.
+	 */
 	struct gh_dom_node_rec *rec = g->nodes;
 	size_t nesc = 0;
 	for (size_t i = 0; i < N; i++) {
@@ -401,36 +362,40 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		if (!t->esc)
 			goto nomem;
 	}
-	struct crec *c = (struct crec *)(void *)rec;
-	for (size_t i = 0; i < N; i++) {
-		struct gh_dom_node_rec n = *(rec + i); /* read whole before c[i] (over rec[i * 3 / 4]) is written */
-		uint32_t r = rank_of(t, n.gran);
+	char *buf = (char *)rec;
+	struct crec *c = (struct crec *)(void *)(buf + 4 * N);
+	for (size_t i = N; i-- > 0;) {
+		struct gh_dom_node_rec nr = rec[i]; /* c[i] lies at or above rec[i] */
+		uint32_t r = rank_of(t, nr.gran);
 		uint64_t p;
-		if (pay_fits(n.site, n.tsz)) {
-			p = pay_pack(n.site, n.tsz);
+		if (pay_fits(nr.site, nr.tsz)) {
+			p = pay_pack(nr.site, nr.tsz);
 		} else {
-			t->esc[t->nesc] = (struct gh_dom_node_rec){r, n.site, n.tsz};
+			t->esc[t->nesc] = (struct gh_dom_node_rec){r, nr.site, nr.tsz};
 			p = ((uint64_t)t->nesc++ << P_SIZE_BITS) | P_ESC;
 		}
 		c[i] = (struct crec){r, (uint32_t)p, (uint32_t)(p >> 32)};
 	}
-	release_inside(c + N, sizeof *rec * N - sizeof *c * N);
-	w.cur -= page_up(sizeof *rec * N) - page_up(sizeof *c * N);
 	PHASE("pack12");
-	unsigned shift = 0; /* the top level takes FLAG_BITS, the rest go 8 a level */
-	while (N > 1 && ((N - 1) >> shift) >= FLAG_BUCKETS)
-		shift++;
-	if (N > 1 && flag_sort(c, N, 0, shift))
-		goto bad; /* two records of one object */
-	PHASE("sort");
-	uint64_t *pay = (uint64_t *)(void *)c;
-	for (size_t i = 0; i < N; i++) {
-		uint64_t p = (uint64_t)c[i].hi << 32 | c[i].lo; /* read before pay[i] (over c[i * 2 / 3]) is written */
-		pay[i] = p;
-	}
+	uint64_t *pay = (uint64_t *)(void *)buf;
+	size_t lowhalf = N / 2, up = N;
+	for (size_t i = 0; i < N; i++)
+		if (c[i].rank < lowhalf)
+			pay[c[i].rank] = (uint64_t)c[i].hi << 32 | c[i].lo;
+	for (size_t i = N; i-- > 0;) /* up: where the moved ones start */
+		if (c[i].rank >= lowhalf) {
+			if (up == 0)
+				goto bad; /* two records of one object */
+			c[--up] = c[i];
+		}
+	if (up != lowhalf)
+		goto bad;
+	for (size_t i = up; i < N; i++)
+		pay[c[i].rank] = (uint64_t)c[i].hi << 32 | c[i].lo;
 	t->pay = pay;
-	release_inside(pay + N, sizeof *c * N - 8 * N);
-	w.cur -= page_up(sizeof *c * N) - page_up(8 * N);
+	release_inside(pay + N, 8 * N);
+	w.cur -= page_up(sizeof *rec * N) - page_up(8 * N);
+	PHASE("sort");
 
 	/* the log, in place: heads to HEAD | source id, edges to target ids */
 	uint32_t *log = g->log;
@@ -464,21 +429,24 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	PHASE("rewrite");
 	/* each source's first block; a source with several blocks (the roots:
 	 * their registers come last) gets its blocks listed in side[] */
-	first = wget(&w, 4 * M, &first_len);
+	/* first[] and pre[] as pairs (FIRST(x), PRE(x)): the DFS looks a
+	 * node's number up for every edge and its first block for every new
+	 * node, one cache line for both; pre[] is compacted out after */
+	first = wget(&w, 8 * M, &first_len);
 	if (!first)
 		goto nomem;
-	memset(first, 0xff, 4 * M);
+	memset(first, 0xff, 8 * M);
 	size_t nside = 0;
 	for (size_t i = 0; i < L; i++)
 		if (log[i] & HEAD) {
 			uint32_t x = log[i] & ~HEAD;
-			if (first[x] == UNDEF) {
-				first[x] = (uint32_t)i;
-			} else if (first[x] & LISTED) {
-				first[x]++;
+			if (FIRST(x) == UNDEF) {
+				FIRST(x) = (uint32_t)i;
+			} else if (FIRST(x) & LISTED) {
+				FIRST(x)++;
 				nside++;
 			} else {
-				first[x] = LISTED | 2;
+				FIRST(x) = LISTED | 2;
 				nside += 3;
 			}
 		}
@@ -488,14 +456,14 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			goto nomem;
 		uint32_t off = 0;
 		for (size_t x = 0; x < M; x++)
-			if (first[x] != UNDEF && (first[x] & LISTED)) {
-				uint32_t c = first[x] & ~LISTED;
-				first[x] = LISTED | off;
+			if (FIRST(x) != UNDEF && (FIRST(x) & LISTED)) {
+				uint32_t c = FIRST(x) & ~LISTED;
+				FIRST(x) = LISTED | off;
 				off += c + 1; /* side[off] counts the heads filled */
 			}
 		for (size_t i = 0; i < L; i++)
 			if (log[i] & HEAD) {
-				uint32_t f = first[log[i] & ~HEAD];
+				uint32_t f = FIRST(log[i] & ~HEAD);
 				if (f & LISTED) {
 					uint32_t *s = side + (f & ~LISTED);
 					s[1 + s[0]++] = (uint32_t)i;
@@ -518,20 +486,16 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * for a self loop) -- a tree edge only once its target is done, since
 	 * it names the node of its level until then -- and the wanted edges
 	 * and each root's are counted. An unreached source's blocks stay ids. */
-	t->pre = wget(&w, 4 * M, &t->arr_len[M_PRE]);
-	t->arr[M_PRE] = t->pre;
 	t->roff = wget(&w, 4 * (R + 2), &t->arr_len[M_ROFF]);
 	t->rcol = wget(&w, 4 * rlen + 4, &t->arr_len[M_RCOL]);
 	t->arr[M_ROFF] = t->roff;
 	t->arr[M_RCOL] = t->rcol;
 	stack = map_zero(stack_len = page_up(4 * (M + 1)));
-	if (!t->pre || !stack || !t->roff || !t->rcol)
+	if (!stack || !t->roff || !t->rcol)
 		goto nomem;
-	uint32_t *pre = t->pre;
-	memset(pre, 0xff, 4 * M);
 	size_t n = 1, d = 0, depth = 0, np = R;
 	uint32_t x = 0;
-	pre[0] = 0;
+	PRE(0) = 0;
 	stack[0] = 1;
 	for (;;) {
 		uint32_t y = UNDEF;
@@ -546,14 +510,14 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 					y = log[p++];
 					break;
 				}
-				uint32_t f = first[x];
+				uint32_t f = FIRST(x);
 				if (f == UNDEF || !(f & LISTED) || (p = next_block(side + (f & ~LISTED), p)) == UNDEF)
 					break;
 			}
 			stack[d] = p;
 			if (y == UNDEF) { /* x is done: its tree edge renumbered, back to its parent */
 				if (d >= 2)
-					log[stack[d - 1] - 1] = pre[x];
+					log[stack[d - 1] - 1] = PRE(x);
 				d--;
 				x = d == 0 ? 0 : d == 1 ? stack[0] - 1 : log[stack[d - 1] - 1];
 				continue;
@@ -564,13 +528,13 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			}
 			np++;
 			t->roff[x <= R ? x + 1 : 0]++;
-			if (pre[y] != UNDEF) {
-				log[p - 1] = pre[y];
+			if (PRE(y) != UNDEF) {
+				log[p - 1] = PRE(y);
 				continue;
 			}
 		}
-		pre[y] = (uint32_t)n++;
-		uint32_t f = first[y];
+		PRE(y) = (uint32_t)n++;
+		uint32_t f = FIRST(y);
 		stack[++d] = f == UNDEF ? (uint32_t)L : (f & LISTED) ? side[(f & ~LISTED) + 1] + 1 : f + 1;
 		if (d > depth)
 			depth = d;
@@ -587,7 +551,15 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	w.cur -= page_up(4 * (depth + 1));
 	munmap(stack, stack_len);
 	stack = NULL;
-	wput(&w, first, first_len);
+	/* pre[] compacted out of the pairs, in place; the rest goes back */
+	uint32_t *pre = first;
+	for (size_t y = 0; y < M; y++)
+		pre[y] = first[2 * y + 1];
+	release_inside(pre + M, 4 * M);
+	w.cur -= page_up(8 * M) - page_up(4 * M);
+	t->pre = pre;
+	t->arr[M_PRE] = pre;
+	t->arr_len[M_PRE] = first_len;
 	first = NULL;
 	wput(&w, side, side_len);
 	side = NULL;
