@@ -491,7 +491,11 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	t->arr[M_ROFF] = t->roff;
 	t->arr[M_RCOL] = t->rcol;
 	stack = map_zero(stack_len = page_up(4 * (M + 1)));
-	if (!stack || !t->roff || !t->rcol)
+	/* the predecessors' first part (below) counted here too: its range
+	 * is set by the nodes, not the reached ones, which are not known yet */
+	size_t part = (M + PRED_PARTS - 1) / PRED_PARTS;
+	poff = wget(&w, 4 * (part + 2), &poff_len);
+	if (!stack || !t->roff || !t->rcol || !poff)
 		goto nomem;
 	size_t n = 1, d = 0, depth = 0, np = R;
 	uint32_t x = 0;
@@ -528,11 +532,16 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			}
 			np++;
 			t->roff[x <= R ? x + 1 : 0]++;
-			if (PRE(y) != UNDEF) {
-				log[p - 1] = PRE(y);
+			uint32_t yp = PRE(y);
+			if (yp != UNDEF) {
+				log[p - 1] = yp;
+				if (yp < part)
+					poff[yp + 2]++;
 				continue;
 			}
 		}
+		if (n < part)
+			poff[n + 2]++;
 		PRE(y) = (uint32_t)n++;
 		uint32_t f = FIRST(y);
 		stack[++d] = f == UNDEF ? (uint32_t)L : (f & LISTED) ? side[(f & ~LISTED) + 1] + 1 : f + 1;
@@ -574,27 +583,9 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * are kept (preorder numbers) for naming the root that holds an
 	 * object. */
 
-	/* the first part's targets counted (an unreached source's blocks
-	 * skipped: their targets are unreached, or reached otherwise) */
-	size_t part = (n + PRED_PARTS - 1) / PRED_PARTS;
 	uint32_t *pnext = NULL;
 	size_t pnext_len = 0;
-	poff = wget(&w, 4 * (part + 2), &poff_len);
-	if (!poff)
-		goto nomem;
-	for (size_t r = 1; r <= R; r++)
-		if (pre[r] < part)
-			poff[pre[r] + 2]++;
 	uint32_t sp = UNDEF, src = 0;
-	for (size_t i = 0; i < L; i++) {
-		uint32_t e = log[i];
-		if (e & HEAD) {
-			if (e != UNDEF)
-				sp = pre[e & ~HEAD];
-		} else if (e < part && sp != UNDEF) {
-			poff[e + 2]++;
-		}
-	}
 	for (size_t r = 0; r <= R; r++)
 		t->roff[r + 1] += t->roff[r];
 	PHASE("renumber");
