@@ -296,6 +296,7 @@ static uint32_t next_block(const uint32_t *side, uint32_t p)
 	return lo <= side[0] ? side[lo] + 1 : UNDEF;
 }
 
+#define PF_AHEAD 16    /* entries ahead that a scan prefetches for */
 #define PRED_PARTS 4   /* the predecessors are built in as many parts */
 #define HEAD GH_DOM_OBJ       /* a block's source entry once rewritten: HEAD | node id */
 #define FIRST(x) first[2 * (size_t)(x)]
@@ -365,6 +366,11 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	char *buf = (char *)rec;
 	struct crec *c = (struct crec *)(void *)(buf + 4 * N);
 	for (size_t i = N; i-- > 0;) {
+		if (i >= PF_AHEAD) {
+			uint32_t ga = rec[i - PF_AHEAD].gran;
+			__builtin_prefetch(&t->reach[ga >> 6]);
+			__builtin_prefetch(&t->prefix[ga >> 6]);
+		}
 		struct gh_dom_node_rec nr = rec[i]; /* c[i] lies at or above rec[i] */
 		uint32_t r = rank_of(t, nr.gran);
 		uint64_t p;
@@ -402,6 +408,11 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	size_t nedges = 0, rlen = 0;
 	bool in_root = false;
 	for (size_t i = 0; i < L; i++) {
+		if (i + PF_AHEAD < L) {
+			uint32_t ga = log[i + PF_AHEAD] & (GH_DOM_GRAN_MAX - 1);
+			__builtin_prefetch(&t->reach[ga >> 6]);
+			__builtin_prefetch(&t->prefix[ga >> 6]);
+		}
 		uint32_t e = log[i];
 		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT) {
 			if ((e & ~GH_DOM_ROOT) >= R)
@@ -512,6 +523,8 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			for (;;) {
 				if (p < L && !(log[p] & HEAD)) {
 					y = log[p++];
+					if (p < L && !(log[p] & HEAD))
+						__builtin_prefetch(&PRE(log[p]));
 					break;
 				}
 				uint32_t f = FIRST(x);
@@ -627,6 +640,15 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		size_t out = 0;
 		bool empty = false; /* the last head kept has no entry after it yet */
 		for (size_t i = 0; i < L2; i++) {
+			if (i + PF_AHEAD < L2) {
+				uint32_t ea = log[i + PF_AHEAD];
+				if (ea & HEAD)
+					__builtin_prefetch(&pre[ea & ~HEAD]);
+				else if (ea >= lo && ea < hi)
+					__builtin_prefetch(&poff[ea - lo + 1]);
+				else if (ea >= hi && ea < nhi)
+					__builtin_prefetch(&pnext[ea - hi + 2]);
+			}
 			uint32_t e = log[i];
 			if (e & HEAD) {
 				if (e == UNDEF)
