@@ -11,21 +11,23 @@
  * gh__dom_compute works on the logs alone -- no heap memory is read after
  * the resume, so objects freed meanwhile cannot hurt -- in this order:
  *
- *   ranks    node id of an object = its rank in the mark's reach bitmap
- *            (a prefix count per 64 granules), ids in address order
- *   succs    the edge log rewritten in place (granules -> node ids), then
- *            joined into successor lists (a source's edges may come in
- *            several blocks: the mark's candidate FIFO interleaves them);
- *            the log's pages go back
+ *   figures  node id of an object = 1 + roots + its rank in the mark's
+ *            reach bitmap (address order); each record becomes 8 bytes
+ *            (site, type, size) at its rank, within the records' own buffer
+ *   log      rewritten in place: heads to source ids, edges to target ids;
+ *            each source's first block found (the roots' several blocks
+ *            listed): the log is the successor lists, nothing is copied
  *   DFS      from the virtual super-root (children: the roots): preorder
- *            numbers and DFS-tree parents
- *   preds    predecessor lists by preorder number, from the log
+ *            numbers; the log renumbered to them on the way
+ *   preds    predecessor runs by preorder number, built a quarter of the
+ *            numbers at a time while the log is compacted to the rest;
+ *            the log goes back
  *   semi-NCA Georgiadis's semi-NCA: semidominators as Lengauer-Tarjan
- *            computes them (path compression, iterative), then each
- *            immediate dominator as the nearest ancestor of its DFS parent
- *            numbered at most its semidominator
- *   retained bottom-up in reverse preorder, each node's figures added to its
- *            immediate dominator's
+ *            computes them (path compression, iterative, without a stack),
+ *            then each immediate dominator as the nearest ancestor of its
+ *            DFS parent numbered at most its semidominator
+ *   retained bottom-up in reverse preorder, each node's bytes and objects
+ *            (one word) added to its immediate dominator's
  *
  * Chosen by measurement: Cooper-Harvey-Kennedy's iterative algorithm needs
  * one round per node of a circular doubly linked list (an anchor pointing at
@@ -34,11 +36,14 @@
  * semi-NCA takes 7 ms (bench/dom_list.c; docs/performance.md).
  *
  * Work memory (all mmap, never malloc; bounded by GLASSHEAP_DOMINATORS_BUDGET)
- * at its peak: 8 bytes per edge (log and successors, then successors and
- * predecessors) and about 48 per node (the node records, 16, are released
- * once site/type/size, 12, are scattered by id; the DFS and semi-NCA arrays
- * take 36, then all but the dominators, successors and DFS order are
- * released before the retained figures' 12).
+ * is what the logs take while the world is stopped (16 bytes an object, 4 a
+ * log entry), and after that never more: 8 bytes an object for its figures
+ * throughout; the log (4 an entry) until the predecessors (4 an edge) have
+ * replaced it, a quarter at a time; 4 a node for the preorder numbers (8
+ * during the DFS, beside each first block), and two arrays of 4 a node for
+ * semi-NCA, then the dominators, retained figures (8) and the preorder's
+ * ids (4). On bench/gc_bench.c's heap (two pointers an object, three log
+ * entries) that peaks at about 30 bytes an object (docs/performance.md).
  */
 #include "internal.h"
 
@@ -304,8 +309,6 @@ static uint32_t next_block(const uint32_t *side, uint32_t p)
 #define LISTED 0x80000000u    /* first[x]: x's blocks are listed in side[] from this offset */
 #define RUN 0x80000000u       /* pcol: the first predecessor of a node */
 
-static uint64_t ph_c0;
-#define PHASE(name) do { if (getenv("GH_DOM_PHASES")) { struct timespec ts_; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts_); uint64_t c_ = (uint64_t)ts_.tv_sec * 1000000000u + (uint64_t)ts_.tv_nsec; fprintf(stderr, "phase %-10s %8.2f ms cur %zu peak %zu\n", name, (c_ - ph_c0) / 1e6, w.cur, w.peak); ph_c0 = c_; } } while (0)
 int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_tree *t, size_t *need)
 {
 	memset(t, 0, sizeof *t);
@@ -324,7 +327,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	/* the logs as the mark left them */
 	struct wmem w = {.cur = page_up(4 * L) + page_up(sizeof *g->nodes * N)};
 	w.peak = w.cur;
-	PHASE("start");
 	int rc = EINVAL;
 	uint32_t *first = NULL, *side = NULL, *stack = NULL, *poff = NULL, *pcol = NULL, *best = NULL;
 	size_t first_len = 0, side_len = 0, stack_len = 0, poff_len = 0, pcol_len = 0, best_len = 0;
@@ -339,7 +341,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		t->prefix[k] = rank;
 		rank += (uint32_t)__builtin_popcountll(g->reach[k]);
 	}
-	PHASE("prefix");
 	if (rank != N) /* an object marked but not recorded (or the reverse) */
 		goto bad;
 
@@ -382,7 +383,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		}
 		c[i] = (struct crec){r, (uint32_t)p, (uint32_t)(p >> 32)};
 	}
-	PHASE("pack12");
 	uint64_t *pay = (uint64_t *)(void *)buf;
 	size_t lowhalf = N / 2, up = N;
 	for (size_t i = 0; i < N; i++)
@@ -401,7 +401,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	t->pay = pay;
 	release_inside(pay + N, 8 * N);
 	w.cur -= page_up(sizeof *rec * N) - page_up(8 * N);
-	PHASE("sort");
 
 	/* the log, in place: heads to HEAD | source id, edges to target ids */
 	uint32_t *log = g->log;
@@ -437,12 +436,12 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	wput(&w, t->prefix, t->arr_len[M_PREFIX]);
 	t->prefix = t->arr[M_PREFIX] = NULL;
 
-	PHASE("rewrite");
 	/* each source's first block; a source with several blocks (the roots:
-	 * their registers come last) gets its blocks listed in side[] */
-	/* first[] and pre[] as pairs (FIRST(x), PRE(x)): the DFS looks a
-	 * node's number up for every edge and its first block for every new
-	 * node, one cache line for both; pre[] is compacted out after */
+	 * their registers come last) gets its blocks listed in side[]. Kept
+	 * beside the preorder numbers, as pairs (FIRST(x), PRE(x)): the DFS
+	 * looks a node's number up for every edge and its first block for
+	 * every new node, one cache line for both; pre[] is compacted out
+	 * after. */
 	first = wget(&w, 8 * M, &first_len);
 	if (!first)
 		goto nomem;
@@ -482,7 +481,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			}
 	}
 
-	PHASE("first");
 	/* what the formula leaves out: the block lists and the roots' edges */
 	if (*need + 4 * (nside + rlen) > budget) {
 		*need += 4 * (nside + rlen);
@@ -563,9 +561,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		x = y;
 	}
 	t->roff[0] = 0;
-	PHASE("dfs");
-	if (getenv("GH_DOM_PHASES"))
-		fprintf(stderr, "depth %zu of %zu nodes, cur %zu peak %zu\n", depth, n, w.cur, w.peak);
 	/* the stack's pages that were written count */
 	w.cur += page_up(4 * (depth + 1));
 	if (w.cur > w.peak)
@@ -601,7 +596,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	uint32_t sp = UNDEF, src = 0;
 	for (size_t r = 0; r <= R; r++)
 		t->roff[r + 1] += t->roff[r];
-	PHASE("renumber");
 	pcol_len = page_up(4 * np + 4);
 	if (pcol_len < ((size_t)2 << 20)) { /* counted as its parts are written */
 		pcol = mmap(NULL, pcol_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -695,7 +689,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	for (size_t r = R; r >= 1; r--)
 		t->roff[r] = t->roff[r - 1];
 	t->roff[0] = 0;
-	PHASE("preds");
 	/* the log is read: its whole pages go back */
 	release_inside(g->log, 4 * L);
 	w.cur -= page_up(4 * L2);
@@ -743,7 +736,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			pcol[k + 1] = s;
 		e = k;
 	}
-	PHASE("semi");
 	uint32_t *idom = t->idom;
 	idom[0] = 0;
 	for (size_t v = 1, k = 0; v < n; v++) {
@@ -761,7 +753,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	wput(&w, best, best_len);
 	best = NULL;
 
-	PHASE("nca");
 	/* the retained figures, by preorder number, bottom-up (a dominator
 	 * comes before what it dominates in preorder): bytes and objects in
 	 * one word, bytes << 30 | objects -- the objects of a cage under 16
@@ -798,7 +789,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		t->prefix[k] = rank;
 		rank += (uint32_t)__builtin_popcountll(g->reach[k]);
 	}
-	PHASE("retained");
 	t->work_bytes = w.peak;
 	return 0;
 nomem:

@@ -114,14 +114,14 @@ uint64_t gh__dom_retained_n(const struct gh_dom_tree *t, uint32_t id);
 uint64_t gh__dom_tsz(const struct gh_dom_tree *t, uint32_t id);
 uint32_t gh__dom_site(const struct gh_dom_tree *t, uint32_t id);
 /* Bytes of work memory the pass needs at its peak (an upper bound but for
- * the roots' own edges, which the computation adds) for n objects, r roots
- * and e log entries: the logs (16 per object, 4 per entry) while the world
- * is stopped; then 8 per object (its figures), 8 per entry (the log and the
- * predecessors, or the DFS's arrays) and at most 24 per node
- * (dominators.c); 4 per 64 granules for the ranks, and page rounding. */
+ * the roots' own edges and several blocks' lists, which the computation
+ * adds) for n objects, r roots and e log entries: the logs (16 per object,
+ * 4 per entry) while the world is stopped; after, 8 per object (its
+ * figures), 8 per entry (the log and the predecessors) and at most 20 per
+ * node (dominators.c); 4 per 64 granules for the ranks, and page rounding. */
 static inline size_t gh__dom_need(size_t n, size_t r, size_t e, size_t reach_words)
 {
-	size_t stop = 16 * n + 4 * e, after = 8 * n + 8 * e + 24 * (1 + r + n);
+	size_t stop = 16 * n + 4 * e, after = 8 * n + 8 * e + 20 * (1 + r + n);
 	return (stop > after ? stop : after) + 4 * reach_words + 16 * 4096;
 }
 
