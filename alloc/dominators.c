@@ -11,21 +11,23 @@
  * gh__dom_compute works on the logs alone -- no heap memory is read after
  * the resume, so objects freed meanwhile cannot hurt -- in this order:
  *
- *   ranks    node id of an object = its rank in the mark's reach bitmap
- *            (a prefix count per 64 granules), ids in address order
- *   succs    the edge log rewritten in place (granules -> node ids), then
- *            joined into successor lists (a source's edges may come in
- *            several blocks: the mark's candidate FIFO interleaves them);
- *            the log's pages go back
+ *   figures  node id of an object = 1 + roots + its rank in the mark's
+ *            reach bitmap (address order); each record becomes 8 bytes
+ *            (site, type, size) at its rank, within the records' own buffer
+ *   log      rewritten in place: heads to source ids, edges to target ids;
+ *            each source's first block found (the roots' several blocks
+ *            listed): the log is the successor lists, nothing is copied
  *   DFS      from the virtual super-root (children: the roots): preorder
- *            numbers and DFS-tree parents
- *   preds    predecessor lists by preorder number, from the log
+ *            numbers; the log renumbered to them on the way
+ *   preds    predecessor runs by preorder number, built a quarter of the
+ *            numbers at a time while the log is compacted to the rest;
+ *            the log goes back
  *   semi-NCA Georgiadis's semi-NCA: semidominators as Lengauer-Tarjan
- *            computes them (path compression, iterative), then each
- *            immediate dominator as the nearest ancestor of its DFS parent
- *            numbered at most its semidominator
- *   retained bottom-up in reverse preorder, each node's figures added to its
- *            immediate dominator's
+ *            computes them (path compression, iterative, without a stack),
+ *            then each immediate dominator as the nearest ancestor of its
+ *            DFS parent numbered at most its semidominator
+ *   retained bottom-up in reverse preorder, each node's bytes and objects
+ *            (one word) added to its immediate dominator's
  *
  * Chosen by measurement: Cooper-Harvey-Kennedy's iterative algorithm needs
  * one round per node of a circular doubly linked list (an anchor pointing at
@@ -34,11 +36,14 @@
  * semi-NCA takes 7 ms (bench/dom_list.c; docs/performance.md).
  *
  * Work memory (all mmap, never malloc; bounded by GLASSHEAP_DOMINATORS_BUDGET)
- * at its peak: 8 bytes per edge (log and successors, then successors and
- * predecessors) and about 48 per node (the node records, 16, are released
- * once site/type/size, 12, are scattered by id; the DFS and semi-NCA arrays
- * take 36, then all but the dominators, successors and DFS order are
- * released before the retained figures' 12).
+ * is what the logs take while the world is stopped (16 bytes an object, 4 a
+ * log entry), and after that never more: 8 bytes an object for its figures
+ * throughout; the log (4 an entry) until the predecessors (4 an edge) have
+ * replaced it, a quarter at a time; 4 a node for the preorder numbers (8
+ * during the DFS, beside each first block), and two arrays of 4 a node for
+ * semi-NCA, then the dominators, retained figures (8) and the preorder's
+ * ids (4). On bench/gc_bench.c's heap (two pointers an object, three log
+ * entries) that peaks at about 30 bytes an object (docs/performance.md).
  */
 #include "internal.h"
 
@@ -76,13 +81,63 @@ static void *map_work(size_t *len)
 	return gh__map_work(*len);
 }
 
+/* ---- Work memory ---------------------------------------------------------------------------- */
+
+/*
+ * Every array is its own private mapping, given back as soon as its phase
+ * is over; the tally follows what is mapped (whole pages) and keeps the
+ * peak, which the reply reports. Arrays of 2 MiB and more come in
+ * transparent huge pages (map_work); smaller ones are populated by the
+ * mmap itself: in a virtual machine a page fault costs several times the
+ * zeroing of its 4 KiB, and nearly every array here is written whole.
+ */
+struct wmem {
+	size_t cur, peak;
+};
+
+static void *wget(struct wmem *w, size_t bytes, size_t *len)
+{
+	*len = page_up(bytes ? bytes : 1);
+	void *p;
+	if (*len >= ((size_t)2 << 20)) {
+		p = map_work(len);
+	} else {
+		p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		p = p == MAP_FAILED ? NULL : p;
+	}
+	if (p) {
+		w->cur += *len;
+		if (w->cur > w->peak)
+			w->peak = w->cur;
+	}
+	return p;
+}
+
+static void wput(struct wmem *w, void *p, size_t len)
+{
+	if (p) {
+		munmap(p, len);
+		w->cur -= len;
+	}
+}
+
 /* ---- Ranks ---------------------------------------------------------------------------------- */
 
-uint32_t gh__dom_node_of(const struct gh_dom_tree *t, uint32_t gran)
+static uint32_t rank_of(const struct gh_dom_tree *t, uint32_t gran)
 {
 	size_t w = gran >> 6;
 	uint64_t below = t->reach[w] & ((UINT64_C(1) << (gran & 63)) - 1);
-	return (uint32_t)(1 + t->nroots + t->prefix[w] + (uint32_t)__builtin_popcountll(below));
+	return t->prefix[w] + (uint32_t)__builtin_popcountll(below);
+}
+
+static bool reached_gran(const struct gh_dom_graph *g, uint32_t gran)
+{
+	return (gran >> 6) < g->reach_words && ((g->reach[gran >> 6] >> (gran & 63)) & 1);
+}
+
+uint32_t gh__dom_node_of(const struct gh_dom_tree *t, uint32_t gran)
+{
+	return (uint32_t)(1 + t->nroots) + rank_of(t, gran);
 }
 
 uintptr_t gh__dom_address_of(const struct gh_dom_tree *t, uint32_t id)
@@ -112,270 +167,643 @@ static void release_inside(const void *p, size_t len)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* ---- Node figures, 8 bytes per object ------------------------------------------------------- */
+
+/* site:21 | type:15 | size:28 (site ids stay below 2^21, type ids below
+ * 2^15). What does not fit -- a size of 256 MiB or more, in practice --
+ * is an escape: size field all ones, the rest the index of its record in
+ * t->esc. */
+#define P_SIZE_BITS 28
+#define P_TYPE_BITS 15
+#define P_SITE_BITS 21
+#define P_ESC ((UINT64_C(1) << P_SIZE_BITS) - 1)
+
+static bool pay_fits(uint32_t site, uint64_t tsz)
+{
+	return site < (UINT32_C(1) << P_SITE_BITS) && GH_DOM_TYPE(tsz) < (UINT32_C(1) << P_TYPE_BITS) &&
+	       GH_DOM_SIZE(tsz) < P_ESC;
+}
+
+static uint64_t pay_pack(uint32_t site, uint64_t tsz)
+{
+	return ((uint64_t)site << (P_SIZE_BITS + P_TYPE_BITS)) | ((uint64_t)GH_DOM_TYPE(tsz) << P_SIZE_BITS) |
+	       GH_DOM_SIZE(tsz);
+}
+
+/* The record of object rank r. */
+static void pay_get(const struct gh_dom_tree *t, uint32_t r, uint32_t *site, uint64_t *tsz)
+{
+	uint64_t p = t->pay[r];
+	if ((p & P_ESC) != P_ESC) {
+		*site = (uint32_t)(p >> (P_SIZE_BITS + P_TYPE_BITS));
+		*tsz = GH_DOM_TSZ((p >> P_SIZE_BITS) & ((UINT64_C(1) << P_TYPE_BITS) - 1), p & P_ESC);
+		return;
+	}
+	const struct gh_dom_node_rec *e = &t->esc[p >> P_SIZE_BITS];
+	*site = e->site;
+	*tsz = e->tsz;
+}
+
+uint64_t gh__dom_tsz(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t site;
+	uint64_t tsz = 0;
+	if (id > t->nroots && id < t->nodes)
+		pay_get(t, id - 1 - (uint32_t)t->nroots, &site, &tsz);
+	return tsz;
+}
+
+uint32_t gh__dom_site(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t site = 0;
+	uint64_t tsz;
+	if (id > t->nroots && id < t->nodes)
+		pay_get(t, id - 1 - (uint32_t)t->nroots, &site, &tsz);
+	return site;
+}
+
+#define RET_N_BITS 30
+#define RET_N_MASK ((UINT64_C(1) << RET_N_BITS) - 1)
+
+uint32_t gh__dom_idom(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t w = t->pre[id];
+	return w == UNDEF ? UNDEF : t->vertex[t->idom[w]];
+}
+
+uint64_t gh__dom_retained(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t w = t->pre[id];
+	return w == UNDEF ? GH_DOM_SIZE(gh__dom_tsz(t, id)) : t->retained[w] >> RET_N_BITS;
+}
+
+uint64_t gh__dom_retained_n(const struct gh_dom_tree *t, uint32_t id)
+{
+	uint32_t w = t->pre[id];
+	return w == UNDEF ? id > t->nroots : t->retained[w] & RET_N_MASK;
+}
+
 /* ---- The computation ------------------------------------------------------------------------ */
+
+enum { M_PREFIX, M_ESC, M_PRE, M_VERTEX, M_IDOM, M_RET, M_ROFF, M_RCOL };
 
 void gh__dom_tree_release(struct gh_dom_tree *t)
 {
-	if (t->mem)
-		munmap(t->mem, t->mem_len);
-	if (t->mem2)
-		munmap(t->mem2, t->mem2_len);
-	if (t->mem3)
-		munmap(t->mem3, t->mem3_len);
+	for (size_t i = 0; i < GH_DOM_ARRAYS; i++)
+		if (t->arr[i])
+			munmap(t->arr[i], t->arr_len[i]);
 	memset(t, 0, sizeof *t);
 }
+
+/* A node record packed with its rank: rank, figures (pay) in two halves. */
+struct crec {
+	uint32_t rank, lo, hi;
+};
+
+/* Semi-NCA's evaluation with path compression, iterative without a stack:
+ * the path up is walked with its links reversed, then walked back down
+ * compressing (a list a million long must not recurse a million deep, and
+ * a stack would cost 4 bytes a node). Returns the smallest semidominator
+ * on the path from v up to (not including) the root of its tree. */
+static uint32_t eval(uint32_t *anc, uint32_t *best, uint32_t v)
+{
+	uint32_t prev = UNDEF, a = v;
+	while (anc[anc[a]] != UNDEF) {
+		uint32_t next = anc[a];
+		anc[a] = prev;
+		prev = a;
+		a = next;
+	}
+	while (prev != UNDEF) {
+		uint32_t b = prev;
+		prev = anc[b];
+		if (best[a] < best[b])
+			best[b] = best[a];
+		anc[b] = anc[a];
+		a = b;
+	}
+	return best[v];
+}
+
+/* Within a source whose blocks are listed (side[0] of them, log positions
+ * of their heads ascending, from side[1]): the first entry of the block
+ * after position p, or UNDEF. */
+static uint32_t next_block(const uint32_t *side, uint32_t p)
+{
+	uint32_t lo = 1, hi = side[0] + 1; /* the first head at or after p */
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (side[mid] < p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo <= side[0] ? side[lo] + 1 : UNDEF;
+}
+
+#define PF_AHEAD 16    /* entries ahead that a scan prefetches for */
+#define PRED_PARTS 4   /* the predecessors are built in as many parts */
+#define HEAD GH_DOM_OBJ       /* a block's source entry once rewritten: HEAD | node id */
+#define FIRST(x) first[2 * (size_t)(x)]
+#define PRE(x) first[2 * (size_t)(x) + 1]
+#define LISTED 0x80000000u    /* first[x]: x's blocks are listed in side[] from this offset */
+#define RUN 0x80000000u       /* pcol: the first predecessor of a node */
 
 int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_tree *t, size_t *need)
 {
 	memset(t, 0, sizeof *t);
-	size_t R = g->nroots, N = g->nnodes, M = 1 + R + N;
-	*need = gh__dom_need(N, R, g->nlog, g->reach_words);
+	size_t R = g->nroots, N = g->nnodes, M = 1 + R + N, L = g->nlog;
+	*need = gh__dom_need(N, R, L, g->reach_words);
 	if (*need > budget)
 		return ENOMEM;
-	if (M >= GH_DOM_OBJ)
+	if (M >= GH_DOM_OBJ || L >= GH_DOM_OBJ)
 		return EINVAL;
-	/* root blocks and edges, counted */
-	size_t nedges = 0;
-	for (size_t i = 0; i < g->nlog; i++)
-		if ((g->log[i] & GH_DOM_ROOT) == GH_DOM_ROOT) {
-			if ((g->log[i] & ~GH_DOM_ROOT) >= R)
-				return EINVAL;
-		} else if (!(g->log[i] & GH_DOM_OBJ)) {
-			nedges++;
-		}
-	/* first mapping: ranks, site, type:size, root blocks */
-	size_t o_prefix = 0, o_site = page_up(4 * g->reach_words + 4), o_tsz = o_site + page_up(4 * M),
-	       len1 = o_tsz + page_up(8 * M);
-	char *m1 = map_work(&len1);
-	if (!m1)
-		return ENOMEM;
-	t->mem = m1;
-	t->mem_len = len1;
 	t->nroots = R;
 	t->nobjects = N;
 	t->nodes = M;
-	t->prefix = (uint32_t *)(m1 + o_prefix);
-	t->site = (uint32_t *)(m1 + o_site);
-	t->tsz = (uint64_t *)(m1 + o_tsz);
 	t->reach = g->reach;
 	t->reach_words = g->reach_words;
 	t->base = g->base;
+	/* the logs as the mark left them */
+	struct wmem w = {.cur = page_up(4 * L) + page_up(sizeof *g->nodes * N)};
+	w.peak = w.cur;
+	int rc = EINVAL;
+	uint32_t *first = NULL, *side = NULL, *stack = NULL, *poff = NULL, *pcol = NULL, *best = NULL;
+	size_t first_len = 0, side_len = 0, stack_len = 0, poff_len = 0, pcol_len = 0, best_len = 0;
 
+	/* ranks: a prefix count per 64 granules */
+	t->prefix = wget(&w, 4 * g->reach_words + 4, &t->arr_len[M_PREFIX]);
+	t->arr[M_PREFIX] = t->prefix;
+	if (!t->prefix)
+		goto nomem;
 	uint32_t rank = 0;
-	for (size_t w = 0; w < g->reach_words; w++) {
-		t->prefix[w] = rank;
-		rank += (uint32_t)__builtin_popcountll(g->reach[w]);
+	for (size_t k = 0; k < g->reach_words; k++) {
+		t->prefix[k] = rank;
+		rank += (uint32_t)__builtin_popcountll(g->reach[k]);
 	}
-	if (rank != N) { /* an object marked but not recorded (or the reverse) */
-		gh__dom_tree_release(t);
-		return EINVAL;
-	}
+	if (rank != N) /* an object marked but not recorded (or the reverse) */
+		goto bad;
+
+	/*
+	 * The node records become the 8-byte figures by rank in their own
+	 * buffer (16 bytes an object), with no other memory: packed to 12
+	 * bytes (rank, figures) at the buffer's top, [4N, 16N), walking down;
+	 * the ranks below N/2 scattered into [0, 4N); the others moved up to
+	 * [10N, 16N) and scattered into [4N, 8N); [8N, 16N) given back.
+	 */
+	struct gh_dom_node_rec *rec = g->nodes;
+	size_t nesc = 0;
 	for (size_t i = 0; i < N; i++) {
-		const struct gh_dom_node_rec *n = &g->nodes[i];
-		if ((n->gran >> 6) >= g->reach_words || !((g->reach[n->gran >> 6] >> (n->gran & 63)) & 1)) {
-			gh__dom_tree_release(t);
-			return EINVAL;
+		if (!reached_gran(g, rec[i].gran))
+			goto bad;
+		nesc += !pay_fits(rec[i].site, rec[i].tsz);
+	}
+	if (nesc) {
+		t->esc = wget(&w, nesc * sizeof *t->esc, &t->arr_len[M_ESC]);
+		t->arr[M_ESC] = t->esc;
+		if (!t->esc)
+			goto nomem;
+	}
+	char *buf = (char *)rec;
+	struct crec *c = (struct crec *)(void *)(buf + 4 * N);
+	for (size_t i = N; i-- > 0;) {
+		if (i >= PF_AHEAD) {
+			uint32_t ga = rec[i - PF_AHEAD].gran;
+			__builtin_prefetch(&t->reach[ga >> 6]);
+			__builtin_prefetch(&t->prefix[ga >> 6]);
 		}
-		uint32_t id = gh__dom_node_of(t, n->gran);
-		t->site[id] = n->site;
-		t->tsz[id] = n->tsz;
+		struct gh_dom_node_rec nr = rec[i]; /* c[i] lies at or above rec[i] */
+		uint32_t r = rank_of(t, nr.gran);
+		uint64_t p;
+		if (pay_fits(nr.site, nr.tsz)) {
+			p = pay_pack(nr.site, nr.tsz);
+		} else {
+			t->esc[t->nesc] = (struct gh_dom_node_rec){r, nr.site, nr.tsz};
+			p = ((uint64_t)t->nesc++ << P_SIZE_BITS) | P_ESC;
+		}
+		c[i] = (struct crec){r, (uint32_t)p, (uint32_t)(p >> 32)};
 	}
-	/* the node records are read: their memory goes back before the rest is mapped */
-	release_inside(g->nodes, N * sizeof *g->nodes);
+	uint64_t *pay = (uint64_t *)(void *)buf;
+	size_t lowhalf = N / 2, up = N;
+	for (size_t i = 0; i < N; i++)
+		if (c[i].rank < lowhalf)
+			pay[c[i].rank] = (uint64_t)c[i].hi << 32 | c[i].lo;
+	for (size_t i = N; i-- > 0;) /* up: where the moved ones start */
+		if (c[i].rank >= lowhalf) {
+			if (up == 0)
+				goto bad; /* two records of one object */
+			c[--up] = c[i];
+		}
+	if (up != lowhalf)
+		goto bad;
+	for (size_t i = up; i < N; i++)
+		pay[c[i].rank] = (uint64_t)c[i].hi << 32 | c[i].lo;
+	t->pay = pay;
+	release_inside(pay + N, 8 * N);
+	w.cur -= page_up(sizeof *rec * N) - page_up(8 * N);
 
-	/* second mapping, u32 arrays. Kept with the tree: soff and scol (the
-	 * successor lists), pre (then the immediate dominator by id), vertex,
-	 * parent. Released before the retained figures: cur (DFS cursor, then
-	 * the forest's ancestors), semi (first the DFS stack), stk (fill
-	 * cursors, then the path-compression stack), poff, label, pcol. */
-	size_t a4 = page_up(4 * (M + 2)), ecap = page_up(4 * (nedges + R + 1));
-	size_t o_soff = 0, o_pre = a4, o_vert = 2 * a4, o_par = 3 * a4, o_scol = 4 * a4, o_cur = o_scol + ecap,
-	       o_semi = o_cur + a4, o_stk = o_semi + a4, o_poff = o_stk + a4, o_label = o_poff + a4,
-	       o_pcol = o_label + a4, len2 = o_pcol + ecap;
-	char *m2 = map_work(&len2);
-	if (!m2) {
-		gh__dom_tree_release(t);
-		return ENOMEM;
-	}
-	t->mem2 = m2;
-	t->mem2_len = len2;
-	uint32_t *soff = (uint32_t *)(m2 + o_soff), *scol = (uint32_t *)(m2 + o_scol);
-	uint32_t *pre = (uint32_t *)(m2 + o_pre), *vertex = (uint32_t *)(m2 + o_vert);
-	uint32_t *parent = (uint32_t *)(m2 + o_par), *semi = (uint32_t *)(m2 + o_semi), *cur = (uint32_t *)(m2 + o_cur);
-	uint32_t *stk = (uint32_t *)(m2 + o_stk), *poff = (uint32_t *)(m2 + o_poff), *pcol = (uint32_t *)(m2 + o_pcol);
-	uint32_t *label = (uint32_t *)(m2 + o_label);
-	t->soff = soff;
-	t->scol = scol;
-
-	/* rewrite the log to ids (a root's head becomes GH_DOM_OBJ | its id) */
+	/* the log, in place: heads to HEAD | source id, edges to target ids */
 	uint32_t *log = g->log;
-	for (size_t i = 0; i < g->nlog; i++) {
+	size_t nedges = 0, rlen = 0;
+	bool in_root = false;
+	for (size_t i = 0; i < L; i++) {
+		if (i + PF_AHEAD < L) {
+			uint32_t ga = log[i + PF_AHEAD] & (GH_DOM_GRAN_MAX - 1);
+			__builtin_prefetch(&t->reach[ga >> 6]);
+			__builtin_prefetch(&t->prefix[ga >> 6]);
+		}
 		uint32_t e = log[i];
 		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT) {
-			log[i] = GH_DOM_OBJ | ((e & ~GH_DOM_ROOT) + 1);
-		} else if (e & GH_DOM_OBJ) {
-			uint32_t gr = e & ~GH_DOM_OBJ;
-			if ((gr >> 6) >= g->reach_words || !((g->reach[gr >> 6] >> (gr & 63)) & 1))
+			if ((e & ~GH_DOM_ROOT) >= R)
 				goto bad;
-			log[i] = GH_DOM_OBJ | gh__dom_node_of(t, gr);
+			log[i] = HEAD | ((e & ~GH_DOM_ROOT) + 1);
+			in_root = true;
+		} else if (e & GH_DOM_OBJ) {
+			if (!reached_gran(g, e & ~GH_DOM_OBJ))
+				goto bad;
+			log[i] = HEAD | gh__dom_node_of(t, e & ~GH_DOM_OBJ);
+			in_root = false;
 		} else {
-			if (i == 0 || (e >> 6) >= g->reach_words || !((g->reach[e >> 6] >> (e & 63)) & 1))
+			if (i == 0 || !reached_gran(g, e))
 				goto bad;
 			log[i] = gh__dom_node_of(t, e);
+			nedges++;
+			rlen += in_root;
 		}
-	}
-	/* successor lists: the super-root's are the roots; a source's blocks,
-	 * however many, joined */
-	soff[1] = (uint32_t)R;
-	uint32_t src = 0;
-	for (size_t i = 0; i < g->nlog; i++) {
-		if (log[i] & GH_DOM_OBJ)
-			src = log[i] & ~GH_DOM_OBJ;
-		else
-			soff[src + 1]++;
-	}
-	for (size_t x = 0; x < M; x++)
-		soff[x + 1] += soff[x];
-	memcpy(stk, soff, 4 * M);
-	for (size_t r = 1; r <= R; r++)
-		scol[stk[0]++] = (uint32_t)r;
-	for (size_t i = 0; i < g->nlog; i++) {
-		if (log[i] & GH_DOM_OBJ)
-			src = log[i] & ~GH_DOM_OBJ;
-		else
-			scol[stk[src]++] = log[i];
 	}
 	t->edges = nedges;
-	/* the log is read: its whole pages go back */
-	release_inside(g->log, 4 * g->nlog);
+	/* the ranks are not needed again until the answer's addresses */
+	wput(&w, t->prefix, t->arr_len[M_PREFIX]);
+	t->prefix = t->arr[M_PREFIX] = NULL;
 
-	/* DFS from the super-root: preorder numbers and DFS-tree parents */
-	for (size_t x = 0; x < M; x++)
-		pre[x] = UNDEF;
-	size_t n = 1, sp = 1;
-	pre[0] = 0;
-	vertex[0] = 0;
-	parent[0] = 0;
-	semi[0] = 0; /* the DFS stack, for now */
-	cur[0] = soff[0];
-	while (sp) {
-		uint32_t x = semi[sp - 1];
-		if (cur[x] == soff[x + 1]) {
-			sp--;
-			continue;
+	/* each source's first block; a source with several blocks (the roots:
+	 * their registers come last) gets its blocks listed in side[]. Kept
+	 * beside the preorder numbers, as pairs (FIRST(x), PRE(x)): the DFS
+	 * looks a node's number up for every edge and its first block for
+	 * every new node, one cache line for both; pre[] is compacted out
+	 * after. */
+	first = wget(&w, 8 * M, &first_len);
+	if (!first)
+		goto nomem;
+	memset(first, 0xff, 8 * M);
+	size_t nside = 0;
+	for (size_t i = 0; i < L; i++)
+		if (log[i] & HEAD) {
+			uint32_t x = log[i] & ~HEAD;
+			if (FIRST(x) == UNDEF) {
+				FIRST(x) = (uint32_t)i;
+			} else if (FIRST(x) & LISTED) {
+				FIRST(x)++;
+				nside++;
+			} else {
+				FIRST(x) = LISTED | 2;
+				nside += 3;
+			}
 		}
-		uint32_t y = scol[cur[x]++];
-		if (y >= M)
-			goto bad;
-		if (pre[y] != UNDEF)
-			continue;
-		pre[y] = (uint32_t)n;
-		vertex[n] = y;
-		parent[n] = pre[x];
-		n++;
-		cur[y] = soff[y];
-		semi[sp++] = y;
+	if (nside) {
+		side = wget(&w, 4 * nside, &side_len);
+		if (!side)
+			goto nomem;
+		uint32_t off = 0;
+		for (size_t x = 0; x < M; x++)
+			if (FIRST(x) != UNDEF && (FIRST(x) & LISTED)) {
+				uint32_t c = FIRST(x) & ~LISTED;
+				FIRST(x) = LISTED | off;
+				off += c + 1; /* side[off] counts the heads filled */
+			}
+		for (size_t i = 0; i < L; i++)
+			if (log[i] & HEAD) {
+				uint32_t f = FIRST(log[i] & ~HEAD);
+				if (f & LISTED) {
+					uint32_t *s = side + (f & ~LISTED);
+					s[1 + s[0]++] = (uint32_t)i;
+				}
+			}
 	}
 
-	/* predecessors by preorder number, of the reached nodes only */
-	for (size_t x = 0; x < M; x++)
-		if (pre[x] != UNDEF)
-			for (uint32_t k = soff[x]; k < soff[x + 1]; k++)
-				poff[pre[scol[k]] + 1]++;
-	for (size_t w = 0; w < n; w++)
-		poff[w + 1] += poff[w];
-	memcpy(stk, poff, 4 * n); /* fill cursors */
-	for (size_t x = 0; x < M; x++)
-		if (pre[x] != UNDEF)
-			for (uint32_t k = soff[x]; k < soff[x + 1]; k++)
-				pcol[stk[pre[scol[k]]]++] = pre[x];
+	/* what the formula leaves out: the block lists and the roots' edges */
+	if (*need + 4 * (nside + rlen) > budget) {
+		*need += 4 * (nside + rlen);
+		goto nomem;
+	}
+
+	/* DFS from the super-root (its children: the roots, in order):
+	 * preorder numbers. The stack holds one log position per level (the
+	 * next entry to read); the node of level d is the entry level d - 1
+	 * read last, so nothing else is kept. On the way the log is
+	 * renumbered: an edge read becomes its target's preorder number (UNDEF
+	 * for a self loop) -- a tree edge only once its target is done, since
+	 * it names the node of its level until then -- and the wanted edges
+	 * and each root's are counted. An unreached source's blocks stay ids. */
+	t->roff = wget(&w, 4 * (R + 2), &t->arr_len[M_ROFF]);
+	t->rcol = wget(&w, 4 * rlen + 4, &t->arr_len[M_RCOL]);
+	t->arr[M_ROFF] = t->roff;
+	t->arr[M_RCOL] = t->rcol;
+	stack = map_zero(stack_len = page_up(4 * (M + 1)));
+	/* the predecessors' first part (below) counted here too: its range
+	 * is set by the nodes, not the reached ones, which are not known yet */
+	size_t part = (M + PRED_PARTS - 1) / PRED_PARTS;
+	poff = wget(&w, 4 * (part + 2), &poff_len);
+	if (!stack || !t->roff || !t->rcol || !poff)
+		goto nomem;
+	size_t n = 1, d = 0, depth = 0, np = R;
+	uint32_t x = 0;
+	PRE(0) = 0;
+	stack[0] = 1;
+	for (;;) {
+		uint32_t y = UNDEF;
+		if (d == 0) {
+			if (stack[0] > R)
+				break;
+			y = stack[0]++;
+		} else {
+			uint32_t p = stack[d];
+			for (;;) {
+				if (p < L && !(log[p] & HEAD)) {
+					y = log[p++];
+					if (p < L && !(log[p] & HEAD))
+						__builtin_prefetch(&PRE(log[p]));
+					break;
+				}
+				uint32_t f = FIRST(x);
+				if (f == UNDEF || !(f & LISTED) || (p = next_block(side + (f & ~LISTED), p)) == UNDEF)
+					break;
+			}
+			stack[d] = p;
+			if (y == UNDEF) { /* x is done: its tree edge renumbered, back to its parent */
+				if (d >= 2)
+					log[stack[d - 1] - 1] = PRE(x);
+				d--;
+				x = d == 0 ? 0 : d == 1 ? stack[0] - 1 : log[stack[d - 1] - 1];
+				continue;
+			}
+			if (y == x) {
+				log[p - 1] = UNDEF;
+				continue;
+			}
+			np++;
+			t->roff[x <= R ? x + 1 : 0]++;
+			uint32_t yp = PRE(y);
+			if (yp != UNDEF) {
+				log[p - 1] = yp;
+				if (yp < part)
+					poff[yp + 2]++;
+				continue;
+			}
+		}
+		if (n < part)
+			poff[n + 2]++;
+		PRE(y) = (uint32_t)n++;
+		uint32_t f = FIRST(y);
+		stack[++d] = f == UNDEF ? (uint32_t)L : (f & LISTED) ? side[(f & ~LISTED) + 1] + 1 : f + 1;
+		if (d > depth)
+			depth = d;
+		x = y;
+	}
+	t->roff[0] = 0;
+	/* the stack's pages that were written count */
+	w.cur += page_up(4 * (depth + 1));
+	if (w.cur > w.peak)
+		w.peak = w.cur;
+	w.cur -= page_up(4 * (depth + 1));
+	munmap(stack, stack_len);
+	stack = NULL;
+	/* pre[] compacted out of the pairs, in place; the rest goes back */
+	uint32_t *pre = first;
+	for (size_t y = 0; y < M; y++)
+		pre[y] = first[2 * y + 1];
+	release_inside(pre + M, 4 * M);
+	w.cur -= page_up(8 * M) - page_up(4 * M);
+	t->pre = pre;
+	t->arr[M_PRE] = pre;
+	t->arr_len[M_PRE] = first_len;
+	first = NULL;
+	wput(&w, side, side_len);
+	side = NULL;
+	t->reached = n;
+
+	/* Predecessors by preorder number, from the log (the super-root's
+	 * edges to the roots added), in runs: node v's run starts with the
+	 * entry flagged RUN -- every reached node but the super-root has one
+	 * at least, its DFS parent. Built for a quarter of the numbers at a
+	 * time, the log compacted to what is left after each: the log and the
+	 * predecessors never both take their whole size. The roots' own edges
+	 * are kept (preorder numbers) for naming the root that holds an
+	 * object. */
+
+	uint32_t *pnext = NULL;
+	size_t pnext_len = 0;
+	uint32_t sp = UNDEF, src = 0;
+	for (size_t r = 0; r <= R; r++)
+		t->roff[r + 1] += t->roff[r];
+	pcol_len = page_up(4 * np + 4);
+	if (pcol_len < ((size_t)2 << 20)) { /* counted as its parts are written */
+		pcol = mmap(NULL, pcol_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		pcol = pcol == MAP_FAILED ? NULL : pcol;
+	} else {
+		pcol = map_work(&pcol_len);
+	}
+	if (!pcol)
+		goto nomem;
+	/* Each part: filled from the log, which is compacted to the other
+	 * parts' edges (heads whose blocks empty dropped) while the next
+	 * part's targets are counted. */
+	size_t L2 = L, base = 0, pcol_counted = 0;
+	for (uint32_t lo = 0, hi = (uint32_t)(part < n ? part : n); lo < n;) {
+		uint32_t nhi = (uint32_t)(hi + part < n ? hi + part : n);
+		for (size_t k = 0; k <= hi - lo; k++)
+			poff[k + 1] += poff[k];
+		size_t cnt = poff[hi - lo + 1], unit = pcol_len >= ((size_t)2 << 20) ? (size_t)2 << 20 : 4096;
+		size_t extent = (4 * (base + cnt) + unit - 1) & ~(unit - 1), touched;
+		touched = (extent < pcol_len ? extent : pcol_len) - pcol_counted;
+		w.cur += touched;
+		pcol_counted += touched;
+		if (w.cur > w.peak)
+			w.peak = w.cur;
+		if (hi < n) {
+			pnext = wget(&w, 4 * (nhi - hi + 2), &pnext_len);
+			if (!pnext)
+				goto nomem;
+		}
+		uint32_t *pc = pcol + base; /* poff[v - lo + 1]: v's fill cursor */
+		for (size_t r = 1; r <= R; r++)
+			if (pre[r] >= lo && pre[r] < hi)
+				pc[poff[pre[r] - lo + 1]++] = 0;
+			else if (pre[r] >= hi && pre[r] < nhi)
+				pnext[pre[r] - hi + 2]++;
+		size_t out = 0;
+		bool empty = false; /* the last head kept has no entry after it yet */
+		for (size_t i = 0; i < L2; i++) {
+			if (i + PF_AHEAD < L2) {
+				uint32_t ea = log[i + PF_AHEAD];
+				if (ea & HEAD)
+					__builtin_prefetch(&pre[ea & ~HEAD]);
+				else if (ea >= lo && ea < hi)
+					__builtin_prefetch(&poff[ea - lo + 1]);
+				else if (ea >= hi && ea < nhi)
+					__builtin_prefetch(&pnext[ea - hi + 2]);
+			}
+			uint32_t e = log[i];
+			if (e & HEAD) {
+				if (e == UNDEF)
+					continue;
+				out -= empty; /* the previous head lost its block */
+				src = e & ~HEAD;
+				sp = pre[src];
+				if (sp == UNDEF) { /* not reached: dropped, its entries too */
+					empty = false;
+					continue;
+				}
+				log[out++] = e;
+				empty = true;
+				continue;
+			}
+			if (sp == UNDEF)
+				continue;
+			if (src <= R && lo == 0)
+				t->rcol[t->roff[src]++] = e;
+			if (e < hi) {
+				pc[poff[e - lo + 1]++] = sp;
+			} else {
+				log[out++] = e;
+				empty = false;
+				if (e < nhi)
+					pnext[e - hi + 2]++;
+			}
+		}
+		out -= empty;
+		for (size_t v = lo ? lo : 1; v < hi; v++)
+			pc[poff[v - lo]] |= RUN;
+		base += cnt;
+		wput(&w, poff, poff_len);
+		poff = pnext;
+		poff_len = pnext_len;
+		pnext = NULL;
+		release_inside(log + out, 4 * (L2 - out));
+		w.cur -= page_up(4 * L2) - page_up(4 * out);
+		L2 = out;
+		lo = hi;
+		hi = nhi;
+	}
+	/* roff[r] was advanced to r's end: shift back to starts */
+	for (size_t r = R; r >= 1; r--)
+		t->roff[r] = t->roff[r - 1];
+	t->roff[0] = 0;
+	/* the log is read: its whole pages go back */
+	release_inside(g->log, 4 * L);
+	w.cur -= page_up(4 * L2);
+	w.cur += pcol_len - pcol_counted; /* the rest of pcol is released below as a whole */
 
 	/* Semi-NCA (Georgiadis): semidominators by Lengauer-Tarjan's simple
-	 * evaluation with path compression (iterative: a list a million long
-	 * must not recurse a million deep), then each immediate dominator as
-	 * the nearest ancestor of its DFS parent whose number is at most its
-	 * semidominator's. Linear in practice whatever the graph: the
-	 * iterative algorithm needs a round per step of a doubly linked list
-	 * entered from both ends (a circular list's anchor), which C heaps are
-	 * full of. */
-	uint32_t *anc = cur; /* the DFS is done with its cursors */
-	for (size_t w = 0; w < n; w++) {
-		semi[w] = (uint32_t)w;
-		label[w] = (uint32_t)w;
-		anc[w] = UNDEF;
-	}
-	for (size_t w = n; w-- > 1;) {
-		for (uint32_t k = poff[w]; k < poff[w + 1]; k++) {
-			uint32_t v = pcol[k], u = v;
-			if (anc[v] != UNDEF) {
-				size_t depth = 0;
-				uint32_t a = v;
-				while (anc[anc[a]] != UNDEF) {
-					stk[depth++] = a;
-					a = anc[a];
-				}
-				while (depth) {
-					uint32_t b = stk[--depth], ab = anc[b];
-					if (semi[label[ab]] < semi[label[b]])
-						label[b] = label[ab];
-					anc[b] = anc[ab];
-				}
-				u = label[v];
+	 * evaluation with path compression, in reverse preorder, then each
+	 * immediate dominator as the nearest ancestor of its DFS parent
+	 * numbered at most its semidominator. A predecessor v < w is an
+	 * ancestor of w (a tree or forward edge), so w's DFS parent is the
+	 * largest such v and need not be stored: once w's run is read, its
+	 * first entry keeps the parent and its second (if any) the
+	 * semidominator -- with one predecessor, the parent is both. Linear in
+	 * practice whatever the graph: the iterative algorithm needs a round
+	 * per step of a doubly linked list entered from both ends (a circular
+	 * list's anchor), which C heaps are full of. */
+	t->idom = wget(&w, 4 * n, &t->arr_len[M_IDOM]);
+	t->arr[M_IDOM] = t->idom;
+	best = wget(&w, 4 * n, &best_len);
+	if (!t->idom || !best)
+		goto nomem;
+	uint32_t *anc = t->idom; /* the forest's links, then the dominators */
+	memset(anc, 0xff, 4 * n);
+	size_t e = np;
+	for (size_t v = n; v-- > 1;) {
+		uint32_t s = (uint32_t)v, par = 0;
+		size_t k = e;
+		do {
+			uint32_t u = pcol[--k] & ~RUN;
+			if (u < v) {
+				if (u < s)
+					s = u;
+				if (u > par)
+					par = u;
+			} else {
+				uint32_t b = eval(anc, best, u);
+				if (b < s)
+					s = b;
 			}
-			if (semi[u] < semi[w])
-				semi[w] = semi[u];
-		}
-		anc[w] = parent[w];
+		} while (!(pcol[k] & RUN));
+		best[v] = s;
+		anc[v] = par;
+		pcol[k] = RUN | par;
+		if (e - k >= 2)
+			pcol[k + 1] = s;
+		e = k;
 	}
-	uint32_t *idp = parent; /* immediate dominators by preorder number, in place */
-	for (size_t w = 1; w < n; w++) {
-		uint32_t d = parent[w];
-		while (d > semi[w])
-			d = idp[d];
-		idp[w] = d;
-	}
-	/* by node id, in place of the preorder numbers */
-	for (size_t x = 0; x < M; x++)
-		pre[x] = pre[x] == UNDEF ? UNDEF : vertex[idp[pre[x]]];
-	uint32_t *idom = pre;
+	uint32_t *idom = t->idom;
 	idom[0] = 0;
-	t->idom = idom;
+	for (size_t v = 1, k = 0; v < n; v++) {
+		size_t start = k++;
+		while (k < np && !(pcol[k] & RUN))
+			k++;
+		uint32_t par = pcol[start] & ~RUN, s = k - start >= 2 ? pcol[start + 1] : par, dd = par;
+		while (dd > s)
+			dd = idom[dd];
+		idom[v] = dd;
+	}
 	t->iterations = 1;
+	wput(&w, pcol, pcol_len);
+	pcol = NULL;
+	wput(&w, best, best_len);
+	best = NULL;
 
-	/* the retained figures: third mapping, once the rest is given back */
-	size_t peak2 = len2;
-	madvise(m2 + o_cur, len2 - o_cur, MADV_DONTNEED);
-	size_t o_ret = 0, o_cnt = page_up(8 * M), len3 = o_cnt + page_up(4 * M);
-	char *m3 = map_work(&len3);
-	if (!m3) {
-		gh__dom_tree_release(t);
-		return ENOMEM;
+	/* the retained figures, by preorder number, bottom-up (a dominator
+	 * comes before what it dominates in preorder): bytes and objects in
+	 * one word, bytes << 30 | objects -- the objects of a cage under 16
+	 * GiB hold fewer than 2^34 bytes and 2^30 objects, so neither field
+	 * carries into the other */
+	t->retained = wget(&w, 8 * n, &t->arr_len[M_RET]);
+	t->vertex = wget(&w, 4 * n, &t->arr_len[M_VERTEX]);
+	t->arr[M_RET] = t->retained;
+	t->arr[M_VERTEX] = t->vertex;
+	if (!t->retained || !t->vertex)
+		goto nomem;
+	uint64_t *ret = t->retained, total = 0;
+	for (size_t y = 0; y < M; y++)
+		if (pre[y] != UNDEF) {
+			t->vertex[pre[y]] = (uint32_t)y;
+			if (y > R) {
+				uint64_t p = pay[y - 1 - R];
+				p = (p & P_ESC) != P_ESC ? p & P_ESC : GH_DOM_SIZE(gh__dom_tsz(t, (uint32_t)y));
+				total += p;
+				ret[pre[y]] = p << RET_N_BITS | 1;
+			}
+		}
+	if (total >> (64 - RET_N_BITS))
+		goto bad; /* more than a cage holds */
+	for (size_t v = n; v-- > 1;)
+		ret[idom[v]] += ret[v];
+	/* the ranks again, for the addresses */
+	t->prefix = wget(&w, 4 * g->reach_words + 4, &t->arr_len[M_PREFIX]);
+	t->arr[M_PREFIX] = t->prefix;
+	if (!t->prefix)
+		goto nomem;
+	rank = 0;
+	for (size_t k = 0; k < g->reach_words; k++) {
+		t->prefix[k] = rank;
+		rank += (uint32_t)__builtin_popcountll(g->reach[k]);
 	}
-	t->mem3 = m3;
-	t->mem3_len = len3;
-	uint64_t *ret = (uint64_t *)(m3 + o_ret);
-	uint32_t *cnt = (uint32_t *)(m3 + o_cnt);
-	for (size_t x = 0; x < M; x++) {
-		ret[x] = GH_DOM_SIZE(t->tsz[x]);
-		cnt[x] = x > R;
-	}
-	/* bottom-up: a dominator comes before what it dominates in preorder */
-	for (size_t w = n; w-- > 1;) {
-		uint32_t x = vertex[w];
-		ret[idom[x]] += ret[x];
-		cnt[idom[x]] += cnt[x];
-	}
-	t->retained = ret;
-	t->retained_n = cnt;
-	/* the peak: logs, records and the first mapping; or logs, the first
-	 * mapping and the second; or logs, the first, idom and the third */
-	size_t recs = N * sizeof *g->nodes, logb = 4 * g->nlog;
-	size_t p1 = logb + len1 + recs, p2 = logb + len1 + peak2, p3 = len1 + o_cur + len3;
-	t->work_bytes = p1 > p2 ? (p1 > p3 ? p1 : p3) : (p2 > p3 ? p2 : p3);
+	t->work_bytes = w.peak;
 	return 0;
+nomem:
+	rc = ENOMEM;
 bad:
+	if (stack)
+		munmap(stack, stack_len);
+	wput(&w, first, first_len);
+	wput(&w, side, side_len);
+	wput(&w, poff, poff_len);
+	if (pcol)
+		munmap(pcol, pcol_len);
+	wput(&w, best, best_len);
 	gh__dom_tree_release(t);
-	return EINVAL;
+	return rc;
 }
 
 /* ---- One pass -------------------------------------------------------------------------------- */
@@ -456,31 +884,33 @@ static int cmp_types(const void *a, const void *b)
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : x->type < y->type ? -1 : x->type > y->type;
 }
 
-/* The root that holds object id directly (its successors list it), or -1. */
+/* The root that holds object id directly (its own edges list it), or -1. */
 static int root_holding(const struct gh_dom_tree *t, uint32_t id)
 {
+	uint32_t w = t->pre[id];
 	for (size_t r = 1; r <= t->nroots; r++)
-		for (uint32_t k = t->soff[r]; k < t->soff[r + 1]; k++)
-			if (t->scol[k] == id)
+		for (uint32_t k = t->roff[r]; k < t->roff[r + 1]; k++)
+			if (t->rcol[k] == w)
 				return (int)r - 1;
 	return -1;
 }
 
 static void fill_row(const struct gh_dom_tree *t, uint32_t id, struct gh_dom_row *row, int *root)
 {
+	uint64_t tsz = gh__dom_tsz(t, id);
 	row->address_hidden = GH_DOM_HIDE(gh__dom_address_of(t, id));
-	row->type = GH_DOM_TYPE(t->tsz[id]);
-	row->site = t->site[id];
-	row->self_bytes = GH_DOM_SIZE(t->tsz[id]);
-	row->retained_bytes = t->retained[id];
-	row->retained_objects = t->retained_n[id];
+	row->type = GH_DOM_TYPE(tsz);
+	row->site = gh__dom_site(t, id);
+	row->self_bytes = GH_DOM_SIZE(tsz);
+	row->retained_bytes = gh__dom_retained(t, id);
+	row->retained_objects = gh__dom_retained_n(t, id);
 	/* the chain of dominators up to a root: every element dominates the next */
 	size_t n = 0;
 	uint32_t x = id, top = id;
 	while (x > t->nroots && x != UNDEF) {
 		top = x;
 		n++;
-		x = t->idom[x];
+		x = gh__dom_idom(t, x);
 	}
 	*root = x >= 1 && x <= t->nroots ? (int)x - 1 : x == 0 ? root_holding(t, top) : -1;
 	row->path_first_hidden = GH_DOM_HIDE(gh__dom_address_of(t, top));
@@ -489,9 +919,9 @@ static void fill_row(const struct gh_dom_tree *t, uint32_t id, struct gh_dom_row
 	row->path_elided = n > keep;
 	row->npath = row->path_elided ? (unsigned)keep : (unsigned)n;
 	x = id;
-	for (size_t k = 0; k < n; k++, x = t->idom[x]) {
+	for (size_t k = 0; k < n; k++, x = gh__dom_idom(t, x)) {
 		size_t from_top = n - 1 - k;
-		uint32_t type = GH_DOM_TYPE(t->tsz[x]);
+		uint32_t type = GH_DOM_TYPE(gh__dom_tsz(t, x));
 		if (!row->path_elided)
 			row->path_type[from_top] = type;
 		else if (k < keep - 5)
@@ -564,19 +994,21 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 	}
 	size_t nh = 0;
 	for (uint32_t x = (uint32_t)t.nroots + 1; x < t.nodes; x++) {
-		uint32_t d = t.idom[x];
-		if (d == UNDEF)
+		uint32_t w = t.pre[x];
+		if (w == UNDEF)
 			continue;
-		uint32_t type = GH_DOM_TYPE(t.tsz[x]);
+		uint64_t tsz = gh__dom_tsz(&t, x);
+		uint32_t type = GH_DOM_TYPE(tsz), d = t.vertex[t.idom[w]];
 		if (type == GH_TYPE_INTERNAL)
 			continue; /* glassheap's own */
-		r->reached_bytes += GH_DOM_SIZE(t.tsz[x]);
-		if (d <= t.nroots || GH_DOM_TYPE(t.tsz[d]) != type) {
-			bt[type].bytes += t.retained[x];
-			bt[type].objects += t.retained_n[x];
+		r->reached_bytes += GH_DOM_SIZE(tsz);
+		uint64_t rb = t.retained[w] >> RET_N_BITS;
+		if (d <= t.nroots || GH_DOM_TYPE(gh__dom_tsz(&t, d)) != type) {
+			bt[type].bytes += rb;
+			bt[type].objects += t.retained[w] & RET_N_MASK;
 		}
-		if ((q->type == GH_TYPE_NONE || q->type == type) && t.retained[x] >= q->min_bytes)
-			heap_offer(h, &nh, q->max_rows, t.retained[x], x);
+		if ((q->type == GH_TYPE_NONE || q->type == type) && rb >= q->min_bytes)
+			heap_offer(h, &nh, q->max_rows, rb, x);
 	}
 	r->objects = t.nobjects;
 	r->edges = t.edges;

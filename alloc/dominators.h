@@ -68,24 +68,31 @@ struct gh_dom_graph {
 /* ---- The computation (dominators.c; pure, testable on a made-up graph) ---- */
 
 /* Node ids: 0 the virtual super-root, 1..nroots the roots (root i is id
- * i + 1), then the objects in address order. */
+ * i + 1), then the objects in address order (id = 1 + nroots + rank in the
+ * reach bitmap). The computation numbers the reached nodes in DFS preorder
+ * and keeps its figures by that number; read them by id with the
+ * accessors below. */
+#define GH_DOM_ARRAYS 9
 struct gh_dom_tree {
 	size_t nroots, nobjects, nodes; /* nodes = 1 + nroots + nobjects */
-	uint32_t *idom;         /* [nodes]; UINT32_MAX: not reached from the super-root */
-	uint64_t *retained;     /* [nodes] bytes: itself and everything it dominates */
-	uint32_t *retained_n;   /* [nodes] objects, likewise */
-	uint64_t *tsz;          /* [nodes] type:16 | size:48 (0 for roots) */
-	uint32_t *site;         /* [nodes] */
+	size_t reached;         /* nodes reached from the super-root (it included) */
+	uint64_t *pay;          /* [nobjects] by rank: site:21 | type:15 | size:28, or an escape */
+	struct gh_dom_node_rec *esc; /* what does not fit in pay ({rank, site, tsz}), by rank */
+	size_t nesc;
+	uint32_t *pre;          /* [nodes] id -> preorder number; UINT32_MAX: not reached */
+	uint32_t *vertex;       /* [reached] preorder number -> id */
+	uint32_t *idom;         /* [reached] the immediate dominator's preorder number (0 for 0) */
+	uint64_t *retained;     /* [reached] bytes << 30 | objects: itself and everything it dominates */
+	uint32_t *roff, *rcol;  /* root id r's own edges (preorder numbers): rcol[roff[r] .. roff[r + 1]) */
 	uint32_t *prefix;       /* rank of the first object of each reach word */
 	const uint64_t *reach;
 	size_t reach_words;
 	uintptr_t base;
 	size_t edges;           /* edges in the graph (log entries less block heads) */
-	size_t work_bytes;      /* peak work memory of the computation (mmap) */
+	size_t work_bytes;      /* peak work memory, the logs included (mmap) */
 	unsigned iterations;    /* 1 (semi-NCA makes one pass) */
-	void *mem, *mem2, *mem3; /* the mappings holding all of the above */
-	size_t mem_len, mem2_len, mem3_len;
-	uint32_t *soff, *scol;  /* successors of node x: scol[soff[x] .. soff[x + 1]) */
+	void *arr[GH_DOM_ARRAYS]; /* the mappings holding all of the above */
+	size_t arr_len[GH_DOM_ARRAYS];
 };
 
 /* Computes immediate dominators and retained sizes. Memory from one
@@ -98,13 +105,24 @@ void gh__dom_tree_release(struct gh_dom_tree *t);
 uint32_t gh__dom_node_of(const struct gh_dom_tree *t, uint32_t gran);
 /* The address of object node id. */
 uintptr_t gh__dom_address_of(const struct gh_dom_tree *t, uint32_t id);
-/* Bytes of work memory the pass needs at its peak (an upper bound) for n
- * objects, r roots and e log entries: 8 per entry (the log, the
- * predecessor lists), 48 per node (dominators.c), 4 per 64 granules for
- * the ranks, and the page rounding of a dozen arrays. */
+/* By node id: the immediate dominator's id (UINT32_MAX: not reached; 0
+ * for 0), retained bytes and objects (an unreached node: itself), type:size
+ * and site (0 for the super-root and the roots). */
+uint32_t gh__dom_idom(const struct gh_dom_tree *t, uint32_t id);
+uint64_t gh__dom_retained(const struct gh_dom_tree *t, uint32_t id);
+uint64_t gh__dom_retained_n(const struct gh_dom_tree *t, uint32_t id);
+uint64_t gh__dom_tsz(const struct gh_dom_tree *t, uint32_t id);
+uint32_t gh__dom_site(const struct gh_dom_tree *t, uint32_t id);
+/* Bytes of work memory the pass needs at its peak (an upper bound but for
+ * the roots' own edges and several blocks' lists, which the computation
+ * adds) for n objects, r roots and e log entries: the logs (16 per object,
+ * 4 per entry) while the world is stopped; after, 8 per object (its
+ * figures), 8 per entry (the log and the predecessors) and at most 20 per
+ * node (dominators.c); 4 per 64 granules for the ranks, and page rounding. */
 static inline size_t gh__dom_need(size_t n, size_t r, size_t e, size_t reach_words)
 {
-	return 8 * e + 48 * (1 + r + n) + 4 * reach_words + 16 * (r + 2) + 16 * 4096;
+	size_t stop = 16 * n + 4 * e, after = 8 * n + 8 * e + 20 * (1 + r + n);
+	return (stop > after ? stop : after) + 4 * reach_words + 16 * 4096;
 }
 
 /* ---- One pass (mark.c + dominators.c) ------------------------------------ */

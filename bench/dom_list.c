@@ -37,6 +37,6 @@ int main(int argc, char **argv){
   double t0 = now();
   int rc = gh__dom_compute(&g, (size_t)8<<30, &t, &need);
   printf("n %zu rc %d compute_ms %.1f iterations %u retained(anchor)=%llu\n", n, rc, now()-t0, t.iterations,
-         rc ? 0ull : (unsigned long long)t.retained[gh__dom_node_of(&t, G(0))]);
+         rc ? 0ull : (unsigned long long)gh__dom_retained(&t, gh__dom_node_of(&t, G(0))));
   return 0;
 }

@@ -5,6 +5,10 @@
  *   gh-bench-gc N [RUNS]        linked with glassheap: N live objects, RUNS passes
  *   gh-bench-gc N RUNS dom      the same heap, RUNS dominator passes
  *                               (GET /debug/memory/dominators' engine) instead
+ *   gh-bench-gc N ROWS domdump  one dominator pass, its answer printed in full
+ *                               (ROWS top retainers, by_type, totals; addresses
+ *                               relative to the cage): diff two builds' output
+ *                               to check that a change keeps the results
  *   gh-bench-gc-lsan N [RUNS]   the same program built with clang -fsanitize=leak:
  *                               RUNS calls of __lsan_do_recoverable_leak_check()
  *   gh-bench-gc-plain N 0       the same heap with glibc (run under valgrind by
@@ -109,6 +113,42 @@ static double status_mb(const char *key)
 	return v;
 }
 
+#if defined(GH_BENCH_GLASSHEAP)
+/* One dominator pass printed in full: every figure of the answer that does
+ * not depend on timing (rows, paths, root labels, by_type, totals). */
+static int dom_dump(size_t rows)
+{
+	struct gh_dom_query q = {.type = GH_TYPE_NONE, .max_rows = rows};
+	struct gh_dom_result *r = NULL;
+	size_t need = 0;
+	uint64_t objs = 0;
+	int rc = gh__dom_run(&q, &r, NULL, &need, &objs);
+	if (rc != 0) {
+		fprintf(stderr, "dominator pass failed: %s\n", strerror(rc));
+		return 1;
+	}
+	printf("objects %llu edges %llu roots %llu reached_bytes %llu rows %zu types %zu\n",
+	       (unsigned long long)r->objects, (unsigned long long)r->edges, (unsigned long long)r->roots,
+	       (unsigned long long)r->reached_bytes, r->nrows, r->ntypes);
+	for (size_t i = 0; i < r->nrows; i++) {
+		const struct gh_dom_row *w = &r->rows[i];
+		printf("row %zu at +%#llx type %u site %u self %llu retained %llu objects %llu first +%#llx root %s path",
+		       i, (unsigned long long)(GH_DOM_HIDE(w->address_hidden) - gh__cage.base), w->type, w->site,
+		       (unsigned long long)w->self_bytes, (unsigned long long)w->retained_bytes,
+		       (unsigned long long)w->retained_objects,
+		       (unsigned long long)(GH_DOM_HIDE(w->path_first_hidden) - gh__cage.base), w->root_label);
+		for (unsigned k = 0; k < w->npath; k++)
+			printf(" %u", w->path_type[k]);
+		printf("%s\n", w->path_elided ? " (elided)" : "");
+	}
+	for (size_t i = 0; i < r->ntypes; i++)
+		printf("type %u bytes %llu objects %llu\n", r->types[i].type, (unsigned long long)r->types[i].bytes,
+		       (unsigned long long)r->types[i].objects);
+	gh__dom_result_free(r);
+	return 0;
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 100000;
@@ -119,6 +159,8 @@ int main(int argc, char **argv)
 	double rss0 = status_mb("VmRSS");
 	(void)rss0;
 #if defined(GH_BENCH_GLASSHEAP)
+	if (argc > 3 && strcmp(argv[3], "domdump") == 0)
+		return dom_dump((size_t)runs);
 	if (argc > 3 && strcmp(argv[3], "dom") == 0) {
 		for (int k = 0; k < runs; k++) {
 			struct gh_dom_query q = {.type = GH_TYPE_NONE, .max_rows = 20};

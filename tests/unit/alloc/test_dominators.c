@@ -113,12 +113,12 @@ TEST(ids_and_addresses)
 		EXPECT_EQ(O(i), 2u + (uint32_t)i); /* address order after the super-root and the root */
 		EXPECT_EQ(gh__dom_address_of(&T, O(i)), 0x100000u + 16u * gran_of(i));
 	}
-	EXPECT_EQ(T.site[O(1)], 101u);
-	EXPECT_EQ(GH_DOM_TYPE(T.tsz[O(2)]), 12u);
+	EXPECT_EQ(gh__dom_site(&T, O(1)), 101u);
+	EXPECT_EQ(GH_DOM_TYPE(gh__dom_tsz(&T, O(2))), 12u);
 	/* objects 0 and 1 are recorded but no edge reaches them */
-	EXPECT_EQ(T.idom[O(0)], UINT32_MAX);
-	EXPECT_EQ(T.idom[O(2)], Rt(0));
-	EXPECT_EQ(T.retained[0], 8u);
+	EXPECT_EQ(gh__dom_idom(&T, O(0)), UINT32_MAX);
+	EXPECT_EQ(gh__dom_idom(&T, O(2)), Rt(0));
+	EXPECT_EQ(gh__dom_retained(&T, 0), 8u);
 	gh__dom_tree_release(&T);
 }
 
@@ -131,15 +131,15 @@ TEST(cycle)
 	struct mk m = {.n = 4, .r = 1, .size = {100, 20, 3, 4000}};
 	EDGES(&m, {ROOT(0), 0}, {0, 1}, {1, 2}, {2, 0}, {2, 3}, {1, 1});
 	ASSERT_EQ(compute(&m), 0);
-	EXPECT_EQ(T.idom[O(0)], Rt(0));
-	EXPECT_EQ(T.idom[O(1)], O(0));
-	EXPECT_EQ(T.idom[O(2)], O(1));
-	EXPECT_EQ(T.idom[O(3)], O(2));
-	EXPECT_EQ(T.retained[O(0)], 4123u);
-	EXPECT_EQ(T.retained_n[O(0)], 4u);
-	EXPECT_EQ(T.retained[O(2)], 4003u);
-	EXPECT_EQ(T.retained[Rt(0)], 4123u);
-	EXPECT_EQ(T.retained[0], 4123u);
+	EXPECT_EQ(gh__dom_idom(&T, O(0)), Rt(0));
+	EXPECT_EQ(gh__dom_idom(&T, O(1)), O(0));
+	EXPECT_EQ(gh__dom_idom(&T, O(2)), O(1));
+	EXPECT_EQ(gh__dom_idom(&T, O(3)), O(2));
+	EXPECT_EQ(gh__dom_retained(&T, O(0)), 4123u);
+	EXPECT_EQ(gh__dom_retained_n(&T, O(0)), 4u);
+	EXPECT_EQ(gh__dom_retained(&T, O(2)), 4003u);
+	EXPECT_EQ(gh__dom_retained(&T, Rt(0)), 4123u);
+	EXPECT_EQ(gh__dom_retained(&T, 0), 4123u);
 	EXPECT_EQ(T.edges, 6u);
 	gh__dom_tree_release(&T);
 }
@@ -155,18 +155,18 @@ TEST(two_roots)
 	int X = 0, Y = 1, Z = 2, W = 3, V = 4;
 	EDGES(&m, {ROOT(0), X}, {ROOT(1), X}, {ROOT(0), Y}, {Y, Z}, {ROOT(1), Z}, {ROOT(1), W}, {W, V});
 	ASSERT_EQ(compute(&m), 0);
-	EXPECT_EQ(T.idom[O(X)], 0u);
-	EXPECT_EQ(T.idom[O(Z)], 0u);
-	EXPECT_EQ(T.idom[O(Y)], Rt(0));
-	EXPECT_EQ(T.retained[O(Y)], 20u);
-	EXPECT_EQ(T.retained_n[O(Y)], 1u);
-	EXPECT_EQ(T.idom[O(W)], Rt(1));
-	EXPECT_EQ(T.idom[O(V)], O(W));
-	EXPECT_EQ(T.retained[O(W)], 90u);
-	EXPECT_EQ(T.retained[Rt(1)], 90u);
-	EXPECT_EQ(T.retained[Rt(0)], 20u);
-	EXPECT_EQ(T.retained[0], 150u);
-	EXPECT_EQ(T.retained_n[0], 5u);
+	EXPECT_EQ(gh__dom_idom(&T, O(X)), 0u);
+	EXPECT_EQ(gh__dom_idom(&T, O(Z)), 0u);
+	EXPECT_EQ(gh__dom_idom(&T, O(Y)), Rt(0));
+	EXPECT_EQ(gh__dom_retained(&T, O(Y)), 20u);
+	EXPECT_EQ(gh__dom_retained_n(&T, O(Y)), 1u);
+	EXPECT_EQ(gh__dom_idom(&T, O(W)), Rt(1));
+	EXPECT_EQ(gh__dom_idom(&T, O(V)), O(W));
+	EXPECT_EQ(gh__dom_retained(&T, O(W)), 90u);
+	EXPECT_EQ(gh__dom_retained(&T, Rt(1)), 90u);
+	EXPECT_EQ(gh__dom_retained(&T, Rt(0)), 20u);
+	EXPECT_EQ(gh__dom_retained(&T, 0), 150u);
+	EXPECT_EQ(gh__dom_retained_n(&T, 0), 5u);
 	gh__dom_tree_release(&T);
 }
 
@@ -180,9 +180,9 @@ TEST(diamond)
 	EDGES(&m, {ROOT(0), 0}, {0, 1}, {0, 2}, {1, 3}, {2, 3}, {3, 4}, {2, 4});
 	ASSERT_EQ(compute(&m), 0);
 	for (int i = 1; i < 5; i++)
-		EXPECT_EQ(T.idom[O(i)], O(0));
-	EXPECT_EQ(T.retained[O(0)], 31u);
-	EXPECT_EQ(T.retained[O(3)], 8u);
+		EXPECT_EQ(gh__dom_idom(&T, O(i)), O(0));
+	EXPECT_EQ(gh__dom_retained(&T, O(0)), 31u);
+	EXPECT_EQ(gh__dom_retained(&T, O(3)), 8u);
 	gh__dom_tree_release(&T);
 }
 
@@ -248,7 +248,7 @@ TEST(random_graphs_match_brute_force)
 			reach_without(&m, d, without[d]);
 		for (int v = 0; v < m.n; v++) {
 			if (!all[v]) {
-				EXPECT_EQ(T.idom[O(v)], UINT32_MAX);
+				EXPECT_EQ(gh__dom_idom(&T, O(v)), UINT32_MAX);
 				continue;
 			}
 			/* strict object dominators of v */
@@ -264,7 +264,7 @@ TEST(random_graphs_match_brute_force)
 				if (closest)
 					idom = d;
 			}
-			uint32_t got = T.idom[O(v)];
+			uint32_t got = gh__dom_idom(&T, O(v));
 			if (idom >= 0) {
 				EXPECT_EQ(got, O(idom));
 			} else {
@@ -286,8 +286,8 @@ TEST(random_graphs_match_brute_force)
 					sum += m.size[w];
 					cnt++;
 				}
-			EXPECT_EQ(T.retained[O(v)], sum);
-			EXPECT_EQ(T.retained_n[O(v)], cnt);
+			EXPECT_EQ(gh__dom_retained(&T, O(v)), sum);
+			EXPECT_EQ(gh__dom_retained_n(&T, O(v)), cnt);
 		}
 		gh__dom_tree_release(&T);
 		if (gh_test_failed_now) {
@@ -334,18 +334,289 @@ TEST(circular_list)
 	size_t need = 0;
 	ASSERT_EQ(gh__dom_compute(&g, (size_t)1 << 30, &T, &need), 0);
 	uint32_t anchor = gh__dom_node_of(&T, LG(0));
-	EXPECT_EQ(T.idom[anchor], 1u);
-	EXPECT_EQ(T.retained[anchor], total);
-	EXPECT_EQ(T.retained_n[anchor], (uint32_t)LN + 1);
+	EXPECT_EQ(gh__dom_idom(&T, anchor), 1u);
+	EXPECT_EQ(gh__dom_retained(&T, anchor), total);
+	EXPECT_EQ(gh__dom_retained_n(&T, anchor), (uint32_t)LN + 1);
 	size_t wrong = 0;
 	for (size_t i = 1; i <= LN; i++) {
 		uint32_t x = gh__dom_node_of(&T, LG(i));
-		wrong += T.idom[x] != anchor || T.retained_n[x] != 1;
+		wrong += gh__dom_idom(&T, x) != anchor || gh__dom_retained_n(&T, x) != 1;
 	}
 	EXPECT_EQ(wrong, 0u);
 	gh__dom_tree_release(&T);
 	munmap(recs, 16 * (LN + 2));
 #undef LG
+}
+
+/*
+ * Random graphs up to a few hundred thousand nodes against a reference:
+ * Cooper-Harvey-Kennedy's iterative algorithm (slow on long circular
+ * lists, exact anywhere), retained sizes summed over its tree. The logs
+ * are written the way a mark may write them and worse: records in a random
+ * order, sources' edges split into several blocks scattered through the
+ * log, duplicates, self loops, cycles, several roots, lists,
+ * and records that do not fit the packed 8 bytes (a size of 2^28 or more,
+ * a site of 2^21 or more).
+ */
+struct rg {
+	uint32_t n, r, e;          /* objects, roots, edges */
+	uint32_t *src, *dst;       /* node ids (0 never: roots 1..r, objects r+1..) */
+	uint64_t *tsz;
+	uint32_t *site;
+};
+
+static uint64_t rg_state;
+static uint32_t rg_rand(uint32_t below)
+{
+	rg_state ^= rg_state << 13;
+	rg_state ^= rg_state >> 7;
+	rg_state ^= rg_state << 17;
+	return (uint32_t)(rg_state % below);
+}
+
+/* Reference idom by node id (UINT32_MAX: unreached), retained bytes and objects. */
+static void chk_reference(const struct rg *g, uint32_t *idom, uint64_t *rb, uint64_t *rn)
+{
+	uint32_t M = 1 + g->r + g->n;
+	uint32_t *soff = calloc(M + 1, 4), *scol = malloc(4 * ((size_t)g->e + g->r + 1));
+	uint32_t *poff = calloc(M + 1, 4), *pcol = malloc(4 * ((size_t)g->e + g->r + 1));
+	uint32_t *po = malloc(4 * M), *rpo = malloc(4 * M), *stk = malloc(8 * (size_t)M), *cur = malloc(4 * M);
+	for (uint32_t k = 0; k < g->e; k++)
+		soff[g->src[k]]++, poff[g->dst[k]]++;
+	for (uint32_t r = 1; r <= g->r; r++)
+		soff[0]++, poff[r]++;
+	for (uint32_t x = 0, a = 0, b = 0; x < M; x++) {
+		uint32_t c = soff[x], d = poff[x];
+		soff[x] = a, poff[x] = b;
+		a += c, b += d;
+	}
+	soff[M] = soff[M - 1], poff[M] = poff[M - 1];
+	memcpy(cur, soff, 4 * M);
+	uint32_t *pcur = malloc(4 * M);
+	memcpy(pcur, poff, 4 * M);
+	for (uint32_t r = 1; r <= g->r; r++)
+		scol[cur[0]++] = r, pcol[pcur[r]++] = 0;
+	for (uint32_t k = 0; k < g->e; k++)
+		scol[cur[g->src[k]]++] = g->dst[k], pcol[pcur[g->dst[k]]++] = g->src[k];
+	for (uint32_t x = 0; x < M; x++)
+		soff[x + 1] = cur[x], poff[x + 1] = pcur[x]; /* ends */
+	/* the starts again: cur holds the ends, the starts are the previous ends */
+	for (uint32_t x = M; x-- > 1;)
+		soff[x] = cur[x - 1], poff[x] = pcur[x - 1];
+	soff[0] = poff[0] = 0;
+	/* postorder by an iterative DFS */
+	for (uint32_t x = 0; x < M; x++)
+		po[x] = UINT32_MAX, cur[x] = soff[x];
+	uint32_t sp = 0, np = 0;
+	bool *seen = calloc(M, 1);
+	stk[sp++] = 0;
+	seen[0] = true;
+	while (sp) {
+		uint32_t x = stk[sp - 1];
+		if (cur[x] < soff[x + 1]) {
+			uint32_t y = scol[cur[x]++];
+			if (!seen[y]) {
+				seen[y] = true;
+				stk[sp++] = y;
+			}
+			continue;
+		}
+		sp--;
+		po[x] = np;
+		rpo[np++] = x;
+	}
+	for (uint32_t x = 0; x < M; x++)
+		idom[x] = UINT32_MAX;
+	idom[0] = 0;
+	for (bool changed = true; changed;) {
+		changed = false;
+		for (uint32_t i = np - 1; i-- > 0;) { /* reverse postorder, the super-root (last) left out */
+			uint32_t b = rpo[i], nw = UINT32_MAX;
+			for (uint32_t k = poff[b]; k < poff[b + 1]; k++) {
+				uint32_t p = pcol[k];
+				if (idom[p] == UINT32_MAX)
+					continue;
+				if (nw == UINT32_MAX) {
+					nw = p;
+					continue;
+				}
+				uint32_t a = p, c = nw;
+				while (a != c) {
+					while (po[a] < po[c])
+						a = idom[a];
+					while (po[c] < po[a])
+						c = idom[c];
+				}
+				nw = a;
+			}
+			if (idom[b] != nw) {
+				idom[b] = nw;
+				changed = true;
+			}
+		}
+	}
+	for (uint32_t x = 0; x < M; x++) {
+		rb[x] = GH_DOM_SIZE(x > g->r ? g->tsz[x - 1 - g->r] : 0);
+		rn[x] = x > g->r;
+	}
+	for (uint32_t i = 0; i + 1 < np; i++) { /* postorder: what a node dominates comes first */
+		uint32_t x = rpo[i];
+		rb[idom[x]] += rb[x];
+		rn[idom[x]] += rn[x];
+	}
+	free(soff), free(scol), free(poff), free(pcol), free(po), free(rpo), free(stk), free(cur), free(pcur), free(seen);
+}
+
+static void rg_check(struct rg *g, int round)
+{
+	uint32_t R = g->r, N = g->n, M = 1 + R + N;
+	/* blocks: each source's edges cut into pieces (a cut before an edge one time in four), shuffled */
+	uint32_t *cut = malloc(4 * ((size_t)g->e + 1));
+	/* edges grouped by source (a stable counting sort), then cut */
+	uint32_t *cnt = calloc(M + 1, 4), *grouped = malloc(4 * ((size_t)g->e + 1));
+	for (uint32_t k = 0; k < g->e; k++)
+		cnt[g->src[k] + 1]++;
+	for (uint32_t x = 0; x < M; x++)
+		cnt[x + 1] += cnt[x];
+	for (uint32_t k = 0; k < g->e; k++)
+		grouped[cnt[g->src[k]]++] = k;
+	uint32_t nb = 0; /* piece starts in grouped[] */
+	for (uint32_t k = 0; k < g->e; k++)
+		if (k == 0 || g->src[grouped[k]] != g->src[grouped[k - 1]] || rg_rand(4) == 0)
+			cut[nb++] = k;
+	for (uint32_t i = nb; i > 1; i--) { /* shuffle the pieces */
+		uint32_t j = rg_rand(i), t = cut[i - 1];
+		cut[i - 1] = cut[j];
+		cut[j] = t;
+	}
+	size_t cap = (size_t)g->e + nb + 8;
+	uint32_t *log = mmap(NULL, 4 * cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t nl = 0;
+	/* each piece runs to the next cut or to its source's end */
+	bool *is_cut = calloc((size_t)g->e + 1, 1);
+	for (uint32_t b = 0; b < nb; b++)
+		is_cut[cut[b]] = true;
+	for (uint32_t b = 0; b < nb; b++) {
+		uint32_t k = cut[b], s = g->src[grouped[k]];
+		log[nl++] = s <= R ? GH_DOM_ROOT | (s - 1) : GH_DOM_OBJ | (2 * (s - 1 - R) + 1);
+		do
+			log[nl++] = 2 * (g->dst[grouped[k++]] - 1 - R) + 1;
+		while (k < g->e && !is_cut[k]);
+	}
+	/* records in a random order */
+	struct gh_dom_node_rec *recs = mmap(NULL, 16 * ((size_t)N + 1), PROT_READ | PROT_WRITE,
+					    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t words = (2 * (size_t)N + 2) / 64 + 1;
+	uint64_t *reach = calloc(words, 8);
+	for (uint32_t i = 0; i < N; i++) {
+		recs[i] = (struct gh_dom_node_rec){2 * i + 1, g->site[i], g->tsz[i]};
+		reach[(2 * i + 1) >> 6] |= UINT64_C(1) << ((2 * i + 1) & 63);
+	}
+	for (uint32_t i = N; i > 1; i--) {
+		uint32_t j = rg_rand(i);
+		struct gh_dom_node_rec t = recs[i - 1];
+		recs[i - 1] = recs[j];
+		recs[j] = t;
+	}
+	uint32_t *idom = malloc(4 * (size_t)M);
+	uint64_t *rb = malloc(8 * (size_t)M), *rn = malloc(8 * (size_t)M);
+	chk_reference(g, idom, rb, rn);
+	struct gh_dom_graph dg = {log, nl, recs, N, reach, words, R, 0x100000};
+	size_t need = 0;
+	ASSERT_EQ(gh__dom_compute(&dg, (size_t)1 << 34, &T, &need), 0);
+	size_t wrong = 0, first_wrong = SIZE_MAX;
+	for (uint32_t x = 0; x < M; x++) {
+		bool ok = gh__dom_idom(&T, x) == idom[x];
+		if (idom[x] != UINT32_MAX)
+			ok = ok && gh__dom_retained(&T, x) == rb[x] && gh__dom_retained_n(&T, x) == rn[x];
+		if (x > R)
+			ok = ok && gh__dom_tsz(&T, x) == g->tsz[x - 1 - R] && gh__dom_site(&T, x) == g->site[x - 1 - R];
+		if (!ok && first_wrong == SIZE_MAX)
+			first_wrong = x;
+		wrong += !ok;
+	}
+	EXPECT_EQ(wrong, 0u);
+	EXPECT_EQ(T.edges, (size_t)g->e);
+	EXPECT_GT(T.work_bytes, 0u);
+	if (wrong)
+		fprintf(stderr, "  round %d: n=%u r=%u e=%u, first wrong node %zu: idom %u want %u\n", round, N, R, g->e,
+			first_wrong, gh__dom_idom(&T, (uint32_t)first_wrong), idom[first_wrong]);
+	gh__dom_tree_release(&T);
+	munmap(log, 4 * cap);
+	munmap(recs, 16 * ((size_t)N + 1));
+	free(cut), free(cnt), free(grouped), free(is_cut), free(reach), free(idom), free(rb), free(rn);
+}
+
+/* n objects, r roots; edges: random ones (avg. deg each), circular doubly
+ * linked lists of up to list_max, chains, self loops, duplicates. */
+static void rg_round(int round, uint32_t n, uint32_t r, uint32_t deg, uint32_t list_max)
+{
+	struct rg g = {.n = n, .r = r};
+	size_t cap = (size_t)n * (deg + 3) + 64;
+	g.src = malloc(4 * cap);
+	g.dst = malloc(4 * cap);
+	g.tsz = malloc(8 * (size_t)n);
+	g.site = malloc(4 * (size_t)n);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t size = 1 + rg_rand(1000);
+		uint32_t site = 1 + rg_rand(50);
+		if (rg_rand(5000) == 0)
+			size = (UINT64_C(1) << 28) + rg_rand(100); /* does not fit 28 bits */
+		if (rg_rand(5000) == 0)
+			site = (UINT32_C(1) << 21) + rg_rand(100);
+		g.tsz[i] = GH_DOM_TSZ(1 + rg_rand(20), size);
+		g.site[i] = site;
+	}
+#define OBJ(i) (1 + r + (i))
+#define ADD(s, d) (g.src[g.e] = (s), g.dst[g.e] = (d), g.e++)
+	for (uint32_t k = 0; k < r; k++) /* each root holds a few objects */
+		for (uint32_t j = 0, c = 1 + rg_rand(4); j < c; j++)
+			ADD(1 + k, OBJ(rg_rand(n)));
+	uint32_t i = 0;
+	while (i < n) {
+		uint32_t kind = rg_rand(3), len = 1 + rg_rand(list_max);
+		if (i + len > n)
+			len = n - i;
+		if (kind == 0 && len >= 2) { /* a circular doubly linked list, its anchor at i */
+			for (uint32_t j = 1; j < len; j++) {
+				uint32_t next = j + 1 < len ? i + j + 1 : i, prev = j > 1 ? i + j - 1 : i;
+				ADD(OBJ(i + j), OBJ(next));
+				ADD(OBJ(i + j), OBJ(prev));
+			}
+			ADD(OBJ(i), OBJ(i + 1));
+			ADD(OBJ(i), OBJ(i + len - 1));
+		} else if (kind == 1) { /* a chain */
+			for (uint32_t j = 0; j + 1 < len; j++)
+				ADD(OBJ(i + j), OBJ(i + j + 1));
+		}
+		/* random edges out of every object of the piece (to anywhere: cycles across pieces) */
+		for (uint32_t j = 0; j < len; j++)
+			for (uint32_t k = 0, c = rg_rand(deg + 1); k < c && g.e < cap - 4; k++)
+				ADD(OBJ(i + j), OBJ(rg_rand(n)));
+		if (rg_rand(7) == 0)
+			ADD(OBJ(i), OBJ(i)); /* a self loop */
+		if (rg_rand(7) == 0 && g.e > 0) { /* a duplicate */
+			uint32_t ds = g.src[g.e - 1], dd = g.dst[g.e - 1];
+			ADD(ds, dd);
+		}
+		i += len;
+	}
+#undef ADD
+#undef OBJ
+	rg_check(&g, round);
+	free(g.src), free(g.dst), free(g.tsz), free(g.site);
+}
+
+TEST(random_graphs_match_iterative_reference)
+{
+	rg_state = 0x9e3779b97f4a7c15ull;
+	for (int round = 0; round < 40 && !gh_test_failed_now; round++)
+		rg_round(round, 50 + rg_rand(3000), 1 + rg_rand(5), 1 + rg_rand(3), 1 + rg_rand(300));
+	/* sparse: much unreached; dense: short paths */
+	rg_round(100, 5000, 3, 0, 20);
+	rg_round(101, 3000, 2, 8, 5);
+	/* a few hundred thousand nodes (lists short: the reference needs a round per step of one) */
+	rg_round(102, 300000, 4, 2, 40);
 }
 
 TEST(budget_and_bad_logs)
