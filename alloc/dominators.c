@@ -222,8 +222,8 @@ uint32_t gh__dom_site(const struct gh_dom_tree *t, uint32_t id)
 	return site;
 }
 
-#define RET_N_BITS 30
-#define RET_N_MASK ((UINT64_C(1) << RET_N_BITS) - 1)
+/* retained[]: bytes << ret_n_bits | objects (see the computation) */
+#define RET_N_MASK(t) ((UINT64_C(1) << (t)->ret_n_bits) - 1)
 
 uint32_t gh__dom_idom(const struct gh_dom_tree *t, uint32_t id)
 {
@@ -234,13 +234,13 @@ uint32_t gh__dom_idom(const struct gh_dom_tree *t, uint32_t id)
 uint64_t gh__dom_retained(const struct gh_dom_tree *t, uint32_t id)
 {
 	uint32_t w = t->pre[id];
-	return w == UNDEF ? GH_DOM_SIZE(gh__dom_tsz(t, id)) : t->retained[w] >> RET_N_BITS;
+	return w == UNDEF ? GH_DOM_SIZE(gh__dom_tsz(t, id)) : t->retained[w] >> t->ret_n_bits;
 }
 
 uint64_t gh__dom_retained_n(const struct gh_dom_tree *t, uint32_t id)
 {
 	uint32_t w = t->pre[id];
-	return w == UNDEF ? id > t->nroots : t->retained[w] & RET_N_MASK;
+	return w == UNDEF ? id > t->nroots : t->retained[w] & RET_N_MASK(t);
 }
 
 /* ---- The computation ------------------------------------------------------------------------ */
@@ -755,9 +755,11 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 
 	/* the retained figures, by preorder number, bottom-up (a dominator
 	 * comes before what it dominates in preorder): bytes and objects in
-	 * one word, bytes << 30 | objects -- the objects of a cage under 16
-	 * GiB hold fewer than 2^34 bytes and 2^30 objects, so neither field
-	 * carries into the other */
+	 * one word, bytes << ret_n_bits | objects, ret_n_bits the width of
+	 * the node count (no node retains more objects than there are): 25
+	 * bits at 20M objects leave 39 bits, 512 GiB, for the bytes; a total
+	 * that does not fit is refused below */
+	t->ret_n_bits = 64u - (unsigned)__builtin_clzll((uint64_t)n | 1);
 	t->retained = wget(&w, 8 * n, &t->arr_len[M_RET]);
 	t->vertex = wget(&w, 4 * n, &t->arr_len[M_VERTEX]);
 	t->arr[M_RET] = t->retained;
@@ -772,10 +774,10 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 				uint64_t p = pay[y - 1 - R];
 				p = (p & P_ESC) != P_ESC ? p & P_ESC : GH_DOM_SIZE(gh__dom_tsz(t, (uint32_t)y));
 				total += p;
-				ret[pre[y]] = p << RET_N_BITS | 1;
+				ret[pre[y]] = p << t->ret_n_bits | 1;
 			}
 		}
-	if (total >> (64 - RET_N_BITS))
+	if (total >> (64 - t->ret_n_bits))
 		goto bad; /* more than a cage holds */
 	for (size_t v = n; v-- > 1;)
 		ret[idom[v]] += ret[v];
@@ -1002,10 +1004,10 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 		if (type == GH_TYPE_INTERNAL)
 			continue; /* glassheap's own */
 		r->reached_bytes += GH_DOM_SIZE(tsz);
-		uint64_t rb = t.retained[w] >> RET_N_BITS;
+		uint64_t rb = t.retained[w] >> t.ret_n_bits;
 		if (d <= t.nroots || GH_DOM_TYPE(gh__dom_tsz(&t, d)) != type) {
 			bt[type].bytes += rb;
-			bt[type].objects += t.retained[w] & RET_N_MASK;
+			bt[type].objects += t.retained[w] & RET_N_MASK(&t);
 		}
 		if ((q->type == GH_TYPE_NONE || q->type == type) && rb >= q->min_bytes)
 			heap_offer(h, &nh, q->max_rows, rb, x);

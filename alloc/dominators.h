@@ -82,7 +82,8 @@ struct gh_dom_tree {
 	uint32_t *pre;          /* [nodes] id -> preorder number; UINT32_MAX: not reached */
 	uint32_t *vertex;       /* [reached] preorder number -> id */
 	uint32_t *idom;         /* [reached] the immediate dominator's preorder number (0 for 0) */
-	uint64_t *retained;     /* [reached] bytes << 30 | objects: itself and everything it dominates */
+	uint64_t *retained;     /* [reached] bytes << ret_n_bits | objects: itself and everything it dominates */
+	unsigned ret_n_bits;    /* the width of the node count */
 	uint32_t *roff, *rcol;  /* root id r's own edges (preorder numbers): rcol[roff[r] .. roff[r + 1]) */
 	uint32_t *prefix;       /* rank of the first object of each reach word */
 	const uint64_t *reach;
