@@ -260,10 +260,19 @@ GH_NOINLINE void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, b
 GH_NOINLINE void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra)
 {
 	uintptr_t key = gh__site_key(ra); /* before the switch: see gh__site_salt */
+	struct gh_ctr *c = gh__tl.ctr;
 	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_acquire)))
-		return finish_alloc(gh__tl.ctr, (uintptr_t)raw, size, false, type, ra, 0);
-	uint64_t word = (uint64_t)gh__site_cached(ra, key, true) << 32;
-	return gh__alloc_fast_publish(gh__tl.ctr, raw, size, type, word);
+		return finish_alloc(c, (uintptr_t)raw, size, false, type, ra, 0);
+	size_t slot;
+	uint32_t id = gh__site_hit(ra, &slot);
+	if (gh_likely(id != 0)) {
+		struct gh_site_cache *e = &gh__site_cache(c)[gh__site_slot(ra)];
+		e->word = (uint64_t)id << 32;
+		GH_STORE(&e->key, key);
+	} else {
+		id = gh__site_insert(ra, slot);
+	}
+	return gh__alloc_fast_publish(c, raw, size, type, (uint64_t)id << 32);
 }
 
 void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)

@@ -316,6 +316,13 @@ struct gh_tl {
 };
 extern GH_TLS struct gh_tl gh__tl GH_HIDDEN;
 
+/* The thread's scope type t (0: none), and with it what malloc counts under. */
+GH_INLINE void gh__tl_set_scope(gh_type_t t)
+{
+	gh__tl.scope_type = t;
+	gh__tl.malloc_type = t ? t : GH_TYPE_MALLOC;
+}
+
 void gh__types_init(void);
 /* Sets up the calling thread (binds its arena, gives it a shard). Returns
  * its counters, or NULL when the thread cannot have a shard (exiting, or
@@ -390,19 +397,27 @@ _Static_assert(GH_SITES_MAX == GH_SITE_SLOTS / 2, "the table's load factor stays
 extern _Atomic uintptr_t *gh__site_keys GH_HIDDEN; /* [GH_SITE_SLOTS] addresses, 0 = empty */
 extern _Atomic uint32_t *gh__site_ids GH_HIDDEN;   /* [GH_SITE_SLOTS] */
 uint32_t gh__site_insert(uintptr_t ra, size_t slot);
-GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
+/* The id of ra when the table holds it published (the inline hit), else 0
+ * (absent; 0: not yet published; GH_SITE_WRAP: a wrapper's, resolved to its
+ * caller by gh__site_insert); *slot: the probe's start for gh__site_insert. */
+GH_INLINE uint32_t gh__site_hit(uintptr_t ra, size_t *slot)
 {
 	size_t i = (size_t)((ra * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - GH_SITE_LG));
 	_Atomic uintptr_t *keys = gh__site_keys;
+	*slot = i;
 	if (gh_likely(keys != NULL) &&
 	    gh_likely(atomic_load_explicit(&keys[i], memory_order_acquire) == ra)) {
 		uint32_t id = atomic_load_explicit(&gh__site_ids[i], memory_order_acquire);
-		/* 0: not yet published; GH_SITE_WRAP: a wrapper's, resolved to
-		 * its caller by gh__site_insert */
 		if (gh_likely((int32_t)id > 0))
 			return id;
 	}
-	return gh__site_insert(ra, i);
+	return 0;
+}
+GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
+{
+	size_t i;
+	uint32_t id = gh__site_hit(ra, &i);
+	return gh_likely(id != 0) ? id : gh__site_insert(ra, i);
 }
 /*
  * The site caches' salt (sites.c): added to a return address (below 1 << 47)
@@ -419,11 +434,11 @@ extern _Atomic uintptr_t gh__site_salt GH_HIDDEN;
 void gh__sites_forget(void);
 /* Clears every shard's site cache (types.c; takes the shard lock). */
 void gh__site_caches_clear(void);
-/* The calling thread's site cache: the key of return address ra, its entry,
- * and gh__site_intern through the cache. Only what the table's inline hit
- * returns is cached (a plain id; never 0, a wrapper's slot or
- * GH_SITE_OTHER, which are decided or counted per call), and only while
- * tracing is off. The salt is read first (acquire): an id read, or a
+/* The calling thread's site cache: the key of return address ra, and its
+ * entry. Only an inline hit of the table (gh__site_hit) is cached: a plain
+ * id, never 0, a wrapper's slot or GH_SITE_OTHER, which are decided or
+ * counted per call; and only while tracing is off (heap.c's
+ * gh__alloc_fast_miss). The salt is read first (acquire): an id read, or a
  * tracing switch seen off, before a change is never cached under the salt
  * that follows it. The entry is chosen by bits 4..8 of the address (call
  * sites of a loop are rarely within 16 bytes of each other): one mask
@@ -441,28 +456,6 @@ GH_INLINE size_t gh__site_slot(uintptr_t ra)
 GH_INLINE struct gh_site_cache *gh__site_cache(struct gh_ctr *c)
 {
 	return (struct gh_site_cache *)(void *)c - GH_SITE_CACHE;
-}
-/* key: gh__site_key(ra), read before the tracing switch. */
-GH_INLINE uint32_t gh__site_cached(uintptr_t ra, uintptr_t key, bool fill)
-{
-	struct gh_site_cache *sc = gh__site_cache(gh__tl.ctr);
-	size_t e = gh__site_slot(ra);
-	if (gh_likely(GH_LOAD(&sc[e].key) == key))
-		return (uint32_t)(sc[e].word >> 32);
-	size_t i = (size_t)((ra * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - GH_SITE_LG));
-	_Atomic uintptr_t *keys = gh__site_keys;
-	if (gh_likely(keys != NULL) &&
-	    gh_likely(atomic_load_explicit(&keys[i], memory_order_acquire) == ra)) {
-		uint32_t id = atomic_load_explicit(&gh__site_ids[i], memory_order_acquire);
-		if (gh_likely((int32_t)id > 0)) {
-			if (fill) {
-				sc[e].word = (uint64_t)id << 32;
-				GH_STORE(&sc[e].key, key);
-			}
-			return id;
-		}
-	}
-	return gh__site_insert(ra, i);
 }
 /* Sites interned so far (ids 1..n; GH_SITE_OTHER is not counted). */
 uint32_t gh__site_count(void);
@@ -682,7 +675,7 @@ GH_INLINE void gh__tl_refresh(void)
 	bool fast = gh__tl.ctr != NULL && gh__tl.leak_off == 0 && gh__small_max > GH_HDR_SIZE;
 	gh__tl.fast_lim = fast ? gh__small_max - GH_HDR_SIZE + 1 : 0;
 	gh__tl.free_lim = gh__tl.ctr != NULL ? gh__cage_granules : 0;
-	gh__tl.malloc_type = gh__tl.scope_type ? gh__tl.scope_type : GH_TYPE_MALLOC;
+	gh__tl_set_scope(gh__tl.scope_type);
 }
 
 /*

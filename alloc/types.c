@@ -167,8 +167,7 @@ int gh_scope_push(gh_type_t type)
 	if (tl_scope_depth >= SCOPE_MAX)
 		return EOVERFLOW;
 	tl_scope[tl_scope_depth++] = type;
-	gh__tl.scope_type = type;
-	gh__tl.malloc_type = type;
+	gh__tl_set_scope(type);
 	return 0;
 }
 
@@ -177,8 +176,7 @@ int gh_scope_pop(void)
 	if (tl_scope_depth == 0)
 		return EINVAL;
 	tl_scope_depth--;
-	gh__tl.scope_type = tl_scope_depth ? tl_scope[tl_scope_depth - 1] : GH_TYPE_NONE;
-	gh__tl.malloc_type = gh__tl.scope_type ? gh__tl.scope_type : GH_TYPE_MALLOC;
+	gh__tl_set_scope(tl_scope_depth ? tl_scope[tl_scope_depth - 1] : GH_TYPE_NONE);
 	return 0;
 }
 
