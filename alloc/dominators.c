@@ -46,6 +46,7 @@
  * entries) that peaks at about 30 bytes an object (docs/performance.md).
  */
 #include "internal.h"
+#include "elfseg.h"
 
 #include "dominators.h"
 
@@ -944,12 +945,9 @@ __attribute__((no_sanitize("address", "thread"))) static int find_global_word(st
 {
 	(void)size;
 	struct global_find *f = arg;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (lo != f->lo || lo + ph->p_memsz != f->hi)
+	struct gh_seg sg;
+	for (int i = -1; gh__seg_next(info, &i, PF_W, &sg);) {
+		if (sg.lo != f->lo || sg.lo + sg.memsz != f->hi)
 			continue;
 		for (uintptr_t p = (f->lo + 7) & ~(uintptr_t)7; p + 8 <= f->hi; p += 8) {
 			uintptr_t w = *(const volatile uintptr_t *)p;
