@@ -47,55 +47,44 @@ void gh_free(void *ptr)
 	gh__free(ptr, "gh_free");
 }
 
-/* The header of the live allocation starting exactly at ptr, or NULL. */
-static struct gh_hdr *live_start(const void *ptr)
-{
-	uintptr_t u = (uintptr_t)ptr;
-	if (!gh__cage_contains(u) || (u & 15) || gh__heap_lookup(u) != u)
-		return NULL;
-	return gh__hdr_of(u);
-}
-
 int gh_retag(void *ptr, gh_type_t type)
 {
-	struct gh_hdr *h = live_start(ptr);
-	if (!h || !gh__type_valid(type))
+	gh_type_t old;
+	size_t size;
+	if (!gh__type_valid(type) || !gh__heap_retag((uintptr_t)ptr, type, &old, &size))
 		return EINVAL;
-	gh_type_t old = GH_LOAD(&h->type);
-	if (old == type)
-		return 0;
-	GH_STORE(&h->type, type);
-	gh__count_retag(old, type, gh__hdr_size(GH_LOAD(&h->meta)));
+	if (old != type)
+		gh__count_retag(old, type, size);
 	return 0;
 }
 
 int gh_ptr_info(const void *ptr, gh_ptr_info_t *info)
 {
+	struct gh_meta m;
 	uintptr_t u = gh__heap_lookup((uintptr_t)ptr);
-	if (!u)
+	if (!u || !gh__meta_live(u, &m))
 		return ENOENT;
-	const struct gh_hdr *h = gh__hdr_of(u);
 	info->base = (void *)u;
-	info->size = gh__hdr_size(GH_LOAD(&h->meta));
-	info->type = GH_LOAD(&h->type);
-	info->site = gh__hdr_site(h);
+	info->size = m.size;
+	info->type = m.type;
+	info->site = gh__meta_site(&m);
 	return 0;
 }
 
 gh_type_t gh_ptr_type(const void *ptr)
 {
-	struct gh_hdr *h = live_start(ptr);
-	return h ? GH_LOAD(&h->type) : GH_TYPE_NONE;
+	struct gh_meta m;
+	return gh__meta_live((uintptr_t)ptr, &m) ? m.type : GH_TYPE_NONE;
 }
 
 uint32_t gh_ptr_site(const void *ptr)
 {
-	struct gh_hdr *h = live_start(ptr);
-	return h ? gh__hdr_site(h) : 0;
+	struct gh_meta m;
+	return gh__meta_live((uintptr_t)ptr, &m) ? gh__meta_site(&m) : 0;
 }
 
 size_t gh_ptr_size(const void *ptr)
 {
-	struct gh_hdr *h = live_start(ptr);
-	return h ? gh__hdr_size(GH_LOAD(&h->meta)) : 0;
+	struct gh_meta m;
+	return gh__meta_live((uintptr_t)ptr, &m) ? m.size : 0;
 }

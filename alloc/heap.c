@@ -2,23 +2,27 @@
  * heap.c -- the allocator core: every allocation goes through gh__alloc,
  * gh__alloc_aligned, gh__realloc and gh__free.
  *
- * An allocation is a jemalloc block from a cage arena with a 16-byte header
- * in front of the user pointer (see struct gh_hdr in internal.h). Three
- * pieces of state describe the live heap, all updated here:
- *   - the header: type, site, requested size, a live/freed check byte;
- *   - the object-start byte map: 1 at the granule of every live user pointer
- *     (plain byte stores, no read-modify-write on the hot path);
+ * An allocation is a jemalloc block from a cage arena with its metadata in
+ * an 8-byte trailer (small blocks) or a 16-byte header in front of the user
+ * pointer (the rest; both in internal.h). Three pieces of state describe
+ * the live heap, all updated here:
+ *   - the metadata: type, site, requested size, a live/freed check byte;
+ *   - the object-start byte map: at the granule of every live user pointer,
+ *     the block's layout (its trailer class, or "header"), and where a block
+ *     was freed the same with the freed bit (plain byte stores, no
+ *     read-modify-write on the hot path);
  *   - the page map, for jemalloc "large" blocks only: every page they cover
  *     names their start, so interior lookups stay O(1) however big they are;
  * plus the calling thread's counter shard (types.c), and while tracing is
  * on (trace.c) the block's stack: every allocation then takes the general
- * path, which records it, and a traced block (GH_FLAG_TRACED, its site word
- * holding the stack id) always takes the general free path, which releases
- * it, even after tracing stopped.
+ * path, which records it, and a traced block (its site field holding the
+ * stack id) always takes the general free path, which releases it, even
+ * after tracing stopped.
  *
- * Publication order: the header is written before the start byte is set,
- * and the start byte is cleared before the block goes back to jemalloc, so
- * an enumerator that sees a start byte reads a header that was live.
+ * Publication order: the metadata is written before the start byte is set,
+ * and the start byte loses its live value before the block goes back to
+ * jemalloc, so an enumerator that sees a live start byte reads metadata
+ * that was live.
  *
  * Also here: lazy initialization (the first malloc may come before our
  * constructor, from any library), the bootstrap buffer that serves
@@ -40,6 +44,16 @@ uint8_t *gh__startmap_at;
 uint32_t *gh__pagemap;
 size_t gh__small_max;
 size_t gh__cage_granules;
+uint16_t gh__start_cls[256];
+uint8_t gh__trl_start[GH_TRL_CLASS_MAX / 16 + 1];
+size_t gh__trl_max;
+/* Live blocks with a header (the rest have a trailer): /debug/memory's
+ * metadata figure. */
+static _Atomic uint64_t hdr_blocks;
+
+_Static_assert(GH_TYPE_IDS <= (1u << GH_TRL_TYPE_BITS), "a type id fits the trailer");
+_Static_assert(GH_SITE_OTHER < (1u << GH_TRL_SITE_BITS), "a site id fits the trailer");
+_Static_assert(GH_START_TRL0 + GH_TRL_CLASSES < GH_START_FREED, "trailer start bytes are live values");
 static _Atomic int init_state; /* ST_NONE, ST_INIT, ST_READY, ST_FAILED */
 
 enum { ST_NONE, ST_INIT, ST_READY, ST_FAILED };
@@ -175,10 +189,40 @@ static GH_NOINLINE struct gh_ctr *thread_slow(void)
 
 /* ---- Allocation -------------------------------------------------------------- */
 
+/* The block's site word (a trace stack id with *traced, else the site id)
+ * and whether it is traced. */
+GH_INLINE uint32_t site_word(size_t size, gh_type_t type, uintptr_t ra, bool *traced)
+{
+	uint32_t stack = 0;
+	/* glassheap's own allocations (the debug server's thread) are not traced */
+	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed)) && type != GH_TYPE_INTERNAL)
+		stack = gh__trace_record(size, ra);
+	*traced = stack != 0;
+	return stack ? stack : gh__site_intern(ra);
+}
+
+/* Writes the trailer of jemalloc's block raw (its class: start), publishes
+ * the start, counts. */
+GH_INLINE void *finish_trl(struct gh_ctr *c, uintptr_t raw, size_t size, gh_type_t type, uintptr_t ra,
+			   unsigned start)
+{
+	bool traced;
+	uint32_t site = site_word(size, type, ra, &traced);
+	uint64_t w = gh__trl_word(size, site, type);
+	if (traced)
+		w |= GH_TRL_TRACED;
+	if (gh_unlikely(gh__tl.leak_off))
+		w |= GH_TRL_IGNORED;
+	GH_STORE(gh__trl_at(raw, start), w);
+	start_set(raw, (uint8_t)start);
+	count_alloc(c, type, size);
+	return (void *)raw;
+}
+
 /* Writes the header, publishes the start, counts. raw is jemalloc's block,
  * align_lg 0 for ordinary blocks (user = raw + 16). */
-GH_INLINE void *finish_alloc(struct gh_ctr *c, uintptr_t raw, size_t size, bool large, gh_type_t type,
-			     uintptr_t ra, unsigned align_lg)
+GH_INLINE void *finish_hdr(struct gh_ctr *c, uintptr_t raw, size_t size, bool large, gh_type_t type,
+			   uintptr_t ra, unsigned align_lg)
 {
 	uintptr_t user = raw + (align_lg ? ((uintptr_t)1 << align_lg) : GH_HDR_SIZE);
 	struct gh_hdr *h = gh__hdr_of(user);
@@ -186,26 +230,40 @@ GH_INLINE void *finish_alloc(struct gh_ctr *c, uintptr_t raw, size_t size, bool 
 	if (gh_unlikely(gh__tl.leak_off))
 		meta |= GH_FLAG_IGNORED;
 	h->type = type;
-	uint32_t stack = 0;
-	/* glassheap's own allocations (the debug server's thread) are not traced */
-	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed)) && type != GH_TYPE_INTERNAL)
-		stack = gh__trace_record(size, ra);
-	if (stack) {
-		h->site = stack;
+	bool traced;
+	h->site = site_word(size, type, ra, &traced);
+	if (traced)
 		meta |= GH_FLAG_TRACED;
-	} else {
-		h->site = gh__site_intern(ra);
-	}
 	if (gh_unlikely(large)) {
 		meta |= GH_FLAG_LARGE;
 		pagemap_set(user, size);
 	}
 	GH_STORE(&h->meta, meta);
-	start_set(user, 1);
+	atomic_fetch_add_explicit(&hdr_blocks, 1, memory_order_relaxed);
+	start_set(user, GH_START_HDR);
 	count_alloc(c, type, size);
 	return (void *)user;
 }
 
+/* A block of `size` from jemalloc with flags (0: the thread's defaults),
+ * its metadata written and published: a trailer when the size has one. */
+static void *alloc_block(struct gh_ctr *c, size_t size, gh_type_t type, uintptr_t ra, bool zero, int flags)
+{
+	bool trl = size <= gh__trl_max;
+	size_t total = trl ? gh__trl_request(size) : size + GH_HDR_SIZE;
+	void *raw;
+	if (flags)
+		raw = ghje_mallocx(total, flags | (zero ? GHJE_MALLOCX_ZERO : 0));
+	else
+		raw = zero ? ghje_calloc(1, total) : ghje_malloc(total);
+	if (gh_unlikely(raw == NULL)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (trl)
+		return finish_trl(c, (uintptr_t)raw, size, type, ra, gh__trl_start_of(size));
+	return finish_hdr(c, (uintptr_t)raw, size, total > gh__small_max, type, ra, 0);
+}
 
 /* Threads without a shard (in set-up, exiting) or before initialization. */
 static GH_NOINLINE void *alloc_slow(size_t size, gh_type_t type, uintptr_t ra, bool zero)
@@ -226,16 +284,9 @@ static GH_NOINLINE void *alloc_slow(size_t size, gh_type_t type, uintptr_t ra, b
 		errno = ENOMEM;
 		return NULL;
 	}
-	size_t total = size + GH_HDR_SIZE;
 	/* An explicit arena and no thread cache: this thread may be past
 	 * jemalloc's own thread teardown. */
-	void *raw = ghje_mallocx(total, GHJE_MALLOCX_ARENA(arena_ids[0]) | GHJE_MALLOCX_TCACHE_NONE |
-						(zero ? GHJE_MALLOCX_ZERO : 0));
-	if (!raw) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return finish_alloc(NULL, (uintptr_t)raw, size, total > gh__small_max, type, ra, 0);
+	return alloc_block(NULL, size, type, ra, zero, GHJE_MALLOCX_ARENA(arena_ids[0]) | GHJE_MALLOCX_TCACHE_NONE);
 }
 
 /* Every case: calloc, large blocks, threads not set up yet. */
@@ -248,13 +299,7 @@ GH_NOINLINE void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, b
 		errno = ENOMEM;
 		return NULL;
 	}
-	size_t total = size + GH_HDR_SIZE;
-	void *raw = zero ? ghje_calloc(1, total) : ghje_malloc(total);
-	if (gh_unlikely(raw == NULL)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return finish_alloc(c, (uintptr_t)raw, size, total > gh__small_max, type, ra, 0);
+	return alloc_block(c, size, type, ra, zero, 0);
 }
 
 GH_NOINLINE void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra)
@@ -262,17 +307,17 @@ GH_NOINLINE void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, ui
 	uintptr_t key = gh__site_key(ra); /* before the switch: see gh__site_salt */
 	struct gh_ctr *c = gh__tl.ctr;
 	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_acquire)))
-		return finish_alloc(c, (uintptr_t)raw, size, false, type, ra, 0);
+		return finish_trl(c, (uintptr_t)raw, size, type, ra, gh__trl_start_of(size));
 	size_t slot;
 	uint32_t id = gh__site_hit(ra, &slot);
 	if (gh_likely(id != 0)) {
 		struct gh_site_cache *e = &gh__site_cache(c)[gh__site_slot(ra)];
-		e->word = (uint64_t)id << 32;
+		e->word = (uint64_t)id << GH_TRL_SITE_SHIFT;
 		GH_STORE(&e->key, key);
 	} else {
 		id = gh__site_insert(ra, slot);
 	}
-	return gh__alloc_fast_publish(c, raw, size, type, (uint64_t)id << 32);
+	return gh__alloc_fast_publish(c, raw, size, type, (uint64_t)id << GH_TRL_SITE_SHIFT);
 }
 
 void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
@@ -305,7 +350,10 @@ void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
 		return NULL;
 	}
 	unsigned lg = (unsigned)__builtin_ctzl(align);
-	size_t total = size + align;
+	/* At least one byte past the gap: a zero-size block's user pointer
+	 * stays inside its own block (at its end it would be the next block's
+	 * start granule, which a trailer block's user pointer occupies). */
+	size_t total = (size ? size : 1) + align;
 	void *raw = NULL;
 	if (c) {
 		if (ghje_posix_memalign(&raw, align, total) != 0)
@@ -319,7 +367,7 @@ void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
 		return NULL;
 	}
 	bool large = ghje_sallocx(raw, 0) > gh__small_max;
-	return finish_alloc(c, (uintptr_t)raw, size, large, type, ra, lg);
+	return finish_hdr(c, (uintptr_t)raw, size, large, type, ra, lg);
 }
 
 /* ---- Free ------------------------------------------------------------------------ */
@@ -328,42 +376,48 @@ void *gh__alloc_aligned(size_t align, size_t size, gh_type_t type, uintptr_t ra)
 static GH_NOINLINE void report_bad(const void *p, const char *op)
 {
 	uintptr_t u = (uintptr_t)p;
-	if (gh__cage_contains(u) && (u & 15) == 0 && u - gh__cage.base >= GH_HDR_SIZE) {
-		struct gh_hdr *h = gh__hdr_of(u);
-		uint64_t meta = GH_LOAD(&h->meta);
-		uint8_t start = GH_LOAD(&gh__startmap[granule_of(u)]);
-		uint64_t chk = meta & (UINT64_C(0xff) << GH_CHECK_SHIFT);
-		if (start && chk != gh__hdr_state(GH_STATE_LIVE)) {
+	struct gh_meta m;
+	if (gh__cage_contains(u) && (u & 15) == 0 && u < atomic_load(&gh__cage.top)) {
+		unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+		if (gh__start_live(start) && !gh__meta_decode(u, start, &m)) {
 			gh__misuse(GH_ERR_CORRUPT, p, op, NULL, NULL);
-			return;
-		}
-		if (!start && chk == gh__hdr_state(GH_STATE_FREED)) {
-			gh__misuse(GH_ERR_DOUBLE_FREE, p, op, NULL, h);
 			return;
 		}
 	}
 	uintptr_t obj = gh__heap_lookup(u);
 	if (obj && obj != u) {
-		gh__misuse(GH_ERR_INTERIOR_FREE, p, op, (void *)obj, gh__hdr_of(obj));
+		gh__misuse(GH_ERR_INTERIOR_FREE, p, op, (void *)obj, gh__meta_live(obj, &m) ? &m : NULL);
 		return;
+	}
+	/* A block freed at u (its start byte keeps the layout until another
+	 * block starts there) whose metadata still says freed. */
+	if (!obj && gh__cage_contains(u) && (u & 15) == 0 && u < atomic_load(&gh__cage.top)) {
+		unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+		unsigned was = start & ~GH_START_FREED;
+		bool readable = was == GH_START_HDR ? u - gh__cage.base >= GH_HDR_SIZE : gh__start_cls[was] != 0;
+		if ((start & GH_START_FREED) && readable) {
+			uint64_t chk = was == GH_START_HDR ? GH_LOAD(&gh__hdr_of(u)->meta) >> GH_CHECK_SHIFT
+							   : GH_LOAD(gh__trl_at(u, was)) & GH_TRL_CHECK_MASK;
+			if (chk == GH_STATE_FREED) {
+				gh__meta_decode(u, was, &m);
+				gh__misuse(GH_ERR_DOUBLE_FREE, p, op, NULL, &m);
+				return;
+			}
+		}
 	}
 	gh__misuse(GH_ERR_INVALID_FREE, p, op, NULL, NULL);
 }
 
-/* Validates p as the start of a live allocation; reports misuse and returns
- * NULL otherwise. Bootstrap pointers are the caller's business. */
-GH_INLINE struct gh_hdr *checked_hdr(uintptr_t u, const char *op)
+/* Validates p as the start of a live allocation and decodes it; reports
+ * misuse and returns 0 otherwise, else the block's start byte. Bootstrap
+ * pointers are the caller's business. */
+GH_INLINE unsigned checked_meta(uintptr_t u, const char *op, struct gh_meta *m)
 {
-	if (gh_unlikely(!gh__cage_contains(u) || (u & 15) != 0)) {
+	if (gh_unlikely(!gh__meta_live(u, m))) {
 		report_bad((void *)u, op);
-		return NULL;
+		return 0;
 	}
-	struct gh_hdr *h = gh__hdr_of(u);
-	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 || !gh__hdr_is_live(h))) {
-		report_bad((void *)u, op);
-		return NULL;
-	}
-	return h;
+	return GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
 }
 
 static GH_NOINLINE void free_odd(void *p, const char *op)
@@ -377,7 +431,33 @@ static GH_NOINLINE void free_odd(void *p, const char *op)
 	report_bad(p, op);
 }
 
-/* Every case of free: misuse, large or aligned blocks, threads without a shard. */
+/* Marks the block at u freed: its start byte (before jemalloc may hand the
+ * block to another thread), its check byte, its page-map entries. */
+GH_INLINE void unpublish(uintptr_t u, unsigned start, const struct gh_meta *m)
+{
+	start_set(u, (uint8_t)(start | GH_START_FREED));
+	if (start == GH_START_HDR) {
+		struct gh_hdr *h = gh__hdr_of(u);
+		uint64_t meta = GH_LOAD(&h->meta);
+		GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_state(GH_STATE_FREED));
+		if (m->large)
+			pagemap_clear(u, m->size);
+		atomic_fetch_sub_explicit(&hdr_blocks, 1, memory_order_relaxed);
+	} else {
+		GH_STORE((uint8_t *)gh__trl_at(u, start), (uint8_t)GH_STATE_FREED);
+	}
+}
+
+/* jemalloc's block of the block at u. */
+GH_INLINE void *raw_of(uintptr_t u, unsigned start, const struct gh_meta *m)
+{
+	if (start != GH_START_HDR)
+		return (void *)u;
+	return (void *)(u - (m->align_lg ? ((uintptr_t)1 << m->align_lg) : GH_HDR_SIZE));
+}
+
+/* Every case of free: misuse, large or aligned blocks, traced blocks,
+ * threads without a shard. */
 GH_NOINLINE void gh__free_general(void *p, const char *op)
 {
 	uintptr_t u = (uintptr_t)p;
@@ -385,34 +465,21 @@ GH_NOINLINE void gh__free_general(void *p, const char *op)
 		free_odd(p, op);
 		return;
 	}
-	struct gh_hdr *h = gh__hdr_of(u);
-	if (gh_unlikely(GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1 || !gh__hdr_is_live(h))) {
-		report_bad(p, op);
+	struct gh_meta m;
+	unsigned start = checked_meta(u, op, &m);
+	if (gh_unlikely(start == 0))
 		return;
-	}
-	uint64_t meta = h->meta;
-	size_t size = gh__hdr_size(meta);
-	gh_type_t type = h->type;
-	unsigned lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
-	if (gh_unlikely(meta & GH_FLAG_TRACED))
-		gh__trace_release(h->site, size);
-	/* Unpublish before jemalloc may hand the block to another thread. */
-	start_set(u, 0);
-	GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_state(GH_STATE_FREED));
-	if (gh_unlikely(meta & GH_FLAG_LARGE))
-		pagemap_clear(u, size);
+	if (gh_unlikely(m.traced))
+		gh__trace_release(m.site_word, m.size);
+	unpublish(u, start, &m);
 	struct gh_ctr *c = gh__tl.ctr;
 	if (gh_unlikely(c == NULL))
 		c = thread_slow();
-	count_free(c, type, size);
-	if (gh_likely(c != NULL)) {
-		if (gh_likely(lg == 0))
-			ghje_free((void *)(u - GH_HDR_SIZE));
-		else
-			ghje_free((void *)(u - ((uintptr_t)1 << lg)));
-	} else {
-		ghje_dallocx((void *)(u - (lg ? ((uintptr_t)1 << lg) : GH_HDR_SIZE)), GHJE_MALLOCX_TCACHE_NONE);
-	}
+	count_free(c, m.type, m.size);
+	if (gh_likely(c != NULL))
+		ghje_free(raw_of(u, start, &m));
+	else
+		ghje_dallocx(raw_of(u, start, &m), GHJE_MALLOCX_TCACHE_NONE);
 }
 
 void gh__free(void *p, const char *op)
@@ -427,25 +494,23 @@ void gh__free(void *p, const char *op)
  * ThreadSanitizer does not see: not instrumented, like the marker. */
 __attribute__((no_sanitize("thread"))) size_t gh__heap_unpublish(uintptr_t u, struct gh_ctr *c)
 {
-	struct gh_hdr *h = gh__hdr_of(u);
-	uint64_t meta = GH_LOAD(&h->meta);
-	size_t size = gh__hdr_size(meta);
-	if (meta & GH_FLAG_TRACED)
-		gh__trace_release(GH_LOAD(&h->site), size);
-	start_set(u, 0);
-	GH_STORE(&h->meta, (meta & ~(UINT64_C(0xff) << GH_CHECK_SHIFT)) | gh__hdr_state(GH_STATE_FREED));
-	if (meta & GH_FLAG_LARGE)
-		pagemap_clear(u, size);
-	count_free(c, GH_LOAD(&h->type), size);
-	return size;
+	unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+	struct gh_meta m;
+	gh__meta_decode(u, start, &m);
+	if (m.traced)
+		gh__trace_release(m.site_word, m.size);
+	unpublish(u, start, &m);
+	count_free(c, m.type, m.size);
+	return m.size;
 }
 
 /* The second half: the block goes back to jemalloc. */
 void gh__heap_release_unpublished(uintptr_t u)
 {
-	uint64_t meta = GH_LOAD(&gh__hdr_of(u)->meta);
-	unsigned lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
-	void *raw = (void *)(u - (lg ? ((uintptr_t)1 << lg) : GH_HDR_SIZE));
+	unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) & ~GH_START_FREED;
+	struct gh_meta m;
+	gh__meta_decode(u, start, &m);
+	void *raw = raw_of(u, start, &m);
 	if (gh__tl.ctr != NULL)
 		ghje_free(raw);
 	else
@@ -464,13 +529,14 @@ static void *realloc_by_copy(uintptr_t u, size_t old, size_t size, gh_type_t typ
 	return n;
 }
 
-/* Resizes u's block in place when jemalloc can (same small size class, or a
- * large extent that grows or shrinks where it is); true when it did. The
- * block stays published throughout and its header never claims more bytes
- * than the block holds, so no window is needed around the jemalloc call:
- * a world stop may take this thread anywhere in here, even waiting for a
- * jemalloc lock that a parked thread holds (a window would then deadlock
- * the stop). The caller writes the new size into the header afterwards. */
+/* Resizes the header block at u in place when jemalloc can (same small
+ * size class, or a large extent that grows or shrinks where it is); true
+ * when it did. The block stays published throughout and its header never
+ * claims more bytes than the block holds, so no window is needed around the
+ * jemalloc call: a world stop may take this thread anywhere in here, even
+ * waiting for a jemalloc lock that a parked thread holds (a window would
+ * then deadlock the stop). The caller writes the new size into the header
+ * afterwards. */
 static bool resize_in_place(uintptr_t u, struct gh_hdr *h, uint64_t meta, size_t old, size_t size)
 {
 	void *raw = (void *)(u - GH_HDR_SIZE);
@@ -496,6 +562,32 @@ static bool resize_in_place(uintptr_t u, struct gh_hdr *h, uint64_t meta, size_t
 	return true;
 }
 
+static uint64_t trl_update(uint64_t *t, uint64_t mask, uint64_t set);
+
+/* The new metadata of a block resized in place: site, type, size, traced;
+ * ignored and the layout's own bits stay. A trailer is one word: one store
+ * and no window. A header's three words change together: a world stop
+ * waits until they are consistent (a few stores, no call, no lock). */
+static void rewrite_meta(uintptr_t u, unsigned start, size_t size, gh_type_t type, uint32_t site, bool traced)
+{
+	if (start != GH_START_HDR) {
+		/* gh_ignore_object may set its flag at the same time */
+		trl_update(gh__trl_at(u, start), ~GH_TRL_IGNORED,
+			   gh__trl_word(size, site, type) | (traced ? GH_TRL_TRACED : 0));
+		return;
+	}
+	struct gh_hdr *h = gh__hdr_of(u);
+	uint64_t meta = GH_LOAD(&h->meta);
+	uint64_t nmeta = (meta & ~(GH_SIZE_MASK | GH_FLAG_TRACED)) | (uint64_t)size;
+	if (traced)
+		nmeta |= GH_FLAG_TRACED;
+	gh__tl_stop_window++;
+	GH_STORE(&h->type, type);
+	GH_STORE(&h->site, site);
+	GH_STORE(&h->meta, nmeta);
+	gh__tl_stop_window--;
+}
+
 void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char *op)
 {
 	uintptr_t u = (uintptr_t)p;
@@ -511,8 +603,9 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 		}
 		return n;
 	}
-	struct gh_hdr *h = checked_hdr(u, op);
-	if (gh_unlikely(!h)) {
+	struct gh_meta m;
+	unsigned start = checked_meta(u, op, &m);
+	if (gh_unlikely(start == 0)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -520,43 +613,34 @@ void *gh__realloc(void *p, size_t size, gh_type_t type, uintptr_t ra, const char
 		gh__free(p, op);
 		return NULL;
 	}
-	uint64_t meta = h->meta;
-	size_t old = gh__hdr_size(meta);
-	gh_type_t old_type = h->type;
-	uint32_t old_site = h->site; /* a stack id when GH_FLAG_TRACED */
+	size_t old = m.size;
+	gh_type_t old_type = m.type;
 	if (type == GH_TYPE_NONE)
 		type = old_type;
-	unsigned lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
 	struct gh_ctr *c = gh__tl.ctr;
 	if (gh_unlikely(c == NULL))
 		c = thread_slow();
-	if (lg != 0 || c == NULL)
+	if (m.align_lg != 0 || c == NULL)
 		return realloc_by_copy(u, old, size, type, ra, op);
 	if (size > GH_SIZE_MAX_REQ) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (!resize_in_place(u, h, meta, old, size))
+	/* In place: a trailer block whose new size keeps its class (the
+	 * trailer does not move), or a header block jemalloc resizes. */
+	bool in_place = start != GH_START_HDR
+				? size <= gh__trl_max && gh__trl_start_of(size) == start
+				: size > gh__trl_max && resize_in_place(u, gh__hdr_of(u), GH_LOAD(&gh__hdr_of(u)->meta), old, size);
+	if (!in_place)
 		return realloc_by_copy(u, old, size, type, ra, op);
 	/* Tracing sees a realloc as a free and a new allocation at ra. The
-	 * stack is captured outside the window below: unwinding may wait for
-	 * the loader's lock, which a world stop holds while it waits for us. */
-	uint32_t stack = 0;
-	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed)) && type != GH_TYPE_INTERNAL)
-		stack = gh__trace_record(size, ra);
-	/* The header's three words change together: a world stop waits until
-	 * they are consistent (a few stores, no call, no lock). */
-	uint32_t site = stack ? stack : gh__site_intern(ra); /* may take the sites lock */
-	uint64_t nmeta = (meta & ~(GH_SIZE_MASK | GH_FLAG_TRACED)) | (uint64_t)size;
-	if (stack)
-		nmeta |= GH_FLAG_TRACED;
-	gh__tl_stop_window++;
-	GH_STORE(&h->type, type);
-	GH_STORE(&h->site, site);
-	GH_STORE(&h->meta, nmeta);
-	gh__tl_stop_window--;
-	if (gh_unlikely(meta & GH_FLAG_TRACED))
-		gh__trace_release(old_site, old);
+	 * stack is captured outside the header's window: unwinding may wait
+	 * for the loader's lock, which a world stop holds while it waits for us. */
+	bool traced;
+	uint32_t site = site_word(size, type, ra, &traced); /* may take the sites lock */
+	rewrite_meta(u, start, size, type, site, traced);
+	if (gh_unlikely(m.traced))
+		gh__trace_release(m.site_word, old);
 	if (type == old_type) {
 		gh__ctr_realloc(&c[type], old, size);
 	} else {
@@ -575,14 +659,57 @@ size_t gh__usable_size(const void *p)
 		return boot_size(u);
 	if (passthrough)
 		return sys.usable_size((void *)p);
-	if (!gh__cage_contains(u) || (u & 15) || GH_LOAD(&gh__startmap[granule_of(u)]) != 1)
+	struct gh_meta m;
+	if (!gh__meta_live(u, &m))
 		return 0;
-	struct gh_hdr *h = gh__hdr_of(u);
-	if (!gh__hdr_is_live(h))
-		return 0;
-	unsigned lg = (unsigned)(h->meta >> GH_ALIGN_SHIFT) & 63;
-	uintptr_t raw = u - (lg ? ((uintptr_t)1 << lg) : GH_HDR_SIZE);
+	unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+	if (start != GH_START_HDR)
+		return gh__start_cls[start] - GH_TRL_SIZE;
+	uintptr_t raw = (uintptr_t)raw_of(u, start, &m);
 	return ghje_malloc_usable_size((void *)raw) - (u - raw);
+}
+
+/* ---- Retag and ignore ------------------------------------------------------------------ */
+
+/* Sets bits `set` under `mask` of a trailer word, with a CAS: the other
+ * writers of a live block's trailer (retag, ignore) may run at once. */
+static uint64_t trl_update(uint64_t *t, uint64_t mask, uint64_t set)
+{
+	uint64_t old = GH_LOAD(t);
+	while (!atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)t, &old, (old & ~mask) | set,
+						      memory_order_relaxed, memory_order_relaxed))
+		;
+	return old;
+}
+
+bool gh__heap_retag(uintptr_t u, gh_type_t type, gh_type_t *old, size_t *size)
+{
+	struct gh_meta m;
+	if (!gh__meta_live(u, &m))
+		return false;
+	unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+	const uint64_t mask = (uint64_t)((1u << GH_TRL_TYPE_BITS) - 1) << GH_TRL_TYPE_SHIFT;
+	if (start != GH_START_HDR) {
+		uint64_t w = trl_update(gh__trl_at(u, start), mask, (uint64_t)type << GH_TRL_TYPE_SHIFT);
+		*old = GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
+	} else {
+		*old = atomic_exchange_explicit((_Atomic uint32_t *)&gh__hdr_of(u)->type, type, memory_order_relaxed);
+	}
+	*size = m.size;
+	return true;
+}
+
+bool gh__heap_ignore(uintptr_t u)
+{
+	struct gh_meta m;
+	if (!gh__meta_live(u, &m))
+		return false;
+	unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+	if (start != GH_START_HDR)
+		trl_update(gh__trl_at(u, start), GH_TRL_IGNORED, GH_TRL_IGNORED);
+	else
+		__atomic_fetch_or(&gh__hdr_of(u)->meta, GH_FLAG_IGNORED, __ATOMIC_RELAXED);
+	return true;
 }
 
 /* ---- Lookup and enumeration ---------------------------------------------------------- */
@@ -601,13 +728,11 @@ size_t gh__usable_size(const void *p)
 /* Does the live allocation at user contain addr? */
 GH_RACY_READER static bool covers(uintptr_t user, uintptr_t addr)
 {
-	if (GH_LOAD(&gh__startmap[granule_of(user)]) != 1)
+	unsigned start = GH_LOAD(&gh__startmap[granule_of(user)]);
+	struct gh_meta m;
+	if (!gh__start_live(start) || !gh__meta_decode(user, start, &m))
 		return false;
-	const struct gh_hdr *h = gh__hdr_of(user);
-	if (!gh__hdr_is_live(h))
-		return false;
-	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
-	return addr - user < (size ? size : 1);
+	return addr - user < (m.size ? m.size : 1);
 }
 
 GH_RACY_READER uintptr_t gh__heap_lookup(uintptr_t addr)
@@ -635,14 +760,15 @@ GH_RACY_READER uintptr_t gh__heap_lookup(uintptr_t addr)
 		if ((i & 7) == 0 && i - lo >= 8) {
 			uint64_t w;
 			memcpy(&w, &gh__startmap[i - 8], 8);
-			if (w == 0) {
+			unsigned live = gh__starts8(w);
+			if (live == 0) {
 				i -= 8;
 				continue;
 			}
-			i = i - 8 + (size_t)((63 - __builtin_clzll(w)) >> 3) + 1;
+			i = i - 8 + (size_t)(31 - __builtin_clz(live)) + 1;
 		}
 		i--;
-		if (GH_LOAD(&gh__startmap[i])) {
+		if (gh__start_live(GH_LOAD(&gh__startmap[i]))) {
 			uintptr_t user = gh__cage.base + ((uintptr_t)i << GH_GRANULE_LG);
 			return covers(user, addr) ? user : 0;
 		}
@@ -658,13 +784,14 @@ GH_RACY_READER static size_t next_start(size_t g, size_t n)
 		if ((g & 7) == 0 && n - g >= 8) {
 			uint64_t w;
 			memcpy(&w, &gh__startmap[g], 8);
-			if (w == 0) {
+			unsigned live = gh__starts8(w);
+			if (live == 0) {
 				g += 8;
 				continue;
 			}
-			g += (size_t)(__builtin_ctzll(w) >> 3);
+			g += (size_t)__builtin_ctz(live);
 		}
-		if (GH_LOAD(&gh__startmap[g]) == 1)
+		if (gh__start_live(GH_LOAD(&gh__startmap[g])))
 			return g;
 		g++;
 	}
@@ -678,16 +805,15 @@ GH_RACY_READER void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg)
 	size_t n = (atomic_load(&gh__cage.top) - gh__cage.base) >> GH_GRANULE_LG;
 	for (size_t g = next_start(0, n); g < n;) {
 		uintptr_t user = gh__cage.base + ((uintptr_t)g << GH_GRANULE_LG);
-		const struct gh_hdr *h = gh__hdr_of(user);
-		uint64_t meta = GH_LOAD(&h->meta);
-		if (!gh__hdr_is_live(h)) {
+		unsigned start = GH_LOAD(&gh__startmap[g]);
+		struct gh_meta m;
+		if (!gh__start_live(start) || !gh__meta_decode(user, start, &m)) {
 			g = next_start(g + 1, n);
 			continue;
 		}
-		if (!fn(user, h, arg))
+		if (!fn(user, &m, arg))
 			return;
-		size_t size = gh__hdr_size(meta);
-		g = next_start(g + 1 + (size > 0 ? (size - 1) >> GH_GRANULE_LG : 0), n);
+		g = next_start(g + 1 + (m.size > 0 ? (m.size - 1) >> GH_GRANULE_LG : 0), n);
 	}
 }
 
@@ -698,17 +824,15 @@ struct obj_walk {
 	void *arg;
 };
 
-GH_RACY_READER static bool decode_visit(uintptr_t user, const struct gh_hdr *h, void *arg)
+GH_RACY_READER static bool decode_visit(uintptr_t user, const struct gh_meta *m, void *arg)
 {
 	const struct obj_walk *w = arg;
-	uint64_t meta = GH_LOAD(&h->meta);
-	uint32_t site = GH_LOAD(&h->site);
 	struct gh_obj o = {
 		.addr = user,
-		.size = gh__hdr_size(meta),
-		.type = GH_LOAD(&h->type),
-		.site = (meta & GH_FLAG_TRACED) ? gh__trace_stack_site(site) : site,
-		.stack = (meta & GH_FLAG_TRACED) ? site : 0,
+		.size = m->size,
+		.type = m->type,
+		.site = gh__meta_site(m),
+		.stack = m->traced ? m->site_word : 0,
 	};
 	return w->fn(&o, w->arg);
 }
@@ -721,10 +845,8 @@ void gh__obj_walk(gh_obj_visit_fn fn, void *arg)
 
 GH_RACY_READER bool gh__obj_still(const struct gh_obj *o)
 {
-	if (!gh__cage_contains(o->addr) || GH_LOAD(&gh__startmap[granule_of(o->addr)]) != 1)
-		return false;
-	const struct gh_hdr *h = gh__hdr_of(o->addr);
-	return gh__hdr_is_live(h) && GH_LOAD(&h->type) == o->type;
+	struct gh_meta m;
+	return gh__meta_live(o->addr, &m) && m.type == o->type;
 }
 
 static uint64_t je_stat(const char *name)
@@ -750,7 +872,8 @@ void gh__alloc_stats(struct gh_alloc_stats *s)
 	s->meta_used = used;
 	s->cage_reserved = gh__cage.size;
 	s->cage_used = gh__cage_used();
-	s->header_bytes_per_object = GH_HDR_SIZE;
+	s->metadata_bytes_per_object = GH_TRL_SIZE;
+	s->header_blocks = atomic_load_explicit(&hdr_blocks, memory_order_relaxed);
 }
 
 /* ---- The heap validator (GLASSHEAP_DEBUG=2, gh_heap_check) ------------------------------ */
@@ -777,14 +900,21 @@ __attribute__((format(printf, 2, 3))) static void problem(struct validate *v, co
 
 GH_RACY_READER static void validate_block(struct validate *v, uintptr_t user)
 {
-	const struct gh_hdr *h = gh__hdr_of(user);
-	uint64_t meta = GH_LOAD(&h->meta);
-	gh_type_t type = GH_LOAD(&h->type);
-	size_t size = gh__hdr_size(meta);
-	if (!gh__hdr_is_live(h)) {
-		problem(v, "block 0x%lx: its start is published but its header is not live", (unsigned long)user);
+	unsigned start = GH_LOAD(&gh__startmap[granule_of(user)]);
+	struct gh_meta m;
+	if (start != GH_START_HDR && gh__start_cls[start] == 0) {
+		problem(v, "block 0x%lx: start byte 0x%02x names no layout", (unsigned long)user, start);
 		return;
 	}
+	if (!gh__meta_decode(user, start, &m)) {
+		problem(v, "block 0x%lx: its start is published but its metadata is not live", (unsigned long)user);
+		return;
+	}
+	gh_type_t type = m.type;
+	size_t size = m.size;
+	if (start != GH_START_HDR && size + GH_TRL_SIZE > gh__start_cls[start])
+		problem(v, "block 0x%lx: size %zu does not fit its class (%u bytes)", (unsigned long)user, size,
+			(unsigned)gh__start_cls[start]);
 	if (user < v->prev_end)
 		problem(v, "block 0x%lx starts inside the previous live block (ends 0x%lx)", (unsigned long)user,
 			(unsigned long)v->prev_end);
@@ -796,7 +926,7 @@ GH_RACY_READER static void validate_block(struct validate *v, uintptr_t user)
 		v->count[type][0]++;
 		v->count[type][1] += size;
 	}
-	if (meta & GH_FLAG_LARGE) {
+	if (m.large) {
 		size_t first = (user - gh__cage.base) >> GH_PAGE_LG;
 		size_t last = (user + (size ? size : 1) - 1 - gh__cage.base) >> GH_PAGE_LG;
 		for (size_t p = first; p <= last; p++)
@@ -917,6 +1047,30 @@ static void atfork_child(void)
 	gh__world_atfork_child();
 }
 
+/* The trailer's class tables (internal.h): every small class from 16 up
+ * that is a multiple of 16 and whose size field holds class - 8. Until
+ * this runs gh__trl_max is 0 and every block gets a header. */
+static void trl_classes_init(void)
+{
+	size_t limit = gh__small_max < GH_TRL_CLASS_MAX ? gh__small_max : GH_TRL_CLASS_MAX;
+	unsigned k = 0;
+	size_t prev = 0, max = 0;
+	for (size_t n = 16; n <= limit; n += 16) {
+		size_t cls = ghje_nallocx(n, 0);
+		if (cls == 0 || cls % 16 != 0 || cls > limit)
+			break;
+		if (cls != prev) {
+			if (k == GH_TRL_CLASSES)
+				break;
+			gh__start_cls[GH_START_TRL0 + k++] = (uint16_t)cls;
+			prev = cls;
+		}
+		gh__trl_start[n >> 4] = (uint8_t)(GH_START_TRL0 + k - 1);
+		max = n;
+	}
+	gh__trl_max = max >= 16 ? max - GH_TRL_SIZE : 0;
+}
+
 static bool init_jemalloc(void)
 {
 	/* A thread that allocates after jemalloc's own thread clean-up (a
@@ -938,6 +1092,7 @@ static bool init_jemalloc(void)
 	if (ghje_mallctl(name, &binsize, &sz, NULL, 0) != 0)
 		return false;
 	gh__small_max = binsize;
+	trl_classes_init();
 
 	unsigned n = gh__opt.arenas;
 	if (n == 0) {

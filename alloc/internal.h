@@ -69,16 +69,17 @@ void gh__options_init(void);
 /* Parses "123", "64M", "2g"... into bytes; false when malformed or overflowing. */
 bool gh__parse_size(const char *s, size_t *out);
 
-struct gh_hdr;
+struct gh_meta;
 /*
  * The single misuse-reporting path (invalid/double/interior free, corrupt
- * header). Formats the message on the stack, calls the host's handler or
+ * metadata). Formats the message on the stack, calls the host's handler or
  * writes to stderr, then aborts unless GLASSHEAP_ON_ERROR=log. Never
  * allocates and takes no allocator lock. obj is the live allocation the
- * pointer falls into (interior frees), or NULL.
+ * pointer falls into (interior frees), or NULL; m, when known, the
+ * metadata of the block named (obj, or the freed block at ptr).
  */
 void gh__misuse(gh_error_kind_t kind, const void *ptr, const char *op, const void *obj,
-		const struct gh_hdr *h);
+		const struct gh_meta *m);
 
 /* ==== meta.c: glassheap's own metadata memory ============================= */
 
@@ -133,19 +134,39 @@ GH_INLINE bool gh__cage_contains(uintptr_t p)
 /* ==== heap.c: the allocator core ========================================== */
 
 /*
- * The 16-byte header in front of every allocation:
+ * Every allocation carries its metadata (type, site, requested size, a
+ * live/freed check byte) in one of two layouts; the block's start byte
+ * (below) says which.
+ *
+ * Small blocks (jemalloc's small size classes up to GH_TRL_CLASS_MAX): an
+ * 8-byte trailer in the last 8 bytes of the block, found from the size
+ * class the start byte names. The user pointer is jemalloc's own (16-byte
+ * aligned), and a request moves up a size class only when its last 8
+ * bytes would not fit:
+ *
+ *    user = raw                                        raw + class - 8
+ *    |<---------- size bytes ---------->|<- slack ->|<-- trailer 8 -->|
+ *     trailer = check:8 | traced:1 | ignored:1 | size:14 | type:15 | site:24 | 0:1
+ *
+ * The check byte is the trailer's first byte: an overflow past the slack,
+ * even by one byte, is caught at free as corrupted metadata. The whole trailer is one word:
+ * changing it (realloc, retag, gh_ignore_object) is one store or CAS.
+ *
+ * Other blocks (large extents, alignments above 16, sizes whose class is
+ * past the trailer's size field): the 16-byte header in front:
  *
  *    raw (from jemalloc)              user pointer (returned to the caller)
  *    |<- alignment gap ->|<- hdr 16 ->|<------------- size bytes ------------->|
- *                         type  site  meta = size:48 | align_lg:6 | flags:2 | check:8
+ *                         type  site  meta = size:47 | ignored:1 | align_lg:6 | flags:2 | check:8
  *
- * align_lg is 0 for ordinary allocations (raw == hdr); for alignments above 16
- * it is log2(alignment) and raw = user - alignment. With GH_FLAG_TRACED the
- * site word holds the block's trace stack id instead of its site id (read
- * the site with gh__hdr_site). check is the state byte
- * (live or freed); the start map, not the header, is the authority on which
- * addresses are live allocations, so the byte only has to catch headers that
- * were overwritten (underflows) or already freed.
+ * align_lg is 0 for ordinary allocations (raw == hdr); for alignments above
+ * 16 it is log2(alignment) and raw = user - alignment.
+ *
+ * In both, a traced block (GH_FLAG_TRACED / GH_TRL_TRACED) keeps its trace
+ * stack id where the site id goes (the stack remembers its site: read
+ * either through struct gh_meta). The start map, not the metadata, is the
+ * authority on which addresses are live allocations, so the check byte only
+ * has to catch metadata that was overwritten or already freed.
  */
 struct gh_hdr {
 	uint32_t type;
@@ -171,6 +192,22 @@ struct gh_hdr {
 /* The largest request glassheap accepts (the cage is far smaller anyway). */
 #define GH_SIZE_MAX_REQ (GH_SIZE_MASK - 4096)
 
+/* The trailer word's fields, the check byte first (lowest address). */
+#define GH_TRL_SIZE 8u
+#define GH_TRL_CHECK_MASK UINT64_C(0xff)
+#define GH_TRL_TRACED (UINT64_C(1) << 8)
+#define GH_TRL_IGNORED (UINT64_C(1) << 9)
+#define GH_TRL_SIZE_SHIFT 10
+#define GH_TRL_SIZE_BITS 14
+#define GH_TRL_TYPE_SHIFT 24
+#define GH_TRL_TYPE_BITS 15
+#define GH_TRL_SITE_SHIFT 39
+#define GH_TRL_SITE_BITS 24
+#define GH_TRL_FIELD(w, shift, bits) ((uint32_t)((w) >> (shift)) & ((UINT32_C(1) << (bits)) - 1))
+#define GH_TRL_SIZE_OF(w) ((size_t)GH_TRL_FIELD(w, GH_TRL_SIZE_SHIFT, GH_TRL_SIZE_BITS))
+/* The largest class with a trailer: its size field holds class - 8. */
+#define GH_TRL_CLASS_MAX ((size_t)1 << GH_TRL_SIZE_BITS)
+
 GH_INLINE uint64_t gh__hdr_state(unsigned state)
 {
 	return (uint64_t)state << GH_CHECK_SHIFT;
@@ -179,34 +216,127 @@ GH_INLINE struct gh_hdr *gh__hdr_of(uintptr_t user)
 {
 	return (struct gh_hdr *)(user - GH_HDR_SIZE);
 }
-GH_INLINE bool gh__hdr_is_live(const struct gh_hdr *h)
-{
-	return (GH_LOAD(&h->meta) & (UINT64_C(0xff) << GH_CHECK_SHIFT)) == gh__hdr_state(GH_STATE_LIVE);
-}
 GH_INLINE size_t gh__hdr_size(uint64_t meta)
 {
 	return (size_t)(meta & GH_SIZE_MASK);
 }
-/* The site id of a live block, traced or not (a traced block's site word is
- * its stack id; the stack remembers the site of its first frame). */
-GH_INLINE uint32_t gh__hdr_site(const struct gh_hdr *h)
+/* A live trailer word (the site field: a site id, or a stack id with traced). */
+GH_INLINE uint64_t gh__trl_word(size_t size, uint32_t site, gh_type_t type)
 {
-	uint32_t site = GH_LOAD(&h->site);
-	if (gh_unlikely(GH_LOAD(&h->meta) & GH_FLAG_TRACED))
-		return gh__trace_stack_site(site);
-	return site;
+	return ((uint64_t)size << GH_TRL_SIZE_SHIFT) | ((uint64_t)site << GH_TRL_SITE_SHIFT) |
+	       ((uint64_t)type << GH_TRL_TYPE_SHIFT) | GH_STATE_LIVE;
 }
 
-/* Object-start byte map: one byte per 16-byte granule of the cage, 1 where a
- * live allocation's user pointer starts. Page map: for large allocations
- * (jemalloc "large" extents, exclusive pages), one entry per 4 KiB page they
- * cover, holding (granule index of the user pointer) + 1. */
+/*
+ * Object-start byte map: one byte per 16-byte granule of the cage, at the
+ * granule of every allocation's user pointer:
+ *   0                    no block starts here;
+ *   GH_START_HDR         a live block with a header;
+ *   GH_START_TRL0 + k    a live block with a trailer, of trailer class k;
+ *   any of those | GH_START_FREED   a block freed here (the layout stays
+ *                        readable, for the double-free report), until a
+ *                        new block starts at this granule.
+ * Live values are 1..0x7f. Page map: for large allocations (jemalloc
+ * "large" extents, exclusive pages), one entry per 4 KiB page they cover,
+ * holding (granule index of the user pointer) + 1.
+ */
+#define GH_START_HDR 1u
+#define GH_START_TRL0 2u
+#define GH_START_FREED 0x80u
+#define GH_TRL_CLASSES 64 /* at most: jemalloc has 4 classes per doubling */
 extern uint8_t *gh__startmap GH_HIDDEN;
 /* gh__startmap biased by the cage base: gh__startmap_at[user >> 4] is the
  * byte of user's granule (one load and no subtraction on the hot path). */
 extern uint8_t *gh__startmap_at GH_HIDDEN;
 extern uint32_t *gh__pagemap GH_HIDDEN;
 extern size_t gh__small_max GH_HIDDEN; /* largest jemalloc small size class */
+/* By start byte: the block's class size for a live trailer block, else 0. */
+extern uint16_t gh__start_cls[256] GH_HIDDEN;
+/* By granules (request + 8 rounded up to 16, over 16): the trailer class's
+ * start byte, for requests up to gh__trl_max. */
+extern uint8_t gh__trl_start[GH_TRL_CLASS_MAX / 16 + 1] GH_HIDDEN;
+/* The largest request served with a trailer (0 before initialization). */
+extern size_t gh__trl_max GH_HIDDEN;
+
+GH_INLINE bool gh__start_live(unsigned b)
+{
+	return (uint8_t)(b - 1) < 0x7f;
+}
+/* Bit i set when byte i of the 8 start bytes w is a live start. */
+GH_INLINE unsigned gh__starts8(uint64_t w)
+{
+	const uint64_t lo7 = UINT64_C(0x7f7f7f7f7f7f7f7f);
+	uint64_t live = ((w & lo7) + lo7) & ~w & ~lo7; /* bit 7 of each live byte */
+	return (unsigned)(((live >> 7) * UINT64_C(0x0102040810204080)) >> 56);
+}
+/* The start byte of a request's trailer class (size <= gh__trl_max). */
+GH_INLINE unsigned gh__trl_start_of(size_t size)
+{
+	return gh__trl_start[(size + GH_TRL_SIZE + 15) >> 4];
+}
+GH_INLINE uint64_t *gh__trl_at(uintptr_t user, unsigned start)
+{
+	return (uint64_t *)(user + gh__start_cls[start] - GH_TRL_SIZE);
+}
+
+/* One block's metadata, decoded from either layout. */
+struct gh_meta {
+	size_t size;
+	gh_type_t type;
+	uint32_t site_word; /* the site id, or the stack id when traced */
+	bool traced, ignored, large;
+	unsigned align_lg;
+};
+
+/* Decodes the block at user whose start byte is `start` (live or freed);
+ * returns whether its check byte says live. A racy read: the caller
+ * validates (the start byte again, or a stopped world). */
+GH_INLINE bool gh__meta_decode(uintptr_t user, unsigned start, struct gh_meta *m)
+{
+	unsigned s = start & ~GH_START_FREED;
+	if (s != GH_START_HDR) {
+		uint64_t w = GH_LOAD(gh__trl_at(user, s));
+		m->size = GH_TRL_SIZE_OF(w);
+		m->site_word = GH_TRL_FIELD(w, GH_TRL_SITE_SHIFT, GH_TRL_SITE_BITS);
+		m->type = GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
+		m->traced = (w & GH_TRL_TRACED) != 0;
+		m->ignored = (w & GH_TRL_IGNORED) != 0;
+		m->large = false;
+		m->align_lg = 0;
+		return (w & GH_TRL_CHECK_MASK) == GH_STATE_LIVE;
+	}
+	const struct gh_hdr *h = gh__hdr_of(user);
+	uint64_t meta = GH_LOAD(&h->meta);
+	m->size = gh__hdr_size(meta);
+	m->site_word = GH_LOAD(&h->site);
+	m->type = GH_LOAD(&h->type);
+	m->traced = (meta & GH_FLAG_TRACED) != 0;
+	m->ignored = (meta & GH_FLAG_IGNORED) != 0;
+	m->large = (meta & GH_FLAG_LARGE) != 0;
+	m->align_lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
+	return (meta >> GH_CHECK_SHIFT) == GH_STATE_LIVE;
+}
+/* The live block starting exactly at user: false (m untouched or partly
+ * written) when no live block starts there. Never faults. */
+GH_INLINE bool gh__meta_live(uintptr_t user, struct gh_meta *m)
+{
+	if (!gh__cage_contains(user) || (user & 15) != 0)
+		return false;
+	unsigned b = GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG]);
+	return gh__start_live(b) && gh__meta_decode(user, b, m);
+}
+/* The site id of a block, traced or not. */
+GH_INLINE uint32_t gh__meta_site(const struct gh_meta *m)
+{
+	return m->traced ? gh__trace_stack_site(m->site_word) : m->site_word;
+}
+/* The size and type of a live block, the marker's common read. */
+GH_INLINE size_t gh__obj_size(uintptr_t user, unsigned start)
+{
+	if (start != GH_START_HDR)
+		return GH_TRL_SIZE_OF(GH_LOAD(gh__trl_at(user, start)));
+	return gh__hdr_size(GH_LOAD(&gh__hdr_of(user)->meta));
+}
 
 /* Allocation entry points used by the shim and the typed API. ra is the
  * caller's return address (interned to a site). They return NULL with
@@ -229,7 +359,7 @@ void gh__free_general(void *p, const char *op);
 
 
 /* Collection (mark.c): unpublishes the live block at user as if freed --
- * start byte, header state, page map, counters (into c, or the global
+ * start byte, check byte, page map, counters (into c, or the global
  * shard when NULL), trace stack -- with plain stores only, so that it can
  * run while the world is stopped. Returns its size. The memory stays
  * allocated in jemalloc until gh__heap_release_unpublished(user). */
@@ -237,13 +367,19 @@ struct gh_ctr;
 size_t gh__heap_unpublish(uintptr_t user, struct gh_ctr *c);
 void gh__heap_release_unpublished(uintptr_t user);
 
+/* gh_retag's and gh_ignore_object's writes to the live block starting at
+ * user: false (nothing changed) when none does. Retag gives the old type
+ * and the size. */
+bool gh__heap_retag(uintptr_t user, gh_type_t type, gh_type_t *old, size_t *size);
+bool gh__heap_ignore(uintptr_t user);
+
 /* The live allocation containing addr (interior pointers included), or 0.
  * Never faults. Never allocates. Safe while the world is stopped. */
 uintptr_t gh__heap_lookup(uintptr_t addr);
-/* Calls fn(user, hdr, arg) for every live allocation, in address order,
+/* Calls fn(user, meta, arg) for every live allocation, in address order,
  * until fn returns false. Concurrent allocation may be seen or missed;
- * each reported object was live when its header was read. */
-typedef bool (*gh_heap_visit_fn)(uintptr_t user, const struct gh_hdr *h, void *arg);
+ * each reported object was live when its metadata was read. */
+typedef bool (*gh_heap_visit_fn)(uintptr_t user, const struct gh_meta *m, void *arg);
 void gh__heap_enumerate(gh_heap_visit_fn fn, void *arg);
 /* Checks the heap's metadata (the level-2 validator): every live start has
  * a live header of a registered type, live blocks do not overlap or run past
@@ -283,8 +419,8 @@ struct gh_ctr {
  */
 /* A thread's site cache: the sites its fast path interned last,
  * direct-mapped by bits 4..8 of the return address (gh__site_slot): the
- * address plus gh__site_salt at the time (sites.c), and the id << 32 (the
- * header's first word less the type). It lies in the thread's shard
+ * address plus gh__site_salt at the time (sites.c), and the id in the
+ * trailer's site field (gh__trl_word). It lies in the thread's shard
  * (types.c) right before the counters, GH_SITE_CACHE entries below
  * gh__tl.ctr: the fast path reaches both from the one pointer. */
 #define GH_SITE_CACHE 32 /* a power of two */
@@ -668,12 +804,12 @@ typedef uint16_t gh_u16_alias __attribute__((may_alias));
 extern size_t gh__cage_granules GH_HIDDEN;
 
 /* Recomputes gh__tl.fast_lim after the thread's shard or its leak-check
- * depth changed: sizes up to the largest small class less the header take
- * the fast path when the thread is set up and its leak checks are on. */
+ * depth changed: sizes with a trailer (up to gh__trl_max) take the fast
+ * path when the thread is set up and its leak checks are on. */
 GH_INLINE void gh__tl_refresh(void)
 {
-	bool fast = gh__tl.ctr != NULL && gh__tl.leak_off == 0 && gh__small_max > GH_HDR_SIZE;
-	gh__tl.fast_lim = fast ? gh__small_max - GH_HDR_SIZE + 1 : 0;
+	bool fast = gh__tl.ctr != NULL && gh__tl.leak_off == 0;
+	gh__tl.fast_lim = fast ? gh__trl_max + 1 : 0;
 	gh__tl.free_lim = gh__tl.ctr != NULL ? gh__cage_granules : 0;
 	gh__tl_set_scope(gh__tl.scope_type);
 }
@@ -693,21 +829,26 @@ GH_INLINE bool gh__alloc_fast_ok(size_t size)
 	return gh_likely(size < gh__tl.fast_lim);
 }
 
+/* What the fast path asks jemalloc for: the request and its trailer,
+ * rounded up to 16 (the smallest class, 8 bytes, is not 16-byte aligned;
+ * the rounding never changes the class, all others being multiples of 16). */
+GH_INLINE size_t gh__trl_request(size_t size)
+{
+	return (size + GH_TRL_SIZE + 15) & ~(size_t)15;
+}
+
 /* The second half for a site the thread's cache does not hold, and while
  * tracing is on (heap.c). */
 void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra);
 
-GH_INLINE void *gh__alloc_fast_publish(struct gh_ctr *c, char *raw, size_t size, gh_type_t type, uint64_t site_word)
+GH_INLINE void *gh__alloc_fast_publish(struct gh_ctr *c, char *raw, size_t size, gh_type_t type, uint64_t site_bits)
 {
-	uintptr_t user = (uintptr_t)raw + GH_HDR_SIZE;
-	struct gh_hdr *h = (struct gh_hdr *)raw;
-	uint64_t word0 = (uint64_t)type | site_word;
-	memcpy(h, &word0, sizeof word0); /* type, then site (little endian) */
-	GH_STORE(&h->meta, (uint64_t)size | gh__hdr_state(GH_STATE_LIVE));
+	uintptr_t user = (uintptr_t)raw;
+	unsigned start = gh__trl_start_of(size);
+	GH_STORE(gh__trl_at(user, start), gh__trl_word(size, 0, type) | site_bits);
 	/* jemalloc handed out a block nobody has published */
-	gh_assert(gh__cage_contains(user) && GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG]) == 0);
-	/* user's granule is the one after raw's (jemalloc's blocks are 16-byte aligned) */
-	__atomic_store_n(&gh__startmap_at[((uintptr_t)raw >> GH_GRANULE_LG) + 1], 1, __ATOMIC_RELEASE);
+	gh_assert(gh__cage_contains(user) && !gh__start_live(GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG])));
+	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], (uint8_t)start, __ATOMIC_RELEASE);
 	gh__ctr_alloc(&c[type], size);
 	return (void *)user;
 }
@@ -727,20 +868,20 @@ GH_INLINE void *gh__alloc_fast_finish(char *raw, size_t size, gh_type_t type, ui
 GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
 	char *raw;
-	if (gh_unlikely(zero || !gh__alloc_fast_ok(size) || (raw = ghje_malloc(size + GH_HDR_SIZE)) == NULL))
+	if (gh_unlikely(zero || !gh__alloc_fast_ok(size) || (raw = ghje_malloc(gh__trl_request(size))) == NULL))
 		return gh__alloc_general(size, type, ra, zero);
 	return gh__alloc_fast_finish(raw, size, type, ra);
 }
 
 /*
- * The fast path of free: a live, ordinary (untraced, small, 16-byte
- * aligned) block freed by a thread that is set up; the only call is the
- * tail call into jemalloc. The pointer's granule index comes from one
- * rotation: a pointer that is not 16-byte aligned has its low bits rotated
- * to the top and fails the cage's range check with the ones outside it,
- * and the range is empty (gh__tl.free_lim) until the thread is set up.
- * The header's top 16 bits (check byte, flags, alignment) must read
- * exactly "live, no flags, no alignment gap".
+ * The fast path of free: a live, untraced block with a trailer freed by a
+ * thread that is set up; the only call is the tail call into jemalloc. The
+ * pointer's granule index comes from one rotation: a pointer that is not
+ * 16-byte aligned has its low bits rotated to the top and fails the cage's
+ * range check with the ones outside it, and the range is empty
+ * (gh__tl.free_lim) until the thread is set up. The start byte gives the
+ * class (0 for anything but a live trailer block), the trailer's low 9
+ * bits must read exactly "live, not traced".
  */
 GH_INLINE void gh__free_fast(void *p, const char *op)
 {
@@ -751,30 +892,31 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 		gh__free_general(p, op);
 		return;
 	}
-	struct gh_hdr *h = gh__hdr_of(u);
-	uint64_t meta = GH_LOAD(&h->meta);
-	if (gh_unlikely(GH_PEEK(&gh__startmap[g]) != 1 ||
-			GH_PEEK((const gh_u16_alias *)(u - 2)) != (gh__hdr_state(GH_STATE_LIVE) >> GH_ALIGN_SHIFT))) {
+	unsigned start = GH_PEEK(&gh__startmap[g]);
+	size_t cls = gh__start_cls[start];
+	uint64_t *t = (uint64_t *)(u + cls - GH_TRL_SIZE);
+	uint64_t w;
+	if (gh_unlikely(cls == 0 || ((w = GH_LOAD(t)) & (GH_TRL_CHECK_MASK | GH_TRL_TRACED)) != GH_STATE_LIVE)) {
 		gh__free_general(p, op);
 		return;
 	}
-	size_t size = gh__hdr_size(meta);
-	gh_type_t type = h->type;
-	gh_assert(type < GH_TYPE_IDS && size <= gh__small_max - GH_HDR_SIZE);
+	size_t size = GH_TRL_SIZE_OF(w);
+	gh_type_t type = GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
+	gh_assert(type < GH_TYPE_IDS && size + GH_TRL_SIZE <= cls);
 	/* Unpublish before jemalloc may hand the block to another thread. */
-	__atomic_store_n(&gh__startmap[g], 0, __ATOMIC_RELEASE);
-	/* The check byte alone (the header's last byte) says freed: the rest
-	 * of the word is dead (a live bit 47, GH_FLAG_IGNORED, may stay). */
-	GH_STORE((uint8_t *)h + sizeof *h - 1, (uint8_t)GH_STATE_FREED);
+	__atomic_store_n(&gh__startmap[g], (uint8_t)(start | GH_START_FREED), __ATOMIC_RELEASE);
+	/* The check byte alone says freed: the rest of the word stays for a
+	 * double free's report. */
+	GH_STORE((uint8_t *)t, (uint8_t)GH_STATE_FREED);
 	gh__ctr_free(&gh__tl.ctr[type], size);
-	/* The size saves jemalloc its radix-tree lookup (a cache miss per free
+	/* The class saves jemalloc its radix-tree lookup (a cache miss per free
 	 * on large heaps). jemalloc 5.3 sends page-aligned pointers given with a
 	 * size down its slow path (they could be profiling samples): those go
 	 * through plain free, whose fast path does the lookup instead. */
-	if (gh_likely(((uintptr_t)h & 4095) != 0))
-		ghje_je_je_sdallocx_noflags(h, size + GH_HDR_SIZE);
+	if (gh_likely((u & 4095) != 0))
+		ghje_je_je_sdallocx_noflags(p, cls);
 	else
-		ghje_free(h);
+		ghje_free(p);
 }
 
 GH_INTERNAL_END

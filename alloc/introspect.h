@@ -117,7 +117,8 @@ struct gh_alloc_stats {
 	uint64_t je_allocated, je_active, je_metadata, je_resident, je_mapped, je_retained;
 	uint64_t meta_mapped, meta_used;     /* glassheap's side tables (meta.c) */
 	uint64_t cage_reserved, cage_used;   /* the cage's address range */
-	uint64_t header_bytes_per_object;    /* metadata kept beside each block */
+	uint64_t metadata_bytes_per_object;  /* kept beside every block (its trailer) */
+	uint64_t header_blocks;              /* live blocks with a 16-byte header instead (8 bytes more) */
 };
 /* Fills *s; never allocates. */
 void gh__alloc_stats(struct gh_alloc_stats *s);

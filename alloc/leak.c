@@ -130,15 +130,7 @@ int gh_leak_interior_offset(size_t offset)
 
 int gh_ignore_object(const void *p)
 {
-	uintptr_t u = (uintptr_t)p;
-	if (!gh__cage_contains(u) || (u & 15) != 0 || u >= atomic_load(&gh__cage.top) ||
-	    GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) != 1)
-		return EINVAL;
-	struct gh_hdr *h = gh__hdr_of(u);
-	if (!gh__hdr_is_live(h))
-		return EINVAL;
-	__atomic_fetch_or(&h->meta, GH_FLAG_IGNORED, __ATOMIC_RELAXED);
-	return 0;
+	return gh__heap_ignore((uintptr_t)p) ? 0 : EINVAL;
 }
 
 void gh_leak_disable(void)

@@ -429,18 +429,25 @@ static void refer(uint32_t src, uint32_t dst)
 
 /* ---- Scanning ------------------------------------------------------------------------------- */
 
-static void count_site(const struct gh_hdr *h, int cls, size_t size, int heur);
+static void count_site(const struct gh_meta *m, int cls, int heur);
+
+/* The metadata of a live object while the world is stopped (its start
+ * byte is live: the marker only ever holds published starts). */
+GH_INLINE void obj_meta(uintptr_t u, struct gh_meta *m)
+{
+	gh__meta_decode(u, GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]), m);
+}
 
 /* Passes 1 and 2 count each object they reach (reachable, possibly lost)
- * while its header is at hand, so that the classification walk afterwards
- * reads the headers of unreached objects only. */
-GH_INLINE void count_reached(const struct gh_hdr *h, uint32_t type, size_t size)
+ * while its metadata is at hand, so that the classification walk afterwards
+ * reads the metadata of unreached objects only. */
+GH_INLINE void count_reached(const struct gh_meta *m)
 {
 	int cls = mk.pass == 1 ? GH_REACHABLE : GH_POSSIBLY_LOST;
-	mk.by_type[type][cls].count++;
-	mk.by_type[type][cls].bytes += size;
+	mk.by_type[m->type][cls].count++;
+	mk.by_type[m->type][cls].bytes += m->size;
 	if (cls != GH_REACHABLE)
-		count_site(h, cls, size, GH_HEUR_NONE);
+		count_site(m, cls, GH_HEUR_NONE);
 }
 
 GH_MARKER static void push(uintptr_t u)
@@ -454,8 +461,9 @@ GH_MARKER static void push(uintptr_t u)
 	 * still include the object. */
 	mk.stack_overflow = true;
 	if (mk.pass != 3) {
-		const struct gh_hdr *h = gh__hdr_of(u);
-		count_reached(h, GH_LOAD(&h->type), gh__hdr_size(GH_LOAD(&h->meta)));
+		struct gh_meta m;
+		obj_meta(u, &m);
+		count_reached(&m);
 	}
 }
 
@@ -512,7 +520,7 @@ GH_INLINE bool plausible_vptr(uintptr_t v)
  * own bytes, which are in the cage (always readable). */
 GH_MARKER static int heuristic_of(uintptr_t w, uintptr_t u)
 {
-	size_t size = gh__hdr_size(GH_LOAD(&gh__hdr_of(u)->meta));
+	size_t size = gh__obj_size(u, GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]));
 	uintptr_t off = w - u;
 	const volatile uint64_t *q = (const volatile uint64_t *)u;
 	unsigned on = mk.heur_on;
@@ -605,7 +613,7 @@ GH_MARKER static void dom_edge(uintptr_t u, uint32_t src)
 }
 
 /* The object about to be scanned: a node, and the source of what follows. */
-GH_MARKER static void dom_node(uintptr_t u, const struct gh_hdr *h, uint32_t type, size_t size)
+GH_MARKER static void dom_node(uintptr_t u, const struct gh_meta *m)
 {
 	uint32_t g = (uint32_t)gran(u);
 	mk.dom_src = GH_DOM_OBJ | g;
@@ -614,8 +622,8 @@ GH_MARKER static void dom_node(uintptr_t u, const struct gh_hdr *h, uint32_t typ
 		return;
 	struct gh_dom_node_rec *n = &mk.dom_nodes[mk.dom_nnodes++];
 	n->gran = g;
-	n->site = gh__hdr_site(h);
-	n->tsz = GH_DOM_TSZ(type, size);
+	n->site = gh__meta_site(m);
+	n->tsz = GH_DOM_TSZ(m->type, m->size);
 }
 
 /* One candidate word found in a source (an object of type src, or a root). */
@@ -632,15 +640,18 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 			heur_clear(w);
 		return;
 	}
-	if ((w & 15) == 0 && GH_LOAD(&gh__startmap_at[w >> GH_GRANULE_LG]) == 1) {
+	if ((w & 15) == 0 && gh__start_live(GH_LOAD(&gh__startmap_at[w >> GH_GRANULE_LG]))) {
 		/* A pointer to an object's start, the common case: the start map
 		 * is the authority on liveness, so no header read is needed. */
 		u = w;
 	} else if (!(u = gh__heap_lookup(w))) {
 		return;
 	}
-	if (mk.want_refs)
-		refer(src, GH_LOAD(&gh__hdr_of(u)->type));
+	if (mk.want_refs) {
+		struct gh_meta m;
+		obj_meta(u, &m);
+		refer(src, m.type);
+	}
 	if (mk.dom)
 		dom_edge(u, src); /* src: the source entry in this mode */
 	switch (mk.pass) {
@@ -747,13 +758,14 @@ GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
 
 GH_MARKER static void scan_object(uintptr_t u)
 {
-	const struct gh_hdr *h = gh__hdr_of(u);
-	uint32_t type = GH_LOAD(&h->type);
-	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
+	struct gh_meta m;
+	obj_meta(u, &m);
+	uint32_t type = m.type;
+	size_t size = m.size;
 	if (mk.pass != 3)
-		count_reached(h, type, size);
+		count_reached(&m);
 	if (mk.dom)
-		dom_node(u, h, type, size);
+		dom_node(u, &m);
 	const gh_type_desc_t *d = gh__type_desc(type);
 	if (d && (d->flags & GH_TYPE_NO_SCAN))
 		return;
@@ -780,7 +792,9 @@ GH_MARKER static void drain(void)
 		while (mk.sp > 0 || n > 0) {
 			while (n < OBJ_N && mk.sp > 0) {
 				uintptr_t u = mk.stack[--mk.sp];
-				__builtin_prefetch((const char *)u - GH_HDR_SIZE);
+				unsigned b = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+				__builtin_prefetch(b == GH_START_HDR ? (const char *)u - GH_HDR_SIZE
+								     : (const char *)gh__trl_at(u, b));
 				__builtin_prefetch((const char *)u + 48);
 				ring[(head + n) % OBJ_N] = u;
 				n++;
@@ -789,10 +803,10 @@ GH_MARKER static void drain(void)
 			head = (head + 1) % OBJ_N;
 			n--;
 			if (n >= OBJ_N / 2) {
-				/* Half-way through the ring an object's header has
+				/* Half-way through the ring an object's metadata has
 				 * arrived: fetch the rest of its body (up to 8 lines). */
 				uintptr_t v = ring[(head + OBJ_N / 2 - 1) % OBJ_N];
-				size_t size = gh__hdr_size(GH_LOAD(&gh__hdr_of(v)->meta));
+				size_t size = gh__obj_size(v, GH_LOAD(&gh__startmap_at[v >> GH_GRANULE_LG]));
 				uintptr_t end = v + (size < 512 ? size : 512);
 				for (uintptr_t line = (v & ~(uintptr_t)63) + 64; line < end; line += 64)
 					__builtin_prefetch((const void *)line);
@@ -895,7 +909,7 @@ GH_MARKER static bool stack_region(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 		uintptr_t u = gh__heap_lookup(addr);
 		if (u) {
 			*lo = u;
-			*hi = u + gh__hdr_size(GH_LOAD(&gh__hdr_of(u)->meta));
+			*hi = u + gh__obj_size(u, GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]));
 		} else {
 			*lo = addr;
 			*hi = addr + LOOSE_STACK_SPAN < mk.top ? addr + LOOSE_STACK_SPAN : mk.top;
@@ -965,7 +979,13 @@ static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid, u
 		own_lo = gh__world.main_stack.lo;
 		own_hi = gh__world.main_stack.hi;
 	}
-	bool on_own = own_hi > own_lo && sp - red >= own_lo && sp < own_hi;
+	/* The loader's static TLS size may exceed what glibc reserved at the
+	 * top of this stack: a stack pointer above tls_lo says the TLS starts
+	 * above it, and the words below sp - red are dead frames (a freed
+	 * block's pointer there would keep its reused memory alive). */
+	if (tls_hi > tls_lo && sp - red > tls_lo && sp < tp && own_hi > own_lo && sp - red >= own_lo)
+		tls_lo = own_hi = sp - red;
+	bool on_own = own_hi > own_lo && sp - red >= own_lo && sp - red <= own_hi;
 	if (on_own) {
 		add_root(GH_ROOT_STACK, tid, sp - red, own_hi, label);
 	} else {
@@ -1016,11 +1036,14 @@ GH_MARKER static void scan_roots(void)
  * header of the block it is releasing (user - 16), in a register or on its
  * stack. That block must not look unreachable (collecting it under the
  * thread's feet would free it twice). So on stacks and in registers a word
- * that points exactly at a live block's header reaches that block. */
+ * that points exactly at a live block's header reaches that block. (A
+ * trailer block's free holds the user pointer itself, jemalloc's block, up
+ * to its call into jemalloc: its start byte is no longer live by then.) */
 GH_INLINE void consider_header(uintptr_t w, uint32_t src)
 {
 	uintptr_t u = w + GH_HDR_SIZE;
-	if ((w & 15) == 0 && u - mk.base < mk.top - mk.base && GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) == 1)
+	if ((w & 15) == 0 && u - mk.base < mk.top - mk.base &&
+	    GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) == GH_START_HDR)
 		consider(u, src);
 }
 
@@ -1055,11 +1078,12 @@ GH_MARKER static void scan_registers(void)
 
 /* ---- Classification ----------------------------------------------------------------------------- */
 
-GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size, int heur)
+GH_MARKER static void count_site(const struct gh_meta *m, int cls, int heur)
 {
-	uint32_t site = gh__hdr_site(h);
-	uint32_t type = GH_LOAD(&h->type);
-	uint32_t stack = (GH_LOAD(&h->meta) & GH_FLAG_TRACED) ? GH_LOAD(&h->site) : 0;
+	uint32_t site = gh__meta_site(m);
+	uint32_t type = m->type;
+	size_t size = m->size;
+	uint32_t stack = m->traced ? m->site_word : 0;
 	uint32_t key = site ? site : UINT32_MAX;
 	size_t i = ((size_t)key * 2654435761u ^ type ^ (size_t)stack * 40503u ^ (size_t)heur << 20) & (SITE_SLOTS - 1);
 	for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
@@ -1084,8 +1108,8 @@ GH_MARKER static void count_site(const struct gh_hdr *h, int cls, size_t size, i
 
 /* The walk after passes 1 and 2: counts every live object (a start byte is
  * set exactly for the published ones while the world is stopped) and lists
- * those neither pass reached, reading only their headers. Eight granules
- * at a time: their start bytes (0 or 1) as an 8-bit mask against the same
+ * those neither pass reached, reading only their metadata. Eight granules
+ * at a time: their live start bytes as an 8-bit mask against the same
  * eight bits of the reach and possible bitmaps. */
 /*
  * glassheap's own objects (GH_TYPE_INTERNAL: the debug server's, the
@@ -1105,21 +1129,22 @@ GH_MARKER static void root_own_objects(void)
 		memcpy(&w, sm + g, 8);
 		if (w == 0)
 			continue;
-		unsigned starts = (unsigned)((w * UINT64_C(0x0102040810204080)) >> 56);
+		unsigned starts = gh__starts8(w);
 		unsigned seen = (unsigned)((mk.reach[g >> 6] >> (g & 63)) & 0xff);
 		for (unsigned left = starts & ~seen; left; left &= left - 1) {
 			uintptr_t u = mk.base + ((uintptr_t)(g + (size_t)__builtin_ctz(left)) << GH_GRANULE_LG);
-			const struct gh_hdr *h = gh__hdr_of(u);
 			if (bit_get(mk.reach, u))
 				continue;
-			if (GH_LOAD(&h->type) == GH_TYPE_INTERNAL) {
+			struct gh_meta m;
+			obj_meta(u, &m);
+			if (m.type == GH_TYPE_INTERNAL) {
 				bit_set(mk.reach, u);
 				push(u);
-			} else if (gh_unlikely(GH_LOAD(&h->meta) & GH_FLAG_IGNORED)) {
+			} else if (gh_unlikely(m.ignored)) {
 				/* the program's ignored objects are roots too, as
 				 * LSan treats them (gh_ignore_object, gh_leak_disable) */
 				mk.ignored.count++;
-				mk.ignored.bytes += gh__hdr_size(GH_LOAD(&h->meta));
+				mk.ignored.bytes += m.size;
 				bit_set(mk.reach, u);
 				push(u);
 			}
@@ -1140,8 +1165,8 @@ GH_MARKER static uint64_t walk_unreached(void)
 		memcpy(&w, sm + g, 8);
 		if (w == 0)
 			continue;
-		objects += (uint64_t)__builtin_popcountll(w);
-		unsigned starts = (unsigned)((w * UINT64_C(0x0102040810204080)) >> 56); /* bit i: byte i */
+		unsigned starts = gh__starts8(w); /* bit i: byte i */
+		objects += (uint64_t)__builtin_popcount(starts);
 		unsigned seen = (unsigned)(((mk.reach[g >> 6] | mk.possible[g >> 6]) >> (g & 63)) & 0xff);
 		for (unsigned lost = starts & ~seen; lost; lost &= lost - 1) {
 			uintptr_t u = mk.base + ((uintptr_t)(g + (size_t)__builtin_ctz(lost)) << GH_GRANULE_LG);
@@ -1160,12 +1185,12 @@ GH_MARKER static void count_heuristics(size_t w)
 {
 	for (uint64_t m = mk.heur[w] & mk.reach[w]; m; m &= m - 1) {
 		uintptr_t u = mk.base + (((uintptr_t)w * 64 + (uintptr_t)__builtin_ctzll(m)) << GH_GRANULE_LG);
-		const struct gh_hdr *h = gh__hdr_of(u);
-		size_t size = gh__hdr_size(GH_LOAD(&h->meta));
+		struct gh_meta m;
+		obj_meta(u, &m);
 		int k = heur_get(u);
 		mk.heur_stats[k].count++;
-		mk.heur_stats[k].bytes += size;
-		count_site(h, GH_REACHABLE, size, k);
+		mk.heur_stats[k].bytes += m.size;
+		count_site(&m, GH_REACHABLE, k);
 	}
 }
 
@@ -1198,12 +1223,12 @@ GH_MARKER static void classify_lost(void)
 	}
 	for (size_t i = 0; i < mk.nlost; i++) {
 		uintptr_t u = mk.lost[i];
-		const struct gh_hdr *h = gh__hdr_of(u);
-		size_t size = gh__hdr_size(GH_LOAD(&h->meta));
+		struct gh_meta m;
+		obj_meta(u, &m);
 		int cls = bit_get(mk.indirect, u) ? GH_INDIRECTLY_LOST : GH_DEFINITELY_LOST;
-		mk.by_type[GH_LOAD(&h->type)][cls].count++;
-		mk.by_type[GH_LOAD(&h->type)][cls].bytes += size;
-		count_site(h, cls, size, GH_HEUR_NONE);
+		mk.by_type[m.type][cls].count++;
+		mk.by_type[m.type][cls].bytes += m.size;
+		count_site(&m, cls, GH_HEUR_NONE);
 	}
 }
 
@@ -1227,8 +1252,9 @@ GH_MARKER static void unpublish_unreachable(void)
 	struct gh_ctr *c = gh__tl.ctr;
 	for (size_t i = 0; i < mk.nlost; i++) {
 		uintptr_t u = mk.lost[i];
-		const struct gh_hdr *h = gh__hdr_of(u);
-		const gh_type_desc_t *d = gh__type_desc(GH_LOAD(&h->type));
+		struct gh_meta m;
+		obj_meta(u, &m);
+		const gh_type_desc_t *d = gh__type_desc(m.type);
 		if (!d || !(d->flags & GH_TYPE_COLLECTABLE))
 			continue;
 		mk.collected_bytes += gh__heap_unpublish(u, c);

@@ -301,29 +301,29 @@ static const char *kind_name(gh_error_kind_t kind)
 	case GH_ERR_INVALID_FREE: return "invalid pointer";
 	case GH_ERR_DOUBLE_FREE: return "double free";
 	case GH_ERR_INTERIOR_FREE: return "interior pointer";
-	case GH_ERR_CORRUPT: return "corrupted allocation header";
+	case GH_ERR_CORRUPT: return "corrupted allocation metadata";
 	}
 	return "heap misuse";
 }
 
 void gh__misuse(gh_error_kind_t kind, const void *ptr, const char *op, const void *obj,
-		const struct gh_hdr *h)
+		const struct gh_meta *m)
 {
 	char msg[768];
 	char where[256] = "";
 	int saved = errno;
 	atomic_fetch_add_explicit(&error_count, 1, memory_order_relaxed);
-	if (h) {
+	if (m) {
 		char site[200];
-		uintptr_t ra = gh__site_address(gh__hdr_site(h));
+		uintptr_t ra = gh__site_address(gh__meta_site(m));
 		if (ra)
 			gh__site_describe(ra, site, sizeof site);
 		else
 			snprintf(site, sizeof site, "an unknown site");
-		const char *tname = gh_type_name(h->type);
+		const char *tname = gh_type_name(m->type);
 		snprintf(where, sizeof where, "; %s %p (%zu bytes, type %s) was allocated at %s",
 			 obj ? "it lies inside allocation" : "allocation", obj ? obj : ptr,
-			 gh__hdr_size(h->meta), tname ? tname : "?", site);
+			 m->size, tname ? tname : "?", site);
 	}
 	snprintf(msg, sizeof msg, "%s: %s %p%s", op, kind_name(kind), ptr, where);
 	gh_error_fn fn = atomic_load_explicit(&error_handler, memory_order_acquire);

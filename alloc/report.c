@@ -47,11 +47,11 @@ struct site_table {
 	size_t used;
 };
 
-static bool visit_site(uintptr_t user, const struct gh_hdr *h, void *arg)
+static bool visit_site(uintptr_t user, const struct gh_meta *m, void *arg)
 {
 	(void)user;
 	struct site_table *t = arg;
-	uint32_t site = gh__hdr_site(h);
+	uint32_t site = gh__meta_site(m);
 	uint32_t key = site ? site : UINT32_MAX;
 	size_t i = (key * 2654435761u) & t->mask;
 	while (t->slots[i].site && t->slots[i].site != key)
@@ -63,7 +63,7 @@ static bool visit_site(uintptr_t user, const struct gh_hdr *h, void *arg)
 		t->used++;
 	}
 	t->slots[i].count++;
-	t->slots[i].bytes += gh__hdr_size(GH_LOAD(&h->meta));
+	t->slots[i].bytes += m->size;
 	return true;
 }
 

@@ -29,7 +29,7 @@ GH_INLINE gh_type_t untyped(void)
 EXPORT void *malloc(size_t size)
 {
 	char *raw;
-	if (gh_unlikely(!gh__alloc_fast_ok(size) || (raw = ghje_malloc(size + GH_HDR_SIZE)) == NULL))
+	if (gh_unlikely(!gh__alloc_fast_ok(size) || (raw = ghje_malloc(gh__trl_request(size))) == NULL))
 		return gh__alloc_general(size, untyped(), CALLER(), false);
 	return gh__alloc_fast_finish(raw, size, gh__tl.malloc_type, CALLER());
 }

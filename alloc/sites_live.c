@@ -53,15 +53,15 @@ static bool grow(struct agg *a)
 	return true;
 }
 
-GH_RACY_READER static bool visit(uintptr_t user, const struct gh_hdr *h, void *arg)
+GH_RACY_READER static bool visit(uintptr_t user, const struct gh_meta *m, void *arg)
 {
 	(void)user;
 	struct agg *a = arg;
-	gh_type_t type = GH_LOAD(&h->type);
+	gh_type_t type = m->type;
 	if (type == GH_TYPE_INTERNAL || (a->type != GH_TYPE_NONE && type != a->type))
 		return true;
-	size_t size = gh__hdr_size(GH_LOAD(&h->meta));
-	uint32_t site = gh__hdr_site(h);
+	size_t size = m->size;
+	uint32_t site = gh__meta_site(m);
 	size_t i = hash_key(site, type) & a->mask;
 	for (;;) {
 		struct gh_site_live_row *r = &a->slots[i];
@@ -71,7 +71,7 @@ GH_RACY_READER static bool visit(uintptr_t user, const struct gh_hdr *h, void *a
 					a->oom = true;
 					return false;
 				}
-				return visit(user, h, arg);
+				return visit(user, m, arg);
 			}
 			*r = (struct gh_site_live_row){site, type, 1, size};
 			a->used++;

@@ -83,11 +83,11 @@ struct enum_ctx {
 
 /* Reads headers of blocks other threads free and reuse: racy by design, like
  * gh__heap_enumerate itself (see heap.c). */
-__attribute__((no_sanitize("thread"))) static bool count_storm(uintptr_t user, const struct gh_hdr *h, void *arg)
+__attribute__((no_sanitize("thread"))) static bool count_storm(uintptr_t user, const struct gh_meta *m, void *arg)
 {
 	struct enum_ctx *c = arg;
 	(void)user;
-	if (storm_type(GH_LOAD(&h->type)))
+	if (storm_type(m->type))
 		c->storm_blocks++;
 	return true;
 }

@@ -47,13 +47,13 @@ struct count_ctx {
 	size_t n, bytes;
 };
 
-static bool count_type(uintptr_t user, const struct gh_hdr *h, void *arg)
+static bool count_type(uintptr_t user, const struct gh_meta *m, void *arg)
 {
 	struct count_ctx *c = arg;
 	(void)user;
-	if (h->type == c->t) {
+	if (m->type == c->t) {
 		c->n++;
-		c->bytes += gh__hdr_size(h->meta);
+		c->bytes += m->size;
 	}
 	return true;
 }

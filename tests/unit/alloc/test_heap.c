@@ -1,4 +1,4 @@
-/* Unit tests for heap.c: header, start map, interior lookup, enumeration,
+/* Unit tests for heap.c: trailer and header, start map, interior lookup, enumeration,
  * realloc paths, misuse detection. Linked with libglassheap.a: glassheap is
  * this program's malloc. */
 #include "internal.h"
@@ -7,7 +7,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 
-TEST(malloc_has_live_header)
+TEST(malloc_has_live_metadata)
 {
 	char *p = malloc(100);
 	ASSERT_TRUE(p != NULL);
@@ -16,9 +16,44 @@ TEST(malloc_has_live_header)
 	EXPECT_EQ(gh_ptr_size(p), 100);
 	EXPECT_EQ(gh_ptr_type(p), GH_TYPE_MALLOC);
 	EXPECT_NE(gh_ptr_site(p), 0);
-	EXPECT_EQ(gh__startmap[((uintptr_t)p - gh__cage.base) >> 4], 1);
+	/* 100 + the 8-byte trailer: the 112-byte class, named by the start byte */
+	uint8_t start = gh__startmap[((uintptr_t)p - gh__cage.base) >> 4];
+	EXPECT_TRUE(start >= GH_START_TRL0 && start < GH_START_FREED);
+	EXPECT_EQ(gh__start_cls[start], 112);
+	EXPECT_EQ(malloc_usable_size(p), 104);
 	free(p);
-	EXPECT_EQ(gh__startmap[((uintptr_t)p - gh__cage.base) >> 4], 0);
+	EXPECT_EQ(gh__startmap[((uintptr_t)p - gh__cage.base) >> 4], start | GH_START_FREED);
+	EXPECT_FALSE(gh__start_live(start | GH_START_FREED));
+
+	/* a large block keeps a header */
+	char *big = malloc(100000);
+	ASSERT_TRUE(big != NULL);
+	EXPECT_EQ(gh__startmap[((uintptr_t)big - gh__cage.base) >> 4], GH_START_HDR);
+	EXPECT_EQ(gh_ptr_size(big), 100000);
+	free(big);
+}
+
+/* Every size up to the largest trailer class: the class is the smallest
+ * that holds the request and its trailer, the block's metadata reads back,
+ * and the last usable byte can be written without touching it. */
+TEST(trailer_classes_fit_every_small_size)
+{
+	ASSERT_TRUE(gh__trl_max >= 8192);
+	for (size_t n = 0; n <= gh__trl_max; n += n < 1024 ? 1 : 7) {
+		char *p = malloc(n);
+		ASSERT_TRUE(p != NULL);
+		EXPECT_EQ((uintptr_t)p % 16, 0);
+		uint8_t start = gh__startmap[((uintptr_t)p - gh__cage.base) >> 4];
+		size_t cls = gh__start_cls[start];
+		ASSERT_TRUE(cls >= n + GH_TRL_SIZE);
+		EXPECT_EQ(cls, ghje_nallocx((n + GH_TRL_SIZE + 15) & ~(size_t)15, 0));
+		EXPECT_EQ(malloc_usable_size(p), cls - GH_TRL_SIZE);
+		memset(p, 0xff, malloc_usable_size(p));
+		EXPECT_EQ(gh_ptr_size(p), n);
+		EXPECT_EQ(gh_ptr_type(p), GH_TYPE_MALLOC);
+		free(p);
+	}
+	EXPECT_EQ(gh_heap_check(1), 0);
 }
 
 TEST(interior_lookup_small_and_large)
@@ -64,10 +99,10 @@ struct enum_ctx {
 	size_t visited;
 };
 
-static bool visit(uintptr_t user, const struct gh_hdr *h, void *arg)
+static bool visit(uintptr_t user, const struct gh_meta *m, void *arg)
 {
 	struct enum_ctx *c = arg;
-	(void)h;
+	(void)m;
 	c->visited++;
 	for (int i = 0; i < c->n; i++)
 		if (c->want[i] == user)
@@ -124,13 +159,18 @@ static size_t pages_naming(uintptr_t user, uintptr_t lo, uintptr_t hi)
 TEST(realloc_in_place_small_and_large)
 {
 	/* Same small size class: the block stays, the header follows. */
-	char *p = malloc(40);
+	char *p = malloc(33); /* 33 + 8: the 48-byte class, as 40 + 8 */
 	ASSERT_TRUE(p != NULL);
 	volatile uintptr_t pa = (uintptr_t)p; /* (gcc: no use-after-realloc warning) */
-	char *q = realloc(p, 44);
+	char *q = realloc(p, 40);
 	EXPECT_EQ((uintptr_t)q, pa);
-	EXPECT_EQ(gh_ptr_size(q), 44);
-	free(q);
+	EXPECT_EQ(gh_ptr_size(q), 40);
+	/* one byte more needs the next class: the block moves */
+	char *r = realloc(q, 41);
+	ASSERT_TRUE(r != NULL);
+	EXPECT_EQ(gh_ptr_size(r), 41);
+	EXPECT_EQ(gh_heap_check(1), 0);
+	free(r);
 
 	/* A large block grows and shrinks; wherever it ends up, its page map
 	 * names exactly the pages it covers and the lookups follow. Blocks
@@ -203,8 +243,29 @@ TEST(heap_check_finds_damaged_metadata)
 	}
 	EXPECT_EQ(gh_heap_check(1), 0);
 
+	/* a trailer whose type no one registered */
+	uintptr_t small = (uintptr_t)keep[7];
+	unsigned start = gh__startmap_at[small >> GH_GRANULE_LG];
+	ASSERT_TRUE(start != GH_START_HDR && gh__start_cls[start] != 0);
+	uint64_t *t = gh__trl_at(small, start);
+	uint64_t word = *t;
+	const uint64_t type_mask = (uint64_t)((1u << GH_TRL_TYPE_BITS) - 1) << GH_TRL_TYPE_SHIFT;
+	*t = (word & ~type_mask) | ((uint64_t)(GH_TYPES_MAX - 1) << GH_TRL_TYPE_SHIFT);
+	EXPECT_EQ(gh_heap_check(0), 1);
+	/* a trailer whose size does not fit its class */
+	*t = (word & ~((uint64_t)((1u << GH_TRL_SIZE_BITS) - 1) << GH_TRL_SIZE_SHIFT)) |
+	     ((uint64_t)gh__start_cls[start] << GH_TRL_SIZE_SHIFT);
+	EXPECT_GE(gh_heap_check(0), 1);
+	/* a trailer that says freed under a live start byte */
+	*t = (word & ~GH_TRL_CHECK_MASK) | GH_STATE_FREED;
+	EXPECT_EQ(gh_heap_check(0), 1);
+	*t = word;
+	EXPECT_EQ(gh_heap_check(0), 0);
+
 	/* a header whose type no one registered */
-	struct gh_hdr *h = gh__hdr_of((uintptr_t)keep[7]);
+	uintptr_t big = (uintptr_t)keep[97];
+	ASSERT_EQ(gh__startmap_at[big >> GH_GRANULE_LG], GH_START_HDR);
+	struct gh_hdr *h = gh__hdr_of(big);
 	uint32_t type = h->type;
 	h->type = GH_TYPES_MAX - 1;
 	EXPECT_EQ(gh_heap_check(0), 1);
@@ -212,12 +273,11 @@ TEST(heap_check_finds_damaged_metadata)
 
 	/* a size that runs over the next block: two live blocks overlap */
 	uint64_t meta = h->meta;
-	h->meta = (meta & ~GH_SIZE_MASK) | (uint64_t)(1 << 20);
+	h->meta = (meta & ~GH_SIZE_MASK) | (uint64_t)(1 << 22);
 	EXPECT_GE(gh_heap_check(0), 1);
 	h->meta = meta;
 
 	/* a large block whose page map entry names someone else */
-	uintptr_t big = (uintptr_t)keep[97];
 	size_t page = (big - gh__cage.base) >> GH_PAGE_LG;
 	uint32_t pe = gh__pagemap[page + 1];
 	gh__pagemap[page + 1] = pe + 1;
@@ -225,10 +285,12 @@ TEST(heap_check_finds_damaged_metadata)
 	gh__pagemap[page + 1] = pe;
 
 	/* counters that disagree with the heap: the block goes, the count stays */
-	gh__startmap[((uintptr_t)keep[9] - gh__cage.base) >> 4] = 0;
+	uint8_t *sb = &gh__startmap[((uintptr_t)keep[9] - gh__cage.base) >> 4];
+	uint8_t was = *sb;
+	*sb = 0;
 	EXPECT_EQ(gh_heap_check(0), 0);
 	EXPECT_EQ(gh_heap_check(1), 1);
-	gh__startmap[((uintptr_t)keep[9] - gh__cage.base) >> 4] = 1;
+	*sb = was;
 
 	EXPECT_EQ(gh_heap_check(1), 0);
 	for (int i = 0; i < N; i++)

@@ -5,6 +5,7 @@
 #include "internal.h"
 #include "test.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -107,14 +108,25 @@ TEST(double_delete_via_realloc_and_invalid_realloc)
 	EXPECT_TRUE(strstr(last_msg, "realloc:") != NULL);
 }
 
+TEST(overflow_over_the_trailer_is_detected)
+{
+	setup_log_mode();
+	char *p = alloc_here(56); /* 56 + 8: exactly the 64-byte class, no slack */
+	ASSERT_EQ(malloc_usable_size(p), 56);
+	memset(launder(p + 56), 0x41, 1); /* a one-byte overflow reaches the trailer */
+	free(launder(p));
+	EXPECT_EQ(last_kind, GH_ERR_CORRUPT);
+	EXPECT_TRUE(strstr(last_msg, "corrupted allocation metadata") != NULL);
+}
+
 TEST(corrupted_header_is_detected)
 {
 	setup_log_mode();
-	char *p = alloc_here(64);
+	char *p = alloc_here(100000); /* large: a header in front */
 	memset(launder(p - 16), 0x41, 16); /* a buffer underflow over the header */
 	free(launder(p));
 	EXPECT_EQ(last_kind, GH_ERR_CORRUPT);
-	EXPECT_TRUE(strstr(last_msg, "corrupted allocation header") != NULL);
+	EXPECT_TRUE(strstr(last_msg, "corrupted allocation metadata") != NULL);
 }
 
 TEST(free_null_and_foreign_mmap)
