@@ -45,7 +45,7 @@ uint32_t *gh__pagemap;
 size_t gh__small_max;
 size_t gh__cage_granules;
 uint16_t gh__start_cls[256];
-uint8_t gh__trl_start[GH_TRL_CLASS_MAX / 16 + 1];
+uint32_t gh__trl_tab[GH_TRL_CLASS_MAX / 16 + 1];
 size_t gh__trl_max;
 /* Live blocks with a header (the rest have a trailer): /debug/memory's
  * metadata figure. */
@@ -208,9 +208,7 @@ GH_INLINE void *finish_trl(struct gh_ctr *c, uintptr_t raw, size_t size, gh_type
 {
 	bool traced;
 	uint32_t site = site_word(size, type, ra, &traced);
-	uint64_t w = gh__trl_word(size, site, type);
-	if (traced)
-		w |= GH_TRL_TRACED;
+	uint64_t w = gh__trl_word(size, site, type, traced);
 	if (gh_unlikely(gh__tl.leak_off))
 		w |= GH_TRL_IGNORED;
 	GH_STORE(gh__trl_at(raw, start), w);
@@ -312,12 +310,12 @@ GH_NOINLINE void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, ui
 	uint32_t id = gh__site_hit(ra, &slot);
 	if (gh_likely(id != 0)) {
 		struct gh_site_cache *e = &gh__site_cache(c)[gh__site_slot(ra)];
-		e->word = (uint64_t)id << GH_TRL_SITE_SHIFT;
+		e->word = ((uint64_t)id << GH_TRL_SITE_SHIFT) | GH_STATE_LIVE;
 		GH_STORE(&e->key, key);
 	} else {
 		id = gh__site_insert(ra, slot);
 	}
-	return gh__alloc_fast_publish(c, raw, size, type, (uint64_t)id << GH_TRL_SITE_SHIFT);
+	return gh__alloc_fast_publish(c, raw, size, type, ((uint64_t)id << GH_TRL_SITE_SHIFT) | GH_STATE_LIVE);
 }
 
 void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
@@ -573,7 +571,7 @@ static void rewrite_meta(uintptr_t u, unsigned start, size_t size, gh_type_t typ
 	if (start != GH_START_HDR) {
 		/* gh_ignore_object may set its flag at the same time */
 		trl_update(gh__trl_at(u, start), ~GH_TRL_IGNORED,
-			   gh__trl_word(size, site, type) | (traced ? GH_TRL_TRACED : 0));
+			   gh__trl_word(size, site, type, traced));
 		return;
 	}
 	struct gh_hdr *h = gh__hdr_of(u);
@@ -1065,7 +1063,7 @@ static void trl_classes_init(void)
 			gh__start_cls[GH_START_TRL0 + k++] = (uint16_t)cls;
 			prev = cls;
 		}
-		gh__trl_start[n >> 4] = (uint8_t)(GH_START_TRL0 + k - 1);
+		gh__trl_tab[n >> 4] = (uint32_t)(prev << 8) | (GH_START_TRL0 + k - 1);
 		max = n;
 	}
 	gh__trl_max = max >= 16 ? max - GH_TRL_SIZE : 0;

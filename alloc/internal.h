@@ -146,7 +146,7 @@ GH_INLINE bool gh__cage_contains(uintptr_t p)
  *
  *    user = raw                                        raw + class - 8
  *    |<---------- size bytes ---------->|<- slack ->|<-- trailer 8 -->|
- *     trailer = check:8 | traced:1 | ignored:1 | size:14 | type:15 | site:24 | 0:1
+ *     trailer = state:8 | 0:1 | ignored:1 | size:14 | type:15 | site:24 | 0:1
  *
  * The check byte is the trailer's first byte: an overflow past the slack,
  * even by one byte, is caught at free as corrupted metadata. The whole trailer is one word:
@@ -162,7 +162,8 @@ GH_INLINE bool gh__cage_contains(uintptr_t p)
  * align_lg is 0 for ordinary allocations (raw == hdr); for alignments above
  * 16 it is log2(alignment) and raw = user - alignment.
  *
- * In both, a traced block (GH_FLAG_TRACED / GH_TRL_TRACED) keeps its trace
+ * In both, a traced block (GH_FLAG_TRACED; a trailer's state byte
+ * GH_STATE_LIVE_TRACED, so that free's fast path tests one byte) keeps its trace
  * stack id where the site id goes (the stack remembers its site: read
  * either through struct gh_meta). The start map, not the metadata, is the
  * authority on which addresses are live allocations, so the check byte only
@@ -189,13 +190,13 @@ struct gh_hdr {
 #define GH_CHECK_SHIFT 56
 #define GH_STATE_LIVE 0xA7u
 #define GH_STATE_FREED 0x5Eu
+#define GH_STATE_LIVE_TRACED 0xB5u /* trailers only */
 /* The largest request glassheap accepts (the cage is far smaller anyway). */
 #define GH_SIZE_MAX_REQ (GH_SIZE_MASK - 4096)
 
 /* The trailer word's fields, the check byte first (lowest address). */
 #define GH_TRL_SIZE 8u
 #define GH_TRL_CHECK_MASK UINT64_C(0xff)
-#define GH_TRL_TRACED (UINT64_C(1) << 8)
 #define GH_TRL_IGNORED (UINT64_C(1) << 9)
 #define GH_TRL_SIZE_SHIFT 10
 #define GH_TRL_SIZE_BITS 14
@@ -220,11 +221,11 @@ GH_INLINE size_t gh__hdr_size(uint64_t meta)
 {
 	return (size_t)(meta & GH_SIZE_MASK);
 }
-/* A live trailer word (the site field: a site id, or a stack id with traced). */
-GH_INLINE uint64_t gh__trl_word(size_t size, uint32_t site, gh_type_t type)
+/* A live trailer word (the site field: a site id, or a stack id when traced). */
+GH_INLINE uint64_t gh__trl_word(size_t size, uint32_t site, gh_type_t type, bool traced)
 {
 	return ((uint64_t)size << GH_TRL_SIZE_SHIFT) | ((uint64_t)site << GH_TRL_SITE_SHIFT) |
-	       ((uint64_t)type << GH_TRL_TYPE_SHIFT) | GH_STATE_LIVE;
+	       ((uint64_t)type << GH_TRL_TYPE_SHIFT) | (traced ? GH_STATE_LIVE_TRACED : GH_STATE_LIVE);
 }
 
 /*
@@ -252,9 +253,10 @@ extern uint32_t *gh__pagemap GH_HIDDEN;
 extern size_t gh__small_max GH_HIDDEN; /* largest jemalloc small size class */
 /* By start byte: the block's class size for a live trailer block, else 0. */
 extern uint16_t gh__start_cls[256] GH_HIDDEN;
-/* By granules (request + 8 rounded up to 16, over 16): the trailer class's
- * start byte, for requests up to gh__trl_max. */
-extern uint8_t gh__trl_start[GH_TRL_CLASS_MAX / 16 + 1] GH_HIDDEN;
+/* By granules (request + 8 rounded up to 16, over 16), for requests up to
+ * gh__trl_max: the trailer class's size << 8 | its start byte (one load
+ * for malloc's fast path). */
+extern uint32_t gh__trl_tab[GH_TRL_CLASS_MAX / 16 + 1] GH_HIDDEN;
 /* The largest request served with a trailer (0 before initialization). */
 extern size_t gh__trl_max GH_HIDDEN;
 
@@ -272,7 +274,7 @@ GH_INLINE unsigned gh__starts8(uint64_t w)
 /* The start byte of a request's trailer class (size <= gh__trl_max). */
 GH_INLINE unsigned gh__trl_start_of(size_t size)
 {
-	return gh__trl_start[(size + GH_TRL_SIZE + 15) >> 4];
+	return (uint8_t)gh__trl_tab[(size + GH_TRL_SIZE + 15) >> 4];
 }
 GH_INLINE uint64_t *gh__trl_at(uintptr_t user, unsigned start)
 {
@@ -299,11 +301,11 @@ GH_INLINE bool gh__meta_decode(uintptr_t user, unsigned start, struct gh_meta *m
 		m->size = GH_TRL_SIZE_OF(w);
 		m->site_word = GH_TRL_FIELD(w, GH_TRL_SITE_SHIFT, GH_TRL_SITE_BITS);
 		m->type = GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
-		m->traced = (w & GH_TRL_TRACED) != 0;
+		m->traced = (w & GH_TRL_CHECK_MASK) == GH_STATE_LIVE_TRACED;
 		m->ignored = (w & GH_TRL_IGNORED) != 0;
 		m->large = false;
 		m->align_lg = 0;
-		return (w & GH_TRL_CHECK_MASK) == GH_STATE_LIVE;
+		return (w & GH_TRL_CHECK_MASK) == GH_STATE_LIVE || m->traced;
 	}
 	const struct gh_hdr *h = gh__hdr_of(user);
 	uint64_t meta = GH_LOAD(&h->meta);
@@ -420,7 +422,8 @@ struct gh_ctr {
 /* A thread's site cache: the sites its fast path interned last,
  * direct-mapped by bits 4..8 of the return address (gh__site_slot): the
  * address plus gh__site_salt at the time (sites.c), and the id in the
- * trailer's site field (gh__trl_word). It lies in the thread's shard
+ * trailer's site field with the live state byte. A key never matches
+ * an empty entry: keys are return addresses plus the salt, never 0. It lies in the thread's shard
  * (types.c) right before the counters, GH_SITE_CACHE entries below
  * gh__tl.ctr: the fast path reaches both from the one pointer. */
 #define GH_SITE_CACHE 32 /* a power of two */
@@ -841,14 +844,16 @@ GH_INLINE size_t gh__trl_request(size_t size)
  * tracing is on (heap.c). */
 void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra);
 
+/* site_bits: the site in its field and the live state (the cache's word). */
 GH_INLINE void *gh__alloc_fast_publish(struct gh_ctr *c, char *raw, size_t size, gh_type_t type, uint64_t site_bits)
 {
 	uintptr_t user = (uintptr_t)raw;
-	unsigned start = gh__trl_start_of(size);
-	GH_STORE(gh__trl_at(user, start), gh__trl_word(size, 0, type) | site_bits);
+	uint32_t e = gh__trl_tab[(size + GH_TRL_SIZE + 15) >> 4];
+	uint64_t *t = (uint64_t *)(user + (e >> 8) - GH_TRL_SIZE);
+	GH_STORE(t, ((uint64_t)size << GH_TRL_SIZE_SHIFT) | ((uint64_t)type << GH_TRL_TYPE_SHIFT) | site_bits);
 	/* jemalloc handed out a block nobody has published */
 	gh_assert(gh__cage_contains(user) && !gh__start_live(GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG])));
-	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], (uint8_t)start, __ATOMIC_RELEASE);
+	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], (uint8_t)e, __ATOMIC_RELEASE);
 	gh__ctr_alloc(&c[type], size);
 	return (void *)user;
 }
@@ -880,8 +885,8 @@ GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool z
  * 16-byte aligned has its low bits rotated to the top and fails the cage's
  * range check with the ones outside it, and the range is empty
  * (gh__tl.free_lim) until the thread is set up. The start byte gives the
- * class (0 for anything but a live trailer block), the trailer's low 9
- * bits must read exactly "live, not traced".
+ * class (0 for anything but a live trailer block), the trailer's state
+ * byte must read exactly "live, not traced".
  */
 GH_INLINE void gh__free_fast(void *p, const char *op)
 {
@@ -895,11 +900,11 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	unsigned start = GH_PEEK(&gh__startmap[g]);
 	size_t cls = gh__start_cls[start];
 	uint64_t *t = (uint64_t *)(u + cls - GH_TRL_SIZE);
-	uint64_t w;
-	if (gh_unlikely(cls == 0 || ((w = GH_LOAD(t)) & (GH_TRL_CHECK_MASK | GH_TRL_TRACED)) != GH_STATE_LIVE)) {
+	if (gh_unlikely(cls == 0 || GH_PEEK((const uint8_t *)t) != GH_STATE_LIVE)) {
 		gh__free_general(p, op);
 		return;
 	}
+	uint64_t w = GH_LOAD(t);
 	size_t size = GH_TRL_SIZE_OF(w);
 	gh_type_t type = GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
 	gh_assert(type < GH_TYPE_IDS && size + GH_TRL_SIZE <= cls);
