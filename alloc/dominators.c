@@ -195,12 +195,14 @@ uintptr_t gh__dom_address_of(const struct gh_dom_tree *t, uint32_t id)
 
 /* Gives back the whole pages inside [p, p + len) (MADV_DONTNEED): a
  * caller's buffer that is read is released without touching its
- * neighbours. */
-static void release_inside(const void *p, size_t len)
+ * neighbours. Returns the bytes given back. */
+static size_t release_inside(const void *p, size_t len)
 {
 	uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)p + len) & ~(uintptr_t)4095;
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	if (hi <= lo)
+		return 0;
+	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	return hi - lo;
 }
 
 /* ---- Node figures, 8 bytes per object ------------------------------------------------------- */
@@ -647,21 +649,53 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	uint32_t sp = UNDEF, src = 0;
 	for (size_t r = 0; r <= R; r++)
 		t->roff[r + 1] += t->roff[r];
-	/* counted as its parts are written */
+	/* The first part's predecessors go where the DFS's pairs' second
+	 * half was (its pages are written); each later part's at the end of
+	 * the log, in what the parts before it took out of it (the log is
+	 * compacted towards its start), or after the first part's if it does
+	 * not fit there. No page is given back before the last part: a
+	 * release costs a TLB flush on every CPU (and splits a huge page);
+	 * the log stays whole, the predecessors come in pages already held. */
 	size_t pcol_off = w.lo, pcol_len = page_up(4 * np + 4);
 	if (w.lo + pcol_len + w.hi > w.cap)
 		goto nomem;
 	pcol = (uint32_t *)(void *)(w.base + pcol_off);
+	struct {
+		uint32_t *p;
+		uint32_t lo, hi;
+		size_t cnt;
+	} seg[PRED_PARTS + 1];
+	size_t nseg = 0, aused = 0, tail = L, log_held = page_up(4 * L);
 	/* Each part: filled from the log, which is compacted to the other
 	 * parts' edges (heads whose blocks empty dropped) while the next
 	 * part's targets are counted. */
-	size_t L2 = L, base = 0, cur_slot = 0;
+	size_t L2 = L, cur_slot = 0;
 	for (uint32_t lo = 0, hi = (uint32_t)(part < n ? part : n); lo < n;) {
 		uint32_t nhi = (uint32_t)(hi + part < n ? hi + part : n);
 		for (size_t k = 0; k <= hi - lo; k++)
 			poff[k + 1] += poff[k];
 		size_t cnt = poff[hi - lo + 1];
-		wlo_touch(&w, pcol_off + page_up(4 * (base + cnt)));
+		uint32_t *pc; /* poff[v - lo + 1]: v's fill cursor */
+		if (lo > 0 && cnt <= tail - L2) {
+			tail -= cnt;
+			pc = log + tail;
+		} else {
+			if (lo > 0) { /* what the log's end had free goes back first */
+				size_t b = release_inside(log + L2, 4 * (tail - L2));
+				w.logs -= b;
+				log_held -= b;
+				tail = L2;
+			}
+			pc = pcol + aused;
+			aused += cnt;
+			wlo_touch(&w, pcol_off + page_up(4 * aused));
+		}
+		if (nseg >= PRED_PARTS + 1)
+			goto bad;
+		seg[nseg].p = pc;
+		seg[nseg].lo = lo;
+		seg[nseg].hi = hi;
+		seg[nseg++].cnt = cnt;
 		if (hi < n) {
 			pnext = slot[cur_slot ^ 1];
 			memset(pnext, 0, 4 * (nhi - hi + 2));
@@ -669,7 +703,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 				w.hi_hwm = w.cap - (size_t)((char *)pnext - w.base);
 			wtally(&w);
 		}
-		uint32_t *pc = pcol + base; /* poff[v - lo + 1]: v's fill cursor */
 		for (size_t r = 1; r <= R; r++)
 			if (pre[r] >= lo && pre[r] < hi)
 				pc[poff[pre[r] - lo + 1]++] = 0;
@@ -718,12 +751,9 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		out -= empty;
 		for (size_t v = lo ? lo : 1; v < hi; v++)
 			pc[poff[v - lo]] |= RUN;
-		base += cnt;
 		poff = pnext;
 		cur_slot ^= 1;
 		pnext = NULL;
-		release_inside(log + out, 4 * (L2 - out));
-		w.logs -= page_up(4 * L2) - page_up(4 * out);
 		L2 = out;
 		lo = hi;
 		hi = nhi;
@@ -732,11 +762,13 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	for (size_t r = R; r >= 1; r--)
 		t->roff[r] = t->roff[r - 1];
 	t->roff[0] = 0;
-	/* the log is read: its whole pages go back */
-	release_inside(g->log, 4 * L);
-	w.logs -= page_up(4 * L2);
-	w.lo = pcol_off + pcol_len;
-	wlo_touch(&w, w.lo);
+	/* the log is read: its pages before the predecessors go back */
+	{
+		size_t b = release_inside(g->log, 4 * tail);
+		w.logs -= b;
+		log_held -= b;
+	}
+	w.lo = pcol_off + page_up(4 * aused);
 	poff = NULL;
 
 	/* Semi-NCA (Georgiadis): semidominators by Lengauer-Tarjan's simple
@@ -757,43 +789,55 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		goto nomem;
 	uint32_t *anc = t->idom; /* the forest's links, then the dominators */
 	memset(anc, 0xff, 4 * n);
-	size_t e = np;
-	for (size_t v = n; v-- > 1;) {
-		uint32_t s = (uint32_t)v, par = 0;
-		size_t k = e;
-		do {
-			uint32_t u = pcol[--k] & ~RUN;
-			if (u < v) {
-				if (u < s)
-					s = u;
-				if (u > par)
-					par = u;
-			} else {
-				uint32_t b = eval(anc, best, u);
-				if (b < s)
-					s = b;
-			}
-		} while (!(pcol[k] & RUN));
-		best[v] = s;
-		anc[v] = par;
-		pcol[k] = RUN | par;
-		if (e - k >= 2)
-			pcol[k + 1] = s;
-		e = k;
+	for (size_t j = nseg; j-- > 0;) {
+		uint32_t *pc = seg[j].p;
+		size_t e = seg[j].cnt;
+		for (size_t v = seg[j].hi; v-- > (seg[j].lo ? seg[j].lo : 1);) {
+			uint32_t s = (uint32_t)v, par = 0;
+			size_t k = e;
+			do {
+				if (k == 0)
+					goto bad; /* a reached node without a predecessor */
+				uint32_t u = pc[--k] & ~RUN;
+				if (u < v) {
+					if (u < s)
+						s = u;
+					if (u > par)
+						par = u;
+				} else {
+					uint32_t b = eval(anc, best, u);
+					if (b < s)
+						s = b;
+				}
+			} while (!(pc[k] & RUN));
+			best[v] = s;
+			anc[v] = par;
+			pc[k] = RUN | par;
+			if (e - k >= 2)
+				pc[k + 1] = s;
+			e = k;
+		}
 	}
 	uint32_t *idom = t->idom;
 	idom[0] = 0;
-	for (size_t v = 1, k = 0; v < n; v++) {
-		size_t start = k++;
-		while (k < np && !(pcol[k] & RUN))
-			k++;
-		uint32_t par = pcol[start] & ~RUN, s = k - start >= 2 ? pcol[start + 1] : par, dd = par;
-		while (dd > s)
-			dd = idom[dd];
-		idom[v] = dd;
+	for (size_t j = 0; j < nseg; j++) {
+		const uint32_t *pc = seg[j].p;
+		size_t cnt = seg[j].cnt;
+		for (size_t v = seg[j].lo ? seg[j].lo : 1, k = 0; v < seg[j].hi; v++) {
+			size_t start = k++;
+			while (k < cnt && !(pc[k] & RUN))
+				k++;
+			uint32_t par = pc[start] & ~RUN, s = k - start >= 2 ? pc[start + 1] : par, dd = par;
+			while (dd > s)
+				dd = idom[dd];
+			idom[v] = dd;
+		}
 	}
 	t->iterations = 1;
 	best = NULL;
+	/* the predecessors at the log's end go back with it */
+	release_inside(g->log, 4 * L);
+	w.logs -= log_held;
 
 	/* the retained figures, by preorder number, bottom-up (a dominator
 	 * comes before what it dominates in preorder): bytes and objects in
