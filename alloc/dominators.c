@@ -159,14 +159,14 @@ static inline uint32_t popcount64(uint64_t x)
 	return (uint32_t)((x * UINT64_C(0x0101010101010101)) >> 56);
 }
 
-static uint32_t rank_of(const struct gh_dom_tree *t, uint32_t gran)
+static inline __attribute__((always_inline)) uint32_t rank_of(const struct gh_dom_tree *t, uint32_t gran)
 {
 	size_t w = gran >> 6;
 	uint64_t below = t->reach[w] & ((UINT64_C(1) << (gran & 63)) - 1);
 	return t->prefix[w] + popcount64(below);
 }
 
-static bool reached_gran(const struct gh_dom_graph *g, uint32_t gran)
+static inline __attribute__((always_inline)) bool reached_gran(const struct gh_dom_graph *g, uint32_t gran)
 {
 	return (gran >> 6) < g->reach_words && ((g->reach[gran >> 6] >> (gran & 63)) & 1);
 }
@@ -301,24 +301,28 @@ struct crec {
  * compressing (a list a million long must not recurse a million deep, and
  * a stack would cost 4 bytes a node). Returns the smallest semidominator
  * on the path from v up to (not including) the root of its tree. */
-static uint32_t eval(uint32_t *anc, uint32_t *best, uint32_t v)
+struct ab {
+	uint32_t anc, best; /* a node's link in the forest and its label: one cache line for both */
+};
+
+static uint32_t eval(struct ab *f, uint32_t v)
 {
 	uint32_t prev = UNDEF, a = v;
-	while (anc[anc[a]] != UNDEF) {
-		uint32_t next = anc[a];
-		anc[a] = prev;
+	while (f[f[a].anc].anc != UNDEF) {
+		uint32_t next = f[a].anc;
+		f[a].anc = prev;
 		prev = a;
 		a = next;
 	}
 	while (prev != UNDEF) {
 		uint32_t b = prev;
-		prev = anc[b];
-		if (best[a] < best[b])
-			best[b] = best[a];
-		anc[b] = anc[a];
+		prev = f[b].anc;
+		if (f[a].best < f[b].best)
+			f[b].best = f[a].best;
+		f[b].anc = f[a].anc;
 		a = b;
 	}
-	return best[v];
+	return f[v].best;
 }
 
 /* Within a source whose blocks are listed (side[0] of them, log positions
@@ -364,7 +368,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	struct wmem w = {.logs = page_up(4 * L) + page_up(sizeof *g->nodes * N)};
 	w.peak = w.logs;
 	int rc = EINVAL;
-	uint32_t *first = NULL, *side = NULL, *stack = NULL, *poff = NULL, *pcol = NULL, *best = NULL;
+	uint32_t *first = NULL, *side = NULL, *stack = NULL, *poff = NULL, *pcol = NULL;
 	size_t stack_len = 0;
 	/* the arena: room for the most every array can take (address space
 	 * only; its pages come as they are written) -- bottom: ranks, escapes,
@@ -475,12 +479,12 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		} else if (e & GH_DOM_OBJ) {
 			if (!reached_gran(g, e & ~GH_DOM_OBJ))
 				goto bad;
-			log[i] = HEAD | gh__dom_node_of(t, e & ~GH_DOM_OBJ);
+			log[i] = HEAD | ((uint32_t)(1 + R) + rank_of(t, e & ~GH_DOM_OBJ));
 			in_root = false;
 		} else {
 			if (i == 0 || !reached_gran(g, e))
 				goto bad;
-			log[i] = gh__dom_node_of(t, e);
+			log[i] = (uint32_t)(1 + R) + rank_of(t, e);
 			nedges++;
 			rlen += in_root;
 		}
@@ -783,12 +787,15 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * per step of a doubly linked list entered from both ends (a circular
 	 * list's anchor), which C heaps are full of. */
 	w.hi = 0; /* the block lists and the counts are done */
-	t->idom = whi(&w, 4 * n);
-	best = whi(&w, 4 * n);
-	if (!t->idom || !best)
+	/* the forest (link and label of a node side by side: eval reads
+	 * both), then the dominators in its first half, then the preorder's
+	 * ids in its second */
+	struct ab *forest = whi(&w, 2 * page_up(4 * n));
+	if (!forest)
 		goto nomem;
-	uint32_t *anc = t->idom; /* the forest's links, then the dominators */
-	memset(anc, 0xff, 4 * n);
+	t->idom = (uint32_t *)(void *)forest;
+	for (size_t v = 0; v < n; v++)
+		forest[v].anc = UNDEF;
 	for (size_t j = nseg; j-- > 0;) {
 		uint32_t *pc = seg[j].p;
 		size_t e = seg[j].cnt;
@@ -805,20 +812,20 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 					if (u > par)
 						par = u;
 				} else {
-					uint32_t b = eval(anc, best, u);
+					uint32_t b = eval(forest, u);
 					if (b < s)
 						s = b;
 				}
 			} while (!(pc[k] & RUN));
-			best[v] = s;
-			anc[v] = par;
+			forest[v].best = s;
+			forest[v].anc = par;
 			pc[k] = RUN | par;
 			if (e - k >= 2)
 				pc[k + 1] = s;
 			e = k;
 		}
 	}
-	uint32_t *idom = t->idom;
+	uint32_t *idom = t->idom; /* over the forest, which is read no more */
 	idom[0] = 0;
 	for (size_t j = 0; j < nseg; j++) {
 		const uint32_t *pc = seg[j].p;
@@ -834,7 +841,6 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		}
 	}
 	t->iterations = 1;
-	best = NULL;
 	/* the predecessors at the log's end go back with it */
 	release_inside(g->log, 4 * L);
 	w.logs -= log_held;
@@ -851,8 +857,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	w.lo = pcol_off;
 	t->retained = wlo(&w, 8 * n);
 	pcol = NULL;
-	w.hi = page_up(4 * n);
-	t->vertex = whi(&w, 4 * n);
+	t->vertex = (uint32_t *)(void *)((char *)forest + page_up(4 * n));
 	if (!t->retained || !t->vertex)
 		goto nomem;
 	uint64_t *ret = t->retained, total = 0;
