@@ -21,7 +21,8 @@
  *            numbers; the log renumbered to them on the way
  *   preds    predecessor runs by preorder number, built a quarter of the
  *            numbers at a time while the log is compacted to the rest;
- *            the log goes back
+ *            the later quarters' runs at the log's end, in what the
+ *            quarters before took out of it; the log goes back
  *   semi-NCA Georgiadis's semi-NCA: semidominators as Lengauer-Tarjan
  *            computes them (path compression, iterative, without a stack),
  *            then each immediate dominator as the nearest ancestor of its
@@ -37,13 +38,15 @@
  *
  * Work memory (all mmap, never malloc; bounded by GLASSHEAP_DOMINATORS_BUDGET)
  * is what the logs take while the world is stopped (16 bytes an object, 4 a
- * log entry), and after that never more: 8 bytes an object for its figures
- * throughout; the log (4 an entry) until the predecessors (4 an edge) have
- * replaced it, a quarter at a time; 4 a node for the preorder numbers (8
- * during the DFS, beside each first block), and two arrays of 4 a node for
- * semi-NCA, then the dominators, retained figures (8) and the preorder's
- * ids (4). On bench/gc_bench.c's heap (two pointers an object, three log
- * entries) that peaks at about 30 bytes an object (docs/performance.md).
+ * log entry), and after that hardly more: 8 bytes an object for its figures
+ * throughout; the log (4 an entry) until the predecessors (4 an edge) are
+ * built, in its own pages but for the first quarter's; 8 a node for the
+ * DFS (preorder number beside each first block), 4 after it; 8 a node for
+ * semi-NCA, then the dominators and the preorder's ids in that place, and
+ * the retained figures (8) where the predecessors were. The computation's
+ * arrays share one mapping (see "Work memory" below). On bench/gc_bench.c's
+ * heap (two pointers an object, three log entries) that peaks at about 31
+ * bytes an object (docs/performance.md).
  */
 #include "internal.h"
 #include "elfseg.h"
