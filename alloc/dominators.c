@@ -21,7 +21,8 @@
  *            numbers; the log renumbered to them on the way
  *   preds    predecessor runs by preorder number, built a quarter of the
  *            numbers at a time while the log is compacted to the rest;
- *            the log goes back
+ *            the later quarters' runs at the log's end, in what the
+ *            quarters before took out of it; the log goes back
  *   semi-NCA Georgiadis's semi-NCA: semidominators as Lengauer-Tarjan
  *            computes them (path compression, iterative, without a stack),
  *            then each immediate dominator as the nearest ancestor of its
@@ -37,13 +38,15 @@
  *
  * Work memory (all mmap, never malloc; bounded by GLASSHEAP_DOMINATORS_BUDGET)
  * is what the logs take while the world is stopped (16 bytes an object, 4 a
- * log entry), and after that never more: 8 bytes an object for its figures
- * throughout; the log (4 an entry) until the predecessors (4 an edge) have
- * replaced it, a quarter at a time; 4 a node for the preorder numbers (8
- * during the DFS, beside each first block), and two arrays of 4 a node for
- * semi-NCA, then the dominators, retained figures (8) and the preorder's
- * ids (4). On bench/gc_bench.c's heap (two pointers an object, three log
- * entries) that peaks at about 30 bytes an object (docs/performance.md).
+ * log entry), and after that hardly more: 8 bytes an object for its figures
+ * throughout; the log (4 an entry) until the predecessors (4 an edge) are
+ * built, in its own pages but for the first quarter's; 8 a node for the
+ * DFS (preorder number beside each first block), 4 after it; 8 a node for
+ * semi-NCA, then the dominators and the preorder's ids in that place, and
+ * the retained figures (8) where the predecessors were. The computation's
+ * arrays share one mapping (see "Work memory" below). On bench/gc_bench.c's
+ * heap (two pointers an object, three log entries) that peaks at about 31
+ * bytes an object (docs/performance.md).
  */
 #include "internal.h"
 #include "elfseg.h"
@@ -85,53 +88,88 @@ static void *map_work(size_t *len)
 /* ---- Work memory ---------------------------------------------------------------------------- */
 
 /*
- * Every array is its own private mapping, given back as soon as its phase
- * is over; the tally follows what is mapped (whole pages) and keeps the
- * peak, which the reply reports. Arrays of 2 MiB and more come in
- * transparent huge pages (map_work); smaller ones are populated by the
- * mmap itself: in a virtual machine a page fault costs several times the
- * zeroing of its 4 KiB, and nearly every array here is written whole.
+ * The computation's own arrays are carved from one mapping (an arena),
+ * reserved up front for the most they can take and faulted in as they are
+ * written, in transparent huge pages where THP allows: in a virtual machine
+ * whose page tables are shadowed, a 4 KiB page costs several microseconds
+ * the first time it is written, MAP_POPULATE or not, and a dozen small
+ * mappings of a few hundred KiB cost more than the computation over them at
+ * 100k objects; munmap and MADV_DONTNEED flush TLBs on every CPU. So an
+ * array's space is reused by a later one instead of given back: long-lived
+ * arrays grow up from the bottom (the preorder numbers, then the
+ * predecessors where the DFS's pairs were, the dominators), short-lived
+ * ones down from the top (block lists, the predecessors' per-part counts,
+ * semi-NCA's second array). What the arena holds is its pages written at
+ * both ends (the high-water marks, never lowered), which the tally adds to
+ * the logs' pages still held; the peak is reported.
  */
 struct wmem {
-	size_t cur, peak;
+	size_t logs;         /* the logs' pages still held */
+	size_t extra;        /* the DFS stack's pages written, while it is mapped */
+	size_t peak;
+	char *base;          /* the arena */
+	size_t cap, lo, hi;  /* bottom in use [0, lo), top in use [cap - hi, cap) */
+	size_t lo_hwm, hi_hwm;
 };
 
-static void *wget(struct wmem *w, size_t bytes, size_t *len)
+static void wtally(struct wmem *w)
 {
-	*len = page_up(bytes ? bytes : 1);
-	void *p;
-	if (*len >= ((size_t)2 << 20)) {
-		p = map_work(len);
-	} else {
-		p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		p = p == MAP_FAILED ? NULL : p;
-	}
-	if (p) {
-		w->cur += *len;
-		if (w->cur > w->peak)
-			w->peak = w->cur;
-	}
-	return p;
+	size_t cur = w->logs + w->extra + w->lo_hwm + w->hi_hwm;
+	if (cur > w->peak)
+		w->peak = cur;
 }
 
-static void wput(struct wmem *w, void *p, size_t len)
+/* The bottom's pages up to offset end have been written. */
+static void wlo_touch(struct wmem *w, size_t end)
 {
-	if (p) {
-		munmap(p, len);
-		w->cur -= len;
-	}
+	if (end > w->lo_hwm)
+		w->lo_hwm = end;
+	wtally(w);
+}
+
+/* bytes from the bottom (zero the first time, whatever a reused range held). */
+static void *wlo(struct wmem *w, size_t bytes)
+{
+	size_t off = w->lo;
+	w->lo += page_up(bytes ? bytes : 1);
+	if (w->lo + w->hi > w->cap)
+		return NULL;
+	wlo_touch(w, w->lo);
+	return w->base + off;
+}
+
+/* bytes from the top, below what the top holds. */
+static void *whi(struct wmem *w, size_t bytes)
+{
+	w->hi += page_up(bytes ? bytes : 1);
+	if (w->lo + w->hi > w->cap)
+		return NULL;
+	if (w->hi > w->hi_hwm)
+		w->hi_hwm = w->hi;
+	wtally(w);
+	return w->base + w->cap - w->hi;
 }
 
 /* ---- Ranks ---------------------------------------------------------------------------------- */
 
-static uint32_t rank_of(const struct gh_dom_tree *t, uint32_t gran)
+/* Bits set in x (SWAR): __builtin_popcountll is a call into libgcc's
+ * table without -mpopcnt, and ranks take one per object and log entry. */
+static inline uint32_t popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
+	x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+	x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	return (uint32_t)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
+static inline __attribute__((always_inline)) uint32_t rank_of(const struct gh_dom_tree *t, uint32_t gran)
 {
 	size_t w = gran >> 6;
 	uint64_t below = t->reach[w] & ((UINT64_C(1) << (gran & 63)) - 1);
-	return t->prefix[w] + (uint32_t)__builtin_popcountll(below);
+	return t->prefix[w] + popcount64(below);
 }
 
-static bool reached_gran(const struct gh_dom_graph *g, uint32_t gran)
+static inline __attribute__((always_inline)) bool reached_gran(const struct gh_dom_graph *g, uint32_t gran)
 {
 	return (gran >> 6) < g->reach_words && ((g->reach[gran >> 6] >> (gran & 63)) & 1);
 }
@@ -160,12 +198,14 @@ uintptr_t gh__dom_address_of(const struct gh_dom_tree *t, uint32_t id)
 
 /* Gives back the whole pages inside [p, p + len) (MADV_DONTNEED): a
  * caller's buffer that is read is released without touching its
- * neighbours. */
-static void release_inside(const void *p, size_t len)
+ * neighbours. Returns the bytes given back. */
+static size_t release_inside(const void *p, size_t len)
 {
 	uintptr_t lo = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, hi = ((uintptr_t)p + len) & ~(uintptr_t)4095;
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	if (hi <= lo)
+		return 0;
+	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	return hi - lo;
 }
 
 /* ---- Node figures, 8 bytes per object ------------------------------------------------------- */
@@ -246,8 +286,6 @@ uint64_t gh__dom_retained_n(const struct gh_dom_tree *t, uint32_t id)
 
 /* ---- The computation ------------------------------------------------------------------------ */
 
-enum { M_PREFIX, M_ESC, M_PRE, M_VERTEX, M_IDOM, M_RET, M_ROFF, M_RCOL };
-
 void gh__dom_tree_release(struct gh_dom_tree *t)
 {
 	for (size_t i = 0; i < GH_DOM_ARRAYS; i++)
@@ -266,24 +304,28 @@ struct crec {
  * compressing (a list a million long must not recurse a million deep, and
  * a stack would cost 4 bytes a node). Returns the smallest semidominator
  * on the path from v up to (not including) the root of its tree. */
-static uint32_t eval(uint32_t *anc, uint32_t *best, uint32_t v)
+struct ab {
+	uint32_t anc, best; /* a node's link in the forest and its label: one cache line for both */
+};
+
+static uint32_t eval(struct ab *f, uint32_t v)
 {
 	uint32_t prev = UNDEF, a = v;
-	while (anc[anc[a]] != UNDEF) {
-		uint32_t next = anc[a];
-		anc[a] = prev;
+	while (f[f[a].anc].anc != UNDEF) {
+		uint32_t next = f[a].anc;
+		f[a].anc = prev;
 		prev = a;
 		a = next;
 	}
 	while (prev != UNDEF) {
 		uint32_t b = prev;
-		prev = anc[b];
-		if (best[a] < best[b])
-			best[b] = best[a];
-		anc[b] = anc[a];
+		prev = f[b].anc;
+		if (f[a].best < f[b].best)
+			f[b].best = f[a].best;
+		f[b].anc = f[a].anc;
 		a = b;
 	}
-	return best[v];
+	return f[v].best;
 }
 
 /* Within a source whose blocks are listed (side[0] of them, log positions
@@ -326,21 +368,40 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	t->reach_words = g->reach_words;
 	t->base = g->base;
 	/* the logs as the mark left them */
-	struct wmem w = {.cur = page_up(4 * L) + page_up(sizeof *g->nodes * N)};
-	w.peak = w.cur;
+	struct wmem w = {.logs = page_up(4 * L) + page_up(sizeof *g->nodes * N)};
+	w.peak = w.logs;
 	int rc = EINVAL;
-	uint32_t *first = NULL, *side = NULL, *stack = NULL, *poff = NULL, *pcol = NULL, *best = NULL;
-	size_t first_len = 0, side_len = 0, stack_len = 0, poff_len = 0, pcol_len = 0, best_len = 0;
+	uint32_t *first = NULL, *side = NULL, *stack = NULL, *poff = NULL, *pcol = NULL;
+	size_t stack_len = 0;
+	/* the arena: room for the most every array can take (address space
+	 * only; its pages come as they are written) -- bottom: ranks, escapes,
+	 * the roots' edges (at most an entry each), the DFS's pairs, then the
+	 * predecessors (at most an entry each, and the roots) where their
+	 * second half was, the dominators, the retained figures; top: the
+	 * block lists (at most 3 words a head), two per-part counts, or
+	 * semi-NCA's second array, or the preorder's ids */
+	size_t part = (M + PRED_PARTS - 1) / PRED_PARTS;
+	size_t top = page_up(12 * L + 4) + 2 * page_up(4 * (part + 2));
+	if (top < page_up(4 * M))
+		top = page_up(4 * M);
+	w.cap = page_up(4 * g->reach_words + 4) + page_up(sizeof *t->esc * N + 1) + page_up(4 * (R + 2)) +
+		page_up(4 * L + 4) + page_up(4 * M) + page_up(4 * M) + page_up(4 * (L + R) + 4) + page_up(4 * M) +
+		page_up(8 * M) + top;
+	w.cap = (w.cap + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);
+	w.base = gh__map_work(w.cap);
+	if (!w.base)
+		return ENOMEM;
+	t->arr[0] = w.base;
+	t->arr_len[0] = w.cap;
 
 	/* ranks: a prefix count per 64 granules */
-	t->prefix = wget(&w, 4 * g->reach_words + 4, &t->arr_len[M_PREFIX]);
-	t->arr[M_PREFIX] = t->prefix;
+	t->prefix = wlo(&w, 4 * g->reach_words + 4);
 	if (!t->prefix)
 		goto nomem;
 	uint32_t rank = 0;
 	for (size_t k = 0; k < g->reach_words; k++) {
 		t->prefix[k] = rank;
-		rank += (uint32_t)__builtin_popcountll(g->reach[k]);
+		rank += popcount64(g->reach[k]);
 	}
 	if (rank != N) /* an object marked but not recorded (or the reverse) */
 		goto bad;
@@ -360,8 +421,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		nesc += !pay_fits(rec[i].site, rec[i].tsz);
 	}
 	if (nesc) {
-		t->esc = wget(&w, nesc * sizeof *t->esc, &t->arr_len[M_ESC]);
-		t->arr[M_ESC] = t->esc;
+		t->esc = wlo(&w, nesc * sizeof *t->esc);
 		if (!t->esc)
 			goto nomem;
 	}
@@ -401,7 +461,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		pay[c[i].rank] = (uint64_t)c[i].hi << 32 | c[i].lo;
 	t->pay = pay;
 	release_inside(pay + N, 8 * N);
-	w.cur -= page_up(sizeof *rec * N) - page_up(8 * N);
+	w.logs -= page_up(sizeof *rec * N) - page_up(8 * N);
 
 	/* the log, in place: heads to HEAD | source id, edges to target ids */
 	uint32_t *log = g->log;
@@ -422,20 +482,22 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		} else if (e & GH_DOM_OBJ) {
 			if (!reached_gran(g, e & ~GH_DOM_OBJ))
 				goto bad;
-			log[i] = HEAD | gh__dom_node_of(t, e & ~GH_DOM_OBJ);
+			log[i] = HEAD | ((uint32_t)(1 + R) + rank_of(t, e & ~GH_DOM_OBJ));
 			in_root = false;
 		} else {
 			if (i == 0 || !reached_gran(g, e))
 				goto bad;
-			log[i] = gh__dom_node_of(t, e);
+			log[i] = (uint32_t)(1 + R) + rank_of(t, e);
 			nedges++;
 			rlen += in_root;
 		}
 	}
 	t->edges = nedges;
-	/* the ranks are not needed again until the answer's addresses */
-	wput(&w, t->prefix, t->arr_len[M_PREFIX]);
-	t->prefix = t->arr[M_PREFIX] = NULL;
+	/* the roots' own edges, kept to name the root that holds an object */
+	t->roff = wlo(&w, 4 * (R + 2));
+	t->rcol = wlo(&w, 4 * rlen + 4);
+	if (!t->roff || !t->rcol)
+		goto nomem;
 
 	/* each source's first block; a source with several blocks (the roots:
 	 * their registers come last) gets its blocks listed in side[]. Kept
@@ -443,7 +505,8 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * looks a node's number up for every edge and its first block for
 	 * every new node, one cache line for both; pre[] is compacted out
 	 * after. */
-	first = wget(&w, 8 * M, &first_len);
+	size_t first_off = w.lo;
+	first = wlo(&w, 8 * M);
 	if (!first)
 		goto nomem;
 	memset(first, 0xff, 8 * M);
@@ -462,7 +525,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			}
 		}
 	if (nside) {
-		side = wget(&w, 4 * nside, &side_len);
+		side = whi(&w, 4 * nside);
 		if (!side)
 			goto nomem;
 		uint32_t off = 0;
@@ -496,17 +559,18 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * for a self loop) -- a tree edge only once its target is done, since
 	 * it names the node of its level until then -- and the wanted edges
 	 * and each root's are counted. An unreached source's blocks stay ids. */
-	t->roff = wget(&w, 4 * (R + 2), &t->arr_len[M_ROFF]);
-	t->rcol = wget(&w, 4 * rlen + 4, &t->arr_len[M_RCOL]);
-	t->arr[M_ROFF] = t->roff;
-	t->arr[M_RCOL] = t->rcol;
 	stack = map_zero(stack_len = page_up(4 * (M + 1)));
 	/* the predecessors' first part (below) counted here too: its range
-	 * is set by the nodes, not the reached ones, which are not known yet */
-	size_t part = (M + PRED_PARTS - 1) / PRED_PARTS;
-	poff = wget(&w, 4 * (part + 2), &poff_len);
-	if (!stack || !t->roff || !t->rcol || !poff)
+	 * is set by the nodes, not the reached ones, which are not known yet.
+	 * Two slots at the top for the per-part counts, used in turn. */
+	size_t slot_len = page_up(4 * (part + 2));
+	uint32_t *slot[2];
+	slot[0] = poff = whi(&w, slot_len);
+	slot[1] = whi(&w, slot_len);
+	if (!stack || !poff || !slot[1])
 		goto nomem;
+	w.hi -= slot_len; /* the second slot is written (counted) when used */
+	w.hi_hwm -= slot_len;
 	size_t n = 1, d = 0, depth = 0, np = R;
 	uint32_t x = 0;
 	PRE(0) = 0;
@@ -563,23 +627,19 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	}
 	t->roff[0] = 0;
 	/* the stack's pages that were written count */
-	w.cur += page_up(4 * (depth + 1));
-	if (w.cur > w.peak)
-		w.peak = w.cur;
-	w.cur -= page_up(4 * (depth + 1));
+	w.extra = page_up(4 * (depth + 1));
+	wtally(&w);
+	w.extra = 0;
 	munmap(stack, stack_len);
 	stack = NULL;
-	/* pre[] compacted out of the pairs, in place; the rest goes back */
+	/* pre[] compacted out of the pairs, in place; the predecessors take
+	 * the rest (its pages are written already) */
 	uint32_t *pre = first;
 	for (size_t y = 0; y < M; y++)
 		pre[y] = first[2 * y + 1];
-	release_inside(pre + M, 4 * M);
-	w.cur -= page_up(8 * M) - page_up(4 * M);
+	w.lo = first_off + page_up(4 * M);
 	t->pre = pre;
-	t->arr[M_PRE] = pre;
-	t->arr_len[M_PRE] = first_len;
 	first = NULL;
-	wput(&w, side, side_len);
 	side = NULL;
 	t->reached = n;
 
@@ -593,40 +653,63 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * object. */
 
 	uint32_t *pnext = NULL;
-	size_t pnext_len = 0;
 	uint32_t sp = UNDEF, src = 0;
 	for (size_t r = 0; r <= R; r++)
 		t->roff[r + 1] += t->roff[r];
-	pcol_len = page_up(4 * np + 4);
-	if (pcol_len < ((size_t)2 << 20)) { /* counted as its parts are written */
-		pcol = mmap(NULL, pcol_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		pcol = pcol == MAP_FAILED ? NULL : pcol;
-	} else {
-		pcol = map_work(&pcol_len);
-	}
-	if (!pcol)
+	/* The first part's predecessors go where the DFS's pairs' second
+	 * half was (its pages are written); each later part's at the end of
+	 * the log, in what the parts before it took out of it (the log is
+	 * compacted towards its start), or after the first part's if it does
+	 * not fit there. No page is given back before the last part: a
+	 * release costs a TLB flush on every CPU (and splits a huge page);
+	 * the log stays whole, the predecessors come in pages already held. */
+	size_t pcol_off = w.lo, pcol_len = page_up(4 * np + 4);
+	if (w.lo + pcol_len + w.hi > w.cap)
 		goto nomem;
+	pcol = (uint32_t *)(void *)(w.base + pcol_off);
+	struct {
+		uint32_t *p;
+		uint32_t lo, hi;
+		size_t cnt;
+	} seg[PRED_PARTS + 1];
+	size_t nseg = 0, aused = 0, tail = L, log_held = page_up(4 * L);
 	/* Each part: filled from the log, which is compacted to the other
 	 * parts' edges (heads whose blocks empty dropped) while the next
 	 * part's targets are counted. */
-	size_t L2 = L, base = 0, pcol_counted = 0;
+	size_t L2 = L, cur_slot = 0;
 	for (uint32_t lo = 0, hi = (uint32_t)(part < n ? part : n); lo < n;) {
 		uint32_t nhi = (uint32_t)(hi + part < n ? hi + part : n);
 		for (size_t k = 0; k <= hi - lo; k++)
 			poff[k + 1] += poff[k];
-		size_t cnt = poff[hi - lo + 1], unit = pcol_len >= ((size_t)2 << 20) ? (size_t)2 << 20 : 4096;
-		size_t extent = (4 * (base + cnt) + unit - 1) & ~(unit - 1), touched;
-		touched = (extent < pcol_len ? extent : pcol_len) - pcol_counted;
-		w.cur += touched;
-		pcol_counted += touched;
-		if (w.cur > w.peak)
-			w.peak = w.cur;
-		if (hi < n) {
-			pnext = wget(&w, 4 * (nhi - hi + 2), &pnext_len);
-			if (!pnext)
-				goto nomem;
+		size_t cnt = poff[hi - lo + 1];
+		uint32_t *pc; /* poff[v - lo + 1]: v's fill cursor */
+		if (lo > 0 && cnt <= tail - L2) {
+			tail -= cnt;
+			pc = log + tail;
+		} else {
+			if (lo > 0) { /* what the log's end had free goes back first */
+				size_t b = release_inside(log + L2, 4 * (tail - L2));
+				w.logs -= b;
+				log_held -= b;
+				tail = L2;
+			}
+			pc = pcol + aused;
+			aused += cnt;
+			wlo_touch(&w, pcol_off + page_up(4 * aused));
 		}
-		uint32_t *pc = pcol + base; /* poff[v - lo + 1]: v's fill cursor */
+		if (nseg >= PRED_PARTS + 1)
+			goto bad;
+		seg[nseg].p = pc;
+		seg[nseg].lo = lo;
+		seg[nseg].hi = hi;
+		seg[nseg++].cnt = cnt;
+		if (hi < n) {
+			pnext = slot[cur_slot ^ 1];
+			memset(pnext, 0, 4 * (nhi - hi + 2));
+			if (w.cap - (size_t)((char *)pnext - w.base) > w.hi_hwm)
+				w.hi_hwm = w.cap - (size_t)((char *)pnext - w.base);
+			wtally(&w);
+		}
 		for (size_t r = 1; r <= R; r++)
 			if (pre[r] >= lo && pre[r] < hi)
 				pc[poff[pre[r] - lo + 1]++] = 0;
@@ -675,13 +758,9 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		out -= empty;
 		for (size_t v = lo ? lo : 1; v < hi; v++)
 			pc[poff[v - lo]] |= RUN;
-		base += cnt;
-		wput(&w, poff, poff_len);
 		poff = pnext;
-		poff_len = pnext_len;
+		cur_slot ^= 1;
 		pnext = NULL;
-		release_inside(log + out, 4 * (L2 - out));
-		w.cur -= page_up(4 * L2) - page_up(4 * out);
 		L2 = out;
 		lo = hi;
 		hi = nhi;
@@ -690,10 +769,14 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	for (size_t r = R; r >= 1; r--)
 		t->roff[r] = t->roff[r - 1];
 	t->roff[0] = 0;
-	/* the log is read: its whole pages go back */
-	release_inside(g->log, 4 * L);
-	w.cur -= page_up(4 * L2);
-	w.cur += pcol_len - pcol_counted; /* the rest of pcol is released below as a whole */
+	/* the log is read: its pages before the predecessors go back */
+	{
+		size_t b = release_inside(g->log, 4 * tail);
+		w.logs -= b;
+		log_held -= b;
+	}
+	w.lo = pcol_off + page_up(4 * aused);
+	poff = NULL;
 
 	/* Semi-NCA (Georgiadis): semidominators by Lengauer-Tarjan's simple
 	 * evaluation with path compression, in reverse preorder, then each
@@ -706,53 +789,64 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * practice whatever the graph: the iterative algorithm needs a round
 	 * per step of a doubly linked list entered from both ends (a circular
 	 * list's anchor), which C heaps are full of. */
-	t->idom = wget(&w, 4 * n, &t->arr_len[M_IDOM]);
-	t->arr[M_IDOM] = t->idom;
-	best = wget(&w, 4 * n, &best_len);
-	if (!t->idom || !best)
+	w.hi = 0; /* the block lists and the counts are done */
+	/* the forest (link and label of a node side by side: eval reads
+	 * both), then the dominators in its first half, then the preorder's
+	 * ids in its second */
+	struct ab *forest = whi(&w, 2 * page_up(4 * n));
+	if (!forest)
 		goto nomem;
-	uint32_t *anc = t->idom; /* the forest's links, then the dominators */
-	memset(anc, 0xff, 4 * n);
-	size_t e = np;
-	for (size_t v = n; v-- > 1;) {
-		uint32_t s = (uint32_t)v, par = 0;
-		size_t k = e;
-		do {
-			uint32_t u = pcol[--k] & ~RUN;
-			if (u < v) {
-				if (u < s)
-					s = u;
-				if (u > par)
-					par = u;
-			} else {
-				uint32_t b = eval(anc, best, u);
-				if (b < s)
-					s = b;
-			}
-		} while (!(pcol[k] & RUN));
-		best[v] = s;
-		anc[v] = par;
-		pcol[k] = RUN | par;
-		if (e - k >= 2)
-			pcol[k + 1] = s;
-		e = k;
+	t->idom = (uint32_t *)(void *)forest;
+	for (size_t v = 0; v < n; v++)
+		forest[v].anc = UNDEF;
+	for (size_t j = nseg; j-- > 0;) {
+		uint32_t *pc = seg[j].p;
+		size_t e = seg[j].cnt;
+		for (size_t v = seg[j].hi; v-- > (seg[j].lo ? seg[j].lo : 1);) {
+			uint32_t s = (uint32_t)v, par = 0;
+			size_t k = e;
+			do {
+				if (k == 0)
+					goto bad; /* a reached node without a predecessor */
+				uint32_t u = pc[--k] & ~RUN;
+				if (u < v) {
+					if (u < s)
+						s = u;
+					if (u > par)
+						par = u;
+				} else {
+					uint32_t b = eval(forest, u);
+					if (b < s)
+						s = b;
+				}
+			} while (!(pc[k] & RUN));
+			forest[v].best = s;
+			forest[v].anc = par;
+			pc[k] = RUN | par;
+			if (e - k >= 2)
+				pc[k + 1] = s;
+			e = k;
+		}
 	}
-	uint32_t *idom = t->idom;
+	uint32_t *idom = t->idom; /* over the forest, which is read no more */
 	idom[0] = 0;
-	for (size_t v = 1, k = 0; v < n; v++) {
-		size_t start = k++;
-		while (k < np && !(pcol[k] & RUN))
-			k++;
-		uint32_t par = pcol[start] & ~RUN, s = k - start >= 2 ? pcol[start + 1] : par, dd = par;
-		while (dd > s)
-			dd = idom[dd];
-		idom[v] = dd;
+	for (size_t j = 0; j < nseg; j++) {
+		const uint32_t *pc = seg[j].p;
+		size_t cnt = seg[j].cnt;
+		for (size_t v = seg[j].lo ? seg[j].lo : 1, k = 0; v < seg[j].hi; v++) {
+			size_t start = k++;
+			while (k < cnt && !(pc[k] & RUN))
+				k++;
+			uint32_t par = pc[start] & ~RUN, s = k - start >= 2 ? pc[start + 1] : par, dd = par;
+			while (dd > s)
+				dd = idom[dd];
+			idom[v] = dd;
+		}
 	}
 	t->iterations = 1;
-	wput(&w, pcol, pcol_len);
-	pcol = NULL;
-	wput(&w, best, best_len);
-	best = NULL;
+	/* the predecessors at the log's end go back with it */
+	release_inside(g->log, 4 * L);
+	w.logs -= log_held;
 
 	/* the retained figures, by preorder number, bottom-up (a dominator
 	 * comes before what it dominates in preorder): bytes and objects in
@@ -761,37 +855,31 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * bits at 20M objects leave 39 bits, 512 GiB, for the bytes; a total
 	 * that does not fit is refused below */
 	t->ret_n_bits = 64u - (unsigned)__builtin_clzll((uint64_t)n | 1);
-	t->retained = wget(&w, 8 * n, &t->arr_len[M_RET]);
-	t->vertex = wget(&w, 4 * n, &t->arr_len[M_VERTEX]);
-	t->arr[M_RET] = t->retained;
-	t->arr[M_VERTEX] = t->vertex;
+	/* where the predecessors were; semi-NCA's second array's place at
+	 * the top for the ids */
+	w.lo = pcol_off;
+	t->retained = wlo(&w, 8 * n);
+	pcol = NULL;
+	t->vertex = (uint32_t *)(void *)((char *)forest + page_up(4 * n));
 	if (!t->retained || !t->vertex)
 		goto nomem;
 	uint64_t *ret = t->retained, total = 0;
 	for (size_t y = 0; y < M; y++)
 		if (pre[y] != UNDEF) {
 			t->vertex[pre[y]] = (uint32_t)y;
+			uint64_t p = 0;
 			if (y > R) {
-				uint64_t p = pay[y - 1 - R];
+				p = pay[y - 1 - R];
 				p = (p & P_ESC) != P_ESC ? p & P_ESC : GH_DOM_SIZE(gh__dom_tsz(t, (uint32_t)y));
 				total += p;
-				ret[pre[y]] = p << t->ret_n_bits | 1;
+				p = p << t->ret_n_bits | 1;
 			}
+			ret[pre[y]] = p;
 		}
 	if (total >> (64 - t->ret_n_bits))
 		goto bad; /* more than a cage holds */
 	for (size_t v = n; v-- > 1;)
 		ret[idom[v]] += ret[v];
-	/* the ranks again, for the addresses */
-	t->prefix = wget(&w, 4 * g->reach_words + 4, &t->arr_len[M_PREFIX]);
-	t->arr[M_PREFIX] = t->prefix;
-	if (!t->prefix)
-		goto nomem;
-	rank = 0;
-	for (size_t k = 0; k < g->reach_words; k++) {
-		t->prefix[k] = rank;
-		rank += (uint32_t)__builtin_popcountll(g->reach[k]);
-	}
 	t->work_bytes = w.peak;
 	return 0;
 nomem:
@@ -799,12 +887,6 @@ nomem:
 bad:
 	if (stack)
 		munmap(stack, stack_len);
-	wput(&w, first, first_len);
-	wput(&w, side, side_len);
-	wput(&w, poff, poff_len);
-	if (pcol)
-		munmap(pcol, pcol_len);
-	wput(&w, best, best_len);
 	gh__dom_tree_release(t);
 	return rc;
 }
