@@ -332,7 +332,20 @@ GH_INLINE uint32_t gh__meta_site(const struct gh_meta *m)
 {
 	return m->traced ? gh__trace_stack_site(m->site_word) : m->site_word;
 }
-/* The size and type of a live block, the marker's common read. */
+/* The type and (in *size) the size of a live block: the marker's common
+ * read, without the rest of the decoding. */
+GH_INLINE gh_type_t gh__obj_type_size(uintptr_t user, unsigned start, size_t *size)
+{
+	if (start != GH_START_HDR) {
+		uint64_t w = GH_LOAD(gh__trl_at(user, start));
+		*size = GH_TRL_SIZE_OF(w);
+		return GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
+	}
+	const struct gh_hdr *h = gh__hdr_of(user);
+	*size = gh__hdr_size(GH_LOAD(&h->meta));
+	return GH_LOAD(&h->type);
+}
+/* The size of a live block. */
 GH_INLINE size_t gh__obj_size(uintptr_t user, unsigned start)
 {
 	if (start != GH_START_HDR)

@@ -440,30 +440,46 @@ GH_INLINE void obj_meta(uintptr_t u, struct gh_meta *m)
 
 /* Passes 1 and 2 count each object they reach (reachable, possibly lost)
  * while its metadata is at hand, so that the classification walk afterwards
- * reads the metadata of unreached objects only. */
-GH_INLINE void count_reached(const struct gh_meta *m)
+ * reads the metadata of unreached objects only. The site only for the
+ * possibly lost ones: reachable objects need nothing but type and size. */
+GH_INLINE void count_reached(uintptr_t u, unsigned start, gh_type_t type, size_t size)
 {
 	int cls = mk.pass == 1 ? GH_REACHABLE : GH_POSSIBLY_LOST;
-	mk.by_type[m->type][cls].count++;
-	mk.by_type[m->type][cls].bytes += m->size;
-	if (cls != GH_REACHABLE)
-		count_site(m, cls, GH_HEUR_NONE);
+	mk.by_type[type][cls].count++;
+	mk.by_type[type][cls].bytes += size;
+	if (cls != GH_REACHABLE) {
+		struct gh_meta m;
+		gh__meta_decode(u, start, &m);
+		count_site(&m, cls, GH_HEUR_NONE);
+	}
 }
 
-GH_MARKER static void push(uintptr_t u)
+/* A mark stack entry: the object and its start byte in the top byte, so
+ * that popping it can prefetch its metadata without a load of the start
+ * map (a likely miss on a large heap, which the prefetch would wait for). */
+#define STK_ENTRY(u, start) ((u) | (uintptr_t)(start) << 56)
+#define STK_U(e) ((e) & ((UINT64_C(1) << 56) - 1))
+#define STK_START(e) ((unsigned)((e) >> 56))
+
+GH_INLINE unsigned start_of(uintptr_t u)
 {
-	gh_assert(u >= mk.base && u < mk.top && (u & 15) == 0);
+	return GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+}
+
+GH_MARKER static void push(uintptr_t u, unsigned start)
+{
+	gh_assert(u >= mk.base && u < mk.top && (u & 15) == 0 && start == start_of(u));
 	if (mk.sp < STACK_SLOTS) {
-		mk.stack[mk.sp++] = u;
+		mk.stack[mk.sp++] = STK_ENTRY(u, start);
 		return;
 	}
 	/* Marked but never scanned: the result says truncated; the counts
 	 * still include the object. */
 	mk.stack_overflow = true;
 	if (mk.pass != 3) {
-		struct gh_meta m;
-		obj_meta(u, &m);
-		count_reached(&m);
+		size_t size;
+		gh_type_t type = gh__obj_type_size(u, start, &size);
+		count_reached(u, start, type, size);
 	}
 }
 
@@ -640,16 +656,19 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 			heur_clear(w);
 		return;
 	}
-	if ((w & 15) == 0 && gh__start_live(GH_LOAD(&gh__startmap_at[w >> GH_GRANULE_LG]))) {
+	unsigned b;
+	if ((w & 15) == 0 && gh__start_live(b = start_of(w))) {
 		/* A pointer to an object's start, the common case: the start map
-		 * is the authority on liveness, so no header read is needed. */
+		 * is the authority on liveness, so no metadata read is needed. */
 		u = w;
-	} else if (!(u = gh__heap_lookup(w))) {
+	} else if ((u = gh__heap_lookup(w)) != 0) {
+		b = start_of(u);
+	} else {
 		return;
 	}
 	if (mk.want_refs) {
 		struct gh_meta m;
-		obj_meta(u, &m);
+		gh__meta_decode(u, b, &m);
 		refer(src, m.type);
 	}
 	if (mk.dom)
@@ -659,7 +678,7 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 		if (w == u || mk.dom) { /* dominators: interior pointers are edges too */
 			if (!bit_get(mk.reach, u)) {
 				bit_set(mk.reach, u);
-				push(u);
+				push(u, b);
 			} else if (mk.any_heur && bit_get(mk.heur, u)) {
 				heur_clear(u);
 			}
@@ -668,7 +687,7 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 			if (k != GH_HEUR_NONE) {
 				bit_set(mk.reach, u);
 				heur_set(u, k);
-				push(u);
+				push(u, b);
 			} else {
 				bit_set(mk.interior, u);
 			}
@@ -677,13 +696,13 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 	case 2:
 		if (!bit_get(mk.reach, u) && !bit_get(mk.possible, u)) {
 			bit_set(mk.possible, u);
-			push(u);
+			push(u, b);
 		}
 		break;
 	case 3:
 		if (!bit_get(mk.reach, u) && !bit_get(mk.possible, u) && !bit_get(mk.indirect, u)) {
 			bit_set(mk.indirect, u);
-			push(u);
+			push(u, b);
 		}
 		break;
 	}
@@ -756,16 +775,17 @@ GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
 	}
 }
 
-GH_MARKER static void scan_object(uintptr_t u)
+GH_MARKER static void scan_object(uintptr_t u, unsigned start)
 {
-	struct gh_meta m;
-	obj_meta(u, &m);
-	uint32_t type = m.type;
-	size_t size = m.size;
+	size_t size;
+	uint32_t type = gh__obj_type_size(u, start, &size);
 	if (mk.pass != 3)
-		count_reached(&m);
-	if (mk.dom)
+		count_reached(u, start, type, size);
+	if (mk.dom) {
+		struct gh_meta m;
+		gh__meta_decode(u, start, &m);
 		dom_node(u, &m);
+	}
 	const gh_type_desc_t *d = gh__type_desc(type);
 	if (d && (d->flags & GH_TYPE_NO_SCAN))
 		return;
@@ -786,32 +806,34 @@ GH_MARKER static void scan_object(uintptr_t u)
 /* Scans until the mark stack and both FIFOs are empty. */
 GH_MARKER static void drain(void)
 {
-	uintptr_t ring[OBJ_N];
+	uintptr_t ring[OBJ_N]; /* mark stack entries */
 	unsigned head = 0, n = 0;
 	for (;;) {
 		while (mk.sp > 0 || n > 0) {
 			while (n < OBJ_N && mk.sp > 0) {
-				uintptr_t u = mk.stack[--mk.sp];
-				unsigned b = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+				uintptr_t e = mk.stack[--mk.sp];
+				uintptr_t u = STK_U(e);
+				unsigned b = STK_START(e);
 				__builtin_prefetch(b == GH_START_HDR ? (const char *)u - GH_HDR_SIZE
 								     : (const char *)gh__trl_at(u, b));
-				__builtin_prefetch((const char *)u + 48);
-				ring[(head + n) % OBJ_N] = u;
+				__builtin_prefetch((const char *)u);
+				ring[(head + n) % OBJ_N] = e;
 				n++;
 			}
-			uintptr_t u = ring[head];
+			uintptr_t e = ring[head];
 			head = (head + 1) % OBJ_N;
 			n--;
 			if (n >= OBJ_N / 2) {
 				/* Half-way through the ring an object's metadata has
 				 * arrived: fetch the rest of its body (up to 8 lines). */
-				uintptr_t v = ring[(head + OBJ_N / 2 - 1) % OBJ_N];
-				size_t size = gh__obj_size(v, GH_LOAD(&gh__startmap_at[v >> GH_GRANULE_LG]));
+				uintptr_t ve = ring[(head + OBJ_N / 2 - 1) % OBJ_N];
+				uintptr_t v = STK_U(ve);
+				size_t size = gh__obj_size(v, STK_START(ve));
 				uintptr_t end = v + (size < 512 ? size : 512);
 				for (uintptr_t line = (v & ~(uintptr_t)63) + 64; line < end; line += 64)
 					__builtin_prefetch((const void *)line);
 			}
-			scan_object(u);
+			scan_object(STK_U(e), STK_START(e));
 		}
 		if (cand_n == 0)
 			return;
@@ -1139,14 +1161,14 @@ GH_MARKER static void root_own_objects(void)
 			obj_meta(u, &m);
 			if (m.type == GH_TYPE_INTERNAL) {
 				bit_set(mk.reach, u);
-				push(u);
+				push(u, start_of(u));
 			} else if (gh_unlikely(m.ignored)) {
 				/* the program's ignored objects are roots too, as
 				 * LSan treats them (gh_ignore_object, gh_leak_disable) */
 				mk.ignored.count++;
 				mk.ignored.bytes += m.size;
 				bit_set(mk.reach, u);
-				push(u);
+				push(u, start_of(u));
 			}
 		}
 		if (mk.sp > STACK_SLOTS / 2)
@@ -1204,16 +1226,17 @@ GH_MARKER static void classify_lost(void)
 		if (bit_get(mk.indirect, leader) || bit_get(mk.scanned, leader))
 			continue;
 		bit_set(mk.scanned, leader);
-		scan_object(leader);
+		scan_object(leader, start_of(leader));
 		cand_flush();
 		while (mk.sp > 0) {
-			uintptr_t u = mk.stack[--mk.sp];
+			uintptr_t e = mk.stack[--mk.sp];
+			uintptr_t u = STK_U(e);
 			if (u == leader) { /* a cycle back to the leader: it stays the leader */
 				u = 0;
 			}
 			if (u && !bit_get(mk.scanned, u)) {
 				bit_set(mk.scanned, u);
-				scan_object(u);
+				scan_object(u, STK_START(e));
 				cand_flush();
 			}
 		}
@@ -1353,7 +1376,7 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 			uintptr_t u = mk.base + (((uintptr_t)w * 64 + (uintptr_t)b) << GH_GRANULE_LG);
 			if (!bit_get(mk.possible, u)) {
 				bit_set(mk.possible, u);
-				push(u);
+				push(u, start_of(u));
 			}
 		}
 	}
