@@ -375,12 +375,11 @@ static GH_NOINLINE void report_bad(const void *p, const char *op)
 {
 	uintptr_t u = (uintptr_t)p;
 	struct gh_meta m;
-	if (gh__cage_contains(u) && (u & 15) == 0 && u < atomic_load(&gh__cage.top)) {
-		unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
-		if (gh__start_live(start) && !gh__meta_decode(u, start, &m)) {
-			gh__misuse(GH_ERR_CORRUPT, p, op, NULL, NULL);
-			return;
-		}
+	bool in_heap = gh__cage_contains(u) && (u & 15) == 0 && u < atomic_load(&gh__cage.top);
+	unsigned start = in_heap ? gh__start_at(u) : 0;
+	if (gh__start_live(start) && !gh__meta_decode(u, start, &m)) {
+		gh__misuse(GH_ERR_CORRUPT, p, op, NULL, NULL);
+		return;
 	}
 	uintptr_t obj = gh__heap_lookup(u);
 	if (obj && obj != u) {
@@ -389,18 +388,15 @@ static GH_NOINLINE void report_bad(const void *p, const char *op)
 	}
 	/* A block freed at u (its start byte keeps the layout until another
 	 * block starts there) whose metadata still says freed. */
-	if (!obj && gh__cage_contains(u) && (u & 15) == 0 && u < atomic_load(&gh__cage.top)) {
-		unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
-		unsigned was = start & ~GH_START_FREED;
-		bool readable = was == GH_START_HDR ? u - gh__cage.base >= GH_HDR_SIZE : gh__start_cls[was] != 0;
-		if ((start & GH_START_FREED) && readable) {
-			uint64_t chk = was == GH_START_HDR ? GH_LOAD(&gh__hdr_of(u)->meta) >> GH_CHECK_SHIFT
-							   : GH_LOAD(gh__trl_at(u, was)) & GH_TRL_CHECK_MASK;
-			if (chk == GH_STATE_FREED) {
-				gh__meta_decode(u, was, &m);
-				gh__misuse(GH_ERR_DOUBLE_FREE, p, op, NULL, &m);
-				return;
-			}
+	unsigned was = start & ~GH_START_FREED;
+	bool readable = was == GH_START_HDR ? u - gh__cage.base >= GH_HDR_SIZE : gh__start_cls[was] != 0;
+	if ((start & GH_START_FREED) && readable) {
+		uint64_t chk = was == GH_START_HDR ? GH_LOAD(&gh__hdr_of(u)->meta) >> GH_CHECK_SHIFT
+						   : GH_LOAD(gh__trl_at(u, was)) & GH_TRL_CHECK_MASK;
+		if (chk == GH_STATE_FREED) {
+			gh__meta_decode(u, was, &m);
+			gh__misuse(GH_ERR_DOUBLE_FREE, p, op, NULL, &m);
+			return;
 		}
 	}
 	gh__misuse(GH_ERR_INVALID_FREE, p, op, NULL, NULL);
@@ -411,11 +407,10 @@ static GH_NOINLINE void report_bad(const void *p, const char *op)
  * pointers are the caller's business. */
 GH_INLINE unsigned checked_meta(uintptr_t u, const char *op, struct gh_meta *m)
 {
-	if (gh_unlikely(!gh__meta_live(u, m))) {
+	unsigned start = gh__meta_live(u, m);
+	if (gh_unlikely(start == 0))
 		report_bad((void *)u, op);
-		return 0;
-	}
-	return GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+	return start;
 }
 
 static GH_NOINLINE void free_odd(void *p, const char *op)
@@ -492,7 +487,7 @@ void gh__free(void *p, const char *op)
  * ThreadSanitizer does not see: not instrumented, like the marker. */
 __attribute__((no_sanitize("thread"))) size_t gh__heap_unpublish(uintptr_t u, struct gh_ctr *c)
 {
-	unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
+	unsigned start = gh__start_at(u);
 	struct gh_meta m;
 	gh__meta_decode(u, start, &m);
 	if (m.traced)
@@ -505,7 +500,7 @@ __attribute__((no_sanitize("thread"))) size_t gh__heap_unpublish(uintptr_t u, st
 /* The second half: the block goes back to jemalloc. */
 void gh__heap_release_unpublished(uintptr_t u)
 {
-	unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) & ~GH_START_FREED;
+	unsigned start = gh__start_at(u) & ~GH_START_FREED;
 	struct gh_meta m;
 	gh__meta_decode(u, start, &m);
 	void *raw = raw_of(u, start, &m);
@@ -560,7 +555,16 @@ static bool resize_in_place(uintptr_t u, struct gh_hdr *h, uint64_t meta, size_t
 	return true;
 }
 
-static uint64_t trl_update(uint64_t *t, uint64_t mask, uint64_t set);
+/* Sets bits `set` under `mask` of a trailer word, with a CAS: the other
+ * writers of a live block's trailer (retag, ignore) may run at once. */
+static uint64_t trl_update(uint64_t *t, uint64_t mask, uint64_t set)
+{
+	uint64_t old = GH_LOAD(t);
+	while (!atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)t, &old, (old & ~mask) | set,
+						      memory_order_relaxed, memory_order_relaxed))
+		;
+	return old;
+}
 
 /* The new metadata of a block resized in place: site, type, size, traced;
  * ignored and the layout's own bits stay. A trailer is one word: one store
@@ -658,9 +662,9 @@ size_t gh__usable_size(const void *p)
 	if (passthrough)
 		return sys.usable_size((void *)p);
 	struct gh_meta m;
-	if (!gh__meta_live(u, &m))
+	unsigned start = gh__meta_live(u, &m);
+	if (start == 0)
 		return 0;
-	unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
 	if (start != GH_START_HDR)
 		return gh__start_cls[start] - GH_TRL_SIZE;
 	uintptr_t raw = (uintptr_t)raw_of(u, start, &m);
@@ -669,23 +673,12 @@ size_t gh__usable_size(const void *p)
 
 /* ---- Retag and ignore ------------------------------------------------------------------ */
 
-/* Sets bits `set` under `mask` of a trailer word, with a CAS: the other
- * writers of a live block's trailer (retag, ignore) may run at once. */
-static uint64_t trl_update(uint64_t *t, uint64_t mask, uint64_t set)
-{
-	uint64_t old = GH_LOAD(t);
-	while (!atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)t, &old, (old & ~mask) | set,
-						      memory_order_relaxed, memory_order_relaxed))
-		;
-	return old;
-}
-
 bool gh__heap_retag(uintptr_t u, gh_type_t type, gh_type_t *old, size_t *size)
 {
 	struct gh_meta m;
-	if (!gh__meta_live(u, &m))
+	unsigned start = gh__meta_live(u, &m);
+	if (start == 0)
 		return false;
-	unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
 	const uint64_t mask = (uint64_t)((1u << GH_TRL_TYPE_BITS) - 1) << GH_TRL_TYPE_SHIFT;
 	if (start != GH_START_HDR) {
 		uint64_t w = trl_update(gh__trl_at(u, start), mask, (uint64_t)type << GH_TRL_TYPE_SHIFT);
@@ -700,9 +693,9 @@ bool gh__heap_retag(uintptr_t u, gh_type_t type, gh_type_t *old, size_t *size)
 bool gh__heap_ignore(uintptr_t u)
 {
 	struct gh_meta m;
-	if (!gh__meta_live(u, &m))
+	unsigned start = gh__meta_live(u, &m);
+	if (start == 0)
 		return false;
-	unsigned start = GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
 	if (start != GH_START_HDR)
 		trl_update(gh__trl_at(u, start), GH_TRL_IGNORED, GH_TRL_IGNORED);
 	else
@@ -871,7 +864,7 @@ void gh__alloc_stats(struct gh_alloc_stats *s)
 	s->cage_reserved = gh__cage.size;
 	s->cage_used = gh__cage_used();
 	s->metadata_bytes_per_object = GH_TRL_SIZE;
-	s->header_blocks = atomic_load_explicit(&hdr_blocks, memory_order_relaxed);
+	s->header_extra_bytes = atomic_load_explicit(&hdr_blocks, memory_order_relaxed) * (GH_HDR_SIZE - GH_TRL_SIZE);
 }
 
 /* ---- The heap validator (GLASSHEAP_DEBUG=2, gh_heap_check) ------------------------------ */

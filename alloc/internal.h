@@ -260,6 +260,11 @@ extern uint32_t gh__trl_tab[GH_TRL_CLASS_MAX / 16 + 1] GH_HIDDEN;
 /* The largest request served with a trailer (0 before initialization). */
 extern size_t gh__trl_max GH_HIDDEN;
 
+/* The start byte of user's granule. */
+GH_INLINE unsigned gh__start_at(uintptr_t user)
+{
+	return GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG]);
+}
 GH_INLINE bool gh__start_live(unsigned b)
 {
 	return (uint8_t)(b - 1) < 0x7f;
@@ -271,10 +276,14 @@ GH_INLINE unsigned gh__starts8(uint64_t w)
 	uint64_t live = ((w & lo7) + lo7) & ~w & ~lo7; /* bit 7 of each live byte */
 	return (unsigned)(((live >> 7) * UINT64_C(0x0102040810204080)) >> 56);
 }
-/* The start byte of a request's trailer class (size <= gh__trl_max). */
+/* A request's trailer class entry (size <= gh__trl_max): size << 8 | start byte. */
+GH_INLINE uint32_t gh__trl_entry(size_t size)
+{
+	return gh__trl_tab[(size + GH_TRL_SIZE + 15) >> 4];
+}
 GH_INLINE unsigned gh__trl_start_of(size_t size)
 {
-	return (uint8_t)gh__trl_tab[(size + GH_TRL_SIZE + 15) >> 4];
+	return (uint8_t)gh__trl_entry(size);
 }
 GH_INLINE uint64_t *gh__trl_at(uintptr_t user, unsigned start)
 {
@@ -318,14 +327,15 @@ GH_INLINE bool gh__meta_decode(uintptr_t user, unsigned start, struct gh_meta *m
 	m->align_lg = (unsigned)(meta >> GH_ALIGN_SHIFT) & 63;
 	return (meta >> GH_CHECK_SHIFT) == GH_STATE_LIVE;
 }
-/* The live block starting exactly at user: false (m untouched or partly
- * written) when no live block starts there. Never faults. */
-GH_INLINE bool gh__meta_live(uintptr_t user, struct gh_meta *m)
+/* The live block starting exactly at user: its start byte, or 0 (m
+ * untouched or partly written) when no live block starts there. Never
+ * faults. */
+GH_INLINE unsigned gh__meta_live(uintptr_t user, struct gh_meta *m)
 {
 	if (!gh__cage_contains(user) || (user & 15) != 0)
-		return false;
-	unsigned b = GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG]);
-	return gh__start_live(b) && gh__meta_decode(user, b, m);
+		return 0;
+	unsigned b = gh__start_at(user);
+	return gh__start_live(b) && gh__meta_decode(user, b, m) ? b : 0;
 }
 /* The site id of a block, traced or not. */
 GH_INLINE uint32_t gh__meta_site(const struct gh_meta *m)
@@ -348,9 +358,9 @@ GH_INLINE gh_type_t gh__obj_type_size(uintptr_t user, unsigned start, size_t *si
 /* The size of a live block. */
 GH_INLINE size_t gh__obj_size(uintptr_t user, unsigned start)
 {
-	if (start != GH_START_HDR)
-		return GH_TRL_SIZE_OF(GH_LOAD(gh__trl_at(user, start)));
-	return gh__hdr_size(GH_LOAD(&gh__hdr_of(user)->meta));
+	size_t size;
+	(void)gh__obj_type_size(user, start, &size);
+	return size;
 }
 
 /* Allocation entry points used by the shim and the typed API. ra is the
@@ -861,11 +871,11 @@ void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra);
 GH_INLINE void *gh__alloc_fast_publish(struct gh_ctr *c, char *raw, size_t size, gh_type_t type, uint64_t site_bits)
 {
 	uintptr_t user = (uintptr_t)raw;
-	uint32_t e = gh__trl_tab[(size + GH_TRL_SIZE + 15) >> 4];
+	uint32_t e = gh__trl_entry(size);
 	uint64_t *t = (uint64_t *)(user + (e >> 8) - GH_TRL_SIZE);
 	GH_STORE(t, ((uint64_t)size << GH_TRL_SIZE_SHIFT) | ((uint64_t)type << GH_TRL_TYPE_SHIFT) | site_bits);
 	/* jemalloc handed out a block nobody has published */
-	gh_assert(gh__cage_contains(user) && !gh__start_live(GH_LOAD(&gh__startmap_at[user >> GH_GRANULE_LG])));
+	gh_assert(gh__cage_contains(user) && !gh__start_live(gh__start_at(user)));
 	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], (uint8_t)e, __ATOMIC_RELEASE);
 	gh__ctr_alloc(&c[type], size);
 	return (void *)user;

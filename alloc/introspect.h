@@ -118,7 +118,7 @@ struct gh_alloc_stats {
 	uint64_t meta_mapped, meta_used;     /* glassheap's side tables (meta.c) */
 	uint64_t cage_reserved, cage_used;   /* the cage's address range */
 	uint64_t metadata_bytes_per_object;  /* kept beside every block (its trailer) */
-	uint64_t header_blocks;              /* live blocks with a 16-byte header instead (8 bytes more) */
+	uint64_t header_extra_bytes;         /* what blocks with a 16-byte header keep beyond that */
 };
 /* Fills *s; never allocates. */
 void gh__alloc_stats(struct gh_alloc_stats *s);

@@ -435,7 +435,7 @@ static void count_site(const struct gh_meta *m, int cls, int heur);
  * byte is live: the marker only ever holds published starts). */
 GH_INLINE void obj_meta(uintptr_t u, struct gh_meta *m)
 {
-	gh__meta_decode(u, GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]), m);
+	gh__meta_decode(u, gh__start_at(u), m);
 }
 
 /* Passes 1 and 2 count each object they reach (reachable, possibly lost)
@@ -461,14 +461,9 @@ GH_INLINE void count_reached(uintptr_t u, unsigned start, gh_type_t type, size_t
 #define STK_U(e) ((e) & ((UINT64_C(1) << 56) - 1))
 #define STK_START(e) ((unsigned)((e) >> 56))
 
-GH_INLINE unsigned start_of(uintptr_t u)
-{
-	return GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]);
-}
-
 GH_MARKER static void push(uintptr_t u, unsigned start)
 {
-	gh_assert(u >= mk.base && u < mk.top && (u & 15) == 0 && start == start_of(u));
+	gh_assert(u >= mk.base && u < mk.top && (u & 15) == 0 && start == gh__start_at(u));
 	if (mk.sp < STACK_SLOTS) {
 		mk.stack[mk.sp++] = STK_ENTRY(u, start);
 		return;
@@ -536,7 +531,7 @@ GH_INLINE bool plausible_vptr(uintptr_t v)
  * own bytes, which are in the cage (always readable). */
 GH_MARKER static int heuristic_of(uintptr_t w, uintptr_t u)
 {
-	size_t size = gh__obj_size(u, GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]));
+	size_t size = gh__obj_size(u, gh__start_at(u));
 	uintptr_t off = w - u;
 	const volatile uint64_t *q = (const volatile uint64_t *)u;
 	unsigned on = mk.heur_on;
@@ -657,12 +652,12 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
 		return;
 	}
 	unsigned b;
-	if ((w & 15) == 0 && gh__start_live(b = start_of(w))) {
+	if ((w & 15) == 0 && gh__start_live(b = gh__start_at(w))) {
 		/* A pointer to an object's start, the common case: the start map
 		 * is the authority on liveness, so no metadata read is needed. */
 		u = w;
 	} else if ((u = gh__heap_lookup(w)) != 0) {
-		b = start_of(u);
+		b = gh__start_at(u);
 	} else {
 		return;
 	}
@@ -931,7 +926,7 @@ GH_MARKER static bool stack_region(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 		uintptr_t u = gh__heap_lookup(addr);
 		if (u) {
 			*lo = u;
-			*hi = u + gh__obj_size(u, GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]));
+			*hi = u + gh__obj_size(u, gh__start_at(u));
 		} else {
 			*lo = addr;
 			*hi = addr + LOOSE_STACK_SPAN < mk.top ? addr + LOOSE_STACK_SPAN : mk.top;
@@ -1065,7 +1060,7 @@ GH_INLINE void consider_header(uintptr_t w, uint32_t src)
 {
 	uintptr_t u = w + GH_HDR_SIZE;
 	if ((w & 15) == 0 && u - mk.base < mk.top - mk.base &&
-	    GH_LOAD(&gh__startmap_at[u >> GH_GRANULE_LG]) == GH_START_HDR)
+	    gh__start_at(u) == GH_START_HDR)
 		consider(u, src);
 }
 
@@ -1161,14 +1156,14 @@ GH_MARKER static void root_own_objects(void)
 			obj_meta(u, &m);
 			if (m.type == GH_TYPE_INTERNAL) {
 				bit_set(mk.reach, u);
-				push(u, start_of(u));
+				push(u, gh__start_at(u));
 			} else if (gh_unlikely(m.ignored)) {
 				/* the program's ignored objects are roots too, as
 				 * LSan treats them (gh_ignore_object, gh_leak_disable) */
 				mk.ignored.count++;
 				mk.ignored.bytes += m.size;
 				bit_set(mk.reach, u);
-				push(u, start_of(u));
+				push(u, gh__start_at(u));
 			}
 		}
 		if (mk.sp > STACK_SLOTS / 2)
@@ -1226,7 +1221,7 @@ GH_MARKER static void classify_lost(void)
 		if (bit_get(mk.indirect, leader) || bit_get(mk.scanned, leader))
 			continue;
 		bit_set(mk.scanned, leader);
-		scan_object(leader, start_of(leader));
+		scan_object(leader, gh__start_at(leader));
 		cand_flush();
 		while (mk.sp > 0) {
 			uintptr_t e = mk.stack[--mk.sp];
@@ -1376,7 +1371,7 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 			uintptr_t u = mk.base + (((uintptr_t)w * 64 + (uintptr_t)b) << GH_GRANULE_LG);
 			if (!bit_get(mk.possible, u)) {
 				bit_set(mk.possible, u);
-				push(u, start_of(u));
+				push(u, gh__start_at(u));
 			}
 		}
 	}

@@ -174,8 +174,7 @@ static void emit_allocator(gh_emit_t *e, uint64_t objects, uint64_t bytes, struc
 	struct gh_alloc_stats st;
 	gh__alloc_stats(&st);
 	uint64_t allocated = st.je_allocated;
-	uint64_t headers = (objects + self.objects) * st.metadata_bytes_per_object +
-			   st.header_blocks * (16 - st.metadata_bytes_per_object);
+	uint64_t headers = (objects + self.objects) * st.metadata_bytes_per_object + st.header_extra_bytes;
 	uint64_t rss = process_rss();
 
 	gh__emit_map_begin(e, 9);
