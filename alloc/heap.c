@@ -45,7 +45,7 @@ uint32_t *gh__pagemap;
 size_t gh__small_max;
 size_t gh__cage_granules;
 uint16_t gh__start_cls[256];
-uint32_t gh__trl_tab[GH_TRL_CLASS_MAX / 16 + 1];
+struct gh_trl_ent gh__trl_tab[GH_TRL_CLASS_MAX / 16 + 1];
 size_t gh__trl_max;
 /* Live blocks with a header (the rest have a trailer): /debug/memory's
  * metadata figure. */
@@ -300,22 +300,27 @@ GH_NOINLINE void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, b
 	return alloc_block(c, size, type, ra, zero, 0);
 }
 
-GH_NOINLINE void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra)
+GH_NOINLINE void *gh__alloc_fast_miss(char *raw, size_t size, uint64_t tbits, uintptr_t ra)
 {
-	uintptr_t key = gh__site_key(ra); /* before the switch: see gh__site_salt */
+	/* before the switch and the table: see gh__site_epoch */
+	uint64_t epoch = atomic_load_explicit(&gh__site_epoch, memory_order_acquire);
 	struct gh_ctr *c = gh__tl.ctr;
 	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_acquire)))
-		return finish_trl(c, (uintptr_t)raw, size, type, ra, gh__trl_start_of(size));
+		return finish_trl(c, (uintptr_t)raw, size, (gh_type_t)(tbits >> GH_TRL_TYPE_SHIFT), ra,
+		                  gh__trl_start_of(size));
 	size_t slot;
 	uint32_t id = gh__site_hit(ra, &slot);
 	if (gh_likely(id != 0)) {
 		struct gh_site_cache *e = &gh__site_cache(c)[gh__site_slot(ra)];
 		e->word = ((uint64_t)id << GH_TRL_SITE_SHIFT) | GH_STATE_LIVE;
-		GH_STORE(&e->key, key);
+		atomic_store_explicit((_Atomic uintptr_t *)&e->key, ra, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (gh_unlikely(atomic_load_explicit(&gh__site_epoch, memory_order_relaxed) != epoch))
+			GH_STORE(&e->key, 0);
 	} else {
 		id = gh__site_insert(ra, slot);
 	}
-	return gh__alloc_fast_publish(c, raw, size, type, ((uint64_t)id << GH_TRL_SITE_SHIFT) | GH_STATE_LIVE);
+	return gh__alloc_fast_publish(c, raw, size, tbits, ((uint64_t)id << GH_TRL_SITE_SHIFT) | GH_STATE_LIVE);
 }
 
 void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
@@ -1056,7 +1061,7 @@ static void trl_classes_init(void)
 			gh__start_cls[GH_START_TRL0 + k++] = (uint16_t)cls;
 			prev = cls;
 		}
-		gh__trl_tab[n >> 4] = (uint32_t)(prev << 8) | (GH_START_TRL0 + k - 1);
+		gh__trl_tab[n >> 4] = (struct gh_trl_ent){.cls = (uint16_t)prev, .start = (uint8_t)(GH_START_TRL0 + k - 1)};
 		max = n;
 	}
 	gh__trl_max = max >= 16 ? max - GH_TRL_SIZE : 0;

@@ -254,9 +254,14 @@ extern size_t gh__small_max GH_HIDDEN; /* largest jemalloc small size class */
 /* By start byte: the block's class size for a live trailer block, else 0. */
 extern uint16_t gh__start_cls[256] GH_HIDDEN;
 /* By granules (request + 8 rounded up to 16, over 16), for requests up to
- * gh__trl_max: the trailer class's size << 8 | its start byte (one load
- * for malloc's fast path). */
-extern uint32_t gh__trl_tab[GH_TRL_CLASS_MAX / 16 + 1] GH_HIDDEN;
+ * gh__trl_max: the trailer class's size and its start byte, side by side
+ * (malloc's fast path loads each from the same entry, ready to use). */
+struct gh_trl_ent {
+	uint16_t cls;
+	uint8_t start;
+	uint8_t unused;
+};
+extern struct gh_trl_ent gh__trl_tab[GH_TRL_CLASS_MAX / 16 + 1] GH_HIDDEN;
 /* The largest request served with a trailer (0 before initialization). */
 extern size_t gh__trl_max GH_HIDDEN;
 
@@ -276,14 +281,14 @@ GH_INLINE unsigned gh__starts8(uint64_t w)
 	uint64_t live = ((w & lo7) + lo7) & ~w & ~lo7; /* bit 7 of each live byte */
 	return (unsigned)(((live >> 7) * UINT64_C(0x0102040810204080)) >> 56);
 }
-/* A request's trailer class entry (size <= gh__trl_max): size << 8 | start byte. */
-GH_INLINE uint32_t gh__trl_entry(size_t size)
+/* A request's trailer class entry (size <= gh__trl_max). */
+GH_INLINE const struct gh_trl_ent *gh__trl_entry(size_t size)
 {
-	return gh__trl_tab[(size + GH_TRL_SIZE + 15) >> 4];
+	return &gh__trl_tab[(size + GH_TRL_SIZE + 15) >> 4];
 }
 GH_INLINE unsigned gh__trl_start_of(size_t size)
 {
-	return (uint8_t)gh__trl_entry(size);
+	return gh__trl_entry(size)->start;
 }
 GH_INLINE uint64_t *gh__trl_at(uintptr_t user, unsigned start)
 {
@@ -444,9 +449,9 @@ struct gh_ctr {
  */
 /* A thread's site cache: the sites its fast path interned last,
  * direct-mapped by bits 4..8 of the return address (gh__site_slot): the
- * address plus gh__site_salt at the time (sites.c), and the id in the
- * trailer's site field with the live state byte. A key never matches
- * an empty entry: keys are return addresses plus the salt, never 0. It lies in the thread's shard
+ * address, and the id in the trailer's site field with the live state
+ * byte. A key never matches an empty entry: return addresses are never 0
+ * (gh__site_epoch says how a change empties them). It lies in the thread's shard
  * (types.c) right before the counters, GH_SITE_CACHE entries below
  * gh__tl.ctr: the fast path reaches both from the one pointer. */
 #define GH_SITE_CACHE 32 /* a power of two */
@@ -468,9 +473,12 @@ struct gh_tl {
 	/* The type untyped allocations of this thread are counted under (0: none). */
 	gh_type_t scope_type;
 	/* What malloc's fast path counts under: scope_type, or GH_TYPE_MALLOC
-	 * when none (kept by gh__tl_refresh and the scopes; read only while
-	 * fast_lim is set). */
-	gh_type_t malloc_type;
+	 * when none, shifted to its trailer field (kept by the scopes; read only
+	 * while fast_lim is set): the trailer takes it as it is and the
+	 * counters' offset comes from it by one shift (gh__ctr_of_bits). */
+	uint64_t malloc_tbits;
+	/* The same for untyped operator new (GH_TYPE_NEW when no scope). */
+	uint64_t new_tbits;
 	/* This thread's gh_leak_disable() depth (leak.c): while nonzero its
 	 * allocations take the general path, which marks them GH_FLAG_IGNORED
 	 * (other threads keep the fast path). */
@@ -482,7 +490,8 @@ extern GH_TLS struct gh_tl gh__tl GH_HIDDEN;
 GH_INLINE void gh__tl_set_scope(gh_type_t t)
 {
 	gh__tl.scope_type = t;
-	gh__tl.malloc_type = t ? t : GH_TYPE_MALLOC;
+	gh__tl.malloc_tbits = (uint64_t)(t ? t : GH_TYPE_MALLOC) << GH_TRL_TYPE_SHIFT;
+	gh__tl.new_tbits = (uint64_t)(t ? t : GH_TYPE_NEW) << GH_TRL_TYPE_SHIFT;
 }
 
 void gh__types_init(void);
@@ -581,34 +590,45 @@ GH_INLINE uint32_t gh__site_intern(uintptr_t ra)
 	uint32_t id = gh__site_hit(ra, &i);
 	return gh_likely(id != 0) ? id : gh__site_insert(ra, i);
 }
+/* A relaxed load that the compiler may fold into the instruction using it
+ * (a compare with a memory operand, where an atomic load is a separate
+ * move), for the fast paths' checks of words other threads write only
+ * under misuse or rarely (the start byte of the block being freed, the
+ * header's top bits, the tracing switch): a plain aligned load, which x86-64
+ * never tears. GH_LOAD under ThreadSanitizer. */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define GH_PEEK(p) (*(p))
+#else
+#define GH_PEEK(p) GH_LOAD(p)
+#endif
+
 /*
- * The site caches' salt (sites.c): added to a return address (below 1 << 47)
- * it makes a cache entry's key, so a change empties every thread's cache at
- * once. It changes, in steps of 1 << 47, when the ids in the table change
- * (gh__sites_reclassify) and when tracing starts (gh__sites_forget): while
+ * The site caches' epoch (sites.c). It changes when the ids in the table
+ * change (gh__sites_reclassify) and when tracing starts (gh__sites_forget),
+ * and every thread's cache is then emptied (gh__site_caches_clear): while
  * tracing is on no entry is filled, so every allocation misses and the miss
- * takes the traced path -- malloc tests nothing else for tracing. It wraps
- * after 2^17 changes; every 2^16 changes every cache is also cleared
- * (types.c), so an entry never outlives a full turn.
+ * takes the traced path -- malloc tests nothing else for tracing. A hit is
+ * the return address compared with the entry's key, nothing global.
+ *
+ * A miss that fills an entry races with a change: it read the epoch first
+ * (acquire: the ids and the tracing switch it then reads are at least that
+ * recent), stores the entry, and after a full fence reads the epoch again;
+ * if it moved, it empties the entry itself. Otherwise the change's
+ * increment comes after the fence in the total order, and the clearing
+ * that follows it empties the entry. Either way no entry outlives a
+ * change. Misses are rare (0.2% of gcc's allocations), the fence with them.
  */
-extern _Atomic uintptr_t gh__site_salt GH_HIDDEN;
-#define GH_SITE_SALT_STEP ((uintptr_t)1 << 47)
+extern _Atomic uint64_t gh__site_epoch GH_HIDDEN;
 void gh__sites_forget(void);
 /* Clears every shard's site cache (types.c; takes the shard lock). */
 void gh__site_caches_clear(void);
-/* The calling thread's site cache: the key of return address ra, and its
- * entry. Only an inline hit of the table (gh__site_hit) is cached: a plain
- * id, never 0, a wrapper's slot or GH_SITE_OTHER, which are decided or
- * counted per call; and only while tracing is off (heap.c's
- * gh__alloc_fast_miss). The salt is read first (acquire): an id read, or a
- * tracing switch seen off, before a change is never cached under the salt
- * that follows it. The entry is chosen by bits 4..8 of the address (call
- * sites of a loop are rarely within 16 bytes of each other): one mask
- * gives the entry's byte offset. */
-GH_INLINE uintptr_t gh__site_key(uintptr_t ra)
-{
-	return ra + atomic_load_explicit(&gh__site_salt, memory_order_acquire);
-}
+/* The calling thread's site cache. Only an inline hit of the table
+ * (gh__site_hit) is cached: a plain id, never 0, a wrapper's slot or
+ * GH_SITE_OTHER, which are decided or counted per call; and only while
+ * tracing is off (heap.c's gh__alloc_fast_miss). The entry is chosen by
+ * bits 4..8 of the address (call sites of a loop are rarely within 16
+ * bytes of each other): one mask gives the entry's byte offset; 0 is an
+ * empty key. */
 _Static_assert(sizeof(struct gh_site_cache) == 16, "one entry per 16 bytes of return address");
 GH_INLINE size_t gh__site_slot(uintptr_t ra)
 {
@@ -813,17 +833,6 @@ void gh__leak_init(void);
 
 /* ==== heap.c: the inline fast paths (used by the shim and gh__alloc/gh__free) ===== */
 
-/* A relaxed load that the compiler may fold into the instruction using it
- * (a compare with a memory operand, where an atomic load is a separate
- * move), for the fast paths' checks of words other threads write only
- * under misuse or rarely (the start byte of the block being freed, the
- * header's top bits, the tracing switch): a plain aligned load, which x86-64
- * never tears. GH_LOAD under ThreadSanitizer. */
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-#define GH_PEEK(p) (*(p))
-#else
-#define GH_PEEK(p) GH_LOAD(p)
-#endif
 typedef uint16_t gh_u16_alias __attribute__((may_alias));
 
 /* The cage's size in 16-byte granules (0 until the heap is ready). */
@@ -848,7 +857,7 @@ GH_INLINE void gh__tl_refresh(void)
  * its leak checks on. Anything else, and a failed jemalloc call (the
  * general path tries again and sets errno), goes to gh__alloc_general.
  * Tracing is seen in the second half: its start empties the site caches
- * (gh__site_salt), and a miss with tracing on takes the traced path.
+ * (gh__site_epoch), and a miss with tracing on takes the traced path.
  */
 GH_INLINE bool gh__alloc_fast_ok(size_t size)
 {
@@ -863,34 +872,42 @@ GH_INLINE size_t gh__trl_request(size_t size)
 	return (size + GH_TRL_SIZE + 15) & ~(size_t)15;
 }
 
+/* The thread's counters of the type whose trailer field is tbits (only the
+ * type's bits set): the field's shift is the array's index scaled. */
+_Static_assert(sizeof(struct gh_ctr) == 32, "gh__ctr_of_bits scales by 32");
+GH_INLINE struct gh_ctr *gh__ctr_of_bits(struct gh_ctr *c, uint64_t tbits)
+{
+	return (struct gh_ctr *)(void *)((char *)c + (tbits >> (GH_TRL_TYPE_SHIFT - 5)));
+}
+
 /* The second half for a site the thread's cache does not hold, and while
- * tracing is on (heap.c). */
-void *gh__alloc_fast_miss(char *raw, size_t size, gh_type_t type, uintptr_t ra);
+ * tracing is on (heap.c). tbits: the type in its trailer field. */
+void *gh__alloc_fast_miss(char *raw, size_t size, uint64_t tbits, uintptr_t ra);
 
 /* site_bits: the site in its field and the live state (the cache's word). */
-GH_INLINE void *gh__alloc_fast_publish(struct gh_ctr *c, char *raw, size_t size, gh_type_t type, uint64_t site_bits)
+GH_INLINE void *gh__alloc_fast_publish(struct gh_ctr *c, char *raw, size_t size, uint64_t tbits, uint64_t site_bits)
 {
 	uintptr_t user = (uintptr_t)raw;
-	uint32_t e = gh__trl_entry(size);
-	uint64_t *t = (uint64_t *)(user + (e >> 8) - GH_TRL_SIZE);
-	GH_STORE(t, ((uint64_t)size << GH_TRL_SIZE_SHIFT) | ((uint64_t)type << GH_TRL_TYPE_SHIFT) | site_bits);
+	struct gh_ctr *ctr = gh__ctr_of_bits(c, tbits);
+	const struct gh_trl_ent *e = gh__trl_entry(size);
+	uint64_t *t = (uint64_t *)(user + e->cls - GH_TRL_SIZE);
+	GH_STORE(t, ((uint64_t)size << GH_TRL_SIZE_SHIFT) | tbits | site_bits);
 	/* jemalloc handed out a block nobody has published */
 	gh_assert(gh__cage_contains(user) && !gh__start_live(gh__start_at(user)));
-	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], (uint8_t)e, __ATOMIC_RELEASE);
-	gh__ctr_alloc(&c[type], size);
+	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], e->start, __ATOMIC_RELEASE);
+	gh__ctr_alloc(ctr, size);
 	return (void *)user;
 }
 
-/* No call but the miss's tail call: nothing else lives across a call. */
-GH_INLINE void *gh__alloc_fast_finish(char *raw, size_t size, gh_type_t type, uintptr_t ra)
+/* No call but the miss's tail call: nothing else lives across a call.
+ * c: the thread's counters (gh__tl.ctr). */
+GH_INLINE void *gh__alloc_fast_finish(struct gh_ctr *c, char *raw, size_t size, uint64_t tbits, uintptr_t ra)
 {
-	struct gh_ctr *c = gh__tl.ctr;
 	const struct gh_site_cache *e = &gh__site_cache(c)[gh__site_slot(ra)];
-	uintptr_t key = GH_LOAD(&e->key);
 	uint64_t word = e->word;
-	if (gh_unlikely(key != gh__site_key(ra)))
-		return gh__alloc_fast_miss(raw, size, type, ra);
-	return gh__alloc_fast_publish(c, raw, size, type, word);
+	if (gh_unlikely(GH_PEEK(&e->key) != ra))
+		return gh__alloc_fast_miss(raw, size, tbits, ra);
+	return gh__alloc_fast_publish(c, raw, size, tbits, word);
 }
 
 GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool zero)
@@ -898,8 +915,33 @@ GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool z
 	char *raw;
 	if (gh_unlikely(zero || !gh__alloc_fast_ok(size) || (raw = ghje_malloc(gh__trl_request(size))) == NULL))
 		return gh__alloc_general(size, type, ra, zero);
-	return gh__alloc_fast_finish(raw, size, type, ra);
+	return gh__alloc_fast_finish(gh__tl.ctr, raw, size, (uint64_t)type << GH_TRL_TYPE_SHIFT, ra);
 }
+
+/*
+ * The calling thread's gh__tl, reached afresh: an asm the compiler cannot
+ * move or merge, so that a caller that reads gh__tl after a call keeps
+ * nothing of it (the GOT's offset) in a callee-saved register across the
+ * call. x86-64 initial-exec: the variable's offset from the thread pointer,
+ * loaded from the GOT (the linker relaxes it to a constant in an
+ * executable), used through the fs segment like the compiler's own
+ * accesses.
+ */
+#if defined(__x86_64__) && defined(__SEG_FS)
+typedef __seg_fs struct gh_tl gh_tl_fresh_t;
+GH_INLINE gh_tl_fresh_t *gh__tl_fresh(void)
+{
+	uintptr_t off;
+	__asm__ volatile("mov gh__tl@gottpoff(%%rip), %0" : "=r"(off));
+	return (gh_tl_fresh_t *)off;
+}
+#else
+typedef struct gh_tl gh_tl_fresh_t;
+GH_INLINE gh_tl_fresh_t *gh__tl_fresh(void)
+{
+	return &gh__tl;
+}
+#endif
 
 /*
  * The fast path of free: a live, untraced block with a trailer freed by a
@@ -931,8 +973,15 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	size_t size = GH_TRL_SIZE_OF(w);
 	gh_type_t type = GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
 	gh_assert(type < GH_TYPE_IDS && size + GH_TRL_SIZE <= cls);
-	/* Unpublish before jemalloc may hand the block to another thread. */
+	/* Unpublish before jemalloc may hand the block to another thread: only
+	 * this thread writes a live block's start byte, so setting the freed
+	 * bit in place needs no atomic read-modify-write (x86 orders the store
+	 * before the call's). */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	__asm__ volatile("orb %1, %0" : "+m"(gh__startmap[g]) : "i"(GH_START_FREED) : "memory");
+#else
 	__atomic_store_n(&gh__startmap[g], (uint8_t)(start | GH_START_FREED), __ATOMIC_RELEASE);
+#endif
 	/* The check byte alone says freed: the rest of the word stays for a
 	 * double free's report. */
 	GH_STORE((uint8_t *)t, (uint8_t)GH_STATE_FREED);

@@ -31,7 +31,7 @@
 
 _Atomic uintptr_t *gh__site_keys;
 _Atomic uint32_t *gh__site_ids;
-_Atomic uintptr_t gh__site_salt;
+_Atomic uint64_t gh__site_epoch;
 #define site_keys gh__site_keys
 #define site_ids gh__site_ids
 static _Atomic uintptr_t *site_addr; /* [SITES_MAX + 2] id -> address (atomic: read by id from any header) */
@@ -450,10 +450,9 @@ void gh__sites_reclassify(void)
 
 void gh__sites_forget(void)
 {
-	uintptr_t salt = atomic_fetch_add_explicit(&gh__site_salt, GH_SITE_SALT_STEP, memory_order_acq_rel) +
-			 GH_SITE_SALT_STEP;
-	if ((salt / GH_SITE_SALT_STEP) % 65536 == 0)
-		gh__site_caches_clear();
+	/* seq_cst: ordered with a filling miss's fence (gh__site_epoch) */
+	atomic_fetch_add_explicit(&gh__site_epoch, 1, memory_order_seq_cst);
+	gh__site_caches_clear();
 }
 
 uint64_t gh__site_other_count(void)

@@ -429,7 +429,7 @@ out:
 	pthread_mutex_unlock(&ctl_lock);
 	/* After the switch, before returning: malloc's fast path sees tracing as
 	 * a site cache miss from here on. Outside ctl_lock: clearing the caches
-	 * (once in 2^16 changes) takes the shard lock. */
+	 * takes the shard lock. */
 	if (err == 0)
 		gh__sites_forget();
 	gh__trace_quiet_end(q);
