@@ -323,6 +323,30 @@ GH_NOINLINE void *gh__alloc_fast_miss(char *raw, size_t size, uint64_t tbits, ui
 	return gh__alloc_fast_publish(c, raw, size, tbits, ((uint64_t)id << GH_TRL_SITE_SHIFT) | GH_STATE_LIVE);
 }
 
+GH_NOINLINE void *gh__alloc_fast_refill(size_t size, uint64_t tbits, uintptr_t ra)
+{
+	char *raw = ghje_malloc(gh__trl_request(size));
+	if (gh_unlikely(raw == NULL))
+		return gh__alloc_general(size, (gh_type_t)(tbits >> GH_TRL_TYPE_SHIFT), ra, false);
+	return gh__alloc_fast_finish(gh__tl.ctr, raw, size, tbits, ra);
+}
+
+void gh__bins_init(struct gh_bin *bins)
+{
+	for (unsigned k = 0; k < GH_TRL_CLASSES; k++) {
+		size_t cls = gh__start_cls[GH_START_TRL0 + k];
+		bins[k].cap = cls == 0 ? 0 : cls <= 256 ? GH_BIN_CAP : cls <= 1024 ? 4 : 0;
+	}
+}
+
+void gh__bins_release(struct gh_bin *bins)
+{
+	for (unsigned k = 0; k < GH_TRL_CLASSES; k++) {
+		while (bins[k].n > 0)
+			ghje_dallocx(bins[k].slot[--bins[k].n], GHJE_MALLOCX_TCACHE_NONE);
+	}
+}
+
 void *gh__alloc(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
 	return gh__alloc_fast(size, type, ra, zero);

@@ -649,6 +649,39 @@ GH_INLINE struct gh_site_cache *gh__site_cache(struct gh_ctr *c)
 {
 	return (struct gh_site_cache *)(void *)c - GH_SITE_CACHE;
 }
+
+/*
+ * A thread's free blocks, per trailer class: the last few small blocks its
+ * free unpublished, which its malloc hands out again without a call into
+ * jemalloc (whose public entry points cost ~30 instructions each way: the
+ * thread's state, the class lookup, its event counters, then its own
+ * cache). A block here is free to glassheap (its start byte says so: the
+ * marker, the walkers and a second free see a freed block) and allocated
+ * to jemalloc. The pointers are kept here, never inside the blocks, so a
+ * write after free cannot reach them. The bins lie in the thread's shard
+ * right before its site cache (types.c), stay with the shard when its
+ * thread exits (the next thread takes both), and a fork's child returns
+ * the bins of the threads it lost (gh__bins_release). cap is the class's
+ * limit (gh__bins_init): 15 blocks up to 256 bytes, 4 up to 1 KiB, none
+ * above -- at most ~47 KiB per thread, which jemalloc sees as allocated.
+ */
+#define GH_BIN_CAP 15
+struct gh_bin {
+	uint32_t n;   /* blocks held, slot[0..n) */
+	uint32_t cap; /* the class's limit (0: not cached) */
+	char *slot[GH_BIN_CAP];
+};
+_Static_assert(sizeof(struct gh_bin) == 128, "a bin is found by a shift of its start byte");
+/* The bin of the trailer class whose start byte is start (live value). */
+GH_INLINE struct gh_bin *gh__bin(struct gh_ctr *c, unsigned start)
+{
+	uintptr_t first = (uintptr_t)gh__site_cache(c) - GH_TRL_CLASSES * sizeof(struct gh_bin);
+	return (struct gh_bin *)(first + ((uintptr_t)start - GH_START_TRL0) * sizeof(struct gh_bin));
+}
+/* Sets a new shard's limits (heap.c; after the classes are known). */
+void gh__bins_init(struct gh_bin *bins);
+/* Gives every block of these bins back to jemalloc (no thread cache). */
+void gh__bins_release(struct gh_bin *bins);
 /* Sites interned so far (ids 1..n; GH_SITE_OTHER is not counted). */
 uint32_t gh__site_count(void);
 /* Allocations attributed to GH_SITE_OTHER since start (table full). */
@@ -920,12 +953,27 @@ GH_INLINE void *gh__alloc_fast_finish(struct gh_ctr *c, char *raw, size_t size, 
 	return gh__alloc_fast_publish(c, raw, size, tbits, word);
 }
 
+/* The fast path with an empty bin: a block from jemalloc (heap.c). */
+void *gh__alloc_fast_refill(size_t size, uint64_t tbits, uintptr_t ra);
+
+/* The fast path for a size that passed gh__alloc_fast_ok: the thread's
+ * bin, else jemalloc. tbits: the type in its trailer field. */
+GH_INLINE void *gh__alloc_fast_bin(size_t size, uint64_t tbits, uintptr_t ra)
+{
+	struct gh_ctr *c = gh__tl.ctr;
+	struct gh_bin *b = gh__bin(c, gh__trl_entry(size)->start);
+	uint32_t n = b->n;
+	if (gh_unlikely(n == 0))
+		return gh__alloc_fast_refill(size, tbits, ra);
+	b->n = --n;
+	return gh__alloc_fast_finish(c, b->slot[n], size, tbits, ra);
+}
+
 GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool zero)
 {
-	char *raw;
-	if (gh_unlikely(zero || !gh__alloc_fast_ok(size) || (raw = ghje_malloc(gh__trl_request(size))) == NULL))
+	if (gh_unlikely(zero || !gh__alloc_fast_ok(size)))
 		return gh__alloc_general(size, type, ra, zero);
-	return gh__alloc_fast_finish(gh__tl.ctr, raw, size, (uint64_t)type << GH_TRL_TYPE_SHIFT, ra);
+	return gh__alloc_fast_bin(size, (uint64_t)type << GH_TRL_TYPE_SHIFT, ra);
 }
 
 /*
@@ -995,7 +1043,16 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	/* The check byte alone says freed: the rest of the word stays for a
 	 * double free's report. */
 	GH_STORE((uint8_t *)t, (uint8_t)GH_STATE_FREED);
-	gh__ctr_free(&gh__tl.ctr[type], size);
+	struct gh_ctr *c = gh__tl.ctr;
+	gh__ctr_free(&c[type], size);
+	/* Kept for this thread's next malloc of the class while its bin has room. */
+	struct gh_bin *b = gh__bin(c, start);
+	uint32_t n = b->n;
+	if (gh_likely(n < b->cap)) {
+		b->slot[n] = (char *)p;
+		b->n = n + 1;
+		return;
+	}
 	/* The class saves jemalloc its radix-tree lookup (a cache miss per free
 	 * on large heaps). jemalloc 5.3 sends page-aligned pointers given with a
 	 * size down its slow path (they could be profiling samples): those go

@@ -31,41 +31,26 @@ GH_INLINE gh_type_t untyped_new(void)
 }
 
 /*
- * gh__alloc_fast with the type, the caller and the thread's block read
- * after jemalloc's call: only the size is kept across it (one callee-saved
- * register, whose push also aligns the stack for the call). The fast path
- * needs no frame pointer: every call out of malloc but jemalloc's is a
- * tail call, so the unwinders (sites.c, unwind.c), which start in
- * glassheap's own frames, never see malloc's frame.
+ * gh__alloc_fast with the type read only once the size is known to be
+ * served: the thread's bin, else a tail call to jemalloc's refill. The
+ * fast path needs no frame pointer: every call out of malloc is a tail
+ * call, so the unwinders (sites.c, unwind.c), which start in glassheap's
+ * own frames, never see malloc's frame.
  */
 __attribute__((optimize("omit-frame-pointer"))) EXPORT void *malloc(size_t size)
 {
 	if (gh_unlikely(!gh__alloc_fast_ok(size)))
 		return gh__alloc_general(size, untyped(), CALLER(), false);
-	char *raw = ghje_malloc(gh__trl_request(size));
-	if (gh_unlikely(raw == NULL))
-		return gh__alloc_general(size, untyped(), CALLER(), false);
-	/* size + 23 again from the size, rather than a second register */
-	__asm__("" : "+r"(size));
-	gh_tl_fresh_t *tl = gh__tl_fresh();
-	return gh__alloc_fast_finish(tl->ctr, raw, size, tl->malloc_tbits, CALLER());
+	return gh__alloc_fast_bin(size, gh__tl.malloc_tbits, CALLER());
 }
 
 /* For shim_cxx.cc, which cannot include this header: untyped operator new
- * (the scope type, or GH_TYPE_NEW), the way malloc does it. No frame
- * pointer either: its calls out but jemalloc's are tail calls, and the
- * operator that calls it keeps its frame (the unwinders find the
- * program's return address there). */
+ * (the scope type, or GH_TYPE_NEW), the way malloc does it. */
 __attribute__((optimize("omit-frame-pointer"))) void *gh__alloc_new(size_t size, uintptr_t ra)
 {
 	if (gh_unlikely(!gh__alloc_fast_ok(size)))
 		return gh__alloc_general(size, untyped_new(), ra, false);
-	char *raw = ghje_malloc(gh__trl_request(size));
-	if (gh_unlikely(raw == NULL))
-		return gh__alloc_general(size, untyped_new(), ra, false);
-	__asm__("" : "+r"(size));
-	gh_tl_fresh_t *tl = gh__tl_fresh();
-	return gh__alloc_fast_finish(tl->ctr, raw, size, tl->new_tbits, ra);
+	return gh__alloc_fast_bin(size, gh__tl.new_tbits, ra);
 }
 
 gh_type_t gh__scope_type(void)

@@ -32,11 +32,14 @@ struct shard {
 	struct shard *next_all;
 	struct shard *next_free;
 	bool in_use;
+	struct gh_bin bins[GH_TRL_CLASSES];             /* right before site_cache: gh__bin */
 	struct gh_site_cache site_cache[GH_SITE_CACHE]; /* right before ctr: gh__site_cache */
 	struct gh_ctr ctr[GH_TYPE_IDS];
 };
 _Static_assert(offsetof(struct shard, ctr) == offsetof(struct shard, site_cache) + GH_SITE_CACHE * sizeof(struct gh_site_cache),
 	       "the site cache ends where the counters begin");
+_Static_assert(offsetof(struct shard, site_cache) == offsetof(struct shard, bins) + sizeof(((struct shard *)0)->bins),
+	       "the bins end where the site cache begins");
 
 #define NAME_SLOTS (2 * GH_TYPES_MAX) /* open addressing, power of two */
 #define SCOPE_MAX 32
@@ -229,6 +232,7 @@ struct gh_ctr *gh__thread_setup(void)
 	} else if ((s = gh__meta_map(sizeof *s)) != NULL) {
 		s->next_all = all_shards;
 		all_shards = s;
+		gh__bins_init(s->bins);
 	}
 	if (s)
 		s->in_use = true;
@@ -356,4 +360,10 @@ void gh__types_atfork_child(void)
 {
 	pthread_mutex_init(&shard_lock, NULL);
 	pthread_mutex_init(&type_lock, NULL);
+	/* The threads the child lost keep their shards (their counts describe
+	 * objects in the child's heap); their free blocks go back to jemalloc. */
+	struct gh_ctr *own = gh__tl.ctr;
+	for (struct shard *s = all_shards; s; s = s->next_all)
+		if (s->in_use && s->ctr != own)
+			gh__bins_release(s->bins);
 }
