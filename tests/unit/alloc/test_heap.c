@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 TEST(malloc_has_live_metadata)
@@ -295,6 +296,107 @@ TEST(heap_check_finds_damaged_metadata)
 	EXPECT_EQ(gh_heap_check(1), 0);
 	for (int i = 0; i < N; i++)
 		free(keep[i]);
+	EXPECT_EQ(gh_heap_check(1), 0);
+}
+
+/* The thread's bins: a freed small block is this thread's next block of
+ * its class, last in first out, up to the class's limit; counts stay exact;
+ * classes above 1 KiB are not kept. */
+static void *escape(void *p)
+{
+	__asm__ volatile("" : "+r"(p) : : "memory");
+	return p;
+}
+
+static struct gh_bin *bin_of(void *p)
+{
+	return gh__bin(gh__tl.ctr, gh__startmap[((uintptr_t)p - gh__cage.base) >> 4] & ~GH_START_FREED);
+}
+
+TEST(bins_hand_back_the_last_freed_blocks)
+{
+	gh_type_stats_t before, after;
+	ASSERT_EQ(gh_type_stats(GH_TYPE_MALLOC, &before), 0);
+	char *p = escape(malloc(40));
+	ASSERT_TRUE(p != NULL);
+	struct gh_bin *b = bin_of(p);
+	EXPECT_EQ(b->cap, GH_BIN_CAP); /* the 48-byte class */
+	unsigned n0 = b->n;
+	uintptr_t pa = (uintptr_t)escape(p); /* not p itself: the compiler would see a use after free */
+	free(p);
+	EXPECT_EQ(b->n, n0 + 1);
+	EXPECT_FALSE(gh__start_live(gh__startmap[(pa - gh__cage.base) >> 4]));
+	EXPECT_EQ(gh_ptr_size((void *)pa), 0); /* freed to glassheap while in the bin */
+	char *q = escape(malloc(33)); /* same class */
+	EXPECT_EQ((uintptr_t)q, pa);
+	EXPECT_EQ(b->n, n0);
+	EXPECT_EQ(gh_ptr_size(q), 33);
+	EXPECT_EQ(gh_ptr_type(q), GH_TYPE_MALLOC);
+	free(q);
+
+	/* up to the limit, last in first out; the rest went to jemalloc */
+	enum { N = 2 * GH_BIN_CAP + 3 };
+	uintptr_t blk[N];
+	for (int i = 0; i < N; i++)
+		blk[i] = (uintptr_t)escape(malloc(40));
+	b->n = 0; /* start from an empty bin (its blocks stay allocated to jemalloc: a test leak) */
+	for (int i = 0; i < N; i++)
+		free((void *)blk[i]);
+	EXPECT_EQ(b->n, GH_BIN_CAP);
+	for (int i = 0; i < GH_BIN_CAP; i++) {
+		char *r = escape(malloc(40));
+		EXPECT_EQ((uintptr_t)r, blk[GH_BIN_CAP - 1 - i]); /* the first frees filled it */
+		blk[GH_BIN_CAP - 1 - i] = (uintptr_t)r;
+	}
+	EXPECT_EQ(b->n, 0);
+	for (int i = 0; i < GH_BIN_CAP; i++)
+		free((void *)blk[i]);
+	ASSERT_EQ(gh_type_stats(GH_TYPE_MALLOC, &after), 0);
+	EXPECT_EQ(after.total_allocs - before.total_allocs, 2 + N + GH_BIN_CAP);
+	EXPECT_EQ(after.total_frees - before.total_frees, 2 + N + GH_BIN_CAP);
+	EXPECT_EQ(after.live_bytes, before.live_bytes);
+
+	/* a 2 KiB class has no bin */
+	char *big = escape(malloc(2000));
+	struct gh_bin *bb = bin_of(big);
+	EXPECT_EQ(bb->cap, 0);
+	free(big);
+	EXPECT_EQ(bb->n, 0);
+	EXPECT_EQ(gh_heap_check(1), 0);
+}
+
+/* A thread's bins stay with its shard: the next thread takes them. */
+static uintptr_t exited_blocks[4];
+
+static void *free_four(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 4; i++)
+		exited_blocks[i] = (uintptr_t)escape(malloc(200));
+	for (int i = 0; i < 4; i++)
+		free((void *)exited_blocks[i]);
+	return NULL;
+}
+
+static void *take_one(void *arg)
+{
+	free(escape(malloc(1))); /* a thread's first call sets it up (the general path) */
+	return escape(malloc(*(size_t *)arg));
+}
+
+TEST(bins_stay_with_the_shard_of_an_exited_thread)
+{
+	pthread_t t;
+	ASSERT_EQ(pthread_create(&t, NULL, free_four, NULL), 0);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	size_t want = 200;
+	void *got;
+	ASSERT_EQ(pthread_create(&t, NULL, take_one, &want), 0);
+	ASSERT_EQ(pthread_join(t, &got), 0);
+	/* the shard the first thread left is the next one handed out */
+	EXPECT_EQ((uintptr_t)got, exited_blocks[3]);
+	EXPECT_EQ(gh_ptr_size(got), 200);
+	free(got);
 	EXPECT_EQ(gh_heap_check(1), 0);
 }
 

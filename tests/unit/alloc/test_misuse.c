@@ -91,10 +91,33 @@ TEST(double_free_is_detected)
 	EXPECT_EQ(last_kind, GH_ERR_DOUBLE_FREE);
 	EXPECT_TRUE(strstr(last_msg, "double free") != NULL);
 	EXPECT_TRUE(strstr(last_msg, "test_misuse+0x") != NULL);
-	/* the heap still works */
-	void *q = malloc(48);
-	EXPECT_TRUE(q != NULL);
+	/* the heap still works, and the block went into the thread's bin once:
+	 * the next two blocks of its class are two blocks */
+	void *q = launder(malloc(48));
+	void *r = launder(malloc(48));
+	EXPECT_TRUE(q != NULL && r != NULL && q != r);
+	EXPECT_TRUE(q == p);
 	free(q);
+	free(r);
+}
+
+/* A write after free into a block kept in the thread's bin reaches no
+ * glassheap state: the bin keeps its pointers beside the blocks. */
+TEST(write_after_free_into_a_cached_block)
+{
+	setup_log_mode();
+	char *p = alloc_here(40);
+	char *keep = launder(malloc(40));
+	free(p);
+	memset(launder(p), 0xa7, 48); /* the whole 48-byte class, its trailer's place included */
+	char *q = launder(malloc(40));
+	EXPECT_TRUE(q == p);
+	EXPECT_EQ(gh_ptr_size(q), 40);
+	EXPECT_EQ(calls, 0);
+	free(q);
+	free(keep);
+	EXPECT_EQ(calls, 0);
+	EXPECT_EQ(gh_heap_check(1), 0);
 }
 
 TEST(double_delete_via_realloc_and_invalid_realloc)
