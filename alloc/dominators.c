@@ -54,6 +54,9 @@
 #include "dominators.h"
 
 #include <link.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -179,9 +182,8 @@ static inline uint32_t popcount64(uint64_t x)
 	return (uint32_t)((x * UINT64_C(0x0101010101010101)) >> 56);
 }
 
-/* The popcount of the computation's hot loops: hw is a constant there
- * (see gh__dom_compute), true only where the function the loop is inlined
- * into is compiled for POPCNT. */
+/* The popcount of the computation's hot loops: hw is a constant there,
+ * true only in the copy compiled for POPCNT (see HW_COPIES). */
 static inline __attribute__((always_inline)) uint32_t popcount_hw(uint64_t x, bool hw)
 {
 	return hw ? (uint32_t)__builtin_popcountll(x) : popcount64(x);
@@ -383,8 +385,99 @@ static uint32_t next_block(const uint32_t *side, uint32_t p)
 #define LISTED 0x80000000u    /* first[x]: x's blocks are listed in side[] from this offset */
 #define RUN 0x80000000u       /* pcol: the first predecessor of a node */
 
-static inline __attribute__((always_inline)) int dom_compute(const struct gh_dom_graph *g, size_t budget,
-							    struct gh_dom_tree *t, size_t *need, const bool hw)
+/* ---- The ranks' hot loops, with and without POPCNT ---------------------------------------- */
+
+/* The node records packed with their ranks (see gh__dom_compute). */
+static inline __attribute__((always_inline)) void pack_figures(struct gh_dom_tree *t,
+							    const struct gh_dom_node_rec *rec, struct crec *c,
+							    size_t N, const bool hw)
+{
+	for (size_t i = N; i-- > 0;) {
+		if (i >= PF_AHEAD) {
+			uint32_t ga = rec[i - PF_AHEAD].gran;
+			__builtin_prefetch(&t->reach[ga >> 6]);
+			__builtin_prefetch(&t->prefix[ga >> 6]);
+		}
+		struct gh_dom_node_rec nr = rec[i]; /* c[i] lies at or above rec[i] */
+		uint32_t r = rank_hw(t, nr.gran, hw);
+		uint64_t p;
+		if (pay_fits(nr.site, nr.tsz)) {
+			p = pay_pack(nr.site, nr.tsz);
+		} else {
+			t->esc[t->nesc] = (struct gh_dom_node_rec){r, nr.site, nr.tsz};
+			p = ((uint64_t)t->nesc++ << P_SIZE_BITS) | P_ESC;
+		}
+		c[i] = (struct crec){r, (uint32_t)p, (uint32_t)(p >> 32)};
+	}
+}
+
+/* The log rewritten in place: heads to HEAD | source id, edges to target
+ * ids (edges and the roots' own counted). -1: not a log of this graph. */
+static inline __attribute__((always_inline)) int rewrite_log(const struct gh_dom_graph *g,
+							  const struct gh_dom_tree *t, size_t *nedges,
+							  size_t *rlen, const bool hw)
+{
+	uint32_t *log = g->log;
+	size_t L = g->nlog, R = g->nroots;
+	bool in_root = false;
+	for (size_t i = 0; i < L; i++) {
+		if (i + PF_AHEAD < L) {
+			uint32_t ga = log[i + PF_AHEAD] & (GH_DOM_GRAN_MAX - 1);
+			__builtin_prefetch(&t->reach[ga >> 6]);
+			__builtin_prefetch(&t->prefix[ga >> 6]);
+		}
+		uint32_t e = log[i];
+		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT) {
+			if ((e & ~GH_DOM_ROOT) >= R)
+				return -1;
+			log[i] = HEAD | ((e & ~GH_DOM_ROOT) + 1);
+			in_root = true;
+		} else if (e & GH_DOM_OBJ) {
+			if (!reached_gran(g, e & ~GH_DOM_OBJ))
+				return -1;
+			log[i] = HEAD | ((uint32_t)(1 + R) + rank_hw(t, e & ~GH_DOM_OBJ, hw));
+			in_root = false;
+		} else {
+			if (i == 0 || !reached_gran(g, e))
+				return -1;
+			log[i] = (uint32_t)(1 + R) + rank_hw(t, e, hw);
+			(*nedges)++;
+			*rlen += in_root;
+		}
+	}
+	return 0;
+}
+
+/* The ranks (a popcount per object and per log entry: 40M at 10M objects)
+ * take one instruction with POPCNT, a dozen without; glassheap is built for
+ * baseline x86-64, so these two loops have a POPCNT copy, chosen at run
+ * time (cpuid). Only these two: the whole computation compiled twice ran
+ * its later passes 10% slower (code placement). */
+#if defined(__x86_64__)
+#define HW_COPIES 1
+
+__attribute__((target("popcnt"), noinline)) static void pack_figures_hw(struct gh_dom_tree *t,
+									  const struct gh_dom_node_rec *rec,
+									  struct crec *c, size_t N)
+{
+	pack_figures(t, rec, c, N, true);
+}
+
+__attribute__((target("popcnt"), noinline)) static int rewrite_log_hw(const struct gh_dom_graph *g,
+									const struct gh_dom_tree *t, size_t *nedges,
+									size_t *rlen)
+{
+	return rewrite_log(g, t, nedges, rlen, true);
+}
+
+static bool cpu_has_popcnt(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_POPCNT);
+}
+#endif
+
+int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_tree *t, size_t *need)
 {
 	memset(t, 0, sizeof *t);
 	size_t R = g->nroots, N = g->nnodes, M = 1 + R + N, L = g->nlog;
@@ -428,13 +521,16 @@ static inline __attribute__((always_inline)) int dom_compute(const struct gh_dom
 	t->arr_len[0] = w.cap;
 
 	/* ranks: a prefix count per 64 granules */
+#ifdef HW_COPIES
+	const bool hw = cpu_has_popcnt();
+#endif
 	t->prefix = wlo(&w, 4 * g->reach_words + 4);
 	if (!t->prefix)
 		goto nomem;
 	uint32_t rank = 0;
 	for (size_t k = 0; k < g->reach_words; k++) {
 		t->prefix[k] = rank;
-		rank += popcount_hw(g->reach[k], hw);
+		rank += popcount64(g->reach[k]);
 	}
 	if (rank != N) /* an object marked but not recorded (or the reverse) */
 		goto bad;
@@ -461,23 +557,12 @@ static inline __attribute__((always_inline)) int dom_compute(const struct gh_dom
 	}
 	char *buf = (char *)rec;
 	struct crec *c = (struct crec *)(void *)(buf + 4 * N);
-	for (size_t i = N; i-- > 0;) {
-		if (i >= PF_AHEAD) {
-			uint32_t ga = rec[i - PF_AHEAD].gran;
-			__builtin_prefetch(&t->reach[ga >> 6]);
-			__builtin_prefetch(&t->prefix[ga >> 6]);
-		}
-		struct gh_dom_node_rec nr = rec[i]; /* c[i] lies at or above rec[i] */
-		uint32_t r = rank_hw(t, nr.gran, hw);
-		uint64_t p;
-		if (pay_fits(nr.site, nr.tsz)) {
-			p = pay_pack(nr.site, nr.tsz);
-		} else {
-			t->esc[t->nesc] = (struct gh_dom_node_rec){r, nr.site, nr.tsz};
-			p = ((uint64_t)t->nesc++ << P_SIZE_BITS) | P_ESC;
-		}
-		c[i] = (struct crec){r, (uint32_t)p, (uint32_t)(p >> 32)};
-	}
+#ifdef HW_COPIES
+	if (hw)
+		pack_figures_hw(t, rec, c, N);
+	else
+#endif
+		pack_figures(t, rec, c, N, false);
 	uint64_t *pay = (uint64_t *)(void *)buf;
 	size_t lowhalf = N / 2, up = N;
 	for (size_t i = 0; i < N; i++)
@@ -498,81 +583,59 @@ static inline __attribute__((always_inline)) int dom_compute(const struct gh_dom
 	w.logs -= page_up(sizeof *rec * N) - page_up(8 * N);
 	PHASE("figures");
 
-	/* the roots' own edges, kept to name the root that holds an object:
-	 * their offsets here, the edges at the top once counted */
+	/* the log, in place: heads to HEAD | source id, edges to target ids */
+	uint32_t *log = g->log;
+	size_t nedges = 0, rlen = 0;
+	int bad_log;
+#ifdef HW_COPIES
+	if (hw)
+		bad_log = rewrite_log_hw(g, t, &nedges, &rlen);
+	else
+#endif
+		bad_log = rewrite_log(g, t, &nedges, &rlen, false);
+	if (bad_log)
+		goto bad;
+	t->edges = nedges;
+	PHASE("rewrite");
+	/* the roots' own edges, kept to name the root that holds an object */
 	t->roff = wlo(&w, 4 * (R + 2));
-	/* each source's first block, found while the log is rewritten; a
-	 * source with several blocks (the roots: their registers come last)
-	 * gets its blocks listed in side[]. Kept beside the preorder numbers,
-	 * as pairs (FIRST(x), PRE(x)): the DFS looks a node's number up for
-	 * every edge and its first block for every new node, one cache line
-	 * for both; pre[] is compacted out after. */
+	t->rcol = wlo(&w, 4 * rlen + 4);
+	if (!t->roff || !t->rcol)
+		goto nomem;
+
+	/* each source's first block; a source with several blocks (the roots:
+	 * their registers come last) gets its blocks listed in side[]. Kept
+	 * beside the preorder numbers, as pairs (FIRST(x), PRE(x)): the DFS
+	 * looks a node's number up for every edge and its first block for
+	 * every new node, one cache line for both; pre[] is compacted out
+	 * after. */
 	size_t first_off = w.lo;
 	first = wlo(&w, 8 * M);
-	if (!t->roff || !first)
+	if (!first)
 		goto nomem;
 	memset(first, 0xff, 8 * M);
 	size_t nside = 0;
 	bool obj_listed = false; /* an object (not only roots) has several blocks */
-
-	/* the log, in place: heads to HEAD | source id, edges to target ids */
-	uint32_t *log = g->log;
-	size_t nedges = 0, rlen = 0;
-	bool in_root = false;
-	for (size_t i = 0; i < L; i++) {
-		if (i + PF_AHEAD < L) {
-			uint32_t ga = log[i + PF_AHEAD] & (GH_DOM_GRAN_MAX - 1);
-			__builtin_prefetch(&t->reach[ga >> 6]);
-			__builtin_prefetch(&t->prefix[ga >> 6]);
+	for (size_t i = 0; i < L; i++)
+		if (log[i] & HEAD) {
+			uint32_t x = log[i] & ~HEAD;
+			if (FIRST(x) == UNDEF) {
+				FIRST(x) = (uint32_t)i;
+			} else if (FIRST(x) & LISTED) {
+				FIRST(x)++;
+				nside++;
+			} else {
+				FIRST(x) = LISTED | 2;
+				nside += 3;
+				obj_listed |= x > R;
+			}
 		}
-		uint32_t e = log[i];
-		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT) {
-			if ((e & ~GH_DOM_ROOT) >= R)
-				goto bad;
-			e = (e & ~GH_DOM_ROOT) + 1;
-			in_root = true;
-		} else if (e & GH_DOM_OBJ) {
-			if (!reached_gran(g, e & ~GH_DOM_OBJ))
-				goto bad;
-			e = (uint32_t)(1 + R) + rank_hw(t, e & ~GH_DOM_OBJ, hw);
-			in_root = false;
-		} else {
-			if (i == 0 || !reached_gran(g, e))
-				goto bad;
-			log[i] = (uint32_t)(1 + R) + rank_hw(t, e, hw);
-			nedges++;
-			rlen += in_root;
-			continue;
-		}
-		/* a head: source id e */
-		log[i] = HEAD | e;
-		uint32_t f = FIRST(e);
-		if (f == UNDEF) {
-			FIRST(e) = (uint32_t)i;
-		} else if (f & LISTED) {
-			FIRST(e) = f + 1;
-			nside++;
-		} else {
-			FIRST(e) = LISTED | 2;
-			nside += 3;
-			obj_listed |= e > R;
-		}
-	}
-	t->edges = nedges;
-	/* the roots' edges at the top, below which the rest of the top comes
-	 * and goes */
-	size_t rcol_len = page_up(4 * rlen + 4);
-	t->rcol = whi(&w, 4 * rlen + 4);
-	if (!t->rcol)
-		goto nomem;
-	PHASE("rewrite");
-
 	if (nside) {
 		side = whi(&w, 4 * nside);
 		if (!side)
 			goto nomem;
 		uint32_t off = 0;
-		size_t xend = obj_listed ? M : R + 1; /* only roots have several blocks, usually */
+		size_t xend = obj_listed ? M : R + 1; /* usually only roots have several */
 		for (size_t x = 0; x < xend; x++)
 			if (FIRST(x) != UNDEF && (FIRST(x) & LISTED)) {
 				uint32_t c = FIRST(x) & ~LISTED;
@@ -848,7 +911,7 @@ static inline __attribute__((always_inline)) int dom_compute(const struct gh_dom
 	 * practice whatever the graph: the iterative algorithm needs a round
 	 * per step of a doubly linked list entered from both ends (a circular
 	 * list's anchor), which C heaps are full of. */
-	w.hi = rcol_len; /* the block lists and the counts are done */
+	w.hi = 0; /* the block lists and the counts are done */
 	/* the forest (link and label of a node side by side: eval reads
 	 * both), then the dominators in its first half, then the preorder's
 	 * ids in its second */
@@ -951,35 +1014,6 @@ bad:
 		munmap(stack, stack_len);
 	gh__dom_tree_release(t);
 	return rc;
-}
-
-/* The computation twice: the ranks (a popcount per object and per log
- * entry, 40M at 10M objects) take one instruction with POPCNT, a dozen
- * without; glassheap is built for baseline x86-64, so the POPCNT copy is
- * chosen at run time (cpuid). */
-#if defined(__x86_64__)
-#include <cpuid.h>
-
-__attribute__((target("popcnt"))) static int dom_compute_popcnt(const struct gh_dom_graph *g, size_t budget,
-								 struct gh_dom_tree *t, size_t *need)
-{
-	return dom_compute(g, budget, t, need, true);
-}
-
-static bool cpu_has_popcnt(void)
-{
-	unsigned a, b, c, d;
-	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_POPCNT);
-}
-#endif
-
-int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_tree *t, size_t *need)
-{
-#if defined(__x86_64__)
-	if (cpu_has_popcnt())
-		return dom_compute_popcnt(g, budget, t, need);
-#endif
-	return dom_compute(g, budget, t, need, false);
 }
 
 /* ---- One pass -------------------------------------------------------------------------------- */
