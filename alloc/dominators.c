@@ -839,14 +839,12 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		size_t out = 0;
 		bool empty = false; /* the last head kept has no entry after it yet */
 		for (size_t i = 0; i < L2; i++) {
-			if (i + PF_AHEAD < L2) {
+			if (i + PF_AHEAD < L2) { /* selected without a branch: they mispredict */
 				uint32_t ea = log[i + PF_AHEAD];
-				if (ea & HEAD)
-					__builtin_prefetch(&pre[ea & ~HEAD]);
-				else if (ea >= lo && ea < hi)
-					__builtin_prefetch(&poff[ea - lo + 1]);
-				else if (ea >= hi && ea < nhi)
-					__builtin_prefetch(&pnext[ea - hi + 2]);
+				const uint32_t *pa = (ea & HEAD) ? pre + (ea & ~HEAD)
+						     : ea - lo < hi - lo ? poff + (ea - lo + 1)
+						     : pnext && ea - hi < nhi - hi ? pnext + (ea - hi + 2) : log + i;
+				__builtin_prefetch(pa);
 			}
 			uint32_t e = log[i];
 			if (e & HEAD) {
@@ -930,6 +928,12 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			do {
 				if (k == 0)
 					goto bad; /* a reached node without a predecessor */
+				/* eval's first link, read ahead for a later
+				 * predecessor (used if it is numbered above its
+				 * node: an edge back or across; without a branch,
+				 * which mispredicts half the time) */
+				if (k > PF_AHEAD)
+					__builtin_prefetch(&forest[pc[k - PF_AHEAD] & ~RUN]);
 				uint32_t u = pc[--k] & ~RUN;
 				if (u < v) {
 					if (u < s)
@@ -1002,8 +1006,11 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		}
 	if (total >> (64 - t->ret_n_bits))
 		goto bad; /* more than a cage holds */
-	for (size_t v = n; v-- > 1;)
+	for (size_t v = n; v-- > 1;) {
+		if (v >= PF_AHEAD)
+			__builtin_prefetch(&ret[idom[v - PF_AHEAD]], 1);
 		ret[idom[v]] += ret[v];
+	}
 	PHASE("retained");
 	t->work_bytes = w.peak;
 	return 0;
