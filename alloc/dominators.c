@@ -470,10 +470,15 @@ __attribute__((target("popcnt"), noinline)) static int rewrite_log_hw(const stru
 	return rewrite_log(g, t, nedges, rlen, true);
 }
 
+/* cpuid once (in a virtual machine it is a trap to the hypervisor) */
 static bool cpu_has_popcnt(void)
 {
-	unsigned a, b, c, d;
-	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_POPCNT);
+	static int has = -1; /* a race only computes it twice */
+	if (has < 0) {
+		unsigned a, b, c, d;
+		has = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_POPCNT);
+	}
+	return has;
 }
 #endif
 
@@ -729,17 +734,16 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		PRE(y) = (uint32_t)n++;
 		uint32_t f = FIRST(y);
 		stack[++d] = f == UNDEF ? (uint32_t)L : (f & LISTED) ? side[(f & ~LISTED) + 1] + 1 : f + 1;
-		/* The blocks of y's neighbours in address order, if not numbered
-		 * yet, read ahead: their pairs share y's cache line, and a list
+		/* The blocks of y's neighbours in address order read ahead
+		 * (numbered or not): their pairs share y's cache line, and a list
 		 * or tree built in allocation order links neighbours, so the DFS
 		 * is likely to enter them next -- a block fetched while y's is
 		 * read instead of after it (a dependent miss per node, otherwise,
 		 * since the log is in the mark's order, not the DFS's). */
-		for (uint32_t k = 1; k <= DFS_NEAR; k++) {
-			if (y > R + k && PRE(y - k) == UNDEF && !(FIRST(y - k) & LISTED))
-				__builtin_prefetch(&log[FIRST(y - k)]);
-			if (y + k < M && PRE(y + k) == UNDEF && !(FIRST(y + k) & LISTED))
-				__builtin_prefetch(&log[FIRST(y + k)]);
+		for (uint32_t k = 1; k <= DFS_NEAR; k++) { /* no branch on what a pair holds: it mispredicts */
+			uint32_t fa = y > R + k ? FIRST(y - k) : UNDEF, fb = y + k < M ? FIRST(y + k) : UNDEF;
+			__builtin_prefetch(&log[fa & LISTED ? 0 : fa]);
+			__builtin_prefetch(&log[fb & LISTED ? 0 : fb]);
 		}
 		if (d > depth)
 			depth = d;
