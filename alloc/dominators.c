@@ -54,12 +54,32 @@
 #include "dominators.h"
 
 #include <link.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 
 #define UNDEF UINT32_MAX
+
+/* -DGH_DOM_PHASES: each phase's thread CPU time on stderr (bench only). */
+#ifdef GH_DOM_PHASES
+static uint64_t ph_t0;
+static void ph_mark(const char *name)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	uint64_t t1 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (name)
+		fprintf(stderr, "phase %s %.2f\n", name, (double)(t1 - ph_t0) / 1e6);
+	ph_t0 = t1;
+}
+#define PHASE(name) ph_mark(name)
+#else
+#define PHASE(name) ((void)0)
+#endif
 
 static void *map_zero(size_t bytes)
 {
@@ -162,11 +182,23 @@ static inline uint32_t popcount64(uint64_t x)
 	return (uint32_t)((x * UINT64_C(0x0101010101010101)) >> 56);
 }
 
-static inline __attribute__((always_inline)) uint32_t rank_of(const struct gh_dom_tree *t, uint32_t gran)
+/* The popcount of the computation's hot loops: hw is a constant there,
+ * true only in the copy compiled for POPCNT (see HW_COPIES). */
+static inline __attribute__((always_inline)) uint32_t popcount_hw(uint64_t x, bool hw)
+{
+	return hw ? (uint32_t)__builtin_popcountll(x) : popcount64(x);
+}
+
+static inline __attribute__((always_inline)) uint32_t rank_hw(const struct gh_dom_tree *t, uint32_t gran, bool hw)
 {
 	size_t w = gran >> 6;
 	uint64_t below = t->reach[w] & ((UINT64_C(1) << (gran & 63)) - 1);
-	return t->prefix[w] + popcount64(below);
+	return t->prefix[w] + popcount_hw(below, hw);
+}
+
+static inline __attribute__((always_inline)) uint32_t rank_of(const struct gh_dom_tree *t, uint32_t gran)
+{
+	return rank_hw(t, gran, false);
 }
 
 static inline __attribute__((always_inline)) bool reached_gran(const struct gh_dom_graph *g, uint32_t gran)
@@ -345,17 +377,117 @@ static uint32_t next_block(const uint32_t *side, uint32_t p)
 }
 
 #define PF_AHEAD 16    /* entries ahead that a scan prefetches for */
+#define PF_MIN_BYTES ((size_t)32 << 20) /* the predecessor passes: from a log of this size (2.8M objects here) */
 #define PRED_PARTS 4   /* the predecessors are built in as many parts */
+#define DFS_NEAR 2     /* the DFS reads ahead the blocks of as many neighbours each side */
 #define HEAD GH_DOM_OBJ       /* a block's source entry once rewritten: HEAD | node id */
 #define FIRST(x) first[2 * (size_t)(x)]
 #define PRE(x) first[2 * (size_t)(x) + 1]
 #define LISTED 0x80000000u    /* first[x]: x's blocks are listed in side[] from this offset */
 #define RUN 0x80000000u       /* pcol: the first predecessor of a node */
 
+/* ---- The ranks' hot loops, with and without POPCNT ---------------------------------------- */
+
+/* The node records packed with their ranks (see gh__dom_compute). */
+static inline __attribute__((always_inline)) void pack_figures(struct gh_dom_tree *t,
+							    const struct gh_dom_node_rec *rec, struct crec *c,
+							    size_t N, const bool hw)
+{
+	for (size_t i = N; i-- > 0;) {
+		if (i >= PF_AHEAD) {
+			uint32_t ga = rec[i - PF_AHEAD].gran;
+			__builtin_prefetch(&t->reach[ga >> 6]);
+			__builtin_prefetch(&t->prefix[ga >> 6]);
+		}
+		struct gh_dom_node_rec nr = rec[i]; /* c[i] lies at or above rec[i] */
+		uint32_t r = rank_hw(t, nr.gran, hw);
+		uint64_t p;
+		if (pay_fits(nr.site, nr.tsz)) {
+			p = pay_pack(nr.site, nr.tsz);
+		} else {
+			t->esc[t->nesc] = (struct gh_dom_node_rec){r, nr.site, nr.tsz};
+			p = ((uint64_t)t->nesc++ << P_SIZE_BITS) | P_ESC;
+		}
+		c[i] = (struct crec){r, (uint32_t)p, (uint32_t)(p >> 32)};
+	}
+}
+
+/* The log rewritten in place: heads to HEAD | source id, edges to target
+ * ids (edges and the roots' own counted). -1: not a log of this graph. */
+static inline __attribute__((always_inline)) int rewrite_log(const struct gh_dom_graph *g,
+							  const struct gh_dom_tree *t, size_t *nedges,
+							  size_t *rlen, const bool hw)
+{
+	uint32_t *log = g->log;
+	size_t L = g->nlog, R = g->nroots;
+	bool in_root = false;
+	for (size_t i = 0; i < L; i++) {
+		if (i + PF_AHEAD < L) {
+			uint32_t ga = log[i + PF_AHEAD] & (GH_DOM_GRAN_MAX - 1);
+			__builtin_prefetch(&t->reach[ga >> 6]);
+			__builtin_prefetch(&t->prefix[ga >> 6]);
+		}
+		uint32_t e = log[i];
+		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT) {
+			if ((e & ~GH_DOM_ROOT) >= R)
+				return -1;
+			log[i] = HEAD | ((e & ~GH_DOM_ROOT) + 1);
+			in_root = true;
+		} else if (e & GH_DOM_OBJ) {
+			if (!reached_gran(g, e & ~GH_DOM_OBJ))
+				return -1;
+			log[i] = HEAD | ((uint32_t)(1 + R) + rank_hw(t, e & ~GH_DOM_OBJ, hw));
+			in_root = false;
+		} else {
+			if (i == 0 || !reached_gran(g, e))
+				return -1;
+			log[i] = (uint32_t)(1 + R) + rank_hw(t, e, hw);
+			(*nedges)++;
+			*rlen += in_root;
+		}
+	}
+	return 0;
+}
+
+/* The ranks (a popcount per object and per log entry: 40M at 10M objects)
+ * take one instruction with POPCNT, a dozen without; glassheap is built for
+ * baseline x86-64, so these two loops have a POPCNT copy, chosen at run
+ * time (cpuid). Only these two: the whole computation compiled twice ran
+ * its later passes 10% slower (code placement). */
+#if defined(__x86_64__)
+#define HW_COPIES 1
+
+__attribute__((target("popcnt"), noinline)) static void pack_figures_hw(struct gh_dom_tree *t,
+									  const struct gh_dom_node_rec *rec,
+									  struct crec *c, size_t N)
+{
+	pack_figures(t, rec, c, N, true);
+}
+
+__attribute__((target("popcnt"), noinline)) static int rewrite_log_hw(const struct gh_dom_graph *g,
+									const struct gh_dom_tree *t, size_t *nedges,
+									size_t *rlen)
+{
+	return rewrite_log(g, t, nedges, rlen, true);
+}
+
+/* cpuid once (in a virtual machine it is a trap to the hypervisor) */
+static bool cpu_has_popcnt(void)
+{
+	static int has = -1; /* a race only computes it twice */
+	if (has < 0) {
+		unsigned a, b, c, d;
+		has = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_POPCNT);
+	}
+	return has;
+}
+#endif
+
 int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_tree *t, size_t *need)
 {
 	memset(t, 0, sizeof *t);
 	size_t R = g->nroots, N = g->nnodes, M = 1 + R + N, L = g->nlog;
+	PHASE(NULL);
 	*need = gh__dom_need(N, R, L, g->reach_words);
 	if (*need > budget)
 		return ENOMEM;
@@ -395,6 +527,14 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	t->arr_len[0] = w.cap;
 
 	/* ranks: a prefix count per 64 granules */
+#ifdef HW_COPIES
+	const bool hw = cpu_has_popcnt();
+#endif
+	/* the predecessor passes prefetch only where their arrays outgrow
+	 * the caches: below, choosing the address costs more than the misses
+	 * it saves (without: 100k objects 3.7 -> 2.2 ms, 1M 35 -> 25; 10M
+	 * 507 -> 669, so with) */
+	const bool pf = 4 * L >= PF_MIN_BYTES;
 	t->prefix = wlo(&w, 4 * g->reach_words + 4);
 	if (!t->prefix)
 		goto nomem;
@@ -405,6 +545,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	}
 	if (rank != N) /* an object marked but not recorded (or the reverse) */
 		goto bad;
+	PHASE("ranks");
 
 	/*
 	 * The node records become the 8-byte figures by rank in their own
@@ -427,23 +568,12 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	}
 	char *buf = (char *)rec;
 	struct crec *c = (struct crec *)(void *)(buf + 4 * N);
-	for (size_t i = N; i-- > 0;) {
-		if (i >= PF_AHEAD) {
-			uint32_t ga = rec[i - PF_AHEAD].gran;
-			__builtin_prefetch(&t->reach[ga >> 6]);
-			__builtin_prefetch(&t->prefix[ga >> 6]);
-		}
-		struct gh_dom_node_rec nr = rec[i]; /* c[i] lies at or above rec[i] */
-		uint32_t r = rank_of(t, nr.gran);
-		uint64_t p;
-		if (pay_fits(nr.site, nr.tsz)) {
-			p = pay_pack(nr.site, nr.tsz);
-		} else {
-			t->esc[t->nesc] = (struct gh_dom_node_rec){r, nr.site, nr.tsz};
-			p = ((uint64_t)t->nesc++ << P_SIZE_BITS) | P_ESC;
-		}
-		c[i] = (struct crec){r, (uint32_t)p, (uint32_t)(p >> 32)};
-	}
+#ifdef HW_COPIES
+	if (hw)
+		pack_figures_hw(t, rec, c, N);
+	else
+#endif
+		pack_figures(t, rec, c, N, false);
 	uint64_t *pay = (uint64_t *)(void *)buf;
 	size_t lowhalf = N / 2, up = N;
 	for (size_t i = 0; i < N; i++)
@@ -462,37 +592,22 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	t->pay = pay;
 	release_inside(pay + N, 8 * N);
 	w.logs -= page_up(sizeof *rec * N) - page_up(8 * N);
+	PHASE("figures");
 
 	/* the log, in place: heads to HEAD | source id, edges to target ids */
 	uint32_t *log = g->log;
 	size_t nedges = 0, rlen = 0;
-	bool in_root = false;
-	for (size_t i = 0; i < L; i++) {
-		if (i + PF_AHEAD < L) {
-			uint32_t ga = log[i + PF_AHEAD] & (GH_DOM_GRAN_MAX - 1);
-			__builtin_prefetch(&t->reach[ga >> 6]);
-			__builtin_prefetch(&t->prefix[ga >> 6]);
-		}
-		uint32_t e = log[i];
-		if ((e & GH_DOM_ROOT) == GH_DOM_ROOT) {
-			if ((e & ~GH_DOM_ROOT) >= R)
-				goto bad;
-			log[i] = HEAD | ((e & ~GH_DOM_ROOT) + 1);
-			in_root = true;
-		} else if (e & GH_DOM_OBJ) {
-			if (!reached_gran(g, e & ~GH_DOM_OBJ))
-				goto bad;
-			log[i] = HEAD | ((uint32_t)(1 + R) + rank_of(t, e & ~GH_DOM_OBJ));
-			in_root = false;
-		} else {
-			if (i == 0 || !reached_gran(g, e))
-				goto bad;
-			log[i] = (uint32_t)(1 + R) + rank_of(t, e);
-			nedges++;
-			rlen += in_root;
-		}
-	}
+	int bad_log;
+#ifdef HW_COPIES
+	if (hw)
+		bad_log = rewrite_log_hw(g, t, &nedges, &rlen);
+	else
+#endif
+		bad_log = rewrite_log(g, t, &nedges, &rlen, false);
+	if (bad_log)
+		goto bad;
 	t->edges = nedges;
+	PHASE("rewrite");
 	/* the roots' own edges, kept to name the root that holds an object */
 	t->roff = wlo(&w, 4 * (R + 2));
 	t->rcol = wlo(&w, 4 * rlen + 4);
@@ -511,6 +626,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		goto nomem;
 	memset(first, 0xff, 8 * M);
 	size_t nside = 0;
+	bool obj_listed = false; /* an object (not only roots) has several blocks */
 	for (size_t i = 0; i < L; i++)
 		if (log[i] & HEAD) {
 			uint32_t x = log[i] & ~HEAD;
@@ -522,6 +638,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			} else {
 				FIRST(x) = LISTED | 2;
 				nside += 3;
+				obj_listed |= x > R;
 			}
 		}
 	if (nside) {
@@ -529,14 +646,15 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		if (!side)
 			goto nomem;
 		uint32_t off = 0;
-		for (size_t x = 0; x < M; x++)
+		size_t xend = obj_listed ? M : R + 1; /* usually only roots have several */
+		for (size_t x = 0; x < xend; x++)
 			if (FIRST(x) != UNDEF && (FIRST(x) & LISTED)) {
 				uint32_t c = FIRST(x) & ~LISTED;
 				FIRST(x) = LISTED | off;
 				off += c + 1; /* side[off] counts the heads filled */
 			}
 		for (size_t i = 0; i < L; i++)
-			if (log[i] & HEAD) {
+			if ((log[i] & HEAD) && (obj_listed || (log[i] & ~HEAD) <= R)) {
 				uint32_t f = FIRST(log[i] & ~HEAD);
 				if (f & LISTED) {
 					uint32_t *s = side + (f & ~LISTED);
@@ -546,6 +664,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	}
 
 	/* what the formula leaves out: the block lists and the roots' edges */
+	PHASE("first");
 	if (*need + 4 * (nside + rlen) > budget) {
 		*need += 4 * (nside + rlen);
 		goto nomem;
@@ -621,12 +740,24 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		PRE(y) = (uint32_t)n++;
 		uint32_t f = FIRST(y);
 		stack[++d] = f == UNDEF ? (uint32_t)L : (f & LISTED) ? side[(f & ~LISTED) + 1] + 1 : f + 1;
+		/* The blocks of y's neighbours in address order read ahead
+		 * (numbered or not): their pairs share y's cache line, and a list
+		 * or tree built in allocation order links neighbours, so the DFS
+		 * is likely to enter them next -- a block fetched while y's is
+		 * read instead of after it (a dependent miss per node, otherwise,
+		 * since the log is in the mark's order, not the DFS's). */
+		for (uint32_t k = 1; k <= DFS_NEAR; k++) { /* no branch on what a pair holds: it mispredicts */
+			uint32_t fa = y > R + k ? FIRST(y - k) : UNDEF, fb = y + k < M ? FIRST(y + k) : UNDEF;
+			__builtin_prefetch(&log[fa & LISTED ? 0 : fa]);
+			__builtin_prefetch(&log[fb & LISTED ? 0 : fb]);
+		}
 		if (d > depth)
 			depth = d;
 		x = y;
 	}
 	t->roff[0] = 0;
 	/* the stack's pages that were written count */
+	PHASE("dfs");
 	w.extra = page_up(4 * (depth + 1));
 	wtally(&w);
 	w.extra = 0;
@@ -718,14 +849,12 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		size_t out = 0;
 		bool empty = false; /* the last head kept has no entry after it yet */
 		for (size_t i = 0; i < L2; i++) {
-			if (i + PF_AHEAD < L2) {
+			if (pf && i + PF_AHEAD < L2) { /* selected without a branch: they mispredict */
 				uint32_t ea = log[i + PF_AHEAD];
-				if (ea & HEAD)
-					__builtin_prefetch(&pre[ea & ~HEAD]);
-				else if (ea >= lo && ea < hi)
-					__builtin_prefetch(&poff[ea - lo + 1]);
-				else if (ea >= hi && ea < nhi)
-					__builtin_prefetch(&pnext[ea - hi + 2]);
+				const uint32_t *pa = (ea & HEAD) ? pre + (ea & ~HEAD)
+						     : ea - lo < hi - lo ? poff + (ea - lo + 1)
+						     : pnext && ea - hi < nhi - hi ? pnext + (ea - hi + 2) : log + i;
+				__builtin_prefetch(pa);
 			}
 			uint32_t e = log[i];
 			if (e & HEAD) {
@@ -777,6 +906,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	}
 	w.lo = pcol_off + page_up(4 * aused);
 	poff = NULL;
+	PHASE("preds");
 
 	/* Semi-NCA (Georgiadis): semidominators by Lengauer-Tarjan's simple
 	 * evaluation with path compression, in reverse preorder, then each
@@ -808,6 +938,12 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			do {
 				if (k == 0)
 					goto bad; /* a reached node without a predecessor */
+				/* eval's first link, read ahead for a later
+				 * predecessor (used if it is numbered above its
+				 * node: an edge back or across; without a branch,
+				 * which mispredicts half the time) */
+				if (k > PF_AHEAD)
+					__builtin_prefetch(&forest[pc[k - PF_AHEAD] & ~RUN]);
 				uint32_t u = pc[--k] & ~RUN;
 				if (u < v) {
 					if (u < s)
@@ -829,6 +965,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		}
 	}
 	uint32_t *idom = t->idom; /* over the forest, which is read no more */
+	PHASE("semi");
 	idom[0] = 0;
 	for (size_t j = 0; j < nseg; j++) {
 		const uint32_t *pc = seg[j].p;
@@ -844,6 +981,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		}
 	}
 	t->iterations = 1;
+	PHASE("nca");
 	/* the predecessors at the log's end go back with it */
 	release_inside(g->log, 4 * L);
 	w.logs -= log_held;
@@ -878,8 +1016,12 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		}
 	if (total >> (64 - t->ret_n_bits))
 		goto bad; /* more than a cage holds */
-	for (size_t v = n; v-- > 1;)
+	for (size_t v = n; v-- > 1;) {
+		if (v >= PF_AHEAD)
+			__builtin_prefetch(&ret[idom[v - PF_AHEAD]], 1);
 		ret[idom[v]] += ret[v];
+	}
+	PHASE("retained");
 	t->work_bytes = w.peak;
 	return 0;
 nomem:
