@@ -900,14 +900,16 @@ GH_INLINE void gh__tl_refresh(void)
 }
 
 /*
- * The fast path of an allocation, in two halves around the one call into
- * jemalloc, so that the type and the return address are needed only after
- * it (malloc reads both again there instead of keeping them in saved
- * registers): a small, uninitialized block on a thread that is set up, with
- * its leak checks on. Anything else, and a failed jemalloc call (the
- * general path tries again and sets errno), goes to gh__alloc_general.
- * Tracing is seen in the second half: its start empties the site caches
- * (gh__site_epoch), and a miss with tracing on takes the traced path.
+ * The fast path of an allocation: a small, uninitialized block on a thread
+ * that is set up, with its leak checks on. The block comes from the
+ * thread's bin of its class (gh__alloc_fast_bin), else from jemalloc in a
+ * tail-called refill (gh__alloc_fast_refill; calloc calls jemalloc's calloc
+ * itself), so malloc's common case makes no call at all. Then the second
+ * half (gh__alloc_fast_finish) writes the trailer and publishes the start.
+ * Anything else, and a failed jemalloc call (the general path tries again
+ * and sets errno), goes to gh__alloc_general. Tracing is seen in the
+ * second half: its start empties the site caches (gh__site_epoch), and a
+ * miss with tracing on takes the traced path.
  */
 GH_INLINE bool gh__alloc_fast_ok(size_t size)
 {

@@ -20,7 +20,7 @@
 
 GH_INLINE gh_type_t untyped(void)
 {
-	gh_type_t t = gh__tl_fresh()->scope_type; /* malloc keeps nothing of gh__tl across its call */
+	gh_type_t t = gh__tl_fresh()->scope_type; /* calloc keeps nothing of gh__tl across jemalloc's call */
 	return t ? t : GH_TYPE_MALLOC;
 }
 
