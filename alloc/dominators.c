@@ -55,7 +55,6 @@
 
 #include <link.h>
 #if defined(__x86_64__)
-#include <cpuid.h>
 #endif
 #include <stdio.h>
 #include <stdlib.h>
@@ -471,15 +470,12 @@ __attribute__((target("popcnt"), noinline)) static int rewrite_log_hw(const stru
 	return rewrite_log(g, t, nedges, rlen, true);
 }
 
-/* cpuid once (in a virtual machine it is a trap to the hypervisor) */
+/* The compiler's CPU model (libgcc reads cpuid once, as the marker's AVX2
+ * choice does; in a virtual machine cpuid traps to the hypervisor). */
 static bool cpu_has_popcnt(void)
 {
-	static int has = -1; /* a race only computes it twice */
-	if (has < 0) {
-		unsigned a, b, c, d;
-		has = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_POPCNT);
-	}
-	return has;
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("popcnt");
 }
 #endif
 

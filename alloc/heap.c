@@ -324,11 +324,12 @@ GH_NOINLINE void *gh__alloc_fast_miss(char *raw, size_t size, uint64_t tbits, ui
 	return gh__alloc_fast_publish(c, raw, size, tbits, ((uint64_t)id << GH_TRL_SITE_SHIFT) | GH_STATE_LIVE);
 }
 
-GH_NOINLINE void *gh__alloc_fast_refill(size_t size, uint64_t tbits, uintptr_t ra)
+GH_NOINLINE void *gh__alloc_fast_refill(size_t size, uint64_t tbits, uintptr_t ra, bool zero)
 {
-	char *raw = ghje_malloc(gh__trl_request(size));
+	size_t req = gh__trl_request(size);
+	char *raw = zero ? ghje_calloc(1, req) : ghje_malloc(req);
 	if (gh_unlikely(raw == NULL))
-		return gh__alloc_general(size, (gh_type_t)(tbits >> GH_TRL_TYPE_SHIFT), ra, false);
+		return gh__alloc_general(size, (gh_type_t)(tbits >> GH_TRL_TYPE_SHIFT), ra, zero);
 	return gh__alloc_fast_finish(gh__tl.ctr, raw, size, tbits, ra);
 }
 

@@ -903,8 +903,8 @@ GH_INLINE void gh__tl_refresh(void)
  * The fast path of an allocation: a small, uninitialized block on a thread
  * that is set up, with its leak checks on. The block comes from the
  * thread's bin of its class (gh__alloc_fast_bin), else from jemalloc in a
- * tail-called refill (gh__alloc_fast_refill; calloc calls jemalloc's calloc
- * itself), so malloc's common case makes no call at all. Then the second
+ * tail-called refill (gh__alloc_fast_refill, calloc's too), so malloc's
+ * common case makes no call at all. Then the second
  * half (gh__alloc_fast_finish) writes the trailer and publishes the start.
  * Anything else, and a failed jemalloc call (the general path tries again
  * and sets errno), goes to gh__alloc_general. Tracing is seen in the
@@ -963,8 +963,9 @@ GH_INLINE void *gh__alloc_fast_finish(struct gh_ctr *c, char *raw, size_t size, 
 	return gh__alloc_fast_publish(c, raw, size, tbits, word);
 }
 
-/* The fast path with an empty bin: a block from jemalloc (heap.c). */
-void *gh__alloc_fast_refill(size_t size, uint64_t tbits, uintptr_t ra);
+/* The fast path with a block from jemalloc (heap.c): malloc's with an
+ * empty bin, and calloc's (zero: jemalloc's calloc). */
+void *gh__alloc_fast_refill(size_t size, uint64_t tbits, uintptr_t ra, bool zero);
 
 /* The fast path for a size that passed gh__alloc_fast_ok: the thread's
  * bin, else jemalloc. tbits: the type in its trailer field. */
@@ -974,7 +975,7 @@ GH_INLINE void *gh__alloc_fast_bin(size_t size, uint64_t tbits, uintptr_t ra)
 	struct gh_bin *b = gh__bin(c, gh__trl_entry(size)->start);
 	uint32_t n = b->n;
 	if (gh_unlikely(n == 0))
-		return gh__alloc_fast_refill(size, tbits, ra);
+		return gh__alloc_fast_refill(size, tbits, ra, false);
 	b->n = --n;
 	return gh__alloc_fast_finish(c, b->slot[n], size, tbits, ra);
 }
@@ -985,31 +986,6 @@ GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool z
 		return gh__alloc_general(size, type, ra, zero);
 	return gh__alloc_fast_bin(size, (uint64_t)type << GH_TRL_TYPE_SHIFT, ra);
 }
-
-/*
- * The calling thread's gh__tl, reached afresh: an asm the compiler cannot
- * move or merge, so that a caller that reads gh__tl after a call keeps
- * nothing of it (the GOT's offset) in a callee-saved register across the
- * call. x86-64 initial-exec: the variable's offset from the thread pointer,
- * loaded from the GOT (the linker relaxes it to a constant in an
- * executable), used through the fs segment like the compiler's own
- * accesses.
- */
-#if defined(__x86_64__) && defined(__SEG_FS)
-typedef __seg_fs struct gh_tl gh_tl_fresh_t;
-GH_INLINE gh_tl_fresh_t *gh__tl_fresh(void)
-{
-	uintptr_t off;
-	__asm__ volatile("mov gh__tl@gottpoff(%%rip), %0" : "=r"(off));
-	return (gh_tl_fresh_t *)off;
-}
-#else
-typedef struct gh_tl gh_tl_fresh_t;
-GH_INLINE gh_tl_fresh_t *gh__tl_fresh(void)
-{
-	return &gh__tl;
-}
-#endif
 
 /*
  * The fast path of free: a live, untraced block with a trailer freed by a

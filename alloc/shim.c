@@ -18,16 +18,16 @@
 #define EXPORT __attribute__((visibility("default")))
 #define CALLER() ((uintptr_t)__builtin_return_address(0))
 
-GH_INLINE gh_type_t untyped(void)
+/* The type an untyped allocation counts under: the scope type, else dflt. */
+GH_INLINE gh_type_t untyped_as(gh_type_t dflt)
 {
-	gh_type_t t = gh__tl_fresh()->scope_type; /* calloc keeps nothing of gh__tl across jemalloc's call */
-	return t ? t : GH_TYPE_MALLOC;
+	gh_type_t t = gh__tl.scope_type;
+	return t ? t : dflt;
 }
 
-GH_INLINE gh_type_t untyped_new(void)
+GH_INLINE gh_type_t untyped(void)
 {
-	gh_type_t t = gh__tl_fresh()->scope_type;
-	return t ? t : GH_TYPE_NEW;
+	return untyped_as(GH_TYPE_MALLOC);
 }
 
 /*
@@ -49,7 +49,7 @@ __attribute__((optimize("omit-frame-pointer"))) EXPORT void *malloc(size_t size)
 __attribute__((optimize("omit-frame-pointer"))) void *gh__alloc_new(size_t size, uintptr_t ra)
 {
 	if (gh_unlikely(!gh__alloc_fast_ok(size)))
-		return gh__alloc_general(size, untyped_new(), ra, false);
+		return gh__alloc_general(size, untyped_as(GH_TYPE_NEW), ra, false);
 	return gh__alloc_fast_bin(size, gh__tl.new_tbits, ra);
 }
 
@@ -63,8 +63,8 @@ EXPORT void free(void *ptr)
 	gh__free_fast(ptr, "free");
 }
 
-/* malloc's fast path with jemalloc's calloc (the trailer, past the
- * request, is written over the zeroed block's end). */
+/* malloc's fast path with jemalloc's calloc, never the bins (the trailer,
+ * past the request, is written over the zeroed block's end). */
 __attribute__((optimize("omit-frame-pointer"))) EXPORT void *calloc(size_t n, size_t size)
 {
 	size_t total;
@@ -74,12 +74,7 @@ __attribute__((optimize("omit-frame-pointer"))) EXPORT void *calloc(size_t n, si
 	}
 	if (gh_unlikely(!gh__alloc_fast_ok(total)))
 		return gh__alloc_general(total, untyped(), CALLER(), true);
-	char *raw = ghje_calloc(1, gh__trl_request(total));
-	if (gh_unlikely(raw == NULL))
-		return gh__alloc_general(total, untyped(), CALLER(), true);
-	__asm__("" : "+r"(total));
-	gh_tl_fresh_t *tl = gh__tl_fresh();
-	return gh__alloc_fast_finish(tl->ctr, raw, total, tl->malloc_tbits, CALLER());
+	return gh__alloc_fast_refill(total, gh__tl.malloc_tbits, CALLER(), true);
 }
 
 EXPORT void *realloc(void *ptr, size_t size)
