@@ -833,6 +833,9 @@ const char *gh__world_method_name(void);
  * restores the default. For a sanitizer runtime's own thread, which blocks
  * every signal and never touches the heap (TSan's background thread). */
 void gh__world_ignore_thread(pid_t tid);
+/* Threads no stop touches: the marker's helpers (mark.c). */
+void gh__world_exempt_add(pid_t tid);
+void gh__world_exempt_clear(void);
 /* Test hook: the method of the next stops (overrides GLASSHEAP_STOP). */
 void gh__world_set_method(enum gh_stop_method m);
 void gh__world_atfork_prepare(void);

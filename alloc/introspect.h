@@ -220,6 +220,8 @@ struct gh_gc_result {
 	uint64_t pause_ns, mark_ns, scanned_bytes;
 	uint32_t threads;
 	uint32_t threads_blocked; /* held without registers (world.c GH_HELD_BLOCKED) */
+	uint32_t mark_threads;    /* threads that marked (pass 1): the requester and its helpers */
+	uint64_t helper_objects;  /* objects the helpers scanned (of cls[GH_REACHABLE]) */
 	const char *stop_method;  /* "ptrace" or "signal" */
 	bool collect_skipped;     /* COLLECT asked, nothing freed: a thread was held
 	                             without its registers, or a table overflowed */
@@ -247,6 +249,11 @@ struct gh_gc_totals {
  * is marked), ENOMEM. Serialized with other stops (blocks while one runs). */
 int gh__mark_run(int flags, struct gh_gc_result **out, pid_t *unresponsive);
 void gh__mark_result_free(struct gh_gc_result *r);
+/* The threads that mark pass 1, the requester included (1..8); n out of
+ * range changes nothing. Returns the number before. GLASSHEAP_MARK_THREADS
+ * sets it at the first pass; default: the CPUs the process may use, at
+ * most 4. */
+int gh__mark_threads(int n);
 struct gh_gc_totals gh__mark_totals(void);
 /* "struct Foo", "stack:1234", "global:libc.so.6", "root:name", ... */
 const char *gh__mark_source_name(const struct gh_gc_result *r, uint32_t src);

@@ -45,9 +45,13 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /*
@@ -65,6 +69,7 @@
 #define LOST_SLOTS ((size_t)1 << 26)
 #define REF_SLOTS ((size_t)1 << 20)
 #define SITE_SLOTS ((size_t)1 << 16)
+#define DEFER_SLOTS ((size_t)1 << 22) /* per marking thread (virtual: touched as used) */
 #define PTHREAD_TCB_SPAN 2560            /* struct pthread after the thread pointer */
 /* glibc keeps a thread's dynamic thread vector (dtv) in a calloc'ed block
  * and its TCB points one entry (16 bytes) into it: an interior pointer that
@@ -126,9 +131,13 @@ void gh__mark_atfork_parent(void)
 	pthread_mutex_unlock(&roots_lock);
 }
 
+static void par_atfork_child(void);
+static void par_reset(void);
+
 void gh__mark_atfork_child(void)
 {
 	pthread_mutex_init(&roots_lock, NULL);
+	par_atfork_child();
 }
 
 int gh_root_remove(const void *addr)
@@ -187,6 +196,37 @@ struct cand {
 	uint32_t src;
 };
 
+/* A pass-1 object reached through a heuristic while the markers run in
+ * parallel: marked afterwards, by the requesting thread alone (see par). */
+struct deferred {
+	uintptr_t u;
+	int heur;
+};
+
+struct reach_ctr {
+	uint64_t count, bytes;
+};
+
+/*
+ * One marking thread's own state: its mark stack, its candidate FIFO, and
+ * what it counts. w0 is the requesting thread's; the helpers' (par) are
+ * used in pass 1 only. The stack is a deque: a thread pops and pushes at
+ * sp and gives work away from lo, the oldest entries (nearest the roots,
+ * the largest subgraphs) without moving the rest.
+ */
+struct worker {
+	uintptr_t *stack;         /* [STACK_SLOTS] mark stack entries (STK_ENTRY) */
+	size_t lo, sp;
+	struct cand *cand;        /* [CAND_N]: in here, so that no root holds its stale words */
+	unsigned cand_head, cand_n;
+	uint64_t scanned_bytes;
+	struct reach_ctr *reached; /* helpers: [GH_TYPE_IDS] pass-1 counts; w0: NULL (mk.by_type) */
+	struct deferred *defer;   /* [DEFER_SLOTS] */
+	size_t ndefer;
+	bool idle;                /* counted in par.idle */
+	unsigned since_share;     /* objects scanned since the last look at the others */
+};
+
 struct marker {
 	size_t bitmap_words;         /* per bitmap, covering the whole cage */
 	size_t max_roots;            /* roots table entries: 3 per thread slot + modules */
@@ -209,9 +249,6 @@ struct marker {
 	struct seg *segs;            /* [SEG_SLOTS] the modules' file-backed segments, by address */
 	size_t nsegs;
 	struct gh_gc_class_stats ignored;
-	uintptr_t *stack;
-	size_t sp;
-	struct cand *cand; /* [CAND_N]: in here, so that no root holds its stale words */
 	uintptr_t *lost;
 	size_t nlost;
 	bool lost_overflow, stack_overflow;
@@ -225,7 +262,6 @@ struct marker {
 	struct gh_gc_class_stats (*by_type)[GH_LEAK_CLASSES]; /* [GH_TYPE_IDS] */
 	struct root_rec *roots;
 	size_t nroots;
-	uint64_t scanned_bytes;
 	struct gh_gc_class_stats root_kind[GH_ROOT_KINDS];
 	bool want_refs;
 	/* The dominator pass (gh__mark_dominators): the graph recorded. */
@@ -243,10 +279,15 @@ struct marker {
 	size_t dom_limit, dom_fixed;  /* bytes of work allowed; the part not per node or entry */
 	int pass;
 	bool reached_fast;           /* pass 1 without referrers or the dominators' graph (consider_in) */
+	bool par;                    /* reached_fast and helpers: bitmaps are shared (atomic updates) */
+	uint64_t *hclaim;            /* objects deferred by a helper-era heuristic hit (struct deferred) */
+	uint64_t helper_objects;     /* objects the helpers scanned (par_merge) */
+	uint32_t mark_threads;       /* threads that marked pass 1 */
 	uintptr_t base, top;
 };
 
 static struct marker mk;
+static struct worker w0; /* the requesting thread's */
 static bool have_avx2; /* scan_range's words four at a time (work_init) */
 static size_t tls_static_size = 8192;
 static char exe_name[256] = "main";
@@ -278,8 +319,10 @@ static int work_init(void)
 	mk.heur = gh__map_work(bm);
 	for (int k = 0; k < 3; k++)
 		mk.heur_kind[k] = work_map(bm);
-	mk.stack = gh__map_work(STACK_SLOTS * sizeof(uintptr_t));
-	mk.cand = work_map(CAND_N * sizeof(struct cand));
+	w0.stack = gh__map_work(STACK_SLOTS * sizeof(uintptr_t));
+	w0.cand = work_map(CAND_N * sizeof(struct cand));
+	w0.defer = work_map(DEFER_SLOTS * sizeof(struct deferred));
+	mk.hclaim = work_map(bm);
 	mk.segs = work_map(SEG_SLOTS * sizeof(struct seg));
 	mk.lost = work_map(LOST_SLOTS * sizeof(uintptr_t));
 	mk.refs = work_map(REF_SLOTS * sizeof(struct ref_slot));
@@ -292,7 +335,8 @@ static int work_init(void)
 	mk.collected = work_map(LOST_SLOTS * sizeof(uintptr_t));
 	mk.resident = work_map(RESIDENT_PAGES);
 	mk.slot_root = work_map(gh__world.cap * sizeof(uint32_t));
-	if (!mk.reach || !mk.possible || !mk.interior || !mk.indirect || !mk.scanned || !mk.stack || !mk.cand || !mk.lost ||
+	if (!mk.reach || !mk.possible || !mk.interior || !mk.indirect || !mk.scanned || !w0.stack || !w0.cand || !mk.lost ||
+	    !w0.defer || !mk.hclaim ||
 	    !mk.refs || !mk.sites || !mk.ref_used || !mk.site_used || !mk.by_type || !mk.roots || !mk.collected ||
 	    !mk.resident || !mk.slot_root || !mk.heur || !mk.segs || !mk.heur_kind[0] || !mk.heur_kind[1] || !mk.heur_kind[2]) {
 		mk.reach = NULL;
@@ -349,16 +393,17 @@ static void work_reset(void)
 	size_t used_words = ((mk.top - mk.base) >> GH_GRANULE_LG) / 64 + 1;
 	size_t bm = used_words * sizeof(uint64_t);
 	size_t bm_all = (bm + 4095) & ~(size_t)4095;
-	uint64_t *maps[] = {mk.reach,	    mk.possible,	     mk.interior,     mk.indirect,
-			    mk.scanned,	    mk.heur,	     mk.heur_kind[0], mk.heur_kind[1],
-			    mk.heur_kind[2]};
+	uint64_t *maps[] = {mk.reach,	    mk.possible,     mk.interior,     mk.indirect, mk.scanned,
+			    mk.heur,	    mk.heur_kind[0], mk.heur_kind[1], mk.heur_kind[2], mk.hclaim};
 	for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
 		reset_range(maps[i], bm, bm_all);
 	mk.any_heur = false;
 	memset(mk.heur_stats, 0, sizeof mk.heur_stats);
 	memset(&mk.ignored, 0, sizeof mk.ignored);
 	/* The mark stack and lost list are read only below their tops: no zeroing. */
-	madvise((char *)mk.stack + KEEP_BYTES, STACK_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
+	madvise((char *)w0.stack + KEEP_BYTES, STACK_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
+	madvise((char *)w0.defer + KEEP_BYTES, DEFER_SLOTS * sizeof(struct deferred) - KEEP_BYTES, MADV_DONTNEED);
+	par_reset();
 	madvise((char *)mk.lost + KEEP_BYTES, LOST_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
 	if (mk.ncollected * sizeof(uintptr_t) > KEEP_BYTES)
 		madvise(mk.collected, LOST_SLOTS * sizeof(uintptr_t), MADV_DONTNEED);
@@ -378,8 +423,13 @@ static void work_reset(void)
 		madvise(mk.sites, SITE_SLOTS * sizeof(struct site_slot), MADV_DONTNEED);
 	}
 	memset(mk.by_type, 0, sizeof(*mk.by_type) * ((size_t)gh_type_count() + 1));
-	mk.sp = mk.nlost = mk.nrefs = mk.nsites = mk.nroots = mk.nsegs = 0;
-	mk.scanned_bytes = 0;
+	mk.nlost = mk.nrefs = mk.nsites = mk.nroots = mk.nsegs = 0;
+	w0.lo = w0.sp = 0;
+	w0.scanned_bytes = 0;
+	w0.ndefer = 0;
+	mk.par = false;
+	mk.helper_objects = 0;
+	mk.mark_threads = 1;
 	mk.lost_overflow = mk.stack_overflow = mk.refs_full = false;
 	memset(mk.root_kind, 0, sizeof mk.root_kind);
 	mk.dom = mk.dom_full = mk.dom_range = false;
@@ -396,15 +446,31 @@ GH_INLINE size_t gran(uintptr_t user)
 {
 	return (user - mk.base) >> GH_GRANULE_LG;
 }
+/* Loads are relaxed atomics: in pass 1 other marking threads may set bits
+ * in the same words (the same mov as a plain load). */
 GH_INLINE bool bit_get(const uint64_t *bm, uintptr_t user)
 {
 	size_t g = gran(user);
-	return (bm[g >> 6] >> (g & 63)) & 1;
+	return (__atomic_load_n(&bm[g >> 6], __ATOMIC_RELAXED) >> (g & 63)) & 1;
 }
 GH_INLINE void bit_set(uint64_t *bm, uintptr_t user)
 {
 	size_t g = gran(user);
 	bm[g >> 6] |= UINT64_C(1) << (g & 63);
+}
+/* For bitmaps other threads update at the same time (mk.par). */
+GH_INLINE void bit_set_shared(uint64_t *bm, uintptr_t user)
+{
+	size_t g = gran(user);
+	__atomic_fetch_or(&bm[g >> 6], UINT64_C(1) << (g & 63), __ATOMIC_RELAXED);
+}
+/* Sets the bit; true if this call set it (of racing threads, exactly one
+ * is told so: the one that pushes the object). */
+GH_INLINE bool bit_claim(uint64_t *bm, uintptr_t user)
+{
+	size_t g = gran(user);
+	uint64_t m = UINT64_C(1) << (g & 63);
+	return !(__atomic_fetch_or(&bm[g >> 6], m, __ATOMIC_RELAXED) & m);
 }
 
 /* ---- Referrer edges ------------------------------------------------------------------------ */
@@ -448,8 +514,13 @@ GH_INLINE void obj_meta(uintptr_t u, struct gh_meta *m)
  * while its metadata is at hand, so that the classification walk afterwards
  * reads the metadata of unreached objects only. The site only for the
  * possibly lost ones: reachable objects need nothing but type and size. */
-GH_INLINE void count_reached(uintptr_t u, unsigned start, gh_type_t type, size_t size)
+GH_INLINE void count_reached(struct worker *me, uintptr_t u, unsigned start, gh_type_t type, size_t size)
 {
+	if (me->reached) { /* a helper (pass 1): its own counts, summed after */
+		me->reached[type].count++;
+		me->reached[type].bytes += size;
+		return;
+	}
 	int cls = mk.pass == 1 ? GH_REACHABLE : GH_POSSIBLY_LOST;
 	mk.by_type[type][cls].count++;
 	mk.by_type[type][cls].bytes += size;
@@ -467,20 +538,20 @@ GH_INLINE void count_reached(uintptr_t u, unsigned start, gh_type_t type, size_t
 #define STK_U(e) ((e) & ((UINT64_C(1) << 56) - 1))
 #define STK_START(e) ((unsigned)((e) >> 56))
 
-GH_MARKER static void push(uintptr_t u, unsigned start)
+GH_MARKER static void push(struct worker *me, uintptr_t u, unsigned start)
 {
 	gh_assert(u >= mk.base && u < mk.top && (u & 15) == 0 && start == gh__start_at(u));
-	if (mk.sp < STACK_SLOTS) {
-		mk.stack[mk.sp++] = STK_ENTRY(u, start);
+	if (me->sp < STACK_SLOTS) {
+		me->stack[me->sp++] = STK_ENTRY(u, start);
 		return;
 	}
 	/* Marked but never scanned: the result says truncated; the counts
 	 * still include the object. */
-	mk.stack_overflow = true;
+	__atomic_store_n(&mk.stack_overflow, true, __ATOMIC_RELAXED);
 	if (mk.pass != 3) {
 		size_t size;
 		gh_type_t type = gh__obj_type_size(u, start, &size);
-		count_reached(u, start, type, size);
+		count_reached(me, u, start, type, size);
 	}
 }
 
@@ -589,7 +660,26 @@ GH_INLINE int heur_get(uintptr_t u)
 GH_INLINE void heur_clear(uintptr_t u)
 {
 	size_t g = gran(u);
-	mk.heur[g >> 6] &= ~(UINT64_C(1) << (g & 63));
+	__atomic_fetch_and(&mk.heur[g >> 6], ~(UINT64_C(1) << (g & 63)), __ATOMIC_RELAXED);
+}
+
+/* Pass 1 in parallel: an object an interior pointer reaches through a
+ * heuristic is not marked at once. Heuristic bits are set only while one
+ * thread marks (defer_apply), and cleared by start pointers at any time,
+ * so no set can race a clear: the outcome is the serial one. The first
+ * thread to claim the object lists it. */
+GH_MARKER static void defer(struct worker *me, uintptr_t u, int k)
+{
+	if (!bit_claim(mk.hclaim, u))
+		return;
+	if (me->ndefer < DEFER_SLOTS) {
+		me->defer[me->ndefer++] = (struct deferred){u, k};
+		return;
+	}
+	/* no room: the object stays for pass 2 ("possibly lost", never
+	 * collected) and the result says truncated */
+	bit_set_shared(mk.interior, u);
+	__atomic_store_n(&mk.stack_overflow, true, __ATOMIC_RELAXED);
 }
 
 /* ---- The dominator pass's graph ------------------------------------------------------------ */
@@ -645,7 +735,7 @@ GH_MARKER static void dom_node(uintptr_t u, const struct gh_meta *m)
 
 /* One candidate word found in a source (an object of type src, or a root). */
 /* consider for a word already known to lie in the cage (the FIFO's). */
-GH_INLINE void consider_in(uintptr_t w, uint32_t src)
+GH_INLINE void consider_in(struct worker *me, uintptr_t w, uint32_t src)
 {
 	uintptr_t u;
 	/* An object already marked costs one bit: a reach bit is only ever set
@@ -675,10 +765,23 @@ GH_INLINE void consider_in(uintptr_t w, uint32_t src)
 		dom_edge(u, src); /* src: the source entry in this mode */
 	switch (mk.pass) {
 	case 1:
-		if (w == u || mk.dom) { /* dominators: interior pointers are edges too */
+		if (mk.par) { /* other threads mark too (par) */
+			if (w == u) {
+				if (bit_claim(mk.reach, u))
+					push(me, u, b);
+				else if (mk.any_heur && bit_get(mk.heur, u))
+					heur_clear(u);
+			} else if (!bit_get(mk.reach, u)) {
+				int k = mk.heur_on ? heuristic_of(w, u) : GH_HEUR_NONE;
+				if (k != GH_HEUR_NONE)
+					defer(me, u, k);
+				else
+					bit_set_shared(mk.interior, u);
+			}
+		} else if (w == u || mk.dom) { /* dominators: interior pointers are edges too */
 			if (!bit_get(mk.reach, u)) {
 				bit_set(mk.reach, u);
-				push(u, b);
+				push(me, u, b);
 			} else if (mk.any_heur && bit_get(mk.heur, u)) {
 				heur_clear(u);
 			}
@@ -687,7 +790,7 @@ GH_INLINE void consider_in(uintptr_t w, uint32_t src)
 			if (k != GH_HEUR_NONE) {
 				bit_set(mk.reach, u);
 				heur_set(u, k);
-				push(u, b);
+				push(me, u, b);
 			} else {
 				bit_set(mk.interior, u);
 			}
@@ -696,22 +799,22 @@ GH_INLINE void consider_in(uintptr_t w, uint32_t src)
 	case 2:
 		if (!bit_get(mk.reach, u) && !bit_get(mk.possible, u)) {
 			bit_set(mk.possible, u);
-			push(u, b);
+			push(me, u, b);
 		}
 		break;
 	case 3:
 		if (!bit_get(mk.reach, u) && !bit_get(mk.possible, u) && !bit_get(mk.indirect, u)) {
 			bit_set(mk.indirect, u);
-			push(u, b);
+			push(me, u, b);
 		}
 		break;
 	}
 }
 
-GH_INLINE void consider(uintptr_t w, uint32_t src)
+GH_INLINE void consider(struct worker *me, uintptr_t w, uint32_t src)
 {
 	if (w - mk.base < mk.top - mk.base)
-		consider_in(w, src);
+		consider_in(me, w, src);
 }
 
 /*
@@ -730,50 +833,49 @@ GH_INLINE void consider(uintptr_t w, uint32_t src)
  * Deferring a candidate changes only when it is looked at, not the outcome:
  * every pass computes a set (and referrer counts, a sum).
  */
-static unsigned cand_head, cand_n; /* the FIFO itself is mk.cand: not a root */
-
 /* offer for a word already known to lie in the cage. */
-GH_INLINE void offer_in(uintptr_t w, uint32_t src)
+GH_INLINE void offer_in(struct worker *me, uintptr_t w, uint32_t src)
 {
 	__builtin_prefetch(&gh__startmap_at[w >> GH_GRANULE_LG]);
 	__builtin_prefetch(&mk.reach[gran(w) >> 6]);
-	struct cand *c = &mk.cand[(cand_head + cand_n) % CAND_N];
-	if (cand_n == CAND_N) {
+	struct cand *c = &me->cand[(me->cand_head + me->cand_n) % CAND_N];
+	if (me->cand_n == CAND_N) {
 		/* full: the oldest (c, at the head) is considered, w takes its place */
-		consider_in(c->w, c->src);
-		cand_head = (cand_head + 1) % CAND_N;
+		consider_in(me, c->w, c->src);
+		me->cand_head = (me->cand_head + 1) % CAND_N;
 	} else {
-		cand_n++;
+		me->cand_n++;
 	}
 	c->w = w;
 	c->src = src;
 }
 
-GH_INLINE void offer(uintptr_t w, uint32_t src)
+GH_INLINE void offer(struct worker *me, uintptr_t w, uint32_t src)
 {
 	if (w - mk.base < mk.top - mk.base)
-		offer_in(w, src);
+		offer_in(me, w, src);
 }
 
 /* Considers every deferred candidate (they may push objects). */
-GH_MARKER static void cand_flush(void)
+GH_MARKER static void cand_flush(struct worker *me)
 {
-	while (cand_n > 0) {
-		struct cand *c = &mk.cand[cand_head];
-		cand_head = (cand_head + 1) % CAND_N;
-		cand_n--;
-		consider_in(c->w, c->src);
+	while (me->cand_n > 0) {
+		struct cand *c = &me->cand[me->cand_head];
+		me->cand_head = (me->cand_head + 1) % CAND_N;
+		me->cand_n--;
+		consider_in(me, c->w, c->src);
 	}
 }
 
 /* The words of [p, hi) (8-aligned) that lie in [base, base + span),
  * offered in order. */
-GH_MARKER static void scan_words(uintptr_t p, uintptr_t hi, uint32_t src, uintptr_t base, uintptr_t span)
+GH_MARKER static void scan_words(struct worker *me, uintptr_t p, uintptr_t hi, uint32_t src, uintptr_t base,
+				 uintptr_t span)
 {
 	for (; p + 8 <= hi; p += 8) {
 		uintptr_t w = *(const volatile uintptr_t *)p;
 		if (w - base < span)
-			offer_in(w, src);
+			offer_in(me, w, src);
 	}
 }
 
@@ -782,8 +884,8 @@ GH_MARKER static void scan_words(uintptr_t p, uintptr_t hi, uint32_t src, uintpt
 /* The same four words at a time, on CPUs with AVX2 (most words are no
  * pointers into the cage: one compare of four instead of four). The range
  * test is unsigned, AVX2 compares signed: both sides flip their top bit. */
-__attribute__((target("avx2"))) GH_MARKER static void scan_words_avx2(uintptr_t p, uintptr_t hi, uint32_t src,
-									 uintptr_t base, uintptr_t span)
+__attribute__((target("avx2"))) GH_MARKER static void scan_words_avx2(struct worker *me, uintptr_t p, uintptr_t hi,
+									 uint32_t src, uintptr_t base, uintptr_t span)
 {
 	const __m256i vbase = _mm256_set1_epi64x((long long)base);
 	const __m256i vtop = _mm256_set1_epi64x(INT64_MIN);
@@ -793,40 +895,40 @@ __attribute__((target("avx2"))) GH_MARKER static void scan_words_avx2(uintptr_t 
 		__m256i x = _mm256_xor_si256(_mm256_sub_epi64(w, vbase), vtop);
 		unsigned m = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(vlim, x)));
 		for (; gh_unlikely(m != 0); m &= m - 1)
-			offer_in(((const volatile uintptr_t *)p)[__builtin_ctz(m)], src);
+			offer_in(me, ((const volatile uintptr_t *)p)[__builtin_ctz(m)], src);
 	}
-	scan_words(p, hi, src, base, span);
+	scan_words(me, p, hi, src, base, span);
 }
 #endif
 
 /* Conservative scan of [lo, hi). Reads memory that other code owns: not
  * instrumented by the sanitizers (bdwgc's GC_mark_from does the same). */
-GH_MARKER static void scan_range(uintptr_t lo, uintptr_t hi, uint32_t src)
+GH_MARKER static void scan_range(struct worker *me, uintptr_t lo, uintptr_t hi, uint32_t src)
 {
 	lo = (lo + 7) & ~(uintptr_t)7;
 	if (hi < lo + 8)
 		return;
 	if (mk.dom)
 		src = mk.dom_src; /* a candidate carries its source entry in this mode */
-	mk.scanned_bytes += hi - lo;
-	/* The range test in registers: offer's stores to mk.cand could alias W,
+	me->scanned_bytes += hi - lo;
+	/* The range test in registers: offer's stores to me->cand could alias W,
 	 * so the compiler would reload mk.base and mk.top for every word. */
 	const uintptr_t base = mk.base, span = mk.top - mk.base;
 #if defined(__x86_64__)
 	if (have_avx2) {
-		scan_words_avx2(lo, hi, src, base, span);
+		scan_words_avx2(me, lo, hi, src, base, span);
 		return;
 	}
 #endif
-	scan_words(lo, hi, src, base, span);
+	scan_words(me, lo, hi, src, base, span);
 }
 
-GH_MARKER static void scan_object(uintptr_t u, unsigned start)
+GH_MARKER static void scan_object(struct worker *me, uintptr_t u, unsigned start)
 {
 	size_t size;
 	uint32_t type = gh__obj_type_size(u, start, &size);
 	if (mk.pass != 3)
-		count_reached(u, start, type, size);
+		count_reached(me, u, start, type, size);
 	if (mk.dom) {
 		struct gh_meta m;
 		gh__meta_decode(u, start, &m);
@@ -837,27 +939,160 @@ GH_MARKER static void scan_object(uintptr_t u, unsigned start)
 		return;
 	if (d && d->n_ptr_offsets) {
 		size_t stride = d->stride ? d->stride : size;
-		mk.scanned_bytes += size;
+		me->scanned_bytes += size;
 		for (size_t base = 0; base < size && stride; base += stride)
 			for (size_t k = 0; k < d->n_ptr_offsets; k++) {
 				size_t off = base + d->ptr_offsets[k];
 				if (off + sizeof(uintptr_t) <= size)
-					offer(*(const volatile uintptr_t *)(u + off), mk.dom ? mk.dom_src : type);
+					offer(me, *(const volatile uintptr_t *)(u + off), mk.dom ? mk.dom_src : type);
 			}
 		return;
 	}
-	scan_range(u, u + size, type);
+	scan_range(me, u, u + size, type);
 }
 
-/* Scans until the mark stack and both FIFOs are empty. */
-GH_MARKER static void drain(void)
+/*
+ * Pass 1 in parallel. The requesting thread marks alone until its stack
+ * holds SHARE_MIN entries; then it opens a round, in which the helper
+ * threads (started before the first stop and exempt from it, see
+ * helpers_ensure) take part. A thread whose stack and FIFOs run dry counts
+ * itself idle and waits on the shared pool; a busy thread that sees an
+ * idle one and an empty pool moves the oldest half of its stack (up to
+ * DONATE_MAX entries) there. The round ends when every thread is idle with
+ * the pool empty: nothing can produce work any more. The reach bitmap is
+ * claimed atomically (bit_claim), so each object is pushed -- and scanned
+ * and counted -- exactly once, by whichever thread claimed it.
+ */
+#define PAR_MAX 8            /* marking threads, the requester included */
+#define POOL_SLOTS 65536
+#define SHARE_MIN 64         /* stack entries before a round is worth opening */
+#define SHARE_EVERY 16       /* objects scanned between two looks at the others */
+#define DONATE_MAX 4096
+
+static struct {
+	int want;                /* marking threads wanted (GLASSHEAP_MARK_THREADS), read once */
+	int n;                   /* helpers started */
+	_Atomic int ready;       /* of them, exempt from the stops (helper_main) */
+	_Atomic int k;           /* helpers taking part in this pass (the first k) */
+	struct worker wk[PAR_MAX - 1];
+	pthread_t th[PAR_MAX - 1];
+	_Atomic int phase;       /* PAR_SLEEP, PAR_ACTIVE (futex word) */
+	_Atomic unsigned round;  /* moves when a round opens */
+	bool open;               /* the requester's view: a round is under way */
+	_Atomic int lock;
+	_Atomic int idle;        /* threads counted idle in this round */
+	_Atomic int done;
+	_Atomic int exited;      /* helpers out of this round */
+	_Atomic size_t n_pool;
+	uintptr_t *pool;         /* [POOL_SLOTS] */
+	bool mapped;
+} par;
+
+enum { PAR_SLEEP, PAR_ACTIVE };
+
+GH_INLINE void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static void pool_lock(void)
+{
+	while (atomic_exchange_explicit(&par.lock, 1, memory_order_acquire))
+		while (atomic_load_explicit(&par.lock, memory_order_relaxed))
+			cpu_relax();
+}
+
+static void pool_unlock(void)
+{
+	atomic_store_explicit(&par.lock, 0, memory_order_release);
+}
+
+/* Opens a round: the helpers, counted idle, take what the requester gives. */
+static void round_open(void)
+{
+	w0.idle = false;
+	for (int i = 0; i < par.k; i++)
+		par.wk[i].idle = true;
+	atomic_store(&par.idle, par.k);
+	atomic_store(&par.done, 0);
+	atomic_store(&par.exited, 0);
+	par.open = true;
+	atomic_fetch_add_explicit(&par.round, 1, memory_order_release);
+}
+
+/* A busy thread's look at the others: open a round (the requester), or
+ * give the oldest half of the stack to an idle thread. */
+GH_MARKER static void share(struct worker *me)
+{
+	me->since_share = 0;
+	if (me->sp - me->lo < SHARE_MIN)
+		return;
+	if (me == &w0 && !par.open) {
+		round_open();
+		return;
+	}
+	if (atomic_load_explicit(&par.idle, memory_order_relaxed) == 0 ||
+	    atomic_load_explicit(&par.n_pool, memory_order_relaxed) != 0)
+		return;
+	pool_lock();
+	size_t n = atomic_load_explicit(&par.n_pool, memory_order_relaxed);
+	size_t k = (me->sp - me->lo) / 2;
+	if (k > DONATE_MAX)
+		k = DONATE_MAX;
+	if (k > POOL_SLOTS - n)
+		k = POOL_SLOTS - n;
+	memcpy(&par.pool[n], &me->stack[me->lo], k * sizeof(uintptr_t));
+	me->lo += k;
+	atomic_store_explicit(&par.n_pool, n + k, memory_order_relaxed);
+	pool_unlock();
+}
+
+/* An idle thread: takes part of the pool (true), or returns false once
+ * every thread is idle and the pool empty (the round is over). */
+GH_MARKER static bool idle_take(struct worker *me)
+{
+	int nthreads = par.k + 1;
+	for (;;) {
+		pool_lock();
+		if (!me->idle) {
+			me->idle = true;
+			atomic_fetch_add_explicit(&par.idle, 1, memory_order_relaxed);
+		}
+		size_t n = atomic_load_explicit(&par.n_pool, memory_order_relaxed);
+		if (n > 0) {
+			size_t k = n > 64 ? n / 2 : n;
+			memcpy(me->stack, &par.pool[n - k], k * sizeof(uintptr_t));
+			me->lo = 0;
+			me->sp = k;
+			atomic_store_explicit(&par.n_pool, n - k, memory_order_relaxed);
+			me->idle = false;
+			atomic_fetch_sub_explicit(&par.idle, 1, memory_order_relaxed);
+			pool_unlock();
+			return true;
+		}
+		if (atomic_load_explicit(&par.idle, memory_order_relaxed) == nthreads)
+			atomic_store_explicit(&par.done, 1, memory_order_relaxed);
+		bool done = atomic_load_explicit(&par.done, memory_order_relaxed);
+		pool_unlock();
+		if (done)
+			return false;
+		while (!atomic_load_explicit(&par.done, memory_order_relaxed) &&
+		       atomic_load_explicit(&par.n_pool, memory_order_relaxed) == 0)
+			cpu_relax();
+	}
+}
+
+/* Scans until this thread's mark stack and both FIFOs are empty. */
+GH_MARKER static void drain_local(struct worker *me)
 {
 	uintptr_t ring[OBJ_N]; /* mark stack entries */
 	unsigned head = 0, n = 0;
 	for (;;) {
-		while (mk.sp > 0 || n > 0) {
-			while (n < OBJ_N && mk.sp > 0) {
-				uintptr_t e = mk.stack[--mk.sp];
+		while (me->sp > me->lo || n > 0) {
+			while (n < OBJ_N && me->sp > me->lo) {
+				uintptr_t e = me->stack[--me->sp];
 				uintptr_t u = STK_U(e);
 				unsigned b = STK_START(e);
 				__builtin_prefetch(b == GH_START_HDR ? (const char *)u - GH_HDR_SIZE
@@ -866,6 +1101,8 @@ GH_MARKER static void drain(void)
 				ring[(head + n) % OBJ_N] = e;
 				n++;
 			}
+			if (me->sp == me->lo)
+				me->lo = me->sp = 0;
 			uintptr_t e = ring[head];
 			head = (head + 1) % OBJ_N;
 			n--;
@@ -879,12 +1116,235 @@ GH_MARKER static void drain(void)
 				for (uintptr_t line = (v & ~(uintptr_t)63) + 64; line < end; line += 64)
 					__builtin_prefetch((const void *)line);
 			}
-			scan_object(STK_U(e), STK_START(e));
+			scan_object(me, STK_U(e), STK_START(e));
+			if (mk.par && ++me->since_share >= SHARE_EVERY)
+				share(me);
 		}
-		if (cand_n == 0)
+		if (me->cand_n == 0)
 			return;
-		cand_flush();
+		cand_flush(me);
 	}
+}
+
+/* A thread's part in a round: its own work, then the pool's, until the
+ * round is over. */
+GH_MARKER static void par_work(struct worker *me)
+{
+	do
+		drain_local(me);
+	while (idle_take(me));
+}
+
+/* Marks the objects heuristics reached in the round (defer), one thread
+ * alone: true if any was new (then there is more to drain). */
+GH_MARKER static bool defer_apply(void)
+{
+	bool any = false;
+	for (int i = -1; i < par.k; i++) {
+		struct worker *w = i < 0 ? &w0 : &par.wk[i];
+		for (size_t k = 0; k < w->ndefer; k++) {
+			uintptr_t u = w->defer[k].u;
+			if (bit_get(mk.reach, u))
+				continue; /* a start pointer reached it: no heuristic */
+			bit_set(mk.reach, u);
+			heur_set(u, w->defer[k].heur);
+			push(&w0, u, gh__start_at(u));
+			any = true;
+		}
+		w->ndefer = 0;
+	}
+	return any;
+}
+
+/* Scans until the mark stack and both FIFOs are empty: the requesting
+ * thread's, with the helpers in pass 1 (par). */
+GH_MARKER static void drain(struct worker *me)
+{
+	for (;;) {
+		drain_local(me);
+		if (par.open) {
+			par_work(me);
+			/* the helpers may still be leaving: their counts and
+			 * lists are read next */
+			while (atomic_load_explicit(&par.exited, memory_order_acquire) != par.k)
+				cpu_relax();
+			par.open = false;
+		}
+		if (!mk.par || !defer_apply())
+			return;
+	}
+}
+
+/* ---- The helper threads ------------------------------------------------------------------------ */
+
+/* The total of every marking thread's scanned bytes. */
+static uint64_t scanned_total(void)
+{
+	uint64_t t = w0.scanned_bytes;
+	for (int i = 0; i < par.k; i++)
+		t += par.wk[i].scanned_bytes;
+	return t;
+}
+
+/* After pass 1: the helpers' counts into mk.by_type, and zero again. */
+static void par_merge(void)
+{
+	size_t types = (size_t)gh_type_count() + 1;
+	for (int i = 0; i < par.k; i++) {
+		struct reach_ctr *c = par.wk[i].reached;
+		for (size_t t = 0; t < types && t < GH_TYPE_IDS; t++)
+			if (c[t].count) {
+				mk.helper_objects += c[t].count;
+				mk.by_type[t][GH_REACHABLE].count += c[t].count;
+				mk.by_type[t][GH_REACHABLE].bytes += c[t].bytes;
+				c[t].count = c[t].bytes = 0;
+			}
+	}
+}
+
+static void par_reset(void)
+{
+	par.k = 0;
+	for (int i = 0; i < par.n; i++) {
+		struct worker *w = &par.wk[i];
+		madvise((char *)w->stack + KEEP_BYTES, STACK_SLOTS * sizeof(uintptr_t) - KEEP_BYTES, MADV_DONTNEED);
+		madvise((char *)w->defer + KEEP_BYTES, DEFER_SLOTS * sizeof(struct deferred) - KEEP_BYTES,
+			MADV_DONTNEED);
+		w->lo = w->sp = 0;
+		w->scanned_bytes = 0;
+		w->ndefer = 0;
+	}
+}
+
+/* A fork's child has none of the helpers: the next pass starts its own. */
+static void par_atfork_child(void)
+{
+	par.n = 0;
+	atomic_store(&par.k, 0);
+	atomic_store(&par.ready, 0);
+	atomic_store(&par.phase, PAR_SLEEP);
+	atomic_store(&par.lock, 0);
+	par.open = false;
+	gh__world_exempt_clear();
+}
+
+static void phase_set(int phase)
+{
+	atomic_store(&par.phase, phase);
+	if (phase == PAR_ACTIVE)
+		syscall(SYS_futex, &par.phase, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* A helper: asleep between passes; during pass 1 it spins, taking part in
+ * every round the requester opens. It never allocates, takes no lock but
+ * the pool's, and its stack is no root (the stops leave it alone: world.c). */
+static void *helper_main(void *arg)
+{
+	struct worker *me = arg;
+	int index = (int)(me - par.wk);
+	pthread_setname_np(pthread_self(), "glassheap-mark");
+	gh__world_exempt_add(gettid());
+	atomic_fetch_add(&par.ready, 1);
+	unsigned seen = atomic_load(&par.round);
+	for (;;) {
+		if (atomic_load(&par.phase) == PAR_SLEEP) {
+			syscall(SYS_futex, &par.phase, FUTEX_WAIT_PRIVATE, PAR_SLEEP, NULL, NULL, 0);
+			continue;
+		}
+		unsigned r = atomic_load_explicit(&par.round, memory_order_acquire);
+		if (r == seen) {
+			cpu_relax();
+			continue;
+		}
+		seen = r;
+		if (index >= par.k)
+			continue; /* became ready after this pass began: the next one */
+		par_work(me);
+		atomic_fetch_add_explicit(&par.exited, 1, memory_order_release);
+	}
+	return NULL;
+}
+
+/* How many marking threads: GLASSHEAP_MARK_THREADS (1 = the requester
+ * alone), else the CPUs this process may use, at most 4. */
+static int par_want(void)
+{
+	if (par.want)
+		return par.want;
+	int want = 0;
+	const char *e = getenv("GLASSHEAP_MARK_THREADS");
+	if (e && *e) {
+		char *end;
+		long v = strtol(e, &end, 10);
+		if (*end || v < 1 || v > PAR_MAX)
+			gh__log("GLASSHEAP_MARK_THREADS=%s ignored: want 1..%d", e, PAR_MAX);
+		else
+			want = (int)v;
+	}
+	if (!want) {
+		cpu_set_t set;
+		int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+		want = cpus < 4 ? cpus : 4;
+		if (want < 1)
+			want = 1;
+	}
+	par.want = want;
+	return want;
+}
+
+int gh__mark_threads(int n)
+{
+	int was = par_want();
+	if (n >= 1 && n <= PAR_MAX)
+		par.want = n;
+	return was;
+}
+
+/* Before a stop: the helpers exist (started once; after a fork, again).
+ * Creating a thread allocates (its TLS vector): glassheap's own. */
+static void helpers_ensure(void)
+{
+	int want = par_want() - 1;
+	if (par.n >= want)
+		return;
+	if (!par.mapped) {
+		par.pool = work_map(POOL_SLOTS * sizeof(uintptr_t));
+		if (!par.pool)
+			return;
+		par.mapped = true;
+	}
+	int quiet = gh__trace_quiet_begin();
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (par.n < want) {
+		struct worker *w = &par.wk[par.n];
+		if (!w->stack) {
+			w->stack = gh__map_work(STACK_SLOTS * sizeof(uintptr_t));
+			w->cand = work_map(CAND_N * sizeof(struct cand));
+			w->defer = work_map(DEFER_SLOTS * sizeof(struct deferred));
+			w->reached = work_map(GH_TYPE_IDS * sizeof(struct reach_ctr));
+			if (!w->stack || !w->cand || !w->defer || !w->reached) {
+				w->stack = NULL; /* (what was mapped stays: a few reserved pages) */
+				break;
+			}
+		}
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 64 << 10);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		int rc = pthread_create(&par.th[par.n], &attr, helper_main, w);
+		pthread_attr_destroy(&attr);
+		if (rc != 0)
+			break;
+		par.n++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	gh__trace_quiet_end(quiet);
+	/* each helper exempts itself from the stops first thing: wait for that */
+	uint64_t t0 = gh__now_ns();
+	while (atomic_load(&par.ready) < par.n && gh__now_ns() - t0 < 1000000000u)
+		sched_yield();
 }
 
 /* ---- Roots ------------------------------------------------------------------------------------ */
@@ -1081,9 +1541,9 @@ GH_MARKER static void scan_roots(void)
 {
 	for (size_t i = 0; i < mk.nroots; i++) {
 		struct root_rec *r = &mk.roots[i];
-		uint64_t before = mk.scanned_bytes;
+		uint64_t before = scanned_total();
 		mk.dom_src = GH_DOM_ROOT | (uint32_t)i;
-		scan_range(r->lo, r->hi, root_src(r));
+		scan_range(&w0, r->lo, r->hi, root_src(r));
 		/* not the running thread's own stack: it is in no free or realloc,
 		 * and its dead frames' words (jemalloc's raw block pointers) would
 		 * keep freshly leaked blocks alive */
@@ -1092,11 +1552,11 @@ GH_MARKER static void scan_roots(void)
 		if (r->dtv_at) {
 			uintptr_t dtv = *(const volatile uintptr_t *)r->dtv_at;
 			if (dtv > DTV_ENTRY)
-				consider(dtv - DTV_ENTRY, mk.dom ? mk.dom_src : root_src(r));
+				consider(&w0, dtv - DTV_ENTRY, mk.dom ? mk.dom_src : root_src(r));
 		}
 		mk.root_kind[r->kind].count++;
-		mk.root_kind[r->kind].bytes += mk.scanned_bytes - before;
-		drain();
+		mk.root_kind[r->kind].bytes += scanned_total() - before;
+		drain(&w0);
 	}
 }
 
@@ -1112,7 +1572,7 @@ GH_INLINE void consider_header(uintptr_t w, uint32_t src)
 	uintptr_t u = w + GH_HDR_SIZE;
 	if ((w & 15) == 0 && u - mk.base < mk.top - mk.base &&
 	    gh__start_at(u) == GH_START_HDR)
-		consider(u, src);
+		consider(&w0, u, src);
 }
 
 GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t src)
@@ -1136,11 +1596,11 @@ GH_MARKER static void scan_registers(void)
 		if (mk.dom)
 			src = mk.dom_src;
 		for (unsigned k = 0; k < s->nregs; k++) {
-			consider(s->regs[k], src);
+			consider(&w0, s->regs[k], src);
 			consider_header(s->regs[k], src);
 		}
 		mk.root_kind[GH_ROOT_STACK].bytes += s->nregs * sizeof s->regs[0];
-		drain();
+		drain(&w0);
 	}
 }
 
@@ -1207,20 +1667,20 @@ GH_MARKER static void root_own_objects(void)
 			obj_meta(u, &m);
 			if (m.type == GH_TYPE_INTERNAL) {
 				bit_set(mk.reach, u);
-				push(u, gh__start_at(u));
+				push(&w0, u, gh__start_at(u));
 			} else if (gh_unlikely(m.ignored)) {
 				/* the program's ignored objects are roots too, as
 				 * LSan treats them (gh_ignore_object, gh_leak_disable) */
 				mk.ignored.count++;
 				mk.ignored.bytes += m.size;
 				bit_set(mk.reach, u);
-				push(u, gh__start_at(u));
+				push(&w0, u, gh__start_at(u));
 			}
 		}
-		if (mk.sp > STACK_SLOTS / 2)
-			drain();
+		if (w0.sp > STACK_SLOTS / 2)
+			drain(&w0);
 	}
-	drain();
+	drain(&w0);
 }
 
 GH_MARKER static uint64_t walk_unreached(void)
@@ -1273,18 +1733,18 @@ GH_MARKER static void classify_lost(void)
 		if (bit_get(mk.indirect, leader) || bit_get(mk.scanned, leader))
 			continue;
 		bit_set(mk.scanned, leader);
-		scan_object(leader, gh__start_at(leader));
-		cand_flush();
-		while (mk.sp > 0) {
-			uintptr_t e = mk.stack[--mk.sp];
+		scan_object(&w0, leader, gh__start_at(leader));
+		cand_flush(&w0);
+		while (w0.sp > 0) {
+			uintptr_t e = w0.stack[--w0.sp];
 			uintptr_t u = STK_U(e);
 			if (u == leader) { /* a cycle back to the leader: it stays the leader */
 				u = 0;
 			}
 			if (u && !bit_get(mk.scanned, u)) {
 				bit_set(mk.scanned, u);
-				scan_object(u, STK_START(e));
-				cand_flush();
+				scan_object(&w0, u, STK_START(e));
+				cand_flush(&w0);
 			}
 		}
 		/* A cycle may have marked the leader itself indirect: undo. */
@@ -1399,6 +1859,18 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 		gh__world_resume();
 		return;
 	}
+	/* the helpers mark with this thread: pass 1 without referrers or the
+	 * dominators' graph (those record edges in one order, serially) */
+	int k = mk.reached_fast ? atomic_load(&par.ready) : 0;
+	if (k > par.n)
+		k = par.n;
+	if (k > par.want - 1) /* (par_want ran before the stop, or 0: no helpers) */
+		k = par.want > 0 ? par.want - 1 : 0;
+	par.k = k;
+	mk.par = par.k > 0;
+	mk.mark_threads = 1 + (uint32_t)par.k;
+	if (mk.par)
+		phase_set(PAR_ACTIVE);
 	scan_roots();
 	scan_registers();
 	if (mk.dom) {
@@ -1412,6 +1884,11 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 		return;
 	}
 	root_own_objects();
+	if (mk.par) {
+		phase_set(PAR_SLEEP);
+		par_merge();
+		mk.par = false;
+	}
 	/* pass 2: objects only interior pointers reach */
 	mk.pass = 2;
 	mk.reached_fast = false;
@@ -1425,11 +1902,11 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 			uintptr_t u = mk.base + (((uintptr_t)w * 64 + (uintptr_t)b) << GH_GRANULE_LG);
 			if (!bit_get(mk.possible, u)) {
 				bit_set(mk.possible, u);
-				push(u, gh__start_at(u));
+				push(&w0, u, gh__start_at(u));
 			}
 		}
 	}
-	drain();
+	drain(&w0);
 	c->objects_before = walk_unreached();
 	classify_lost();
 	/* A thread held without its registers (world.c, GH_HELD_BLOCKED) may
@@ -1480,9 +1957,11 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	r->mark_ns = c->mark_ns;
 	r->threads = c->threads;
 	r->threads_blocked = c->threads_blocked;
+	r->mark_threads = mk.mark_threads;
+	r->helper_objects = mk.helper_objects;
 	r->stop_method = gh__world_method_name();
 	r->collect_skipped = (c->flags & GH_GC_COLLECT) && mk.no_collect;
-	r->scanned_bytes = mk.scanned_bytes;
+	r->scanned_bytes = scanned_total();
 	r->truncated = mk.lost_overflow || mk.stack_overflow || mk.refs_full;
 	memcpy(r->root_kind, mk.root_kind, sizeof r->root_kind);
 	memcpy(r->heuristic, mk.heur_stats, sizeof r->heuristic);
@@ -1589,6 +2068,8 @@ int gh__mark_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 	if (rc)
 		return rc;
 	mk.want_refs = (flags & GH_GC_REFERRERS) != 0;
+	if (!mk.want_refs)
+		helpers_ensure();
 	mk.noffsets = gh__leak_heuristics(&mk.heur_on, mk.offsets);
 	if (mk.noffsets)
 		mk.heur_on |= 1u << GH_HEUR_OFFSET;

@@ -101,6 +101,36 @@ void gh__world_ignore_thread(pid_t tid)
 	atomic_store(&ignored_tid, tid);
 }
 
+/* The marker's helper threads (mark.c): they mark while the others are
+ * stopped. Read by the tracer too (raw loads, no libc). */
+#define EXEMPT_MAX 16
+static _Atomic pid_t exempt_tids[EXEMPT_MAX];
+static _Atomic int n_exempt;
+
+void gh__world_exempt_add(pid_t tid)
+{
+	int i = atomic_fetch_add(&n_exempt, 1);
+	if (i < EXEMPT_MAX)
+		atomic_store(&exempt_tids[i], tid);
+}
+
+void gh__world_exempt_clear(void)
+{
+	for (int i = 0; i < EXEMPT_MAX; i++)
+		atomic_store(&exempt_tids[i], 0);
+	atomic_store(&n_exempt, 0);
+}
+
+/* Called by the tracer too: no instrumentation (see TRACER). */
+__attribute__((no_sanitize("address", "thread", "undefined"), noinline)) static bool exempt(pid_t tid)
+{
+	int n = atomic_load_explicit(&n_exempt, memory_order_acquire);
+	for (int i = 0; i < n && i < EXEMPT_MAX; i++)
+		if (atomic_load_explicit(&exempt_tids[i], memory_order_relaxed) == tid)
+			return true;
+	return false;
+}
+
 void gh__world_set_method(enum gh_stop_method m)
 {
 	pthread_mutex_lock(&world_lock);
@@ -577,7 +607,8 @@ static int add_new_threads(pid_t self)
 			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
 			off += d->d_reclen;
 			pid_t tid = parse_tid(d->d_name);
-			if (tid <= 0 || tid == self || tid == atomic_load_explicit(&ignored_tid, memory_order_relaxed))
+			if (tid <= 0 || tid == self || tid == atomic_load_explicit(&ignored_tid, memory_order_relaxed) ||
+			    exempt(tid))
 				continue;
 			if (slot_find(tid))
 				continue;
@@ -908,7 +939,7 @@ TRACER static long t_attach_new(void)
 			const char *c = d->d_name;
 			for (; *c >= '0' && *c <= '9'; c++)
 				tid = tid * 10 + (*c - '0');
-			if (*c || tid <= 0 || tid == tctl->self || tid == tctl->ignored || t_find(tid))
+			if (*c || tid <= 0 || tid == tctl->self || tid == tctl->ignored || exempt(tid) || t_find(tid))
 				continue;
 			if (!slot_add(tid)) {
 				RAW(SYS_close, fd, 0, 0, 0);
