@@ -42,9 +42,9 @@
  * gh__trace_compare, gh__trace_traceback, gh_trace_* (glassheap.h).
  */
 #include "internal.h"
+#include "gh_math.h" /* log, expm1, llround without libm */
 #include "trace.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -141,7 +141,7 @@ static uint64_t rng_next(void)
 static double draw_gap(const struct session *s)
 {
 	double u = (double)((rng_next() >> 11) + 1) * 0x1p-53; /* (0, 1] */
-	return -log(u) * (double)s->sample_bytes;
+	return -gh__m_log(u) * (double)s->sample_bytes;
 }
 
 static bool sampled(const struct session *s, size_t size)
@@ -166,9 +166,9 @@ GH_INLINE void weights(const struct session *s, size_t size, int64_t *wc, int64_
 		*wb = (int64_t)size;
 		return;
 	}
-	double p = -expm1(-(double)size * s->inv_sample);
-	*wc = llround((double)COUNT_ONE / p);
-	*wb = llround((double)size / p);
+	double p = -gh__m_expm1(-(double)size * s->inv_sample);
+	*wc = gh__m_llround((double)COUNT_ONE / p);
+	*wb = gh__m_llround((double)size / p);
 }
 
 /* ---- The stack table ------------------------------------------------------------------ */

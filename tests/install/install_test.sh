@@ -21,7 +21,7 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc -Wall -Werror -o "$tmp/consumer_pc" "$src/consumer.c" $(pkg-config --cflags --libs glassheap)
 LD_LIBRARY_PATH="$libdir" "$tmp/consumer_pc"
 cc -Wall -Werror -o "$tmp/consumer_static" "$src/consumer.c" $(pkg-config --cflags glassheap) \
-  "$libdir/libglassheap.a" $(pkg-config --libs-only-other --static glassheap) -lpthread -ldl -lm -lstdc++ -lgcc_s \
+  "$libdir/libglassheap.a" $(pkg-config --libs-only-other --static glassheap) -lpthread -ldl -lstdc++ -lgcc_s \
   $(pkg-config --static --libs glassheap | tr ' ' '\n' | grep -v -- '-lglassheap' | tr '\n' ' ')
 "$tmp/consumer_static"
 mkdir "$tmp/cm"
