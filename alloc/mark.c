@@ -225,7 +225,8 @@ struct worker {
 	size_t ndefer;
 	bool idle;                /* counted in par.idle */
 	unsigned since_share;     /* objects scanned since the last look at the others */
-};
+} __attribute__((aligned(128))); /* written all the time by its thread: lines of its own (and
+				    the adjacent-line prefetch's), away from mk's read-mostly fields */
 
 struct marker {
 	size_t bitmap_words;         /* per bitmap, covering the whole cage */
@@ -977,7 +978,8 @@ static struct {
 	struct worker wk[PAR_MAX - 1];
 	pthread_t th[PAR_MAX - 1];
 	_Atomic int phase;       /* PAR_SLEEP, PAR_ACTIVE (futex word) */
-	_Atomic unsigned round;  /* moves when a round opens */
+	_Atomic unsigned round;  /* moves when a round opens (futex word) */
+	_Atomic int sleepers;    /* helpers in a futex wait on round */
 	bool open;               /* the requester's view: a round is under way */
 	_Atomic int lock;
 	_Atomic int idle;        /* threads counted idle in this round */
@@ -1019,7 +1021,9 @@ static void round_open(void)
 	atomic_store(&par.done, 0);
 	atomic_store(&par.exited, 0);
 	par.open = true;
-	atomic_fetch_add_explicit(&par.round, 1, memory_order_release);
+	atomic_fetch_add(&par.round, 1);
+	if (atomic_load(&par.sleepers) > 0)
+		syscall(SYS_futex, &par.round, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
 /* A busy thread's look at the others: open a round (the requester), or
@@ -1246,6 +1250,7 @@ static void *helper_main(void *arg)
 	gh__world_exempt_add(gettid());
 	atomic_fetch_add(&par.ready, 1);
 	unsigned seen = atomic_load(&par.round);
+	unsigned spins = 0;
 	for (;;) {
 		if (atomic_load(&par.phase) == PAR_SLEEP) {
 			syscall(SYS_futex, &par.phase, FUTEX_WAIT_PRIVATE, PAR_SLEEP, NULL, NULL, 0);
@@ -1253,9 +1258,19 @@ static void *helper_main(void *arg)
 		}
 		unsigned r = atomic_load_explicit(&par.round, memory_order_acquire);
 		if (r == seen) {
-			cpu_relax();
+			/* between rounds the requester works alone (roots, small
+			 * subgraphs): a short spin, then sleep, so as not to slow
+			 * it down on a shared core (round_open wakes us) */
+			if (++spins < 2048) {
+				cpu_relax();
+				continue;
+			}
+			atomic_fetch_add(&par.sleepers, 1);
+			syscall(SYS_futex, &par.round, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+			atomic_fetch_sub(&par.sleepers, 1);
 			continue;
 		}
+		spins = 0;
 		seen = r;
 		if (index >= par.k)
 			continue; /* became ready after this pass began: the next one */

@@ -199,11 +199,11 @@ int main(int argc, char **argv)
 		}
 		double total = now_ms() - t, cpu = cpu_ms() - c0;
 		printf("run %d pause_ms %.2f mark_ms %.2f total_ms %.2f scanned_mb %.1f objects %llu lost %llu cpu_ms %.2f "
-		       "rss_mb %.1f hwm_mb %.1f\n", k,
+		       "rss_mb %.1f hwm_mb %.1f mark_threads %u helper_objects %llu\n", k,
 		       (double)r->pause_ns / 1e6, (double)r->mark_ns / 1e6, total, (double)r->scanned_bytes / 1048576.0,
 		       (unsigned long long)r->objects_before,
 		       (unsigned long long)(r->cls[GH_DEFINITELY_LOST].count + r->cls[GH_INDIRECTLY_LOST].count), cpu, rss0,
-		       status_mb("VmHWM"));
+		       status_mb("VmHWM"), r->mark_threads, (unsigned long long)r->helper_objects);
 		gh__mark_result_free(r);
 #elif defined(GH_BENCH_LSAN)
 		double t = now_ms();
