@@ -32,6 +32,10 @@
  * points into a live object), precise for types registered with pointer
  * offsets, and skips GH_TYPE_NO_SCAN types.
  *
+ * Pass 1 is marked by this thread and helper threads when there are CPUs
+ * for them (par, "Marking in parallel" in docs/architecture.md): started
+ * before the first stop, exempt from the stops, asleep between passes.
+ *
  * While the world is stopped nothing here allocates: bitmaps, mark stack,
  * lost list and result tables live in a work area mapped once (MAP_NORESERVE)
  * before the first stop and released (MADV_DONTNEED) after each run. The

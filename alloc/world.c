@@ -1146,6 +1146,12 @@ TRACER static int tracer_main(void *arg)
 	(void)arg;
 	uint64_t all = ~UINT64_C(0);
 	RAW(SYS_rt_sigprocmask, SIG_BLOCK, &all, 0, 8);
+	/* If the process dies during the stop (killed, or crashed), the
+	 * requester never says "resume": die with it rather than wait forever,
+	 * a process that holds the whole address space. */
+	RAW(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
+	if (RAW(SYS_getppid, 0, 0, 0, 0) != tctl->pid)
+		return 0; /* it died before the line above */
 	while (atomic_load(&tctl->phase) == PH_START)
 		RAW(SYS_futex, &tctl->phase, FUTEX_WAIT, PH_START, 0);
 	uint64_t deadline = t_now() + tctl->timeout_ns;
