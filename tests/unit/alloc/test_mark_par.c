@@ -20,13 +20,14 @@ struct pnode {
 	void *c; /* a start pointer, an interior one, or a heuristic shape's inner pointer */
 };
 
-static uint64_t rng = 88172645463325252ull;
+/* splitmix64: the graphs are the same on every run */
+static uint64_t rng;
 static uint64_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	uint64_t z = (rng += UINT64_C(0x9e3779b97f4a7c15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
 }
 
 static void *volatile g_roots[4];
