@@ -224,7 +224,10 @@ struct worker {
 	struct cand *cand;        /* [CAND_N]: in here, so that no root holds its stale words */
 	unsigned cand_head, cand_n;
 	uint64_t scanned_bytes;
-	struct reach_ctr *reached; /* helpers: [GH_TYPE_IDS] pass-1 counts; w0: NULL (mk.by_type) */
+	struct reach_ctr *reached; /* helpers: [GH_TYPE_IDS] this pass's counts; w0: NULL (mk.by_type) */
+	struct site_slot *sites;  /* helpers: [SITE_SLOTS] pass 2's per-site counts; w0: NULL (mk.sites) */
+	uint32_t *site_used;
+	size_t nsites;
 	struct deferred *defer;   /* [DEFER_SLOTS] */
 	size_t ndefer;
 	bool idle;                /* counted in par.idle */
@@ -506,6 +509,8 @@ static void refer(uint32_t src, uint32_t dst)
 
 /* ---- Scanning ------------------------------------------------------------------------------- */
 
+static void site_add(struct site_slot *tab, uint32_t *used, size_t *n, uint32_t key, uint32_t type, uint32_t stack,
+		     uint32_t heur, int cls, uint64_t count, uint64_t bytes);
 static void count_site(const struct gh_meta *m, int cls, int heur);
 
 /* The metadata of a live object while the world is stopped (its start
@@ -521,9 +526,16 @@ GH_INLINE void obj_meta(uintptr_t u, struct gh_meta *m)
  * possibly lost ones: reachable objects need nothing but type and size. */
 GH_INLINE void count_reached(struct worker *me, uintptr_t u, unsigned start, gh_type_t type, size_t size)
 {
-	if (me->reached) { /* a helper (pass 1): its own counts, summed after */
+	if (me->reached) { /* a helper: its own counts, summed after the pass (par_merge) */
 		me->reached[type].count++;
 		me->reached[type].bytes += size;
+		if (mk.pass == 2) {
+			struct gh_meta m;
+			gh__meta_decode(u, start, &m);
+			uint32_t site = gh__meta_site(&m);
+			site_add(me->sites, me->site_used, &me->nsites, site ? site : UINT32_MAX, m.type,
+				 m.traced ? m.site_word : 0, GH_HEUR_NONE, GH_POSSIBLY_LOST, 1, m.size);
+		}
 		return;
 	}
 	int cls = mk.pass == 1 ? GH_REACHABLE : GH_POSSIBLY_LOST;
@@ -803,7 +815,10 @@ GH_INLINE void consider_in(struct worker *me, uintptr_t w, uint32_t src)
 		break;
 	case 2:
 		if (!bit_get(mk.reach, u) && !bit_get(mk.possible, u)) {
-			bit_set(mk.possible, u);
+			if (!mk.par)
+				bit_set(mk.possible, u);
+			else if (!bit_claim(mk.possible, u))
+				break; /* another thread has it */
 			push(me, u, b);
 		}
 		break;
@@ -990,6 +1005,8 @@ static struct {
 	_Atomic int done;
 	_Atomic int exited;      /* helpers out of this round */
 	_Atomic size_t n_pool;
+	_Atomic unsigned pool_gen; /* moves when the pool gains work or the round ends (futex word) */
+	_Atomic int pool_sleepers; /* idle threads in a futex wait on pool_gen */
 	uintptr_t *pool;         /* [POOL_SLOTS] */
 	bool mapped;
 } par;
@@ -1030,6 +1047,8 @@ static void round_open(void)
 		syscall(SYS_futex, &par.round, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
+static void pool_wake(void);
+
 /* A busy thread's look at the others: open a round (the requester), or
  * give the oldest half of the stack to an idle thread. */
 GH_MARKER static void share(struct worker *me)
@@ -1055,6 +1074,40 @@ GH_MARKER static void share(struct worker *me)
 	me->lo += k;
 	atomic_store_explicit(&par.n_pool, n + k, memory_order_relaxed);
 	pool_unlock();
+	pool_wake();
+}
+
+/* The pool gained work, or the round is over: wake the threads asleep on it. */
+static void pool_wake(void)
+{
+	atomic_fetch_add(&par.pool_gen, 1);
+	if (atomic_load(&par.pool_sleepers) > 0)
+		syscall(SYS_futex, &par.pool_gen, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* An idle thread waits for work or the round's end: a short spin, then a
+ * futex wait, so that on a busy machine it does not take the CPU from the
+ * thread that has the work (a spinning helper made a pass of Python's heap
+ * 3x longer while other processes ran). The timeout is only a safety net. */
+static void pool_wait(void)
+{
+	for (unsigned spins = 0;; spins++) {
+		if (atomic_load_explicit(&par.done, memory_order_relaxed) ||
+		    atomic_load_explicit(&par.n_pool, memory_order_relaxed) != 0)
+			return;
+		if (spins < 1024) {
+			cpu_relax();
+			continue;
+		}
+		atomic_fetch_add(&par.pool_sleepers, 1);
+		unsigned gen = atomic_load(&par.pool_gen);
+		if (!atomic_load(&par.done) && atomic_load(&par.n_pool) == 0) {
+			struct timespec ts = {0, 200000};
+			syscall(SYS_futex, &par.pool_gen, FUTEX_WAIT_PRIVATE, gen, &ts, NULL, 0);
+		}
+		atomic_fetch_sub(&par.pool_sleepers, 1);
+		spins = 0;
+	}
 }
 
 /* An idle thread: takes part of the pool (true), or returns false once
@@ -1080,15 +1133,16 @@ GH_MARKER static bool idle_take(struct worker *me)
 			pool_unlock();
 			return true;
 		}
-		if (atomic_load_explicit(&par.idle, memory_order_relaxed) == nthreads)
-			atomic_store_explicit(&par.done, 1, memory_order_relaxed);
 		bool done = atomic_load_explicit(&par.done, memory_order_relaxed);
+		if (!done && atomic_load_explicit(&par.idle, memory_order_relaxed) == nthreads) {
+			atomic_store_explicit(&par.done, 1, memory_order_relaxed);
+			done = true;
+			pool_wake();
+		}
 		pool_unlock();
 		if (done)
 			return false;
-		while (!atomic_load_explicit(&par.done, memory_order_relaxed) &&
-		       atomic_load_explicit(&par.n_pool, memory_order_relaxed) == 0)
-			cpu_relax();
+		pool_wait();
 	}
 }
 
@@ -1194,8 +1248,9 @@ static uint64_t scanned_total(void)
 	return t;
 }
 
-/* After pass 1: the helpers' counts into mk.by_type, and zero again. */
-static void par_merge(void)
+/* After a pass: the helpers' counts into mk.by_type (class cls) and their
+ * per-site rows into mk.sites, and zero again. */
+static void par_merge(int cls)
 {
 	size_t types = (size_t)gh_type_count() + 1;
 	for (int i = 0; i < par.k; i++) {
@@ -1203,10 +1258,18 @@ static void par_merge(void)
 		for (size_t t = 0; t < types && t < GH_TYPE_IDS; t++)
 			if (c[t].count) {
 				mk.helper_objects += c[t].count;
-				mk.by_type[t][GH_REACHABLE].count += c[t].count;
-				mk.by_type[t][GH_REACHABLE].bytes += c[t].bytes;
+				mk.by_type[t][cls].count += c[t].count;
+				mk.by_type[t][cls].bytes += c[t].bytes;
 				c[t].count = c[t].bytes = 0;
 			}
+		struct worker *w = &par.wk[i];
+		for (size_t k = 0; k < w->nsites; k++) {
+			struct site_slot *s = &w->sites[w->site_used[k]];
+			site_add(mk.sites, mk.site_used, &mk.nsites, s->site, s->type, s->stack, s->heur, cls,
+				 s->count[cls], s->bytes[cls]);
+			memset(s, 0, sizeof *s);
+		}
+		w->nsites = 0;
 	}
 }
 
@@ -1343,7 +1406,9 @@ static void helpers_ensure(void)
 			w->cand = work_map(CAND_N * sizeof(struct cand));
 			w->defer = work_map(DEFER_SLOTS * sizeof(struct deferred));
 			w->reached = work_map(GH_TYPE_IDS * sizeof(struct reach_ctr));
-			if (!w->stack || !w->cand || !w->defer || !w->reached) {
+			w->sites = work_map(SITE_SLOTS * sizeof(struct site_slot));
+			w->site_used = work_map(SITE_SLOTS * sizeof(uint32_t));
+			if (!w->stack || !w->cand || !w->defer || !w->reached || !w->sites || !w->site_used) {
 				w->stack = NULL; /* (what was mapped stays: a few reserved pages) */
 				break;
 			}
@@ -1625,32 +1690,37 @@ GH_MARKER static void scan_registers(void)
 
 /* ---- Classification ----------------------------------------------------------------------------- */
 
-GH_MARKER static void count_site(const struct gh_meta *m, int cls, int heur)
+/* Adds count objects of bytes to a (site, type, stack, heuristic) row of a
+ * site table: the pass's (mk.sites) or a helper's. */
+GH_MARKER static void site_add(struct site_slot *tab, uint32_t *used, size_t *n, uint32_t key, uint32_t type,
+			       uint32_t stack, uint32_t heur, int cls, uint64_t count, uint64_t bytes)
 {
-	uint32_t site = gh__meta_site(m);
-	uint32_t type = m->type;
-	size_t size = m->size;
-	uint32_t stack = m->traced ? m->site_word : 0;
-	uint32_t key = site ? site : UINT32_MAX;
 	size_t i = ((size_t)key * 2654435761u ^ type ^ (size_t)stack * 40503u ^ (size_t)heur << 20) & (SITE_SLOTS - 1);
 	for (size_t probes = 0; probes < SITE_SLOTS; probes++) {
-		struct site_slot *s = &mk.sites[i];
+		struct site_slot *s = &tab[i];
 		if (s->site == 0) {
-			if (mk.nsites * 4 >= SITE_SLOTS * 3)
+			if (*n * 4 >= SITE_SLOTS * 3)
 				return;
 			s->site = key;
 			s->type = type;
 			s->stack = stack;
-			s->heur = (uint32_t)heur;
-			mk.site_used[mk.nsites++] = (uint32_t)i;
+			s->heur = heur;
+			used[(*n)++] = (uint32_t)i;
 		}
-		if (s->site == key && s->type == type && s->stack == stack && s->heur == (uint32_t)heur) {
-			s->count[cls]++;
-			s->bytes[cls] += size;
+		if (s->site == key && s->type == type && s->stack == stack && s->heur == heur) {
+			s->count[cls] += count;
+			s->bytes[cls] += bytes;
 			return;
 		}
 		i = (i + 1) & (SITE_SLOTS - 1);
 	}
+}
+
+GH_MARKER static void count_site(const struct gh_meta *m, int cls, int heur)
+{
+	uint32_t site = gh__meta_site(m);
+	site_add(mk.sites, mk.site_used, &mk.nsites, site ? site : UINT32_MAX, m->type, m->traced ? m->site_word : 0,
+		 (uint32_t)heur, cls, 1, m->size);
 }
 
 /* The walk after passes 1 and 2: counts every live object (a start byte is
@@ -1878,8 +1948,8 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 		gh__world_resume();
 		return;
 	}
-	/* the helpers mark with this thread: pass 1 without referrers or the
-	 * dominators' graph (those record edges in one order, serially) */
+	/* the helpers mark with this thread: passes 1 and 2 without referrers
+	 * or the dominators' graph (those record edges in one order, serially) */
 	int k = mk.reached_fast ? atomic_load(&par.ready) : 0;
 	if (k > par.n)
 		k = par.n;
@@ -1904,9 +1974,7 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	}
 	root_own_objects();
 	if (mk.par) {
-		phase_set(PAR_SLEEP);
-		par_merge();
-		mk.par = false;
+		par_merge(GH_REACHABLE);
 	}
 	/* pass 2: objects only interior pointers reach */
 	mk.pass = 2;
@@ -1925,7 +1993,12 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 			}
 		}
 	}
-	drain(&w0);
+	drain(&w0); /* with the helpers, as pass 1 */
+	if (mk.par) {
+		phase_set(PAR_SLEEP);
+		par_merge(GH_POSSIBLY_LOST);
+		mk.par = false;
+	}
 	c->objects_before = walk_unreached();
 	classify_lost();
 	/* A thread held without its registers (world.c, GH_HELD_BLOCKED) may
