@@ -10,6 +10,7 @@
 #include "test_util.h"
 
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAGIC UINT64_C(0x6d61726b70617221)
@@ -306,6 +307,50 @@ TEST(referrer_pass_stays_serial)
 	EXPECT_EQ(r->mark_threads, 1);
 	EXPECT_EQ(r->helper_objects, 0);
 	EXPECT_TRUE(r->nrefs > 0);
+	gh__mark_result_free(r);
+	g_roots[0] = g_roots[1] = g_roots[2] = g_roots[3] = g_roots[4] = NULL;
+	gh__mark_threads(1);
+}
+
+/* A fork's child has none of its parent's helpers: its first pass starts
+ * its own, marks with them, and the answer is still the serial one. */
+TEST(fork_child_starts_its_own_helpers)
+{
+	types_once();
+	build(40000);
+	struct gh_gc_result *r = pass(2, 0); /* the parent's helpers exist now */
+	ASSERT_TRUE(r != NULL);
+	struct answer parent;
+	answer_of(r, &parent);
+	gh__mark_result_free(r);
+	pid_t pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		alarm(60); /* a hang fails the test instead of stalling ctest */
+		struct answer one, two;
+		struct gh_gc_result *a = pass(1, 0);
+		if (!a)
+			_exit(2);
+		answer_of(a, &one);
+		gh__mark_result_free(a);
+		struct gh_gc_result *b = pass(2, 0);
+		if (!b || b->mark_threads != 2)
+			_exit(3);
+		answer_of(b, &two);
+		bool helped = b->helper_objects > 0 || sysconf(_SC_NPROCESSORS_ONLN) < 2;
+		gh__mark_result_free(b);
+		_exit(!same(&one, &two, "child") ? 4 : !helped ? 5 : 0);
+	}
+	int st = 0;
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(WEXITSTATUS(st), 0);
+	/* and the parent's helpers still work */
+	r = pass(2, 0);
+	ASSERT_TRUE(r != NULL);
+	struct answer again;
+	answer_of(r, &again);
+	EXPECT_EQ(again.cls[GH_REACHABLE].count, parent.cls[GH_REACHABLE].count);
 	gh__mark_result_free(r);
 	g_roots[0] = g_roots[1] = g_roots[2] = g_roots[3] = g_roots[4] = NULL;
 	gh__mark_threads(1);
