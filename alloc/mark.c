@@ -1415,7 +1415,9 @@ static void helpers_ensure(void)
 		}
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
-		pthread_attr_setstacksize(&attr, 64 << 10);
+		/* glibc carves the static TLS out of the stack: a program with a
+		 * large one would leave too little (or fail the create) */
+		pthread_attr_setstacksize(&attr, ((size_t)256 << 10) + tls_static_size);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		int rc = pthread_create(&par.th[par.n], &attr, helper_main, w);
 		pthread_attr_destroy(&attr);
