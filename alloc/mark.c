@@ -32,7 +32,7 @@
  * points into a live object), precise for types registered with pointer
  * offsets, and skips GH_TYPE_NO_SCAN types.
  *
- * Pass 1 is marked by this thread and helper threads when there are CPUs
+ * Passes 1 and 2 are marked by this thread and helper threads when there are CPUs
  * for them (par, "Marking in parallel" in docs/architecture.md): started
  * before the first stop, exempt from the stops, asleep between passes.
  *
@@ -214,7 +214,7 @@ struct reach_ctr {
 /*
  * One marking thread's own state: its mark stack, its candidate FIFO, and
  * what it counts. w0 is the requesting thread's; the helpers' (par) are
- * used in pass 1 only. The stack is a deque: a thread pops and pushes at
+ * used in passes 1 and 2. The stack is a deque: a thread pops and pushes at
  * sp and gives work away from lo, the oldest entries (nearest the roots,
  * the largest subgraphs) without moving the rest.
  */
@@ -511,7 +511,7 @@ static void refer(uint32_t src, uint32_t dst)
 
 static void site_add(struct site_slot *tab, uint32_t *used, size_t *n, uint32_t key, uint32_t type, uint32_t stack,
 		     uint32_t heur, int cls, uint64_t count, uint64_t bytes);
-static void count_site(const struct gh_meta *m, int cls, int heur);
+static void count_site(struct worker *me, const struct gh_meta *m, int cls, int heur);
 
 /* The metadata of a live object while the world is stopped (its start
  * byte is live: the marker only ever holds published starts). */
@@ -526,25 +526,18 @@ GH_INLINE void obj_meta(uintptr_t u, struct gh_meta *m)
  * possibly lost ones: reachable objects need nothing but type and size. */
 GH_INLINE void count_reached(struct worker *me, uintptr_t u, unsigned start, gh_type_t type, size_t size)
 {
+	int cls = mk.pass == 1 ? GH_REACHABLE : GH_POSSIBLY_LOST;
 	if (me->reached) { /* a helper: its own counts, summed after the pass (par_merge) */
 		me->reached[type].count++;
 		me->reached[type].bytes += size;
-		if (mk.pass == 2) {
-			struct gh_meta m;
-			gh__meta_decode(u, start, &m);
-			uint32_t site = gh__meta_site(&m);
-			site_add(me->sites, me->site_used, &me->nsites, site ? site : UINT32_MAX, m.type,
-				 m.traced ? m.site_word : 0, GH_HEUR_NONE, GH_POSSIBLY_LOST, 1, m.size);
-		}
-		return;
+	} else {
+		mk.by_type[type][cls].count++;
+		mk.by_type[type][cls].bytes += size;
 	}
-	int cls = mk.pass == 1 ? GH_REACHABLE : GH_POSSIBLY_LOST;
-	mk.by_type[type][cls].count++;
-	mk.by_type[type][cls].bytes += size;
 	if (cls != GH_REACHABLE) {
 		struct gh_meta m;
 		gh__meta_decode(u, start, &m);
-		count_site(&m, cls, GH_HEUR_NONE);
+		count_site(me, &m, cls, GH_HEUR_NONE);
 	}
 }
 
@@ -972,7 +965,7 @@ GH_MARKER static void scan_object(struct worker *me, uintptr_t u, unsigned start
 }
 
 /*
- * Pass 1 in parallel. The requesting thread marks alone until its stack
+ * Passes 1 and 2 in parallel. The requesting thread marks alone until its stack
  * holds SHARE_MIN entries; then it opens a round, in which the helper
  * threads (started before the first stop and exempt from it, see
  * helpers_ensure) take part. A thread whose stack and FIFOs run dry counts
@@ -995,7 +988,6 @@ static struct {
 	_Atomic int ready;       /* of them, exempt from the stops (helper_main) */
 	_Atomic int k;           /* helpers taking part in this pass (the first k) */
 	struct worker wk[PAR_MAX - 1];
-	pthread_t th[PAR_MAX - 1];
 	_Atomic int phase;       /* PAR_SLEEP, PAR_ACTIVE (futex word) */
 	_Atomic unsigned round;  /* moves when a round opens (futex word) */
 	_Atomic int sleepers;    /* helpers in a futex wait on round */
@@ -1007,8 +999,7 @@ static struct {
 	_Atomic size_t n_pool;
 	_Atomic unsigned pool_gen; /* moves when the pool gains work or the round ends (futex word) */
 	_Atomic int pool_sleepers; /* idle threads in a futex wait on pool_gen */
-	uintptr_t *pool;         /* [POOL_SLOTS] */
-	bool mapped;
+	uintptr_t *pool;         /* [POOL_SLOTS], mapped with the first helper */
 } par;
 
 enum { PAR_SLEEP, PAR_ACTIVE };
@@ -1219,7 +1210,7 @@ GH_MARKER static bool defer_apply(void)
 }
 
 /* Scans until the mark stack and both FIFOs are empty: the requesting
- * thread's, with the helpers in pass 1 (par). */
+ * thread's, with the helpers in passes 1 and 2 (par). */
 GH_MARKER static void drain(struct worker *me)
 {
 	for (;;) {
@@ -1306,8 +1297,8 @@ static void phase_set(int phase)
 		syscall(SYS_futex, &par.phase, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
-/* A helper: asleep between passes; during pass 1 it spins, taking part in
- * every round the requester opens. It never allocates, takes no lock but
+/* A helper: asleep between passes; during one it takes part in every round
+ * the requester opens, and sleeps between rounds after a short spin. It never allocates, takes no lock but
  * the pool's, and its stack is no root (the stops leave it alone: world.c). */
 static void *helper_main(void *arg)
 {
@@ -1389,12 +1380,8 @@ static void helpers_ensure(void)
 	int want = par_want() - 1;
 	if (par.n >= want)
 		return;
-	if (!par.mapped) {
-		par.pool = work_map(POOL_SLOTS * sizeof(uintptr_t));
-		if (!par.pool)
-			return;
-		par.mapped = true;
-	}
+	if (!par.pool && !(par.pool = work_map(POOL_SLOTS * sizeof(uintptr_t))))
+		return;
 	int quiet = gh__trace_quiet_begin();
 	sigset_t all, old;
 	sigfillset(&all);
@@ -1419,7 +1406,8 @@ static void helpers_ensure(void)
 		 * large one would leave too little (or fail the create) */
 		pthread_attr_setstacksize(&attr, ((size_t)256 << 10) + tls_static_size);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		int rc = pthread_create(&par.th[par.n], &attr, helper_main, w);
+		pthread_t th;
+		int rc = pthread_create(&th, &attr, helper_main, w);
 		pthread_attr_destroy(&attr);
 		if (rc != 0)
 			break;
@@ -1718,11 +1706,16 @@ GH_MARKER static void site_add(struct site_slot *tab, uint32_t *used, size_t *n,
 	}
 }
 
-GH_MARKER static void count_site(const struct gh_meta *m, int cls, int heur)
+/* One object into the site table of the thread that counts it: a helper's
+ * own (merged after the pass), else the pass's. */
+GH_MARKER static void count_site(struct worker *me, const struct gh_meta *m, int cls, int heur)
 {
 	uint32_t site = gh__meta_site(m);
-	site_add(mk.sites, mk.site_used, &mk.nsites, site ? site : UINT32_MAX, m->type, m->traced ? m->site_word : 0,
-		 (uint32_t)heur, cls, 1, m->size);
+	uint32_t key = site ? site : UINT32_MAX, stack = m->traced ? m->site_word : 0;
+	if (me->sites)
+		site_add(me->sites, me->site_used, &me->nsites, key, m->type, stack, (uint32_t)heur, cls, 1, m->size);
+	else
+		site_add(mk.sites, mk.site_used, &mk.nsites, key, m->type, stack, (uint32_t)heur, cls, 1, m->size);
 }
 
 /* The walk after passes 1 and 2: counts every live object (a start byte is
@@ -1809,7 +1802,7 @@ GH_MARKER static void count_heuristics(size_t w)
 		int k = heur_get(u);
 		mk.heur_stats[k].count++;
 		mk.heur_stats[k].bytes += m.size;
-		count_site(&m, GH_REACHABLE, k);
+		count_site(&w0, &m, GH_REACHABLE, k);
 	}
 }
 
@@ -1849,7 +1842,7 @@ GH_MARKER static void classify_lost(void)
 		int cls = bit_get(mk.indirect, u) ? GH_INDIRECTLY_LOST : GH_DEFINITELY_LOST;
 		mk.by_type[m.type][cls].count++;
 		mk.by_type[m.type][cls].bytes += m.size;
-		count_site(&m, cls, GH_HEUR_NONE);
+		count_site(&w0, &m, cls, GH_HEUR_NONE);
 	}
 }
 
