@@ -424,7 +424,10 @@ static GH_NOINLINE void report_bad(const void *p, const char *op)
 	if ((start & GH_START_FREED) && readable) {
 		uint64_t chk = was == GH_START_HDR ? GH_LOAD(&gh__hdr_of(u)->meta) >> GH_CHECK_SHIFT
 						   : GH_LOAD(gh__trl_at(u, was)) & GH_TRL_CHECK_MASK;
-		if (chk == GH_STATE_FREED) {
+		/* A trailer still live under a freed start byte: the block waits in
+		 * a thread's ring (struct gh_pend), freed already. */
+		bool pending = was != GH_START_HDR && (chk == GH_STATE_LIVE || chk == GH_STATE_LIVE_TRACED);
+		if (chk == GH_STATE_FREED || pending) {
 			gh__meta_decode(u, was, &m);
 			gh__misuse(GH_ERR_DOUBLE_FREE, p, op, NULL, &m);
 			return;
@@ -504,6 +507,79 @@ GH_NOINLINE void gh__free_general(void *p, const char *op)
 		ghje_free(raw_of(u, start, &m));
 	else
 		ghje_dallocx(raw_of(u, start, &m), GHJE_MALLOCX_TCACHE_NONE);
+}
+
+void gh__free_pended_odd(uintptr_t u, unsigned start)
+{
+	uint64_t *t = gh__trl_at(u, start);
+	struct gh_meta m;
+	bool live = gh__meta_decode(u, start, &m);
+	if (gh_unlikely(!live || m.size + GH_TRL_SIZE > gh__start_cls[start] || !gh__type_valid(m.type))) {
+		/* Overwritten since it was allocated: an overflow of the block, a
+		 * stray write, or a write after free while it waited in the ring.
+		 * As a free before the ring did: the block stays published and
+		 * counted, its memory kept, and the misuse reported. */
+		start_set(u, (uint8_t)start);
+		/* a check byte that still read live (a write after free can write
+		 * anything) would let lookups trust the size that came with it */
+		GH_STORE((uint8_t *)t, (uint8_t)0);
+		gh__misuse(GH_ERR_CORRUPT, (void *)u, "free", NULL, NULL);
+		return;
+	}
+	if (m.traced)
+		gh__trace_release(m.site_word, m.size);
+	GH_STORE((uint8_t *)t, (uint8_t)GH_STATE_FREED);
+	struct gh_ctr *c = gh__tl.ctr;
+	count_free(c, m.type, m.size);
+	if (gh_likely(c != NULL))
+		ghje_free((void *)u);
+	else
+		ghje_dallocx((void *)u, GHJE_MALLOCX_TCACHE_NONE);
+}
+
+/* The blocks of ring pd, oldest first, counted into c and given back:
+ * with own, through the calling thread's bins and thread cache. */
+static void drain_ring(struct gh_ctr *c, struct gh_pend *pd, bool own)
+{
+	for (unsigned k = 0; k < GH_PEND; k++) {
+		unsigned i = (pd->next + k) & (GH_PEND - 1);
+		uintptr_t q = pd->u[i];
+		if (q == 0)
+			continue;
+		unsigned qstart = pd->start[i];
+		size_t qcls = gh__start_cls[qstart];
+		uint64_t *qt = gh__trl_at(q, qstart);
+		uint64_t w = GH_LOAD(qt);
+		gh__pend_seq_bump(pd);
+		GH_STORE(&pd->u[i], 0);
+		if (!gh__pend_word_ok(w, qcls)) {
+			gh__pend_seq_bump(pd);
+			gh__free_pended_odd(q, qstart);
+			continue;
+		}
+		gh__free_count(c, qt, w);
+		gh__pend_seq_bump(pd);
+		if (own)
+			gh__free_release(c, q, qstart, qcls);
+		else
+			ghje_dallocx((void *)q, GHJE_MALLOCX_TCACHE_NONE);
+	}
+}
+
+void gh__free_drain(void)
+{
+	struct gh_ctr *c = gh__tl.ctr;
+	if (c)
+		drain_ring(c, gh__pend(c), true);
+}
+
+void gh__free_drain_lost(struct gh_ctr *c)
+{
+	struct gh_pend *pd = gh__pend(c);
+	/* its thread may have been stopped by the fork half-way through a change */
+	if (pd->seq & 1)
+		pd->seq++;
+	drain_ring(c, pd, false);
 }
 
 void gh__free(void *p, const char *op)
@@ -745,7 +821,6 @@ bool gh__heap_ignore(uintptr_t u)
  * scanner (mark.c). Their callers (gh_ptr_info, the samples of
  * /debug/memory/types) get values that were true at some instant of the call.
  */
-#define GH_RACY_READER __attribute__((no_sanitize("thread")))
 
 /* Does the live allocation at user contain addr? */
 GH_RACY_READER static bool covers(uintptr_t user, uintptr_t addr)

@@ -365,13 +365,17 @@ GH_INLINE uint32_t gh__meta_site(const struct gh_meta *m)
 	return m->traced ? gh__trace_stack_site(m->site_word) : m->site_word;
 }
 /* The type and (in *size) the size of a live block: the marker's common
- * read, without the rest of the decoding. */
+ * read, without the rest of the decoding. Metadata a program overwrote
+ * (an overflow) still gives a type the counters' arrays hold and a size
+ * inside the block's class. */
 GH_INLINE gh_type_t gh__obj_type_size(uintptr_t user, unsigned start, size_t *size)
 {
 	if (start != GH_START_HDR) {
 		uint64_t w = GH_LOAD(gh__trl_at(user, start));
-		*size = GH_TRL_SIZE_OF(w);
-		return GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
+		size_t s = GH_TRL_SIZE_OF(w), max = gh__start_cls[start] - GH_TRL_SIZE;
+		*size = s <= max ? s : max;
+		gh_type_t t = GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
+		return t <= GH_TYPES_MAX ? t : GH_TYPE_NONE;
 	}
 	const struct gh_hdr *h = gh__hdr_of(user);
 	*size = gh__hdr_size(GH_LOAD(&h->meta));
@@ -403,6 +407,10 @@ size_t gh__usable_size(const void *p);
  * aligned blocks, tracing, threads not set up, misuse). */
 void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, bool zero);
 void gh__free_general(void *p, const char *op);
+/* A block leaving the ring whose trailer is not "live, untraced": a traced
+ * block, or metadata overwritten since it was allocated (heap.c). */
+void gh__free_pended_odd(uintptr_t u, unsigned start);
+extern _Atomic int gh__trace_on GH_HIDDEN;
 
 
 /* Collection (mark.c): unpublishes the live block at user as if freed --
@@ -685,6 +693,57 @@ GH_INLINE struct gh_bin *gh__bin(struct gh_ctr *c, unsigned start)
 	uintptr_t first = (uintptr_t)gh__site_cache(c) - GH_TRL_CLASSES * sizeof(struct gh_bin);
 	return (struct gh_bin *)(first + ((uintptr_t)start - GH_START_TRL0) * sizeof(struct gh_bin));
 }
+/*
+ * Frees behind (the free fast path, below): the last GH_PEND blocks this
+ * thread freed whose trailers free has not read yet. free(p) checks p's
+ * start byte and unpublishes it at once -- from then on every reader sees
+ * p freed, and a second free of p is a double free -- then prefetches p's
+ * trailer and reads the trailer of the block GH_PEND frees back, whose line
+ * has arrived meanwhile: its type and size are counted and it goes to the
+ * bin or to jemalloc only then. The trailer of a block the program did not
+ * touch before freeing it is a cache miss (it lies at the block's end);
+ * this way the miss overlaps the program's own work.
+ *
+ * The counters therefore count a block in the ring as live until it leaves
+ * it; their readers (types.c) subtract the ring's blocks. seq is odd while
+ * the owner changes the ring and counts the block that leaves it, so a
+ * reader that saw the same even seq before and after reading a block's
+ * trailer read a block still in the ring (not yet given back, its trailer
+ * unchanged). The ring lies in the thread's shard right before its bins;
+ * it is emptied when the thread exits (gh__free_drain) and, for the threads
+ * a fork's child lost, by the child. Only the owner writes it.
+ */
+/* Readers of state other threads write without ordering it for them (start
+ * bytes, trailers, a ring of frees): the value read is validated after
+ * (heap.c's lookup, types.c's ring), so ThreadSanitizer must not
+ * instrument them. */
+#define GH_RACY_READER __attribute__((no_sanitize("thread")))
+/* A spin-wait's pause. */
+GH_INLINE void gh__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+#define GH_PEND 4 /* a power of two */
+struct gh_pend {
+	uint64_t seq;
+	uint32_t next;            /* the slot the next free takes */
+	uint8_t start[GH_PEND];   /* the blocks' live start bytes */
+	uintptr_t u[GH_PEND];     /* 0: empty */
+	uint8_t pad[128 - 16 - GH_PEND * sizeof(uintptr_t) - GH_PEND];
+};
+_Static_assert(sizeof(struct gh_pend) == 128, "the ring is two cache lines of its own");
+GH_INLINE struct gh_pend *gh__pend(struct gh_ctr *c)
+{
+	return (struct gh_pend *)((uintptr_t)gh__site_cache(c) - GH_TRL_CLASSES * sizeof(struct gh_bin) -
+				  sizeof(struct gh_pend));
+}
+/* Counts and gives back every block in the calling thread's ring. */
+void gh__free_drain(void);
+/* Counts and gives back the blocks in another thread's ring, into c (a
+ * fork's child, for the threads it lost: no thread cache). */
+void gh__free_drain_lost(struct gh_ctr *c);
 /* Sets a new shard's limits (heap.c; after the classes are known). */
 void gh__bins_init(struct gh_bin *bins);
 /* Gives every block of these bins back to jemalloc (no thread cache). */
@@ -990,15 +1049,76 @@ GH_INLINE void *gh__alloc_fast(size_t size, gh_type_t type, uintptr_t ra, bool z
 	return gh__alloc_fast_bin(size, (uint64_t)type << GH_TRL_TYPE_SHIFT, ra);
 }
 
+/* The second half of a free, for a block whose start byte is already
+ * unpublished and whose trailer t says live: the trailer's state, the
+ * counters, then the thread's bin or jemalloc. */
+GH_INLINE void gh__free_count(struct gh_ctr *c, uint64_t *t, uint64_t w)
+{
+	size_t size = GH_TRL_SIZE_OF(w);
+	gh_type_t type = GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
+	gh_assert(type < GH_TYPE_IDS);
+	/* The check byte alone says freed: the rest of the word stays for a
+	 * double free's report. */
+	GH_STORE((uint8_t *)t, (uint8_t)GH_STATE_FREED);
+	gh__ctr_free(&c[type], size);
+}
+GH_INLINE void gh__free_release(struct gh_ctr *c, uintptr_t u, unsigned start, size_t cls)
+{
+	/* Kept for this thread's next malloc of the class while its bin has room. */
+	struct gh_bin *b = gh__bin(c, start);
+	uint32_t n = b->n;
+	if (gh_likely(n < b->cap)) {
+		b->slot[n] = (char *)u;
+		b->n = n + 1;
+		return;
+	}
+	/* The class saves jemalloc its radix-tree lookup (a cache miss per free
+	 * on large heaps). jemalloc 5.3 sends page-aligned pointers given with a
+	 * size down its slow path (they could be profiling samples): those go
+	 * through plain free, whose fast path does the lookup instead. */
+	if (gh_likely((u & 4095) != 0))
+		ghje_je_je_sdallocx_noflags((void *)u, cls);
+	else
+		ghje_free((void *)u);
+}
+/* Sets the freed bit of a live start byte in place: only this thread writes
+ * a live block's start byte, so it needs no atomic read-modify-write (x86
+ * orders the store before the later ones, jemalloc's included). */
+GH_INLINE void gh__start_unpublish(size_t g, unsigned start)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	(void)start;
+	__asm__ volatile("orb %1, %0" : "+m"(gh__startmap[g]) : "i"(GH_START_FREED) : "memory");
+#else
+	__atomic_store_n(&gh__startmap[g], (uint8_t)(start | GH_START_FREED), __ATOMIC_RELEASE);
+#endif
+}
+/* Is w, the trailer of a block in the ring, still the live, untraced word
+ * of a block of class cls? A write after free may have reached it while
+ * the block waited: its type must still be registered and its size fit. */
+GH_INLINE bool gh__pend_word_ok(uint64_t w, size_t cls)
+{
+	return (uint8_t)w == GH_STATE_LIVE && GH_TRL_SIZE_OF(w) + GH_TRL_SIZE <= cls &&
+	       gh__type_valid(GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS));
+}
+GH_INLINE void gh__pend_seq_bump(struct gh_pend *pd)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&pd->seq, pd->seq + 1, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
 /*
- * The fast path of free: a live, untraced block with a trailer freed by a
- * thread that is set up; the only call is the tail call into jemalloc. The
- * pointer's granule index comes from one rotation: a pointer that is not
- * 16-byte aligned has its low bits rotated to the top and fails the cage's
- * range check with the ones outside it, and the range is empty
- * (gh__tl.free_lim) until the thread is set up. The start byte gives the
- * class (0 for anything but a live trailer block), the trailer's state
- * byte must read exactly "live, not traced".
+ * The fast path of free: a live block with a trailer freed by a thread
+ * that is set up. The pointer's granule index comes from one rotation: a
+ * pointer that is not 16-byte aligned has its low bits rotated to the top
+ * and fails the cage's range check with the ones outside it, and the range
+ * is empty (gh__tl.free_lim) until the thread is set up. The start byte
+ * gives the class (0 for anything but a live trailer block: misuse, a
+ * header block, a block already freed all take the general path). The
+ * block is then unpublished and goes into the ring (struct gh_pend); the
+ * block it pushes out is counted and given back, unless its trailer is not
+ * exactly "live, not traced" (gh__free_pended_odd).
  */
 GH_INLINE void gh__free_fast(void *p, const char *op)
 {
@@ -1009,49 +1129,52 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 		gh__free_general(p, op);
 		return;
 	}
-	/* the trailer the page's hint names, fetched beside the start byte */
-	__builtin_prefetch((const char *)u + gh__start_cls[GH_PEEK(&gh__pagehint_at[u >> GH_PAGE_LG])] - GH_TRL_SIZE);
 	unsigned start = GH_PEEK(&gh__startmap[g]);
 	size_t cls = gh__start_cls[start];
-	uint64_t *t = (uint64_t *)(u + cls - GH_TRL_SIZE);
-	if (gh_unlikely(cls == 0 || GH_PEEK((const uint8_t *)t) != GH_STATE_LIVE)) {
+	if (gh_unlikely(cls == 0)) {
 		gh__free_general(p, op);
 		return;
 	}
-	uint64_t w = GH_LOAD(t);
-	size_t size = GH_TRL_SIZE_OF(w);
-	gh_type_t type = GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
-	gh_assert(type < GH_TYPE_IDS && size + GH_TRL_SIZE <= cls);
-	/* Unpublish before jemalloc may hand the block to another thread: only
-	 * this thread writes a live block's start byte, so setting the freed
-	 * bit in place needs no atomic read-modify-write (x86 orders the store
-	 * before the call's). */
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-	__asm__ volatile("orb %1, %0" : "+m"(gh__startmap[g]) : "i"(GH_START_FREED) : "memory");
-#else
-	__atomic_store_n(&gh__startmap[g], (uint8_t)(start | GH_START_FREED), __ATOMIC_RELEASE);
-#endif
-	/* The check byte alone says freed: the rest of the word stays for a
-	 * double free's report. */
-	GH_STORE((uint8_t *)t, (uint8_t)GH_STATE_FREED);
+	uint64_t *t = (uint64_t *)(u + cls - GH_TRL_SIZE);
 	struct gh_ctr *c = gh__tl.ctr;
-	gh__ctr_free(&c[type], size);
-	/* Kept for this thread's next malloc of the class while its bin has room. */
-	struct gh_bin *b = gh__bin(c, start);
-	uint32_t n = b->n;
-	if (gh_likely(n < b->cap)) {
-		b->slot[n] = (char *)p;
-		b->n = n + 1;
+	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed))) {
+		/* Tracing: no ring, so that its accounts follow each free at once. */
+		if (GH_PEEK((const uint8_t *)t) != GH_STATE_LIVE) {
+			gh__free_general(p, op);
+			return;
+		}
+		gh__start_unpublish(g, start);
+		gh__free_count(c, t, GH_LOAD(t));
+		gh__free_release(c, u, start, cls);
 		return;
 	}
-	/* The class saves jemalloc its radix-tree lookup (a cache miss per free
-	 * on large heaps). jemalloc 5.3 sends page-aligned pointers given with a
-	 * size down its slow path (they could be profiling samples): those go
-	 * through plain free, whose fast path does the lookup instead. */
-	if (gh_likely((u & 4095) != 0))
-		ghje_je_je_sdallocx_noflags(p, cls);
-	else
-		ghje_free(p);
+	/* Unpublished now (a second free of p is a double free from here on);
+	 * counted and given back GH_PEND frees later. */
+	gh__start_unpublish(g, start);
+	__builtin_prefetch(t, 1);
+	struct gh_pend *pd = gh__pend(c);
+	unsigned i = pd->next;
+	uintptr_t q = pd->u[i];
+	unsigned qstart = pd->start[i];
+	gh__pend_seq_bump(pd);
+	GH_STORE(&pd->u[i], u);
+	GH_STORE(&pd->start[i], (uint8_t)start);
+	pd->next = (i + 1) & (GH_PEND - 1);
+	if (q == 0) {
+		gh__pend_seq_bump(pd);
+		return;
+	}
+	size_t qcls = gh__start_cls[qstart];
+	uint64_t *qt = (uint64_t *)(q + qcls - GH_TRL_SIZE);
+	uint64_t w = GH_LOAD(qt);
+	if (gh_unlikely(!gh__pend_word_ok(w, qcls))) {
+		gh__pend_seq_bump(pd);
+		gh__free_pended_odd(q, qstart);
+		return;
+	}
+	gh__free_count(c, qt, w);
+	gh__pend_seq_bump(pd);
+	gh__free_release(c, q, qstart, qcls);
 }
 
 GH_INTERNAL_END

@@ -1004,18 +1004,11 @@ static struct {
 
 enum { PAR_SLEEP, PAR_ACTIVE };
 
-GH_INLINE void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 static void pool_lock(void)
 {
 	while (atomic_exchange_explicit(&par.lock, 1, memory_order_acquire))
 		while (atomic_load_explicit(&par.lock, memory_order_relaxed))
-			cpu_relax();
+			gh__cpu_relax();
 }
 
 static void pool_unlock(void)
@@ -1087,7 +1080,7 @@ static void pool_wait(void)
 		    atomic_load_explicit(&par.n_pool, memory_order_relaxed) != 0)
 			return;
 		if (spins < 1024) {
-			cpu_relax();
+			gh__cpu_relax();
 			continue;
 		}
 		atomic_fetch_add(&par.pool_sleepers, 1);
@@ -1220,7 +1213,7 @@ GH_MARKER static void drain(struct worker *me)
 			/* the helpers may still be leaving: their counts and
 			 * lists are read next */
 			while (atomic_load_explicit(&par.exited, memory_order_acquire) != par.k)
-				cpu_relax();
+				gh__cpu_relax();
 			par.open = false;
 		}
 		if (!mk.par || !defer_apply())
@@ -1320,7 +1313,7 @@ static void *helper_main(void *arg)
 			 * subgraphs): a short spin, then sleep, so as not to slow
 			 * it down on a shared core (round_open wakes us) */
 			if (++spins < 2048) {
-				cpu_relax();
+				gh__cpu_relax();
 				continue;
 			}
 			atomic_fetch_add(&par.sleepers, 1);

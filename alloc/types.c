@@ -32,6 +32,7 @@ struct shard {
 	struct shard *next_all;
 	struct shard *next_free;
 	bool in_use;
+	struct gh_pend pend;                            /* right before bins: gh__pend */
 	struct gh_bin bins[GH_TRL_CLASSES];             /* right before site_cache: gh__bin */
 	struct gh_site_cache site_cache[GH_SITE_CACHE]; /* right before ctr: gh__site_cache */
 	struct gh_ctr ctr[GH_TYPE_IDS];
@@ -40,6 +41,8 @@ _Static_assert(offsetof(struct shard, ctr) == offsetof(struct shard, site_cache)
 	       "the site cache ends where the counters begin");
 _Static_assert(offsetof(struct shard, site_cache) == offsetof(struct shard, bins) + sizeof(((struct shard *)0)->bins),
 	       "the bins end where the site cache begins");
+_Static_assert(offsetof(struct shard, bins) == offsetof(struct shard, pend) + sizeof(struct gh_pend),
+	       "the ring ends where the bins begin");
 
 #define NAME_SLOTS (2 * GH_TYPES_MAX) /* open addressing, power of two */
 #define SCOPE_MAX 32
@@ -201,6 +204,7 @@ void gh__count_global(gh_type_t t, int64_t dallocs, int64_t dfrees, int64_t dbyt
 static void thread_exit(void *arg)
 {
 	struct shard *s = arg;
+	gh__free_drain(); /* its ring counted into its shard before the fold */
 	gh__tl.ctr = NULL;
 	gh__tl_refresh();
 	tl_dead = true;
@@ -281,6 +285,51 @@ static void add_ctr(gh_type_stats_t *o, const struct gh_ctr *c)
 	o->total_frees += (uint64_t)frees;
 }
 
+/* The blocks in a shard's ring (struct gh_pend): freed, and counted until
+ * they leave it. Their types into type[], sizes into size[]; returns how
+ * many. A racy read validated by the ring's sequence number: a trailer read
+ * between two equal even values belongs to a block still in the ring. A
+ * busy owner can make every attempt fail; after a bounded number the
+ * counters are read as they stand (off by at most GH_PEND for that shard,
+ * as any read of a thread that is freeing is off by its last frees). */
+GH_RACY_READER static unsigned pend_read(struct shard *s, gh_type_t type[GH_PEND], size_t size[GH_PEND])
+{
+	struct gh_pend *pd = &s->pend;
+	for (unsigned tries = 0; tries < 256; tries++) {
+		uint64_t seq = __atomic_load_n(&pd->seq, __ATOMIC_ACQUIRE);
+		if (seq & 1) {
+			gh__cpu_relax();
+			continue;
+		}
+		unsigned n = 0;
+		for (unsigned k = 0; k < GH_PEND; k++) {
+			uintptr_t q = GH_LOAD(&pd->u[k]);
+			size_t cls = gh__start_cls[GH_LOAD(&pd->start[k])];
+			if (q == 0 || cls == 0)
+				continue;
+			uint64_t w = GH_LOAD((const uint64_t *)(q + cls - GH_TRL_SIZE));
+			unsigned chk = (unsigned)(w & GH_TRL_CHECK_MASK);
+			if ((chk != GH_STATE_LIVE && chk != GH_STATE_LIVE_TRACED) || GH_TRL_SIZE_OF(w) + GH_TRL_SIZE > cls)
+				continue; /* overwritten: gh__free_pended_odd leaves it counted */
+			type[n] = GH_TRL_FIELD(w, GH_TRL_TYPE_SHIFT, GH_TRL_TYPE_BITS);
+			size[n] = GH_TRL_SIZE_OF(w);
+			n++;
+		}
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&pd->seq, __ATOMIC_RELAXED) == seq)
+			return n;
+	}
+	return 0;
+}
+
+/* One freed block of a ring taken out of o's figures. */
+static void pend_sub(gh_type_stats_t *o, size_t size)
+{
+	o->live_count--;
+	o->live_bytes -= size;
+	o->total_frees++;
+}
+
 /* Sums were accumulated in two's complement; a transiently negative live
  * figure (a free counted before its allocation) reads as 0. */
 static void finish_stats(gh_type_stats_t *o, gh_type_t t)
@@ -299,8 +348,14 @@ int gh_type_stats(gh_type_t type, gh_type_stats_t *out)
 		return ENOENT;
 	memset(out, 0, sizeof *out);
 	pthread_mutex_lock(&shard_lock);
-	for (struct shard *s = all_shards; s; s = s->next_all)
+	for (struct shard *s = all_shards; s; s = s->next_all) {
 		add_ctr(out, &s->ctr[type]);
+		gh_type_t pt[GH_PEND];
+		size_t ps[GH_PEND];
+		for (unsigned k = 0, n = pend_read(s, pt, ps); k < n; k++)
+			if (pt[k] == type)
+				pend_sub(out, ps[k]);
+	}
 	add_ctr(out, &global_ctr[type]);
 	pthread_mutex_unlock(&shard_lock);
 	finish_stats(out, type);
@@ -315,9 +370,15 @@ size_t gh_stats_all(gh_type_stats_t *out, size_t cap)
 	size_t m = n < cap ? n : cap;
 	memset(out, 0, m * sizeof *out);
 	pthread_mutex_lock(&shard_lock);
-	for (struct shard *s = all_shards; s; s = s->next_all)
+	for (struct shard *s = all_shards; s; s = s->next_all) {
 		for (size_t i = 0; i < m; i++)
 			add_ctr(&out[i], &s->ctr[i + 1]);
+		gh_type_t pt[GH_PEND];
+		size_t ps[GH_PEND];
+		for (unsigned k = 0, n = pend_read(s, pt, ps); k < n; k++)
+			if (pt[k] >= 1 && pt[k] <= m)
+				pend_sub(&out[pt[k] - 1], ps[k]);
+	}
 	for (size_t i = 0; i < m; i++)
 		add_ctr(&out[i], &global_ctr[i + 1]);
 	pthread_mutex_unlock(&shard_lock);
@@ -364,6 +425,8 @@ void gh__types_atfork_child(void)
 	 * objects in the child's heap); their free blocks go back to jemalloc. */
 	struct gh_ctr *own = gh__tl.ctr;
 	for (struct shard *s = all_shards; s; s = s->next_all)
-		if (s->in_use && s->ctr != own)
+		if (s->in_use && s->ctr != own) {
+			gh__free_drain_lost(s->ctr);
 			gh__bins_release(s->bins);
+		}
 }

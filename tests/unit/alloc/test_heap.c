@@ -324,6 +324,8 @@ TEST(bins_hand_back_the_last_freed_blocks)
 	unsigned n0 = b->n;
 	uintptr_t pa = (uintptr_t)escape(p); /* not p itself: the compiler would see a use after free */
 	free(p);
+	EXPECT_EQ(b->n, n0); /* in the ring of frees behind until GH_PEND more */
+	gh__free_drain();
 	EXPECT_EQ(b->n, n0 + 1);
 	EXPECT_FALSE(gh__start_live(gh__startmap[(pa - gh__cage.base) >> 4]));
 	EXPECT_EQ(gh_ptr_size((void *)pa), 0); /* freed to glassheap while in the bin */
@@ -339,9 +341,11 @@ TEST(bins_hand_back_the_last_freed_blocks)
 	uintptr_t blk[N];
 	for (int i = 0; i < N; i++)
 		blk[i] = (uintptr_t)escape(malloc(40));
+	gh__free_drain(); /* the ring's blocks into the bin, before it is emptied */
 	b->n = 0; /* start from an empty bin (its blocks stay allocated to jemalloc: a test leak) */
 	for (int i = 0; i < N; i++)
 		free((void *)blk[i]);
+	gh__free_drain();
 	EXPECT_EQ(b->n, GH_BIN_CAP);
 	for (int i = 0; i < GH_BIN_CAP; i++) {
 		char *r = escape(malloc(40));

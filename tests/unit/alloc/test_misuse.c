@@ -91,8 +91,10 @@ TEST(double_free_is_detected)
 	EXPECT_EQ(last_kind, GH_ERR_DOUBLE_FREE);
 	EXPECT_TRUE(strstr(last_msg, "double free") != NULL);
 	EXPECT_TRUE(strstr(last_msg, "test_misuse+0x") != NULL);
-	/* the heap still works, and the block went into the thread's bin once:
-	 * the next two blocks of its class are two blocks */
+	/* the heap still works, and the block went into the thread's bin once
+	 * (out of the ring of frees behind): the next two blocks of its class
+	 * are two blocks */
+	gh__free_drain();
 	void *q = launder(malloc(48));
 	void *r = launder(malloc(48));
 	EXPECT_TRUE(q != NULL && r != NULL && q != r);
@@ -103,12 +105,33 @@ TEST(double_free_is_detected)
 
 /* A write after free into a block kept in the thread's bin reaches no
  * glassheap state: the bin keeps its pointers beside the blocks. */
+/* The same once the first free's block has left the ring for the bin: its
+ * trailer says freed. */
+TEST(double_free_after_the_ring_is_detected)
+{
+	setup_log_mode();
+	char *p = alloc_here(48);
+	free(p);
+	gh__free_drain();
+	free(launder(p));
+	EXPECT_EQ(calls, 1);
+	EXPECT_EQ(last_kind, GH_ERR_DOUBLE_FREE);
+	void *q = launder(malloc(48));
+	void *r = launder(malloc(48));
+	EXPECT_TRUE(q == p && r != q);
+	free(q);
+	free(r);
+	gh__free_drain();
+	EXPECT_EQ(gh_heap_check(1), 0);
+}
+
 TEST(write_after_free_into_a_cached_block)
 {
 	setup_log_mode();
 	char *p = alloc_here(40);
 	char *keep = launder(malloc(40));
 	free(p);
+	gh__free_drain(); /* in the bin */
 	memset(launder(p), 0xa7, 48); /* the whole 48-byte class, its trailer's place included */
 	char *q = launder(malloc(40));
 	EXPECT_TRUE(q == p);
@@ -131,6 +154,37 @@ TEST(double_delete_via_realloc_and_invalid_realloc)
 	EXPECT_TRUE(strstr(last_msg, "realloc:") != NULL);
 }
 
+/* A write after free that reaches the trailer of a block still in the ring
+ * (the live check byte's own value included, so that only the size and the
+ * type give it away): reported when the block leaves the ring, and the
+ * block kept as a free of corrupted metadata keeps it -- published, counted,
+ * never handed out again. */
+TEST(write_after_free_into_a_block_in_the_ring)
+{
+	setup_log_mode();
+	gh_type_stats_t before, after;
+	ASSERT_EQ(gh_type_stats(GH_TYPE_MALLOC, &before), 0);
+	char *p = alloc_here(40);
+	free(p);
+	memset(launder(p), 0xa7, 48); /* the whole 48-byte class, the trailer included */
+	EXPECT_EQ(calls, 0);
+	gh__free_drain();
+	EXPECT_EQ(calls, 1);
+	EXPECT_EQ(last_kind, GH_ERR_CORRUPT);
+	EXPECT_TRUE(gh__start_live(gh__start_at((uintptr_t)p)));
+	ASSERT_EQ(gh_type_stats(GH_TYPE_MALLOC, &after), 0);
+	EXPECT_EQ(after.live_count, before.live_count + 1);
+	EXPECT_EQ(gh_ptr_size(p), 0); /* its metadata reads corrupted, never live */
+	EXPECT_EQ(gh_heap_check(0), 1);
+	for (int i = 0; i < 64; i++) {
+		void *q = launder(malloc(40));
+		EXPECT_TRUE(q != p);
+		free(q);
+	}
+	gh__free_drain();
+	EXPECT_EQ(calls, 1);
+}
+
 TEST(overflow_over_the_trailer_is_detected)
 {
 	setup_log_mode();
@@ -138,6 +192,7 @@ TEST(overflow_over_the_trailer_is_detected)
 	ASSERT_EQ(malloc_usable_size(p), 56);
 	memset(launder(p + 56), 0x41, 1); /* a one-byte overflow reaches the trailer */
 	free(launder(p));
+	gh__free_drain(); /* read when it leaves the ring of frees behind */
 	EXPECT_EQ(last_kind, GH_ERR_CORRUPT);
 	EXPECT_TRUE(strstr(last_msg, "corrupted allocation metadata") != NULL);
 }
