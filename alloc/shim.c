@@ -58,7 +58,8 @@ gh_type_t gh__scope_type(void)
 	return gh__tl.scope_type;
 }
 
-EXPORT void free(void *ptr)
+/* No frame pointer either: every call out of free is a tail call. */
+__attribute__((optimize("omit-frame-pointer"))) EXPORT void free(void *ptr)
 {
 	gh__free_fast(ptr, "free");
 }
