@@ -149,7 +149,9 @@ GH_INLINE bool gh__cage_contains(uintptr_t p)
  *     trailer = state:8 | 0:1 | ignored:1 | size:14 | type:15 | site:24 | 0:1
  *
  * The check byte is the trailer's first byte: an overflow past the slack,
- * even by one byte, is caught at free as corrupted metadata. The whole trailer is one word:
+ * even by one byte, is caught as corrupted metadata when the block leaves
+ * its thread's ring of frees behind (struct gh_pend: at most four frees
+ * after its own), or by a pass. The whole trailer is one word:
  * changing it (realloc, retag, gh_ignore_object) is one store or CAS.
  *
  * Other blocks (large extents, alignments above 16, sizes whose class is
