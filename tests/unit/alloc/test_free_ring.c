@@ -124,6 +124,14 @@ static void set_stage(int s)
 	pthread_mutex_unlock(&mu);
 }
 
+/* A helper thread's end: says it is done, then lives until stage 2. */
+static void *done_then_wait(void)
+{
+	set_stage(1);
+	wait_stage(2);
+	return NULL;
+}
+
 static struct gh_ctr *waiter_ctr; /* the waiting thread's shard */
 
 static void *free_three_and_wait(void *arg)
@@ -135,19 +143,26 @@ static void *free_three_and_wait(void *arg)
 	waiter_ctr = gh__tl.ctr; /* set up by its first allocation */
 	for (int i = 0; i < 3; i++)
 		gh_free(p[i]);
-	set_stage(1);
-	wait_stage(2);
-	return NULL;
+	return done_then_wait();
+}
+
+/* Starts free_three_and_wait and returns once its frees are done. */
+static pthread_t start_waiter(gh_type_t *t)
+{
+	stage = 0;
+	pthread_t th;
+	if (pthread_create(&th, NULL, free_three_and_wait, t) != 0)
+		abort();
+	wait_stage(1);
+	return th;
 }
 
 TEST(other_threads_ring_while_it_waits_and_after_it_exits)
 {
-	stage = 0;
-	gh_type_t t = type_x();
+	static gh_type_t t;
+	t = type_x();
 	gh_type_stats_t before = stats(t);
-	pthread_t th;
-	ASSERT_EQ(pthread_create(&th, NULL, free_three_and_wait, &t), 0);
-	wait_stage(1);
+	pthread_t th = start_waiter(&t);
 	gh_type_stats_t mid = stats(t);
 	EXPECT_EQ(mid.live_count, before.live_count);
 	EXPECT_EQ(mid.live_bytes, before.live_bytes);
@@ -167,12 +182,10 @@ TEST(other_threads_ring_while_it_waits_and_after_it_exits)
  * and gives them back. */
 TEST(fork_child_empties_the_rings_of_threads_it_lost)
 {
-	stage = 0;
-	gh_type_t t = type_x();
+	static gh_type_t t;
+	t = type_x();
 	gh_type_stats_t before = stats(t);
-	pthread_t th;
-	ASSERT_EQ(pthread_create(&th, NULL, free_three_and_wait, &t), 0);
-	wait_stage(1);
+	pthread_t th = start_waiter(&t);
 	pid_t pid = fork();
 	ASSERT_TRUE(pid >= 0);
 	if (pid == 0) {
@@ -211,9 +224,7 @@ TEST(fork_child_empties_the_rings_of_threads_it_lost)
 static void *free_one(void *arg)
 {
 	gh_free(arg);
-	set_stage(1);
-	wait_stage(2);
-	return NULL;
+	return done_then_wait();
 }
 
 TEST(double_free_of_another_threads_ringed_block)
@@ -263,9 +274,7 @@ static void *churn(void *arg)
 	}
 	for (int k = 0; k < 8; k++)
 		gh_free(keep[k]);
-	set_stage(1);
-	wait_stage(2);
-	return NULL;
+	return done_then_wait();
 }
 
 TEST(readers_during_churn_stay_in_range)
