@@ -42,7 +42,6 @@
 uint8_t *gh__startmap;
 uint8_t *gh__startmap_at;
 uint32_t *gh__pagemap;
-uint8_t *gh__pagehint_at;
 size_t gh__small_max;
 size_t gh__cage_granules;
 uint16_t gh__start_cls[256];
@@ -1259,9 +1258,7 @@ static bool init_all(void)
 	}
 	gh__startmap_at = gh__startmap - (gh__cage.base >> GH_GRANULE_LG);
 	gh__pagemap = gh__meta_map((gh__cage.size >> GH_PAGE_LG) * sizeof(uint32_t));
-	uint8_t *hints = gh__meta_map(gh__cage.size >> GH_PAGE_LG);
-	gh__pagehint_at = hints ? hints - (gh__cage.base >> GH_PAGE_LG) : NULL;
-	if (!gh__startmap || !gh__pagemap || !hints) {
+	if (!gh__startmap || !gh__pagemap) {
 		init_failure = "cannot map the object-start tables (RLIMIT_AS?)";
 		gh__cage_release();
 		gh__sites_release();

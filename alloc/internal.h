@@ -252,13 +252,6 @@ extern uint8_t *gh__startmap GH_HIDDEN;
  * byte of user's granule (one load and no subtraction on the hot path). */
 extern uint8_t *gh__startmap_at GH_HIDDEN;
 extern uint32_t *gh__pagemap GH_HIDDEN;
-/* By cage page (indexed by address >> GH_PAGE_LG, like gh__startmap_at):
- * the start byte of the last trailer block malloc published with its start
- * in that page. Only a hint: free prefetches the trailer it names while it
- * loads the start map, so the two cache misses overlap instead of the
- * trailer's address waiting for the start byte. A wrong or stale hint
- * costs a useless prefetch, never a wrong answer. */
-extern uint8_t *gh__pagehint_at GH_HIDDEN;
 extern size_t gh__small_max GH_HIDDEN; /* largest jemalloc small size class */
 /* By start byte: the block's class size for a live trailer block, else 0. */
 extern uint16_t gh__start_cls[256] GH_HIDDEN;
@@ -1011,7 +1004,6 @@ GH_INLINE void *gh__alloc_fast_publish(struct gh_ctr *c, char *raw, size_t size,
 	/* jemalloc handed out a block nobody has published */
 	gh_assert(gh__cage_contains(user) && !gh__start_live(gh__start_at(user)));
 	__atomic_store_n(&gh__startmap_at[user >> GH_GRANULE_LG], e->start, __ATOMIC_RELEASE);
-	GH_STORE(&gh__pagehint_at[user >> GH_PAGE_LG], e->start);
 	gh__ctr_alloc(ctr, size);
 	return (void *)user;
 }
