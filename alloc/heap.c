@@ -45,6 +45,8 @@ uint32_t *gh__pagemap;
 size_t gh__small_max;
 size_t gh__cage_granules;
 uint16_t gh__start_cls[256];
+static const uint16_t no_cls[256];
+const uint16_t *_Atomic gh__free_cls = gh__start_cls;
 struct gh_trl_ent gh__trl_tab[GH_TRL_CLASS_MAX / 16 + 1];
 size_t gh__trl_max;
 /* Live blocks with a header (the rest have a trailer): /debug/memory's
@@ -332,6 +334,11 @@ GH_NOINLINE void *gh__alloc_fast_refill(size_t size, uint64_t tbits, uintptr_t r
 	return gh__alloc_fast_finish(gh__tl.ctr, raw, size, tbits, ra);
 }
 
+void gh__free_fast_tracing(bool on)
+{
+	atomic_store_explicit(&gh__free_cls, on ? no_cls : gh__start_cls, memory_order_release);
+}
+
 void gh__bins_init(struct gh_bin *bins)
 {
 	for (unsigned k = 0; k < GH_TRL_CLASSES; k++) {
@@ -540,8 +547,10 @@ void gh__free_pended_odd(uintptr_t u, unsigned start)
  * with own, through the calling thread's bins and thread cache. */
 static void drain_ring(struct gh_ctr *c, struct gh_pend *pd, bool own)
 {
+	/* the bumps below move gh__pend_next: the oldest is taken first */
+	unsigned oldest = gh__pend_next(pd);
 	for (unsigned k = 0; k < GH_PEND; k++) {
-		unsigned i = (pd->next + k) & (GH_PEND - 1);
+		unsigned i = (oldest + k) & (GH_PEND - 1);
 		uintptr_t q = pd->u[i];
 		if (q == 0)
 			continue;

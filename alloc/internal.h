@@ -406,6 +406,15 @@ void gh__free_general(void *p, const char *op);
  * block, or metadata overwritten since it was allocated (heap.c). */
 void gh__free_pended_odd(uintptr_t u, unsigned start);
 extern _Atomic int gh__trace_on GH_HIDDEN;
+/* The class table free's fast path reads by start byte: gh__start_cls, or
+ * while tracing is on a table of zeros, which sends every free down the
+ * general path (tracing's accounts follow each free at once: no ring, no
+ * bins) without a test of its own on the fast path. Switched by
+ * gh__free_fast_tracing; a free that read the table just before a switch
+ * takes the path it chose then (the ring's reader sees a traced block
+ * leave it: gh__free_pended_odd). */
+extern const uint16_t *_Atomic gh__free_cls GH_HIDDEN;
+void gh__free_fast_tracing(bool on);
 
 
 /* Collection (mark.c): unpublishes the live block at user as if freed --
@@ -685,8 +694,9 @@ _Static_assert(sizeof(struct gh_bin) == 128, "a bin is found by a shift of its s
 /* The bin of the trailer class whose start byte is start (live value). */
 GH_INLINE struct gh_bin *gh__bin(struct gh_ctr *c, unsigned start)
 {
-	uintptr_t first = (uintptr_t)gh__site_cache(c) - GH_TRL_CLASSES * sizeof(struct gh_bin);
-	return (struct gh_bin *)(first + ((uintptr_t)start - GH_START_TRL0) * sizeof(struct gh_bin));
+	/* the constants fold into one displacement: one shift, one add */
+	uintptr_t before_first = (uintptr_t)gh__site_cache(c) - (GH_TRL_CLASSES + GH_START_TRL0) * sizeof(struct gh_bin);
+	return (struct gh_bin *)(before_first + (uintptr_t)start * sizeof(struct gh_bin));
 }
 /*
  * Frees behind (the free fast path, below): the last GH_PEND blocks this
@@ -722,13 +732,18 @@ GH_INLINE void gh__cpu_relax(void)
 }
 #define GH_PEND 4 /* a power of two */
 struct gh_pend {
-	uint64_t seq;
-	uint32_t next;            /* the slot the next free takes */
-	uint8_t start[GH_PEND];   /* the blocks' live start bytes */
 	uintptr_t u[GH_PEND];     /* 0: empty */
-	uint8_t pad[128 - 16 - GH_PEND * sizeof(uintptr_t) - GH_PEND];
+	/* Two steps per block that enters or leaves: the slot the next free
+	 * takes (the oldest) is gh__pend_next. */
+	uint64_t seq;
+	uint8_t start[GH_PEND];   /* the blocks' live start bytes */
+	uint8_t pad[128 - 8 - GH_PEND * sizeof(uintptr_t) - GH_PEND];
 };
 _Static_assert(sizeof(struct gh_pend) == 128, "the ring is two cache lines of its own");
+GH_INLINE unsigned gh__pend_next(const struct gh_pend *pd)
+{
+	return (unsigned)(pd->seq >> 1) & (GH_PEND - 1);
+}
 GH_INLINE struct gh_pend *gh__pend(struct gh_ctr *c)
 {
 	return (struct gh_pend *)((uintptr_t)gh__site_cache(c) - GH_TRL_CLASSES * sizeof(struct gh_bin) -
@@ -1116,7 +1131,8 @@ GH_INLINE void gh__pend_seq_bump(struct gh_pend *pd)
  * and fails the cage's range check with the ones outside it, and the range
  * is empty (gh__tl.free_lim) until the thread is set up. The start byte
  * gives the class (0 for anything but a live trailer block: misuse, a
- * header block, a block already freed all take the general path). The
+ * header block, a block already freed all take the general path; 0 for
+ * every block while tracing is on, see gh__free_cls). The
  * block is then unpublished and goes into the ring (struct gh_pend); the
  * block it pushes out is counted and given back, unless its trailer is not
  * exactly "live, not traced" (gh__free_pended_odd).
@@ -1131,36 +1147,24 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 		return;
 	}
 	unsigned start = GH_PEEK(&gh__startmap[g]);
-	size_t cls = gh__start_cls[start];
+	size_t cls = atomic_load_explicit(&gh__free_cls, memory_order_relaxed)[start];
 	if (gh_unlikely(cls == 0)) {
 		gh__free_general(p, op);
 		return;
 	}
 	uint64_t *t = (uint64_t *)(u + cls - GH_TRL_SIZE);
 	struct gh_ctr *c = gh__tl.ctr;
-	if (gh_unlikely(atomic_load_explicit(&gh__trace_on, memory_order_relaxed))) {
-		/* Tracing: no ring, so that its accounts follow each free at once. */
-		if (GH_PEEK((const uint8_t *)t) != GH_STATE_LIVE) {
-			gh__free_general(p, op);
-			return;
-		}
-		gh__start_unpublish(g, start);
-		gh__free_count(c, t, GH_LOAD(t));
-		gh__free_release(c, u, start, cls);
-		return;
-	}
 	/* Unpublished now (a second free of p is a double free from here on);
 	 * counted and given back GH_PEND frees later. */
 	gh__start_unpublish(g, start);
 	__builtin_prefetch(t, 1);
 	struct gh_pend *pd = gh__pend(c);
-	unsigned i = pd->next;
+	unsigned i = gh__pend_next(pd);
 	uintptr_t q = pd->u[i];
 	unsigned qstart = pd->start[i];
 	gh__pend_seq_bump(pd);
 	GH_STORE(&pd->u[i], u);
 	GH_STORE(&pd->start[i], (uint8_t)start);
-	pd->next = (i + 1) & (GH_PEND - 1);
 	if (q == 0) {
 		gh__pend_seq_bump(pd);
 		return;

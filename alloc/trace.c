@@ -424,6 +424,7 @@ int gh__trace_start(unsigned frames, size_t sample_bytes)
 	gh__unwind_warm_up(s->unwinder);
 	last_frames = frames;
 	atomic_store_explicit(&cur_session, s, memory_order_release);
+	gh__free_fast_tracing(true);
 	atomic_store_explicit(&gh__trace_on, 1, memory_order_release);
 out:
 	pthread_mutex_unlock(&ctl_lock);
@@ -440,6 +441,7 @@ int gh__trace_stop(void)
 {
 	pthread_mutex_lock(&ctl_lock);
 	int on = atomic_exchange(&gh__trace_on, 0);
+	gh__free_fast_tracing(false);
 	pthread_mutex_unlock(&ctl_lock);
 	return on ? 0 : ESRCH;
 }
