@@ -489,6 +489,31 @@ GH_INLINE void *raw_of(uintptr_t u, unsigned start, const struct gh_meta *m)
 	return (void *)(u - (m->align_lg ? ((uintptr_t)1 << m->align_lg) : GH_HDR_SIZE));
 }
 
+/* The fast path's class 0 (see gh__free_cls): g and start are p's granule
+ * and start byte. While tracing is on, an untraced, live trailer block is
+ * still freed as the fast path would, through the thread's bins, but
+ * without the ring, so that tracing's accounts follow each free at once
+ * (sampled tracing leaves most blocks untraced); anything else takes the
+ * general path. */
+GH_NOINLINE void gh__free_no_cls(void *p, const char *op, size_t g, unsigned start)
+{
+	size_t cls = gh__start_cls[start];
+	if (!atomic_load_explicit(&gh__trace_on, memory_order_relaxed) || cls == 0) {
+		gh__free_general(p, op);
+		return;
+	}
+	uintptr_t u = (uintptr_t)p;
+	uint64_t *t = (uint64_t *)(u + cls - GH_TRL_SIZE);
+	if (GH_PEEK((const uint8_t *)t) != GH_STATE_LIVE) {
+		gh__free_general(p, op);
+		return;
+	}
+	struct gh_ctr *c = gh__tl.ctr;
+	gh__start_unpublish(g, start);
+	gh__free_count(c, t, GH_LOAD(t));
+	gh__free_release(c, u, start, cls);
+}
+
 /* Every case of free: misuse, large or aligned blocks, traced blocks,
  * threads without a shard. */
 GH_NOINLINE void gh__free_general(void *p, const char *op)

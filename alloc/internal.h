@@ -402,14 +402,17 @@ size_t gh__usable_size(const void *p);
  * aligned blocks, tracing, threads not set up, misuse). */
 void *gh__alloc_general(size_t size, gh_type_t type, uintptr_t ra, bool zero);
 void gh__free_general(void *p, const char *op);
+/* The fast path's class 0 (heap.c): tracing's frees, else gh__free_general.
+ * g and start: p's granule and start byte. */
+void gh__free_no_cls(void *p, const char *op, size_t g, unsigned start);
 /* A block leaving the ring whose trailer is not "live, untraced": a traced
  * block, or metadata overwritten since it was allocated (heap.c). */
 void gh__free_pended_odd(uintptr_t u, unsigned start);
 extern _Atomic int gh__trace_on GH_HIDDEN;
 /* The class table free's fast path reads by start byte: gh__start_cls, or
- * while tracing is on a table of zeros, which sends every free down the
- * general path (tracing's accounts follow each free at once: no ring, no
- * bins) without a test of its own on the fast path. Switched by
+ * while tracing is on a table of zeros, which sends every free to
+ * gh__free_no_cls (tracing's accounts follow each free at once: no ring)
+ * without a test of its own on the fast path. Switched by
  * gh__free_fast_tracing; a free that read the table just before a switch
  * takes the path it chose then (the ring's reader sees a traced block
  * leave it: gh__free_pended_odd). */
@@ -1149,7 +1152,7 @@ GH_INLINE void gh__free_fast(void *p, const char *op)
 	unsigned start = GH_PEEK(&gh__startmap[g]);
 	size_t cls = atomic_load_explicit(&gh__free_cls, memory_order_relaxed)[start];
 	if (gh_unlikely(cls == 0)) {
-		gh__free_general(p, op);
+		gh__free_no_cls(p, op, g, start);
 		return;
 	}
 	uint64_t *t = (uint64_t *)(u + cls - GH_TRL_SIZE);
