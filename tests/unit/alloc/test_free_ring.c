@@ -8,6 +8,7 @@
  * where malloc is TSan's. */
 #include "internal.h"
 #include "test.h"
+#include "ring_test.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,48 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile int calls;
-static volatile gh_error_kind_t last_kind;
-
-static void capture(gh_error_kind_t kind, const void *ptr, const char *op, const char *msg)
-{
-	(void)ptr;
-	(void)op;
-	(void)msg;
-	last_kind = kind;
-	calls++;
-}
-
-static void *escape(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
-
 static gh_type_t type_x(void)
 {
 	static gh_type_t t;
 	if (!t)
 		t = gh_type_register("ring_x", NULL);
 	return t;
-}
-
-static gh_type_stats_t stats(gh_type_t t)
-{
-	gh_type_stats_t st;
-	memset(&st, 0, sizeof st);
-	EXPECT_EQ(gh_type_stats(t, &st), 0);
-	return st;
-}
-
-/* Blocks of the calling thread's ring. */
-static unsigned ringed(void)
-{
-	struct gh_pend *pd = gh__pend(gh__tl.ctr);
-	unsigned n = 0;
-	for (unsigned k = 0; k < GH_PEND; k++)
-		n += pd->u[k] != 0;
-	return n;
 }
 
 TEST(own_ring_is_counted_as_freed)
@@ -243,17 +208,7 @@ TEST(double_free_of_another_threads_ringed_block)
 	set_stage(2);
 	pthread_join(th, NULL);
 	gh__free_drain();
-	void *q[64];
-	int twice = 0;
-	for (int i = 0; i < 64; i++)
-		q[i] = escape(gh_malloc_typed(type_x(), 200));
-	for (int i = 0; i < 64; i++)
-		for (int j = 0; j < i; j++)
-			twice |= q[i] == q[j];
-	EXPECT_EQ(twice, 0);
-	for (int i = 0; i < 64; i++)
-		gh_free(q[i]);
-	gh__free_drain();
+	expect_handed_out_once(type_x(), 200, 64);
 	EXPECT_EQ(calls, 1);
 	EXPECT_EQ(gh_heap_check(1), 0);
 	gh_set_error_handler(NULL);

@@ -9,27 +9,10 @@
  */
 #include "internal.h"
 #include "test.h"
+#include "ring_test.h"
 #include "trace_test.h"
 
 #include <stdlib.h>
-
-static volatile int calls;
-static volatile gh_error_kind_t last_kind;
-
-static void capture(gh_error_kind_t kind, const void *ptr, const char *op, const char *msg)
-{
-	(void)ptr;
-	(void)op;
-	(void)msg;
-	last_kind = kind;
-	calls++;
-}
-
-static void *escape(void *p)
-{
-	__asm__ volatile("" : "+r"(p) : : "memory");
-	return p;
-}
 
 static gh_type_t type_y(void)
 {
@@ -37,23 +20,6 @@ static gh_type_t type_y(void)
 	if (!t)
 		t = gh_type_register("trace_free_y", NULL);
 	return t;
-}
-
-static gh_type_stats_t stats(gh_type_t t)
-{
-	gh_type_stats_t st;
-	memset(&st, 0, sizeof st);
-	EXPECT_EQ(gh_type_stats(t, &st), 0);
-	return st;
-}
-
-static unsigned ringed(void)
-{
-	struct gh_pend *pd = gh__pend(gh__tl.ctr);
-	unsigned n = 0;
-	for (unsigned k = 0; k < GH_PEND; k++)
-		n += pd->u[k] != 0;
-	return n;
 }
 
 static bool traced(void *p)
@@ -121,17 +87,7 @@ TEST(double_free_while_tracing_is_reported)
 	EXPECT_EQ(after.total_frees, before.total_frees + 1);
 	EXPECT_EQ(gh__trace_stop(), 0);
 	/* handed out once */
-	void *q[32];
-	int twice = 0;
-	for (int i = 0; i < 32; i++)
-		q[i] = escape(gh_malloc_typed(t, 40));
-	for (int i = 0; i < 32; i++)
-		for (int j = 0; j < i; j++)
-			twice |= q[i] == q[j];
-	EXPECT_EQ(twice, 0);
-	for (int i = 0; i < 32; i++)
-		gh_free(q[i]);
-	gh__free_drain();
+	expect_handed_out_once(t, 40, 32);
 	EXPECT_EQ(calls, 1);
 	EXPECT_EQ(gh_heap_check(1), 0);
 	gh_set_error_handler(NULL);
