@@ -1,10 +1,10 @@
 /*
  * ring_test.h -- what the tests of free's ring share (test_free_ring.c,
- * test_trace_free.c): an error handler that records the last misuse, an
- * optimizer barrier for pointers, a type's stats, the number of blocks
- * waiting in the calling thread's ring (struct gh_pend), and a check that
- * no block is handed out twice. Include after
- * internal.h and test.h.
+ * test_trace_free.c, test_trace_toggle.c): an error handler that records
+ * the last misuse, an optimizer barrier for pointers, a type's stats, the
+ * number of blocks waiting in the calling thread's ring (struct gh_pend),
+ * and a check that no block is handed out twice. Include after internal.h
+ * and test.h.
  */
 #ifndef GH_RING_TEST_H
 #define GH_RING_TEST_H
