@@ -265,17 +265,18 @@ static void handle_request(unsigned *rng)
 		session_release(s);
 		return;
 	}
+	/* Each object is set up right after its allocation, as a constructor
+	 * would: /debug/memory/types samples live objects while this runs. */
 	a->session_id = s->id;
 	a->sample_rate = 16000;
 	a->nsamples = n;
-	for (uint32_t i = 0; i < n; i++)
-		a->pcm[i] = (int16_t)((i * 2654435761u) >> 16);
-
 	memset(r, 0, sizeof *r);
 	r->id = atomic_fetch_add(&next_recognizer_id, 1);
 	snprintf(r->lang, sizeof r->lang, "%s", langs[rand_r(rng) % 4]);
 	r->session_id = s->id;
 	r->state = REC_LISTENING;
+	for (uint32_t i = 0; i < n; i++)
+		a->pcm[i] = (int16_t)((i * 2654435761u) >> 16);
 
 	/* "recognize": fold the audio into the decoder state */
 	uint32_t acc = 0;
