@@ -442,14 +442,29 @@ static GH_NOINLINE void report_bad(const void *p, const char *op)
 	gh__misuse(GH_ERR_INVALID_FREE, p, op, NULL, NULL);
 }
 
+/* Metadata a free or a realloc can act on: a registered type (it indexes
+ * the counters) and, for a trailer block, a size its class holds (a copy
+ * reads that many bytes). A program's stray write can leave the check byte
+ * live and change the rest. */
+GH_INLINE bool meta_sound(unsigned start, const struct gh_meta *m)
+{
+	return gh__type_valid(m->type) && (start == GH_START_HDR || m->size + GH_TRL_SIZE <= gh__start_cls[start]);
+}
+
 /* Validates p as the start of a live allocation and decodes it; reports
- * misuse and returns 0 otherwise, else the block's start byte. Bootstrap
- * pointers are the caller's business. */
+ * misuse and returns 0 otherwise (the block, if any, stays as it is), else
+ * the block's start byte. Bootstrap pointers are the caller's business. */
 GH_INLINE unsigned checked_meta(uintptr_t u, const char *op, struct gh_meta *m)
 {
 	unsigned start = gh__meta_live(u, m);
-	if (gh_unlikely(start == 0))
+	if (gh_unlikely(start == 0)) {
 		report_bad((void *)u, op);
+		return 0;
+	}
+	if (gh_unlikely(!meta_sound(start, m))) {
+		gh__misuse(GH_ERR_CORRUPT, (void *)u, op, NULL, NULL);
+		return 0;
+	}
 	return start;
 }
 
@@ -504,13 +519,14 @@ GH_NOINLINE void gh__free_no_cls(void *p, const char *op, size_t g, unsigned sta
 	}
 	uintptr_t u = (uintptr_t)p;
 	uint64_t *t = (uint64_t *)(u + cls - GH_TRL_SIZE);
-	if (GH_PEEK((const uint8_t *)t) != GH_STATE_LIVE) {
+	uint64_t w = GH_LOAD(t);
+	if (!gh__pend_word_ok(w, cls)) { /* traced, or overwritten: the general path tells */
 		gh__free_general(p, op);
 		return;
 	}
 	struct gh_ctr *c = gh__tl.ctr;
 	gh__start_unpublish(g, start);
-	gh__free_count(c, t, GH_LOAD(t));
+	gh__free_count(c, t, w);
 	gh__free_release(c, u, start, cls);
 }
 
@@ -545,7 +561,7 @@ void gh__free_pended_odd(uintptr_t u, unsigned start)
 	uint64_t *t = gh__trl_at(u, start);
 	struct gh_meta m;
 	bool live = gh__meta_decode(u, start, &m);
-	if (gh_unlikely(!live || m.size + GH_TRL_SIZE > gh__start_cls[start] || !gh__type_valid(m.type))) {
+	if (gh_unlikely(!live || !meta_sound(start, &m))) {
 		/* Overwritten since it was allocated: an overflow of the block, a
 		 * stray write, or a write after free while it waited in the ring.
 		 * As a free before the ring did: the block stays published and

@@ -1105,9 +1105,10 @@ GH_INLINE void gh__start_unpublish(size_t g, unsigned start)
 	__atomic_store_n(&gh__startmap[g], (uint8_t)(start | GH_START_FREED), __ATOMIC_RELEASE);
 #endif
 }
-/* Is w, the trailer of a block in the ring, still the live, untraced word
- * of a block of class cls? A write after free may have reached it while
- * the block waited: its type must still be registered and its size fit. */
+/* Is w, the trailer of a block of class cls that free is about to count,
+ * still a live, untraced word? A stray write may have reached it (while
+ * the block waited in the ring, or before it was freed): its type must
+ * still be registered and its size fit. */
 GH_INLINE bool gh__pend_word_ok(uint64_t w, size_t cls)
 {
 	return (uint8_t)w == GH_STATE_LIVE && GH_TRL_SIZE_OF(w) + GH_TRL_SIZE <= cls &&

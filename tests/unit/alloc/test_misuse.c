@@ -207,6 +207,60 @@ TEST(corrupted_header_is_detected)
 	EXPECT_TRUE(strstr(last_msg, "corrupted allocation metadata") != NULL);
 }
 
+/* A stray write that changes a block's type or size and leaves its check
+ * byte live: free and realloc report corrupted metadata and leave the block
+ * as it is (published, counted) instead of indexing the counters with the
+ * type or copying the size. Repaired, the block frees normally. */
+TEST(stray_write_to_type_or_size_with_a_live_check_byte)
+{
+	setup_log_mode();
+	gh_type_stats_t before, now;
+	ASSERT_EQ(gh_type_stats(GH_TYPE_MALLOC, &before), 0);
+	int problems = gh_heap_check(0); /* the blocks earlier tests left corrupted */
+
+	char *big = alloc_here(100000); /* large: a header in front */
+	struct gh_hdr *h = gh__hdr_of((uintptr_t)big);
+	uint32_t type = h->type;
+	h->type = 0x7ffff; /* past any registered type */
+	free(launder(big));
+	EXPECT_EQ(calls, 1);
+	EXPECT_EQ(last_kind, GH_ERR_CORRUPT);
+	errno = 0;
+	EXPECT_TRUE(realloc(launder(big), 200000) == NULL);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(calls, 2);
+	EXPECT_EQ(last_kind, GH_ERR_CORRUPT);
+	EXPECT_TRUE(gh__start_live(gh__start_at((uintptr_t)big)));
+
+	char *small = alloc_here(40); /* a trailer block of the 48-byte class */
+	unsigned start = gh__start_at((uintptr_t)small);
+	uint64_t *t = gh__trl_at((uintptr_t)small, start);
+	uint64_t w = *t;
+	/* size 1000: more than the class holds; the check byte and type intact */
+	*t = (w & ~(((UINT64_C(1) << GH_TRL_SIZE_BITS) - 1) << GH_TRL_SIZE_SHIFT)) | ((uint64_t)1000 << GH_TRL_SIZE_SHIFT);
+	errno = 0;
+	EXPECT_TRUE(realloc(launder(small), 4000) == NULL); /* would copy 1000 bytes */
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(calls, 3);
+	EXPECT_EQ(last_kind, GH_ERR_CORRUPT);
+	free(launder(small));
+	gh__free_drain(); /* the fast path's ring reads the trailer when the block leaves */
+	EXPECT_EQ(calls, 4);
+	EXPECT_EQ(last_kind, GH_ERR_CORRUPT);
+
+	ASSERT_EQ(gh_type_stats(GH_TYPE_MALLOC, &now), 0);
+	EXPECT_EQ(now.live_count, before.live_count + 2);
+	h->type = type;
+	*t = w;
+	free(launder(big));
+	free(launder(small));
+	gh__free_drain();
+	EXPECT_EQ(calls, 4);
+	ASSERT_EQ(gh_type_stats(GH_TYPE_MALLOC, &now), 0);
+	EXPECT_EQ(now.live_count, before.live_count);
+	EXPECT_EQ(gh_heap_check(0), problems);
+}
+
 TEST(free_null_and_foreign_mmap)
 {
 	setup_log_mode();

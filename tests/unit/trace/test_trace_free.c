@@ -93,6 +93,38 @@ TEST(double_free_while_tracing_is_reported)
 	gh_set_error_handler(NULL);
 }
 
+/* A stray write that changed an untraced block's type and left its check
+ * byte live: freed while tracing is on, the block is reported, not counted
+ * under the written type (which indexes no counter), and stays as it was. */
+TEST(overwritten_type_while_tracing_is_reported)
+{
+	gh__opt.on_error_log = true;
+	gh_set_error_handler(capture);
+	calls = 0;
+	gh_type_t t = type_y();
+	ASSERT_EQ(gh__trace_start(4, (size_t)1 << 30), 0);
+	void *p = escape(gh_malloc_typed(t, 40));
+	EXPECT_FALSE(traced(p));
+	uint64_t *trl = gh__trl_at((uintptr_t)p, gh__start_at((uintptr_t)p));
+	uint64_t w = *trl;
+	const uint64_t type_mask = ((UINT64_C(1) << GH_TRL_TYPE_BITS) - 1) << GH_TRL_TYPE_SHIFT;
+	*trl = (w & ~type_mask) | type_mask; /* type 32767: past any registered one */
+	gh_type_stats_t before = stats(t);
+	gh_free(escape(p));
+	EXPECT_EQ(calls, 1);
+	EXPECT_EQ(last_kind, GH_ERR_CORRUPT);
+	EXPECT_EQ(ringed(), 0);
+	EXPECT_TRUE(gh__start_live(gh__start_at((uintptr_t)p)));
+	EXPECT_EQ(stats(t).live_count, before.live_count);
+	*trl = w; /* repaired, it frees normally */
+	gh_free(escape(p));
+	EXPECT_EQ(calls, 1);
+	EXPECT_EQ(stats(t).live_count, before.live_count - 1);
+	EXPECT_EQ(gh__trace_stop(), 0);
+	EXPECT_EQ(gh_heap_check(1), 0);
+	gh_set_error_handler(NULL);
+}
+
 static int line_y;
 
 static NOIPA void *alloc_y(size_t n)
