@@ -36,11 +36,13 @@
  * futex until the epoch moves. Its costs are visible to the host: the
  * handler makes interrupted calls such as nanosleep and epoll_wait return
  * EINTR, and a thread that blocks the signal cannot be stopped. Such a
- * thread is accepted as held only when it sleeps in a futex wait without
- * timeout (no running thread is left to wake it: glibc's thread exit path
- * waiting for a lock is the common case); it is then "blocked", its stack
- * pointer read from /proc, its registers unknown: the pass is inexact and
- * frees nothing (mark.c), and it is checked again after the mark.
+ * thread is accepted as held only when it blocks every signal the process
+ * catches and sleeps in a futex wait without timeout (glibc's thread exit
+ * path waiting for a lock is the common case); it is then "blocked", its
+ * stack pointer read from /proc, its registers unknown: the pass is inexact
+ * and frees nothing (mark.c). Only a running thread can wake it, so it is
+ * checked again once every other thread is parked or gone: the lock's
+ * holder may have released it on its way out (unhold_moved).
  *
  * Both methods re-list /proc/self/task until no new thread appears, so
  * threads started during the stop are caught; threads that exit meanwhile
@@ -631,8 +633,10 @@ static bool task_exists(pid_t tid)
 }
 
 /* A thread that has not answered the signal: can it be held without it?
- * Only if it blocks the signal and sleeps in a futex wait without timeout
- * (then only a running thread could wake it, and none runs). */
+ * Only if it blocks the signal and every signal the process catches (no
+ * handler can run on it), and sleeps in a futex wait without timeout: then
+ * only a running thread could wake it. Whether one did is checked once no
+ * other thread runs (unhold_moved). */
 static bool hold_blocked(struct gh_thread_slot *s)
 {
 	char path[64], text[2048];
@@ -640,11 +644,19 @@ static bool hold_blocked(struct gh_thread_slot *s)
 	if (read_small(path, text, sizeof text) < 0)
 		return false;
 	const char *blk = status_field(text, "SigBlk");
+	const char *cgt = status_field(text, "SigCgt");
 	const char *state = status_field(text, "State");
-	if (!blk || !state || (*state != 'S' && *state != 'D'))
+	if (!blk || !cgt || !state || (*state != 'S' && *state != 'D'))
 		return false;
-	if (!((parse_hex(blk) >> (stop_signal - 1)) & 1))
+	uint64_t blocked = parse_hex(blk);
+	if (!((blocked >> (stop_signal - 1)) & 1))
 		return false; /* the signal can reach it: keep waiting */
+	/* glibc's own signals (SIGCANCEL 32, SIGSETXID 33) left unblocked come
+	 * only from pthread_cancel and the set*id calls of this process's other
+	 * threads, none of which runs during the pass */
+	const uint64_t glibc_internal = UINT64_C(3) << 31;
+	if (parse_hex(cgt) & ~blocked & ~glibc_internal)
+		return false; /* a handler could run on it during the pass */
 	uint64_t switches = parse_dec(status_field(text, "voluntary_ctxt_switches")) +
 			    parse_dec(status_field(text, "nonvoluntary_ctxt_switches"));
 	/* "nr arg1 ... arg6 sp pc" while it sleeps in a system call */
@@ -675,14 +687,42 @@ static bool hold_blocked(struct gh_thread_slot *s)
 	return true;
 }
 
+/* Is the held thread s still asleep in the very wait it was held in (no
+ * code run since: same stack pointer, call site and context switches)? */
+static bool blocked_still(const struct gh_thread_slot *s)
+{
+	struct gh_thread_slot again = {.tid = s->tid};
+	return hold_blocked(&again) && again.sp == s->sp && again.pc == s->pc && again.switches == s->switches;
+}
+
+/*
+ * Called when every thread is parked, held or gone: a held thread can only
+ * have been woken by a thread that ran until then -- typically one that
+ * held the lock it waits for, released it and exited (then marked gone).
+ * Such a thread is no longer held: it goes back to waiting for the signal
+ * it still has pending (or for its exit). Returns how many went back.
+ * Once this finds none, nothing that runs is left to wake a held thread.
+ */
+static int unhold_moved(void)
+{
+	int moved = 0;
+	for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_STOPPED)) >= 0;) {
+		struct gh_thread_slot *s = &gh__world.slots[i];
+		if (s->held != GH_HELD_BLOCKED || blocked_still(s))
+			continue;
+		s->held = 0;
+		s->sent_ns = now_ns();
+		atomic_store(&s->state, GH_SLOT_SENT);
+		moved++;
+	}
+	return moved;
+}
+
 bool gh__world_blocked_still(void)
 {
 	for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_STOPPED)) >= 0;) {
 		struct gh_thread_slot *s = &gh__world.slots[i];
-		if (s->held != GH_HELD_BLOCKED)
-			continue;
-		struct gh_thread_slot again = {.tid = s->tid};
-		if (!hold_blocked(&again) || again.sp != s->sp || again.pc != s->pc || again.switches != s->switches)
+		if (s->held == GH_HELD_BLOCKED && !blocked_still(s))
 			return false;
 	}
 	return true;
@@ -717,14 +757,16 @@ static int stop_by_signal(pid_t self, pid_t *unresponsive)
 						continue;
 				}
 				pending = true;
-				if (waited > 200000000u && !task_exists(s->tid))
+				if (waited > 1000000u && !task_exists(s->tid))
 					atomic_store(&s->state, GH_SLOT_GONE);
 			}
 		}
 		if (!pending) {
-			/* Everyone known is parked: catch threads created meanwhile. */
+			/* Everyone known is parked: catch threads created meanwhile,
+			 * then make sure no held thread was woken before its waker
+			 * stopped or exited. */
 			added = add_new_threads(self);
-			if (added == 0)
+			if (added == 0 && unhold_moved() == 0)
 				break;
 			if (added < 0) {
 				gh__world_resume();

@@ -110,6 +110,10 @@ int main(void)
 	T_GAMMA = gh_type_register("Export \"Gamma\";odd", NULL);
 	T_GROW = gh_type_register("ExportGrow", NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* stdin's buffer here, not malloc'd by the first fgets after "ready":
+	 * the program makes no allocation of its own once it says ready */
+	static char inbuf[256];
+	setvbuf(stdin, inbuf, _IOLBF, sizeof inbuf);
 	printf("port %d\n", gh_server_port());
 	printf("expect alpha_leaf %d %d %d %d\n", ALPHA_N, ALPHA_N * ALPHA_SIZE, ALPHA_N + ALPHA_FREED,
 	       (ALPHA_N + ALPHA_FREED) * ALPHA_SIZE);

@@ -414,9 +414,18 @@ def case_metrics():
             check(re.search(r"(?m)^# HELP %s .+\n# TYPE %s (gauge|counter)$" % (fam, fam), text), "HELP/TYPE of %s" % fam)
 
         section("exact per-type values (quiet moment) against /debug/memory, top 2 + other")
-        mem = http(h.url + "/debug/memory?top_n=100").json()
-        m = metrics_map(text)
-        prog = [t for t in mem["top_objects"] if t["type"] != "glassheap"]
+        # A quiet moment: the program's rows of /debug/memory the same before and after the
+        # /metrics read (a host preempted right after "ready" may still be making its last
+        # allocation); the two answers are then compared exactly.
+        def program_rows(doc):
+            return [t for t in doc["top_objects"] if t["type"] != "glassheap"]
+        for _ in range(20):
+            mem = http(h.url + "/debug/memory?top_n=100").json()
+            m = metrics_map(http(h.url + "/metrics").body.decode())
+            if program_rows(http(h.url + "/debug/memory?top_n=100").json()) == program_rows(mem):
+                break
+            time.sleep(0.2)
+        prog = program_rows(mem)
         prog.sort(key=lambda t: (-t["total_size_bytes"], -t["count"]))
         for t in prog[:2]:
             lbl = t["type"].replace("\\", "\\\\").replace('"', '\\"')

@@ -925,12 +925,28 @@ def wait_http(port, path="/debug/memory", timeout=15):
     return None
 
 
+def wait_settled(port, timeout=10):
+    """/debug/memory once the program's object count has held still for three reads 0.2 s
+    apart: the server answers from the program's first constructor on, before its main has
+    made its start-up allocations (setlocale and the like)."""
+    r = wait_http(port)
+    deadline = time.time() + timeout
+    seen = []
+    while r is not None and r.status == 200 and time.time() < deadline:
+        seen = (seen + [r.doc()["summary"]["total_objects"]])[-3:]
+        if len(seen) == 3 and len(set(seen)) == 1:
+            break
+        time.sleep(0.2)
+        r = fetch("/debug/memory", port)
+    return r if r is not None and r.status == 200 else None
+
+
 def case_preload():
     section("LD_PRELOAD into sleep")
     port = free_port()
     p = Proc(["sleep", "30"], env={"LD_PRELOAD": ARGS.lib, "GLASSHEAP_HTTP": "127.0.0.1:%d" % port,
                                    "GLASSHEAP_SYMBOLS_IDLE": "1", "DEBUGINFOD_URLS": ""})
-    r = wait_http(port)
+    r = wait_settled(port)
     if check(r is not None, "sleep answers GET /debug/memory (stderr %r)" % p.stderr_lines()):
         d = r.doc()
         conforms(d, MEMORY, "sleep /debug/memory")
