@@ -894,9 +894,6 @@ bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
  * EIO / E2BIG (more threads than slots), with every thread running again.
  * Must not allocate. */
 int gh__world_stop(pid_t *unresponsive);
-/* After gh__world_stop: true when every GH_HELD_BLOCKED thread is still in
- * the very wait it was parked in (it ran no code meanwhile). */
-bool gh__world_blocked_still(void);
 void gh__world_resume(void);
 uint64_t gh__now_ns(void);
 /* "ptrace" or "signal": the method of the last stop. */

@@ -718,15 +718,6 @@ static int unhold_moved(void)
 	return moved;
 }
 
-bool gh__world_blocked_still(void)
-{
-	for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_STOPPED)) >= 0;) {
-		struct gh_thread_slot *s = &gh__world.slots[i];
-		if (s->held == GH_HELD_BLOCKED && !blocked_still(s))
-			return false;
-	}
-	return true;
-}
 
 static int stop_by_signal(pid_t self, pid_t *unresponsive)
 {

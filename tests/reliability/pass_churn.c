@@ -4,8 +4,7 @@
  * allocating and freeing on its way out; glibc blocks every signal in an
  * exiting thread, which may then wait for a lock a stopped thread holds.
  * Passes run in a loop with a stop timeout of 1 s (GLASSHEAP_STOP_TIMEOUT_MS,
- * set by the test): none may time out, and none may take anywhere near the
- * timeout to stop the world.
+ * set by the test): none may time out.
  */
 #include "pass_util.h"
 
