@@ -1167,6 +1167,7 @@ static void atfork_prepare(void)
 {
 	gh__world_atfork_prepare();
 	gh__mark_atfork_prepare();
+	gh__mapped_atfork_prepare();
 	gh__types_atfork_prepare();
 	gh__wrappers_atfork_prepare(); /* before the sites' lock: classification holds it first */
 	gh__sites_atfork_prepare();
@@ -1179,6 +1180,7 @@ static void atfork_parent(void)
 	gh__sites_atfork_parent();
 	gh__wrappers_atfork_parent();
 	gh__types_atfork_parent();
+	gh__mapped_atfork_parent();
 	gh__mark_atfork_parent();
 	gh__world_atfork_parent();
 }
@@ -1189,6 +1191,7 @@ static void atfork_child(void)
 	gh__sites_atfork_child();
 	gh__wrappers_atfork_child();
 	gh__types_atfork_child();
+	gh__mapped_atfork_child();
 	gh__mark_atfork_child();
 	gh__world_atfork_child();
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -27,6 +28,36 @@
 GH_INTERNAL_BEGIN
 
 #include "trace.h" /* trace.c, unwind.c, symbols.c: tracing */
+
+/* ==== mapped.c: the program's own mappings (roots) ===================== */
+
+/* The kernel's mmap, munmap and mremap, unrecorded. glassheap's own code
+ * calls these (the macros below): the exported mmap of shim.c would note
+ * its mappings as the program's. */
+void *gh__sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int gh__sys_munmap(void *addr, size_t len);
+void *gh__sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+#define mmap(addr, len, prot, flags, fd, off) gh__sys_mmap(addr, len, prot, flags, fd, off)
+#define munmap(addr, len) gh__sys_munmap(addr, len)
+/* shim.c's exports, after a successful call: [addr, addr + len) is now the
+ * program's anonymous memory (program) or not (a file mapping, an unmap). */
+void gh__mapped_note(void *addr, size_t len, bool program);
+/* mremap resized old (old_len bytes) into now (new_len); keep_old: old's
+ * pages stay mapped (MREMAP_DONTUNMAP, or old_len 0: a copy of a shared
+ * mapping). now is the program's if old was. */
+void gh__mapped_note_remap(void *old, size_t old_len, void *now, size_t new_len, bool keep_old);
+struct gh_range;
+/* The pass: holds the record unchanged across the stop (no stopped thread
+ * can be inside an update); the ranges, sorted, while held. */
+void gh__mapped_hold(void);
+void gh__mapped_release(void);
+size_t gh__mapped_ranges(const struct gh_range **v);
+/* An update was lost (a signal handler's mmap inside another's update, or
+ * no memory for the record): a pass must collect nothing. */
+bool gh__mapped_incomplete(void);
+void gh__mapped_atfork_prepare(void);
+void gh__mapped_atfork_parent(void);
+void gh__mapped_atfork_child(void);
 
 /* ==== options.c: GLASSHEAP_* environment, logging, misuse reports ======== */
 
@@ -56,6 +87,8 @@ struct gh_options {
 	                            SIZE_MAX: never) */
 	unsigned symbols_idle_s; /* GLASSHEAP_SYMBOLS_IDLE: the symbolizer's memory goes
 	                            back after this many seconds unused (default 30) */
+	bool mapped_roots_off;   /* GLASSHEAP_MAPPED_ROOTS=off: the program's own
+	                            anonymous mappings are no roots (mapped.c) */
 	const char *http;        /* GLASSHEAP_HTTP, the address http/server.c serves
 	                            at load time; NULL when unset or meant for
 	                            another process (GLASSHEAP_HTTP_PID) */

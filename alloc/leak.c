@@ -336,6 +336,7 @@ static int run_check(int fd, bool print, gh_leak_counts_t *out)
 		if (o) {
 			o->fd = fd;
 			o->n = 0;
+			o->failed = false;
 			uint64_t lost = c.definitely_lost + c.indirectly_lost;
 			if (nrec > 1)
 				qsort(recs, nrec, sizeof *recs, cmp_rec);

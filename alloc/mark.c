@@ -1602,6 +1602,49 @@ static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid, u
 	}
 }
 
+/* Does [lo, hi) hold a stopped thread's stack pointer (or this thread's)? */
+static bool holds_a_stack(uintptr_t lo, uintptr_t hi, uintptr_t self_sp)
+{
+	if (self_sp >= lo && self_sp < hi)
+		return true;
+	for (int i = -1; (i = gh__world_slot_next(i, GH_SLOT_STOPPED)) >= 0;) {
+		uintptr_t sp = gh__world.slots[i].sp;
+		if (sp >= lo && sp < hi)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The program's own anonymous mappings (mapped.c), where they are readable
+ * now: their resident pages. A mapping that holds a thread's stack pointer
+ * is that thread's stack (a stack the program mapped, a coroutine's while
+ * it runs): add_thread_roots scans it from the stack pointer, and its dead
+ * frames below would keep freed blocks' reused memory alive. A coroutine's
+ * stack that no thread runs on is scanned whole: its suspended frames are
+ * live. Runs while the world is stopped, with the record held.
+ */
+static void add_mapped_roots(uintptr_t self_sp)
+{
+	const struct gh_range *v;
+	size_t n = gh__mapped_ranges(&v);
+	const struct gh_range *m = gh__world.ranges;
+	size_t nm = gh__world.nranges, j = 0;
+	for (size_t i = 0; i < n; i++) {
+		while (j < nm && m[j].hi <= v[i].lo)
+			j++;
+		for (size_t k = j; k < nm && m[k].lo < v[i].hi; k++) {
+			uintptr_t lo = v[i].lo > m[k].lo ? v[i].lo : m[k].lo;
+			uintptr_t hi = v[i].hi < m[k].hi ? v[i].hi : m[k].hi;
+			if (hi <= lo || holds_a_stack(m[k].lo, m[k].hi, self_sp))
+				continue;
+			char label[96];
+			snprintf(label, sizeof label, "mapped:%#lx", (unsigned long)lo);
+			add_resident(GH_ROOT_MAPPED, 0, lo, hi, label);
+		}
+	}
+}
+
 GH_MARKER static void scan_stack_headers(uintptr_t lo, uintptr_t hi, uint32_t src);
 
 GH_MARKER static void scan_roots(void)
@@ -1921,6 +1964,8 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	mk.self_root = mk.nroots; /* this thread's first root is its stack */
 	add_thread_roots(gettid(), c->self_sp, tp, pid, 0);
 	c->threads++;
+	if (!gh__opt.mapped_roots_off)
+		add_mapped_roots(c->self_sp);
 	if (mk.roots_full) {
 		/* more roots than the table holds: marking without them could
 		 * call live objects lost */
@@ -1991,7 +2036,8 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	classify_lost();
 	/* A thread held without its registers (world.c, GH_HELD_BLOCKED) may
 	 * keep a pointer in a register: nothing is freed on this pass's word. */
-	mk.no_collect = c->threads_blocked > 0 || mk.lost_overflow || mk.stack_overflow;
+	mk.no_collect = c->threads_blocked > 0 || mk.lost_overflow || mk.stack_overflow ||
+			(!gh__opt.mapped_roots_off && gh__mapped_incomplete());
 	if ((c->flags & GH_GC_COLLECT) && !mk.no_collect)
 		unpublish_unreachable();
 	/* Every thread is stopped outside its unsafe windows: the structure
@@ -2008,7 +2054,11 @@ static int phdr_trampoline(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)info;
 	(void)size;
+	/* the program's mappings cannot change while the world is stopped,
+	 * and no stopped thread is half-way through noting one (mapped.c) */
+	gh__mapped_hold();
 	stop_and_mark(arg);
+	gh__mapped_release();
 	return 1; /* once */
 }
 

@@ -147,6 +147,12 @@ void gh__options_init(void)
 	gh__opt.symbols_idle_s = 30;
 	if (env_size("GLASSHEAP_SYMBOLS_IDLE", 0, 86400, "seconds, 0..86400", &v))
 		gh__opt.symbols_idle_s = (unsigned)v;
+	if ((s = env_get("GLASSHEAP_MAPPED_ROOTS")) != NULL) {
+		if (strcmp(s, "off") == 0)
+			gh__opt.mapped_roots_off = true;
+		else if (strcmp(s, "on") != 0)
+			gh__log("GLASSHEAP_MAPPED_ROOTS=%s ignored: want on or off", s);
+	}
 	if ((s = env_get("GLASSHEAP_THP")) != NULL) {
 		if (strcmp(s, "auto") == 0)
 			gh__opt.thp_from = GH_THP_AUTO_FROM;

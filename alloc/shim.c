@@ -176,3 +176,47 @@ EXPORT void *__libc_realloc(void *, size_t) __attribute__((alias("realloc")));
 EXPORT void *__libc_memalign(size_t, size_t) __attribute__((alias("memalign")));
 EXPORT void *__libc_valloc(size_t) __attribute__((alias("valloc")));
 EXPORT void *__libc_pvalloc(size_t) __attribute__((alias("pvalloc")));
+
+/*
+ * The program's own mappings (mapped.c): its anonymous memory is scanned as
+ * roots. These call the kernel and note what changed; glassheap's own code
+ * calls gh__sys_mmap directly (the macros in internal.h, undone here).
+ */
+#undef mmap
+#undef munmap
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p = gh__sys_mmap(addr, len, prot, flags, fd, off);
+	if (p != MAP_FAILED)
+		gh__mapped_note(p, len, (flags & MAP_ANONYMOUS) != 0);
+	return p;
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) __attribute__((alias("mmap")));
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	int rc = gh__sys_munmap(addr, len);
+	if (rc == 0)
+		gh__mapped_note(addr, len, false);
+	return rc;
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	void *p = gh__sys_mremap(old, old_len, new_len, flags, new_addr);
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+	if (p != MAP_FAILED)
+		gh__mapped_note_remap(old, old_len, p, new_len, old_len == 0 || (flags & MREMAP_DONTUNMAP));
+	return p;
+}

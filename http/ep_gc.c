@@ -34,6 +34,7 @@ static const char *const root_kind_names[GH_ROOT_KINDS] = {
 	[GH_ROOT_STACK] = "stack",
 	[GH_ROOT_TLS] = "tls",
 	[GH_ROOT_GLOBAL] = "global",
+	[GH_ROOT_MAPPED] = "mapped",
 };
 
 static double ms(uint64_t ns)

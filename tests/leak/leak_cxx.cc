@@ -9,11 +9,19 @@
 //                      (definitely lost) and exits 0
 //   leak_cxx serve     as classes, then prints "ready" and waits for stdin to
 //                      close (the debug server's gc is asked meanwhile)
+//   leak_cxx mapped    blocks whose only pointers sit in the program's own
+//                      anonymous mappings (make_mapped): 4 x 1000 bytes in
+//                      one, 3 x 2000 in one moved by mremap (both reachable),
+//                      2 x 3000 in one unmapped and 5 x 4000 in a page made
+//                      PROT_NONE (lost: 7 blocks, 26000 bytes)
+//   leak_cxx dirty N   frees blocks full of 0xff of the size the exit-time
+//                      report's writer takes, then leaks as "leak N"
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <sys/mman.h>
 
 #define ESCAPE(p) asm volatile("" ::"r"(p) : "memory")
 #define NOINLINE __attribute__((noinline))
@@ -128,6 +136,69 @@ NOINLINE static void make_clean()
 	ESCAPE(g_list);
 }
 
+static void *volatile g_regions[3];
+
+// Each block's only pointer is written into a region of its own mapping.
+NOINLINE static void fill(void *region, size_t n, size_t size)
+{
+	for (size_t i = 0; i < n; i++) {
+		void *b = malloc(size);
+		ESCAPE(b);
+		memset(b, 0, size);
+		((void *volatile *)region)[i * 3 + 1] = b;
+	}
+}
+
+NOINLINE static void *map(size_t len)
+{
+	void *p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	return p;
+}
+
+NOINLINE static void make_mapped()
+{
+	g_regions[0] = map(64 << 10); // kept
+	fill(g_regions[0], 4, 1000);
+	void *b = map(4096); // kept, after a move
+	fill(b, 3, 2000);
+	void *target = map(1 << 20); // moved over this one (MREMAP_FIXED replaces it)
+	void *moved = mremap(b, 4096, 1 << 20, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+	if (moved != target) {
+		perror("mremap");
+		exit(2);
+	}
+	g_regions[1] = moved;
+	void *c = map(4096); // unmapped: its blocks are lost
+	fill(c, 2, 3000);
+	munmap(c, 4096);
+	char *d = static_cast<char *>(map(8192)); // its second page unreadable
+	fill(d + 4096, 5, 4000);
+	if (mprotect(d + 4096, 4096, PROT_NONE) != 0) {
+		perror("mprotect");
+		exit(2);
+	}
+	g_regions[2] = d;
+}
+
+// Blocks of the exit-time report writer's size (8216 bytes: a descriptor,
+// a count, a flag and 8 KiB of buffer), filled with 0xff and freed: the
+// writer's malloc gets one of them back.
+NOINLINE static void dirty_free()
+{
+	void *b[16];
+	for (int i = 0; i < 16; i++) {
+		b[i] = malloc(8216);
+		ESCAPE(b[i]);
+		memset(b[i], 0xff, 8216);
+	}
+	for (int i = 0; i < 16; i++)
+		free(b[i]);
+}
+
 // Clears the dead stack below main: the words earlier calls left there
 // would read as pointers to the blocks they allocated (to either tool).
 NOINLINE static void clobber_stack()
@@ -153,8 +224,13 @@ int main(int argc, char **argv)
 		return arg;
 	} else if (strcmp(mode, "leak") == 0) {
 		leak_in_leaky_function(arg);
+	} else if (strcmp(mode, "dirty") == 0) {
+		leak_in_leaky_function(arg);
+		dirty_free();
+	} else if (strcmp(mode, "mapped") == 0) {
+		make_mapped();
 	} else {
-		fprintf(stderr, "usage: leak_cxx classes|clean N|leak N\n");
+		fprintf(stderr, "usage: leak_cxx classes|clean N|leak N|dirty N|mapped|serve\n");
 		return 2;
 	}
 	clobber_stack();

@@ -5,6 +5,7 @@ valgrind --leak-check=full, and CPython through gh_leak_check.
 
   leak_test.py exit     --lib L --prog P --prog-static S
   leak_test.py valgrind --lib L --prog P --prog-static S   (exit 77 without valgrind)
+  leak_test.py mapped   --lib L --prog P --prog-static S   (the program's own mappings as roots)
 
 Exit status 0 when every check passed, 1 otherwise, 77 when the case cannot
 run here.
@@ -228,6 +229,38 @@ def case_exit(a):
         check(res["16,32"][1] == res[""][1] == 0, "a healthy python3 has no definite leaks either way")
 
 
+def case_mapped(a):
+    """Blocks held only from the program's own mappings (alloc/mapped.c), and
+    the exit-time report when the writer's memory comes back dirty."""
+    for prog, env in ((a.prog, preload(a.lib, GLASSHEAP_LEAK_VERBOSE="1")),
+                      (a.prog_static, {"GLASSHEAP_LEAK_CHECK": "exit", "GLASSHEAP_LEAK_VERBOSE": "1"})):
+        tag = "static" if prog == a.prog_static else "preload"
+        rc, _, err = run([prog, "mapped"], env)
+        g = summary(err)
+        check(rc == 23 and g["definitely"] == (26000, 7) and g["possibly"] == (0, 0),
+              f"{tag} mapped: only the unmapped and unreadable regions' blocks are lost (rc {rc}, {g})")
+        rc, _, err = run([prog, "mapped"], dict(env, GLASSHEAP_MAPPED_ROOTS="off"))
+        g = summary(err)
+        check(rc == 23 and g["definitely"] == (36000, 14),
+              f"{tag} mapped, GLASSHEAP_MAPPED_ROOTS=off: the mapped blocks are lost too ({g})")
+        rc, _, err = run([prog, "dirty", "3"], env)
+        check(rc == 23 and "SUMMARY: glassheap" in err and "leak_in_leaky_function" in err,
+              f"{tag} dirty: the report is written when the writer's block comes back dirty (rc {rc}, {err[-300:]!r})")
+    # CPython's default allocator keeps its objects in arenas it maps itself
+    py = "/usr/bin/python3"
+    if os.path.exists(py):
+        code = "import json\nx = [list(range(100)) for i in range(50)]\nprint(len(json.dumps(x)))"
+        rc, _, err = run([py, "-c", code], preload(a.lib))
+        check(rc == 0 and "definitely lost" not in err and "Direct leak" not in err,
+              f"python3 (pymalloc): no leak reported (rc {rc}, {err[-300:]!r})")
+        rc, _, err = run([py, "-c", code], preload(a.lib, GLASSHEAP_MAPPED_ROOTS="off"))
+        check(rc == 23 and "Direct leak" in err,
+              f"python3 (pymalloc) without the mapped roots: the arenas' blocks look lost (rc {rc})")
+    else:
+        print("SKIP: the python3 part (no /usr/bin/python3)")
+    return 0
+
+
 def case_valgrind(a):
     vg = shutil.which("valgrind")
     if not vg:
@@ -245,17 +278,23 @@ def case_valgrind(a):
             check(g[k] == v[k], f"{tag}: {k}: glassheap {g[k]} == valgrind {v[k]} (bytes, blocks)")
     check(v["definitely"][1] == 5 and v["indirectly"][1] == 3 and v["possibly"][1] == 1,
           f"valgrind's own counts are the program's known ones: {v}")
+    # the program's own mappings: valgrind scans every mapping it can read
+    rc, _, verr = run([vg, "--leak-check=full", "--error-exitcode=0", a.prog, "mapped"], timeout=280)
+    v = summary(verr)
+    rc, _, gerr = run([a.prog, "mapped"], preload(a.lib, GLASSHEAP_LEAK_VERBOSE="1"))
+    g = summary(gerr)
+    check(v["definitely"] == (26000, 7) and g == v, f"mapped: glassheap {g} == valgrind {v}")
     return 0
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["exit", "valgrind"])
+    ap.add_argument("case", choices=["exit", "valgrind", "mapped"])
     ap.add_argument("--lib", required=True)
     ap.add_argument("--prog", required=True)
     ap.add_argument("--prog-static", required=True)
     a = ap.parse_args()
-    rc = case_exit(a) if a.case == "exit" else case_valgrind(a)
+    rc = {"exit": case_exit, "valgrind": case_valgrind, "mapped": case_mapped}[a.case](a)
     if rc == 77:
         return 77
     print(f"{len(FAILS)} failed")

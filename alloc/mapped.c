@@ -1,0 +1,264 @@
+/*
+ * mapped.c -- the memory the program maps itself: its anonymous mmap(2)
+ * mappings, which the reachability pass scans as roots (mark.c).
+ *
+ * A program that keeps its own arenas holds pointers to malloc'ed blocks in
+ * memory no module, stack or TLS block covers: CPython's object arenas
+ * (pymalloc), GCC's garbage-collected pages, a database's buffer pool, a
+ * coroutine library's stacks. LeakSanitizer does not scan such memory and
+ * calls those blocks leaked (and a collecting pass would free them live);
+ * valgrind scans every mapping, its allocator's own included. glassheap
+ * scans what the program mapped and nothing else: shim.c exports mmap,
+ * mmap64, munmap and mremap, which call the kernel and note the change
+ * here. glassheap's own mappings (internal.h's gh__sys_* redirect its
+ * calls) and jemalloc's (renamed to gh__je_mmap... by
+ * cmake/rename_jemalloc.sh) are not noted, nor are the loader's and libc's
+ * (they call the kernel directly): thread stacks are scanned from their
+ * stack pointer (mark.c), and jemalloc's thread caches keep stale pointers
+ * that would hide leaks.
+ *
+ * The record is a sorted array of disjoint page ranges, merged when
+ * adjacent, in memory mapped here. One lock (a word holding the owner's
+ * thread pointer, spinning then yielding: mmap is a system call already)
+ * guards it; the pass holds it across the stop (gh__mapped_hold), so that
+ * no stopped thread can be half-way through an update. A call made from a
+ * signal handler while its thread is inside an update cannot wait for
+ * itself: it is not noted, and the record is marked incomplete (a pass
+ * then collects nothing). The pass intersects the record with the readable
+ * mappings of /proc/self/maps it reads in the stop, so a record that
+ * missed an unmap (a raw syscall) costs nothing but a page range scanned
+ * that may hold stale words.
+ */
+#include "internal.h"
+
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static struct {
+	_Atomic uintptr_t owner;  /* the holder's thread pointer, or 0 */
+	struct gh_range *v;       /* [cap], sorted, disjoint, not adjacent */
+	size_t n, cap;
+	_Atomic bool incomplete;  /* an update could not be noted */
+} mp;
+
+static uintptr_t self_id(void)
+{
+	return (uintptr_t)__builtin_thread_pointer();
+}
+
+/* false: this thread holds the lock already (a signal handler interrupted
+ * an update, or the pass itself maps something). */
+static bool lock(void)
+{
+	uintptr_t me = self_id();
+	if (atomic_load_explicit(&mp.owner, memory_order_relaxed) == me)
+		return false;
+	for (unsigned spins = 0;; spins++) {
+		uintptr_t free_ = 0;
+		if (atomic_compare_exchange_weak_explicit(&mp.owner, &free_, me, memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+		if (spins >= 32)
+			sched_yield();
+	}
+}
+
+static void unlock(void)
+{
+	atomic_store_explicit(&mp.owner, 0, memory_order_release);
+}
+
+void *gh__sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+int gh__sys_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+void *gh__sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	long r = syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+	return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+static size_t page_up(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
+
+/* The index of the first range ending above lo. */
+static size_t first_above(uintptr_t lo)
+{
+	size_t a = 0, b = mp.n;
+	while (a < b) {
+		size_t m = (a + b) / 2;
+		if (mp.v[m].hi <= lo)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* Room for two more ranges (an unmap may split one). */
+static bool reserve(void)
+{
+	if (mp.n + 2 <= mp.cap)
+		return true;
+	size_t cap = mp.cap ? mp.cap * 2 : 256;
+	void *p = gh__sys_mmap(NULL, cap * sizeof *mp.v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	if (mp.n)
+		memcpy(p, mp.v, mp.n * sizeof *mp.v);
+	if (mp.v)
+		gh__sys_munmap(mp.v, mp.cap * sizeof *mp.v);
+	mp.v = p;
+	mp.cap = cap;
+	return true;
+}
+
+/* Forgets [lo, hi). */
+static bool cut(uintptr_t lo, uintptr_t hi)
+{
+	size_t i = first_above(lo);
+	if (i == mp.n || mp.v[i].lo >= hi)
+		return true;
+	if (mp.v[i].lo < lo && mp.v[i].hi > hi) { /* inside one range: split it */
+		if (!reserve())
+			return false;
+		memmove(&mp.v[i + 1], &mp.v[i], (mp.n - i) * sizeof *mp.v);
+		mp.n++;
+		mp.v[i].hi = lo;
+		mp.v[i + 1].lo = hi;
+		return true;
+	}
+	if (mp.v[i].lo < lo) {
+		mp.v[i].hi = lo;
+		i++;
+	}
+	size_t j = i;
+	while (j < mp.n && mp.v[j].hi <= hi)
+		j++;
+	if (j < mp.n && mp.v[j].lo < hi)
+		mp.v[j].lo = hi;
+	memmove(&mp.v[i], &mp.v[j], (mp.n - j) * sizeof *mp.v);
+	mp.n -= j - i;
+	return true;
+}
+
+/* Notes [lo, hi) as the program's. */
+static bool add(uintptr_t lo, uintptr_t hi)
+{
+	if (!cut(lo, hi) || !reserve())
+		return false;
+	size_t i = first_above(lo);
+	bool join_prev = i > 0 && mp.v[i - 1].hi == lo;
+	bool join_next = i < mp.n && mp.v[i].lo == hi;
+	if (join_prev && join_next) {
+		mp.v[i - 1].hi = mp.v[i].hi;
+		memmove(&mp.v[i], &mp.v[i + 1], (mp.n - i - 1) * sizeof *mp.v);
+		mp.n--;
+	} else if (join_prev) {
+		mp.v[i - 1].hi = hi;
+	} else if (join_next) {
+		mp.v[i].lo = lo;
+	} else {
+		memmove(&mp.v[i + 1], &mp.v[i], (mp.n - i) * sizeof *mp.v);
+		mp.v[i].lo = lo;
+		mp.v[i].hi = hi;
+		mp.n++;
+	}
+	return true;
+}
+
+/* Does any noted range overlap [lo, hi)? */
+static bool overlaps(uintptr_t lo, uintptr_t hi)
+{
+	size_t i = first_above(lo);
+	return i < mp.n && mp.v[i].lo < hi;
+}
+
+void gh__mapped_note(void *addr, size_t len, bool program)
+{
+	uintptr_t lo = (uintptr_t)addr, hi = lo + page_up(len);
+	if (hi <= lo)
+		return;
+	/* the cage is the heap: never a root */
+	if (program && (gh__cage_contains(lo) || gh__cage_contains(hi - 1)))
+		program = false;
+	if (!lock()) {
+		atomic_store(&mp.incomplete, true);
+		return;
+	}
+	bool ok = program ? add(lo, hi) : (mp.n == 0 || cut(lo, hi));
+	unlock();
+	if (!ok)
+		atomic_store(&mp.incomplete, true);
+}
+
+void gh__mapped_note_remap(void *old, size_t old_len, void *now, size_t new_len, bool keep_old)
+{
+	uintptr_t o = (uintptr_t)old, n = (uintptr_t)now;
+	if (!lock()) {
+		atomic_store(&mp.incomplete, true);
+		return;
+	}
+	bool ok = true;
+	if (mp.n != 0) {
+		bool ours = overlaps(o, o + (old_len ? page_up(old_len) : 4096));
+		if (!keep_old)
+			ok = cut(o, o + page_up(old_len));
+		if (ok)
+			ok = ours && !gh__cage_contains(n) ? add(n, n + page_up(new_len)) : cut(n, n + page_up(new_len));
+	}
+	unlock();
+	if (!ok)
+		atomic_store(&mp.incomplete, true);
+}
+
+void gh__mapped_hold(void)
+{
+	if (!lock())
+		atomic_store(&mp.incomplete, true); /* (cannot happen: the pass maps nothing through the shim) */
+}
+
+void gh__mapped_release(void)
+{
+	if (atomic_load_explicit(&mp.owner, memory_order_relaxed) == self_id())
+		unlock();
+}
+
+size_t gh__mapped_ranges(const struct gh_range **v)
+{
+	*v = mp.v;
+	return mp.n;
+}
+
+bool gh__mapped_incomplete(void)
+{
+	return atomic_load(&mp.incomplete);
+}
+
+/* fork: the pass's lock order (world, mark, then this) is the prepare
+ * handler's. */
+void gh__mapped_atfork_prepare(void)
+{
+	gh__mapped_hold();
+}
+
+void gh__mapped_atfork_parent(void)
+{
+	gh__mapped_release();
+}
+
+void gh__mapped_atfork_child(void)
+{
+	atomic_store(&mp.owner, 0);
+}
