@@ -70,21 +70,43 @@ static void unlock(void)
 	atomic_store_explicit(&mp.owner, 0, memory_order_release);
 }
 
+/* Sanitizer builds link no shim (CMakeLists.txt: the core next to the
+ * sanitizer's malloc): there libc's mmap is the sanitizer's interceptor,
+ * which must see glassheap's and jemalloc's mappings come and go (it
+ * releases their shadow memory on munmap). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GH_SYS_VIA_LIBC 1
+#undef mmap
+#undef munmap
+#endif
+
 void *gh__sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+#ifdef GH_SYS_VIA_LIBC
+	return mmap(addr, len, prot, flags, fd, off);
+#else
 	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 	return r == -1 ? MAP_FAILED : (void *)r;
+#endif
 }
 
 int gh__sys_munmap(void *addr, size_t len)
 {
+#ifdef GH_SYS_VIA_LIBC
+	return munmap(addr, len);
+#else
 	return (int)syscall(SYS_munmap, addr, len);
+#endif
 }
 
 void *gh__sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
 {
+#ifdef GH_SYS_VIA_LIBC
+	return mremap(old, old_len, new_len, flags, new_addr);
+#else
 	long r = syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
 	return r == -1 ? MAP_FAILED : (void *)r;
+#endif
 }
 
 static size_t page_up(size_t n)

@@ -22,8 +22,10 @@
  *           thread could not be stopped precisely (world.c, GH_HELD_BLOCKED).
  *
  * Roots: registered ranges (gh_root_add), every thread's registers, stack
- * and static TLS / thread control block, and the writable segments of every
- * loaded module. A stack is scanned from the interrupted stack pointer (red
+ * and static TLS / thread control block, the writable segments of every
+ * loaded module, and the program's own anonymous mappings (mapped.c:
+ * their resident, readable pages; GLASSHEAP_MAPPED_ROOTS=off leaves them
+ * out). A stack is scanned from the interrupted stack pointer (red
  * zone included) to the end of what holds it: the thread's own stack below
  * its TLS, the mapping, or -- for a coroutine or green thread running on a
  * heap block -- that block. A thread found running off its own stack (on a

@@ -182,6 +182,10 @@ EXPORT void *__libc_pvalloc(size_t) __attribute__((alias("pvalloc")));
  * roots. These call the kernel and note what changed; glassheap's own code
  * calls gh__sys_mmap directly (the macros in internal.h, undone here).
  */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+/* (A sanitizer build leaves mmap to the sanitizer's interceptor: mapped.c
+ * calls it for glassheap's own mappings, and the program's are not
+ * recorded.) */
 #undef mmap
 #undef munmap
 
@@ -220,3 +224,4 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		gh__mapped_note_remap(old, old_len, p, new_len, old_len == 0 || (flags & MREMAP_DONTUNMAP));
 	return p;
 }
+#endif
