@@ -2,7 +2,9 @@
  * munmap, mremap and MAP_FIXED replacements exactly; a collectable object
  * held only from such a mapping is never collected, and is once the
  * mapping is gone; glassheap's own and jemalloc's mappings are not
- * recorded; fork while another thread maps and unmaps. */
+ * recorded; a suspended coroutine's frames on a stack the program mapped
+ * keep what they point to, and a pass run on such a stack works; fork while
+ * another thread maps and unmaps. */
 #include "internal.h"
 #include "mark_test.h"
 #include "test.h"
@@ -11,6 +13,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 /* the program's calls: the exported functions (internal.h sends glassheap's
@@ -173,6 +176,60 @@ TEST(unreadable_pages_are_skipped)
 	EXPECT_EQ(gh_ptr_type((void *)(hidden ^ 0x5a5a)), GH_TYPE_NONE);
 	gh__mark_result_free(r);
 	munmap(region, 2 * PG);
+}
+
+/* A coroutine on a stack the program mapped (as boost.context and most
+ * coroutine libraries do): its frame holds the only pointer to an object. */
+static ucontext_t main_ctx, co_ctx;
+static gh_type_t co_type;
+static volatile uintptr_t co_obj, co_inner_obj;
+static volatile int co_inner_ok = -1;
+
+static __attribute__((noinline)) void co_body(void)
+{
+	void *volatile local = gh_malloc_typed(co_type, 64);
+	co_obj = (uintptr_t)local ^ 0x5a5a;
+	swapcontext(&co_ctx, &main_ctx); /* suspended: `local` lives in this frame */
+	escape(local);
+	/* a pass run from here: this thread's stack pointer is in the mapping */
+	void *volatile inner = gh_malloc_typed(co_type, 64);
+	co_inner_obj = (uintptr_t)inner ^ 0x5a5a;
+	struct gh_gc_result *r = NULL;
+	pid_t bad = 0;
+	int rc = gh__mark_run(GH_GC_COLLECT, &r, &bad);
+	co_inner_ok = rc == 0 && r && gh_ptr_type((void *)(co_inner_obj ^ 0x5a5a)) == co_type &&
+		      gh_ptr_type((void *)(co_obj ^ 0x5a5a)) == co_type;
+	if (r)
+		gh__mark_result_free(r);
+	escape(inner);
+	escape(local);
+}
+
+TEST(coroutine_stacks_the_program_mapped)
+{
+	static const gh_type_desc_t desc = {.flags = GH_TYPE_COLLECTABLE};
+	co_type = gh_type_register("test_mapped.coroutine", &desc);
+	size_t len = 256 << 10;
+	char *stack = map_anon(len);
+	ASSERT_TRUE(stack != NULL);
+	ASSERT_EQ(getcontext(&co_ctx), 0);
+	co_ctx.uc_stack.ss_sp = stack;
+	co_ctx.uc_stack.ss_size = len;
+	co_ctx.uc_link = &main_ctx;
+	makecontext(&co_ctx, co_body, 0);
+	ASSERT_EQ(swapcontext(&main_ctx, &co_ctx), 0);
+	clobber_stack();
+	struct gh_gc_result *r = NULL;
+	pid_t bad = 0;
+	ASSERT_EQ(gh__mark_run(GH_GC_COLLECT, &r, &bad), 0);
+	ASSERT_TRUE(r != NULL);
+	/* the suspended frame is scanned: the object is live, not collected */
+	EXPECT_EQ(gh_ptr_type((void *)(co_obj ^ 0x5a5a)), co_type);
+	gh__mark_result_free(r);
+	/* resumed, it runs a pass on its own stack, then returns here */
+	ASSERT_EQ(swapcontext(&main_ctx, &co_ctx), 0);
+	EXPECT_EQ(co_inner_ok, 1);
+	munmap(stack, len);
 }
 
 static volatile int churn_stop;
