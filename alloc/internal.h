@@ -39,6 +39,9 @@ int gh__sys_munmap(void *addr, size_t len);
 void *gh__sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 #define mmap(addr, len, prot, flags, fd, off) gh__sys_mmap(addr, len, prot, flags, fd, off)
 #define munmap(addr, len) gh__sys_munmap(addr, len)
+/* Nonzero while this thread runs code of glassheap's that may call the
+ * exported mmap (libunwind's caches): those mappings are not the program's. */
+extern GH_TLS int gh__tl_own_maps GH_HIDDEN;
 /* shim.c's exports, after a successful call: [addr, addr + len) is now the
  * program's anonymous memory (program) or not (a file mapping, an unmap). */
 void gh__mapped_note(void *addr, size_t len, bool program);

@@ -36,6 +36,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+GH_TLS int gh__tl_own_maps;
+
 static struct {
 	_Atomic uintptr_t owner;  /* the holder's thread pointer, or 0 */
 	struct gh_range *v;       /* [cap], sorted, disjoint, not adjacent */

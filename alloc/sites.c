@@ -359,6 +359,7 @@ static GH_NOINLINE uint32_t wrap_resolve(uintptr_t ra, uint32_t own)
 	if (tl_resolving || own > SITES_MAX)
 		return own;
 	tl_resolving = true;
+	gh__tl_own_maps++; /* libunwind maps its caches: not the program's */
 	int saved_errno = errno;
 	uintptr_t slot = ra_slot(ra);
 	int32_t k = slot ? kmap_get(own) : -1;
@@ -388,6 +389,7 @@ static GH_NOINLINE uint32_t wrap_resolve(uintptr_t ra, uint32_t own)
 		id = resolve_backtrace(ra, own);
 	}
 	errno = saved_errno;
+	gh__tl_own_maps--;
 	tl_resolving = false;
 	return id;
 }

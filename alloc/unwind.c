@@ -184,7 +184,9 @@ only_ra:
 static GH_NOINLINE unsigned unwind_dwarf(uintptr_t ra, uintptr_t *out, unsigned max)
 {
 	void *buf[GH_TRACE_FRAMES_MAX + GH_UNWIND_SKIP_MAX];
+	gh__tl_own_maps++; /* libunwind maps its caches: not the program's */
 	int got = unw_backtrace(buf, (int)(max + GH_UNWIND_SKIP_MAX));
+	gh__tl_own_maps--;
 	int i = 0;
 	while (i < got && i <= GH_UNWIND_SKIP_MAX && (uintptr_t)buf[i] != ra)
 		i++;

@@ -51,6 +51,15 @@ static char *map_anon(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* First: before this program maps anything, glassheap's start-up (its
+ * tables, jemalloc's, libunwind's caches warmed up by the site walk) left
+ * nothing in the record. */
+TEST(record_starts_empty)
+{
+	const struct gh_range *v;
+	EXPECT_EQ(gh__mapped_ranges(&v), 0);
+}
+
 TEST(record_follows_the_calls)
 {
 	char *p = map_anon(8 * PG);
@@ -113,6 +122,15 @@ TEST(own_and_jemalloc_mappings_are_not_recorded)
 	EXPECT_EQ(gh__mapped_ranges(&v), before);
 	for (int i = 0; i < 8; i++)
 		free(big[i]);
+	/* libunwind, walking stacks for the tracer, maps its caches */
+	ASSERT_EQ(gh_trace_start(32, 0), 0);
+	for (int i = 0; i < 64; i++) {
+		void *p = malloc(100 + (size_t)i);
+		escape(p);
+		free(p);
+	}
+	gh_trace_stop();
+	EXPECT_EQ(gh__mapped_ranges(&v), before);
 }
 
 static __attribute__((noinline)) uintptr_t make_held(gh_type_t t, void **slot)
