@@ -455,8 +455,9 @@ void gh__leak_init(void)
 	const char *s = getenv("GLASSHEAP_LEAK_CHECK");
 	if (!s || !*s || strcmp(s, "0") == 0 || strcmp(s, "off") == 0)
 		return;
-	if (strcmp(s, "exit") != 0) {
-		gh__log("GLASSHEAP_LEAK_CHECK=%s ignored: want exit", s);
+	/* "1" as LSan's detect_leaks=1 would be written */
+	if (strcmp(s, "exit") != 0 && strcmp(s, "1") != 0) {
+		gh__log("GLASSHEAP_LEAK_CHECK=%s ignored: want exit (or 1)", s);
 		return;
 	}
 	const char *e = getenv("GLASSHEAP_LEAK_EXITCODE");

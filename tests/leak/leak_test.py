@@ -243,6 +243,10 @@ def case_mapped(a):
         g = summary(err)
         check(rc == 23 and g["definitely"] == (36000, 14),
               f"{tag} mapped, GLASSHEAP_MAPPED_ROOTS=off: the mapped blocks are lost too ({g})")
+        rc, _, err = run([prog, "leak", "2"], dict(env, GLASSHEAP_LEAK_CHECK="1"))
+        check(rc == 23 and "leak_in_leaky_function" in err, f"{tag}: GLASSHEAP_LEAK_CHECK=1 is exit (rc {rc})")
+        rc, _, err = run([prog, "leak", "2"], dict(env, GLASSHEAP_LEAK_CHECK="yes"))
+        check(rc == 0 and "want exit" in err, f"{tag}: GLASSHEAP_LEAK_CHECK=yes is refused with a message (rc {rc})")
         rc, _, err = run([prog, "dirty", "3"], env)
         check(rc == 23 and "SUMMARY: glassheap" in err and "leak_in_leaky_function" in err,
               f"{tag} dirty: the report is written when the writer's block comes back dirty (rc {rc}, {err[-300:]!r})")
