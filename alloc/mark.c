@@ -24,13 +24,13 @@
  * Roots: registered ranges (gh_root_add), every thread's registers, stack
  * and static TLS / thread control block, the writable segments of every
  * loaded module, and the program's own anonymous mappings (mapped.c:
- * their resident, readable pages; GLASSHEAP_MAPPED_ROOTS=off leaves them
+ * their readable pages in memory or swap; GLASSHEAP_MAPPED_ROOTS=off leaves them
  * out). A stack is scanned from the interrupted stack pointer (red
  * zone included) to the end of what holds it: the thread's own stack below
  * its TLS, the mapping, or -- for a coroutine or green thread running on a
  * heap block -- that block. A thread found running off its own stack (on a
  * signal alternate stack, or a coroutine's) has its own stack scanned too,
- * whole (its resident pages), since its suspended frames hold pointers. Scanning is conservative (any aligned word that
+ * whole (its pages in memory or swap), since its suspended frames hold pointers. Scanning is conservative (any aligned word that
  * points into a live object), precise for types registered with pointer
  * offsets, and skips GH_TYPE_NO_SCAN types.
  *
@@ -50,6 +50,7 @@
 #include "dominators.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -246,6 +247,8 @@ struct marker {
 	uint64_t collected_bytes;
 	bool no_collect;             /* a thread held without registers: collect nothing */
 	unsigned char *resident;     /* mincore() vector for a whole-stack scan */
+	uint64_t *pagemap;           /* [RESIDENT_PAGES] /proc/self/pagemap entries, the same */
+	int pagemap_fd;              /* open while the world is stopped, else -1 */
 	uint32_t *slot_root;         /* [world cap] index of each thread slot's first root */
 	uint64_t *reach, *possible, *interior, *indirect, *scanned;
 	uint64_t *heur;              /* reached via a heuristic (and no start pointer yet) */
@@ -344,11 +347,12 @@ static int work_init(void)
 	mk.roots = work_map(sizeof(struct root_rec) * mk.max_roots);
 	mk.collected = work_map(LOST_SLOTS * sizeof(uintptr_t));
 	mk.resident = work_map(RESIDENT_PAGES);
+	mk.pagemap = work_map(RESIDENT_PAGES * sizeof(uint64_t));
 	mk.slot_root = work_map(gh__world.cap * sizeof(uint32_t));
 	if (!mk.reach || !mk.possible || !mk.interior || !mk.indirect || !mk.scanned || !w0.stack || !w0.cand || !mk.lost ||
 	    !w0.defer || !mk.hclaim ||
 	    !mk.refs || !mk.sites || !mk.ref_used || !mk.site_used || !mk.by_type || !mk.roots || !mk.collected ||
-	    !mk.resident || !mk.slot_root || !mk.heur || !mk.segs || !mk.heur_kind[0] || !mk.heur_kind[1] || !mk.heur_kind[2]) {
+	    !mk.resident || !mk.pagemap || !mk.slot_root || !mk.heur || !mk.segs || !mk.heur_kind[0] || !mk.heur_kind[1] || !mk.heur_kind[2]) {
 		mk.reach = NULL;
 		return ENOMEM;
 	}
@@ -420,6 +424,7 @@ static void work_reset(void)
 	mk.ncollected = 0;
 	mk.collected_bytes = 0;
 	mk.no_collect = mk.roots_full = false;
+	mk.pagemap_fd = -1;
 	if (mk.nrefs * sizeof(struct ref_slot) <= KEEP_BYTES / 8) {
 		for (size_t k = 0; k < mk.nrefs; k++)
 			memset(&mk.refs[mk.ref_used[k]], 0, sizeof(struct ref_slot));
@@ -1516,9 +1521,27 @@ GH_MARKER static bool stack_region(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 	return gh__world_mapping_of(addr, lo, hi);
 }
 
+/* Which of the pages at lo are in use: in memory or in swap (a swapped-out
+ * page holds pointers too, and mincore calls it not resident), from
+ * /proc/self/pagemap; mincore's answer where pagemap cannot be read.
+ * used[i] & 1 for page i. false: neither can tell. */
+static bool pages_in_use(uintptr_t lo, size_t pages, unsigned char *used)
+{
+	if (mk.pagemap_fd >= 0) {
+		size_t want = pages * sizeof(uint64_t);
+		ssize_t got = pread(mk.pagemap_fd, mk.pagemap, want, (off_t)((lo >> 12) * sizeof(uint64_t)));
+		if (got == (ssize_t)want) {
+			for (size_t i = 0; i < pages; i++)
+				used[i] = (mk.pagemap[i] >> 62) != 0; /* bit 63 present, bit 62 swapped */
+			return true;
+		}
+	}
+	return mincore((void *)lo, pages << 12, used) == 0;
+}
+
 /* Adds a range whose pages may be mostly untouched (a thread's own stack
- * while it runs elsewhere): only its resident pages become roots, so a
- * large, barely used stack costs what it holds. */
+ * while it runs elsewhere, the program's own mappings): only its pages in
+ * use become roots, so a large, barely used range costs what it holds. */
 static void add_resident(int kind, int tid, uintptr_t lo, uintptr_t hi, const char *name)
 {
 	lo &= ~(uintptr_t)4095;
@@ -1526,7 +1549,7 @@ static void add_resident(int kind, int tid, uintptr_t lo, uintptr_t hi, const ch
 		size_t pages = (hi - lo + 4095) >> 12;
 		if (pages > RESIDENT_PAGES)
 			pages = RESIDENT_PAGES;
-		if (mincore((void *)lo, pages << 12, mk.resident) != 0) {
+		if (!pages_in_use(lo, pages, mk.resident)) {
 			add_root(kind, tid, lo, hi, name); /* cannot tell: all of it */
 			return;
 		}
@@ -1556,7 +1579,7 @@ static void add_resident(int kind, int tid, uintptr_t lo, uintptr_t hi, const ch
  *
  * When sp is not on the thread's own stack (a signal handler running on a
  * sigaltstack, a coroutine, a green thread), the region around sp is
- * scanned from sp, and the own stack whole (resident pages): the frames
+ * scanned from sp, and the own stack whole (pages in use): the frames
  * suspended there are live and nothing says where their stack pointer is.
  */
 static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid, uintptr_t red)
@@ -1941,6 +1964,8 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 		gh__world_resume();
 		return;
 	}
+	/* (for add_resident: which pages are in memory or in swap) */
+	mk.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	mk.base = gh__cage.base;
 	mk.top = atomic_load(&gh__cage.top);
 	pid_t pid = getpid();
@@ -1968,6 +1993,9 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	c->threads++;
 	if (!gh__opt.mapped_roots_off)
 		add_mapped_roots(c->self_sp);
+	if (mk.pagemap_fd >= 0)
+		close(mk.pagemap_fd);
+	mk.pagemap_fd = -1;
 	if (mk.roots_full) {
 		/* more roots than the table holds: marking without them could
 		 * call live objects lost */
