@@ -136,7 +136,10 @@ static bool reserve(void)
 	if (mp.n + 2 <= mp.cap)
 		return true;
 	size_t cap = mp.cap ? mp.cap * 2 : 256;
-	void *p = gh__sys_mmap(NULL, cap * sizeof *mp.v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* MAP_NORESERVE: never merged with a neighbouring mapping of the
+	 * program's (which its munmap would then have to split) */
+	void *p = gh__sys_mmap(NULL, cap * sizeof *mp.v, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			       -1, 0);
 	if (p == MAP_FAILED)
 		return false;
 	if (mp.n)
