@@ -26,6 +26,20 @@ static __attribute__((noinline, unused)) void clobber_stack(void)
 		buf[i] = 0;
 }
 
+/* One collecting pass: its result (gh__mark_result_free it), or NULL when
+ * the pass failed. */
+static __attribute__((unused)) struct gh_gc_result *collect_pass(void)
+{
+	struct gh_gc_result *r = NULL;
+	pid_t bad = 0;
+	if (gh__mark_run(GH_GC_COLLECT, &r, &bad) != 0) {
+		if (r)
+			gh__mark_result_free(r);
+		return NULL;
+	}
+	return r;
+}
+
 /* The last pass's result (run_pass). */
 static __attribute__((unused)) struct gh_gc_result *R;
 

@@ -185,9 +185,7 @@ TEST(unreadable_pages_are_skipped)
 	volatile uintptr_t hidden = make_held(t, (void **)(region + PG + 8));
 	EXPECT_EQ(mprotect(region + PG, PG, PROT_NONE), 0);
 	clobber_stack();
-	struct gh_gc_result *r = NULL;
-	pid_t bad = 0;
-	ASSERT_EQ(gh__mark_run(GH_GC_COLLECT, &r, &bad), 0);
+	struct gh_gc_result *r = collect_pass();
 	ASSERT_TRUE(r != NULL);
 	EXPECT_EQ(gh_ptr_type((void *)(kept ^ 0x5a5a)), t);
 	/* (what only an unreadable page holds is garbage to any scanner) */
@@ -237,9 +235,7 @@ TEST(coroutine_stacks_the_program_mapped)
 	makecontext(&co_ctx, co_body, 0);
 	ASSERT_EQ(swapcontext(&main_ctx, &co_ctx), 0);
 	clobber_stack();
-	struct gh_gc_result *r = NULL;
-	pid_t bad = 0;
-	ASSERT_EQ(gh__mark_run(GH_GC_COLLECT, &r, &bad), 0);
+	struct gh_gc_result *r = collect_pass();
 	ASSERT_TRUE(r != NULL);
 	/* the suspended frame is scanned: the object is live, not collected */
 	EXPECT_EQ(gh_ptr_type((void *)(co_obj ^ 0x5a5a)), co_type);

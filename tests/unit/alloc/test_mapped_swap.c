@@ -61,9 +61,7 @@ TEST(swapped_out_pages_are_scanned)
 		     "GH_TEST_SWAP_PRESSURE_MB in a memory cgroup smaller than it)");
 	}
 	clobber_stack();
-	struct gh_gc_result *r = NULL;
-	pid_t bad = 0;
-	ASSERT_EQ(gh__mark_run(GH_GC_COLLECT, &r, &bad), 0);
+	struct gh_gc_result *r = collect_pass();
 	ASSERT_TRUE(r != NULL);
 	EXPECT_EQ(gh_ptr_type((void *)(held ^ 0x5a5a)), t);
 	gh__mark_result_free(r);
