@@ -86,11 +86,6 @@ static void *map_zero(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static size_t page_up(size_t n)
-{
-	return (n + 4095) & ~(size_t)4095;
-}
-
 /* Work arrays of 2 MiB and more come in transparent huge pages where THP
  * allows (gh__map_work): a page fault costs about as much as zeroing its
  * 4 KiB in a virtual machine, and a large pass touches tens of thousands.
@@ -150,7 +145,7 @@ static void wlo_touch(struct wmem *w, size_t end)
 static void *wlo(struct wmem *w, size_t bytes)
 {
 	size_t off = w->lo;
-	w->lo += page_up(bytes ? bytes : 1);
+	w->lo += gh__page_up(bytes ? bytes : 1);
 	if (w->lo + w->hi > w->cap)
 		return NULL;
 	wlo_touch(w, w->lo);
@@ -160,7 +155,7 @@ static void *wlo(struct wmem *w, size_t bytes)
 /* bytes from the top, below what the top holds. */
 static void *whi(struct wmem *w, size_t bytes)
 {
-	w->hi += page_up(bytes ? bytes : 1);
+	w->hi += gh__page_up(bytes ? bytes : 1);
 	if (w->lo + w->hi > w->cap)
 		return NULL;
 	if (w->hi > w->hi_hwm)
@@ -496,7 +491,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	t->reach_words = g->reach_words;
 	t->base = g->base;
 	/* the logs as the mark left them */
-	struct wmem w = {.logs = page_up(4 * L) + page_up(sizeof *g->nodes * N)};
+	struct wmem w = {.logs = gh__page_up(4 * L) + gh__page_up(sizeof *g->nodes * N)};
 	w.peak = w.logs;
 	int rc = EINVAL;
 	uint32_t *first = NULL, *side = NULL, *stack = NULL, *poff = NULL, *pcol = NULL;
@@ -509,12 +504,12 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * block lists (at most 3 words a head), two per-part counts, or
 	 * semi-NCA's second array, or the preorder's ids */
 	size_t part = (M + PRED_PARTS - 1) / PRED_PARTS;
-	size_t top = page_up(12 * L + 4) + 2 * page_up(4 * (part + 2));
-	if (top < page_up(4 * M))
-		top = page_up(4 * M);
-	w.cap = page_up(4 * g->reach_words + 4) + page_up(sizeof *t->esc * N + 1) + page_up(4 * (R + 2)) +
-		page_up(4 * L + 4) + page_up(4 * M) + page_up(4 * M) + page_up(4 * (L + R) + 4) + page_up(4 * M) +
-		page_up(8 * M) + top;
+	size_t top = gh__page_up(12 * L + 4) + 2 * gh__page_up(4 * (part + 2));
+	if (top < gh__page_up(4 * M))
+		top = gh__page_up(4 * M);
+	w.cap = gh__page_up(4 * g->reach_words + 4) + gh__page_up(sizeof *t->esc * N + 1) + gh__page_up(4 * (R + 2)) +
+		gh__page_up(4 * L + 4) + gh__page_up(4 * M) + gh__page_up(4 * M) + gh__page_up(4 * (L + R) + 4) + gh__page_up(4 * M) +
+		gh__page_up(8 * M) + top;
 	w.cap = (w.cap + ((size_t)2 << 20) - 1) & ~(((size_t)2 << 20) - 1);
 	w.base = gh__map_work(w.cap);
 	if (!w.base)
@@ -587,7 +582,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		pay[c[i].rank] = (uint64_t)c[i].hi << 32 | c[i].lo;
 	t->pay = pay;
 	release_inside(pay + N, 8 * N);
-	w.logs -= page_up(sizeof *rec * N) - page_up(8 * N);
+	w.logs -= gh__page_up(sizeof *rec * N) - gh__page_up(8 * N);
 	PHASE("figures");
 
 	/* the log, in place: heads to HEAD | source id, edges to target ids */
@@ -674,11 +669,11 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * for a self loop) -- a tree edge only once its target is done, since
 	 * it names the node of its level until then -- and the wanted edges
 	 * and each root's are counted. An unreached source's blocks stay ids. */
-	stack = map_zero(stack_len = page_up(4 * (M + 1)));
+	stack = map_zero(stack_len = gh__page_up(4 * (M + 1)));
 	/* the predecessors' first part (below) counted here too: its range
 	 * is set by the nodes, not the reached ones, which are not known yet.
 	 * Two slots at the top for the per-part counts, used in turn. */
-	size_t slot_len = page_up(4 * (part + 2));
+	size_t slot_len = gh__page_up(4 * (part + 2));
 	uint32_t *slot[2];
 	slot[0] = poff = whi(&w, slot_len);
 	slot[1] = whi(&w, slot_len);
@@ -754,7 +749,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	t->roff[0] = 0;
 	/* the stack's pages that were written count */
 	PHASE("dfs");
-	w.extra = page_up(4 * (depth + 1));
+	w.extra = gh__page_up(4 * (depth + 1));
 	wtally(&w);
 	w.extra = 0;
 	munmap(stack, stack_len);
@@ -764,7 +759,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	uint32_t *pre = first;
 	for (size_t y = 0; y < M; y++)
 		pre[y] = first[2 * y + 1];
-	w.lo = first_off + page_up(4 * M);
+	w.lo = first_off + gh__page_up(4 * M);
 	t->pre = pre;
 	first = NULL;
 	side = NULL;
@@ -790,7 +785,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	 * not fit there. No page is given back before the last part: a
 	 * release costs a TLB flush on every CPU (and splits a huge page);
 	 * the log stays whole, the predecessors come in pages already held. */
-	size_t pcol_off = w.lo, pcol_len = page_up(4 * np + 4);
+	size_t pcol_off = w.lo, pcol_len = gh__page_up(4 * np + 4);
 	if (w.lo + pcol_len + w.hi > w.cap)
 		goto nomem;
 	pcol = (uint32_t *)(void *)(w.base + pcol_off);
@@ -799,7 +794,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		uint32_t lo, hi;
 		size_t cnt;
 	} seg[PRED_PARTS + 1];
-	size_t nseg = 0, aused = 0, tail = L, log_held = page_up(4 * L);
+	size_t nseg = 0, aused = 0, tail = L, log_held = gh__page_up(4 * L);
 	/* Each part: filled from the log, which is compacted to the other
 	 * parts' edges (heads whose blocks empty dropped) while the next
 	 * part's targets are counted. */
@@ -822,7 +817,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 			}
 			pc = pcol + aused;
 			aused += cnt;
-			wlo_touch(&w, pcol_off + page_up(4 * aused));
+			wlo_touch(&w, pcol_off + gh__page_up(4 * aused));
 		}
 		if (nseg >= PRED_PARTS + 1)
 			goto bad;
@@ -900,7 +895,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 		w.logs -= b;
 		log_held -= b;
 	}
-	w.lo = pcol_off + page_up(4 * aused);
+	w.lo = pcol_off + gh__page_up(4 * aused);
 	poff = NULL;
 	PHASE("preds");
 
@@ -919,7 +914,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	/* the forest (link and label of a node side by side: eval reads
 	 * both), then the dominators in its first half, then the preorder's
 	 * ids in its second */
-	struct ab *forest = whi(&w, 2 * page_up(4 * n));
+	struct ab *forest = whi(&w, 2 * gh__page_up(4 * n));
 	if (!forest)
 		goto nomem;
 	t->idom = (uint32_t *)(void *)forest;
@@ -994,7 +989,7 @@ int gh__dom_compute(const struct gh_dom_graph *g, size_t budget, struct gh_dom_t
 	w.lo = pcol_off;
 	t->retained = wlo(&w, 8 * n);
 	pcol = NULL;
-	t->vertex = (uint32_t *)(void *)((char *)forest + page_up(4 * n));
+	t->vertex = (uint32_t *)(void *)((char *)forest + gh__page_up(4 * n));
 	if (!t->retained || !t->vertex)
 		goto nomem;
 	uint64_t *ret = t->retained, total = 0;
@@ -1201,14 +1196,14 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 	const struct gh_dom_query *q = a->q;
 	struct gh_dom_result *r = calloc(1, sizeof *r);
 	size_t cap_rows = q->max_rows ? q->max_rows : 1;
-	struct heap_ent *h = map_zero(page_up(cap_rows * sizeof *h));
-	struct gh_dom_type_row *bt = map_zero(page_up(GH_TYPE_IDS * sizeof *bt));
+	struct heap_ent *h = map_zero(gh__page_up(cap_rows * sizeof *h));
+	struct gh_dom_type_row *bt = map_zero(gh__page_up(GH_TYPE_IDS * sizeof *bt));
 	if (!r || !h || !bt) {
 		free(r);
 		if (h)
-			munmap(h, page_up(cap_rows * sizeof *h));
+			munmap(h, gh__page_up(cap_rows * sizeof *h));
 		if (bt)
-			munmap(bt, page_up(GH_TYPE_IDS * sizeof *bt));
+			munmap(bt, gh__page_up(GH_TYPE_IDS * sizeof *bt));
 		gh__dom_tree_release(&t);
 		return ENOMEM;
 	}
@@ -1249,8 +1244,8 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 	int *roots = calloc(nh + 1, sizeof *roots);
 	if (!r->rows || !r->types || !roots) {
 		free(roots);
-		munmap(h, page_up(cap_rows * sizeof *h));
-		munmap(bt, page_up(GH_TYPE_IDS * sizeof *bt));
+		munmap(h, gh__page_up(cap_rows * sizeof *h));
+		munmap(bt, gh__page_up(GH_TYPE_IDS * sizeof *bt));
 		gh__dom_tree_release(&t);
 		gh__dom_result_free(r);
 		return ENOMEM;
@@ -1263,8 +1258,8 @@ static int after_mark(const struct gh_dom_capture *cap, void *argp)
 	for (size_t k = 0; k < nh; k++)
 		fill_row(&t, h[k].id, &r->rows[k], &roots[k]);
 	r->nrows = nh;
-	munmap(h, page_up(cap_rows * sizeof *h));
-	munmap(bt, page_up(GH_TYPE_IDS * sizeof *bt));
+	munmap(h, gh__page_up(cap_rows * sizeof *h));
+	munmap(bt, gh__page_up(GH_TYPE_IDS * sizeof *bt));
 	gh__dom_tree_release(&t);
 	/* root labels: names now; a global's symbol once the world runs freely */
 	for (size_t k = 0; k < nh; k++) {

@@ -42,9 +42,15 @@ void *gh__sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void 
 /* Nonzero while this thread runs code of glassheap's that may call the
  * exported mmap (libunwind's caches): those mappings are not the program's. */
 extern GH_TLS int gh__tl_own_maps GH_HIDDEN;
-/* shim.c's exports, after a successful call: [addr, addr + len) is now the
- * program's anonymous memory (program) or not (a file mapping, an unmap). */
-void gh__mapped_note(void *addr, size_t len, bool program);
+/* shim.c's exports, after a successful call: [addr, addr + len) is now an
+ * anonymous mapping (anonymous), or a file mapping or unmapped; noted as the
+ * program's when it is anonymous and not glassheap's own. */
+void gh__mapped_note(void *addr, size_t len, bool anonymous);
+/* n rounded up to whole 4 KiB pages. */
+static inline size_t gh__page_up(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
 /* mremap resized old (old_len bytes) into now (new_len); keep_old: old's
  * pages stay mapped (MREMAP_DONTUNMAP, or old_len 0: a copy of a shared
  * mapping). now is the program's if old was. */

@@ -11,9 +11,10 @@
  * scans what the program mapped and nothing else: shim.c exports mmap,
  * mmap64, munmap and mremap, which call the kernel and note the change
  * here. glassheap's own mappings (internal.h's gh__sys_* redirect its
- * calls) and jemalloc's (renamed to gh__je_mmap... by
- * cmake/rename_jemalloc.sh) are not noted, nor are the loader's and libc's
- * (they call the kernel directly): thread stacks are scanned from their
+ * calls; jemalloc's calls are renamed to them by cmake/rename_jemalloc.sh;
+ * what the server, the symbolizer and libunwind map while glassheap works
+ * on a thread is told apart in gh__mapped_note) are not noted, nor are the
+ * loader's and libc's (they call the kernel directly): thread stacks are scanned from their
  * stack pointer (mark.c), and jemalloc's thread caches keep stale pointers
  * that would hide leaks.
  *
@@ -109,11 +110,6 @@ void *gh__sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void 
 	long r = syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
 	return r == -1 ? MAP_FAILED : (void *)r;
 #endif
-}
-
-static size_t page_up(size_t n)
-{
-	return (n + 4095) & ~(size_t)4095;
 }
 
 /* The index of the first range ending above lo. */
@@ -212,14 +208,17 @@ static bool overlaps(uintptr_t lo, uintptr_t hi)
 	return i < mp.n && mp.v[i].lo < hi;
 }
 
-void gh__mapped_note(void *addr, size_t len, bool program)
+void gh__mapped_note(void *addr, size_t len, bool anonymous)
 {
-	uintptr_t lo = (uintptr_t)addr, hi = lo + page_up(len);
+	uintptr_t lo = (uintptr_t)addr, hi = lo + gh__page_up(len);
 	if (hi <= lo)
 		return;
-	/* the cage is the heap: never a root */
-	if (program && (gh__cage_contains(lo) || gh__cage_contains(hi - 1)))
-		program = false;
+	/* The program's: anonymous, mapped outside glassheap's own work (the
+	 * server, the symbolizer and the libraries they call run in the
+	 * GH_TYPE_INTERNAL scope; libunwind's site and stack walks under
+	 * gh__tl_own_maps), and not in the cage (the heap: never a root). */
+	bool program = anonymous && gh__tl.scope_type != GH_TYPE_INTERNAL && gh__tl_own_maps == 0 &&
+		       !gh__cage_contains(lo) && !gh__cage_contains(hi - 1);
 	if (!lock()) {
 		atomic_store(&mp.incomplete, true);
 		return;
@@ -239,11 +238,11 @@ void gh__mapped_note_remap(void *old, size_t old_len, void *now, size_t new_len,
 	}
 	bool ok = true;
 	if (mp.n != 0) {
-		bool ours = overlaps(o, o + (old_len ? page_up(old_len) : 4096));
+		bool ours = overlaps(o, o + (old_len ? gh__page_up(old_len) : 4096));
 		if (!keep_old)
-			ok = cut(o, o + page_up(old_len));
+			ok = cut(o, o + gh__page_up(old_len));
 		if (ok)
-			ok = ours && !gh__cage_contains(n) ? add(n, n + page_up(new_len)) : cut(n, n + page_up(new_len));
+			ok = ours && !gh__cage_contains(n) ? add(n, n + gh__page_up(new_len)) : cut(n, n + gh__page_up(new_len));
 	}
 	unlock();
 	if (!ok)

@@ -1642,7 +1642,7 @@ static bool holds_a_stack(uintptr_t lo, uintptr_t hi, uintptr_t self_sp)
 
 /*
  * The program's own anonymous mappings (mapped.c), where they are readable
- * now: their resident pages. A mapping that holds a thread's stack pointer
+ * now: their pages in use (add_resident). A mapping that holds a thread's stack pointer
  * is that thread's stack (a stack the program mapped, a coroutine's while
  * it runs): add_thread_roots scans it from the stack pointer, and its dead
  * frames below would keep freed blocks' reused memory alive. A coroutine's
@@ -1661,7 +1661,7 @@ static void add_mapped_roots(uintptr_t self_sp)
 		for (size_t k = j; k < nm && m[k].lo < v[i].hi; k++) {
 			uintptr_t lo = v[i].lo > m[k].lo ? v[i].lo : m[k].lo;
 			uintptr_t hi = v[i].hi < m[k].hi ? v[i].hi : m[k].hi;
-			if (hi <= lo || holds_a_stack(m[k].lo, m[k].hi, self_sp))
+			if (holds_a_stack(m[k].lo, m[k].hi, self_sp)) /* (lo < hi: both overlap) */
 				continue;
 			char label[96];
 			snprintf(label, sizeof label, "mapped:%#lx", (unsigned long)lo);

@@ -192,12 +192,8 @@ EXPORT void *__libc_pvalloc(size_t) __attribute__((alias("pvalloc")));
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	void *p = gh__sys_mmap(addr, len, prot, flags, fd, off);
-	/* glassheap's own work (the server, the symbolizer and the libraries
-	 * they call: GH_TYPE_INTERNAL scope; libunwind in the site and stack
-	 * walks) maps nothing of the program's */
 	if (p != MAP_FAILED)
-		gh__mapped_note(p, len, (flags & MAP_ANONYMOUS) && gh__tl.scope_type != GH_TYPE_INTERNAL &&
-					    gh__tl_own_maps == 0);
+		gh__mapped_note(p, len, (flags & MAP_ANONYMOUS) != 0);
 	return p;
 }
 

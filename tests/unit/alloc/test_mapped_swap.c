@@ -53,8 +53,6 @@ TEST(swapped_out_pages_are_scanned)
 			munmap(q, press);
 		}
 	}
-	if (getenv("GH_TEST_SWAP_DEBUG"))
-		fprintf(stderr, "madvise %d, resident %d\n", rc, mincore(region, PG, &in) == 0 ? in & 1 : -1);
 	if (rc != 0 || mincore(region, PG, &in) != 0 || (in & 1)) {
 		munmap(region, 256 * PG);
 		SKIP("the page could not be swapped out (needs swap space, MADV_PAGEOUT, and "
