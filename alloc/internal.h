@@ -42,19 +42,21 @@ void *gh__sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void 
 /* Nonzero while this thread runs code of glassheap's that may call the
  * exported mmap (libunwind's caches): those mappings are not the program's. */
 extern GH_TLS int gh__tl_own_maps GH_HIDDEN;
-/* shim.c's exports, after a successful call: [addr, addr + len) is now an
- * anonymous mapping (anonymous), or a file mapping or unmapped; noted as the
- * program's when it is anonymous and not glassheap's own. */
+/* shim.c's mmap, after a successful call: [addr, addr + len) is now an
+ * anonymous mapping (anonymous) or a file mapping; noted as the program's
+ * when it is anonymous and not glassheap's own. */
 void gh__mapped_note(void *addr, size_t len, bool anonymous);
 /* n rounded up to whole 4 KiB pages. */
 static inline size_t gh__page_up(size_t n)
 {
 	return (n + 4095) & ~(size_t)4095;
 }
-/* mremap resized old (old_len bytes) into now (new_len); keep_old: old's
- * pages stay mapped (MREMAP_DONTUNMAP, or old_len 0: a copy of a shared
- * mapping). now is the program's if old was. */
-void gh__mapped_note_remap(void *old, size_t old_len, void *now, size_t new_len, bool keep_old);
+/* shim.c's munmap: forgets the range, then calls the kernel. */
+int gh__mapped_munmap(void *addr, size_t len);
+/* shim.c's mremap: calls the kernel with the record held (the pages'
+ * contents move with the mapping) and notes the new range as the program's
+ * if the old one was. */
+void *gh__mapped_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
 struct gh_range;
 /* The pass: holds the record unchanged across the stop (no stopped thread
  * can be inside an update); the ranges, sorted, while held. */

@@ -179,7 +179,8 @@ EXPORT void *__libc_pvalloc(size_t) __attribute__((alias("pvalloc")));
 
 /*
  * The program's own mappings (mapped.c): its anonymous memory is scanned as
- * roots. These call the kernel and note what changed; glassheap's own code
+ * roots. These call the kernel and note what changed (in the order
+ * mapped.c's gh__mapped_munmap explains); glassheap's own code
  * calls gh__sys_mmap directly (the macros in internal.h, undone here).
  */
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -201,10 +202,7 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 EXPORT int munmap(void *addr, size_t len)
 {
-	int rc = gh__sys_munmap(addr, len);
-	if (rc == 0)
-		gh__mapped_note(addr, len, false);
-	return rc;
+	return gh__mapped_munmap(addr, len);
 }
 
 EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
@@ -216,12 +214,6 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
-	void *p = gh__sys_mremap(old, old_len, new_len, flags, new_addr);
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
-	if (p != MAP_FAILED)
-		gh__mapped_note_remap(old, old_len, p, new_len, old_len == 0 || (flags & MREMAP_DONTUNMAP));
-	return p;
+	return gh__mapped_mremap(old, old_len, new_len, flags, new_addr);
 }
 #endif

@@ -4,7 +4,8 @@
  * mapping is gone; glassheap's own and jemalloc's mappings are not
  * recorded; a suspended coroutine's frames on a stack the program mapped
  * keep what they point to, and a pass run on such a stack works; fork while
- * another thread maps and unmaps. */
+ * another thread maps and unmaps; passes (both ways of stopping the world)
+ * while another thread moves an object's only pointer between mappings. */
 #include "internal.h"
 #include "mark_test.h"
 #include "test.h"
@@ -87,6 +88,14 @@ TEST(record_follows_the_calls)
 	EXPECT_EQ(mremap(p + 6 * PG, 2 * PG, PG - 100, 0), (void *)(p + 6 * PG));
 	EXPECT_TRUE(recorded(a + 6 * PG, a + 7 * PG));
 	EXPECT_FALSE(touched(a + 7 * PG, a + 8 * PG));
+	/* calls the kernel refuses change nothing */
+	errno = 0;
+	EXPECT_EQ(munmap(p + 1, PG), -1);
+	EXPECT_EQ(errno, EINVAL);
+	EXPECT_EQ(munmap(p, 0), -1);
+	EXPECT_TRUE(recorded(a, a + 2 * PG));
+	EXPECT_EQ(mremap(p + 1, PG, 2 * PG, MREMAP_MAYMOVE), MAP_FAILED);
+	EXPECT_TRUE(recorded(a, a + 2 * PG));
 	/* moved: the old place is forgotten, the new one is the program's */
 	char *q = map_anon(16 * PG);
 	ASSERT_TRUE(q != NULL);
@@ -246,6 +255,44 @@ TEST(coroutine_stacks_the_program_mapped)
 	munmap(stack, len);
 }
 
+/* One thread unmaps while another maps: the kernel may hand the second the
+ * addresses the first just gave back. The record must never forget the
+ * second's mapping (the first's unmap noted after the second's map). */
+static volatile int reuser_stop;
+
+static void *reuser(void *arg)
+{
+	(void)arg;
+	while (!reuser_stop) {
+		char *p = map_anon(PG);
+		if (p)
+			munmap(p, PG);
+	}
+	return NULL;
+}
+
+TEST(addresses_unmapped_and_mapped_again_at_once_stay_recorded)
+{
+	pthread_t th;
+	reuser_stop = 0;
+	ASSERT_EQ(pthread_create(&th, NULL, reuser, NULL), 0);
+	int missed = 0, n = 0;
+	for (; n < 100000; n++) {
+		char *q = map_anon(PG);
+		if (!q)
+			continue;
+		*(volatile char *)q = 1; /* the program uses it */
+		gh__mapped_hold();
+		missed += !recorded((uintptr_t)q, (uintptr_t)q + PG);
+		gh__mapped_release();
+		munmap(q, PG);
+	}
+	reuser_stop = 1;
+	pthread_join(th, NULL);
+	printf("  %d maps, %d not recorded\n", n, missed);
+	EXPECT_EQ(missed, 0);
+}
+
 static volatile int churn_stop;
 
 static void *churn(void *arg)
@@ -288,6 +335,125 @@ TEST(fork_while_another_thread_maps)
 	churn_stop = 1;
 	pthread_join(th, NULL);
 	EXPECT_FALSE(gh__mapped_incomplete());
+}
+
+/* Passes while another thread keeps moving the only pointer to an object
+ * from mapping to mapping (map the next, copy, unmap the last; now and then
+ * grow one with mremap, which may move it, or give back part of one): at
+ * every instant some mapping the thread made, or one of its registers,
+ * holds the pointer, so no pass may collect the object, whichever way the
+ * world is stopped; garbage made meanwhile is collected (the passes were
+ * not all skipped). */
+static volatile int mover_stop;
+static volatile uintptr_t mover_obj; /* the address ^ 0x5a5a: not a pointer */
+static volatile long mover_moves;
+
+static __attribute__((noinline)) void mover_seed(char *at, gh_type_t t)
+{
+	void *o = gh_malloc_typed(t, 48);
+	escape(o);
+	*(void *volatile *)at = o;
+	mover_obj = (uintptr_t)o ^ 0x5a5a;
+}
+
+static void *mover(void *arg)
+{
+	gh_type_t t = (gh_type_t)(uintptr_t)arg;
+	size_t len = 2 * PG;
+	char *cur = map_anon(len);
+	if (!cur)
+		return NULL;
+	/* the second page only: the first stays untouched */
+	mover_seed(cur + PG + 8, t);
+	for (long i = 0; !mover_stop; i++) {
+		char *nxt = map_anon(2 * PG);
+		if (!nxt)
+			continue;
+		*(void *volatile *)(nxt + PG + 8) = *(void *volatile *)(cur + PG + 8);
+		munmap(cur, len);
+		cur = nxt;
+		len = 2 * PG;
+		if (i % 7 == 0) { /* grow; the kernel may move it */
+			char *g = mremap(cur, len, 8 * PG, MREMAP_MAYMOVE);
+			if (g != MAP_FAILED) {
+				cur = g;
+				len = 8 * PG;
+				/* give back the tail */
+				if (munmap(cur + 4 * PG, 4 * PG) == 0)
+					len = 4 * PG;
+			}
+		}
+		mover_moves++;
+	}
+	munmap(cur, len);
+	return NULL;
+}
+
+static __attribute__((noinline)) uintptr_t make_garbage(gh_type_t t)
+{
+	void *g = gh_malloc_typed(t, 32);
+	escape(g);
+	return (uintptr_t)g ^ 0x5a5a;
+}
+
+static void passes_while_moving(enum gh_stop_method method, const char *name)
+{
+	static const gh_type_desc_t desc = {.flags = GH_TYPE_COLLECTABLE};
+	gh_type_t t = gh_type_register("test_mapped.moved", &desc);
+	gh_type_t tg = gh_type_register("test_mapped.garbage", &desc);
+	pthread_t th;
+	mover_stop = 0;
+	mover_obj = 0;
+	mover_moves = 0;
+	ASSERT_EQ(pthread_create(&th, NULL, mover, (void *)(uintptr_t)t), 0);
+	while (!mover_obj)
+		usleep(100);
+	gh__world_set_method(method);
+	int passes = 0, refused = 0;
+	long collected = 0;
+	for (int i = 0; i < 40; i++) {
+		volatile uintptr_t junk = make_garbage(tg);
+		clobber_stack();
+		struct gh_gc_result *r = NULL;
+		pid_t bad = 0;
+		int rc = gh__mark_run(GH_GC_COLLECT, &r, &bad);
+		if (rc == EPERM && method == GH_STOP_PTRACE) {
+			refused = 1;
+			break;
+		}
+		EXPECT_EQ(rc, 0);
+		if (rc != 0 || !r)
+			continue;
+		passes++;
+		EXPECT_FALSE(r->collect_skipped);
+		EXPECT_EQ(gh_ptr_type((void *)(mover_obj ^ 0x5a5a)), t);
+		collected += gh_ptr_type((void *)(junk ^ 0x5a5a)) == GH_TYPE_NONE;
+		gh__mark_result_free(r);
+		usleep(500);
+	}
+	mover_stop = 1;
+	pthread_join(th, NULL);
+	gh__world_set_method(GH_STOP_AUTO);
+	if (refused) {
+		printf("  (ptrace refused here: the %s half is not checked)\n", name);
+		return;
+	}
+	printf("  %s: %d passes, %ld moves, %ld/%d garbage objects collected\n", name, passes, mover_moves,
+	       collected, passes);
+	EXPECT_EQ(passes, 40);
+	EXPECT_EQ(collected, passes);
+	EXPECT_GT(mover_moves, 40);
+	EXPECT_FALSE(gh__mapped_incomplete());
+}
+
+TEST(passes_while_another_thread_moves_a_pointer_between_mappings_signal)
+{
+	passes_while_moving(GH_STOP_SIGNAL, "signal");
+}
+
+TEST(passes_while_another_thread_moves_a_pointer_between_mappings_ptrace)
+{
+	passes_while_moving(GH_STOP_PTRACE, "ptrace");
 }
 
 int main(void)

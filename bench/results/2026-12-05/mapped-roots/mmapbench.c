@@ -4,9 +4,11 @@
  *                         merged in the record), then all unmapped
  *   mmapbench holes N     N mappings kept with a file page between each two
  *                         (N separate ranges in the record), then unmapped
+ *   mmapbench threads N   pairs N on each of two threads at once
  * prints seconds= for the loop. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,19 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void *pairs(void *arg)
+{
+	long n = (long)arg;
+	for (long i = 0; i < n; i++) {
+		char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			exit(1);
+		p[0] = 1;
+		munmap(p, 4096);
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
@@ -28,13 +43,12 @@ int main(int argc, char **argv)
 	long n = atol(argv[2]);
 	double t0 = now();
 	if (strcmp(argv[1], "pairs") == 0) {
-		for (long i = 0; i < n; i++) {
-			char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (p == MAP_FAILED)
-				return 1;
-			p[0] = 1;
-			munmap(p, 4096);
-		}
+		pairs((void *)n);
+	} else if (strcmp(argv[1], "threads") == 0) {
+		pthread_t th;
+		pthread_create(&th, NULL, pairs, (void *)n);
+		pairs((void *)n);
+		pthread_join(th, NULL);
 	} else {
 		int holes = strcmp(argv[1], "holes") == 0;
 		int fd = open("/proc/self/exe", O_RDONLY);
