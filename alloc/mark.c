@@ -128,13 +128,17 @@ int gh_root_add(const void *addr, size_t len, const char *name)
 	return 0;
 }
 
+static pthread_mutex_t totals_lock;
+
 void gh__mark_atfork_prepare(void)
 {
 	pthread_mutex_lock(&roots_lock);
+	pthread_mutex_lock(&totals_lock);
 }
 
 void gh__mark_atfork_parent(void)
 {
+	pthread_mutex_unlock(&totals_lock);
 	pthread_mutex_unlock(&roots_lock);
 }
 
@@ -144,6 +148,7 @@ static void par_reset(void);
 void gh__mark_atfork_child(void)
 {
 	pthread_mutex_init(&roots_lock, NULL);
+	pthread_mutex_init(&totals_lock, NULL);
 	par_atfork_child();
 }
 
@@ -304,7 +309,9 @@ static struct worker w0; /* the requesting thread's */
 static bool have_avx2; /* scan_range's words four at a time (work_init) */
 static size_t tls_static_size = 8192;
 static char exe_name[256] = "main";
+/* (its own lock: reading it never waits for a pass, which holds roots_lock) */
 static struct gh_gc_totals totals;
+static pthread_mutex_t totals_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void *work_map(size_t bytes)
 {
@@ -1942,15 +1949,11 @@ GH_MARKER static void unpublish_unreachable(void)
 static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 {
 	dl_iterate_phdr(collect_module, NULL);
-	struct reg_root snapshot[MAX_REG_ROOTS];
-	pthread_mutex_lock(&roots_lock);
-	int nreg = n_reg_roots;
-	memcpy(snapshot, reg_roots, sizeof(struct reg_root) * (size_t)nreg);
-	pthread_mutex_unlock(&roots_lock);
-	for (int i = 0; i < nreg; i++) {
+	/* (the table is held until the world resumes: phdr_trampoline) */
+	for (int i = 0; i < n_reg_roots; i++) {
 		char label[96];
-		snprintf(label, sizeof label, "root:%s", snapshot[i].name);
-		add_root(GH_ROOT_REGISTERED, 0, snapshot[i].addr, snapshot[i].addr + snapshot[i].len, label);
+		snprintf(label, sizeof label, "root:%s", reg_roots[i].name);
+		add_root(GH_ROOT_REGISTERED, 0, reg_roots[i].addr, reg_roots[i].addr + reg_roots[i].len, label);
 	}
 
 	uint64_t t0 = gh__now_ns();
@@ -2084,11 +2087,17 @@ static int phdr_trampoline(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)info;
 	(void)size;
-	/* the program's mappings cannot change while the world is stopped,
-	 * and no stopped thread is half-way through noting one (mapped.c) */
+	/* Neither the registered roots nor the program's mappings can change
+	 * between the pass reading them and the world resuming, and no stopped
+	 * thread is half-way through changing them: a root registered after
+	 * the pass read the table (and given the only pointer to an object)
+	 * would be missed, one unregistered and unmapped would be read -- the
+	 * host would crash (test_roots). */
+	pthread_mutex_lock(&roots_lock);
 	gh__mapped_hold();
 	stop_and_mark(arg);
 	gh__mapped_release();
+	pthread_mutex_unlock(&roots_lock);
 	return 1; /* once */
 }
 
@@ -2253,7 +2262,7 @@ int gh__mark_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 		r->objects_after = r->objects_before - r->collected_objects;
 	}
 	work_reset();
-	pthread_mutex_lock(&roots_lock);
+	pthread_mutex_lock(&totals_lock);
 	if (flags & GH_GC_COLLECT) {
 		totals.collections++;
 		totals.collected_objects += r ? r->collected_objects : 0;
@@ -2265,7 +2274,7 @@ int gh__mark_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 		totals.last_pause_ns = r->pause_ns;
 		totals.pause_ns_total += r->pause_ns;
 	}
-	pthread_mutex_unlock(&roots_lock);
+	pthread_mutex_unlock(&totals_lock);
 	gh__world_finish();
 	if (!r)
 		return ENOMEM;
@@ -2286,9 +2295,9 @@ void gh__mark_result_free(struct gh_gc_result *r)
 
 struct gh_gc_totals gh__mark_totals(void)
 {
-	pthread_mutex_lock(&roots_lock);
+	pthread_mutex_lock(&totals_lock);
 	struct gh_gc_totals t = totals;
-	pthread_mutex_unlock(&roots_lock);
+	pthread_mutex_unlock(&totals_lock);
 	return t;
 }
 

@@ -295,7 +295,10 @@ GH_API uint64_t gh_error_count(void);
  * as your own mmap'd regions; thread stacks, TLS and modules' globals are
  * roots already. name (1..63 bytes) labels it "root:<name>" in reports.
  * Registering the same addr again replaces the entry. Returns 0, EINVAL,
- * or ENOSPC (1024 roots). gh_root_remove returns 0 or ENOENT.
+ * or ENOSPC (1024 roots). gh_root_remove returns 0 or ENOENT. Both wait
+ * while a pass has the world stopped: once gh_root_add returns, every pass
+ * scans the range; once gh_root_remove returns, none reads it (it may be
+ * unmapped or freed).
  */
 GH_API int gh_root_add(const void *addr, size_t len, const char *name);
 GH_API int gh_root_remove(const void *addr);
