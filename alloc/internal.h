@@ -856,6 +856,11 @@ enum {
 };
 
 #define GH_WORLD_NREGS 27 /* general registers kept per thread (user_regs_struct) */
+/* Words of a thread's vector registers (x87/MMX, xmm, ymm, zmm) that point
+ * into the heap: memmove, memcpy and compiler-vectorized copies hold
+ * pointers there only (an overlapping memmove keeps its first vector's
+ * words in a register while its loop overwrites them in memory). */
+#define GH_WORLD_NVWORDS 64
 
 /* One thread of a stop: filled by the requester (tid), the handler or the tracer. */
 struct gh_thread_slot {
@@ -870,6 +875,9 @@ struct gh_thread_slot {
 	uintptr_t pc;
 	unsigned nregs;
 	uintptr_t regs[GH_WORLD_NREGS]; /* interrupted general registers */
+	unsigned nvwords;
+	bool vwords_over;    /* more than GH_WORLD_NVWORDS, or unreadable: the pass frees nothing */
+	uintptr_t vwords[GH_WORLD_NVWORDS];
 	uint64_t switches;   /* GH_HELD_BLOCKED: context switches when parked */
 };
 

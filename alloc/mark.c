@@ -1741,7 +1741,11 @@ GH_MARKER static void scan_registers(void)
 			consider(&w0, s->regs[k], src);
 			consider_header(s->regs[k], src);
 		}
-		mk.root_kind[GH_ROOT_STACK].bytes += s->nregs * sizeof s->regs[0];
+		for (unsigned k = 0; k < s->nvwords; k++) {
+			consider(&w0, s->vwords[k], src);
+			consider_header(s->vwords[k], src);
+		}
+		mk.root_kind[GH_ROOT_STACK].bytes += (s->nregs + s->nvwords) * sizeof s->regs[0];
 		drain(&w0);
 	}
 }
@@ -1922,6 +1926,7 @@ struct run_ctx {
 	pid_t unresponsive;
 	uint64_t pause_ns, mark_ns;
 	uint32_t threads, threads_blocked;
+	uint32_t vregs_unknown; /* threads whose vector registers were not all kept */
 	uint64_t objects_before;
 	uintptr_t self_sp; /* gh__mark_run's stack pointer, its caller's registers spilled above it */
 };
@@ -1982,6 +1987,8 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 			c->threads++;
 			if (s->held == GH_HELD_BLOCKED)
 				c->threads_blocked++;
+			else if (s->vwords_over)
+				c->vregs_unknown++;
 		}
 	}
 	/* This thread: from gh__mark_run's frame, where its caller's callee-saved
@@ -2067,9 +2074,10 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	}
 	c->objects_before = walk_unreached();
 	classify_lost();
-	/* A thread held without its registers (world.c, GH_HELD_BLOCKED) may
-	 * keep a pointer in a register: nothing is freed on this pass's word. */
-	mk.no_collect = c->threads_blocked > 0 || mk.lost_overflow || mk.stack_overflow ||
+	/* A thread held without its registers (world.c, GH_HELD_BLOCKED), or
+	 * with more heap pointers in its vector registers than its slot keeps,
+	 * may keep a pointer in a register: nothing is freed on this pass's word. */
+	mk.no_collect = c->threads_blocked > 0 || c->vregs_unknown > 0 || mk.lost_overflow || mk.stack_overflow ||
 			(!gh__opt.mapped_roots_off && gh__mapped_incomplete());
 	if ((c->flags & GH_GC_COLLECT) && !mk.no_collect)
 		unpublish_unreachable();

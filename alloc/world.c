@@ -73,6 +73,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <cpuid.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -232,6 +233,95 @@ static void slots_clear(void)
 
 /* ---- The signal handler (async-signal-safe) ---------------------------------------------- */
 
+/*
+ * Vector registers. The kernel saves them in XSAVE's standard layout (the
+ * signal frame's fpregs, ptrace's NT_X86_XSTATE): the FXSAVE area (x87/MMX
+ * at 32, xmm0-15 at 160), its header at 512 (xstate_bv: which components
+ * are not in their initial, all-zero state), then each component where
+ * CPUID leaf 0xD says -- 2: the upper halves of ymm0-15, 6: the upper
+ * halves of zmm0-15, 7: zmm16-31. Only the words that point into the heap
+ * are kept.
+ */
+static struct {
+	uint32_t off, size;
+} xcomp[8];
+
+static void xsave_layout(void)
+{
+	static const unsigned comps[] = {2, 6, 7};
+	for (size_t i = 0; i < sizeof comps / sizeof *comps; i++) {
+		unsigned a = 0, b = 0, c = 0, d = 0;
+		if (__get_cpuid_count(0xd, comps[i], &a, &b, &c, &d) && a && b) {
+			xcomp[comps[i]].size = a;
+			xcomp[comps[i]].off = b;
+		}
+	}
+}
+
+#define VREGS __attribute__((no_sanitize("address", "thread", "undefined")))
+
+VREGS static void vwords_add(struct gh_thread_slot *s, const unsigned char *p, size_t bytes)
+{
+	for (size_t o = 0; o + 8 <= bytes; o += 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, p + o, 8);
+		if (!gh__cage_contains(w))
+			continue;
+		if (s->nvwords < GH_WORLD_NVWORDS)
+			s->vwords[s->nvwords++] = w;
+		else
+			s->vwords_over = true;
+	}
+}
+
+/* x: len bytes of an FXSAVE area, or of an XSAVE area (xsave). */
+VREGS static void vwords_from(struct gh_thread_slot *s, const unsigned char *x, size_t len, bool xsave)
+{
+	s->nvwords = 0;
+	s->vwords_over = false;
+	if (!x || len < 512) {
+		s->vwords_over = true;
+		return;
+	}
+	uint64_t bv = ~(uint64_t)0;
+	if (xsave && len >= 520)
+		__builtin_memcpy(&bv, x + 512, 8);
+	else
+		xsave = false;
+	if (bv & 1)
+		for (int r = 0; r < 8; r++)
+			vwords_add(s, x + 32 + 16 * r, 8); /* mm0-7 (the x87 registers' mantissas) */
+	if (bv & 2)
+		vwords_add(s, x + 160, 16 * 16); /* xmm0-15 */
+	if (!xsave)
+		return;
+	static const unsigned comps[] = {2, 6, 7};
+	for (size_t i = 0; i < sizeof comps / sizeof *comps; i++) {
+		unsigned c = comps[i];
+		if (((bv >> c) & 1) && xcomp[c].size && xcomp[c].off + xcomp[c].size <= len)
+			vwords_add(s, x + xcomp[c].off, xcomp[c].size);
+	}
+}
+
+/* The signal frame's saved vector state: extended (XSAVE) when the FXSAVE
+ * area's software bytes carry FP_XSTATE_MAGIC1 and its size. */
+VREGS static void vwords_from_frame(struct gh_thread_slot *s, const ucontext_t *uc)
+{
+	const unsigned char *fx = (const unsigned char *)uc->uc_mcontext.fpregs;
+	size_t len = 512;
+	bool xsave = false;
+	if (fx) {
+		uint32_t magic1, size;
+		__builtin_memcpy(&magic1, fx + 464, 4);
+		__builtin_memcpy(&size, fx + 468, 4);
+		if (magic1 == 0x46505853u && size > 520) {
+			xsave = true;
+			len = size;
+		}
+	}
+	vwords_from(s, fx, len, xsave);
+}
+
 GH_STOP_PROTOCOL static void stop_handler(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
@@ -257,6 +347,7 @@ GH_STOP_PROTOCOL static void stop_handler(int sig, siginfo_t *si, void *ucv)
 	slot->nregs = NGREG < GH_WORLD_NREGS ? NGREG : GH_WORLD_NREGS;
 	slot->sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
 	slot->pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	vwords_from_frame(slot, uc);
 	uintptr_t tp;
 	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
 	slot->tp = tp;
@@ -355,6 +446,8 @@ int gh__world_prepare(void)
 {
 	pthread_mutex_lock(&world_lock);
 	read_options();
+	static pthread_once_t layout_once = PTHREAD_ONCE_INIT;
+	pthread_once(&layout_once, xsave_layout);
 	int rc = install_handler();
 	/* Each table is mapped until it exists: after a failed attempt (out of
 	 * address space) the next one maps what is still missing. */
@@ -682,6 +775,8 @@ static bool hold_blocked(struct gh_thread_slot *s)
 	s->pc = (uintptr_t)args[7];
 	s->tp = 0;
 	s->nregs = 0;
+	s->nvwords = 0;
+	s->vwords_over = true; /* (registers unknown: the pass frees nothing anyway) */
 	s->switches = switches;
 	s->held = GH_HELD_BLOCKED;
 	return true;
@@ -1047,6 +1142,18 @@ TRACER static bool t_getregs(struct gh_thread_slot *s)
 	s->sp = r.rsp;
 	s->pc = r.rip;
 	s->tp = r.fs_base;
+	/* the vector registers: XSAVE layout, else FXSAVE's (NT_PRFPREG) */
+	unsigned char xs[4096] __attribute__((aligned(64)));
+	struct iovec xio = {xs, sizeof xs};
+	if (RAW(SYS_ptrace, PTRACE_GETREGSET, s->tid, NT_X86_XSTATE, &xio) >= 0) {
+		vwords_from(s, xs, xio.iov_len, true);
+	} else {
+		xio.iov_len = 512;
+		if (RAW(SYS_ptrace, PTRACE_GETREGSET, s->tid, NT_PRFPREG, &xio) >= 0)
+			vwords_from(s, xs, xio.iov_len, false);
+		else
+			vwords_from(s, NULL, 0, false);
+	}
 	return true;
 }
 

@@ -240,6 +240,9 @@ static void types_once(void)
 
 TEST(parallel_pass_one_equals_the_serial_one)
 {
+	/* (zeroed before any pass: the stack is a root, and what is left of
+	 * earlier calls in these frames would differ from pass to pass) */
+	struct answer a1 = {0}, an = {0};
 	types_once();
 	bool cpus = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 	uint64_t helped = 0;
@@ -254,7 +257,6 @@ TEST(parallel_pass_one_equals_the_serial_one)
 		EXPECT_TRUE(r1->cls[GH_DEFINITELY_LOST].count > 0 && r1->cls[GH_INDIRECTLY_LOST].count > 0);
 		EXPECT_TRUE(r1->cls[GH_POSSIBLY_LOST].count >= 2 + 4 * 3000);
 		/* (a result is heap memory: each is freed before the next pass) */
-		struct answer a1, an;
 		answer_of(r1, &a1);
 		uint64_t want = 0;
 		for (size_t i = 0; i < r1->ntypes; i++)
@@ -323,18 +325,19 @@ TEST(referrer_pass_stays_serial)
 #if !defined(GH_TEST_TSAN) /* TSan does not support threads started in a multithreaded process's fork child */
 TEST(fork_child_starts_its_own_helpers)
 {
+	/* (zeroed before any pass: the stack is a root, and what is left of
+	 * earlier calls in these frames would differ from pass to pass) */
+	struct answer parent = {0}, one = {0}, two = {0}, again = {0};
 	types_once();
 	build(40000);
 	struct gh_gc_result *r = pass(2, 0); /* the parent's helpers exist now */
 	ASSERT_TRUE(r != NULL);
-	struct answer parent;
 	answer_of(r, &parent);
 	gh__mark_result_free(r);
 	pid_t pid = fork();
 	ASSERT_TRUE(pid >= 0);
 	if (pid == 0) {
 		alarm(60); /* a hang fails the test instead of stalling ctest */
-		struct answer one, two;
 		struct gh_gc_result *a = pass(1, 0);
 		if (!a)
 			_exit(2);
@@ -355,7 +358,6 @@ TEST(fork_child_starts_its_own_helpers)
 	/* and the parent's helpers still work */
 	r = pass(2, 0);
 	ASSERT_TRUE(r != NULL);
-	struct answer again;
 	answer_of(r, &again);
 	EXPECT_EQ(again.cls[GH_REACHABLE].count, parent.cls[GH_REACHABLE].count);
 	gh__mark_result_free(r);
