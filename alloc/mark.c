@@ -1634,6 +1634,47 @@ static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid, u
 	}
 }
 
+/*
+ * A registered range (gh_root_add), where it is readable now: a program
+ * that unmapped or protected it without gh_root_remove must not crash in
+ * the pass. What is not readable is skipped and named after the pass
+ * (unreadable_root). Runs while the world is stopped.
+ */
+static char unreadable_root[64];
+
+static void add_registered(const struct reg_root *rr)
+{
+	char label[96];
+	snprintf(label, sizeof label, "root:%s", rr->name);
+	uintptr_t lo = rr->addr, hi = rr->addr + rr->len < rr->addr ? UINTPTR_MAX : rr->addr + rr->len;
+	const struct gh_range *m = gh__world.ranges;
+	size_t nm = gh__world.nranges, a = 0, b = nm;
+	while (a < b) { /* the first readable mapping ending above lo */
+		size_t mid = (a + b) / 2;
+		if (m[mid].hi <= lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	uintptr_t covered = 0, run_lo = 0, run_hi = 0;
+	for (size_t k = a; k < nm && m[k].lo < hi; k++) {
+		uintptr_t x = m[k].lo > lo ? m[k].lo : lo, y = m[k].hi < hi ? m[k].hi : hi;
+		covered += y - x;
+		if (run_hi == x) { /* contiguous with the last: one root */
+			run_hi = y;
+			continue;
+		}
+		if (run_hi > run_lo)
+			add_root(GH_ROOT_REGISTERED, 0, run_lo, run_hi, label);
+		run_lo = x;
+		run_hi = y;
+	}
+	if (run_hi > run_lo)
+		add_root(GH_ROOT_REGISTERED, 0, run_lo, run_hi, label);
+	if (covered < hi - lo && !unreadable_root[0])
+		snprintf(unreadable_root, sizeof unreadable_root, "%s", rr->name);
+}
+
 /* Does [lo, hi) hold a stopped thread's stack pointer (or this thread's)? */
 static bool holds_a_stack(uintptr_t lo, uintptr_t hi, uintptr_t self_sp)
 {
@@ -1954,12 +1995,6 @@ GH_MARKER static void unpublish_unreachable(void)
 static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 {
 	dl_iterate_phdr(collect_module, NULL);
-	/* (the table is held until the world resumes: phdr_trampoline) */
-	for (int i = 0; i < n_reg_roots; i++) {
-		char label[96];
-		snprintf(label, sizeof label, "root:%s", reg_roots[i].name);
-		add_root(GH_ROOT_REGISTERED, 0, reg_roots[i].addr, reg_roots[i].addr + reg_roots[i].len, label);
-	}
 
 	uint64_t t0 = gh__now_ns();
 	c->rc = gh__world_stop(&c->unresponsive);
@@ -1972,6 +2007,9 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 		gh__world_resume();
 		return;
 	}
+	/* (the table is held until the world resumes: phdr_trampoline) */
+	for (int i = 0; i < n_reg_roots; i++)
+		add_registered(&reg_roots[i]);
 	/* (for add_resident: which pages are in memory or in swap) */
 	mk.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	mk.base = gh__cage.base;
@@ -2257,6 +2295,13 @@ int gh__mark_run(int flags, struct gh_gc_result **out, pid_t *unresponsive)
 	__builtin_unwind_init();
 	__asm__ volatile("mov %%rsp, %0" : "=r"(c.self_sp));
 	dl_iterate_phdr(phdr_trampoline, &c);
+	if (unreadable_root[0]) {
+		static _Atomic bool told;
+		if (!atomic_exchange(&told, true))
+			gh__log("gh_root_add range \"%s\" is no longer (all) mapped and readable: skipped "
+				"(call gh_root_remove before unmapping it)", unreadable_root);
+		unreadable_root[0] = 0;
+	}
 	if (c.rc != 0)
 		return pass_failed(&c, unresponsive);
 	struct gh_gc_result *r = build_result(&c);

@@ -298,7 +298,8 @@ GH_API uint64_t gh_error_count(void);
  * or ENOSPC (1024 roots). gh_root_remove returns 0 or ENOENT. Both wait
  * while a pass has the world stopped: once gh_root_add returns, every pass
  * scans the range; once gh_root_remove returns, none reads it (it may be
- * unmapped or freed).
+ * unmapped or freed). A range unmapped or made unreadable while still
+ * registered is skipped where it cannot be read (glassheap logs it once).
  */
 GH_API int gh_root_add(const void *addr, size_t len, const char *name);
 GH_API int gh_root_remove(const void *addr);
