@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "mark_test.h"
 #include "test.h"
+#include "mover_test.h"
 #include "test_util.h"
 
 #include <fcntl.h>
@@ -142,14 +143,6 @@ TEST(own_and_jemalloc_mappings_are_not_recorded)
 	EXPECT_EQ(gh__mapped_ranges(&v), before);
 }
 
-static __attribute__((noinline)) uintptr_t make_held(gh_type_t t, void **slot)
-{
-	void *g = gh_malloc_typed(t, 64);
-	escape(g);
-	*(void *volatile *)slot = g;
-	return (uintptr_t)g ^ 0x5a5a;
-}
-
 TEST(collectable_held_from_a_mapping_is_not_collected)
 {
 	static const gh_type_desc_t desc = {.flags = GH_TYPE_COLLECTABLE};
@@ -164,7 +157,7 @@ TEST(collectable_held_from_a_mapping_is_not_collected)
 	/* far into the mapping, past untouched pages */
 	/* volatile: the compiler must not keep the object's address (held ^
 	 * 0x5a5a, computed for each check) in a register across the passes */
-	volatile uintptr_t held = make_held(t, (void **)(region + 40 * PG + 24));
+	volatile uintptr_t held = hold_at((void **)(region + 40 * PG + 24), t);
 	clobber_stack();
 	ASSERT_EQ(gh__mark_run(GH_GC_COLLECT, &r, &bad), 0);
 	ASSERT_TRUE(r != NULL);
@@ -190,8 +183,8 @@ TEST(unreadable_pages_are_skipped)
 	gh_type_t t = gh_type_register("test_mapped.hidden", &desc);
 	char *region = map_anon(2 * PG);
 	ASSERT_TRUE(region != NULL);
-	volatile uintptr_t kept = make_held(t, (void **)(region + 8));
-	volatile uintptr_t hidden = make_held(t, (void **)(region + PG + 8));
+	volatile uintptr_t kept = hold_at((void **)(region + 8), t);
+	volatile uintptr_t hidden = hold_at((void **)(region + PG + 8), t);
 	EXPECT_EQ(mprotect(region + PG, PG, PROT_NONE), 0);
 	clobber_stack();
 	struct gh_gc_result *r = collect_pass();
@@ -344,18 +337,6 @@ TEST(fork_while_another_thread_maps)
  * holds the pointer, so no pass may collect the object, whichever way the
  * world is stopped; garbage made meanwhile is collected (the passes were
  * not all skipped). */
-static volatile int mover_stop;
-static volatile uintptr_t mover_obj; /* the address ^ 0x5a5a: not a pointer */
-static volatile long mover_moves;
-
-static __attribute__((noinline)) void mover_seed(char *at, gh_type_t t)
-{
-	void *o = gh_malloc_typed(t, 48);
-	escape(o);
-	*(void *volatile *)at = o;
-	mover_obj = (uintptr_t)o ^ 0x5a5a;
-}
-
 static void *mover(void *arg)
 {
 	gh_type_t t = (gh_type_t)(uintptr_t)arg;
@@ -389,71 +370,16 @@ static void *mover(void *arg)
 	return NULL;
 }
 
-static __attribute__((noinline)) uintptr_t make_garbage(gh_type_t t)
-{
-	void *g = gh_malloc_typed(t, 32);
-	escape(g);
-	return (uintptr_t)g ^ 0x5a5a;
-}
-
-static void passes_while_moving(enum gh_stop_method method, const char *name)
-{
-	static const gh_type_desc_t desc = {.flags = GH_TYPE_COLLECTABLE};
-	gh_type_t t = gh_type_register("test_mapped.moved", &desc);
-	gh_type_t tg = gh_type_register("test_mapped.garbage", &desc);
-	pthread_t th;
-	mover_stop = 0;
-	mover_obj = 0;
-	mover_moves = 0;
-	ASSERT_EQ(pthread_create(&th, NULL, mover, (void *)(uintptr_t)t), 0);
-	while (!mover_obj)
-		usleep(100);
-	gh__world_set_method(method);
-	int passes = 0, refused = 0;
-	long collected = 0;
-	for (int i = 0; i < 40; i++) {
-		volatile uintptr_t junk = make_garbage(tg);
-		clobber_stack();
-		struct gh_gc_result *r = NULL;
-		pid_t bad = 0;
-		int rc = gh__mark_run(GH_GC_COLLECT, &r, &bad);
-		if (rc == EPERM && method == GH_STOP_PTRACE) {
-			refused = 1;
-			break;
-		}
-		EXPECT_EQ(rc, 0);
-		if (rc != 0 || !r)
-			continue;
-		passes++;
-		EXPECT_FALSE(r->collect_skipped);
-		EXPECT_EQ(gh_ptr_type((void *)(mover_obj ^ 0x5a5a)), t);
-		collected += gh_ptr_type((void *)(junk ^ 0x5a5a)) == GH_TYPE_NONE;
-		gh__mark_result_free(r);
-		usleep(500);
-	}
-	mover_stop = 1;
-	pthread_join(th, NULL);
-	gh__world_set_method(GH_STOP_AUTO);
-	if (refused) {
-		printf("  (ptrace refused here: the %s half is not checked)\n", name);
-		return;
-	}
-	printf("  %s: %d passes, %ld moves, %ld/%d garbage objects collected\n", name, passes, mover_moves,
-	       collected, passes);
-	EXPECT_EQ(passes, 40);
-	EXPECT_EQ(collected, passes);
-	EXPECT_GT(mover_moves, 40);
-	EXPECT_FALSE(gh__mapped_incomplete());
-}
-
 TEST(passes_while_another_thread_moves_a_pointer_between_mappings_signal)
 {
-	passes_while_moving(GH_STOP_SIGNAL, "signal");
+	passes_while_moving(mover, "test_mapped", 40, GH_STOP_SIGNAL, "signal");
+	EXPECT_FALSE(gh__mapped_incomplete());
 }
 
 TEST(passes_while_another_thread_moves_a_pointer_between_mappings_ptrace)
 {
-	passes_while_moving(GH_STOP_PTRACE, "ptrace");
+	passes_while_moving(mover, "test_mapped", 40, GH_STOP_PTRACE, "ptrace");
+	EXPECT_FALSE(gh__mapped_incomplete());
 }
 
 int main(void)

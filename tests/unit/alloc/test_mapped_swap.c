@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "mark_test.h"
 #include "test.h"
+#include "mover_test.h"
 #include "test_util.h"
 
 #include <stdlib.h>
@@ -17,14 +18,6 @@
 #undef munmap
 
 #define PG 4096u
-
-static __attribute__((noinline)) uintptr_t make_held(gh_type_t t, void **slot)
-{
-	void *g = gh_malloc_typed(t, 64);
-	escape(g);
-	*(void *volatile *)slot = g;
-	return (uintptr_t)g ^ 0x5a5a;
-}
 
 /* A page swapped out is not resident (mincore) but holds its pointers:
  * the pass reads /proc/self/pagemap's swapped bit. Needs swap space. */
@@ -38,7 +31,7 @@ TEST(swapped_out_pages_are_scanned)
 	char *region = mmap(NULL, 256 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(region != MAP_FAILED);
 	memset(region, 0, 256 * PG);
-	volatile uintptr_t held = make_held(t, (void **)(region + 64));
+	volatile uintptr_t held = hold_at(region + 64, t);
 	unsigned char in = 1;
 	int rc = madvise(region, 256 * PG, MADV_PAGEOUT);
 	/* the page goes to the swap cache, still "resident": memory pressure

@@ -22,20 +22,21 @@ static volatile int hold_ready, hold_stop;
 static volatile uintptr_t hold_hidden; /* the address ^ KEY: not a pointer */
 static enum where hold_where;
 
+/* Each holder: says it is ready, then waits for hold_stop, touching no
+ * vector register meanwhile. */
+#define HOLD_WAIT "movl $1, %[ready]\n\t1: pause\n\tcmpl $0, %[stop]\n\tje 1b\n\t"
+#define HOLD_OPERANDS : [ready] "=m"(hold_ready) : [h] "r"(h), [k] "r"(k), [stop] "m"(hold_stop)
+
 /* (xmm16-31 exist for the compiler only with AVX-512) */
 __attribute__((target("avx512f"), noinline)) static void hold_zmm16(uintptr_t h, uintptr_t k)
 {
 	__asm__ volatile("vmovq %[h], %%xmm20\n\t"
 			 "vmovq %[k], %%xmm21\n\t"
 			 "vpxorq %%zmm21, %%zmm20, %%zmm20\n\t"
-			 "movl $1, %[ready]\n\t"
-			 "1: pause\n\t"
-			 "cmpl $0, %[stop]\n\t"
-			 "je 1b\n\t"
+			 HOLD_WAIT
 			 "vpxorq %%zmm20, %%zmm20, %%zmm20\n\t"
 			 "vzeroupper\n\t"
-			 : [ready] "=m"(hold_ready)
-			 : [h] "r"(h), [k] "r"(k), [stop] "m"(hold_stop)
+			 HOLD_OPERANDS
 			 : "xmm20", "xmm21", "memory");
 }
 
@@ -50,13 +51,9 @@ static void *holder(void *arg)
 		__asm__ volatile("movq %[h], %%xmm15\n\t"
 				 "movq %[k], %%xmm14\n\t"
 				 "pxor %%xmm14, %%xmm15\n\t"
-				 "movl $1, %[ready]\n\t"
-				 "1: pause\n\t"
-				 "cmpl $0, %[stop]\n\t"
-				 "je 1b\n\t"
+				 HOLD_WAIT
 				 "pxor %%xmm15, %%xmm15\n\t"
-				 : [ready] "=m"(hold_ready)
-				 : [h] "r"(h), [k] "r"(k), [stop] "m"(hold_stop)
+				 HOLD_OPERANDS
 				 : "xmm14", "xmm15", "memory");
 		break;
 	case IN_YMM_HIGH:
@@ -66,14 +63,10 @@ static void *holder(void *arg)
 				 "vpxor %%xmm11, %%xmm11, %%xmm11\n\t"
 				 "vinserti128 $1, %%xmm13, %%ymm11, %%ymm11\n\t"
 				 "vpxor %%xmm13, %%xmm13, %%xmm13\n\t"
-				 "movl $1, %[ready]\n\t"
-				 "1: pause\n\t"
-				 "cmpl $0, %[stop]\n\t"
-				 "je 1b\n\t"
+				 HOLD_WAIT
 				 "vpxor %%xmm11, %%xmm11, %%xmm11\n\t"
 				 "vzeroupper\n\t"
-				 : [ready] "=m"(hold_ready)
-				 : [h] "r"(h), [k] "r"(k), [stop] "m"(hold_stop)
+				 HOLD_OPERANDS
 				 : "xmm11", "xmm12", "xmm13", "memory");
 		break;
 	case IN_ZMM_HIGH:
@@ -83,14 +76,10 @@ static void *holder(void *arg)
 				 "vpxorq %%zmm9, %%zmm9, %%zmm9\n\t"
 				 "vinserti64x4 $1, %%ymm13, %%zmm9, %%zmm9\n\t"
 				 "vpxor %%xmm13, %%xmm13, %%xmm13\n\t"
-				 "movl $1, %[ready]\n\t"
-				 "1: pause\n\t"
-				 "cmpl $0, %[stop]\n\t"
-				 "je 1b\n\t"
+				 HOLD_WAIT
 				 "vpxorq %%zmm9, %%zmm9, %%zmm9\n\t"
 				 "vzeroupper\n\t"
-				 : [ready] "=m"(hold_ready)
-				 : [h] "r"(h), [k] "r"(k), [stop] "m"(hold_stop)
+				 HOLD_OPERANDS
 				 : "xmm9", "xmm12", "xmm13", "memory");
 		break;
 	case IN_ZMM16:
