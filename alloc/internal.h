@@ -941,6 +941,9 @@ void gh__world_finish(void);
  * it cannot bound would be missed). */
 int gh__world_read_maps(void);
 /* The readable mapping holding addr, from the last gh__world_read_maps. */
+/* The index of the first readable mapping (gh__world.ranges) ending above
+ * addr; nranges when none. */
+size_t gh__world_range_above(uintptr_t addr);
 bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 /* Stops every other thread; 0, or ETIMEDOUT (*unresponsive = its tid) /
  * EIO / E2BIG (more threads than slots), with every thread running again.

@@ -254,11 +254,8 @@ int gh__mapped_munmap(void *addr, size_t len)
 	uintptr_t lo = (uintptr_t)addr, hi = lo + gh__page_up(len);
 	if ((lo & 4095) != 0 || hi <= lo)
 		return gh__sys_munmap(addr, len); /* EINVAL */
-	bool ok = true, had = true;
-	if (atomic_load_explicit(&mp.owner, memory_order_relaxed) == self_id()) {
-		ok = false; /* a signal handler inside this thread's update */
-	} else {
-		lock();
+	bool ok = false, had = true; /* (not held: a signal handler inside this thread's update) */
+	if (lock()) {
 		had = overlaps(lo, hi);
 		ok = !had || cut(lo, hi);
 		unlock();

@@ -1648,14 +1648,7 @@ static void add_registered(const struct reg_root *rr)
 	snprintf(label, sizeof label, "root:%s", rr->name);
 	uintptr_t lo = rr->addr, hi = rr->addr + rr->len < rr->addr ? UINTPTR_MAX : rr->addr + rr->len;
 	const struct gh_range *m = gh__world.ranges;
-	size_t nm = gh__world.nranges, a = 0, b = nm;
-	while (a < b) { /* the first readable mapping ending above lo */
-		size_t mid = (a + b) / 2;
-		if (m[mid].hi <= lo)
-			a = mid + 1;
-		else
-			b = mid;
-	}
+	size_t nm = gh__world.nranges, a = gh__world_range_above(lo);
 	uintptr_t covered = 0, run_lo = 0, run_hi = 0;
 	for (size_t k = a; k < nm && m[k].lo < hi; k++) {
 		uintptr_t x = m[k].lo > lo ? m[k].lo : lo, y = m[k].hi < hi ? m[k].hi : hi;

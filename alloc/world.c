@@ -245,15 +245,15 @@ static void slots_clear(void)
 static struct {
 	uint32_t off, size;
 } xcomp[8];
+static const unsigned xcomps[] = {2, 6, 7};
 
 static void xsave_layout(void)
 {
-	static const unsigned comps[] = {2, 6, 7};
-	for (size_t i = 0; i < sizeof comps / sizeof *comps; i++) {
+	for (size_t i = 0; i < sizeof xcomps / sizeof *xcomps; i++) {
 		unsigned a = 0, b = 0, c = 0, d = 0;
-		if (__get_cpuid_count(0xd, comps[i], &a, &b, &c, &d) && a && b) {
-			xcomp[comps[i]].size = a;
-			xcomp[comps[i]].off = b;
+		if (__get_cpuid_count(0xd, xcomps[i], &a, &b, &c, &d) && a && b) {
+			xcomp[xcomps[i]].size = a;
+			xcomp[xcomps[i]].off = b;
 		}
 	}
 }
@@ -295,9 +295,8 @@ VREGS static void vwords_from(struct gh_thread_slot *s, const unsigned char *x, 
 		vwords_add(s, x + 160, 16 * 16); /* xmm0-15 */
 	if (!xsave)
 		return;
-	static const unsigned comps[] = {2, 6, 7};
-	for (size_t i = 0; i < sizeof comps / sizeof *comps; i++) {
-		unsigned c = comps[i];
+	for (size_t i = 0; i < sizeof xcomps / sizeof *xcomps; i++) {
+		unsigned c = xcomps[i];
 		if (((bv >> c) & 1) && xcomp[c].size && xcomp[c].off + xcomp[c].size <= len)
 			vwords_add(s, x + xcomp[c].off, xcomp[c].size);
 	}
@@ -625,22 +624,27 @@ int gh__world_read_maps(void)
 	return full ? E2BIG : 0;
 }
 
-bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+size_t gh__world_range_above(uintptr_t addr)
 {
 	size_t a = 0, b = gh__world.nranges;
 	while (a < b) { /* /proc/self/maps is sorted by address */
 		size_t m = (a + b) / 2;
-		if (addr < gh__world.ranges[m].lo)
-			b = m;
-		else if (addr >= gh__world.ranges[m].hi)
+		if (gh__world.ranges[m].hi <= addr)
 			a = m + 1;
-		else {
-			*lo = gh__world.ranges[m].lo;
-			*hi = gh__world.ranges[m].hi;
-			return true;
-		}
+		else
+			b = m;
 	}
-	return false;
+	return a;
+}
+
+bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
+{
+	size_t i = gh__world_range_above(addr);
+	if (i == gh__world.nranges || addr < gh__world.ranges[i].lo)
+		return false;
+	*lo = gh__world.ranges[i].lo;
+	*hi = gh__world.ranges[i].hi;
+	return true;
 }
 
 /* A task's state letter from /proc/self/task/<tid>/stat, or 0. */
