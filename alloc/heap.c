@@ -625,9 +625,30 @@ void gh__free_drain(void)
 void gh__free_drain_lost(struct gh_ctr *c)
 {
 	struct gh_pend *pd = gh__pend(c);
-	/* its thread may have been stopped by the fork half-way through a change */
-	if (pd->seq & 1)
+	/* The fork may have taken its thread half-way through a change (seq
+	 * odd; the child's copy of each page is the state of one moment, so it
+	 * sees a prefix of the thread's stores). The slot it was writing, the
+	 * next one, may then hold the new block under the start byte of the
+	 * block it replaces (read as that class, the trailer is the block's
+	 * data: a "corruption" the child would report and act on). A block's
+	 * own start byte is in the start map, freed bit set, from before it
+	 * entered the ring until it leaves it: the slot takes that one, or is
+	 * emptied when the map does not show a freed trailer block. The block
+	 * it was taking out, if gone from the slot, stays with the lost thread:
+	 * not given back, as any block a lost thread held. */
+	if (pd->seq & 1) {
+		unsigned i = gh__pend_next(pd);
+		uintptr_t q = pd->u[i];
+		if (q != 0) {
+			unsigned s = gh__start_at(q);
+			if ((s & GH_START_FREED) && (s & ~GH_START_FREED) != GH_START_HDR &&
+			    gh__start_cls[s & ~GH_START_FREED] != 0)
+				pd->start[i] = (uint8_t)(s & ~GH_START_FREED);
+			else
+				pd->u[i] = 0;
+		}
 		pd->seq++;
+	}
 	drain_ring(c, pd, false);
 }
 

@@ -1133,6 +1133,10 @@ GH_INLINE void gh__free_release(struct gh_ctr *c, uintptr_t u, unsigned start, s
 	uint32_t n = b->n;
 	if (gh_likely(n < b->cap)) {
 		b->slot[n] = (char *)u;
+		/* slot before count, for the compiler too: a fork's child gives
+		 * back slot[0..n) of the bins of the threads it lost, and sees a
+		 * prefix of their stores */
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		b->n = n + 1;
 		return;
 	}
