@@ -57,6 +57,19 @@ int gh__mapped_munmap(void *addr, size_t len);
  * contents move with the mapping) and notes the new range as the program's
  * if the old one was. */
 void *gh__mapped_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr);
+/* ==== epoll_roots.c: the data of the program's epoll registrations ===== */
+
+/* waits.c's epoll_ctl, before the call: epfd is an epoll instance. */
+void gh__epoll_note(int epfd);
+/* An instance could not be noted (the table is full). */
+bool gh__epoll_incomplete(void);
+/* Any instance noted (the pass maps its buffers then). */
+bool gh__epoll_any(void);
+/* While the world is stopped: every noted instance's registered data words
+ * into vals (nvals at most; *over when more, or one was unreadable), read
+ * through buf (cap bytes). Returns how many. */
+size_t gh__epoll_collect(uintptr_t *vals, size_t nvals, char *buf, size_t cap, bool *over);
+
 struct gh_range;
 /* The pass: holds the record unchanged across the stop (no stopped thread
  * can be inside an update); the ranges, sorted, while held. */

@@ -192,7 +192,7 @@ enum gh_leak_heuristic {
 /* "stdstring", "length64", "newarray", "multipleinheritance", "offset" (mark.c) */
 extern const char *const gh__heuristic_names[GH_HEURISTICS];
 
-enum gh_root_kind { GH_ROOT_REGISTERED, GH_ROOT_STACK, GH_ROOT_TLS, GH_ROOT_GLOBAL, GH_ROOT_MAPPED, GH_ROOT_KINDS };
+enum gh_root_kind { GH_ROOT_REGISTERED, GH_ROOT_STACK, GH_ROOT_TLS, GH_ROOT_GLOBAL, GH_ROOT_MAPPED, GH_ROOT_EPOLL, GH_ROOT_KINDS };
 
 #define GH_GC_COLLECT 0x1   /* free unreachable objects of collectable types */
 #define GH_GC_REFERRERS 0x2 /* aggregate referrer edges */

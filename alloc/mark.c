@@ -1642,6 +1642,13 @@ static void add_thread_roots(pid_t tid, uintptr_t sp, uintptr_t tp, pid_t pid, u
  */
 static char unreadable_root[64];
 
+/* The epoll registrations' data (epoll_roots.c), read in the stop: mapped
+ * before it, once the program has an epoll instance. */
+#define EP_VALS ((size_t)1 << 20)
+#define EP_BUF ((size_t)64 << 10)
+static uintptr_t *ep_vals;
+static char *ep_buf;
+
 static void add_registered(const struct reg_root *rr)
 {
 	char label[96];
@@ -1961,6 +1968,7 @@ struct run_ctx {
 	uint64_t pause_ns, mark_ns;
 	uint32_t threads, threads_blocked;
 	uint32_t vregs_unknown; /* threads whose vector registers were not all kept */
+	bool epoll_over;        /* epoll registrations not all kept */
 	uint64_t objects_before;
 	uintptr_t self_sp; /* gh__mark_run's stack pointer, its caller's registers spilled above it */
 };
@@ -2034,6 +2042,11 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	c->threads++;
 	if (!gh__opt.mapped_roots_off)
 		add_mapped_roots(c->self_sp);
+	if (ep_vals) {
+		size_t n = gh__epoll_collect(ep_vals, EP_VALS, ep_buf, EP_BUF, &c->epoll_over);
+		if (n)
+			add_root(GH_ROOT_EPOLL, 0, (uintptr_t)ep_vals, (uintptr_t)(ep_vals + n), "epoll");
+	}
 	if (mk.pagemap_fd >= 0)
 		close(mk.pagemap_fd);
 	mk.pagemap_fd = -1;
@@ -2108,7 +2121,8 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	/* A thread held without its registers (world.c, GH_HELD_BLOCKED), or
 	 * with more heap pointers in its vector registers than its slot keeps,
 	 * may keep a pointer in a register: nothing is freed on this pass's word. */
-	mk.no_collect = c->threads_blocked > 0 || c->vregs_unknown > 0 || mk.lost_overflow || mk.stack_overflow ||
+	mk.no_collect = c->threads_blocked > 0 || c->vregs_unknown > 0 || c->epoll_over || gh__epoll_incomplete() ||
+			mk.lost_overflow || mk.stack_overflow ||
 			(!gh__opt.mapped_roots_off && gh__mapped_incomplete());
 	if ((c->flags & GH_GC_COLLECT) && !mk.no_collect)
 		unpublish_unreachable();
@@ -2254,6 +2268,16 @@ static int pass_begin(void)
 	if (rc)
 		return rc;
 	rc = work_init();
+	if (rc == 0 && !ep_vals && gh__epoll_any()) {
+		/* (under the world lock: one pass maps them) */
+		if (!ep_buf)
+			ep_buf = gh__meta_map(EP_BUF);
+		ep_vals = ep_buf ? gh__meta_map(EP_VALS * sizeof *ep_vals) : NULL;
+		if (!ep_vals) {
+			work_reset();
+			rc = ENOMEM;
+		}
+	}
 	if (rc)
 		gh__world_finish();
 	return rc;

@@ -52,11 +52,13 @@ static uint64_t mono_ns(void)
 		return -1;                                                          \
 	}
 
+typedef int (*epoll_ctl_fn)(int, int, int, struct epoll_event *);
 typedef int (*epoll_wait_fn)(int, struct epoll_event *, int, int);
 typedef int (*epoll_pwait_fn)(int, struct epoll_event *, int, int, const sigset_t *);
 typedef int (*sigtimedwait_fn)(const sigset_t *, siginfo_t *, const struct timespec *);
 typedef int (*semtimedop_fn)(int, struct sembuf *, size_t, const struct timespec *);
 
+static epoll_ctl_fn next_epoll_ctl;
 static epoll_wait_fn next_epoll_wait;
 static epoll_pwait_fn next_epoll_pwait;
 static sigtimedwait_fn next_sigtimedwait;
@@ -64,6 +66,7 @@ static semtimedop_fn next_semtimedop;
 
 __attribute__((constructor(103))) static void resolve_next(void)
 {
+	next_epoll_ctl = (epoll_ctl_fn)dlsym(RTLD_NEXT, "epoll_ctl");
 	next_epoll_wait = (epoll_wait_fn)dlsym(RTLD_NEXT, "epoll_wait");
 	next_epoll_pwait = (epoll_pwait_fn)dlsym(RTLD_NEXT, "epoll_pwait");
 	next_sigtimedwait = (sigtimedwait_fn)dlsym(RTLD_NEXT, "sigtimedwait");
@@ -87,6 +90,17 @@ GH_INLINE void begin(long nr, long timeout_ms, const struct timespec *ts)
 GH_INLINE void end(void)
 {
 	__atomic_store_n(&gh__tl_wait.active, 0, __ATOMIC_RELEASE);
+}
+
+/* Not a wait: the registrations' data are roots (epoll_roots.c), noted
+ * before the kernel has them. The debug server's own event loop runs in the
+ * GH_TYPE_INTERNAL scope: its connections are glassheap's, not roots. */
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)
+{
+	NEXT(epoll_ctl);
+	if ((op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && gh__tl.scope_type != GH_TYPE_INTERNAL)
+		gh__epoll_note(epfd);
+	return next_epoll_ctl(epfd, op, fd, event);
 }
 
 EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)

@@ -35,6 +35,7 @@ static const char *const root_kind_names[GH_ROOT_KINDS] = {
 	[GH_ROOT_TLS] = "tls",
 	[GH_ROOT_GLOBAL] = "global",
 	[GH_ROOT_MAPPED] = "mapped",
+	[GH_ROOT_EPOLL] = "epoll",
 };
 
 static double ms(uint64_t ns)

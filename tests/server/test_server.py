@@ -1080,7 +1080,7 @@ GC = {
     # glassheap's additions (docs/api.md)
     "collected_bytes": int, "pause_ms": float, "mark_ms": float, "threads_stopped": int, "threads_blocked": int,
     "stop_method": str, "collect_skipped": bool, "scanned_bytes": int,
-    "roots": {k: {"ranges": int, "bytes": int} for k in ("registered", "stack", "tls", "global", "mapped")},
+    "roots": {k: {"ranges": int, "bytes": int} for k in ("registered", "stack", "tls", "global", "mapped", "epoll")},
     "unreachable": {
         "summary": {"definitely_lost": CLASS, "indirectly_lost": CLASS, "possibly_lost": CLASS, "reachable": CLASS},
         "heuristics": {k: CLASS for k in ("stdstring", "length64", "newarray", "multipleinheritance", "offset")},
