@@ -82,15 +82,6 @@ static bool is_epoll(int fd)
 	return strcmp(target, "anon_inode:[eventpoll]") == 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * Runs while the world is stopped: no allocation. Reads each noted epoll
  * instance's registrations through buf (cap bytes) and stores their data
@@ -140,7 +131,7 @@ size_t gh__epoll_collect(uintptr_t *vals, size_t nvals, char *buf, size_t cap, b
 						d++;
 					uintptr_t w = 0;
 					int h, digits = 0;
-					while ((h = hexval(*d)) >= 0 && digits < 16) {
+					while ((h = gh__hexval(*d)) >= 0 && digits < 16) {
 						w = w << 4 | (uintptr_t)h;
 						d++;
 						digits++;

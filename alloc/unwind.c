@@ -52,15 +52,6 @@ static GH_TLS struct stack_range tl_stack[2];
 static GH_TLS unsigned tl_stack_next;
 static GH_TLS unsigned tl_stack_failures;
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Finds the readable mapping holding addr in /proc/self/maps. Raw system
  * calls only: this runs inside malloc. Lines are parsed as a stream of
  * characters, so a line of any length costs no buffer. */
@@ -86,7 +77,7 @@ static bool mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 				ab[0] = ab[1] = 0;
 				continue;
 			}
-			int v = hexval(c);
+			int v = gh__hexval(c);
 			switch (field) {
 			case 0: /* start address, up to '-' */
 			case 1: /* end address, up to ' ' */

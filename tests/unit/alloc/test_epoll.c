@@ -36,6 +36,18 @@ static __attribute__((noinline)) uintptr_t register_conn(int ep, int fd)
 	return hidden;
 }
 
+/* n descriptors (new eventfds, or duplicates of dup_of when it is one),
+ * each registered with a new object; false when one could not be */
+static bool register_many(int ep, int *fds, uintptr_t *hidden, int n, int dup_of)
+{
+	for (int i = 0; i < n; i++) {
+		fds[i] = dup_of >= 0 ? dup(dup_of) : eventfd(0, EFD_CLOEXEC);
+		if (fds[i] < 0 || (hidden[i] = register_conn(ep, fds[i])) == 0)
+			return false;
+	}
+	return true;
+}
+
 static size_t alive(const uintptr_t *hidden, size_t n)
 {
 	size_t k = 0;
@@ -50,12 +62,7 @@ TEST(registered_data_keep_their_objects)
 	ASSERT_TRUE(ep >= 0);
 	int fds[8];
 	uintptr_t hidden[8];
-	for (int i = 0; i < 8; i++) {
-		fds[i] = eventfd(0, EFD_CLOEXEC);
-		ASSERT_TRUE(fds[i] >= 0);
-		hidden[i] = register_conn(ep, fds[i]);
-		ASSERT_TRUE(hidden[i] != 0);
-	}
+	ASSERT_TRUE(register_many(ep, fds, hidden, 8, -1));
 	clobber_stack();
 	struct gh_gc_result *r = collect_pass();
 	ASSERT_TRUE(r != NULL);
@@ -102,12 +109,8 @@ TEST(thousands_of_registrations_across_reads)
 	ASSERT_TRUE(ep >= 0 && ev >= 0);
 	static int fds[N];
 	static uintptr_t hidden[N];
-	for (int i = 0; i < N; i++) {
-		fds[i] = dup(ev); /* a registration is per (file, descriptor) */
-		ASSERT_TRUE(fds[i] >= 0);
-		hidden[i] = register_conn(ep, fds[i]);
-		ASSERT_TRUE(hidden[i] != 0);
-	}
+	/* a registration is per (file, descriptor) */
+	ASSERT_TRUE(register_many(ep, fds, hidden, N, ev));
 	clobber_stack();
 	struct gh_gc_result *r = collect_pass();
 	ASSERT_TRUE(r != NULL);
