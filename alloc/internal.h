@@ -908,6 +908,20 @@ struct gh_range {
 	uintptr_t lo, hi;
 };
 
+/* The index of the first of v[n] (sorted, disjoint) ending above addr. */
+static inline size_t gh__range_above(const struct gh_range *v, size_t n, uintptr_t addr)
+{
+	size_t a = 0, b = n;
+	while (a < b) {
+		size_t m = (a + b) / 2;
+		if (v[m].hi <= addr)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
 struct gh_world {
 	struct gh_thread_slot *slots; /* [cap], prepared */
 	size_t cap;                   /* slots mapped: the kernel's threads-max */

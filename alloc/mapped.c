@@ -117,15 +117,7 @@ void *gh__sys_mremap(void *old, size_t old_len, size_t new_len, int flags, void 
 /* The index of the first range ending above lo. */
 static size_t first_above(uintptr_t lo)
 {
-	size_t a = 0, b = mp.n;
-	while (a < b) {
-		size_t m = (a + b) / 2;
-		if (mp.v[m].hi <= lo)
-			a = m + 1;
-		else
-			b = m;
-	}
-	return a;
+	return gh__range_above(mp.v, mp.n, lo);
 }
 
 /* Room for two more ranges (an unmap may split one). */

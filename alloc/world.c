@@ -626,15 +626,8 @@ int gh__world_read_maps(void)
 
 size_t gh__world_range_above(uintptr_t addr)
 {
-	size_t a = 0, b = gh__world.nranges;
-	while (a < b) { /* /proc/self/maps is sorted by address */
-		size_t m = (a + b) / 2;
-		if (gh__world.ranges[m].hi <= addr)
-			a = m + 1;
-		else
-			b = m;
-	}
-	return a;
+	/* /proc/self/maps is sorted by address */
+	return gh__range_above(gh__world.ranges, gh__world.nranges, addr);
 }
 
 bool gh__world_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
