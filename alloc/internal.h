@@ -47,6 +47,10 @@ extern GH_TLS int gh__tl_own_maps GH_HIDDEN;
  * when it is anonymous and not glassheap's own. */
 void gh__mapped_note(void *addr, size_t len, bool anonymous);
 /* n rounded up to whole 4 KiB pages. */
+static inline size_t gh__page_up(size_t n)
+{
+	return (n + 4095) & ~(size_t)4095;
+}
 /* A lower-case hexadecimal digit's value, or -1 (what /proc prints). */
 static inline int gh__hexval(char c)
 {
@@ -55,11 +59,6 @@ static inline int gh__hexval(char c)
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
-}
-
-static inline size_t gh__page_up(size_t n)
-{
-	return (n + 4095) & ~(size_t)4095;
 }
 /* shim.c's munmap: forgets the range, then calls the kernel. */
 int gh__mapped_munmap(void *addr, size_t len);
