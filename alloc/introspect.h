@@ -122,6 +122,9 @@ struct gh_alloc_stats {
 };
 /* Fills *s; never allocates. */
 void gh__alloc_stats(struct gh_alloc_stats *s);
+/* types.c: the program's live objects and requested bytes (every type but
+ * GH_TYPE_INTERNAL), as /debug/memory's summary counts them; never allocates. */
+void gh__program_totals(uint64_t *objects, uint64_t *bytes);
 
 /* ==== heap.c, options.c: the debug server's thread ========================== */
 

@@ -1,0 +1,219 @@
+/*
+ * mallinfo.c -- glibc's statistics and tuning calls, answered for the heap
+ * glassheap serves: mallinfo, mallinfo2, malloc_stats, malloc_info,
+ * malloc_trim and mallopt. Without them a preloaded program reads glibc's
+ * nearly empty arena (a service exporting mallinfo2 as a metric sees zero),
+ * its malloc_trim gives nothing back, and a program linked with
+ * libglassheap.a that calls one of them pulls in glibc's malloc.o and its
+ * second definition of malloc.
+ *
+ * The figures (docs/architecture.md, "glibc's statistics calls"):
+ *   uordblks  the program's live requested bytes (every type but glassheap's
+ *             own): /debug/memory's summary.total_size_bytes
+ *   arena     the pages jemalloc has in use for blocks (stats.active)
+ *   fordblks  arena - uordblks: rounding, trailers, free blocks, glassheap's
+ *             own objects
+ *   keepcost  the unused dirty pages malloc_trim would give back now
+ *   hblks, hblkhd, ordblks, smblks, usmblks, fsmblks: 0 (one heap, no
+ *             separately mapped chunks; glibc's free-list shapes do not exist)
+ * When glassheap could not start (pass-through), each call goes to the
+ * system allocator's own.
+ */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* jemalloc's MALLCTL_ARENAS_ALL: "arena.4096.*" and "stats.arenas.4096.*"
+ * mean every arena. */
+#define ARENAS_ALL "4096"
+
+struct figures {
+	uint64_t arena, uordblks, fordblks, keepcost;
+};
+
+static uint64_t je_get(const char *name)
+{
+	size_t v = 0, len = sizeof v;
+	return ghje_mallctl(name, &v, &len, NULL, 0) == 0 ? (uint64_t)v : 0;
+}
+
+/* Unused dirty and muzzy pages of every arena, in bytes (after an epoch). */
+static uint64_t releasable(void)
+{
+	uint64_t pages = je_get("stats.arenas." ARENAS_ALL ".pdirty") + je_get("stats.arenas." ARENAS_ALL ".pmuzzy");
+	return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void refresh(void)
+{
+	uint64_t epoch = 1;
+	size_t len = sizeof epoch;
+	ghje_mallctl("epoch", &epoch, &len, &epoch, sizeof epoch);
+}
+
+static struct figures figures(void)
+{
+	struct figures f = {0};
+	uint64_t objects;
+	gh__program_totals(&objects, &f.uordblks);
+	refresh();
+	f.arena = je_get("stats.active");
+	/* the counters and jemalloc's statistics are read at different moments */
+	if (f.arena < f.uordblks)
+		f.arena = f.uordblks;
+	f.fordblks = f.arena - f.uordblks;
+	f.keepcost = releasable();
+	return f;
+}
+
+/* The system allocator's own function, for pass-through. */
+static void *next(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+EXPORT struct mallinfo2 mallinfo2(void)
+{
+	if (!gh__init()) {
+		struct mallinfo2 (*sys)(void) = (struct mallinfo2 (*)(void))next("mallinfo2");
+		return sys ? sys() : (struct mallinfo2){0};
+	}
+	struct figures f = figures();
+	return (struct mallinfo2){
+		.arena = f.arena, .uordblks = f.uordblks, .fordblks = f.fordblks, .keepcost = f.keepcost,
+	};
+}
+
+/* The int fields wrap past 2 GiB, as glibc's do. */
+EXPORT struct mallinfo mallinfo(void)
+{
+	if (!gh__init()) {
+		struct mallinfo (*sys)(void) = (struct mallinfo (*)(void))next("mallinfo");
+		return sys ? sys() : (struct mallinfo){0};
+	}
+	struct figures f = figures();
+	return (struct mallinfo){
+		.arena = (int)f.arena, .uordblks = (int)f.uordblks, .fordblks = (int)f.fordblks, .keepcost = (int)f.keepcost,
+	};
+}
+
+/* glibc's format (one heap, then the totals), on standard error. Written
+ * with write(2) from a buffer on the stack: no stdio, no allocation. */
+EXPORT void malloc_stats(void)
+{
+	if (!gh__init()) {
+		void (*sys)(void) = (void (*)(void))next("malloc_stats");
+		if (sys)
+			sys();
+		return;
+	}
+	struct figures f = figures();
+	char buf[512];
+	int n = snprintf(buf, sizeof buf,
+			 "Arena 0:\n"
+			 "system bytes     = %10llu\n"
+			 "in use bytes     = %10llu\n"
+			 "Total (incl. mmap):\n"
+			 "system bytes     = %10llu\n"
+			 "in use bytes     = %10llu\n"
+			 "max mmap regions = %10u\n"
+			 "max mmap bytes   = %10lu\n",
+			 (unsigned long long)f.arena, (unsigned long long)f.uordblks, (unsigned long long)f.arena,
+			 (unsigned long long)f.uordblks, 0u, 0ul);
+	for (int off = 0; n > 0 && off < n;) {
+		ssize_t w = write(STDERR_FILENO, buf + off, (size_t)(n - off));
+		if (w <= 0)
+			break;
+		off += (int)w;
+	}
+}
+
+/* glibc's XML shape: one heap, no size bins (jemalloc's classes are not
+ * glibc's bins), the totals. options must be 0. */
+EXPORT int malloc_info(int options, FILE *fp)
+{
+	if (!gh__init()) {
+		int (*sys)(int, FILE *) = (int (*)(int, FILE *))next("malloc_info");
+		if (sys)
+			return sys(options, fp);
+		errno = ENOSYS;
+		return -1;
+	}
+	if (options != 0 || fp == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct figures f = figures();
+	uint64_t mapped = je_get("stats.mapped");
+	unsigned long long a = f.arena, fr = f.fordblks, m = mapped;
+	fprintf(fp,
+		"<malloc version=\"1\">\n"
+		"<heap nr=\"0\">\n"
+		"<sizes>\n"
+		"</sizes>\n"
+		"<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+		"<total type=\"rest\" count=\"0\" size=\"%llu\"/>\n"
+		"<system type=\"current\" size=\"%llu\"/>\n"
+		"<system type=\"max\" size=\"%llu\"/>\n"
+		"<aspace type=\"total\" size=\"%llu\"/>\n"
+		"<aspace type=\"mprotect\" size=\"%llu\"/>\n"
+		"</heap>\n"
+		"<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+		"<total type=\"rest\" count=\"0\" size=\"%llu\"/>\n"
+		"<total type=\"mmap\" count=\"0\" size=\"0\"/>\n"
+		"<system type=\"current\" size=\"%llu\"/>\n"
+		"<system type=\"max\" size=\"%llu\"/>\n"
+		"<aspace type=\"total\" size=\"%llu\"/>\n"
+		"<aspace type=\"mprotect\" size=\"%llu\"/>\n"
+		"</malloc>\n",
+		fr, a, m, m, m, fr, a, m, m, m);
+	return 0;
+}
+
+/* Gives every arena's unused dirty pages back to the system now (jemalloc
+ * otherwise returns them over ~10 s) after flushing the calling thread's
+ * jemalloc cache. 1 if any memory was released, as glibc's. pad: glibc's
+ * slack at the heap's top, which this heap does not have. */
+EXPORT int malloc_trim(size_t pad)
+{
+	if (!gh__init()) {
+		int (*sys)(size_t) = (int (*)(size_t))next("malloc_trim");
+		return sys ? sys(pad) : 0;
+	}
+	ghje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+	refresh();
+	uint64_t before = releasable();
+	ghje_mallctl("arena." ARENAS_ALL ".purge", NULL, NULL, NULL, 0);
+	(void)pad;
+	return before > 0;
+}
+
+/* glibc's tuning parameters mean nothing to this heap: the known ones are
+ * accepted (1) and change nothing, others fail (0), as glibc's do. */
+EXPORT int mallopt(int param, int value)
+{
+	if (!gh__init()) {
+		int (*sys)(int, int) = (int (*)(int, int))next("mallopt");
+		return sys ? sys(param, value) : 0;
+	}
+	switch (param) {
+	case M_MXFAST:
+	case M_TRIM_THRESHOLD:
+	case M_TOP_PAD:
+	case M_MMAP_THRESHOLD:
+	case M_MMAP_MAX:
+	case M_CHECK_ACTION:
+	case M_PERTURB:
+	case M_ARENA_TEST:
+	case M_ARENA_MAX:
+		return 1;
+	default:
+		return 0;
+	}
+}
