@@ -90,16 +90,15 @@ EXPORT struct mallinfo2 mallinfo2(void)
 	};
 }
 
-/* The int fields wrap past 2 GiB, as glibc's do. */
+/* mallinfo2's figures in ints, which wrap past 2 GiB, as glibc's own
+ * mallinfo does (also in pass-through: glibc's mallinfo2 narrowed). */
 EXPORT struct mallinfo mallinfo(void)
 {
-	if (!gh__init()) {
-		struct mallinfo (*sys)(void) = (struct mallinfo (*)(void))next("mallinfo");
-		return sys ? sys() : (struct mallinfo){0};
-	}
-	struct figures f = figures();
+	struct mallinfo2 m = mallinfo2();
 	return (struct mallinfo){
-		.arena = (int)f.arena, .uordblks = (int)f.uordblks, .fordblks = (int)f.fordblks, .keepcost = (int)f.keepcost,
+		.arena = (int)m.arena, .ordblks = (int)m.ordblks, .smblks = (int)m.smblks, .hblks = (int)m.hblks,
+		.hblkhd = (int)m.hblkhd, .usmblks = (int)m.usmblks, .fsmblks = (int)m.fsmblks,
+		.uordblks = (int)m.uordblks, .fordblks = (int)m.fordblks, .keepcost = (int)m.keepcost,
 	};
 }
 
