@@ -228,6 +228,7 @@ struct gh_gc_result {
 	const char *stop_method;  /* "ptrace" or "signal" */
 	bool collect_skipped;     /* COLLECT asked, nothing freed: a thread was held
 	                             without its registers, or a table overflowed */
+	const char *collect_skipped_why; /* a static string naming the first reason, or NULL */
 	bool truncated; /* a work table overflowed: counts are lower bounds */
 	struct gh_gc_class_stats cls[GH_LEAK_CLASSES];
 	struct gh_gc_class_stats root_kind[GH_ROOT_KINDS]; /* ranges, bytes */

@@ -250,7 +250,7 @@ struct marker {
 	uintptr_t *collected;        /* [LOST_SLOTS] unpublished while stopped, freed after */
 	size_t ncollected;
 	uint64_t collected_bytes;
-	bool no_collect;             /* a thread held without registers: collect nothing */
+	bool no_collect;             /* free nothing (no_collect_why says why) */
 	unsigned char *resident;     /* mincore() vector for a whole-stack scan */
 	uint64_t *pagemap;           /* [RESIDENT_PAGES] /proc/self/pagemap entries, the same */
 	int pagemap_fd;              /* open while the world is stopped, else -1 */
@@ -270,6 +270,7 @@ struct marker {
 	uintptr_t *lost;
 	size_t nlost;
 	bool lost_overflow, stack_overflow;
+	const char *no_collect_why; /* the first reason no_collect is set, or NULL */
 	struct ref_slot *refs;
 	uint32_t *ref_used;          /* indexes of the claimed refs slots, in order */
 	size_t nrefs;
@@ -1973,6 +1974,28 @@ struct run_ctx {
 	uintptr_t self_sp; /* gh__mark_run's stack pointer, its caller's registers spilled above it */
 };
 
+/* Why this pass must free nothing, or NULL: a thread held without its
+ * registers (world.c, GH_HELD_BLOCKED), or with more heap pointers in its
+ * vector registers than its slot keeps, may keep a pointer in a register;
+ * roots that could not all be read or a work table that overflowed leave
+ * the unreachable set unproven. */
+static const char *no_collect_reason(const struct run_ctx *c)
+{
+	if (c->threads_blocked > 0)
+		return "a thread held without its registers";
+	if (c->vregs_unknown > 0)
+		return "a thread's vector registers not all kept";
+	if (c->epoll_over || gh__epoll_incomplete())
+		return "epoll registrations not all read";
+	if (mk.lost_overflow)
+		return "the unreachable list overflowed";
+	if (mk.stack_overflow)
+		return "the mark stack overflowed";
+	if (!gh__opt.mapped_roots_off && gh__mapped_incomplete())
+		return "the mappings record is incomplete";
+	return NULL;
+}
+
 /* Unpublishes the lost objects of collectable types (never "possibly
  * lost" ones): they were proven unreachable in this very stop, and after
  * this no thread can see them as live. Stores only (heap.c). */
@@ -2118,12 +2141,8 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	}
 	c->objects_before = walk_unreached();
 	classify_lost();
-	/* A thread held without its registers (world.c, GH_HELD_BLOCKED), or
-	 * with more heap pointers in its vector registers than its slot keeps,
-	 * may keep a pointer in a register: nothing is freed on this pass's word. */
-	mk.no_collect = c->threads_blocked > 0 || c->vregs_unknown > 0 || c->epoll_over || gh__epoll_incomplete() ||
-			mk.lost_overflow || mk.stack_overflow ||
-			(!gh__opt.mapped_roots_off && gh__mapped_incomplete());
+	mk.no_collect_why = no_collect_reason(c);
+	mk.no_collect = mk.no_collect_why != NULL;
 	if ((c->flags & GH_GC_COLLECT) && !mk.no_collect)
 		unpublish_unreachable();
 	/* Every thread is stopped outside its unsafe windows: the structure
@@ -2183,6 +2202,7 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	r->helper_objects = mk.helper_objects;
 	r->stop_method = gh__world_method_name();
 	r->collect_skipped = (c->flags & GH_GC_COLLECT) && mk.no_collect;
+	r->collect_skipped_why = r->collect_skipped ? mk.no_collect_why : NULL;
 	r->scanned_bytes = scanned_total();
 	r->truncated = mk.lost_overflow || mk.stack_overflow || mk.refs_full;
 	memcpy(r->root_kind, mk.root_kind, sizeof r->root_kind);

@@ -77,9 +77,9 @@ static void passes_while_moving(void *(*mover)(void *), const char *prefix, int 
 		if (rc != 0 || !r)
 			continue;
 		passes++;
-		if (r->collect_skipped) /* why, for the record: the pass says only some of it */
-			fprintf(stderr, "  pass %d collected nothing: %u threads, %u held blocked, truncated %d\n", i,
-				r->threads, r->threads_blocked, (int)r->truncated);
+		if (r->collect_skipped) /* why, for the record */
+			fprintf(stderr, "  pass %d collected nothing: %s (%u threads)\n", i,
+				r->collect_skipped_why ? r->collect_skipped_why : "?", r->threads);
 		EXPECT_FALSE(r->collect_skipped);
 		EXPECT_EQ(gh_ptr_type((void *)(mover_obj ^ 0x5a5a)), t);
 		collected += gh_ptr_type((void *)(junk ^ 0x5a5a)) == GH_TYPE_NONE;

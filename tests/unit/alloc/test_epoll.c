@@ -171,6 +171,7 @@ TEST(more_instances_than_the_table_holds_collect_nothing)
 	struct gh_gc_result *r = collect_pass();
 	ASSERT_TRUE(r != NULL);
 	EXPECT_TRUE(r->collect_skipped);
+	EXPECT_STREQ(r->collect_skipped_why, "epoll registrations not all read");
 	EXPECT_EQ(alive(&hidden, 1), 1);
 	gh__mark_result_free(r);
 	for (int i = 0; i < M; i++)

@@ -354,6 +354,7 @@ TEST(signal_method_holds_a_futex_sleeper_without_collecting)
 	ASSERT_TRUE(r != NULL);
 	EXPECT_EQ(r->threads_blocked, 1);
 	EXPECT_TRUE(r->collect_skipped);
+	EXPECT_STREQ(r->collect_skipped_why, "a thread held without its registers");
 	EXPECT_EQ(r->collected_objects, 0);
 	gh__mark_result_free(r);
 	pthread_mutex_lock(&cv_mu);
@@ -366,6 +367,7 @@ TEST(signal_method_holds_a_futex_sleeper_without_collecting)
 	ASSERT_TRUE(r != NULL);
 	EXPECT_EQ(r->threads_blocked, 0);
 	EXPECT_FALSE(r->collect_skipped);
+	EXPECT_TRUE(r->collect_skipped_why == NULL);
 	EXPECT_GE(r->collected_objects, 1);
 	EXPECT_EQ(gh_ptr_type((void *)(gaddr ^ 0x5a5a)), GH_TYPE_NONE);
 	gh__mark_result_free(r);
