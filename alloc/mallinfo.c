@@ -2,10 +2,9 @@
  * mallinfo.c -- glibc's statistics and tuning calls, answered for the heap
  * glassheap serves: mallinfo, mallinfo2, malloc_stats, malloc_info,
  * malloc_trim and mallopt. Without them a preloaded program reads glibc's
- * nearly empty arena (a service exporting mallinfo2 as a metric sees zero),
- * its malloc_trim gives nothing back, and a program linked with
- * libglassheap.a that calls one of them pulls in glibc's malloc.o and its
- * second definition of malloc.
+ * nearly empty arena (a service exporting mallinfo2 as a metric sees zero)
+ * and its malloc_trim gives nothing back, linked (libglassheap.so or .a) as
+ * well as preloaded.
  *
  * The figures (docs/architecture.md, "glibc's statistics calls"):
  *   uordblks  the program's live requested bytes (every type but glassheap's
