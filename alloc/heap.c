@@ -1033,6 +1033,9 @@ void gh__alloc_stats(struct gh_alloc_stats *s)
 	s->je_resident = je_stat("stats.resident");
 	s->je_mapped = je_stat("stats.mapped");
 	s->je_retained = je_stat("stats.retained");
+	/* arena 4096 is jemalloc's MALLCTL_ARENAS_ALL: every arena */
+	s->je_dirty = (je_stat("stats.arenas.4096.pdirty") + je_stat("stats.arenas.4096.pmuzzy")) *
+		      (uint64_t)sysconf(_SC_PAGESIZE);
 	size_t mapped = 0, used = 0;
 	gh__meta_stats(&mapped, &used);
 	s->meta_mapped = mapped;

@@ -115,6 +115,7 @@ bool gh__obj_still(const struct gh_obj *o);
 struct gh_alloc_stats {
 	/* jemalloc's stats.* after an epoch refresh (bytes) */
 	uint64_t je_allocated, je_active, je_metadata, je_resident, je_mapped, je_retained;
+	uint64_t je_dirty;                   /* unused dirty and muzzy pages of every arena (bytes) */
 	uint64_t meta_mapped, meta_used;     /* glassheap's side tables (meta.c) */
 	uint64_t cage_reserved, cage_used;   /* the cage's address range */
 	uint64_t metadata_bytes_per_object;  /* kept beside every block (its trailer) */
@@ -122,9 +123,9 @@ struct gh_alloc_stats {
 };
 /* Fills *s; never allocates. */
 void gh__alloc_stats(struct gh_alloc_stats *s);
-/* types.c: the program's live objects and requested bytes (every type but
- * GH_TYPE_INTERNAL), as /debug/memory's summary counts them; never allocates. */
-void gh__program_totals(uint64_t *objects, uint64_t *bytes);
+/* types.c: the program's live requested bytes (every type but
+ * GH_TYPE_INTERNAL), as /debug/memory's summary sums them; never allocates. */
+uint64_t gh__program_live_bytes(void);
 
 /* ==== heap.c, options.c: the debug server's thread ========================== */
 

@@ -28,46 +28,18 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* jemalloc's MALLCTL_ARENAS_ALL: "arena.4096.*" and "stats.arenas.4096.*"
- * mean every arena. */
-#define ARENAS_ALL "4096"
-
 struct figures {
-	uint64_t arena, uordblks, fordblks, keepcost;
+	uint64_t arena, uordblks, fordblks, keepcost, mapped;
 };
-
-static uint64_t je_get(const char *name)
-{
-	size_t v = 0, len = sizeof v;
-	return ghje_mallctl(name, &v, &len, NULL, 0) == 0 ? (uint64_t)v : 0;
-}
-
-/* Unused dirty and muzzy pages of every arena, in bytes (after an epoch). */
-static uint64_t releasable(void)
-{
-	uint64_t pages = je_get("stats.arenas." ARENAS_ALL ".pdirty") + je_get("stats.arenas." ARENAS_ALL ".pmuzzy");
-	return pages * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-static void refresh(void)
-{
-	uint64_t epoch = 1;
-	size_t len = sizeof epoch;
-	ghje_mallctl("epoch", &epoch, &len, &epoch, sizeof epoch);
-}
 
 static struct figures figures(void)
 {
-	struct figures f = {0};
-	uint64_t objects;
-	gh__program_totals(&objects, &f.uordblks);
-	refresh();
-	f.arena = je_get("stats.active");
+	struct gh_alloc_stats st;
+	gh__alloc_stats(&st);
+	struct figures f = {.uordblks = gh__program_live_bytes(), .keepcost = st.je_dirty, .mapped = st.je_mapped};
 	/* the counters and jemalloc's statistics are read at different moments */
-	if (f.arena < f.uordblks)
-		f.arena = f.uordblks;
+	f.arena = st.je_active > f.uordblks ? st.je_active : f.uordblks;
 	f.fordblks = f.arena - f.uordblks;
-	f.keepcost = releasable();
 	return f;
 }
 
@@ -148,8 +120,7 @@ EXPORT int malloc_info(int options, FILE *fp)
 		return -1;
 	}
 	struct figures f = figures();
-	uint64_t mapped = je_get("stats.mapped");
-	unsigned long long a = f.arena, fr = f.fordblks, m = mapped;
+	unsigned long long a = f.arena, fr = f.fordblks, m = f.mapped;
 	fprintf(fp,
 		"<malloc version=\"1\">\n"
 		"<heap nr=\"0\">\n"
@@ -185,11 +156,12 @@ EXPORT int malloc_trim(size_t pad)
 		return sys ? sys(pad) : 0;
 	}
 	ghje_mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
-	refresh();
-	uint64_t before = releasable();
-	ghje_mallctl("arena." ARENAS_ALL ".purge", NULL, NULL, NULL, 0);
+	struct gh_alloc_stats st;
+	gh__alloc_stats(&st);
+	/* arena 4096 is jemalloc's MALLCTL_ARENAS_ALL: every arena */
+	ghje_mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
 	(void)pad;
-	return before > 0;
+	return st.je_dirty > 0;
 }
 
 /* glibc's tuning parameters mean nothing to this heap: the known ones are

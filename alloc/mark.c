@@ -250,7 +250,6 @@ struct marker {
 	uintptr_t *collected;        /* [LOST_SLOTS] unpublished while stopped, freed after */
 	size_t ncollected;
 	uint64_t collected_bytes;
-	bool no_collect;             /* free nothing (no_collect_why says why) */
 	unsigned char *resident;     /* mincore() vector for a whole-stack scan */
 	uint64_t *pagemap;           /* [RESIDENT_PAGES] /proc/self/pagemap entries, the same */
 	int pagemap_fd;              /* open while the world is stopped, else -1 */
@@ -270,7 +269,7 @@ struct marker {
 	uintptr_t *lost;
 	size_t nlost;
 	bool lost_overflow, stack_overflow;
-	const char *no_collect_why; /* the first reason no_collect is set, or NULL */
+	const char *no_collect_why;  /* why this pass frees nothing, or NULL (it may free) */
 	struct ref_slot *refs;
 	uint32_t *ref_used;          /* indexes of the claimed refs slots, in order */
 	size_t nrefs;
@@ -431,7 +430,8 @@ static void work_reset(void)
 		madvise(mk.collected, LOST_SLOTS * sizeof(uintptr_t), MADV_DONTNEED);
 	mk.ncollected = 0;
 	mk.collected_bytes = 0;
-	mk.no_collect = mk.roots_full = false;
+	mk.roots_full = false;
+	mk.no_collect_why = NULL;
 	mk.pagemap_fd = -1;
 	if (mk.nrefs * sizeof(struct ref_slot) <= KEEP_BYTES / 8) {
 		for (size_t k = 0; k < mk.nrefs; k++)
@@ -2142,8 +2142,7 @@ static __attribute__((noinline)) void stop_and_mark(struct run_ctx *c)
 	c->objects_before = walk_unreached();
 	classify_lost();
 	mk.no_collect_why = no_collect_reason(c);
-	mk.no_collect = mk.no_collect_why != NULL;
-	if ((c->flags & GH_GC_COLLECT) && !mk.no_collect)
+	if ((c->flags & GH_GC_COLLECT) && !mk.no_collect_why)
 		unpublish_unreachable();
 	/* Every thread is stopped outside its unsafe windows: the structure
 	 * holds (the counters may be mid-update, so they are not compared). */
@@ -2201,7 +2200,7 @@ static struct gh_gc_result *build_result(const struct run_ctx *c)
 	r->mark_threads = mk.mark_threads;
 	r->helper_objects = mk.helper_objects;
 	r->stop_method = gh__world_method_name();
-	r->collect_skipped = (c->flags & GH_GC_COLLECT) && mk.no_collect;
+	r->collect_skipped = (c->flags & GH_GC_COLLECT) && mk.no_collect_why;
 	r->collect_skipped_why = r->collect_skipped ? mk.no_collect_why : NULL;
 	r->scanned_bytes = scanned_total();
 	r->truncated = mk.lost_overflow || mk.stack_overflow || mk.refs_full;

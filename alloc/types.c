@@ -387,39 +387,17 @@ size_t gh_stats_all(gh_type_stats_t *out, size_t cap)
 	return n;
 }
 
-/* The program's live objects and requested bytes: every type but glassheap's
- * own (GH_TYPE_INTERNAL), the figures /debug/memory's summary shows. Never
+/* The program's live requested bytes: every type but glassheap's own
+ * (GH_TYPE_INTERNAL), summed as /debug/memory's summary sums them. Never
  * allocates (mallinfo2 in mallinfo.c). */
-void gh__program_totals(uint64_t *objects, uint64_t *bytes)
+uint64_t gh__program_live_bytes(void)
 {
-	*objects = *bytes = 0;
-	if (!gh__init())
-		return;
-	uint32_t n = gh_type_count();
-	int64_t count = 0, size = 0;
-	pthread_mutex_lock(&shard_lock);
-	for (struct shard *s = all_shards; s; s = s->next_all) {
-		gh_type_stats_t o = {0};
-		for (gh_type_t t = 1; t <= n; t++)
-			if (t != GH_TYPE_INTERNAL)
-				add_ctr(&o, &s->ctr[t]);
-		gh_type_t pt[GH_PEND];
-		size_t ps[GH_PEND];
-		for (unsigned k = 0, m = pend_read(s, pt, ps); k < m; k++)
-			if (pt[k] >= 1 && pt[k] <= n && pt[k] != GH_TYPE_INTERNAL)
-				pend_sub(&o, ps[k]);
-		count += (int64_t)o.live_count;
-		size += (int64_t)o.live_bytes;
-	}
-	gh_type_stats_t g = {0};
-	for (gh_type_t t = 1; t <= n; t++)
-		if (t != GH_TYPE_INTERNAL)
-			add_ctr(&g, &global_ctr[t]);
-	pthread_mutex_unlock(&shard_lock);
-	count += (int64_t)g.live_count;
-	size += (int64_t)g.live_bytes;
-	*objects = count > 0 ? (uint64_t)count : 0;
-	*bytes = size > 0 ? (uint64_t)size : 0;
+	uint64_t bytes = 0;
+	gh_type_stats_t st;
+	for (gh_type_t t = 1, n = gh_type_count(); t <= n; t++)
+		if (t != GH_TYPE_INTERNAL && gh_type_stats(t, &st) == 0)
+			bytes += st.live_bytes;
+	return bytes;
 }
 
 /* ---- Retag ----------------------------------------------------------------------- */
