@@ -789,8 +789,16 @@ def case_run():
         check(pid is not None and url and url.startswith("http://127.0.0.1:"), "the launcher's line", err0)
         if pid:
             try:
-                with open("/proc/%d/cmdline" % pid, "rb") as f:
-                    cmdline = f.read().split(b"\0")[0].decode()
+                # The launcher prints its line once exec has passed the point of no return (its
+                # close-on-exec pipe closed); the kernel sets the new program's arguments a moment
+                # later, and /proc/PID/cmdline reads empty until then.
+                deadline = time.time() + 5
+                while True:
+                    with open("/proc/%d/cmdline" % pid, "rb") as f:
+                        cmdline = f.read().split(b"\0")[0].decode()
+                    if cmdline or time.time() > deadline:
+                        break
+                    time.sleep(0.01)
                 check(os.path.basename(cmdline) == os.path.basename(prog[0]), "PID is the program's", cmdline)
             except OSError as e:
                 check(False, "program process visible", e)
